@@ -1,0 +1,40 @@
+"""loopml: one tool for the whole machine-learning lifecycle, with the loop closed.
+
+>>> import loopml
+>>> with loopml.start_run(experiment="demo", params={"lr": 0.1}) as run:  # doctest: +SKIP
+...     run.log_metric("loss", 0.25, step=1)
+"""
+
+from loopml.core.entities import Experiment, Metric, Page, Run, RunStatus
+from loopml.core.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    FilterSyntaxError,
+    IntegrityError,
+    InvalidInputError,
+    LoopMLError,
+    NotFoundError,
+)
+from loopml.tracking import ActiveRun, Client, active_run, start_run
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActiveRun",
+    "AlreadyExistsError",
+    "Client",
+    "ConflictError",
+    "Experiment",
+    "FilterSyntaxError",
+    "IntegrityError",
+    "InvalidInputError",
+    "LoopMLError",
+    "Metric",
+    "NotFoundError",
+    "Page",
+    "Run",
+    "RunStatus",
+    "__version__",
+    "active_run",
+    "start_run",
+]

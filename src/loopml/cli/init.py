@@ -1,0 +1,58 @@
+"""``loopml init``: make a project folder (``.loopml/``) and say where the stores live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from loopml.cli import output
+from loopml.core.config import DIR_NAME, init_project
+from loopml.core.errors import InvalidInputError
+
+
+def init_command(
+    path: Annotated[
+        Path,
+        typer.Argument(help="Folder to initialise (default: the current folder)."),
+    ] = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Create a loopml project (.loopml/) in PATH.
+
+    The metadata store (SQLite) and the artifact store (a folder) live inside it unless
+    LOOPML_STORE_URI / LOOPML_ARTIFACT_URI say otherwise. Running it again is harmless.
+
+    Examples:
+
+        loopml init
+        loopml init ~/projects/churn --json
+    """
+    folder = path.expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise InvalidInputError(f"Cannot initialise {folder}: it is a file, not a folder.")
+    existed = (folder / DIR_NAME).is_dir()
+    try:
+        config = init_project(folder)
+    except OSError as exc:
+        raise InvalidInputError(f"Cannot create {folder / DIR_NAME}: {exc.strerror}.") from exc
+    if as_json:
+        output.print_json(
+            {
+                "root": str(config.root),
+                "created": not existed,
+                "store_uri": output.redact_uri(config.store_uri),
+                "artifact_uri": output.redact_uri(config.artifact_uri),
+                "server_url": config.server_url,
+            }
+        )
+        return
+    out = output.console()
+    verb = "Already initialised" if existed else "Initialised"
+    out.print(f"{verb} loopml project in [bold]{output.escape(config.root)}[/]")
+    out.print(f"  metadata:  {output.redact_uri(config.store_uri)}", markup=False)
+    out.print(f"  artifacts: {output.redact_uri(config.artifact_uri)}", markup=False)
+    if config.server_url:
+        out.print(f"  server:    {config.server_url} (from LOOPML_SERVER_URL)", markup=False)
+    out.print("Next: log a run with loopml.start_run(...) or try 'loopml quickstart'.")

@@ -1,0 +1,69 @@
+"""The ``loopml`` Typer app and the console-script entry point.
+
+Errors are turned into exit codes here and only here: a :class:`LoopMLError` prints its
+message in red on stderr (no traceback) and exits with ``err.exit_code`` (2); usage errors
+exit 2 through Typer; 1 is reserved for "a check failed".
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from loopml import __version__
+from loopml.cli import experiments, init, quickstart, runs, server
+from loopml.cli.output import print_error
+from loopml.core.errors import LoopMLError
+
+app = typer.Typer(
+    name="loopml",
+    help=(
+        "loopml: track, compare and serve machine-learning runs, with the loop closed.\n\n"
+        "Start with 'loopml quickstart' to train a few real models and compare them, or\n"
+        "'loopml init' to make a project (.loopml/) in this folder.\n\n"
+        "Settings come from the nearest .loopml/ and the environment: LOOPML_STORE_URI,\n"
+        "LOOPML_ARTIFACT_URI, LOOPML_SERVER_URL, LOOPML_TOKEN.\n\n"
+        "Exit codes: 0 ok, 1 a check failed, 2 usage or input error."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="markdown",  # prose reflows; indented examples stay as written
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals could hold a token
+)
+app.command("init")(init.init_command)
+app.add_typer(experiments.app, name="experiments")
+app.add_typer(runs.app, name="runs")
+app.command("server")(server.server_command)
+app.command("quickstart")(quickstart.quickstart_command)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"loopml {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the loopml version and exit.",
+            callback=_show_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """loopml command line."""
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning loopml errors into exit codes."""
+    try:
+        app()
+    except LoopMLError as err:
+        print_error(err.message)
+        sys.exit(err.exit_code)

@@ -1,0 +1,39 @@
+"""Finding what a command talks about: the client for this project, a run by (short) id."""
+
+from __future__ import annotations
+
+import re
+
+from loopml.core.entities import Run
+from loopml.core.errors import InvalidInputError, NotFoundError
+from loopml.tracking.client import Client
+
+MIN_PREFIX = 4
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+def open_client() -> Client:
+    """The client for the nearest project (or ``LOOPML_*`` settings); never creates a project,
+    so a command run in the wrong folder says "run loopml init" instead of making one."""
+    return Client(create=False)
+
+
+def resolve_run(client: Client, run_id: str) -> Run:
+    """The run with id ``run_id``, or the only run whose id starts with it (as printed by
+    ``loopml runs list``). Unknown or ambiguous ids raise an error naming them."""
+    try:
+        return client.get_run(run_id)
+    except NotFoundError:
+        pass
+    prefix = run_id.lower()
+    if len(prefix) >= MIN_PREFIX and _HEX.fullmatch(prefix):
+        page = client.search_runs(filter=f"run_id like '{prefix}%'", max_results=3)
+        if len(page) == 1:
+            return page[0]
+        if len(page) > 1:
+            shown = ", ".join(run.id for run in page)
+            raise InvalidInputError(
+                f"Run id prefix {run_id!r} is ambiguous: it matches {shown}"
+                f"{', …' if page.next_page_token else ''}. Give more characters."
+            )
+    raise NotFoundError(f"No run with id {run_id!r}. List runs with 'loopml runs list'.")

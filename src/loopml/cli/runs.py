@@ -1,0 +1,510 @@
+"""``loopml runs``: list, show, compare and delete runs."""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import typer
+
+from loopml.cli import output
+from loopml.cli.resolve import open_client, resolve_run
+from loopml.core.entities import Metric, Run
+from loopml.core.errors import InvalidInputError
+from loopml.tracking.client import Client
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+app = typer.Typer(
+    help="List, inspect, compare and delete tracked runs.",
+    no_args_is_help=True,
+)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON to stdout (for scripts).")]
+LOWER_IS_BETTER = frozenset("loss error err mse rmse mae mape latency time seconds ms".split())
+
+
+class _ExperimentNames:
+    """Experiment id → name, looked up once per id."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.names: dict[str, str] = {}
+
+    def __call__(self, experiment_id: str) -> str:
+        if experiment_id not in self.names:
+            self.names[experiment_id] = self.client.get_experiment(experiment_id).name
+        return self.names[experiment_id]
+
+
+# list ----------------------------------------------------------------------------------------
+@app.command("list")
+def list_runs(
+    experiment: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--experiment", "-e", help="Only runs of this experiment (name or id); repeatable."
+        ),
+    ] = None,
+    filter_text: Annotated[
+        str | None,
+        typer.Option(
+            "--filter",
+            "-f",
+            help="Search expression, e.g. \"metrics.auc > 0.9 and params.model = 'rf'\".",
+        ),
+    ] = None,
+    order_by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--order-by",
+            "-o",
+            help="Sort key such as 'metrics.auc DESC' or 'start_time'; repeatable.",
+        ),
+    ] = None,
+    max_results: Annotated[
+        int, typer.Option("--max-results", "-n", min=1, help="Runs per page.")
+    ] = 100,
+    page_token: Annotated[
+        str | None,
+        typer.Option("--page-token", help="Continue a listing (the token a listing printed)."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List runs, newest first unless --order-by says otherwise.
+
+    The filter language: metrics.KEY, params.KEY, tags.KEY or an attribute (status, name,
+    start_time, end_time, run_id, parent_run_id), an operator (= != < <= > >= like ilike)
+    and a number or a quoted string, joined with 'and'.
+
+    Examples:
+
+        loopml runs list --experiment quickstart --order-by 'metrics.auc DESC'
+        loopml runs list -f "metrics.auc > 0.99 and status = 'FINISHED'" -n 10
+        loopml runs list --json | jq -r '.[].id'
+    """
+    with open_client() as client:
+        page = client.search_runs(
+            experiment=experiment or None,
+            filter=filter_text,
+            order_by=order_by or None,
+            max_results=max_results,
+            page_token=page_token,
+        )
+        names = _ExperimentNames(client)
+        experiment_names = {run.experiment_id: names(run.experiment_id) for run in page}
+    runs = list(page)
+    if as_json:
+        output.print_json([output.run_to_dict(r, experiment_names[r.experiment_id]) for r in runs])
+        if page.next_page_token:
+            sys.stderr.write(f"More runs: add --page-token {page.next_page_token}\n")
+        return
+    out = output.console()
+    if not runs:
+        out.print("No runs match." if filter_text or experiment else "No runs yet.")
+        return
+    out.print(_runs_table(runs, experiment_names, order_by or [], out.width))
+    if page.next_page_token:
+        hint = f"More runs: add --page-token {page.next_page_token}"
+        out.print(hint, markup=False, soft_wrap=True)
+
+
+@dataclass(frozen=True)
+class _Column:
+    header: str
+    texts: list[str]  # plain text, one per run (escaped when rendered)
+    style: str = ""
+    justify: Literal["left", "right"] = "left"
+
+    @property
+    def width(self) -> int:
+        # a space of padding on each side plus the (blank) column divider
+        return max([len(self.header), *(len(t) for t in self.texts)]) + 3
+
+
+def _runs_table(
+    runs: list[Run], experiment_names: dict[str, str], order_by: Sequence[str], width: int
+) -> Table:
+    """The runs, one per row, with the columns that fit in ``width``: id, name, status, then
+    by priority the sort keys, metrics, duration, start and params; the caption names the
+    ones left out."""
+    from rich.box import SIMPLE_HEAD
+    from rich.table import Table
+
+    required = [
+        _Column("id", [output.short_id(r.id) for r in runs], style="dim"),
+        _Column("name", [r.name for r in runs], style="bold"),
+    ]
+    if len({r.experiment_id for r in runs}) > 1:
+        required.append(_Column("experiment", [experiment_names[r.experiment_id] for r in runs]))
+    required.append(_Column("status", [str(r.status) for r in runs]))
+    start = _Column("start", [output.format_time(r.start_time) for r in runs])
+    duration = _Column("duration", [output.run_duration_text(r) for r in runs], justify="right")
+    metrics, params = _key_columns(runs)
+    sort_keys = [item.split()[0] for item in order_by if item.strip()]
+    by_name = {f"metrics.{c.header}": c for c in metrics} | {
+        f"params.{c.header}": c for c in params
+    }
+    first = [by_name[k] for k in sort_keys if k in by_name]
+    optional = [*first, *(c for c in metrics if c not in first), duration, start]
+    optional += [c for c in params if c not in first]
+
+    used = 1 + sum(c.width for c in required)
+    chosen: list[_Column] = []
+    for column in optional:
+        if used + column.width <= width:
+            chosen.append(column)
+            used += column.width
+    hidden = [c.header for c in optional if c not in chosen]
+    canonical = [start, duration, *metrics, *params]
+    columns = required + [c for c in canonical if c in chosen]
+
+    title = f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
+    table = Table(title=title, title_justify="left", caption_justify="left", box=SIMPLE_HEAD)
+    for column in columns:
+        table.add_column(
+            output.escape(column.header), style=column.style, justify=column.justify, no_wrap=True
+        )
+    for i, run in enumerate(runs):
+        cells = [output.escape(c.texts[i]) for c in columns]
+        cells[columns.index(required[-1])] = output.status_markup(run.status)
+        table.add_row(*cells)
+    if hidden:
+        names = ", ".join(hidden[:6]) + (", …" if len(hidden) > 6 else "")
+        table.caption = output.escape(
+            f"Not shown: {names}. Widen the terminal, or use 'loopml runs show ID' or --json."
+        )
+    return table
+
+
+def _key_columns(runs: list[Run]) -> tuple[list[_Column], list[_Column]]:
+    """A column for each metric and each param of ``runs``, sorted by key."""
+    metrics = [
+        _Column(
+            key,
+            [output.format_number(r.metrics[key]) if key in r.metrics else "" for r in runs],
+            style="magenta",
+            justify="right",
+        )
+        for key in sorted({k for r in runs for k in r.metrics})
+    ]
+    params = [
+        _Column(key, [r.params.get(key, "") for r in runs], style="cyan")
+        for key in sorted({k for r in runs for k in r.params})
+    ]
+    return metrics, params
+
+
+# show ----------------------------------------------------------------------------------------
+@app.command("show")
+def show_run(
+    run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix of it).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Show one run: params, metrics (with history), tags, system info and artifacts.
+
+    Tags recorded by loopml itself (git commit, Python and package versions, host, command)
+    start with 'loopml.'.
+
+    Examples:
+
+        loopml runs show 3f2a9c1e
+        loopml runs show 3f2a9c1e --json | jq .metrics
+    """
+    with open_client() as client:
+        run = resolve_run(client, run_id)
+        experiment_name = client.get_experiment(run.experiment_id).name
+        histories = {key: client.get_metric_history(run.id, key) for key in sorted(run.metrics)}
+        artifacts = _all_artifacts(client, run.id)
+    if as_json:
+        data = output.run_to_dict(run, experiment_name)
+        data["metric_history"] = {k: output.metric_summary(h) for k, h in histories.items()}
+        data["artifacts"] = artifacts
+        output.print_json(data)
+        return
+    _print_run(run, experiment_name, histories, artifacts)
+
+
+def _all_artifacts(client: Client, run_id: str) -> list[dict[str, object]]:
+    files: list[dict[str, object]] = []
+    folders = [""]
+    while folders:
+        for entry in client.list_artifacts(run_id, folders.pop()):
+            if entry.is_dir:
+                folders.append(entry.path)
+            else:
+                files.append({"path": entry.path, "size": entry.size, "digest": entry.digest})
+    return sorted(files, key=lambda f: str(f["path"]))
+
+
+def _key_value_table(
+    title: str, rows: dict[str, str], style: str = "cyan", *, sort: bool = True
+) -> Table:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_header=False, box=None)
+    table.add_column("key", style=style, no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for key, value in sorted(rows.items()) if sort else rows.items():
+        table.add_row(output.escape(key), output.escape(value))
+    return table
+
+
+def _print_run(
+    run: Run,
+    experiment_name: str,
+    histories: dict[str, list[Metric]],
+    artifacts: list[dict[str, object]],
+) -> None:
+    from rich.table import Table
+
+    out = output.console()
+    out.print(
+        f"[bold]Run {output.escape(run.name)}[/]  {output.status_markup(run.status)}  "
+        f"[dim]{run.id}[/]"
+    )
+    header = {
+        "experiment": experiment_name,
+        "start": output.format_time(run.start_time),
+        "end": output.format_time(run.end_time),
+        "duration": output.run_duration_text(run),
+    }
+    if run.parent_run_id:
+        header["parent"] = run.parent_run_id
+    out.print(_key_value_table("", header, style="bold", sort=False))
+    out.print()
+    out.print(_key_value_table("Params", run.params) if run.params else "[dim]No params.[/]")
+    out.print()
+    if run.metrics:
+        table = Table(title="Metrics", title_justify="left", box=None)
+        table.add_column("key", style="magenta", no_wrap=True)
+        table.add_column("last", justify="right")
+        table.add_column("min", justify="right")
+        table.add_column("max", justify="right")
+        table.add_column("steps", justify="right")
+        table.add_column("history")
+        for key, history in histories.items():
+            summary = output.metric_summary(history)
+            low, high = summary["min"], summary["max"]
+            table.add_row(
+                output.escape(key),
+                output.format_number(run.metrics[key]),
+                output.format_number(low) if isinstance(low, float) else "",
+                output.format_number(high) if isinstance(high, float) else "",
+                str(len(history)),
+                output.sparkline([m.value for m in history]),
+            )
+        out.print(table)
+    else:
+        out.print("[dim]No metrics.[/]")
+    out.print()
+    user_tags, system_tags = output.split_tags(run.tags)
+    if user_tags:
+        out.print(_key_value_table("Tags", user_tags))
+        out.print()
+    if system_tags:
+        out.print(_key_value_table("System info", system_tags, style="dim"))
+        out.print()
+    if artifacts:
+        table = Table(title="Artifacts", title_justify="left", box=None)
+        table.add_column("path", style="green")
+        table.add_column("size", justify="right")
+        for item in artifacts:
+            table.add_row(output.escape(item["path"]), _format_size(item["size"]))
+        out.print(table)
+    else:
+        out.print("[dim]No artifacts.[/]")
+
+
+def _format_size(size: object) -> str:
+    if not isinstance(size, int):
+        return ""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"  # pragma: no cover
+
+
+# compare -------------------------------------------------------------------------------------
+@app.command("compare")
+def compare_runs(
+    run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids (or prefixes).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Compare runs side by side: params and metrics, differences highlighted.
+
+    For each metric the last value is shown with its history as a sparkline; the best value
+    across runs is marked (lowest for keys that look like a loss or an error, else highest).
+
+    Examples:
+
+        loopml runs compare 3f2a9c1e 77b0d2aa
+        loopml runs compare 3f2a9c1e 77b0d2aa 0c4e5f61 --json
+    """
+    if len(run_ids) < 2:
+        raise InvalidInputError("Give at least two run ids to compare.")
+    with open_client() as client:
+        runs = [resolve_run(client, run_id) for run_id in run_ids]
+        names = _ExperimentNames(client)
+        experiment_names = {r.experiment_id: names(r.experiment_id) for r in runs}
+        histories = {
+            (r.id, key): client.get_metric_history(r.id, key) for r in runs for key in r.metrics
+        }
+    comparison = _Comparison(runs, histories)
+    if as_json:
+        output.print_json(
+            {
+                "runs": [output.run_to_dict(r, experiment_names[r.experiment_id]) for r in runs],
+                "params": comparison.params,
+                "metrics": comparison.metrics,
+                "metric_history": {
+                    key: {r.id: output.metric_summary(histories.get((r.id, key), [])) for r in runs}
+                    for key in comparison.metrics
+                },
+                "best": {k: _best_run(row, k) for k, row in comparison.metrics.items()},
+                "differences": {
+                    "params": comparison.differing_params,
+                    "metrics": comparison.differing_metrics,
+                },
+            }
+        )
+        return
+    out = output.console()
+    out.print(_compare_table(comparison, experiment_names))
+    if not comparison.differing_params and not comparison.differing_metrics:
+        out.print("[dim]The runs have the same params and metrics.[/]")
+
+
+class _Comparison:
+    """Params and metrics of several runs, keyed by name then run id, and where they differ."""
+
+    def __init__(self, runs: list[Run], histories: dict[tuple[str, str], list[Metric]]) -> None:
+        self.runs = runs
+        self.histories = histories
+        param_keys = sorted({k for r in runs for k in r.params})
+        metric_keys = sorted({k for r in runs for k in r.metrics})
+        self.params = {k: {r.id: r.params.get(k) for r in runs} for k in param_keys}
+        self.metrics = {k: {r.id: r.metrics.get(k) for r in runs} for k in metric_keys}
+        self.differing_params = [k for k, row in self.params.items() if len(set(row.values())) > 1]
+        self.differing_metrics = [
+            k for k, values in self.metrics.items() if not _all_equal(values.values())
+        ]
+
+
+def _compare_table(comparison: _Comparison, experiment_names: dict[str, str]) -> Table:
+    from rich.table import Table
+
+    runs = comparison.runs
+    table = Table(title=f"Comparing {len(runs)} runs", title_justify="left")
+    table.add_column("", no_wrap=True)
+    for run in runs:
+        table.add_column(
+            f"{output.escape(run.name)}\n[dim]{output.short_id(run.id)}[/]", overflow="fold"
+        )
+    table.add_row("experiment", *[output.escape(experiment_names[r.experiment_id]) for r in runs])
+    table.add_row("status", *[output.status_markup(r.status) for r in runs])
+    table.add_row("duration", *[output.run_duration_text(r) for r in runs], end_section=True)
+    for index, (key, params) in enumerate(comparison.params.items()):
+        differs = key in comparison.differing_params
+        cells = ["" if v is None else output.escape(v) for v in params.values()]
+        if differs:
+            cells = [f"[yellow]{c}[/]" for c in cells]
+        last = index == len(comparison.params) - 1
+        table.add_row(_row_label("params", key, differs), *cells, end_section=last)
+    for key, metrics in comparison.metrics.items():
+        differs = key in comparison.differing_metrics
+        best = _best_run(metrics, key) if differs else None
+        cells = []
+        for run in runs:
+            value = metrics[run.id]
+            if value is None:
+                cells.append("")
+                continue
+            text = output.format_number(value)
+            if run.id == best:
+                text = f"[bold green]{text} ★[/]"
+            history = comparison.histories.get((run.id, key), [])
+            spark = output.sparkline([m.value for m in history], 16)
+            cells.append(f"{text} [dim]{spark}[/]" if spark else text)
+        table.add_row(_row_label("metrics", key, differs), *cells)
+    return table
+
+
+def _row_label(kind: str, key: str, differs: bool) -> str:
+    label = f"{kind}.{output.escape(key)}"
+    return f"[bold yellow]≠ {label}[/]" if differs else f"[dim]  {label}[/]"
+
+
+def _all_equal(values: Iterable[float | None]) -> bool:
+    first, *rest = values
+    return all(_same(first, v) for v in rest)
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def _lower_is_better(key: str) -> bool:
+    return any(part in LOWER_IS_BETTER for part in re.split(r"[^a-z0-9]+", key.lower()))
+
+
+def _best_run(row: dict[str, float | None], key: str) -> str | None:
+    """The id of the run with the best finite value of metric ``key`` (None if none)."""
+    finite = {run_id: v for run_id, v in row.items() if v is not None and math.isfinite(v)}
+    if not finite:
+        return None
+    pick = min if _lower_is_better(key) else max
+    return pick(finite, key=lambda run_id: finite[run_id])
+
+
+# delete --------------------------------------------------------------------------------------
+@app.command("delete")
+def delete_runs(
+    run_ids: Annotated[list[str], typer.Argument(help="Run ids (or unique prefixes).")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete runs and everything logged to them (params, metrics, tags, child runs).
+
+    Asks for confirmation unless --yes is given; without a terminal to ask on, --yes is
+    required. Every id is checked before anything is deleted.
+
+    Examples:
+
+        loopml runs delete 3f2a9c1e
+        loopml runs delete 3f2a9c1e 77b0d2aa --yes
+    """
+    with open_client() as client:
+        runs = list({r.id: r for r in (resolve_run(client, i) for i in run_ids)}.values())
+        if not yes:
+            _confirm_delete(runs)
+        for run in runs:
+            client.delete_run(run.id)
+    if as_json:
+        output.print_json({"deleted": [r.id for r in runs]})
+        return
+    out = output.console()
+    for run in runs:
+        out.print(f"Deleted run {output.escape(run.name)} [dim]{run.id}[/]")
+
+
+def _confirm_delete(runs: list[Run]) -> None:
+    if not sys.stdin.isatty():
+        raise InvalidInputError(
+            "Refusing to delete without confirmation: there is no terminal to ask on. "
+            "Pass --yes to delete non-interactively."
+        )
+    listing = ", ".join(f"{r.name} ({output.short_id(r.id)})" for r in runs)
+    noun, them = ("run", "it") if len(runs) == 1 else (f"{len(runs)} runs", "them")
+    if not typer.confirm(f"Delete {noun} {listing} and everything logged to {them}?"):
+        output.console(stderr=True).print("Nothing deleted.")
+        raise typer.Exit(0)

@@ -1,0 +1,1 @@
+"""Core: entities, ids, hashing, errors, config. Standard library plus pydantic at most."""

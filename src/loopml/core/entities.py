@@ -1,0 +1,128 @@
+"""Frozen entities shared by every layer. Pydantic models live only at the HTTP/config edge."""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+MAX_KEY_LENGTH = 250
+MAX_PARAM_VALUE_LENGTH = 6000
+MAX_TAG_VALUE_LENGTH = 8000
+MAX_NAME_LENGTH = 250
+
+
+class RunStatus(enum.StrEnum):
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self is not RunStatus.RUNNING
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment:
+    id: str
+    name: str
+    created_at: int
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    key: str
+    value: float
+    step: int
+    timestamp: int
+
+    def same_value(self, other: Metric) -> bool:
+        """Equality that treats NaN as equal to NaN (stored values round-trip)."""
+        both_nan = math.isnan(self.value) and math.isnan(other.value)
+        return (self.key, self.step, self.timestamp) == (
+            other.key,
+            other.step,
+            other.timestamp,
+        ) and (both_nan or self.value == other.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A run as stored. ``metrics`` holds the latest value per key (highest step, then time)."""
+
+    id: str
+    experiment_id: str
+    name: str
+    status: RunStatus
+    start_time: int
+    end_time: int | None
+    parent_run_id: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactEntry:
+    """One file logged to a run: its path inside the run, content digest and size."""
+
+    path: str
+    digest: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactListing:
+    """A direct child of a folder in a run's artifacts (a file or a sub-folder)."""
+
+    path: str
+    is_dir: bool
+    size: int | None = None
+    digest: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One recorded mutation: who did what to which object (the audit trail's raw material)."""
+
+    id: int
+    timestamp: int
+    actor: str
+    action: str
+    target: str
+    payload: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """A page of results; pass ``next_page_token`` back to get the next one (None at the end)."""
+
+    items: list[T]
+    next_page_token: str | None = None
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> T:
+        return self.items[index]

@@ -1,0 +1,99 @@
+"""One error hierarchy. Each subclass has a stable ``code`` and an HTTP status.
+
+Codes round-trip: the server renders ``{"error": {"code", "message"}}`` and the remote client
+raises the same class again with :func:`error_from_code`.
+"""
+
+from __future__ import annotations
+
+
+class LoopMLError(Exception):
+    """Root of every error loopml raises on purpose."""
+
+    code: str = "internal_error"
+    http_status: int = 500
+    exit_code: int = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, dict[str, str]]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class InvalidInputError(LoopMLError):
+    """The caller passed something that is not allowed (a value, a path, a key)."""
+
+    code, http_status = "invalid_input", 400
+
+
+class FilterSyntaxError(InvalidInputError):
+    """A search filter could not be parsed; the message points at the position."""
+
+    code = "invalid_filter"
+
+    def __init__(self, message: str, *, text: str = "", position: int = 0) -> None:
+        if text:
+            message = f"{message} at position {position}:\n  {text}\n  {' ' * position}^"
+        super().__init__(message)
+        self.position = position
+
+
+class NotFoundError(LoopMLError):
+    code, http_status = "not_found", 404
+
+
+class AlreadyExistsError(LoopMLError):
+    code, http_status = "already_exists", 409
+
+
+class ConflictError(LoopMLError):
+    """The request contradicts stored state (e.g. re-setting a param to a different value)."""
+
+    code, http_status = "conflict", 409
+
+
+class IntegrityError(LoopMLError):
+    """Stored bytes do not match their digest: the store was tampered with or corrupted."""
+
+    code, http_status = "integrity_error", 500
+
+
+class ConfigError(LoopMLError):
+    code, http_status = "config_error", 400
+
+
+class BackendUnavailableError(LoopMLError):
+    """A backend could not be reached or its optional dependency is not installed."""
+
+    code, http_status = "backend_unavailable", 503
+
+
+class PermissionDeniedError(LoopMLError):
+    code, http_status = "permission_denied", 403
+
+
+class UnauthenticatedError(LoopMLError):
+    code, http_status = "unauthenticated", 401
+
+
+def _all_subclasses(cls: type[LoopMLError]) -> list[type[LoopMLError]]:
+    found: list[type[LoopMLError]] = []
+    for sub in cls.__subclasses__():
+        found.append(sub)
+        found.extend(_all_subclasses(sub))
+    return found
+
+
+def error_from_code(code: str, message: str) -> LoopMLError:
+    """Rebuild the error a server reported, so remote callers catch the same class."""
+    classes: list[type[LoopMLError]] = [LoopMLError, *_all_subclasses(LoopMLError)]
+    for cls in classes:
+        if cls.code == code:
+            error: LoopMLError = Exception.__new__(cls)
+            LoopMLError.__init__(error, message)
+            if isinstance(error, FilterSyntaxError):
+                error.position = 0
+            return error
+    return LoopMLError(message)

@@ -1,0 +1,42 @@
+"""``python -m loopml.server --host 127.0.0.1 --port 5000 --store-uri … --artifact-uri …``"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from loopml.core.errors import LoopMLError
+from loopml.server.run import DEFAULT_HOST, DEFAULT_PORT, serve
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m loopml.server", description="Run the loopml platform API server."
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help="interface to bind (%(default)s)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (%(default)s)")
+    parser.add_argument("--store-uri", help="metadata store URI (default: from the config)")
+    parser.add_argument("--artifact-uri", help="artifact store URI (default: from the config)")
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="server log level (%(default)s)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        serve(
+            args.host,
+            args.port,
+            store_uri=args.store_uri,
+            artifact_uri=args.artifact_uri,
+            log_level=args.log_level,
+        )
+    except LoopMLError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""The platform API as a FastAPI app over a metadata store and an artifact store.
+
+Run it with :func:`loopml.server.serve`, or build it over stores you opened yourself::
+
+    metadata, blobs = open_metadata_store("sqlite:///x.db"), open_artifact_store("blobs")
+    app = create_app(metadata, blobs)
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import Depends, FastAPI
+
+from loopml.server.auth import authorize
+from loopml.server.context import ServerContext
+from loopml.server.errors import install_error_handlers
+from loopml.server.routes import artifacts, blobs, events, experiments, health, runs
+from loopml.server.schemas import ErrorBody
+from loopml.stores.artifacts.base import ArtifactStore
+from loopml.stores.metadata.base import MetadataStore
+
+API_PREFIX = "/api/v1"
+ROUTERS = (health, experiments, runs, artifacts, blobs, events)
+
+
+def server_version() -> str:
+    try:
+        return version("loopml")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def create_app(metadata_store: MetadataStore, artifact_store: ArtifactStore) -> FastAPI:
+    """The API over these stores. The caller owns the stores (and closes them)."""
+    app_version = server_version()
+    app = FastAPI(
+        title="loopml",
+        version=app_version,
+        summary="The loopml platform API: experiments, runs, artifacts and the event log.",
+        openapi_url="/openapi.json",
+        docs_url=None,  # the Swagger page would load its scripts from a CDN
+        redoc_url=None,
+        redirect_slashes=False,
+        responses={"default": {"model": ErrorBody, "description": "An error."}},
+    )
+    app.state.context = ServerContext(metadata_store, artifact_store, app_version)
+    install_error_handlers(app)
+    for module in ROUTERS:
+        # the one place authorization is attached: no route can be added without it
+        app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(authorize)])
+    return app

@@ -1,0 +1,37 @@
+"""A run's artifact index: which file path of the run holds which blob."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from loopml.server.audit import record_event
+from loopml.server.auth import Principal, require
+from loopml.server.context import Context
+from loopml.server.schemas import ArtifactEntries, ArtifactEntriesIn, ArtifactEntryModel
+
+router = APIRouter(tags=["artifacts"])
+
+
+@router.post("/runs/{run_id}/artifacts", status_code=204)
+def add_artifacts(
+    run_id: str,
+    body: ArtifactEntriesIn,
+    ctx: Context,
+    principal: Annotated[Principal, Depends(require("artifacts:write"))],
+) -> Response:
+    """Record files logged to the run; a path logged again points at the new content."""
+    ctx.metadata_store.add_artifacts(run_id, [entry.to_entity() for entry in body.entries])
+    payload = {"paths": sorted({entry.path for entry in body.entries})}
+    record_event(ctx, principal, "run.add_artifacts", f"run:{run_id}", payload)
+    return Response(status_code=204)
+
+
+@router.get("/runs/{run_id}/artifacts", dependencies=[Depends(require("artifacts:read"))])
+def list_artifact_entries(
+    run_id: str, ctx: Context, prefix: Annotated[str, Query()] = ""
+) -> ArtifactEntries:
+    """Every file of the run whose path is ``prefix`` or lies under it."""
+    entries = ctx.metadata_store.list_artifact_entries(run_id, prefix)
+    return ArtifactEntries(items=[ArtifactEntryModel.of(entry) for entry in entries])

@@ -1,0 +1,179 @@
+"""Content-addressed blobs on an fsspec filesystem: ``s3://bucket/prefix`` or ``memory://prefix``.
+
+Same layout as the local store (``<prefix>/blobs/ab/cdef…``). ``put`` spools the stream to a
+local temp file while hashing (memory stays bounded), then uploads to the final key only if
+it is absent. An S3 PUT, or a completed multipart upload, is atomic, so no partial object is
+ever visible. ``open`` streams ranged reads through a :class:`VerifyingReader`.
+
+S3 endpoint: ``LOOPML_S3_ENDPOINT_URL`` if set, else botocore's own configuration
+(``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``, profile files), else AWS. Credentials and
+region come from botocore's usual chain (``AWS_ACCESS_KEY_ID``, ``AWS_DEFAULT_REGION``, …).
+
+``memory://`` uses fsspec's process-wide in-memory filesystem and keeps whole blobs in RAM:
+it is meant for quick experiments and tests, not for large artifacts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+from loopml.core.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    LoopMLError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from loopml.core.hashing import CHUNK_SIZE, Digest, StreamHasher, iter_chunks
+from loopml.stores.artifacts.verify import VerifyingReader
+
+ENV_S3_ENDPOINT_URL = "LOOPML_S3_ENDPOINT_URL"
+SUPPORTED_SCHEMES = ("s3", "memory")
+# S3 multipart limits: parts of at least 5 MiB, at most 10,000 parts per object.
+UPLOAD_PART_SIZE = 8 << 20
+UPLOAD_CONCURRENCY = 1
+MAX_UPLOAD_PARTS = 10_000
+READ_BLOCK_SIZE = 4 << 20
+
+
+class FsspecArtifactStore:
+    """Blobs under a prefix of an object store reached through fsspec (S3 via s3fs)."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        parts = urlsplit(uri)
+        self._scheme = parts.scheme.lower()
+        if self._scheme == "s3":
+            if not parts.netloc:
+                raise ConfigError(
+                    f"The S3 artifact store URI {uri!r} names no bucket; "
+                    "use s3://bucket or s3://bucket/prefix."
+                )
+            self._fs, self._driver_errors = _s3_filesystem()
+        elif self._scheme == "memory":
+            import fsspec
+
+            self._fs = fsspec.filesystem("memory")
+            self._driver_errors = (OSError,)
+        else:
+            supported = ", ".join(f"{s}://" for s in SUPPORTED_SCHEMES)
+            raise ConfigError(
+                f"FsspecArtifactStore does not support {uri!r}; supported: {supported}."
+            )
+        self._root = str(self._fs._strip_protocol(uri)).rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"FsspecArtifactStore({self.uri!r})"
+
+    def blob_key(self, digest: Digest) -> str:
+        """The filesystem path of the blob for ``digest`` (``bucket/prefix/blobs/ab/cdef…``)."""
+        shard, rest = digest.shard
+        return f"{self._root}/blobs/{shard}/{rest}" if self._root else f"blobs/{shard}/{rest}"
+
+    def put(self, data: BinaryIO) -> Digest:
+        fd, spool = tempfile.mkstemp(prefix="loopml-put-", suffix=".part")
+        try:
+            hasher = StreamHasher()
+            with os.fdopen(fd, "wb") as out:
+                for chunk in iter_chunks(data, CHUNK_SIZE):
+                    hasher.update(chunk)
+                    out.write(chunk)
+            digest = hasher.digest()
+            key = self.blob_key(digest)
+            with self._wrap_driver_errors(f"store blob {digest}"):
+                if not self._fs.exists(key):
+                    self._upload(spool, key, hasher.size)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(spool)
+        return digest
+
+    def open(self, digest: Digest) -> BinaryIO:
+        key = self.blob_key(digest)
+        with self._wrap_driver_errors(f"open blob {digest}", digest):
+            if self._scheme == "memory":
+                # the memory fs hands every reader the same file object: copy instead
+                raw: BinaryIO = io.BytesIO(self._fs.cat_file(key))
+            else:
+                raw = self._fs.open(key, "rb", block_size=READ_BLOCK_SIZE)
+        return VerifyingReader(raw, digest)
+
+    def exists(self, digest: Digest) -> bool:
+        with self._wrap_driver_errors(f"look up blob {digest}"):
+            return bool(self._fs.exists(self.blob_key(digest)))
+
+    def size(self, digest: Digest) -> int:
+        with self._wrap_driver_errors(f"read the size of blob {digest}", digest):
+            return int(self._fs.size(self.blob_key(digest)))
+
+    def _upload(self, spool: str, key: str, size: int) -> None:
+        if self._scheme == "memory":
+            with open(spool, "rb") as src:
+                self._fs.pipe_file(key, src.read())
+            return
+        # a fixed part size bounds memory; grow it only to stay within S3's part limit
+        part_size = max(UPLOAD_PART_SIZE, math.ceil(size / MAX_UPLOAD_PARTS))
+        self._fs.put_file(spool, key, chunksize=part_size, max_concurrency=UPLOAD_CONCURRENCY)
+
+    @contextlib.contextmanager
+    def _wrap_driver_errors(self, action: str, digest: Digest | None = None) -> Iterator[None]:
+        try:
+            yield
+        except LoopMLError:
+            raise
+        except self._driver_errors as exc:
+            raise self._translate(exc, action, digest) from exc
+
+    def _translate(self, exc: BaseException, action: str, digest: Digest | None) -> LoopMLError:
+        where = f"the artifact store at {self.uri}"
+        if isinstance(exc, FileNotFoundError):
+            if digest is not None:
+                return NotFoundError(
+                    f"Blob {digest} is not in {where}. Check the digest, or that the "
+                    "artifact was logged to this store."
+                )
+            return NotFoundError(
+                f"Could not {action}: {where} does not exist ({exc}). "
+                "Create the bucket first, or fix the URI."
+            )
+        if isinstance(exc, PermissionError):
+            return PermissionDeniedError(
+                f"Could not {action}: access to {where} was denied ({exc}). "
+                "Check the credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE, …) and the bucket policy."
+            )
+        return BackendUnavailableError(
+            f"Could not {action} in {where}: {type(exc).__name__}: {exc}. Check that the "
+            f"endpoint is reachable (set {ENV_S3_ENDPOINT_URL} or AWS_ENDPOINT_URL for an "
+            "S3-compatible server) and that credentials are configured."
+        )
+
+
+def _s3_filesystem() -> tuple[Any, tuple[type[BaseException], ...]]:
+    """A fresh (uncached) S3 filesystem, and the driver errors it may raise."""
+    try:
+        import botocore.exceptions  # type: ignore[import-untyped]  # no stubs, no py.typed
+        import s3fs
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            f"The s3:// artifact store needs s3fs, which is not installed ({exc.name} is "
+            "missing). Install it with: pip install 'loopml[s3]'."
+        ) from exc
+    client_kwargs: dict[str, str] = {}
+    endpoint = os.environ.get(ENV_S3_ENDPOINT_URL, "").strip()
+    if endpoint:
+        client_kwargs["endpoint_url"] = endpoint
+    # No region_name here: botocore reads AWS_DEFAULT_REGION / the profile itself.
+    fs = s3fs.S3FileSystem(
+        client_kwargs=client_kwargs,
+        skip_instance_cache=True,  # no process-wide cached stores
+        use_listings_cache=False,  # other writers add blobs; never trust a stale listing
+    )
+    errors = (OSError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+    return fs, errors

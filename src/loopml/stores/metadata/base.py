@@ -1,0 +1,131 @@
+"""The metadata store interface: the fewest primitives the services need.
+
+Every backend (SQLite, PostgreSQL, remote over HTTP) implements exactly this and passes the
+contract suite in ``tests/contract/test_metadata_store.py``. Derived operations (log one
+metric, set one tag) are written once on top of :meth:`MetadataStore.log_batch`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from loopml.core.entities import (
+    ArtifactEntry,
+    Event,
+    Experiment,
+    Metric,
+    Page,
+    Param,
+    Run,
+    RunStatus,
+    Tag,
+)
+
+DEFAULT_MAX_RESULTS = 1000
+MAX_RESULTS_LIMIT = 50_000
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """What a new run starts with. ``run_id`` may be preset (idempotent retries)."""
+
+    experiment_id: str
+    name: str
+    start_time: int
+    parent_run_id: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """A run search. ``filter`` uses the language of :mod:`loopml.core.filters`."""
+
+    experiment_ids: Sequence[str] = ()
+    filter: str | None = None
+    order_by: Sequence[str] = ()
+    max_results: int = DEFAULT_MAX_RESULTS
+    page_token: str | None = None
+    parent_run_id: str | None = None
+
+
+class MetadataStore(Protocol):
+    """Experiments, runs, params, metrics, tags, artifact index and the event log."""
+
+    uri: str
+
+    # experiments
+    def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> Experiment:
+        """Create an experiment; :class:`AlreadyExistsError` if the name is taken."""
+        ...
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """:class:`NotFoundError` if there is no such experiment."""
+        ...
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None: ...
+
+    def list_experiments(
+        self, *, max_results: int = DEFAULT_MAX_RESULTS, page_token: str | None = None
+    ) -> Page[Experiment]:
+        """Experiments ordered by creation time, oldest first."""
+        ...
+
+    # runs
+    def create_run(self, new_run: NewRun) -> Run:
+        """Insert a RUNNING run. Unknown experiment or parent → :class:`NotFoundError`."""
+        ...
+
+    def get_run(self, run_id: str) -> Run: ...
+
+    def set_run_status(self, run_id: str, status: RunStatus, end_time: int | None) -> Run:
+        """Move a run to ``status``; ``end_time`` is set for terminal states."""
+        ...
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run and everything logged to it, including its child runs."""
+        ...
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[Tag] = (),
+    ) -> None:
+        """Write all or nothing. A param re-set to a different value → :class:`ConflictError`
+        naming both values; the same value again is a no-op. Tags overwrite."""
+        ...
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every value logged for ``key``, ordered by step then timestamp."""
+        ...
+
+    def search_runs(self, query: RunQuery) -> Page[Run]:
+        """Runs matching ``query``; default order: newest start_time first."""
+        ...
+
+    # artifacts index (the bytes live in an ArtifactStore)
+    def add_artifacts(self, run_id: str, entries: Sequence[ArtifactEntry]) -> None:
+        """Record files logged to a run; a path logged again points at the new content."""
+        ...
+
+    def list_artifact_entries(self, run_id: str, prefix: str = "") -> list[ArtifactEntry]:
+        """Every file recorded for the run whose path is ``prefix`` or lies under it."""
+        ...
+
+    # event log (audit trail raw material)
+    def append_event(
+        self, *, actor: str, action: str, target: str, payload: Mapping[str, object]
+    ) -> Event: ...
+
+    def list_events(
+        self, *, max_results: int = DEFAULT_MAX_RESULTS, page_token: str | None = None
+    ) -> Page[Event]:
+        """Events in the order they were appended."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,143 @@
+"""The tables of the SQL metadata store (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+This module describes the newest schema for queries. The DDL that creates it lives in the
+Alembic revisions under ``migrations/versions``; a test checks that the two agree.
+
+Conventions: ids are text, timestamps are integer milliseconds since the epoch (UTC), and a
+metric value of SQL NULL means NaN (SQLite turns NaN into NULL on insert, so both backends
+store it the same way; ±inf are stored as themselves).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+metadata = sa.MetaData()
+
+ID = sa.String(64)
+KEY = sa.String(250)
+NAME = sa.String(250)
+# a rowid alias on SQLite (INTEGER PRIMARY KEY), a 64-bit identity on PostgreSQL
+SERIAL = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+PAYLOAD = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+# btree index entries are limited to ~2.7 kB on PostgreSQL; long values are indexed by prefix
+INDEXED_PREFIX = 200
+
+
+def _fk_run() -> sa.ForeignKey:
+    return sa.ForeignKey("runs.id", ondelete="CASCADE")
+
+
+def _value_index(name: str, table: sa.Table) -> list[sa.Index]:
+    """An index on (key, value): plain on SQLite, on (key, left(value, 200)) on PostgreSQL."""
+    return [
+        sa.Index(name, table.c.key, table.c.value).ddl_if(dialect="sqlite"),
+        sa.Index(
+            name, table.c.key, sa.func.left(table.c.value, INDEXED_PREFIX)
+        ).ddl_if(dialect="postgresql"),
+    ]
+
+
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", NAME, nullable=False),
+    sa.Column("created_at", sa.BigInteger(), nullable=False),
+    sa.UniqueConstraint("name", name="uq_experiments_name"),
+)
+
+experiment_tags = sa.Table(
+    "experiment_tags",
+    metadata,
+    sa.Column(
+        "experiment_id",
+        ID,
+        sa.ForeignKey("experiments.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("key", KEY, primary_key=True),
+    sa.Column("value", sa.Text(), nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column(
+        "experiment_id",
+        ID,
+        sa.ForeignKey("experiments.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name", NAME, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("start_time", sa.BigInteger(), nullable=False),
+    sa.Column("end_time", sa.BigInteger(), nullable=True),
+    sa.Column("parent_run_id", ID, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=True),
+    sa.Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+    sa.Index("ix_runs_start_time", "start_time"),
+    sa.Index("ix_runs_parent", "parent_run_id"),
+)
+
+params = sa.Table(
+    "params",
+    metadata,
+    sa.Column("run_id", ID, _fk_run(), primary_key=True),
+    sa.Column("key", KEY, primary_key=True),
+    sa.Column("value", sa.Text(), nullable=False),
+)
+_value_index("ix_params_key_value", params)
+
+run_tags = sa.Table(
+    "run_tags",
+    metadata,
+    sa.Column("run_id", ID, _fk_run(), primary_key=True),
+    sa.Column("key", KEY, primary_key=True),
+    sa.Column("value", sa.Text(), nullable=False),
+)
+_value_index("ix_run_tags_key_value", run_tags)
+
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", SERIAL, primary_key=True, autoincrement=True),
+    sa.Column("run_id", ID, _fk_run(), nullable=False),
+    sa.Column("key", KEY, nullable=False),
+    sa.Column("value", sa.Double(), nullable=True),  # NULL = NaN
+    sa.Column("step", sa.BigInteger(), nullable=False),
+    sa.Column("timestamp", sa.BigInteger(), nullable=False),
+    sa.Index("ix_metrics_run_key_step", "run_id", "key", "step", "timestamp"),
+)
+
+latest_metrics = sa.Table(
+    "latest_metrics",
+    metadata,
+    sa.Column("run_id", ID, _fk_run(), primary_key=True),
+    sa.Column("key", KEY, primary_key=True),
+    sa.Column("value", sa.Double(), nullable=True),  # NULL = NaN
+    sa.Column("step", sa.BigInteger(), nullable=False),
+    sa.Column("timestamp", sa.BigInteger(), nullable=False),
+    sa.Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+artifacts = sa.Table(
+    "artifacts",
+    metadata,
+    sa.Column("run_id", ID, _fk_run(), primary_key=True),
+    sa.Column("path", sa.String(1000), primary_key=True),
+    sa.Column("digest", sa.String(256), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", SERIAL, primary_key=True, autoincrement=True),
+    sa.Column("timestamp", sa.BigInteger(), nullable=False),
+    sa.Column("actor", NAME, nullable=False),
+    sa.Column("action", NAME, nullable=False),
+    sa.Column("target", sa.String(1000), nullable=False),
+    sa.Column("payload", PAYLOAD, nullable=False),
+)

@@ -1,0 +1,148 @@
+"""Compile a run search (:mod:`loopml.core.filters` ASTs) into one SQL query.
+
+Metric, param and tag clauses become ``runs.id IN (SELECT run_id FROM <table> WHERE key = …
+AND value <op> …)``, which the ``(key, value)`` indexes answer; attribute clauses compare
+``runs`` columns. Ordering by a metric, param or tag outer-joins its table, and runs lacking
+the value (or whose metric is NaN) sort last in both directions. Every order ends with
+``start_time DESC, id`` so pages are stable.
+
+``like`` is case-sensitive and ``ilike`` is not, on both backends; ``%`` and ``_`` are
+wildcards and a backslash escapes them. SQLite's LIKE ignores case, so there ``like`` runs as
+GLOB with the pattern translated.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from loopml.core.errors import InvalidInputError
+from loopml.core.filters import Comparison, OrderBy
+from loopml.stores.metadata.sql.schema import (
+    INDEXED_PREFIX,
+    latest_metrics,
+    params,
+    run_tags,
+    runs,
+)
+
+_VALUE_TABLES = {"metric": latest_metrics, "param": params, "tag": run_tags}
+_ATTRIBUTE_COLUMNS: dict[str, sa.Column[Any]] = {
+    "status": runs.c.status,
+    "name": runs.c.name,
+    "start_time": runs.c.start_time,
+    "end_time": runs.c.end_time,
+    "run_id": runs.c.id,
+    "parent_run_id": runs.c.parent_run_id,
+}
+
+
+def compile_search(
+    *,
+    experiment_ids: list[str],
+    parent_run_id: str | None,
+    comparisons: list[Comparison],
+    orders: list[OrderBy],
+    dialect: str,
+) -> sa.Select[Any]:
+    """A SELECT of ``runs`` rows matching the search, in the requested order (no paging)."""
+    stmt = sa.select(*runs.c)
+    if experiment_ids:
+        stmt = stmt.where(runs.c.experiment_id.in_(experiment_ids))
+    if parent_run_id is not None:
+        stmt = stmt.where(runs.c.parent_run_id == parent_run_id)
+    for comparison in comparisons:
+        stmt = stmt.where(_condition(comparison, dialect))
+
+    order_by: list[ColumnElement[Any]] = []
+    source: sa.FromClause = runs
+    for position, order in enumerate(orders):
+        if order.kind == "attribute":
+            column: ColumnElement[Any] = _ATTRIBUTE_COLUMNS[order.key]
+        else:
+            joined = _VALUE_TABLES[order.kind].alias(f"order_{position}")
+            source = source.outerjoin(
+                joined, sa.and_(joined.c.run_id == runs.c.id, joined.c.key == order.key)
+            )
+            column = joined.c.value
+        # missing values last whatever the direction (NULLS LAST is not in older SQLite)
+        order_by.append(sa.case((column.is_(None), 1), else_=0))
+        order_by.append(column.asc() if order.ascending else column.desc())
+    order_by += [runs.c.start_time.desc(), runs.c.id.asc()]
+    return stmt.select_from(source).order_by(*order_by)
+
+
+def _condition(comparison: Comparison, dialect: str) -> ColumnElement[bool]:
+    value = comparison.value
+    if comparison.kind == "attribute":
+        column: ColumnElement[Any] = _ATTRIBUTE_COLUMNS[comparison.key]
+        if comparison.key == "status" and isinstance(value, str) and comparison.op in ("=", "!="):
+            value = value.upper()
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # compare integer columns with integers, so indexes apply
+        return _compare(column, comparison.op, value, dialect)
+    table = _VALUE_TABLES[comparison.kind]
+    condition = _compare(table.c.value, comparison.op, value, dialect)
+    if dialect == "postgresql" and comparison.kind != "metric" and comparison.op == "=":
+        # lets PostgreSQL use its (key, left(value, 200)) index
+        prefix = sa.func.left(table.c.value, INDEXED_PREFIX)
+        condition = sa.and_(prefix == sa.func.left(sa.literal(value), INDEXED_PREFIX), condition)
+    subquery = sa.select(table.c.run_id).where(table.c.key == comparison.key, condition)
+    return runs.c.id.in_(subquery)
+
+
+def _compare(
+    column: ColumnElement[Any], op: str, value: str | float, dialect: str
+) -> ColumnElement[bool]:
+    if op in ("like", "ilike"):
+        pattern = str(value)
+        if _ends_with_escape(pattern):
+            raise InvalidInputError(
+                f"The pattern {pattern!r} ends with a lone backslash, the escape character; "
+                "to match a backslash, escape it with another one."
+            )
+        if dialect == "sqlite":
+            if op == "like":
+                return column.op("GLOB", is_comparison=True)(like_to_glob(pattern))
+            return column.ilike(pattern, escape="\\")
+        return column.like(pattern) if op == "like" else column.ilike(pattern)
+    comparisons = {
+        "=": column.__eq__,
+        "!=": column.__ne__,
+        "<": column.__lt__,
+        "<=": column.__le__,
+        ">": column.__gt__,
+        ">=": column.__ge__,
+    }
+    if isinstance(value, float) and math.isnan(value):
+        raise InvalidInputError("A filter cannot compare with NaN.")
+    result: ColumnElement[bool] = comparisons[op](value)
+    return result
+
+
+def _ends_with_escape(pattern: str) -> bool:
+    trailing = len(pattern) - len(pattern.rstrip("\\"))
+    return trailing % 2 == 1
+
+
+def like_to_glob(pattern: str) -> str:
+    """A LIKE pattern (``%``, ``_``, backslash escapes) as the equivalent GLOB pattern."""
+    out: list[str] = []
+    chars = iter(pattern)
+    for char in chars:
+        if char == "\\":
+            out.append(_glob_literal(next(chars, "\\")))
+        elif char == "%":
+            out.append("*")
+        elif char == "_":
+            out.append("?")
+        else:
+            out.append(_glob_literal(char))
+    return "".join(out)
+
+
+def _glob_literal(char: str) -> str:
+    return f"[{char}]" if char in "*?[" else char

@@ -1,0 +1,219 @@
+"""Validate what a caller wants written, then write it inside the caller's transaction.
+
+Validation runs completely before the first statement, so bad input never leaves half a batch
+behind; the statements then run in one transaction, so a conflict found in the database (a
+param re-set to a different value) rolls back everything else in the batch too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.expression import Executable
+
+from loopml.core.entities import ArtifactEntry, Metric, Param, Tag
+from loopml.core.errors import ConflictError, InvalidInputError
+from loopml.core.validation import (
+    normalize_artifact_path,
+    validate_key,
+    validate_metric_value,
+    validate_step,
+    validate_value,
+)
+from loopml.stores.metadata.sql.reads import chunks, metric_to_db
+from loopml.stores.metadata.sql.schema import artifacts, latest_metrics, metrics, params, run_tags
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
+MAX_DIGEST_LENGTH = 256
+
+
+def check_id(kind: str, value: object) -> str:
+    """An id passed to a lookup: any string (an unknown one is then "not found")."""
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError(f"The {kind} id must be a non-empty string, got {value!r}.")
+    return value
+
+
+def check_new_run_id(value: object) -> str:
+    if not isinstance(value, str) or not _RUN_ID.match(value):
+        raise InvalidInputError(
+            f"A preset run id must be 1-64 letters, digits, '_' or '-', got {value!r}."
+        )
+    return value
+
+
+def check_time(what: str, value: object) -> int:
+    """A timestamp in milliseconds since the epoch."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise InvalidInputError(
+            f"The {what} must be an integer number of milliseconds since the epoch (>= 0), "
+            f"got {value!r}."
+        )
+    return value
+
+
+def check_tags(tags: object) -> dict[str, str]:
+    if not isinstance(tags, Mapping):
+        raise InvalidInputError(f"Tags must be a mapping of key to value, got {tags!r:.80}.")
+    return {validate_key("tag", k): validate_value("tag", k, v) for k, v in tags.items()}
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A validated log_batch: metric rows as stored, params and tags by key."""
+
+    metrics: list[dict[str, Any]]
+    params: dict[str, str]
+    tags: dict[str, str]
+
+
+def validate_batch(
+    metric_items: Sequence[Metric], param_items: Sequence[Param], tag_items: Sequence[Tag]
+) -> Batch:
+    rows: list[dict[str, Any]] = []
+    for metric in metric_items:
+        if not isinstance(metric, Metric):
+            raise InvalidInputError(f"metrics must hold Metric objects, got {metric!r:.80}.")
+        key = validate_key("metric", metric.key)
+        value = validate_metric_value(key, metric.value)
+        rows.append(
+            {
+                "key": key,
+                "value": metric_to_db(value),
+                "step": validate_step(key, metric.step),
+                "timestamp": check_time(f"timestamp of metric {key!r}", metric.timestamp),
+            }
+        )
+    batch_params: dict[str, str] = {}
+    for param in param_items:
+        if not isinstance(param, Param):
+            raise InvalidInputError(f"params must hold Param objects, got {param!r:.80}.")
+        key = validate_key("param", param.key)
+        value = validate_value("param", key, param.value)
+        if batch_params.setdefault(key, value) != value:
+            raise ConflictError(
+                f"Param {key!r} appears twice in one batch with different values "
+                f"({batch_params[key]!r} and {value!r}); a param has one value per run."
+            )
+    batch_tags: dict[str, str] = {}
+    for tag in tag_items:
+        if not isinstance(tag, Tag):
+            raise InvalidInputError(f"tags must hold Tag objects, got {tag!r:.80}.")
+        batch_tags[validate_key("tag", tag.key)] = validate_value("tag", tag.key, tag.value)
+    return Batch(rows, batch_params, batch_tags)
+
+
+def validate_artifacts(entries: Sequence[ArtifactEntry]) -> dict[str, ArtifactEntry]:
+    """Entries by normalised path; a path given twice keeps the last entry."""
+    by_path: dict[str, ArtifactEntry] = {}
+    for entry in entries:
+        if not isinstance(entry, ArtifactEntry):
+            raise InvalidInputError(f"entries must hold ArtifactEntry objects, got {entry!r:.80}.")
+        path = normalize_artifact_path(entry.path)
+        if not path:
+            raise InvalidInputError("An artifact path must name a file, got an empty path.")
+        if not isinstance(entry.digest, str) or not 0 < len(entry.digest) <= MAX_DIGEST_LENGTH:
+            raise InvalidInputError(
+                f"The digest of artifact {path!r} must be a non-empty string of at most "
+                f"{MAX_DIGEST_LENGTH} characters, got {entry.digest!r:.80}."
+            )
+        if isinstance(entry.size, bool) or not isinstance(entry.size, int) or entry.size < 0:
+            raise InvalidInputError(
+                f"The size of artifact {path!r} must be an integer >= 0, got {entry.size!r}."
+            )
+        by_path[path] = ArtifactEntry(path, entry.digest, entry.size)
+    return by_path
+
+
+def validate_payload(payload: object) -> dict[str, object]:
+    """A JSON object (no NaN/inf, which JSON lacks), returned as it will read back."""
+    if not isinstance(payload, Mapping):
+        raise InvalidInputError(f"An event payload must be a mapping, got {payload!r:.80}.")
+    try:
+        text = json.dumps(dict(payload), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"An event payload must be JSON (strings, numbers, booleans, null, lists, objects; "
+            f"no NaN or infinity): {exc}."
+        ) from exc
+    decoded: dict[str, object] = json.loads(text)
+    return decoded
+
+
+class Upserts:
+    """The ``INSERT … ON CONFLICT`` statements of a store, built once for its dialect."""
+
+    def __init__(self, dialect: str) -> None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self._params = insert(params).on_conflict_do_nothing(index_elements=["run_id", "key"])
+        self._tags = _replace(insert(run_tags), ["run_id", "key"])
+        self._artifacts = _replace(insert(artifacts), ["run_id", "path"])
+        latest = insert(latest_metrics)
+        new, old = latest.excluded, latest_metrics.c
+        self._latest = latest.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={"value": new.value, "step": new.step, "timestamp": new.timestamp},
+            where=sa.or_(
+                new.step > old.step,
+                sa.and_(new.step == old.step, new.timestamp >= old.timestamp),
+            ),
+        )
+
+    def write_batch(self, connection: Connection, run_id: str, batch: Batch) -> None:
+        if batch.params:
+            self._write_params(connection, run_id, batch.params)
+        if batch.tags:
+            rows = [{"run_id": run_id, "key": k, "value": v} for k, v in batch.tags.items()]
+            connection.execute(self._tags, rows)
+        if batch.metrics:
+            rows = [{"run_id": run_id, **row} for row in batch.metrics]
+            connection.execute(sa.insert(metrics), rows)
+            connection.execute(self._latest, _newest_per_key(rows))
+
+    def write_artifacts(
+        self, connection: Connection, run_id: str, entries: Mapping[str, ArtifactEntry]
+    ) -> None:
+        rows = [
+            {"run_id": run_id, "path": e.path, "digest": e.digest, "size": e.size}
+            for e in entries.values()
+        ]
+        connection.execute(self._artifacts, rows)
+
+    def _write_params(self, connection: Connection, run_id: str, values: dict[str, str]) -> None:
+        rows = [{"run_id": run_id, "key": k, "value": v} for k, v in values.items()]
+        connection.execute(self._params, rows)
+        # read back: a key stored before (or by a concurrent writer) may hold another value
+        for keys in chunks(list(values)):
+            query = sa.select(params.c.key, params.c.value).where(
+                params.c.run_id == run_id, params.c.key.in_(keys)
+            )
+            for key, stored in connection.execute(query):
+                if stored != values[key]:
+                    raise ConflictError(
+                        f"Param {key!r} of run {run_id} is already {stored!r} and cannot be "
+                        f"changed to {values[key]!r}: params are immutable. Log the new value "
+                        "under another key, or start a new run."
+                    )
+
+
+def _replace(insert: sqlite.Insert | postgresql.Insert, keys: list[str]) -> Executable:
+    """Insert, or overwrite the other columns of the row with the same ``keys``."""
+    updates = {c.name: insert.excluded[c.name] for c in insert.table.c if c.name not in keys}
+    return insert.on_conflict_do_update(index_elements=keys, set_=updates)
+
+
+def _newest_per_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per key (ON CONFLICT may not touch a row twice): highest step, then time."""
+    newest: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        seen = newest.get(row["key"])
+        if seen is None or (row["step"], row["timestamp"]) >= (seen["step"], seen["timestamp"]):
+            newest[row["key"]] = row
+    return list(newest.values())

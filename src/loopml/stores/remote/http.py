@@ -1,0 +1,212 @@
+"""One small wrapper around :class:`httpx.Client` shared by the remote stores.
+
+It owns the base URL, the bearer token header and the timeouts; it retries a request that never
+reached the server (connection refused, connect timeout) and, for idempotent requests only,
+one that broke on the way back; it turns the server's error JSON back into the same
+:class:`LoopMLError` subclass with :func:`error_from_code`. The token is never logged or shown.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
+from importlib.metadata import PackageNotFoundError, version
+from urllib.parse import urlsplit
+
+import httpx
+
+from loopml.core.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    InvalidInputError,
+    LoopMLError,
+    error_from_code,
+)
+
+API_PREFIX = "/api/v1"
+DEFAULT_TIMEOUT = 30.0
+CONNECT_TIMEOUT = 5.0
+DEFAULT_RETRIES = 3
+# a blob upload is answered once the server has stored it, which takes a while for big ones
+SLOW_READ_TIMEOUT = 600.0
+_BACKOFF = (0.1, 0.3, 1.0, 2.0)
+# shorter than the server's keep-alive so a pooled connection is never reused as it closes
+_KEEPALIVE_EXPIRY = 2.0
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+Params = Mapping[str, str | int]
+ContentFactory = Callable[[], Iterable[bytes]]
+
+
+def _client_version() -> str:
+    try:
+        return version("loopml")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class ApiClient:
+    """Requests against ``<uri>/api/v1``. ``uri`` is the server's base URL."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+    ) -> None:
+        parts = urlsplit(uri)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"Invalid server URL {uri!r}: use http://host:port or https://host[:port]."
+            )
+        if parts.username or parts.password:
+            raise ConfigError(
+                "Do not put credentials in the server URL; pass a token (LOOPML_TOKEN) instead."
+            )
+        self.base_url = uri.rstrip("/")
+        self._retries = retries
+        self._timeout = timeout
+        headers = {"User-Agent": f"loopml/{_client_version()}", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._client = httpx.Client(
+            base_url=self.base_url + API_PREFIX,
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT),
+            limits=httpx.Limits(keepalive_expiry=_KEEPALIVE_EXPIRY),
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:  # never show the token
+        return f"ApiClient({self.base_url!r})"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: object = None,
+        params: Params | None = None,
+        content: ContentFactory | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+        accept: Collection[int] = (),
+        slow: bool = False,
+    ) -> httpx.Response:
+        """Send a request and read the whole response. A status in ``accept`` is returned
+        as is; any other error status raises the error the server reported."""
+        return self._send(
+            method,
+            path,
+            json_body=json_body,
+            params=params,
+            content=content,
+            headers=headers,
+            idempotent=idempotent,
+            accept=accept,
+            slow=slow,
+            stream=False,
+        )
+
+    def stream(self, method: str, path: str, *, params: Params | None = None) -> httpx.Response:
+        """Send a request and return the response with its body unread; close it when done."""
+        return self._send(
+            method,
+            path,
+            json_body=None,
+            params=params,
+            content=None,
+            headers=None,
+            idempotent=None,
+            accept=(),
+            slow=False,
+            stream=True,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: object,
+        params: Params | None,
+        content: ContentFactory | None,
+        headers: Mapping[str, str] | None,
+        idempotent: bool | None,
+        accept: Collection[int],
+        slow: bool,
+        stream: bool,
+    ) -> httpx.Response:
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
+        encoded = None if json_body is None else _encode_json(json_body)
+        all_headers = dict(headers or {})
+        if encoded is not None:
+            all_headers["Content-Type"] = "application/json"
+        read = max(self._timeout, SLOW_READ_TIMEOUT) if slow else self._timeout
+        timeout = httpx.Timeout(self._timeout, connect=CONNECT_TIMEOUT, read=read)
+        attempt = 0
+        while True:
+            request = self._client.build_request(
+                method,
+                path,
+                params=params,
+                content=encoded if content is None else content(),
+                headers=all_headers,
+                timeout=timeout,
+            )
+            try:
+                response = self._client.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                retryable = isinstance(exc, _NOT_SENT) or idempotent
+                if not retryable or attempt >= self._retries:
+                    raise self.unavailable(exc) from exc
+                time.sleep(_BACKOFF[min(attempt, len(_BACKOFF) - 1)])
+                attempt += 1
+                continue
+            if response.status_code < 300 or response.status_code in accept:
+                return response
+            try:
+                if stream:
+                    response.read()
+                raise self.error_of(response)
+            finally:
+                response.close()
+
+    def unavailable(self, exc: httpx.TransportError) -> BackendUnavailableError:
+        """The error for a server that could not be reached (or broke off mid-answer)."""
+        reason = str(exc) or type(exc).__name__
+        return BackendUnavailableError(
+            f"Could not reach the loopml server at {self.base_url} ({reason}). Check that it "
+            "is running (loopml server) and that the URL (LOOPML_SERVER_URL) is right."
+        )
+
+    def error_of(self, response: httpx.Response) -> LoopMLError:
+        """The :class:`LoopMLError` an error response stands for."""
+        try:
+            error = response.json()["error"]
+            code, message = error["code"], error["message"]
+        except (ValueError, KeyError, TypeError):
+            code = message = None
+        if isinstance(code, str) and isinstance(message, str):
+            return error_from_code(code, message)
+        where = f"{response.request.method} {response.request.url.path}"
+        text = response.text[:200] if response.content else "no body"
+        cls = BackendUnavailableError if response.status_code >= 500 else LoopMLError
+        return cls(
+            f"{where} at {self.base_url} answered HTTP {response.status_code} without a loopml "
+            f"error ({text}); is this URL a loopml server?"
+        )
+
+
+def _encode_json(body: object) -> bytes:
+    try:
+        return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"The request cannot be sent as JSON: {exc}.") from exc

@@ -1,0 +1,186 @@
+"""The metadata store over HTTP: every :class:`MetadataStore` primitive is one API call.
+
+The server runs the same checks as the embedded store and reports errors by code, so a
+remote caller sees the same error classes (``NotFoundError``, ``ConflictError``…).
+
+>>> store = HttpMetadataStore("http://127.0.0.1:5000")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from urllib.parse import quote
+
+from loopml.core.entities import (
+    ArtifactEntry,
+    Event,
+    Experiment,
+    Metric,
+    Page,
+    Param,
+    Run,
+    RunStatus,
+    Tag,
+)
+from loopml.core.errors import NotFoundError
+from loopml.core.validation import validate_metric_value
+from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, NewRun, RunQuery
+from loopml.stores.remote import wire
+from loopml.stores.remote.http import ApiClient, Params
+
+
+def _segment(value: str) -> str:
+    """One path segment, with ``/`` and every other reserved character escaped."""
+    return quote(str(value), safe="")
+
+
+def _page_params(max_results: int, page_token: str | None) -> Params:
+    params: dict[str, str | int] = {"max_results": max_results}
+    if page_token is not None:
+        params["page_token"] = page_token
+    return params
+
+
+def _metric_json(metric: Metric) -> dict[str, object]:
+    value = validate_metric_value(metric.key, metric.value)
+    return {
+        "key": metric.key,
+        "value": wire.encode_float(value),
+        "step": metric.step,
+        "timestamp": metric.timestamp,
+    }
+
+
+class HttpMetadataStore:
+    """A :class:`MetadataStore` that talks to ``loopml server`` at ``uri``."""
+
+    def __init__(self, uri: str, *, token: str | None = None) -> None:
+        self.uri = uri
+        self._api = ApiClient(uri, token=token)
+
+    def __repr__(self) -> str:
+        return f"HttpMetadataStore({self.uri!r})"
+
+    # experiments
+    def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> Experiment:
+        body = {"name": name, "tags": None if tags is None else dict(tags)}
+        response = self._api.request("POST", "/experiments", json_body=body)
+        return wire.experiment_from_json(response.json())
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        response = self._api.request("GET", f"/experiments/{_segment(experiment_id)}")
+        return wire.experiment_from_json(response.json())
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        try:
+            response = self._api.request("GET", "/experiments/by-name", params={"name": name})
+        except NotFoundError:
+            return None
+        return wire.experiment_from_json(response.json())
+
+    def list_experiments(
+        self, *, max_results: int = DEFAULT_MAX_RESULTS, page_token: str | None = None
+    ) -> Page[Experiment]:
+        response = self._api.request(
+            "GET", "/experiments", params=_page_params(max_results, page_token)
+        )
+        data = response.json()
+        items = [wire.experiment_from_json(item) for item in wire.objects(data, "items")]
+        return Page(items, data.get("next_page_token"))
+
+    # runs
+    def create_run(self, new_run: NewRun) -> Run:
+        body = {
+            "experiment_id": new_run.experiment_id,
+            "name": new_run.name,
+            "start_time": new_run.start_time,
+            "parent_run_id": new_run.parent_run_id,
+            "tags": dict(new_run.tags),
+            "run_id": new_run.run_id,
+        }
+        # with a preset id a repeated request cannot create a second run
+        response = self._api.request(
+            "POST", "/runs", json_body=body, idempotent=new_run.run_id is not None
+        )
+        return wire.run_from_json(response.json())
+
+    def get_run(self, run_id: str) -> Run:
+        response = self._api.request("GET", f"/runs/{_segment(run_id)}")
+        return wire.run_from_json(response.json())
+
+    def set_run_status(self, run_id: str, status: RunStatus, end_time: int | None) -> Run:
+        body = {"status": str(status), "end_time": end_time}
+        response = self._api.request("PUT", f"/runs/{_segment(run_id)}/status", json_body=body)
+        return wire.run_from_json(response.json())
+
+    def delete_run(self, run_id: str) -> None:
+        self._api.request("DELETE", f"/runs/{_segment(run_id)}")
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[Tag] = (),
+    ) -> None:
+        body = {
+            "metrics": [_metric_json(metric) for metric in metrics],
+            "params": [{"key": p.key, "value": p.value} for p in params],
+            "tags": [{"key": t.key, "value": t.value} for t in tags],
+        }
+        self._api.request("POST", f"/runs/{_segment(run_id)}/batch", json_body=body)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        response = self._api.request(
+            "GET", f"/runs/{_segment(run_id)}/metric-history", params={"key": key}
+        )
+        return [wire.metric_from_json(item) for item in wire.objects(response.json(), "items")]
+
+    def search_runs(self, query: RunQuery) -> Page[Run]:
+        body = {
+            "experiment_ids": list(query.experiment_ids),
+            "filter": query.filter,
+            "order_by": list(query.order_by),
+            "max_results": query.max_results,
+            "page_token": query.page_token,
+            "parent_run_id": query.parent_run_id,
+        }
+        response = self._api.request("POST", "/runs/search", json_body=body, idempotent=True)
+        data = response.json()
+        items = [wire.run_from_json(item) for item in wire.objects(data, "items")]
+        return Page(items, data.get("next_page_token"))
+
+    # artifacts index
+    def add_artifacts(self, run_id: str, entries: Sequence[ArtifactEntry]) -> None:
+        body = {"entries": [{"path": e.path, "digest": e.digest, "size": e.size} for e in entries]}
+        # recording the same entries twice leaves the same index
+        self._api.request(
+            "POST", f"/runs/{_segment(run_id)}/artifacts", json_body=body, idempotent=True
+        )
+
+    def list_artifact_entries(self, run_id: str, prefix: str = "") -> list[ArtifactEntry]:
+        response = self._api.request(
+            "GET", f"/runs/{_segment(run_id)}/artifacts", params={"prefix": prefix}
+        )
+        data = response.json()
+        return [wire.artifact_entry_from_json(item) for item in wire.objects(data, "items")]
+
+    # event log
+    def append_event(
+        self, *, actor: str, action: str, target: str, payload: Mapping[str, object]
+    ) -> Event:
+        body = {"actor": actor, "action": action, "target": target, "payload": dict(payload)}
+        response = self._api.request("POST", "/events", json_body=body)
+        return wire.event_from_json(response.json())
+
+    def list_events(
+        self, *, max_results: int = DEFAULT_MAX_RESULTS, page_token: str | None = None
+    ) -> Page[Event]:
+        response = self._api.request("GET", "/events", params=_page_params(max_results, page_token))
+        data = response.json()
+        items = [wire.event_from_json(item) for item in wire.objects(data, "items")]
+        return Page(items, data.get("next_page_token"))
+
+    def close(self) -> None:
+        self._api.close()

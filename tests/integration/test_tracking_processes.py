@@ -1,0 +1,170 @@
+"""Real processes against a real embedded store: concurrency, crashes, signals, exit paths."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from loopml import Client, RunStatus
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["LOOPML_STORE_URI"] = f"sqlite:///{tmp_path / 'store' / 'loopml.db'}"
+    env["LOOPML_ARTIFACT_URI"] = str(tmp_path / "artifacts")
+    env.pop("LOOPML_SERVER_URL", None)
+    return env
+
+
+def _client(tmp_path: Path) -> Client:
+    return Client(
+        store_uri=f"sqlite:///{tmp_path / 'store' / 'loopml.db'}",
+        artifact_uri=str(tmp_path / "artifacts"),
+    )
+
+
+def _script(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / f"script_{abs(hash(body))}.py"
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def test_eight_processes_on_a_fresh_store_lose_nothing(tmp_path: Path) -> None:
+    start_at = time.time() + 3.0  # all processes open the fresh store at the same instant
+    script = _script(
+        tmp_path,
+        f"""
+        import sys, time
+        import loopml
+        while time.time() < {start_at}:
+            time.sleep(0.001)
+        with loopml.start_run(experiment="concurrency", name=sys.argv[1]) as run:
+            for i in range(2000):
+                run.log_metric("m", float(i), step=i)
+        """,
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), f"worker-{n}"], env=_env(tmp_path),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+        )
+        for n in range(8)
+    ]
+    failures = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=150)
+        if proc.returncode != 0:
+            failures.append(err.decode()[-2000:])
+    assert failures == []
+    with _client(tmp_path) as client:
+        runs = list(client.search_runs(experiment="concurrency"))
+        assert len(runs) == 8
+        assert {run.status for run in runs} == {RunStatus.FINISHED}
+        total = sum(len(client.get_metric_history(run.id, "m")) for run in runs)
+    assert total == 16_000
+
+
+def test_sigkill_mid_run_leaves_a_readable_store_and_an_unfinished_run(tmp_path: Path) -> None:
+    script = _script(
+        tmp_path,
+        """
+        import os, sys, loopml
+        with loopml.start_run(experiment="crash") as run:
+            print(run.id, flush=True)
+            payload = os.urandom(8 << 20)
+            for i in range(10**9):
+                run.log_metric("m", float(i), step=i)
+                if i % 5000 == 0:
+                    path = f"blob-{i}.bin"
+                    with open(path, "wb") as f:
+                        f.write(payload + str(i).encode())
+                    run.log_artifact(path, artifact_path="blobs")
+                if i == 20000:
+                    print("ready", flush=True)
+        """,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], env=_env(tmp_path), cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.stderr else ""
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    with _client(tmp_path) as client:
+        run = client.get_run(run_id)
+        assert run.status is RunStatus.RUNNING  # never shown as FINISHED
+        assert len(client.get_metric_history(run_id, "m")) > 0
+        listed = client.list_artifacts(run_id, "blobs")
+        assert listed, "some artifacts were logged before the kill"
+        # every listed artifact is complete and verifies against its digest
+        client.download_artifacts(run_id, "blobs", tmp_path / "check")
+        for entry in listed:
+            local = tmp_path / "check" / entry.path
+            assert local.stat().st_size == entry.size
+
+
+def test_sigterm_marks_the_run_killed_after_flushing(tmp_path: Path) -> None:
+    script = _script(
+        tmp_path,
+        """
+        import time, loopml
+        with loopml.start_run(experiment="signals") as run:
+            for i in range(100):
+                run.log_metric("m", float(i), step=i)
+            print(run.id, flush=True)
+            time.sleep(60)
+        """,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], env=_env(tmp_path), cwd=tmp_path,
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == -signal.SIGTERM
+    with _client(tmp_path) as client:
+        assert client.get_run(run_id).status is RunStatus.KILLED
+        assert len(client.get_metric_history(run_id, "m")) == 100
+
+
+@pytest.mark.parametrize(
+    ("ending", "status", "code"),
+    [("raise RuntimeError('boom')", RunStatus.FAILED, 1), ("pass", RunStatus.FINISHED, 0)],
+)
+def test_a_run_left_open_is_ended_when_the_process_exits(
+    tmp_path: Path, ending: str, status: RunStatus, code: int
+) -> None:
+    script = _script(
+        tmp_path,
+        f"""
+        import loopml
+        runs = loopml.start_run(experiment="exit")
+        run = runs.__enter__()   # opened and never closed by the script
+        for i in range(50):
+            run.log_metric("m", float(i), step=i)
+        print(run.id, flush=True)
+        {ending}
+        """,
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], env=_env(tmp_path), cwd=tmp_path,
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == code, done.stderr
+    run_id = done.stdout.strip()
+    with _client(tmp_path) as client:
+        assert client.get_run(run_id).status is status
+        assert len(client.get_metric_history(run_id, "m")) == 50

@@ -1,0 +1,127 @@
+"""Core pieces: errors, config discovery, digests, validation, the batcher's contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import loopml
+from loopml.core import config as cfg
+from loopml.core.errors import (
+    ConflictError,
+    FilterSyntaxError,
+    InvalidInputError,
+    LoopMLError,
+    NotFoundError,
+    error_from_code,
+)
+from loopml.core.hashing import Digest, hash_bytes, hash_chunks
+from loopml.core.validation import (
+    normalize_artifact_path,
+    validate_key,
+    validate_metric_value,
+)
+
+
+@pytest.mark.parametrize("cls", [NotFoundError, ConflictError, InvalidInputError, LoopMLError])
+def test_error_codes_round_trip_to_the_same_class(cls: type[LoopMLError]) -> None:
+    rebuilt = error_from_code(cls.code, "msg")
+    assert type(rebuilt) is cls
+    assert rebuilt.message == "msg"
+    assert rebuilt.http_status == cls.http_status
+
+
+def test_error_codes_are_unique() -> None:
+    def subclasses(c: type[LoopMLError]) -> list[type[LoopMLError]]:
+        return [c, *[s for sub in c.__subclasses__() for s in subclasses(sub)]]
+
+    codes = [c.code for c in subclasses(LoopMLError)]
+    assert len(codes) == len(set(codes))
+
+
+def test_filter_syntax_error_draws_a_caret_under_the_position() -> None:
+    err = FilterSyntaxError("Expected a value", text="metrics.a >", position=11)
+    assert err.message.endswith("metrics.a >\n             ^")
+
+
+def test_config_finds_dot_loopml_in_a_parent_like_git(tmp_path: Path) -> None:
+    cfg.init_project(tmp_path)
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    config = cfg.load_config(deep, env={})
+    assert config.root == tmp_path.resolve() / ".loopml"
+    assert config.store_uri == f"sqlite:///{tmp_path.resolve() / '.loopml' / 'loopml.db'}"
+    assert config.server_url is None
+
+
+def test_environment_overrides_the_config_file(tmp_path: Path) -> None:
+    root = cfg.init_project(tmp_path).root
+    assert root is not None
+    (root / "config.toml").write_text('store_uri = "sqlite:///from-file.db"\n')
+    env = {cfg.ENV_STORE_URI: "postgresql://h/db", cfg.ENV_TOKEN: "s3cret"}
+    config = cfg.load_config(tmp_path, env=env)
+    assert config.store_uri == "postgresql://h/db"
+    assert "s3cret" not in repr(config)
+    assert cfg.load_config(tmp_path, env={}).store_uri == "sqlite:///from-file.db"
+
+
+def test_bad_config_file_names_the_file_and_the_key(tmp_path: Path) -> None:
+    root = cfg.init_project(tmp_path).root
+    assert root is not None
+    (root / "config.toml").write_text('stor_uri = "x"\n')
+    with pytest.raises(loopml.LoopMLError, match=r"config.toml: unknown key\(s\) stor_uri"):
+        cfg.load_config(tmp_path, env={})
+
+
+def test_no_project_means_no_store(tmp_path: Path) -> None:
+    assert cfg.load_config(tmp_path, env={}).store_uri is None
+
+
+@given(st.binary(max_size=4096), st.integers(min_value=1, max_value=512))
+def test_chunked_hashing_equals_whole_hashing(data: bytes, size: int) -> None:
+    chunks = [data[i : i + size] for i in range(0, len(data), size)]
+    assert hash_chunks(chunks) == hash_bytes(data)
+
+
+def test_digest_parse_round_trips_and_refuses_garbage() -> None:
+    digest = hash_bytes(b"abc")
+    assert Digest.parse(str(digest)) == digest
+    assert digest.shard == (digest.hexdigest[:2], digest.hexdigest[2:])
+    for bad in ("md5:abc", "blake3:XYZ", "blake3:" + "0" * 63, "../../etc/passwd"):
+        with pytest.raises(InvalidInputError):
+            Digest.parse(bad)
+
+
+@pytest.mark.parametrize("path", ["../x", "a/../../x", "/etc/passwd", "a\\b", "a\x00b"])
+def test_artifact_paths_cannot_escape(path: str) -> None:
+    with pytest.raises(InvalidInputError):
+        normalize_artifact_path(path)
+
+
+def test_artifact_paths_are_normalised() -> None:
+    assert normalize_artifact_path("a/./b//c") == "a/b/c"
+    assert normalize_artifact_path("") == ""
+
+
+def test_metric_values_must_be_real_numbers() -> None:
+    assert validate_metric_value("k", 3) == 3.0
+    for bad in ("1", None, True, 1j):
+        with pytest.raises(InvalidInputError, match="'k'"):
+            validate_metric_value("k", bad)
+
+
+def test_keys_are_bounded_and_named_in_errors() -> None:
+    assert validate_key("metric", "val/loss") == "val/loss"
+    with pytest.raises(InvalidInputError, match="maximum is 250"):
+        validate_key("metric", "x" * 251)
+    with pytest.raises(InvalidInputError, match="param key"):
+        validate_key("param", "")
+
+
+def test_public_names_are_exactly_all() -> None:
+    public = {name for name in dir(loopml) if not name.startswith("_")}
+    public -= {"core", "stores", "tracking", "cli", "server"}  # subpackages
+    assert public == set(loopml.__all__) - {"__version__"}
