@@ -292,6 +292,20 @@ def check_materialize_tree_refuses_path_escape(backend: ArtifactBackendHandle) -
         assert not (outside / "escaped.txt").exists()
 
 
+def check_materialize_publishes_no_file_from_a_tampered_blob(
+    backend: ArtifactBackendHandle,
+) -> None:
+    good = backend.store.put(io.BytesIO(b"good"))
+    bad = backend.store.put(io.BytesIO(b"will be tampered with"))
+    tree = put_tree(backend.store, [TreeEntry("a.txt", good, 4), TreeEntry("b.txt", bad, 21)])
+    backend.corrupt(bad)
+    with tempfile.TemporaryDirectory() as dst_name:
+        dst = Path(dst_name)
+        with pytest.raises(IntegrityError, match=str(bad)):
+            materialize_tree(backend.store, tree, dst)
+        assert sorted(p.name for p in dst.iterdir()) == ["a.txt"]  # no b.txt, no temp file
+
+
 def artifact_store_checks() -> list[ArtifactCheck]:
     """Every contract check, in a stable order (cheap ones first)."""
     return [
@@ -307,5 +321,6 @@ def artifact_store_checks() -> list[ArtifactCheck]:
         check_trees_round_trip,
         check_get_tree_rejects_a_blob_that_is_not_a_tree,
         check_materialize_tree_refuses_path_escape,
+        check_materialize_publishes_no_file_from_a_tampered_blob,
         check_large_blob_streams_in_bounded_memory,
     ]

@@ -10,6 +10,8 @@ remote server.
 from __future__ import annotations
 
 import math
+import random
+import string
 import uuid
 from collections.abc import Callable
 
@@ -260,6 +262,19 @@ def check_latest_metric_is_highest_step_then_latest_timestamp(store: MetadataSto
     assert store.get_run(run.id).metrics == {"acc": 0.8}
 
 
+def check_longest_allowed_values_round_trip(store: MetadataStore) -> None:
+    run = _run(store, _experiment(store))
+    rng = random.Random(7)  # incompressible text: no index may hold the whole value
+    param = "".join(rng.choice(string.ascii_letters + "äß€😀") for _ in range(6000))
+    tag = "".join(rng.choice(string.printable + "日本") for _ in range(8000))
+    key = "k" * 250
+    store.log_batch(run.id, params=[Param(key, param)], tags=[Tag(key, tag)])
+    stored = store.get_run(run.id)
+    assert stored.params == {key: param} and stored.tags == {key: tag}
+    found = _search(store, stored.experiment_id, filter=f"params.`{key}` = '{param}'")
+    assert [r.id for r in found] == [run.id]
+
+
 # tags
 
 
@@ -275,30 +290,29 @@ def check_tags_overwrite(store: MetadataStore) -> None:
 
 def check_overlong_and_bad_keys_are_rejected_with_nothing_written(store: MetadataStore) -> None:
     run = _run(store, _experiment(store))
-    bad_batches = [
-        {"metrics": [Metric("k" * 251, 1.0, 0, 0)]},
-        {"params": [Param("p" * 251, "v")]},
-        {"tags": [Tag("t" * 251, "v")]},
-        {"params": [Param("bad\nkey", "v")]},
-        {"metrics": [Metric("../escape", 1.0, 0, 0)]},
-        {"tags": [Tag("/abs", "v")]},
-        {"params": [Param("", "v")]},
-        {"params": [Param("long", "v" * 6001)]},
-    ]
-    for bad in bad_batches:
-        batch = {**_good_batch(), **bad}
+    good_metric, good_param, good_tag = Metric("good", 1.0, 0, 0), Param("good", "1"), Tag("g", "1")
+    for metric in (Metric("k" * 251, 1.0, 0, 0), Metric("../escape", 1.0, 0, 0)):
         with pytest.raises(InvalidInputError):
-            store.log_batch(run.id, **batch)  # type: ignore[arg-type]
+            store.log_batch(
+                run.id, metrics=[good_metric, metric], params=[good_param], tags=[good_tag]
+            )
+    for param in (
+        Param("p" * 251, "v"),
+        Param("bad\nkey", "v"),
+        Param("", "v"),
+        Param("long", "v" * 6001),
+    ):
+        with pytest.raises(InvalidInputError):
+            store.log_batch(
+                run.id, metrics=[good_metric], params=[good_param, param], tags=[good_tag]
+            )
+    for tag in (Tag("t" * 251, "v"), Tag("/abs", "v"), Tag("x", "v" * 8001)):
+        with pytest.raises(InvalidInputError):
+            store.log_batch(
+                run.id, metrics=[good_metric], params=[good_param], tags=[good_tag, tag]
+            )
     after = store.get_run(run.id)
     assert after.params == {} and after.metrics == {} and after.tags == {}
-
-
-def _good_batch() -> dict[str, list[object]]:
-    return {
-        "metrics": [Metric("good", 1.0, 0, 0)],
-        "params": [Param("good", "1")],
-        "tags": [Tag("good", "1")],
-    }
 
 
 def check_artifact_paths_outside_the_run_are_rejected(store: MetadataStore) -> None:
@@ -431,6 +445,21 @@ def check_search_like_is_case_sensitive_and_ilike_is_not(store: MetadataStore) -
     assert names("tags.stage like 'P_od'") == {"c"}
     assert names("name like 'model-%'") == {"a", "b", "c", "d"}
     assert names("name like 'model\\\\_%'") == set()  # escaped underscore is literal
+
+    # characters special to other pattern languages (GLOB, regex) are plain characters
+    other = _experiment(store)
+    run = _run(store, other, "special")
+    store.log_batch(run.id, tags=[Tag("pattern", "a*b[1]?.c"), Tag("under", "x_y%z")])
+    for text, found in [
+        ("tags.pattern like 'a*b[1]?.c'", True),
+        ("tags.pattern like 'a*b%'", True),
+        ("tags.pattern like 'a__b%'", False),
+        ("tags.pattern like 'aXb%'", False),
+        ("tags.pattern ilike 'A*B[1]_._'", True),
+        ("tags.under like 'x\\\\_y\\\\%z'", True),
+        ("tags.under like 'x\\\\_y\\\\%Z'", False),
+    ]:
+        assert bool(_search(store, other, filter=text)) is found, text
 
 
 def check_search_orders_by_metric_with_missing_values_last(store: MetadataStore) -> None:

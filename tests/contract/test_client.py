@@ -70,10 +70,12 @@ def test_nested_runs_point_at_their_parent(client: Client) -> None:
 
 
 def test_exception_inside_run_marks_it_failed_and_propagates(client: Client) -> None:
-    with pytest.raises(ZeroDivisionError):
-        with loopml.start_run(experiment="contract", client=client) as run:
-            run.log_metric("before", 1.0)
-            _ = 1 / 0
+    with (
+        pytest.raises(ZeroDivisionError),
+        loopml.start_run(experiment="contract", client=client) as run,
+    ):
+        run.log_metric("before", 1.0)
+        _ = 1 / 0
     stored = client.get_run(run.id)
     assert stored.status is RunStatus.FAILED
     assert stored.metrics["before"] == 1.0

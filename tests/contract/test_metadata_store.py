@@ -1,17 +1,11 @@
 """Every metadata store backend passes every check in :mod:`tests.contract.metadata_checks`.
 
 Adding a backend is one more entry in ``BACKENDS`` and one more branch in
-:func:`metadata_store`. For the remote store (HTTP to ``loopml server``), for instance:
-
-    BACKENDS = ["sqlite", "postgres", "remote"]
-    ...
-    elif request.param == "remote":
-        # a fixture (tests/fixtures/server.py) that starts `loopml server` on a free port
-        # over its own fresh SQLite store and yields its base URL, e.g. http://127.0.0.1:PORT
-        uri = request.getfixturevalue("server_url")
-
-``open_metadata_store(uri)`` then picks the backend by URI scheme; the checks stay unchanged
-because they use only the ``MetadataStore`` protocol and never assume an empty store.
+:func:`metadata_store` that turns a fixture into a store URI — as the ``remote`` branch does:
+a fixture (``tests/fixtures/server.py``) starts ``loopml server`` on a free port and yields
+its base URL, and ``open_metadata_store(uri)`` picks the backend by URI scheme. The checks
+stay unchanged because they use only the ``MetadataStore`` protocol and never assume an empty
+store (so a server shared by several checks is fine).
 """
 
 from __future__ import annotations
@@ -21,13 +15,22 @@ from pathlib import Path
 
 import pytest
 
+from loopml.core.errors import BackendUnavailableError, ConfigError
 from loopml.stores.metadata.base import MetadataStore
+from loopml.stores.metadata.sql import SqlMetadataStore
+from loopml.stores.metadata.sql import store as sql_store
+from loopml.stores.metadata.sql.engine import mask_uri, parse_uri
 from loopml.stores.registry import open_metadata_store
-from tests.contract.metadata_checks import StoreCheck, metadata_store_checks
+from tests.contract.metadata_checks import (
+    StoreCheck,
+    check_create_run_starts_running_without_end_time,
+    metadata_store_checks,
+)
 
 BACKENDS = [
     "sqlite",
     pytest.param("postgres", marks=pytest.mark.postgres),
+    "remote",
 ]
 
 
@@ -37,6 +40,9 @@ def metadata_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[M
         uri = f"sqlite:///{tmp_path / 'loopml.db'}"
     elif request.param == "postgres":
         uri = request.getfixturevalue("postgres_uri")
+    elif request.param == "remote":
+        # a live `python -m loopml.server` over SQLite, shared by this module's checks
+        uri = request.getfixturevalue("shared_platform_server_url")
     else:  # pragma: no cover - a new backend needs its branch above
         raise AssertionError(f"no fixture branch for backend {request.param!r}")
     store = open_metadata_store(uri)
@@ -49,3 +55,48 @@ def metadata_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[M
 @pytest.mark.parametrize("check", metadata_store_checks(), ids=lambda check: check.__name__)
 def test_metadata_store_contract(metadata_store: MetadataStore, check: StoreCheck) -> None:
     check(metadata_store)
+
+
+# SQL backend details, beyond the contract
+
+
+@pytest.mark.parametrize(
+    "check",
+    [check for check in metadata_store_checks() if "search" in check.__name__],
+    ids=lambda check: check.__name__,
+)
+def test_sqlite_search_gives_the_same_answers_when_no_clause_is_selective(
+    check: StoreCheck, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # small test data always looks selective, which picks the IN plan; a cap of 0 forces the
+    # EXISTS plan that large stores use for clauses matching many runs
+    monkeypatch.setattr(sql_store, "SELECTIVE_CAP", 0)
+    with SqlMetadataStore(f"sqlite:///{tmp_path / 'loopml.db'}") as store:
+        check(store)
+
+
+def test_in_memory_sqlite_store_works() -> None:
+    for uri in ("sqlite://", "sqlite:///:memory:"):
+        with SqlMetadataStore(uri) as store:
+            check_create_run_starts_running_without_end_time(store)
+
+
+def test_sqlite_store_creates_its_folder(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "loopml.db"
+    with SqlMetadataStore(f"sqlite:///{path}"):
+        assert path.exists()
+
+
+def test_the_password_never_shows_in_repr_or_errors() -> None:
+    uri = "postgresql://ana:s3cret-pw@127.0.0.1:1/nowhere"
+    with pytest.raises(BackendUnavailableError) as caught:
+        SqlMetadataStore(uri)
+    assert "s3cret-pw" not in str(caught.value) and "***" in str(caught.value)
+    assert mask_uri(uri) == "postgresql://ana:***@127.0.0.1:1/nowhere"
+    assert parse_uri(uri).drivername == "postgresql+psycopg"
+
+
+@pytest.mark.parametrize("uri", ["mysql://x@localhost/db", "postgresql+psycopg2://x@h/db", "::"])
+def test_unsupported_or_invalid_uris_raise_config_error(uri: str) -> None:
+    with pytest.raises(ConfigError):
+        SqlMetadataStore(uri)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import httpx
 import pytest
 
 import loopml
-from loopml.core.config import load_config
+from loopml.core.config import find_root, init_project, load_config
 from tests.fixtures.backends import free_port
 
 LOOPML = Path(sys.executable).with_name("loopml")
@@ -106,32 +107,36 @@ def log_runs(client: loopml.Client, scratch: Path) -> dict[str, str]:
     return ids
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[Project]:
-    ok(cli("init", cwd=tmp_path))
-    folder = tmp_path
+def make_project(folder: Path) -> Project:
+    init_project(folder)
     project = Project(folder, {})
     with project.client() as client:
-        project.runs = log_runs(client, tmp_path / "scratch")
-    yield project
+        project.runs = log_runs(client, folder / "scratch")
+    return project
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """Shared by every test; a test that adds or deletes runs touches only runs it made."""
+    return make_project(tmp_path_factory.mktemp("shared"))
 
 
 # help and errors -----------------------------------------------------------------------------
-@pytest.mark.parametrize("command", HELP_COMMANDS, ids=lambda c: " ".join(c) or "loopml")
-def test_help_exits_zero_and_shows_usage(command: list[str], tmp_path: Path) -> None:
-    result = ok(cli(*command, "--help", cwd=tmp_path))
-    assert "Usage: loopml" in result.stdout
-
-
-def test_every_leaf_command_help_teaches_with_an_example(tmp_path: Path) -> None:
-    leaves = [c for c in HELP_COMMANDS if c and c not in (["experiments"], ["runs"])]
-    for command in leaves:
-        result = ok(cli(*command, "--help", cwd=tmp_path))
-        assert "Examples:" in result.stdout and "loopml " in result.stdout, command
+def test_help_on_every_command_exits_zero_and_teaches_with_an_example(tmp_path: Path) -> None:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda c: cli(*c, "--help", cwd=tmp_path), HELP_COMMANDS))
+    for command, result in zip(HELP_COMMANDS, results, strict=True):
+        name = " ".join(["loopml", *command])
+        assert result.returncode == 0, f"{name} --help: {result.stderr}"
+        assert "Usage: loopml" in result.stdout, name
+        if command and command not in (["experiments"], ["runs"]):
+            assert "Examples:" in result.stdout, name
+            assert f"loopml {command[0]}" in result.stdout.split("Examples:", 1)[1], name
 
 
 def test_commands_outside_a_project_exit_2_and_say_loopml_init(tmp_path: Path) -> None:
-    for command in (["runs", "list"], ["experiments", "list"], ["runs", "show", "abc"]):
+    assert find_root(tmp_path) is None, "a .loopml folder above the temp folder spoils this test"
+    for command in (["runs", "list"], ["runs", "show", "abc"]):
         result = cli(*command, cwd=tmp_path)
         assert result.returncode == 2, command
         assert "loopml init" in result.stderr
@@ -163,24 +168,19 @@ def test_init_creates_the_project_and_says_where_the_store_lives(tmp_path: Path)
 
 
 def test_experiments_create_and_list_as_json(tmp_path: Path) -> None:
-    ok(cli("init", cwd=tmp_path))
+    init_project(tmp_path)
     created = strict_json(ok(cli("experiments", "create", "churn", "--json", cwd=tmp_path)).stdout)
     assert isinstance(created, dict) and created["name"] == "churn"
-    ok(cli("experiments", "create", "fraud", cwd=tmp_path))
+    assert "fraud" in ok(cli("experiments", "create", "fraud", cwd=tmp_path)).stdout
+    duplicate = cli("experiments", "create", "churn", cwd=tmp_path)
+    assert duplicate.returncode == 2
+    assert "churn" in duplicate.stderr and "Traceback" not in duplicate.stderr
     listed = strict_json(ok(cli("experiments", "list", "--json", cwd=tmp_path)).stdout)
     assert isinstance(listed, list)
     assert [e["name"] for e in listed] == ["churn", "fraud"]
     assert listed[0]["id"] == created["id"]
     table = ok(cli("experiments", "list", cwd=tmp_path)).stdout
     assert "churn" in table and "fraud" in table
-
-
-def test_creating_an_existing_experiment_exits_2_naming_it(tmp_path: Path) -> None:
-    ok(cli("init", cwd=tmp_path))
-    ok(cli("experiments", "create", "churn", cwd=tmp_path))
-    result = cli("experiments", "create", "churn", cwd=tmp_path)
-    assert result.returncode == 2
-    assert "churn" in result.stderr and "Traceback" not in result.stderr
 
 
 # runs list -----------------------------------------------------------------------------------
@@ -332,25 +332,20 @@ def test_runs_compare_needs_two_runs(project: Project) -> None:
 
 
 # runs delete ---------------------------------------------------------------------------------
-def test_runs_delete_with_yes_deletes(project: Project) -> None:
-    gamma = project.runs["gamma"]
-    out = ok(cli("runs", "delete", gamma, "--yes", cwd=project.folder)).stdout
-    assert gamma in out
-    result = cli("runs", "show", gamma, cwd=project.folder)
-    assert result.returncode == 2
-    listed = strict_json(ok(cli("runs", "list", "--json", cwd=project.folder)).stdout)
+def test_runs_delete_asks_unless_yes_and_refuses_without_a_terminal(project: Project) -> None:
+    with project.client() as client, loopml.start_run("doomed", client=client) as run:
+        run.log_metric("auc", 0.5)
+    folder, doomed = project.folder, run.id
+    refused = cli("runs", "delete", doomed, cwd=folder)
+    assert refused.returncode == 2
+    assert "--yes" in refused.stderr
+
+    assert doomed in ok(cli("runs", "delete", doomed[:8], "--yes", cwd=folder)).stdout
+    listed = strict_json(ok(cli("runs", "list", "--json", cwd=folder)).stdout)
     assert isinstance(listed, list)
-    assert {r["name"] for r in listed} == {"alpha", "beta", "delta"}
-
-
-def test_runs_delete_without_yes_and_without_a_terminal_exits_2_and_keeps_the_run(
-    project: Project,
-) -> None:
-    gamma = project.runs["gamma"]
-    result = cli("runs", "delete", gamma, cwd=project.folder)
-    assert result.returncode == 2
-    assert "--yes" in result.stderr
-    ok(cli("runs", "show", gamma, cwd=project.folder))
+    assert doomed not in {r["id"] for r in listed}, "deleted with --yes"
+    assert set(project.runs.values()) <= {r["id"] for r in listed}, "others kept"
+    assert cli("runs", "show", doomed, cwd=folder).returncode == 2
 
 
 # environment overrides and the platform server -----------------------------------------------
@@ -360,34 +355,39 @@ def test_store_uri_from_the_environment_is_honoured(project: Project, tmp_path: 
     config = load_config(project.folder, env={})
     assert config.store_uri and config.artifact_uri
     env = {"LOOPML_STORE_URI": config.store_uri, "LOOPML_ARTIFACT_URI": config.artifact_uri}
-    runs = strict_json(ok(cli("runs", "list", "--json", cwd=elsewhere, env=env)).stdout)
-    assert isinstance(runs, list) and len(runs) == 4
+    runs = strict_json(
+        ok(cli("runs", "list", "-e", "exp", "--json", cwd=elsewhere, env=env)).stdout
+    )
+    assert isinstance(runs, list)
+    assert {r["id"] for r in runs} == {project.runs[name] for name in ("alpha", "beta", "gamma")}
 
 
 @dataclass
 class ServerProcess:
     url: str
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[bytes]
     startup_seconds: float
 
 
 @pytest.fixture
-def server(project: Project) -> Iterator[ServerProcess]:
+def server(project: Project, tmp_path: Path) -> Iterator[ServerProcess]:
+    """``loopml server`` over the shared project's stores, on a free loopback port."""
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
+    log_path = tmp_path / "server.log"
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [str(LOOPML), "server", "--port", str(port)],
-        cwd=project.folder,
-        env=clean,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(LOOPML), "server", "--port", str(port)],
+            cwd=project.folder,
+            env=clean,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_healthy(url, process)
+        _wait_until_healthy(url, process, log_path)
         elapsed = time.perf_counter() - started
         print(f"loopml server ready in {elapsed:.2f}s")
         yield ServerProcess(url, process, elapsed)
@@ -398,16 +398,13 @@ def server(project: Project) -> Iterator[ServerProcess]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if process.stdout:
-            process.stdout.close()
 
 
-def _wait_until_healthy(url: str, process: subprocess.Popen[str]) -> None:
+def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
     deadline = time.monotonic() + SERVER_READY_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            output = process.stdout.read() if process.stdout else ""
-            pytest.fail(f"loopml server exited with {process.returncode}:\n{output}")
+            pytest.fail(f"loopml server exited with {process.returncode}:\n{log_path.read_text()}")
         try:
             if httpx.get(f"{url}/api/v1/health", timeout=1.0).status_code == 200:
                 return
@@ -433,7 +430,8 @@ def test_runs_logged_through_the_server_are_listed_by_a_remote_cli(
     assert isinstance(runs, list)
     assert [(r["id"], r["metrics"]["auc"]) for r in runs] == [(remote_id, 0.91)]
     everything = strict_json(ok(cli("runs", "list", "--json", cwd=elsewhere, env=env)).stdout)
-    assert isinstance(everything, list) and len(everything) == 5  # the project's 4 + this one
+    assert isinstance(everything, list)
+    assert {*project.runs.values(), remote_id} <= {r["id"] for r in everything}
     shown = strict_json(
         ok(cli("runs", "show", remote_id[:8], "--json", cwd=elsewhere, env=env)).stdout
     )

@@ -7,17 +7,18 @@ build exactly the schema that ``schema.py`` describes.
 
 from __future__ import annotations
 
-import multiprocessing
-import traceback
+import os
+import subprocess
+import sys
 from collections.abc import Callable
-from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from loopml.core.entities import Metric, RunStatus
-from loopml.stores.metadata.base import NewRun, RunQuery
+import loopml
+from loopml.core.entities import RunStatus
+from loopml.stores.metadata.base import RunQuery
 from loopml.stores.metadata.sql import SqlMetadataStore
 from loopml.stores.metadata.sql.engine import parse_uri
 from loopml.stores.metadata.sql.migrate import HEAD_REVISION, MIGRATIONS_DIR, VERSION_TABLE
@@ -26,46 +27,63 @@ from loopml.stores.metadata.sql.schema import metadata
 PROCESSES = 8
 KEYS_PER_BATCH = 20
 
+# A worker imports what it needs, says "ready", waits for "go" on stdin (sent to every worker
+# at once), then opens the fresh store and logs ``steps`` batches of KEYS_PER_BATCH metrics.
+WORKER = """
+import sys
+from loopml.core.entities import Metric, RunStatus
+from loopml.stores.metadata.base import NewRun
+from loopml.stores.metadata.sql import SqlMetadataStore
 
-def _log_from_fresh_process(
-    uri: str, worker: int, steps: int, barrier: Barrier, errors: multiprocessing.Queue[str]
-) -> None:
-    """Open the store right when every worker is ready, then log ``steps`` batches."""
-    try:
-        barrier.wait(timeout=60)
-        store = SqlMetadataStore(uri)
-        try:
-            experiment = store.create_experiment(f"worker-{worker}")
-            run = store.create_run(NewRun(experiment.id, f"run-{worker}", start_time=worker))
-            for step in range(steps):
-                batch = [Metric(f"m{k}", step + k / 100, step, step) for k in range(KEYS_PER_BATCH)]
-                store.log_batch(run.id, metrics=batch)
-            store.set_run_status(run.id, RunStatus.FINISHED, None)
-        finally:
-            store.close()
-    except BaseException:
-        errors.put(f"worker {worker}:\n{traceback.format_exc()}")
-        raise
+uri, worker, steps, keys = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+if uri.startswith("postgresql"):
+    import psycopg  # the race under test is opening the store, not importing its driver
+print("ready", flush=True)
+sys.stdin.readline()
+with SqlMetadataStore(uri) as store:
+    experiment = store.create_experiment(f"worker-{worker}")
+    run = store.create_run(NewRun(experiment.id, f"run-{worker}", start_time=worker))
+    for step in range(steps):
+        batch = [Metric(f"m{k}", step + k / 100, step, step) for k in range(keys)]
+        store.log_batch(run.id, metrics=batch)
+    store.set_run_status(run.id, RunStatus.FINISHED, None)
+"""
 
 
 def _run_workers(uri: str, steps: int) -> None:
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(PROCESSES)
-    errors: multiprocessing.Queue[str] = context.Queue()
+    src = str(Path(loopml.__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     workers = [
-        context.Process(target=_log_from_fresh_process, args=(uri, i, steps, barrier, errors))
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, uri, str(i), str(steps), str(KEYS_PER_BATCH)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         for i in range(PROCESSES)
     ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-    failures = []
-    while not errors.empty():
-        failures.append(errors.get())
-    exit_codes = [worker.exitcode for worker in workers]
+    try:
+        for worker in workers:
+            assert worker.stdout is not None
+            assert worker.stdout.readline().strip() == "ready", worker.communicate()[1]
+        for worker in workers:  # release them together
+            assert worker.stdin is not None
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+        results = [worker.communicate(timeout=120) for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    failures = [
+        f"worker {i} exited with {w.returncode}:\n{err}"
+        for i, (w, (_, err)) in enumerate(zip(workers, results, strict=True))
+        if w.returncode != 0
+    ]
     assert not failures, "\n".join(failures)
-    assert exit_codes == [0] * PROCESSES
 
 
 def _check_everything_stored(uri: str, steps: int) -> None:
@@ -136,12 +154,37 @@ def test_migrations_build_the_schema_that_schema_py_describes(
         for table in metadata.sorted_tables:
             columns = {c["name"]: c["nullable"] for c in inspector.get_columns(table.name)}
             assert columns == {c.name: c.nullable for c in table.c}, table.name
-            described = {index.name for index in table.indexes}
-            assert {i["name"] for i in inspector.get_indexes(table.name)} == described
-            keys = {tuple(fk["constrained_columns"]) for fk in inspector.get_foreign_keys(table.name)}
-            assert keys == {tuple(fk.parent.name for fk in [fk]) for fk in table.foreign_keys}
-            assert inspector.get_pk_constraint(table.name)["constrained_columns"] == [
-                c.name for c in table.primary_key
-            ]
+            indexes = inspector.get_indexes(table.name)
+            # PostgreSQL also reports the index behind a unique constraint
+            built = {i["name"] for i in indexes if "duplicates_constraint" not in i}
+            assert built == {index.name for index in table.indexes}, table.name
+            uniques = {u["name"] for u in inspector.get_unique_constraints(table.name)}
+            assert uniques == {
+                c.name for c in table.constraints if isinstance(c, sa.UniqueConstraint)
+            }
+            foreign_keys = {
+                (fk["constrained_columns"][0], fk["referred_table"], fk["options"].get("ondelete"))
+                for fk in inspector.get_foreign_keys(table.name)
+            }
+            assert foreign_keys == {
+                (fk.parent.name, fk.column.table.name, fk.ondelete) for fk in table.foreign_keys
+            }, table.name
+            primary_key = inspector.get_pk_constraint(table.name)["constrained_columns"]
+            assert primary_key == [c.name for c in table.primary_key], table.name
     finally:
         engine.dispose()
+
+
+def test_opening_a_migrated_store_does_not_import_alembic(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'loopml.db'}"
+    SqlMetadataStore(uri).close()
+    code = (
+        "import sys\n"
+        "from loopml.stores.metadata.sql import SqlMetadataStore\n"
+        f"SqlMetadataStore({uri!r}).close()\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "False"

@@ -54,14 +54,17 @@ def test_eight_processes_on_a_fresh_store_lose_nothing(tmp_path: Path) -> None:
     )
     procs = [
         subprocess.Popen(
-            [sys.executable, str(script), f"worker-{n}"], env=_env(tmp_path),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+            [sys.executable, str(script), f"worker-{n}"],
+            env=_env(tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
         )
         for n in range(8)
     ]
     failures = []
     for proc in procs:
-        out, err = proc.communicate(timeout=150)
+        _out, err = proc.communicate(timeout=150)
         if proc.returncode != 0:
             failures.append(err.decode()[-2000:])
     assert failures == []
@@ -93,8 +96,12 @@ def test_sigkill_mid_run_leaves_a_readable_store_and_an_unfinished_run(tmp_path:
         """,
     )
     proc = subprocess.Popen(
-        [sys.executable, str(script)], env=_env(tmp_path), cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, str(script)],
+        env=_env(tmp_path),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     run_id = proc.stdout.readline().strip()
@@ -128,8 +135,11 @@ def test_sigterm_marks_the_run_killed_after_flushing(tmp_path: Path) -> None:
         """,
     )
     proc = subprocess.Popen(
-        [sys.executable, str(script)], env=_env(tmp_path), cwd=tmp_path,
-        stdout=subprocess.PIPE, text=True,
+        [sys.executable, str(script)],
+        env=_env(tmp_path),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     run_id = proc.stdout.readline().strip()
@@ -160,8 +170,12 @@ def test_a_run_left_open_is_ended_when_the_process_exits(
         """,
     )
     done = subprocess.run(
-        [sys.executable, str(script)], env=_env(tmp_path), cwd=tmp_path,
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, str(script)],
+        env=_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == code, done.stderr
     run_id = done.stdout.strip()

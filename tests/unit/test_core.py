@@ -125,3 +125,15 @@ def test_public_names_are_exactly_all() -> None:
     public = {name for name in dir(loopml) if not name.startswith("_")}
     public -= {"core", "stores", "tracking", "cli", "server"}  # subpackages
     assert public == set(loopml.__all__) - {"__version__"}
+
+
+def test_unknown_store_scheme_lists_the_supported_ones_without_the_password() -> None:
+    from loopml.core.errors import ConfigError
+    from loopml.stores.registry import open_artifact_store, open_metadata_store
+
+    with pytest.raises(ConfigError) as info:
+        open_metadata_store("mysql://user:hunter2@db/x")
+    assert "hunter2" not in info.value.message
+    assert "sqlite://" in info.value.message and "postgresql" in info.value.message
+    with pytest.raises(ConfigError, match="s3://"):
+        open_artifact_store("ftp://host/path")

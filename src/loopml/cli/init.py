@@ -44,7 +44,7 @@ def init_command(
                 "created": not existed,
                 "store_uri": output.redact_uri(config.store_uri),
                 "artifact_uri": output.redact_uri(config.artifact_uri),
-                "server_url": config.server_url,
+                "server_url": output.redact_uri(config.server_url) or None,
             }
         )
         return
@@ -54,5 +54,8 @@ def init_command(
     out.print(f"  metadata:  {output.redact_uri(config.store_uri)}", markup=False)
     out.print(f"  artifacts: {output.redact_uri(config.artifact_uri)}", markup=False)
     if config.server_url:
-        out.print(f"  server:    {config.server_url} (from LOOPML_SERVER_URL)", markup=False)
+        out.print(
+            f"  server:    {output.redact_uri(config.server_url)} (from LOOPML_SERVER_URL)",
+            markup=False,
+        )
     out.print("Next: log a run with loopml.start_run(...) or try 'loopml quickstart'.")

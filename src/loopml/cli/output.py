@@ -11,8 +11,10 @@ import math
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
+
+import typer
 
 from loopml.core.entities import Experiment, Metric, Run, RunStatus
 from loopml.core.ids import format_ms, now_ms
@@ -29,6 +31,7 @@ STATUS_STYLES = {
     RunStatus.KILLED: "yellow",
 }
 
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON to stdout (for scripts).")]
 JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 
 
@@ -74,7 +77,7 @@ def jsonable(value: object) -> JsonValue:
 
 def print_json(value: object) -> None:
     """Write one JSON document to stdout (strict: no NaN literals, no markup)."""
-    text = json.dumps(jsonable(value), indent=2, allow_nan=False, ensure_ascii=False)
+    text = json.dumps(jsonable(value), indent=2, allow_nan=False)
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
 

@@ -8,6 +8,7 @@ the whole training set), a confusion matrix and feature importances as artifacts
 
 from __future__ import annotations
 
+import csv
 import json
 import tempfile
 import time
@@ -86,6 +87,10 @@ def quickstart_command(
         loopml quickstart ./demo --quiet
         cd ./demo && loopml runs list --experiment quickstart --order-by 'metrics.auc DESC'
     """
+    if not quiet:
+        output.console(stderr=True).print(
+            f"Training {len(SPECS)} scikit-learn models on the breast-cancer data…", markup=False
+        )
     try:
         import sklearn  # type: ignore[import-untyped]  # noqa: F401
     except ImportError as exc:
@@ -106,8 +111,9 @@ def quickstart_command(
         output.print_json(
             {
                 "project": str(config.root),
-                "store_uri": output.redact_uri(config.server_url or config.store_uri),
+                "store_uri": output.redact_uri(config.store_uri),
                 "artifact_uri": output.redact_uri(config.artifact_uri),
+                "server_url": output.redact_uri(config.server_url) or None,
                 "experiment": EXPERIMENT,
                 "runs": [output.run_to_dict(r, EXPERIMENT) for r in runs],
             }
@@ -239,8 +245,10 @@ def _write_importances(model: Any, feature_names: list[str], scratch: Path) -> P
         column = "abs_coefficient"
     rows = sorted(zip(feature_names, importances, strict=True), key=lambda r: -float(r[1]))
     path = scratch / "feature_importance.csv"
-    lines = [f"feature,{column}"] + [f"{name},{float(value):.6g}" for name, value in rows]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["feature", column])
+        writer.writerows([name, f"{float(value):.6g}"] for name, value in rows)
     return path
 
 

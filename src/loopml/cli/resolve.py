@@ -12,6 +12,19 @@ MIN_PREFIX = 4
 _HEX = re.compile(r"[0-9a-f]+")
 
 
+class ExperimentNames:
+    """Experiment id → name, looked up once per id."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.names: dict[str, str] = {}
+
+    def __call__(self, experiment_id: str) -> str:
+        if experiment_id not in self.names:
+            self.names[experiment_id] = self.client.get_experiment(experiment_id).name
+        return self.names[experiment_id]
+
+
 def open_client() -> Client:
     """The client for the nearest project (or ``LOOPML_*`` settings); never creates a project,
     so a command run in the wrong folder says "run loopml init" instead of making one."""

@@ -1,16 +1,28 @@
-"""``loopml server``: run the platform server (HTTP API under /api/v1) over the project stores."""
+"""``loopml server``: run the platform server (HTTP API under /api/v1) over the project stores.
+
+The CLI and the server are sibling entry points that never import each other (see the layers
+in pyproject.toml), so this command hands over to ``python -m loopml.server`` — on POSIX the
+process is replaced, so Ctrl-C, SIGTERM and the exit code behave exactly as the server's.
+Store URIs travel in the environment, not on the command line, so a password in a database
+URI never shows up in ``ps``.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+import socket
+import subprocess
+import sys
+from typing import Annotated, Literal
 
 import typer
 
 from loopml.cli import output
-from loopml.core.config import load_config
-from loopml.core.errors import ConfigError
+from loopml.core.config import ENV_ARTIFACT_URI, ENV_SERVER_URL, ENV_STORE_URI, load_config
+from loopml.core.errors import ConfigError, InvalidInputError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 
 
 def server_command(
@@ -32,6 +44,9 @@ def server_command(
             help="Artifact store (a folder, s3://bucket/prefix); default: the project's.",
         ),
     ] = None,
+    log_level: Annotated[
+        LogLevel, typer.Option("--log-level", help="Server log level.")
+    ] = "warning",
 ) -> None:
     """Run the loopml platform server: the tracking API that remote clients talk to.
 
@@ -55,8 +70,7 @@ def server_command(
             "or pass --store-uri and --artifact-uri (or set LOOPML_STORE_URI and "
             "LOOPML_ARTIFACT_URI)."
         )
-    from loopml.server.run import serve
-
+    _check_port_free(host, port)
     err = output.console(stderr=True)
     err.print(
         f"loopml server on http://{_url_host(host)}:{port}  "
@@ -66,7 +80,43 @@ def server_command(
     )
     if host not in LOOPBACK:
         err.print(f"Warning: listening on {host}, reachable from other machines.", style="yellow")
-    serve(host=host, port=port, store_uri=store, artifact_uri=artifacts)
+    _run_server(host, port, store, artifacts, log_level)
+
+
+def _run_server(host: str, port: int, store: str, artifacts: str, log_level: str) -> None:
+    argv = [sys.executable, "-m", "loopml.server", "--host", host, "--port", str(port)]
+    argv += ["--log-level", log_level]
+    env = {k: v for k, v in os.environ.items() if k != ENV_SERVER_URL}  # serve, don't proxy
+    env |= {ENV_STORE_URI: store, ENV_ARTIFACT_URI: artifacts}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix":
+        os.execve(sys.executable, argv, env)
+    try:
+        raise typer.Exit(subprocess.call(argv, env=env))
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail with exit code 2 and a clear message when the address is taken, before the
+    server starts (uvicorn would log the bind error and exit with its own code)."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise InvalidInputError(f"Cannot listen on {host!r}: {exc.strerror}.") from exc
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise InvalidInputError(
+                f"Cannot listen on {host}:{port}: {exc.strerror}. "
+                "Pick another port with --port, or stop what is using it."
+            ) from exc
 
 
 def _url_host(host: str) -> str:

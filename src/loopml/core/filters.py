@@ -44,7 +44,11 @@ _TOKEN = re.compile(
   | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
   | (?P<field>(?:[A-Za-z_]+\.)?(?:`[^`]+`|[A-Za-z_][A-Za-z0-9_\-./:]*))
     """,
-    re.VERBOSE,
+    re.VERBOSE | re.DOTALL,
+)
+# one order_by item: a field (a back-quoted key may hold spaces), then an optional direction
+_ORDER_ITEM = re.compile(
+    r"\s*(?P<field>(?:[A-Za-z_]+\.)?(?:`[^`]+`|[^\s`]+))(?:\s+(?P<direction>\S+))?\s*"
 )
 
 
@@ -99,7 +103,7 @@ def _parse_field(token: str, text: str, pos: int) -> tuple[Kind, str]:
 
 def _unquote(token: str) -> str:
     body = token[1:-1]
-    return re.sub(r"\\(.)", r"\1", body)
+    return re.sub(r"\\(.)", r"\1", body, flags=re.DOTALL)
 
 
 def parse_filter(text: str | None) -> list[Comparison]:
@@ -162,16 +166,16 @@ def parse_order_by(items: list[str] | None) -> list[OrderBy]:
     """``["metrics.auc DESC", "start_time"]`` → order clauses (ascending unless DESC)."""
     orders: list[OrderBy] = []
     for item in items or []:
-        parts = item.strip().split()
-        if not parts or len(parts) > 2:
+        match = _ORDER_ITEM.fullmatch(item)
+        if match is None:
             raise FilterSyntaxError(f"Invalid order_by {item!r}; use 'field [ASC|DESC]'")
-        direction = parts[1].upper() if len(parts) == 2 else "ASC"
+        direction = (match["direction"] or "ASC").upper()
         if direction not in ("ASC", "DESC"):
             raise FilterSyntaxError(
-                f"Invalid direction {parts[1]!r} in order_by {item!r}; use ASC or DESC",
+                f"Invalid direction {match['direction']!r} in order_by {item!r}; use ASC or DESC",
                 text=item,
-                position=item.index(parts[1]),
+                position=match.start("direction"),
             )
-        kind, key = _parse_field(parts[0], item, 0)
+        kind, key = _parse_field(match["field"], item, match.start("field"))
         orders.append(OrderBy(kind, key, direction == "ASC"))
     return orders

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from loopml.core.errors import LoopMLError
 from loopml.server.run import DEFAULT_HOST, DEFAULT_PORT, serve
@@ -18,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store-uri", help="metadata store URI (default: from the config)")
     parser.add_argument("--artifact-uri", help="artifact store URI (default: from the config)")
     parser.add_argument(
+        "--spool-dir", type=Path, help="folder for uploads in transit (default: TMPDIR)"
+    )
+    parser.add_argument(
         "--log-level",
         default="warning",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -31,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
             store_uri=args.store_uri,
             artifact_uri=args.artifact_uri,
             log_level=args.log_level,
+            spool_dir=args.spool_dir,
         )
     except LoopMLError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

@@ -9,6 +9,7 @@ Run it with :func:`loopml.server.serve`, or build it over stores you opened your
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from fastapi import Depends, FastAPI
 
@@ -31,8 +32,17 @@ def server_version() -> str:
         return "unknown"
 
 
-def create_app(metadata_store: MetadataStore, artifact_store: ArtifactStore) -> FastAPI:
-    """The API over these stores. The caller owns the stores (and closes them)."""
+def create_app(
+    metadata_store: MetadataStore,
+    artifact_store: ArtifactStore,
+    *,
+    spool_dir: Path | None = None,
+) -> FastAPI:
+    """The API over these stores. The caller owns the stores (and closes them).
+
+    Uploads are spooled to a temporary file in ``spool_dir`` (default: the system's temporary
+    folder, ``TMPDIR``) before they are stored; point it at a disk, not a RAM-backed /tmp.
+    """
     app_version = server_version()
     app = FastAPI(
         title="loopml",
@@ -44,7 +54,7 @@ def create_app(metadata_store: MetadataStore, artifact_store: ArtifactStore) -> 
         redirect_slashes=False,
         responses={"default": {"model": ErrorBody, "description": "An error."}},
     )
-    app.state.context = ServerContext(metadata_store, artifact_store, app_version)
+    app.state.context = ServerContext(metadata_store, artifact_store, app_version, spool_dir)
     install_error_handlers(app)
     for module in ROUTERS:
         # the one place authorization is attached: no route can be added without it

@@ -8,7 +8,7 @@ plug in here, in :func:`authorize` and :meth:`Principal.allows`, without touchin
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -49,22 +49,24 @@ class Principal:
 ANONYMOUS = Principal(name="anonymous")
 
 
-def authorize(
+async def authorize(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The principal behind the request's ``Authorization: Bearer`` token (never logged).
 
     No token store exists yet, so a presented token is not checked and every caller is
-    :data:`ANONYMOUS`; resolving tokens to users (and 401 for bad ones) belongs here.
+    :data:`ANONYMOUS`; resolving tokens to users (and 401 for bad ones) belongs here. It runs
+    on the event loop: once it looks tokens up in a store, make it a plain ``def`` so FastAPI
+    runs it in the threadpool instead.
     """
     del credentials  # read so that the seam is in place; resolved once tokens exist
     return ANONYMOUS
 
 
-def require(permission: Permission) -> Callable[[Principal], Principal]:
+def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that yields the authorized principal if it holds ``permission``."""
 
-    def dependency(principal: Annotated[Principal, Depends(authorize)]) -> Principal:
+    async def dependency(principal: Annotated[Principal, Depends(authorize)]) -> Principal:
         if not principal.allows(permission):
             raise PermissionDeniedError(
                 f"{principal.name} lacks the permission {permission!r} this request needs; "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, cast
 
 from fastapi import Depends, Request
@@ -18,6 +19,8 @@ class ServerContext:
     metadata_store: MetadataStore
     artifact_store: ArtifactStore
     version: str
+    # where uploads are spooled before they are stored; None: the system's (TMPDIR)
+    spool_dir: Path | None = None
 
 
 async def get_context(request: Request) -> ServerContext:

@@ -1,4 +1,5 @@
-"""Every error leaves the server as ``{"error": {"code": ..., "message": ...}}``.
+"""Every error leaves the server as ``{"error": {"code": ..., "message": ...}}``, plus a
+``details`` object where the error carries structured data (a filter error's ``position``).
 
 * a :class:`LoopMLError` → its own ``http_status`` and ``code`` (the client rebuilds the class);
 * a request that does not match the API (bad JSON, a wrong type, a missing field) → 400
@@ -17,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from loopml.core.errors import InvalidInputError, LoopMLError
+from loopml.core.errors import FilterSyntaxError, InvalidInputError, LoopMLError
 
 MAX_LISTED_PROBLEMS = 5
 _CODE_BY_STATUS = {
@@ -32,11 +33,16 @@ _CODE_BY_STATUS = {
 
 
 def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    details: dict[str, int | str] | None = None,
 ) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
-    )
+    error: dict[str, object] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return JSONResponse({"error": error}, status_code=status, headers=headers)
 
 
 def _field(loc: Sequence[int | str]) -> str:
@@ -64,7 +70,10 @@ def _describe_validation_errors(errors: Sequence[Any]) -> str:
 
 def _loopml_error(request: Request, exc: Exception) -> JSONResponse:
     error = exc if isinstance(exc, LoopMLError) else LoopMLError(str(exc))
-    return error_response(error.http_status, error.code, error.message)
+    details: dict[str, int | str] = {}
+    if isinstance(error, FilterSyntaxError):
+        details["position"] = error.position
+    return error_response(error.http_status, error.code, error.message, details=details)
 
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:

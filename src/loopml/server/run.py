@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import uvicorn
 
 from loopml.core.config import load_config
@@ -23,9 +25,11 @@ def serve(
     store_uri: str | None = None,
     artifact_uri: str | None = None,
     log_level: str = "warning",
+    spool_dir: Path | None = None,
 ) -> None:
     """Serve the API until interrupted (Ctrl-C or SIGTERM). Stores not given are taken from
-    the configuration (``LOOPML_STORE_URI``, ``LOOPML_ARTIFACT_URI``, ``.loopml/``)."""
+    the configuration (``LOOPML_STORE_URI``, ``LOOPML_ARTIFACT_URI``, ``.loopml/``);
+    uploads are spooled in ``spool_dir`` (default: ``TMPDIR``) on their way to the store."""
     if store_uri is None or artifact_uri is None:
         config = load_config()
         store_uri = store_uri or config.store_uri
@@ -39,7 +43,7 @@ def serve(
     try:
         artifact_store = open_artifact_store(artifact_uri)
         server_config = uvicorn.Config(
-            create_app(metadata_store, artifact_store),
+            create_app(metadata_store, artifact_store, spool_dir=spool_dir),
             host=host,
             port=port,
             log_level=log_level,

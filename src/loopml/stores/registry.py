@@ -27,6 +27,15 @@ ARTIFACT_BACKENDS: dict[str, tuple[str, str]] = {
 }
 
 
+def redact(uri: str) -> str:
+    """The URI without its password, safe to show in a message."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
 def scheme_of(uri: str) -> str:
     scheme = urlsplit(uri).scheme.lower()
     # a bare path, or a Windows drive letter, is a local folder
@@ -38,7 +47,7 @@ def _load(table: dict[str, tuple[str, str]], uri: str, what: str) -> type:
     if scheme not in table:
         supported = ", ".join(f"{s}://" for s in sorted(table))
         raise ConfigError(
-            f"Unsupported {what} URI scheme {scheme!r} in {uri!r}; supported: {supported}."
+            f"Unsupported {what} URI scheme {scheme!r} in {redact(uri)!r}; supported: {supported}."
         )
     target, extra = table[scheme]
     module_name, _, class_name = target.partition(":")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import IO, Annotated, BinaryIO, TypeVar, cast
 
 import anyio.to_thread
@@ -42,6 +43,11 @@ def _or_missing(action: Callable[[Digest], T], digest: Digest) -> T:
         raise _missing(digest) from None
 
 
+def _new_spool(folder: Path | None) -> IO[bytes]:
+    """An anonymous temporary file (gone when closed, even if the server dies)."""
+    return tempfile.TemporaryFile(dir=folder)
+
+
 async def _spool(request: Request, spool: IO[bytes]) -> int:
     """Copy the request body into ``spool`` in ~1 MiB writes off the event loop; its size."""
     buffer = bytearray()
@@ -68,7 +74,7 @@ async def put_blob(
     principal: Annotated[Principal, Depends(require("artifacts:write"))],
 ) -> BlobOut:
     """Store the request body (``application/octet-stream``); answers its digest and size."""
-    spool = await anyio.to_thread.run_sync(tempfile.TemporaryFile)
+    spool = await anyio.to_thread.run_sync(_new_spool, ctx.spool_dir)
     try:
         size = await _spool(request, spool)
         digest = await anyio.to_thread.run_sync(ctx.artifact_store.put, cast(BinaryIO, spool))

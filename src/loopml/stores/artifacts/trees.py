@@ -195,14 +195,21 @@ def put_directory(store: ArtifactStore, folder: Path) -> tuple[Digest, list[Tree
 
 def _regular_files(folder: Path) -> list[Path]:
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        base = Path(dirpath)
-        dirnames.sort()
-        for name in filenames:
-            file = base / name
-            if file.is_file() and not file.is_symlink():
-                found.append(file)
+    try:
+        # os.walk skips unreadable folders unless told to raise: a tree must not miss files
+        for dirpath, _dirnames, filenames in os.walk(folder, onerror=_raise):
+            base = Path(dirpath)
+            for name in filenames:
+                file = base / name
+                if file.is_file() and not file.is_symlink():
+                    found.append(file)
+    except OSError as exc:
+        raise _local_error(exc, f"list the files under {folder}") from exc
     return sorted(found, key=lambda file: file.relative_to(folder).as_posix())
+
+
+def _raise(exc: OSError) -> None:
+    raise exc
 
 
 def materialize_tree(store: ArtifactStore, digest: Digest, dst: Path) -> list[TreeEntry]:
@@ -214,6 +221,10 @@ def materialize_tree(store: ArtifactStore, digest: Digest, dst: Path) -> list[Tr
     raises :class:`InvalidInputError`.
     """
     entries = get_tree(store, digest)
+    try:
+        dst.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _local_error(exc, f"create {dst}") from exc
     root = dst.resolve()
     targets = [(entry, _target_inside(root, entry.path)) for entry in entries]
     for entry, target in targets:

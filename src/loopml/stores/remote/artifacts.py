@@ -102,7 +102,10 @@ class HttpArtifactStore:
             idempotent=start is not None,
             slow=True,
         )
-        digest = response.json().get("digest")
+        try:
+            digest = response.json().get("digest")
+        except (ValueError, AttributeError):
+            digest = None
         if not isinstance(digest, str):
             raise WireFormatError(f"The server answered an upload without a digest: {digest!r}.")
         return Digest.parse(digest)

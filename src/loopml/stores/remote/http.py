@@ -19,10 +19,12 @@ import httpx
 from loopml.core.errors import (
     BackendUnavailableError,
     ConfigError,
+    FilterSyntaxError,
     InvalidInputError,
     LoopMLError,
     error_from_code,
 )
+from loopml.stores.remote.wire import JsonObject, WireFormatError
 
 API_PREFIX = "/api/v1"
 DEFAULT_TIMEOUT = 30.0
@@ -66,7 +68,8 @@ class ApiClient:
             raise ConfigError(
                 "Do not put credentials in the server URL; pass a token (LOOPML_TOKEN) instead."
             )
-        self.base_url = uri.rstrip("/")
+        # tolerate a URL that already names the API root (http://host:5000/api/v1)
+        self.base_url = uri.rstrip("/").removesuffix(API_PREFIX)
         self._retries = retries
         self._timeout = timeout
         headers = {"User-Agent": f"loopml/{_client_version()}", "Accept": "application/json"}
@@ -110,6 +113,30 @@ class ApiClient:
             slow=slow,
             stream=False,
         )
+
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: object = None,
+        params: Params | None = None,
+        idempotent: bool | None = None,
+    ) -> JsonObject:
+        """:meth:`request`, then the response body as a JSON object."""
+        response = self.request(
+            method, path, json_body=json_body, params=params, idempotent=idempotent
+        )
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise WireFormatError(
+                f"{method} {response.request.url.path} at {self.base_url} did not answer a JSON "
+                "object; is this URL a loopml server?"
+            )
+        return data
 
     def stream(self, method: str, path: str, *, params: Params | None = None) -> httpx.Response:
         """Send a request and return the response with its body unread; close it when done."""
@@ -192,10 +219,15 @@ class ApiClient:
         try:
             error = response.json()["error"]
             code, message = error["code"], error["message"]
-        except (ValueError, KeyError, TypeError):
+            details = error.get("details") or {}
+        except (ValueError, KeyError, TypeError, AttributeError):
             code = message = None
         if isinstance(code, str) and isinstance(message, str):
-            return error_from_code(code, message)
+            rebuilt = error_from_code(code, message)
+            position = details.get("position") if isinstance(details, dict) else None
+            if isinstance(rebuilt, FilterSyntaxError) and isinstance(position, int):
+                rebuilt.position = position
+            return rebuilt
         where = f"{response.request.method} {response.request.url.path}"
         text = response.text[:200] if response.content else "no body"
         cls = BackendUnavailableError if response.status_code >= 500 else LoopMLError

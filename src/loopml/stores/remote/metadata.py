@@ -64,29 +64,29 @@ class HttpMetadataStore:
     # experiments
     def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> Experiment:
         body = {"name": name, "tags": None if tags is None else dict(tags)}
-        response = self._api.request("POST", "/experiments", json_body=body)
-        return wire.experiment_from_json(response.json())
+        return wire.experiment_from_json(
+            self._api.request_json("POST", "/experiments", json_body=body)
+        )
 
     def get_experiment(self, experiment_id: str) -> Experiment:
-        response = self._api.request("GET", f"/experiments/{_segment(experiment_id)}")
-        return wire.experiment_from_json(response.json())
+        data = self._api.request_json("GET", f"/experiments/{_segment(experiment_id)}")
+        return wire.experiment_from_json(data)
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         try:
-            response = self._api.request("GET", "/experiments/by-name", params={"name": name})
+            data = self._api.request_json("GET", "/experiments/by-name", params={"name": name})
         except NotFoundError:
             return None
-        return wire.experiment_from_json(response.json())
+        return wire.experiment_from_json(data)
 
     def list_experiments(
         self, *, max_results: int = DEFAULT_MAX_RESULTS, page_token: str | None = None
     ) -> Page[Experiment]:
-        response = self._api.request(
+        data = self._api.request_json(
             "GET", "/experiments", params=_page_params(max_results, page_token)
         )
-        data = response.json()
         items = [wire.experiment_from_json(item) for item in wire.objects(data, "items")]
-        return Page(items, data.get("next_page_token"))
+        return Page(items, wire.page_token(data))
 
     # runs
     def create_run(self, new_run: NewRun) -> Run:
@@ -99,19 +99,18 @@ class HttpMetadataStore:
             "run_id": new_run.run_id,
         }
         # with a preset id a repeated request cannot create a second run
-        response = self._api.request(
+        data = self._api.request_json(
             "POST", "/runs", json_body=body, idempotent=new_run.run_id is not None
         )
-        return wire.run_from_json(response.json())
+        return wire.run_from_json(data)
 
     def get_run(self, run_id: str) -> Run:
-        response = self._api.request("GET", f"/runs/{_segment(run_id)}")
-        return wire.run_from_json(response.json())
+        return wire.run_from_json(self._api.request_json("GET", f"/runs/{_segment(run_id)}"))
 
     def set_run_status(self, run_id: str, status: RunStatus, end_time: int | None) -> Run:
         body = {"status": str(status), "end_time": end_time}
-        response = self._api.request("PUT", f"/runs/{_segment(run_id)}/status", json_body=body)
-        return wire.run_from_json(response.json())
+        data = self._api.request_json("PUT", f"/runs/{_segment(run_id)}/status", json_body=body)
+        return wire.run_from_json(data)
 
     def delete_run(self, run_id: str) -> None:
         self._api.request("DELETE", f"/runs/{_segment(run_id)}")
@@ -132,10 +131,10 @@ class HttpMetadataStore:
         self._api.request("POST", f"/runs/{_segment(run_id)}/batch", json_body=body)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        response = self._api.request(
+        data = self._api.request_json(
             "GET", f"/runs/{_segment(run_id)}/metric-history", params={"key": key}
         )
-        return [wire.metric_from_json(item) for item in wire.objects(response.json(), "items")]
+        return [wire.metric_from_json(item) for item in wire.objects(data, "items")]
 
     def search_runs(self, query: RunQuery) -> Page[Run]:
         body = {
@@ -146,10 +145,9 @@ class HttpMetadataStore:
             "page_token": query.page_token,
             "parent_run_id": query.parent_run_id,
         }
-        response = self._api.request("POST", "/runs/search", json_body=body, idempotent=True)
-        data = response.json()
+        data = self._api.request_json("POST", "/runs/search", json_body=body, idempotent=True)
         items = [wire.run_from_json(item) for item in wire.objects(data, "items")]
-        return Page(items, data.get("next_page_token"))
+        return Page(items, wire.page_token(data))
 
     # artifacts index
     def add_artifacts(self, run_id: str, entries: Sequence[ArtifactEntry]) -> None:
@@ -160,10 +158,9 @@ class HttpMetadataStore:
         )
 
     def list_artifact_entries(self, run_id: str, prefix: str = "") -> list[ArtifactEntry]:
-        response = self._api.request(
+        data = self._api.request_json(
             "GET", f"/runs/{_segment(run_id)}/artifacts", params={"prefix": prefix}
         )
-        data = response.json()
         return [wire.artifact_entry_from_json(item) for item in wire.objects(data, "items")]
 
     # event log
@@ -171,16 +168,16 @@ class HttpMetadataStore:
         self, *, actor: str, action: str, target: str, payload: Mapping[str, object]
     ) -> Event:
         body = {"actor": actor, "action": action, "target": target, "payload": dict(payload)}
-        response = self._api.request("POST", "/events", json_body=body)
-        return wire.event_from_json(response.json())
+        return wire.event_from_json(self._api.request_json("POST", "/events", json_body=body))
 
     def list_events(
         self, *, max_results: int = DEFAULT_MAX_RESULTS, page_token: str | None = None
     ) -> Page[Event]:
-        response = self._api.request("GET", "/events", params=_page_params(max_results, page_token))
-        data = response.json()
+        data = self._api.request_json(
+            "GET", "/events", params=_page_params(max_results, page_token)
+        )
         items = [wire.event_from_json(item) for item in wire.objects(data, "items")]
-        return Page(items, data.get("next_page_token"))
+        return Page(items, wire.page_token(data))
 
     def close(self) -> None:
         self._api.close()

@@ -83,6 +83,11 @@ def _float(value: object) -> float:
     return float(decoded)
 
 
+def page_token(data: JsonObject) -> str | None:
+    """A page's ``next_page_token`` (None on the last page)."""
+    return _opt_str(data, "next_page_token")
+
+
 def objects(data: JsonObject, key: str) -> list[JsonObject]:
     """The list of JSON objects under ``key``."""
     value = data.get(key)
@@ -100,6 +105,14 @@ def experiment_from_json(data: JsonObject) -> Experiment:
     )
 
 
+def _status(data: JsonObject) -> RunStatus:
+    text = _str(data, "status")
+    try:
+        return RunStatus(text)
+    except ValueError:
+        raise _mismatch("status", text) from None
+
+
 def run_from_json(data: JsonObject) -> Run:
     metrics = data.get("metrics") or {}
     if not isinstance(metrics, Mapping):
@@ -108,7 +121,7 @@ def run_from_json(data: JsonObject) -> Run:
         id=_str(data, "id"),
         experiment_id=_str(data, "experiment_id"),
         name=_str(data, "name"),
-        status=RunStatus(_str(data, "status")),
+        status=_status(data),
         start_time=_int(data, "start_time"),
         end_time=_opt_int(data, "end_time"),
         parent_run_id=_opt_str(data, "parent_run_id"),

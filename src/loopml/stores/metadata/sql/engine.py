@@ -10,6 +10,7 @@ handling and emit BEGIN from a ``begin`` event.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -48,7 +49,10 @@ def parse_uri(uri: str) -> URL:
     if url.drivername in _POSTGRES_DRIVERS:
         return url.set(drivername="postgresql+psycopg")
     if url.drivername in _SQLITE_DRIVERS:
-        return url
+        if is_memory_sqlite(url) or url.query.get("uri") in ("true", "1"):
+            return url
+        # absolute, so a later chdir cannot point new pooled connections at another file
+        return url.set(database=str(Path(str(url.database)).absolute()))
     raise ConfigError(
         f"Unsupported SQL driver {url.drivername!r} in {mask_uri(uri)!r}; supported: "
         "sqlite://, postgresql://, postgresql+psycopg://."
@@ -78,18 +82,40 @@ def sqlite_path(url: URL) -> Path | None:
 def create_store_engine(url: URL) -> Engine:
     """An engine for ``url`` (already checked by :func:`parse_uri`)."""
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
-    try:
-        return sa.create_engine(
-            url,
-            pool_pre_ping=True,
-            connect_args={"application_name": "loopml", "connect_timeout": 10},
-        )
-    except ImportError as exc:
-        raise BackendUnavailableError(
-            f"PostgreSQL needs the psycopg driver, which is missing ({exc.name}). Install it "
-            "with: pip install 'loopml[postgres]'."
-        ) from exc
+        engine = _sqlite_engine(url)
+        if is_memory_sqlite(url):
+            return engine  # its one connection *is* the database: a fork keeps using it
+    else:
+        try:
+            engine = sa.create_engine(
+                url,
+                pool_pre_ping=True,
+                connect_args={"application_name": "loopml", "connect_timeout": 10},
+            )
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                f"PostgreSQL needs the psycopg driver, which is missing ({exc.name}). Install "
+                "it with: pip install 'loopml[postgres]'."
+            ) from exc
+    _drop_connections_inherited_through_fork(engine)
+    return engine
+
+
+def _drop_connections_inherited_through_fork(engine: Engine) -> None:
+    """A forked child (multiprocessing's default on Linux) must not use its parent's pooled
+    connections: SQLAlchemy's recipe, each connection remembers the pid that opened it."""
+
+    @event.listens_for(engine, "connect")
+    def _remember_pid(_dbapi_connection: Any, record: Any) -> None:
+        record.info["pid"] = os.getpid()
+
+    @event.listens_for(engine, "checkout")
+    def _check_pid(_dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if record.info.get("pid", os.getpid()) != os.getpid():
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise sa.exc.DisconnectionError(
+                "A connection opened by the parent process was left to the parent."
+            )
 
 
 def _sqlite_engine(url: URL) -> Engine:
@@ -130,23 +156,18 @@ def _sqlite_engine(url: URL) -> Engine:
 
 
 def _enable_wal(dbapi_connection: sqlite3.Connection) -> None:
-    """Switch to WAL; a fresh file being switched by another process at once may say busy."""
+    """Switch to WAL. A fresh file being switched by another process at the same moment can
+    answer "locked" despite the busy timeout, so that is retried; any other outcome (say, a
+    read-only medium keeping its rollback journal) is accepted as it is."""
     deadline = time.monotonic() + BUSY_TIMEOUT_S
     while True:
         try:
-            mode = dbapi_connection.execute("PRAGMA journal_mode = WAL").fetchone()
+            dbapi_connection.execute("PRAGMA journal_mode = WAL").fetchone()
+            return
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            if time.monotonic() > deadline:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
-            continue
-        if mode is not None and str(mode[0]).lower() == "wal":
-            return
-        if time.monotonic() > deadline:
-            return  # e.g. a read-only medium: keep the rollback journal rather than fail
-        time.sleep(0.01)
 
 
 def write_engine(engine: Engine) -> Engine:
@@ -164,9 +185,7 @@ def translate_errors(masked_uri: str) -> Iterator[None]:
             f"The write conflicts with data already in the metadata store: {_first_line(exc)}."
         ) from exc
     except sa.exc.DataError as exc:
-        raise InvalidInputError(
-            f"The metadata store refused a value: {_first_line(exc)}."
-        ) from exc
+        raise InvalidInputError(f"The metadata store refused a value: {_first_line(exc)}.") from exc
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
         raise BackendUnavailableError(
             f"The metadata store {masked_uri} failed: {_first_line(exc)}. Check that the "

@@ -48,22 +48,11 @@ def ensure_schema(engine: Engine, *, lock_file: Path | None) -> None:
     with engine.connect() as connection:
         if current_revision(connection) == HEAD_REVISION:
             return
-    # import Alembic before taking the lock: processes waiting on it should not then queue
-    # up to import it one by one
-    from alembic import command
-    from alembic.config import Config
-    from alembic.util.exc import CommandError
-
     with exclusive_file_lock(lock_file, timeout_s=None):
-        _upgrade(write_engine(engine), command.upgrade, Config, CommandError)
+        _upgrade(write_engine(engine))
 
 
-def _upgrade(
-    engine: Engine,
-    upgrade: Callable[[Config, str], None],
-    config_class: type[Config],
-    command_error: type[Exception],
-) -> None:
+def _upgrade(engine: Engine) -> None:
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as connection:
         if sqlite:
@@ -77,21 +66,30 @@ def _upgrade(
                 found = current_revision(connection)
                 if found == HEAD_REVISION:
                     return
-                log.info("Migrating the metadata store from %s to %s", found, HEAD_REVISION)
-                config = Config()
-                config.set_main_option("script_location", str(MIGRATIONS_DIR))
-                config.attributes["connection"] = connection
-                try:
-                    command.upgrade(config, "head")
-                except CommandError as exc:
-                    raise ConfigError(
-                        f"The metadata store's schema is at revision {found!r}, which this "
-                        f"version of loopml does not know (newest known: {HEAD_REVISION}). "
-                        "Upgrade loopml, or point it at another database."
-                    ) from exc
+                # only the one process that migrates pays for importing Alembic
+                _run_alembic(connection, found)
         finally:
             if sqlite:
                 _sqlite_pragma(connection, "foreign_keys = ON")
+
+
+def _run_alembic(connection: Connection, found: str | None) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from alembic.util.exc import CommandError
+
+    log.info("Migrating the metadata store from %s to %s", found, HEAD_REVISION)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    try:
+        command.upgrade(config, "head")
+    except CommandError as exc:
+        raise ConfigError(
+            f"The metadata store's schema is at revision {found!r}, which this version of "
+            f"loopml does not know (newest known: {HEAD_REVISION}). Upgrade loopml, or point "
+            "it at another database."
+        ) from exc
 
 
 def _sqlite_pragma(connection: Connection, pragma: str) -> None:

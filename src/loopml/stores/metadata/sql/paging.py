@@ -45,8 +45,8 @@ def decode_token(token: str | None, kind: str, query: str = "") -> int:
     if token is None or token == "":
         return 0
     bad = InvalidInputError(
-        f"Invalid page_token {str(token)[:40]!r}: pass back the next_page_token of the previous page "
-        "of the same query, unchanged."
+        f"Invalid page_token {str(token)[:40]!r}: pass back the next_page_token of the "
+        "previous page of the same query, unchanged."
     )
     if not isinstance(token, str) or len(token) > 1000:
         raise bad

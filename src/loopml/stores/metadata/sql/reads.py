@@ -37,7 +37,7 @@ def _key_values(
     found: dict[str, dict[str, Any]] = defaultdict(dict)
     for chunk in chunks(ids):
         query = sa.select(owner, table.c.key, table.c.value).where(owner.in_(chunk))
-        for owner_id, key, value in connection.execute(query):
+        for owner_id, key, value in connection.execute(query).all():
             found[owner_id][key] = value
     return found
 

@@ -33,9 +33,9 @@ def _value_index(name: str, table: sa.Table) -> list[sa.Index]:
     """An index on (key, value): plain on SQLite, on (key, left(value, 200)) on PostgreSQL."""
     return [
         sa.Index(name, table.c.key, table.c.value).ddl_if(dialect="sqlite"),
-        sa.Index(
-            name, table.c.key, sa.func.left(table.c.value, INDEXED_PREFIX)
-        ).ddl_if(dialect="postgresql"),
+        sa.Index(name, table.c.key, sa.func.left(table.c.value, INDEXED_PREFIX)).ddl_if(
+            dialect="postgresql"
+        ),
     ]
 
 

@@ -1,11 +1,22 @@
 """Compile a run search (:mod:`loopml.core.filters` ASTs) into one SQL query.
 
-Metric, param and tag clauses become ``runs.id IN (SELECT run_id FROM <table> WHERE key = …
-AND value <op> …)``, which the ``(key, value)`` indexes answer; attribute clauses compare
-``runs`` columns. Ordering by a metric, param or tag outer-joins its table, and runs lacking
-the value (or whose metric is NaN) sort last in both directions. Every order ends with
-``start_time DESC, id`` so pages are stable.
+A metric, param or tag clause matches runs having a row in ``latest_metrics``, ``params`` or
+``run_tags`` with that key and a matching value; attribute clauses compare ``runs`` columns.
+How a value clause is written decides SQLite's plan, and SQLite has no statistics to choose
+well by itself, so the store first counts (up to a cap) the rows a clause matches:
 
+* few matches: ``runs.id IN (SELECT run_id … WHERE key = ? AND value > ?)`` — the
+  ``(key, value)`` index yields the few candidates, which are then sorted;
+* many matches: ``EXISTS (SELECT … WHERE run_id = runs.id AND key = ? …)`` — runs are walked
+  in the requested order (by index) and the walk stops as soon as the page is full.
+
+PostgreSQL plans both forms as the same semi-join from its statistics, so it skips the count.
+
+Ordering by a metric, param or tag outer-joins its table, and runs lacking the value (or
+whose metric is NaN) sort last in both directions. Every order ends with ``start_time DESC,
+id`` so pages are stable.
+
+``status = 'finished'`` matches FINISHED runs (status values are compared upper-cased).
 ``like`` is case-sensitive and ``ilike`` is not, on both backends; ``%`` and ``_`` are
 wildcards and a backslash escapes them. SQLite's LIKE ignores case, so there ``like`` runs as
 GLOB with the pattern translated.
@@ -14,6 +25,7 @@ GLOB with the pattern translated.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,15 +59,20 @@ def compile_search(
     comparisons: list[Comparison],
     orders: list[OrderBy],
     dialect: str,
+    selective: Collection[int] = (),
 ) -> sa.Select[Any]:
-    """A SELECT of ``runs`` rows matching the search, in the requested order (no paging)."""
+    """A SELECT of ``runs`` rows matching the search, in the requested order (no paging).
+
+    ``selective`` holds the positions of value clauses known to match few rows (see
+    :func:`count_matches`); they drive the query.
+    """
     stmt = sa.select(*runs.c)
     if experiment_ids:
         stmt = stmt.where(runs.c.experiment_id.in_(experiment_ids))
     if parent_run_id is not None:
         stmt = stmt.where(runs.c.parent_run_id == parent_run_id)
-    for comparison in comparisons:
-        stmt = stmt.where(_condition(comparison, dialect))
+    for position, comparison in enumerate(comparisons):
+        stmt = stmt.where(_condition(comparison, dialect, drive=position in selective))
 
     order_by: list[ColumnElement[Any]] = []
     source: sa.FromClause = runs
@@ -75,7 +92,20 @@ def compile_search(
     return stmt.select_from(source).order_by(*order_by)
 
 
-def _condition(comparison: Comparison, dialect: str) -> ColumnElement[bool]:
+def count_matches(comparison: Comparison, dialect: str, cap: int) -> sa.Select[Any]:
+    """``SELECT count(*)`` of the rows a value clause matches, counting no further than
+    ``cap`` (so the count itself stays cheap)."""
+    table = _VALUE_TABLES[comparison.kind]
+    matching = (
+        sa.select(sa.literal(1))
+        .where(table.c.key == comparison.key, _value_condition(comparison, table, dialect))
+        .limit(cap)
+        .subquery()
+    )
+    return sa.select(sa.func.count()).select_from(matching)
+
+
+def _condition(comparison: Comparison, dialect: str, *, drive: bool) -> ColumnElement[bool]:
     value = comparison.value
     if comparison.kind == "attribute":
         column: ColumnElement[Any] = _ATTRIBUTE_COLUMNS[comparison.key]
@@ -85,13 +115,21 @@ def _condition(comparison: Comparison, dialect: str) -> ColumnElement[bool]:
             value = int(value)  # compare integer columns with integers, so indexes apply
         return _compare(column, comparison.op, value, dialect)
     table = _VALUE_TABLES[comparison.kind]
+    condition = _value_condition(comparison, table, dialect)
+    if drive:
+        candidates = sa.select(table.c.run_id).where(table.c.key == comparison.key, condition)
+        return runs.c.id.in_(candidates)
+    return sa.exists().where(table.c.run_id == runs.c.id, table.c.key == comparison.key, condition)
+
+
+def _value_condition(comparison: Comparison, table: sa.Table, dialect: str) -> ColumnElement[bool]:
+    value = comparison.value
     condition = _compare(table.c.value, comparison.op, value, dialect)
     if dialect == "postgresql" and comparison.kind != "metric" and comparison.op == "=":
         # lets PostgreSQL use its (key, left(value, 200)) index
         prefix = sa.func.left(table.c.value, INDEXED_PREFIX)
         condition = sa.and_(prefix == sa.func.left(sa.literal(value), INDEXED_PREFIX), condition)
-    subquery = sa.select(table.c.run_id).where(table.c.key == comparison.key, condition)
-    return runs.c.id.in_(subquery)
+    return condition
 
 
 def _compare(

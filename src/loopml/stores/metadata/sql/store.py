@@ -29,7 +29,7 @@ from loopml.core.entities import (
     Tag,
 )
 from loopml.core.errors import AlreadyExistsError, InvalidInputError, NotFoundError
-from loopml.core.filters import parse_filter, parse_order_by
+from loopml.core.filters import Comparison, parse_filter, parse_order_by
 from loopml.core.ids import new_id, now_ms
 from loopml.core.validation import normalize_artifact_path, validate_name
 from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, NewRun, RunQuery
@@ -56,7 +56,7 @@ from loopml.stores.metadata.sql.schema import (
     run_tags,
     runs,
 )
-from loopml.stores.metadata.sql.search import compile_search
+from loopml.stores.metadata.sql.search import compile_search, count_matches
 from loopml.stores.metadata.sql.writes import (
     Upserts,
     check_id,
@@ -67,6 +67,9 @@ from loopml.stores.metadata.sql.writes import (
     validate_batch,
     validate_payload,
 )
+
+# a search clause matching fewer rows than this drives the query (see .search)
+SELECTIVE_CAP = 1000
 
 
 class SqlMetadataStore:
@@ -259,10 +262,10 @@ class SqlMetadataStore:
             ) from exc
         if end_time is not None:
             end_time = check_time("end_time", end_time)
-        if new_status.is_terminal:
-            end_time = now_ms() if end_time is None else end_time
-        else:
+        if not new_status.is_terminal:
             end_time = None  # a running (or resumed) run has not ended
+        elif end_time is None:
+            end_time = now_ms()
         with self._write() as conn:
             updated = conn.execute(
                 sa.update(runs)
@@ -297,6 +300,8 @@ class SqlMetadataStore:
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         check_id("run", run_id)
+        if not isinstance(key, str):
+            raise InvalidInputError(f"The metric key must be a string, got {key!r}.")
         query = (
             sa.select(metrics.c.key, metrics.c.value, metrics.c.step, metrics.c.timestamp)
             .where(metrics.c.run_id == run_id, metrics.c.key == key)
@@ -316,14 +321,17 @@ class SqlMetadataStore:
         parent = None if query.parent_run_id is None else check_id("run", query.parent_run_id)
         fingerprint = paging.fingerprint(experiment_ids, query.filter, order_by, parent)
         offset = paging.decode_token(query.page_token, "runs", fingerprint)
-        select = compile_search(
-            experiment_ids=experiment_ids,
-            parent_run_id=parent,
-            comparisons=comparisons,
-            orders=orders,
-            dialect=self._engine.dialect.name,
-        )
+        dialect = self._engine.dialect.name
         with self._read() as conn:
+            selective = self._selective_clauses(conn, comparisons, cap=SELECTIVE_CAP)
+            select = compile_search(
+                experiment_ids=experiment_ids,
+                parent_run_id=parent,
+                comparisons=comparisons,
+                orders=orders,
+                dialect=dialect,
+                selective=selective,
+            )
             rows = conn.execute(select.limit(limit + 1).offset(offset)).all()
             items = load_runs(conn, rows[:limit])
         more = len(rows) > limit
@@ -364,12 +372,13 @@ class SqlMetadataStore:
         body = validate_payload(payload)
         timestamp = now_ms()
         with self._write() as conn:
-            result = conn.execute(
-                sa.insert(events).values(
+            event_id = conn.execute(
+                sa.insert(events)
+                .values(
                     timestamp=timestamp, actor=actor, action=action, target=target, payload=body
                 )
-            )
-            event_id = int(result.inserted_primary_key[0])
+                .returning(events.c.id)
+            ).scalar_one()
         return Event(event_id, timestamp, actor, action, target, body)
 
     def list_events(
@@ -397,6 +406,21 @@ class SqlMetadataStore:
             query = query.with_for_update(read=True, key_share=True)
         if conn.execute(query).first() is None:
             raise NotFoundError(f"No {what} with id {run_id!r}.")
+
+    def _selective_clauses(
+        self, conn: Connection, comparisons: list[Comparison], *, cap: int
+    ) -> set[int]:
+        """Positions of the value clauses matching fewer than ``cap`` rows (SQLite only; see
+        :mod:`.search` for why)."""
+        dialect = self._engine.dialect.name
+        if dialect != "sqlite":
+            return set()
+        return {
+            position
+            for position, comparison in enumerate(comparisons)
+            if comparison.kind != "attribute"
+            and conn.execute(count_matches(comparison, dialect, cap)).scalar_one() < cap
+        }
 
     def _load_run(self, conn: Connection, run_id: str) -> Run:
         row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()

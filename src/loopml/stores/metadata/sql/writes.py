@@ -16,7 +16,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.expression import Executable
 
 from loopml.core.entities import ArtifactEntry, Metric, Param, Tag
 from loopml.core.errors import ConflictError, InvalidInputError
@@ -96,11 +95,11 @@ def validate_batch(
         if not isinstance(param, Param):
             raise InvalidInputError(f"params must hold Param objects, got {param!r:.80}.")
         key = validate_key("param", param.key)
-        value = validate_value("param", key, param.value)
-        if batch_params.setdefault(key, value) != value:
+        text = validate_value("param", key, param.value)
+        if batch_params.setdefault(key, text) != text:
             raise ConflictError(
                 f"Param {key!r} appears twice in one batch with different values "
-                f"({batch_params[key]!r} and {value!r}); a param has one value per run."
+                f"({batch_params[key]!r} and {text!r}); a param has one value per run."
             )
     batch_tags: dict[str, str] = {}
     for tag in tag_items:
@@ -148,16 +147,31 @@ def validate_payload(payload: object) -> dict[str, object]:
 
 
 class Upserts:
-    """The ``INSERT … ON CONFLICT`` statements of a store, built once for its dialect."""
+    """The INSERT statements of a store (``… ON CONFLICT`` where needed), built once.
+
+    On PostgreSQL each statement also returns a column: SQLAlchemy then sends many rows as one
+    multi-row INSERT ("insertmanyvalues"), one round trip, instead of psycopg's executemany
+    pipeline, which costs a round of Python work per row. SQLite's executemany is already
+    fast (in C), and RETURNING needs SQLite 3.35, so SQLite statements stay plain.
+    """
 
     def __init__(self, dialect: str) -> None:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        self._params = insert(params).on_conflict_do_nothing(index_elements=["run_id", "key"])
-        self._tags = _replace(insert(run_tags), ["run_id", "key"])
-        self._artifacts = _replace(insert(artifacts), ["run_id", "path"])
+        postgres = dialect == "postgresql"
+        insert = postgresql.insert if postgres else sqlite.insert
+
+        def batched(statement: sa.Insert, column: sa.Column[Any]) -> sa.Insert:
+            return statement.returning(column) if postgres else statement
+
+        self._metrics = batched(sa.insert(metrics), metrics.c.id)
+        self._params = batched(
+            insert(params).on_conflict_do_nothing(index_elements=["run_id", "key"]),
+            params.c.key,
+        )
+        self._tags = batched(_replace(insert(run_tags), ["run_id", "key"]), run_tags.c.key)
+        self._artifacts = batched(_replace(insert(artifacts), ["run_id", "path"]), artifacts.c.path)
         latest = insert(latest_metrics)
         new, old = latest.excluded, latest_metrics.c
-        self._latest = latest.on_conflict_do_update(
+        upsert = latest.on_conflict_do_update(
             index_elements=["run_id", "key"],
             set_={"value": new.value, "step": new.step, "timestamp": new.timestamp},
             where=sa.or_(
@@ -165,6 +179,7 @@ class Upserts:
                 sa.and_(new.step == old.step, new.timestamp >= old.timestamp),
             ),
         )
+        self._latest = batched(upsert, latest_metrics.c.key)
 
     def write_batch(self, connection: Connection, run_id: str, batch: Batch) -> None:
         if batch.params:
@@ -174,7 +189,7 @@ class Upserts:
             connection.execute(self._tags, rows)
         if batch.metrics:
             rows = [{"run_id": run_id, **row} for row in batch.metrics]
-            connection.execute(sa.insert(metrics), rows)
+            connection.execute(self._metrics, rows)
             connection.execute(self._latest, _newest_per_key(rows))
 
     def write_artifacts(
@@ -203,7 +218,7 @@ class Upserts:
                     )
 
 
-def _replace(insert: sqlite.Insert | postgresql.Insert, keys: list[str]) -> Executable:
+def _replace(insert: sqlite.Insert | postgresql.Insert, keys: list[str]) -> sa.Insert:
     """Insert, or overwrite the other columns of the row with the same ``keys``."""
     updates = {c.name: insert.excluded[c.name] for c in insert.table.c if c.name not in keys}
     return insert.on_conflict_do_update(index_elements=keys, set_=updates)

@@ -108,7 +108,9 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(250), nullable=False),
         sa.Column("action", sa.String(250), nullable=False),
         sa.Column("target", sa.String(1000), nullable=False),
-        sa.Column("payload", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
+        sa.Column(
+            "payload", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
+        ),
     )
 
 

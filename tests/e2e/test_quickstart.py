@@ -1,0 +1,74 @@
+"""``loopml quickstart`` as a new user runs it: real scikit-learn models, real store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import loopml
+from loopml.core.config import load_config
+
+LOOPML = Path(sys.executable).with_name("loopml")
+
+
+def cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
+    return subprocess.run(
+        [str(LOOPML), *args],
+        cwd=cwd,
+        env={**clean, "COLUMNS": "120", **(env or {})},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_quickstart_trains_tracks_and_compares_real_models(tmp_path: Path) -> None:
+    demo = tmp_path / "demo"
+    done = cli("quickstart", str(demo), "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # --quiet: no progress bar, no warnings
+    assert "best AUC first" in done.stdout
+    assert "loopml runs list --experiment quickstart" in done.stdout
+    assert str((demo / ".loopml").resolve()) in done.stdout
+
+    listed = cli("runs", "list", "--experiment", "quickstart", "--json", cwd=demo)
+    assert listed.returncode == 0, listed.stderr
+    runs = json.loads(listed.stdout)
+    finished = [r for r in runs if r["status"] == "FINISHED"]
+    assert len(finished) >= 5
+    for run in finished:
+        assert 0.9 <= run["metrics"]["auc"] <= 1.0, run["name"]
+        assert {"accuracy", "f1"} <= set(run["metrics"])
+        assert run["params"]["model"] in ("logistic_regression", "random_forest")
+    assert {r["params"].get("C") for r in finished} >= {"0.1", "1.0", "10.0"}
+
+    config = load_config(demo, env={})
+    with loopml.Client(store_uri=config.store_uri, artifact_uri=config.artifact_uri) as client:
+        best = client.search_runs(experiment="quickstart", order_by=["metrics.auc DESC"])[0]
+        history = client.get_metric_history(best.id, "auc")
+        assert len(history) >= 3 and history[-1].step > history[0].step
+        paths = {a.path for a in client.list_artifacts(best.id)}
+        assert paths == {"confusion_matrix.json", "feature_importance.csv"}
+        matrix = json.loads(
+            client.download_artifacts(best.id, "confusion_matrix.json", tmp_path / "dl").read_text()
+        )
+        assert sum(map(sum, matrix["matrix"])) == 143  # the 25% test split of 569 samples
+
+
+def test_quickstart_without_scikit_learn_says_what_to_install(tmp_path: Path) -> None:
+    blocker = tmp_path / "no-sklearn" / "sklearn"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('scikit-learn is not installed')\n")
+    env = {"PYTHONPATH": str(blocker.parent)}
+    result = cli("quickstart", str(tmp_path / "demo"), "--quiet", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert "pip install 'loopml[sklearn]'" in result.stderr
+    assert "Traceback" not in result.stderr
