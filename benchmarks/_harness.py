@@ -8,6 +8,7 @@ prints exactly one line ``BENCH_RESULT {json}`` on stdout; everything else goes 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -160,10 +161,8 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             os.killpg(pgid, signal.SIGKILL)
             proc.wait(timeout=15)
-        try:  # reap any worker left in the group
+        with contextlib.suppress(ProcessLookupError):  # reap any worker left in the group
             os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     def __exit__(
         self,

@@ -13,11 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import loopml
-from loopml import Client
-from loopml.core.entities import Metric, Param
-from loopml.stores.metadata.base import NewRun
-
 from _harness import (
     LOOPBACK,
     SEARCH_FILTER,
@@ -31,6 +26,11 @@ from _harness import (
     run_data,
     timed,
 )
+
+import loopml
+from loopml import Client
+from loopml.core.entities import Metric, Param
+from loopml.stores.metadata.base import NewRun
 
 BENCHES = (
     "log_metric_embedded",
@@ -58,16 +58,12 @@ def log_metric_one_at_a_time(client: Client, n: int, reps: int) -> dict[str, Any
         warm.log_metric(METRIC_KEY, 0.0)
     seconds: list[float] = []
     for rep in range(reps):
-        run_ids: list[str] = []
-
-        def body() -> None:
-            with loopml.start_run(client=client) as run:
-                run_ids.append(run.id)
-                for i in range(n):
-                    run.log_metric(METRIC_KEY, 1.0 / (i + 1), step=i)
-
-        seconds.append(timed(body))
-        stored = len(client.get_metric_history(run_ids[0], METRIC_KEY))
+        start = time.perf_counter()
+        with loopml.start_run(client=client) as run:
+            for i in range(n):
+                run.log_metric(METRIC_KEY, 1.0 / (i + 1), step=i)
+        seconds.append(time.perf_counter() - start)  # the run's end, and so the flush, is in
+        stored = len(client.get_metric_history(run.id, METRIC_KEY))
         if stored != n:
             raise RuntimeError(f"rep {rep}: {stored} of {n} metrics stored")
         log(f"rep {rep}: {n} calls in {seconds[-1]:.3f} s ({n / seconds[-1]:,.0f}/s)")
@@ -123,10 +119,8 @@ def bench_log_batch(workdir: Path, spec: dict[str, Any]) -> dict[str, Any]:
         for rep in range(reps):
             run_id = client.create_run("log_batch").id
             ts = int(time.time() * 1000)
-            batches = [
-                [Metric(METRIC_KEY, 1.0 / (s + 1), s, ts) for s in range(c * batch, (c + 1) * batch)]
-                for c in range(calls)
-            ]
+            steps = [range(c * batch, (c + 1) * batch) for c in range(calls)]
+            batches = [[Metric(METRIC_KEY, 1.0 / (s + 1), s, ts) for s in r] for r in steps]
 
             def body(run_id: str = run_id, batches: list[list[Metric]] = batches) -> None:
                 for metrics in batches:

@@ -123,6 +123,17 @@ def ensure_mlflow(spec: str) -> str:
 
 
 # --- running one side -----------------------------------------------------------------------
+def cpu_stall_us() -> int | None:
+    """Microseconds, since boot, in which some runnable task waited for a CPU (Linux PSI).
+    Other work on the machine shows up here; the report gives it per benchmark."""
+    try:
+        with open("/proc/pressure/cpu", encoding="utf-8") as pressure:
+            first = pressure.readline()
+    except OSError:
+        return None
+    return int(first.rsplit("total=", 1)[1])
+
+
 def run_side(tool: str, bench: str, spec: dict[str, Any], keep: bool) -> dict[str, Any]:
     """Run one benchmark of one tool in its own process and fresh folder; its result dict
     (or ``{"error": ...}``)."""
@@ -133,7 +144,7 @@ def run_side(tool: str, bench: str, spec: dict[str, Any], keep: bool) -> dict[st
     print(f"  {tool:<6} {bench} {json.dumps(spec)}", flush=True)
     env = {**os.environ, "PYTHONPATH": str(HERE)}
     env.pop("LOOPML_SERVER_URL", None)
-    start = time.perf_counter()
+    start, stall_before = time.perf_counter(), cpu_stall_us()
     try:
         done = subprocess.run(
             cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True, timeout=3600, check=False
@@ -147,7 +158,12 @@ def run_side(tool: str, bench: str, spec: dict[str, Any], keep: bool) -> dict[st
     if done.returncode != 0 or not lines:
         return {"error": f"exit code {done.returncode}; see the output above"}
     result: dict[str, Any] = json.loads(lines[-1][len(RESULT_PREFIX) :])
-    result["wall_seconds"] = time.perf_counter() - start
+    wall = time.perf_counter() - start
+    result["wall_seconds"] = wall
+    stall_after = cpu_stall_us()
+    if stall_before is not None and stall_after is not None:
+        result["cpu_pressure_pct"] = round(100 * (stall_after - stall_before) / 1e6 / wall, 1)
+        print(f"    (CPU pressure during this benchmark: {result['cpu_pressure_pct']}%)")
     return result
 
 
@@ -346,6 +362,12 @@ def machine_info(mlflow_version: str | None) -> dict[str, Any]:
         text=True,
         check=False,
     ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no", "src"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -356,6 +378,7 @@ def machine_info(mlflow_version: str | None) -> dict[str, Any]:
         "mlflow": mlflow_version,
         "loopml": loopml_version,
         "loopml_commit": commit or None,
+        "loopml_src_modified": bool(dirty),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
 
@@ -365,7 +388,8 @@ def print_machine(info: dict[str, Any]) -> None:
         f"Machine: {info['cpu']}, {info['cores']} cores, {info['ram_gib']} GiB RAM, "
         f"{info['os']}; Python {info['python']}, SQLite {info['sqlite']}; "
         f"MLflow {info['mlflow']}, loopml {info['loopml']} "
-        f"(commit {info['loopml_commit'] or 'none yet'}); "
+        f"(commit {info['loopml_commit'] or 'none yet'}"
+        f"{', src/ modified' if info['loopml_src_modified'] else ''}); "
         f"load average at start {info['load_average_at_start']}"
     )
 

@@ -42,15 +42,13 @@ class ArtifactBackendHandle:
     """A store under test and back-door access to its storage, built by a fixture.
 
     ``corrupt(digest)`` changes the stored bytes of a blob behind the store's back;
-    ``count_blobs()`` says how many blobs are stored. ``holds_blobs_in_memory`` marks
-    backends (``memory://``) whose storage is RAM, so the bounded-memory check skips them.
+    ``count_blobs()`` says how many blobs are stored.
     """
 
     name: str
     store: ArtifactStore
     corrupt: Callable[[Digest], None]
     count_blobs: Callable[[], int]
-    holds_blobs_in_memory: bool = False
 
 
 ArtifactCheck = Callable[[ArtifactBackendHandle], None]
@@ -198,8 +196,6 @@ def check_failed_put_publishes_nothing(backend: ArtifactBackendHandle) -> None:
 
 
 def check_large_blob_streams_in_bounded_memory(backend: ArtifactBackendHandle) -> None:
-    if backend.holds_blobs_in_memory:
-        pytest.skip(f"the {backend.name} backend keeps blobs in RAM by design")
     expected = hash_chunks(_chunks(GeneratedStream(LARGE_BLOB_SIZE)))
     # warm up: a backend's one-time set-up (an S3 client loads its service model) is not
     # streaming cost, and would be counted below otherwise

@@ -82,6 +82,8 @@ class Client:
             self.metadata = open_metadata_store(store)
             self.artifacts = open_artifact_store(artifact_root)
         self.batcher = Batcher(self.metadata)
+        # experiments are never renamed or deleted, so a name once resolved stays valid
+        self._experiments_by_name: dict[str, Experiment] = {}
 
     # lifecycle -----------------------------------------------------------------------------
     def close(self) -> None:
@@ -117,16 +119,19 @@ class Client:
             raise NotFoundError(f"No experiment with name or id {id_or_name!r}.") from None
 
     def get_or_create_experiment(self, name: str) -> Experiment:
+        cached = self._experiments_by_name.get(name)
+        if cached is not None:
+            return cached
         found = self.metadata.get_experiment_by_name(name)
-        if found is not None:
-            return found
-        try:
-            return self.create_experiment(name)
-        except AlreadyExistsError:  # another process created it first
-            found = self.metadata.get_experiment_by_name(name)
-            if found is None:
-                raise
-            return found
+        if found is None:
+            try:
+                found = self.create_experiment(name)
+            except AlreadyExistsError:  # another process created it first
+                found = self.metadata.get_experiment_by_name(name)
+                if found is None:
+                    raise
+        self._experiments_by_name[name] = found
+        return found
 
     def list_experiments(
         self, *, max_results: int = DEFAULT_MAX_RESULTS, page_token: str | None = None
@@ -155,10 +160,10 @@ class Client:
     def get_run(self, run_id: str) -> Run:
         return self.metadata.get_run(run_id)
 
-    def set_terminated(self, run_id: str, status: RunStatus = RunStatus.FINISHED) -> Run:
+    def set_terminated(self, run_id: str, status: RunStatus = RunStatus.FINISHED) -> None:
         """Flush what is pending for the run, then mark it ended with ``status``."""
         self.batcher.flush()
-        return self.metadata.set_run_status(run_id, status, now_ms())
+        self.metadata.set_run_status(run_id, status, now_ms())
 
     def delete_run(self, run_id: str) -> None:
         self.metadata.delete_run(run_id)

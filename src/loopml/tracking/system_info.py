@@ -63,10 +63,7 @@ def package_versions() -> str:
 def system_tags(cwd: Path | None = None) -> dict[str, str]:
     """Tags (prefixed ``loopml.``) describing this process, captured at run start."""
     info = {
-        "python": platform.python_version(),
-        "platform": platform.platform(terse=True),
-        "host": socket.gethostname(),
-        "user": _user(),
+        **_process_info(),
         "command": shlex.join(sys.argv)[:4000],
         "packages": package_versions(),
         **git_info((cwd or Path.cwd()).resolve()),
@@ -74,8 +71,15 @@ def system_tags(cwd: Path | None = None) -> dict[str, str]:
     return {TAG_PREFIX + key: value for key, value in info.items()}
 
 
-def _user() -> str:
+@functools.lru_cache(maxsize=1)
+def _process_info() -> dict[str, str]:
     try:
-        return getpass.getuser()
+        user = getpass.getuser()
     except (KeyError, OSError):
-        return "unknown"
+        user = "unknown"
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "host": socket.gethostname(),
+        "user": user,
+    }

@@ -49,7 +49,8 @@ def get_run(run_id: str, ctx: Context) -> RunOut:
 
 @router.put("/runs/{run_id}/status")
 def set_run_status(run_id: str, body: RunStatusUpdate, ctx: Context, principal: Writer) -> RunOut:
-    run = ctx.metadata_store.set_run_status(run_id, body.status, body.end_time)
+    ctx.metadata_store.set_run_status(run_id, body.status, body.end_time)
+    run = ctx.metadata_store.get_run(run_id)
     payload = {"status": str(run.status), "end_time": run.end_time}
     record_event(ctx, principal, "run.set_status", f"run:{run_id}", payload)
     return RunOut.of(run)

@@ -80,8 +80,9 @@ class MetadataStore(Protocol):
 
     def get_run(self, run_id: str) -> Run: ...
 
-    def set_run_status(self, run_id: str, status: RunStatus, end_time: int | None) -> Run:
-        """Move a run to ``status``; ``end_time`` is set for terminal states."""
+    def set_run_status(self, run_id: str, status: RunStatus, end_time: int | None) -> None:
+        """Move a run to ``status``; ``end_time`` is set for terminal states (now if None)
+        and cleared for RUNNING."""
         ...
 
     def delete_run(self, run_id: str) -> None:

@@ -107,10 +107,9 @@ class HttpMetadataStore:
     def get_run(self, run_id: str) -> Run:
         return wire.run_from_json(self._api.request_json("GET", f"/runs/{_segment(run_id)}"))
 
-    def set_run_status(self, run_id: str, status: RunStatus, end_time: int | None) -> Run:
+    def set_run_status(self, run_id: str, status: RunStatus, end_time: int | None) -> None:
         body = {"status": str(status), "end_time": end_time}
-        data = self._api.request_json("PUT", f"/runs/{_segment(run_id)}/status", json_body=body)
-        return wire.run_from_json(data)
+        self._api.request_json("PUT", f"/runs/{_segment(run_id)}/status", json_body=body)
 
     def delete_run(self, run_id: str) -> None:
         self._api.request("DELETE", f"/runs/{_segment(run_id)}")

@@ -36,7 +36,9 @@ def _key_values(
 ) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = defaultdict(dict)
     for chunk in chunks(ids):
-        query = sa.select(owner, table.c.key, table.c.value).where(owner.in_(chunk))
+        # one id: a plain equality, whose compiled form SQLAlchemy caches (IN is re-rendered)
+        match = owner == chunk[0] if len(chunk) == 1 else owner.in_(chunk)
+        query = sa.select(owner, table.c.key, table.c.value).where(match)
         for owner_id, key, value in connection.execute(query).all():
             found[owner_id][key] = value
     return found

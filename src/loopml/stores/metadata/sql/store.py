@@ -28,7 +28,12 @@ from loopml.core.entities import (
     RunStatus,
     Tag,
 )
-from loopml.core.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from loopml.core.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
 from loopml.core.filters import Comparison, parse_filter, parse_order_by
 from loopml.core.ids import new_id, now_ms
 from loopml.core.validation import normalize_artifact_path, validate_name
@@ -68,6 +73,9 @@ from loopml.stores.metadata.sql.writes import (
     validate_payload,
 )
 
+# statements built once: SQLAlchemy caches their compiled form
+_INSERT_RUN = sa.insert(runs)
+_INSERT_RUN_TAG = sa.insert(run_tags)
 # a search clause matching fewer rows than this drives the query (see .search)
 SELECTIVE_CAP = 1000
 
@@ -203,38 +211,41 @@ class SqlMetadataStore:
         parent = None if new_run.parent_run_id is None else check_id("run", new_run.parent_run_id)
         tag_values = check_tags(new_run.tags)
         run_id = new_id() if new_run.run_id is None else check_new_run_id(new_run.run_id)
-        with self._write() as conn:
-            if new_run.run_id is not None:
-                existing = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
-                if existing is not None and existing.experiment_id == experiment_id:
-                    return load_runs(conn, [existing])[0]  # a retried create
-                if existing is not None:
-                    raise AlreadyExistsError(
-                        f"Run {run_id} already exists in another experiment "
-                        f"({existing.experiment_id}); pick another run id."
+        row = {
+            "id": run_id,
+            "experiment_id": experiment_id,
+            "name": name,
+            "status": RunStatus.RUNNING.value,
+            "start_time": start_time,
+            "end_time": None,
+            "parent_run_id": parent,
+        }
+        try:
+            with self._write() as conn:
+                if new_run.run_id is not None:
+                    existing = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+                    if existing is not None and existing.experiment_id == experiment_id:
+                        return load_runs(conn, [existing])[0]  # a retried create
+                    if existing is not None:
+                        raise AlreadyExistsError(
+                            f"Run {run_id} already exists in another experiment "
+                            f"({existing.experiment_id}); pick another run id."
+                        )
+                conn.execute(_INSERT_RUN, row)
+                if tag_values:
+                    conn.execute(
+                        _INSERT_RUN_TAG,
+                        [{"run_id": run_id, "key": k, "value": v} for k, v in tag_values.items()],
                     )
-            if not conn.execute(
-                sa.select(experiments.c.id).where(experiments.c.id == experiment_id)
-            ).first():
-                raise NotFoundError(f"No experiment with id {experiment_id!r}.")
-            if parent is not None:
-                self._require_run(conn, parent, what="parent run")
-            conn.execute(
-                sa.insert(runs).values(
-                    id=run_id,
-                    experiment_id=experiment_id,
-                    name=name,
-                    status=RunStatus.RUNNING.value,
-                    start_time=start_time,
-                    end_time=None,
-                    parent_run_id=parent,
-                )
-            )
-            if tag_values:
-                conn.execute(
-                    sa.insert(run_tags),
-                    [{"run_id": run_id, "key": k, "value": v} for k, v in tag_values.items()],
-                )
+        except ConflictError:  # a foreign key found no such experiment or parent
+            with self._read() as conn:
+                if not conn.execute(
+                    sa.select(experiments.c.id).where(experiments.c.id == experiment_id)
+                ).first():
+                    raise NotFoundError(f"No experiment with id {experiment_id!r}.") from None
+                if parent is not None:
+                    self._require_run(conn, parent, what="parent run")
+            raise
         return Run(
             id=run_id,
             experiment_id=experiment_id,
@@ -251,7 +262,7 @@ class SqlMetadataStore:
         with self._read() as conn:
             return self._load_run(conn, run_id)
 
-    def set_run_status(self, run_id: str, status: RunStatus, end_time: int | None) -> Run:
+    def set_run_status(self, run_id: str, status: RunStatus, end_time: int | None) -> None:
         check_id("run", run_id)
         try:
             new_status = RunStatus(status)
@@ -274,7 +285,6 @@ class SqlMetadataStore:
             )
             if updated.rowcount == 0:
                 raise NotFoundError(f"No run with id {run_id!r}.")
-            return self._load_run(conn, run_id)
 
     def delete_run(self, run_id: str) -> None:
         check_id("run", run_id)
