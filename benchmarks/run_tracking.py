@@ -181,6 +181,7 @@ class Row:
     goal: str = "—"
     check: Callable[[float, float], bool] | None = None  # (ratio, loopml value) -> passed
     note: str = ""
+    needs: tuple[str, ...] = ()  # benchmarks the row compares; shown only when all ran
 
     @property
     def ratio(self) -> float | None:
@@ -244,6 +245,7 @@ def build_rows(results: dict[str, Any]) -> list[Row]:
             v("log_batch", "mlflow", "per_second"),
             v("log_metric_embedded", "loopml", "per_second"),
             True,
+            needs=("log_batch", "log_metric_embedded"),
         ),
         Row(
             "runs created (start_run + end), embedded",
@@ -431,7 +433,12 @@ def main() -> int:
             for tool in ("mlflow", "loopml")
         }
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    rows = [r for r in build_rows(results) if r.mlflow is not None or r.loopml is not None]
+    rows = [
+        row
+        for row in build_rows(results)
+        if (row.mlflow is not None or row.loopml is not None)
+        and all(bench in results for bench in row.needs)
+    ]
     table = render_table(rows)
     print()
     print_machine(info)

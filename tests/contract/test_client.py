@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import loopml
-from loopml import Client, RunStatus
+from loopml import Client, Metric, RunStatus
 from loopml.core.errors import (
     ConflictError,
     FilterSyntaxError,
@@ -201,3 +202,28 @@ def test_delete_run_removes_it(client: Client) -> None:
     client.delete_run(run.id)
     with pytest.raises(NotFoundError):
         client.get_run(run.id)
+
+
+def test_metrics_are_written_in_the_background_without_a_flush(client: Client) -> None:
+    with loopml.start_run(experiment="contract", client=client) as run:
+        for step in range(10):
+            run.log_metric("bg", float(step), step=step)
+        deadline = time.monotonic() + 10
+        stored: list[Metric] = []
+        while time.monotonic() < deadline and len(stored) < 10:
+            time.sleep(0.05)
+            stored = client.metadata.get_metric_history(run.id, "bg")  # no flush here
+        assert [m.value for m in stored] == [float(s) for s in range(10)]
+
+
+def test_a_rejected_background_write_is_reported_and_the_run_still_ends(client: Client) -> None:
+    with loopml.start_run(experiment="contract", client=client) as run:
+        pass
+    client.delete_run(run.id)
+    with loopml.start_run(experiment="contract", client=client) as other:
+        client.log_metric(run.id, "orphan", 1.0)  # its run is gone: the write is refused
+        with pytest.raises(NotFoundError):
+            client.flush()
+        other.log_metric("fine", 1.0)
+    assert client.get_run(other.id).status is RunStatus.FINISHED
+    assert client.get_run(other.id).metrics == {"fine": 1.0}

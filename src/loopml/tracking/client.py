@@ -161,9 +161,12 @@ class Client:
         return self.metadata.get_run(run_id)
 
     def set_terminated(self, run_id: str, status: RunStatus = RunStatus.FINISHED) -> None:
-        """Flush what is pending for the run, then mark it ended with ``status``."""
-        self.batcher.flush()
-        self.metadata.set_run_status(run_id, status, now_ms())
+        """Flush what is pending for the run, then mark it ended with ``status`` (even when
+        the flush reports a failed write, which is raised afterwards)."""
+        try:
+            self.batcher.flush()
+        finally:
+            self.metadata.set_run_status(run_id, status, now_ms())
 
     def delete_run(self, run_id: str) -> None:
         self.metadata.delete_run(run_id)
