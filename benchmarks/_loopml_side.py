@@ -76,10 +76,14 @@ def bench_log_metric_embedded(workdir: Path, spec: dict[str, Any]) -> dict[str, 
 
 
 def server_command() -> list[str]:
-    """``python -m loopml.server`` where it exists, else the ``loopml server`` console script."""
+    """``loopml server``, the command the goal names and a user types (like ``mlflow server``
+    on the other side); ``python -m loopml.server`` where the console script is missing."""
+    script = Path(sys.executable).parent / "loopml"
+    if script.exists():
+        return [str(script), "server"]
     if importlib.util.find_spec("loopml.server.__main__") is not None:
         return [sys.executable, "-m", "loopml.server"]
-    return [str(Path(sys.executable).parent / "loopml"), "server"]
+    raise RuntimeError("Neither the 'loopml' console script nor loopml.server is installed.")
 
 
 def loopml_server(workdir: Path, port: int, log_name: str = "server.log") -> ServerProcess:
@@ -107,7 +111,7 @@ def bench_log_metric_server(workdir: Path, spec: dict[str, Any]) -> dict[str, An
         log(f"server idle {idle:.1f} s after that")
         with Client(server_url=f"http://{LOOPBACK}:{port}") as client:
             result = log_metric_one_at_a_time(client, spec["n"], spec["reps"])
-    return {**result, "server_command": " ".join(server_command()[1:])}
+    return {**result, "server_command": " ".join(Path(a).name for a in server_command())}
 
 
 def bench_log_batch(workdir: Path, spec: dict[str, Any]) -> dict[str, Any]:
@@ -221,7 +225,7 @@ def bench_server_ready(workdir: Path, spec: dict[str, Any]) -> dict[str, Any]:
         "fresh_median": median(fresh),
         "restart_median": median(restart),
         "fresh_idle_seconds": settled,
-        "server_command": " ".join(server_command()[1:]),
+        "server_command": " ".join(Path(a).name for a in server_command()),
     }
 
 

@@ -9,16 +9,13 @@ URI never shows up in ``ps``.
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 from typing import Annotated, Literal
 
 import typer
 
 from loopml.cli import output
-from loopml.core.config import ENV_ARTIFACT_URI, ENV_SERVER_URL, ENV_STORE_URI, load_config
+from loopml.core.config import load_config
 from loopml.core.errors import ConfigError, InvalidInputError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -84,18 +81,9 @@ def server_command(
 
 
 def _run_server(host: str, port: int, store: str, artifacts: str, log_level: str) -> None:
-    argv = [sys.executable, "-m", "loopml.server", "--host", host, "--port", str(port)]
-    argv += ["--log-level", log_level]
-    env = {k: v for k, v in os.environ.items() if k != ENV_SERVER_URL}  # serve, don't proxy
-    env |= {ENV_STORE_URI: store, ENV_ARTIFACT_URI: artifacts}
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if os.name == "posix":
-        os.execve(sys.executable, argv, env)
-    try:
-        raise typer.Exit(subprocess.call(argv, env=env))
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
+    from loopml.server.run import serve  # imported here: it is what `loopml server` pays for
+
+    serve(host, port, store_uri=store, artifact_uri=artifacts, log_level=log_level)
 
 
 def _check_port_free(host: str, port: int) -> None:
