@@ -1,0 +1,1 @@
+"""Data: versioned datasets, table profiles, schemas and validation, diffs (in progress)."""
