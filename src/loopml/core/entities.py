@@ -126,3 +126,29 @@ class Page(Generic[T]):
 
     def __getitem__(self, index: int) -> T:
         return self.items[index]
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetVersion:
+    """One immutable snapshot of a dataset: its files are the tree object ``tree_digest`` in
+    the artifact store; ``profiles_digest`` names a JSON blob ``{path: TableProfile dict}``
+    for the table files in it (None when it has no tables)."""
+
+    dataset: str
+    version: int
+    tree_digest: str
+    created_at: int
+    message: str = ""
+    size: int = 0
+    file_count: int = 0
+    profiles_digest: str | None = None
+    run_id: str | None = None  # the run that produced it, if any
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInput:
+    """An edge "run used dataset version" (lineage)."""
+
+    run_id: str
+    dataset: str
+    version: int
