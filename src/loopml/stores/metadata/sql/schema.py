@@ -18,6 +18,7 @@ metadata = sa.MetaData()
 ID = sa.String(64)
 KEY = sa.String(250)
 NAME = sa.String(250)
+DIGEST = sa.String(256)
 # a rowid alias on SQLite (INTEGER PRIMARY KEY), a 64-bit identity on PostgreSQL
 SERIAL = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 PAYLOAD = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -140,4 +141,42 @@ events = sa.Table(
     sa.Column("action", NAME, nullable=False),
     sa.Column("target", sa.String(1000), nullable=False),
     sa.Column("payload", PAYLOAD, nullable=False),
+)
+
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", NAME, nullable=False),
+    sa.Column("created_at", sa.BigInteger(), nullable=False),
+    # the number the next version gets: never lowered, so deleted numbers are not reused
+    sa.Column("next_version", sa.Integer(), nullable=False),
+    sa.UniqueConstraint("name", name="uq_datasets_name"),
+)
+
+dataset_versions = sa.Table(
+    "dataset_versions",
+    metadata,
+    sa.Column("dataset_id", ID, sa.ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("tree_digest", DIGEST, nullable=False),
+    sa.Column("profiles_digest", DIGEST, nullable=True),
+    sa.Column("message", sa.Text(), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("file_count", sa.Integer(), nullable=False),
+    sa.Column("created_at", sa.BigInteger(), nullable=False),
+    # the run that produced the version; the version outlives it
+    sa.Column("run_id", ID, sa.ForeignKey("runs.id", ondelete="SET NULL"), nullable=True),
+    sa.Index("ix_dataset_versions_run", "run_id"),
+)
+
+# lineage: run used (dataset, version); no foreign key to the version row, whose deletion
+# removes its edges explicitly (see .datasets)
+dataset_inputs = sa.Table(
+    "dataset_inputs",
+    metadata,
+    sa.Column("run_id", ID, _fk_run(), primary_key=True),
+    sa.Column("dataset_id", ID, sa.ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Index("ix_dataset_inputs_dataset_version", "dataset_id", "version"),
 )

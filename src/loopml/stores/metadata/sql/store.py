@@ -19,6 +19,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from loopml.core.entities import (
     ArtifactEntry,
+    DatasetInput,
+    DatasetVersion,
     Event,
     Experiment,
     Metric,
@@ -38,6 +40,7 @@ from loopml.core.filters import Comparison, parse_filter, parse_order_by
 from loopml.core.ids import new_id, now_ms
 from loopml.core.validation import normalize_artifact_path, validate_name
 from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, NewRun, RunQuery
+from loopml.stores.metadata.sql import datasets as dataset_rows
 from loopml.stores.metadata.sql import paging
 from loopml.stores.metadata.sql.engine import (
     BUSY_TIMEOUT_S,
@@ -64,12 +67,16 @@ from loopml.stores.metadata.sql.schema import (
 from loopml.stores.metadata.sql.search import compile_search, count_matches
 from loopml.stores.metadata.sql.writes import (
     Upserts,
+    check_dataset_name,
+    check_dataset_version,
     check_id,
     check_new_run_id,
     check_tags,
     check_time,
     validate_artifacts,
     validate_batch,
+    validate_dataset_inputs,
+    validate_dataset_version,
     validate_payload,
 )
 
@@ -370,6 +377,47 @@ class SqlMetadataStore:
             self._require_run(conn, run_id)
             rows = conn.execute(query).all()
         return [ArtifactEntry(r.path, r.digest, r.size) for r in rows]
+
+    # datasets (see .datasets for how versions are numbered)
+
+    def add_dataset_version(self, new: DatasetVersion) -> tuple[DatasetVersion, bool]:
+        spec = validate_dataset_version(new)
+        with self._write() as conn:
+            if spec.run_id is not None:
+                self._require_run(conn, spec.run_id, lock=True)
+            return dataset_rows.add_version(conn, spec)
+
+    def get_dataset_version(self, dataset: str, version: int | None = None) -> DatasetVersion:
+        name = check_dataset_name(dataset)
+        number = None if version is None else check_dataset_version(name, version)
+        with self._read() as conn:
+            return dataset_rows.get_version(conn, name, number)
+
+    def list_dataset_versions(self, dataset: str | None = None) -> list[DatasetVersion]:
+        name = None if dataset is None else check_dataset_name(dataset)
+        with self._read() as conn:
+            return dataset_rows.list_versions(conn, name)
+
+    def delete_dataset_version(self, dataset: str, version: int | None = None) -> None:
+        name = check_dataset_name(dataset)
+        number = None if version is None else check_dataset_version(name, version)
+        with self._write() as conn:
+            dataset_rows.delete(conn, name, number)
+
+    def add_dataset_inputs(self, run_id: str, inputs: Sequence[tuple[str, int]]) -> None:
+        check_id("run", run_id)
+        pairs = validate_dataset_inputs(inputs)
+        with self._write() as conn:
+            self._require_run(conn, run_id, lock=True)
+            dataset_rows.add_inputs(conn, run_id, pairs)
+
+    def list_dataset_inputs(
+        self, *, run_id: str | None = None, dataset: str | None = None
+    ) -> list[DatasetInput]:
+        run = None if run_id is None else check_id("run", run_id)
+        name = None if dataset is None else check_dataset_name(dataset)
+        with self._read() as conn:
+            return dataset_rows.list_inputs(conn, run, name)
 
     # event log
 

@@ -17,12 +17,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from loopml.core.entities import ArtifactEntry, Metric, Param, Tag
+from loopml.core.entities import ArtifactEntry, DatasetVersion, Metric, Param, Tag
 from loopml.core.errors import ConflictError, InvalidInputError
+from loopml.core.hashing import Digest
 from loopml.core.validation import (
     normalize_artifact_path,
     validate_key,
     validate_metric_value,
+    validate_name,
     validate_step,
     validate_value,
 )
@@ -30,7 +32,10 @@ from loopml.stores.metadata.sql.reads import chunks, metric_to_db
 from loopml.stores.metadata.sql.schema import artifacts, latest_metrics, metrics, params, run_tags
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
+# no '@' or '/': "name@version" and paths must stay unambiguous
+_DATASET_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 MAX_DIGEST_LENGTH = 256
+MAX_INT32 = 2**31 - 1
 
 
 def check_id(kind: str, value: object) -> str:
@@ -62,6 +67,86 @@ def check_tags(tags: object) -> dict[str, str]:
     if not isinstance(tags, Mapping):
         raise InvalidInputError(f"Tags must be a mapping of key to value, got {tags!r:.80}.")
     return {validate_key("tag", k): validate_value("tag", k, v) for k, v in tags.items()}
+
+
+def check_dataset_name(name: object) -> str:
+    """A dataset name: 1–250 letters, digits, ``_``, ``-`` or ``.``."""
+    text = validate_name("dataset", name)
+    if not _DATASET_NAME.match(text):
+        raise InvalidInputError(
+            f"The dataset name {text!r} contains characters that are not allowed; use only "
+            "letters, digits and _ - . (no '@', '/' or whitespace)."
+        )
+    return text
+
+
+def check_dataset_version(dataset: str, version: object) -> int:
+    if isinstance(version, bool) or not isinstance(version, int) or not 0 < version <= MAX_INT32:
+        raise InvalidInputError(
+            f"The version of dataset {dataset!r} must be a positive integer, got {version!r}."
+        )
+    return version
+
+
+def _dataset_digest(dataset: str, what: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidInputError(
+            f"The {what} of dataset {dataset!r} must be a digest string, got {value!r:.80}."
+        )
+    try:
+        return str(Digest.parse(value))
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"The {what} of dataset {dataset!r} is invalid: {exc}") from exc
+
+
+def _count(dataset: str, what: str, value: object, limit: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+        raise InvalidInputError(
+            f"The {what} of dataset {dataset!r} must be an integer >= 0, got {value!r}."
+        )
+    return value
+
+
+def validate_dataset_version(new: object) -> DatasetVersion:
+    """``new`` checked and normalised (digests as ``blake3:…``); its ``version`` is ignored."""
+    if not isinstance(new, DatasetVersion):
+        raise InvalidInputError(f"Expected a DatasetVersion, got {new!r:.80}.")
+    name = check_dataset_name(new.dataset)
+    profiles = new.profiles_digest
+    if not isinstance(new.message, str):
+        raise InvalidInputError(
+            f"The message of dataset {name!r} must be a string, got {new.message!r:.80}."
+        )
+    return DatasetVersion(
+        dataset=name,
+        version=0,
+        tree_digest=_dataset_digest(name, "tree digest", new.tree_digest),
+        created_at=check_time(f"created_at of dataset {name!r}", new.created_at),
+        message=new.message,
+        size=_count(name, "size", new.size, 2**63 - 1),
+        file_count=_count(name, "file count", new.file_count, MAX_INT32),
+        profiles_digest=None
+        if profiles is None
+        else _dataset_digest(name, "profiles digest", profiles),
+        run_id=None if new.run_id is None else check_id("run", new.run_id),
+    )
+
+
+def validate_dataset_inputs(inputs: object) -> list[tuple[str, int]]:
+    """Distinct ``(dataset, version)`` pairs, sorted."""
+    if isinstance(inputs, str | bytes) or not isinstance(inputs, Sequence):
+        raise InvalidInputError(
+            f"Dataset inputs must be a list of (dataset, version) pairs, got {inputs!r:.80}."
+        )
+    pairs: set[tuple[str, int]] = set()
+    for item in inputs:
+        if isinstance(item, str | bytes) or not isinstance(item, Sequence) or len(item) != 2:
+            raise InvalidInputError(
+                f"A dataset input must be a (dataset, version) pair, got {item!r:.80}."
+            )
+        name = check_dataset_name(item[0])
+        pairs.add((name, check_dataset_version(name, item[1])))
+    return sorted(pairs)
 
 
 @dataclass(frozen=True)
