@@ -224,3 +224,13 @@ def test_a_json_type_change_mid_file_names_line_and_column(tmp_path: Path) -> No
 def test_batch_size_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="batch_size"):
         read_batches(tmp_path / "t.csv", batch_size=0)
+
+
+def test_an_empty_text_cell_is_a_missing_value(tmp_path: Path) -> None:
+    from loopml.data.profiling import compute_profile
+
+    file = tmp_path / "t.csv"
+    file.write_text("name,n\nann,1\n,2\nbob,3\n")
+    profile = compute_profile(read_batches(file))
+    assert profile.column("name").missing == 1
+    assert profile.column("n").missing == 0

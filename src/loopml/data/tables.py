@@ -140,14 +140,18 @@ _INVALID_VALUE = re.compile(r"invalid value '(.*)'$", re.DOTALL)
 
 def _csv_batches(file: Path, block: int) -> Iterator[pa.RecordBatch]:
     read_options = pa_csv.ReadOptions(block_size=block, use_threads=False)
+    # an empty cell is a missing value in every column, text included
+    convert = pa_csv.ConvertOptions(strings_can_be_null=True)
     try:
-        reader = pa_csv.open_csv(file, read_options=read_options)
+        reader = pa_csv.open_csv(file, read_options=read_options, convert_options=convert)
         untyped = [f.name for f in reader.schema if pa.types.is_null(f.type)]
         if untyped:
             # A column with no values in the first block would be typed "null" and fail on
             # the first value later on: read it as text instead.
             reader.close()
-            convert = pa_csv.ConvertOptions(column_types=dict.fromkeys(untyped, pa.string()))
+            convert = pa_csv.ConvertOptions(
+                strings_can_be_null=True, column_types=dict.fromkeys(untyped, pa.string())
+            )
             reader = pa_csv.open_csv(file, read_options=read_options, convert_options=convert)
     except pa.ArrowInvalid as exc:
         raise _csv_error(file, exc, names=[]) from exc

@@ -7,7 +7,8 @@ import threading
 from collections.abc import Mapping
 from types import TracebackType
 
-from loopml.core.entities import ArtifactEntry, Run, RunStatus
+from loopml.core.entities import ArtifactEntry, DatasetVersion, Run, RunStatus
+from loopml.core.refs import parse_dataset_ref
 from loopml.tracking import lifecycle
 from loopml.tracking.client import Client
 
@@ -57,6 +58,14 @@ class ActiveRun:
         self, local_path: str | os.PathLike[str], artifact_path: str | None = None
     ) -> list[ArtifactEntry]:
         return self.client.log_artifact(self.id, local_path, artifact_path)
+
+    def use_dataset(self, ref: str) -> DatasetVersion:
+        """Record that this run reads dataset version ``ref`` ("iris@3", "iris@latest" or
+        "iris"; the latter two are pinned to the newest version now) and return it."""
+        name, number = parse_dataset_ref(ref)
+        version = self.client.metadata.get_dataset_version(name, number)
+        self.client.metadata.add_dataset_inputs(self.id, [(version.dataset, version.version)])
+        return version
 
     def flush(self) -> None:
         self.client.flush()

@@ -1,0 +1,458 @@
+"""``loopml data``: version datasets, inspect their profiles, validate new data."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from loopml.cli import output
+from loopml.cli.resolve import open_client
+from loopml.core.entities import DatasetVersion
+from loopml.core.errors import InvalidInputError, NotFoundError
+from loopml.core.hashing import Digest
+from loopml.core.refs import format_dataset_ref, parse_dataset_ref
+from loopml.stores.artifacts.trees import materialize_tree
+from loopml.tracking.client import Client
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+    from rich.table import Table
+
+    from loopml.data.profiles import TableProfile
+    from loopml.data.schema import Schema
+    from loopml.data.validation import ValidationReport
+
+app = typer.Typer(
+    help=(
+        "Version datasets (files or folders), see their profiles, validate new data.\n\n"
+        "A version is written NAME@3; NAME@latest or just NAME means the newest."
+    ),
+    no_args_is_help=True,
+)
+
+_NUMERIC = ("numeric", "integer")
+
+SchemaOption = Annotated[
+    Path | None,
+    typer.Option("--schema", help="A schema YAML file (see 'loopml data schema')."),
+]
+
+
+# add -----------------------------------------------------------------------------------------
+@app.command("add")
+def add_command(
+    name: Annotated[str, typer.Argument(help="Dataset name, e.g. iris.")],
+    path: Annotated[Path, typer.Argument(help="The file or folder to snapshot.")],
+    message: Annotated[str, typer.Option("--message", "-m", help="What changed.")] = "",
+    require_valid: Annotated[
+        bool,
+        typer.Option(
+            "--require-valid",
+            help="Refuse to add data that fails validation (against --schema, or else the "
+            "schema inferred from the newest version).",
+        ),
+    ] = False,
+    schema_file: SchemaOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    as_json: output.JsonFlag = False,
+) -> None:
+    """Snapshot PATH as the next version of dataset NAME.
+
+    Unchanged files are stored once; adding the same content again makes no new version.
+    Every table (CSV, Parquet, JSON lines) is profiled; a malformed one is an error and no
+    version is made.
+
+    Examples:
+
+        loopml data add iris data/iris.csv -m "first cut"
+        loopml data add images ./images --quiet
+        loopml data add iris new.csv --require-valid --schema iris.schema.yaml
+    """
+    from loopml import data  # lazily: pyarrow takes a while to import
+
+    with Client(create=True) as client:
+        if require_valid or schema_file is not None:
+            if not require_valid:
+                raise InvalidInputError("--schema needs --require-valid in 'loopml data add'.")
+            reports = _validate(client, name, path, schema_file)
+            if not all(report.ok for report in reports):
+                _print_reports(reports, as_json=as_json)
+                output.print_error(f"Not added: {path} failed validation.")
+                raise typer.Exit(1)
+        with _AddProgress(hidden=quiet or as_json) as progress:
+            result = data.add(name, path, message=message, client=client, progress=progress)
+    version = result.version
+    if as_json:
+        output.print_json({**_version_to_dict(version), "created": result.created})
+        return
+    ref = format_dataset_ref(version.dataset, version.version)
+    out = output.console()
+    if result.created:
+        files = _files(version.file_count)
+        out.print(f"Created {ref} ({files}, {format_size(version.size)})", markup=False)
+    else:
+        out.print(f"No change: {ref} already has this content", markup=False)
+
+
+# list / show / log ---------------------------------------------------------------------------
+@app.command("list")
+def list_command(as_json: output.JsonFlag = False) -> None:
+    """List datasets with their newest version.
+
+    Examples:
+
+        loopml data list
+        loopml data list --json | jq -r '.[].dataset'
+    """
+    from loopml import data  # lazily: pyarrow takes a while to import
+
+    with open_client() as client:
+        versions = data.list_datasets(client=client)
+    if as_json:
+        output.print_json([_version_to_dict(v) for v in versions])
+        return
+    out = output.console()
+    if not versions:
+        out.print("No datasets yet. Add one with 'loopml data add NAME PATH'.", markup=False)
+        return
+    out.print(_versions_table(versions, title="Datasets (newest version)"))
+
+
+@app.command("show")
+def show_command(
+    ref: Annotated[str, typer.Argument(help="NAME, NAME@latest or NAME@3.")],
+    as_json: output.JsonFlag = False,
+) -> None:
+    """Show a version: its files, size, message and the profile of each table.
+
+    Examples:
+
+        loopml data show iris
+        loopml data show iris@2 --json
+    """
+    from loopml import data  # lazily: pyarrow takes a while to import
+
+    with open_client() as client:
+        handle = data.get(ref, client=client)
+        files = handle.files()
+        profiles = handle.profiles()
+    version = handle.version
+    if as_json:
+        document = _version_to_dict(version)
+        document["files"] = [
+            {"path": f.path, "digest": str(f.digest), "size": f.size} for f in files
+        ]
+        document["profiles"] = {path: p.to_dict() for path, p in profiles.items()}
+        output.print_json(document)
+        return
+    out = output.console()
+    out.print(f"[bold]{output.escape(handle.ref)}[/]  {output.format_time(version.created_at)}")
+    if version.message:
+        out.print(f"  message: {version.message}", markup=False)
+    out.print(f"  {_files(version.file_count)}, {format_size(version.size)}", markup=False)
+    from rich.table import Table
+
+    listing = Table(show_header=True, header_style="bold", box=None)
+    listing.add_column("file")
+    listing.add_column("size", justify="right")
+    for entry in files:
+        listing.add_row(output.escape(entry.path), format_size(entry.size))
+    out.print(listing)
+    for path, profile in profiles.items():
+        out.print(_profile_table(path, profile))
+
+
+@app.command("log")
+def log_command(
+    name: Annotated[str, typer.Argument(help="Dataset name.")],
+    as_json: output.JsonFlag = False,
+) -> None:
+    """List every version of a dataset, oldest first.
+
+    Examples:
+
+        loopml data log iris
+    """
+    from loopml import data  # lazily: pyarrow takes a while to import
+
+    with open_client() as client:
+        versions = data.log(name, client=client)
+    if as_json:
+        output.print_json([_version_to_dict(v) for v in versions])
+        return
+    output.console().print(_versions_table(versions, title=f"Versions of {name}"))
+
+
+# get / rm ------------------------------------------------------------------------------------
+@app.command("get")
+def get_command(
+    ref: Annotated[str, typer.Argument(help="NAME@3, NAME@latest or NAME.")],
+    to: Annotated[Path, typer.Option("--to", help="Folder to write the files into.")],
+    as_json: output.JsonFlag = False,
+) -> None:
+    """Write a version's files into a folder.
+
+    Examples:
+
+        loopml data get iris@2 --to ./iris-v2
+    """
+    from loopml import data  # lazily: pyarrow takes a while to import
+
+    with open_client() as client:
+        handle = data.get(ref, client=client)
+        version = handle.version
+        entries = materialize_tree(client.artifacts, Digest.parse(version.tree_digest), to)
+    if as_json:
+        output.print_json({**_version_to_dict(version), "to": str(to), "files": len(entries)})
+        return
+    output.console().print(
+        f"Wrote {handle.ref} ({len(entries)} files, {format_size(version.size)}) to {to}",
+        markup=False,
+    )
+
+
+@app.command("rm")
+def rm_command(
+    ref: Annotated[str, typer.Argument(help="NAME@3 (one version) or NAME (all versions).")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete one version, or a whole dataset. Version numbers are never reused.
+
+    Examples:
+
+        loopml data rm iris@1 --yes
+        loopml data rm iris
+    """
+    from loopml import data  # lazily: pyarrow takes a while to import
+
+    name, number = parse_dataset_ref(ref)
+    latest = "@latest" in ref.lower()
+    with open_client() as client:
+        if latest:  # "rm iris@latest" deletes the newest version, not the dataset
+            number = client.metadata.get_dataset_version(name, None).version
+        target = format_dataset_ref(name, number) if number is not None else name
+        if number is None:
+            data.log(name, client=client)  # NotFoundError for an unknown dataset
+        else:
+            client.metadata.get_dataset_version(name, number)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise InvalidInputError(
+                    "Refusing to delete without confirmation: there is no terminal to ask "
+                    "on. Pass --yes to delete non-interactively."
+                )
+            what = f"version {target}" if number is not None else f"every version of {name}"
+            if not typer.confirm(f"Delete {what}?"):
+                raise typer.Exit(1)
+        data.remove(name, number, client=client)
+    output.console().print(f"Deleted {target}", markup=False)
+
+
+# validate / schema ---------------------------------------------------------------------------
+@app.command("validate")
+def validate_command(
+    name: Annotated[str, typer.Argument(help="Dataset whose schema the data must follow.")],
+    path: Annotated[Path, typer.Argument(help="The table file or folder to check.")],
+    schema_file: SchemaOption = None,
+    as_json: output.JsonFlag = False,
+) -> None:
+    """Check new data against a schema: --schema FILE, or else the one inferred from the
+    newest version of NAME. Exit 0 if it passes, 1 if a rule fails, 2 on bad input.
+
+    Examples:
+
+        loopml data validate iris new.csv
+        loopml data validate iris new.csv --schema iris.schema.yaml --json
+    """
+    from loopml import data  # lazily: pyarrow takes a while to import
+
+    if schema_file is not None:  # no project needed
+        reports = data.validate_files(path, schema=_read_schema(schema_file))
+    else:
+        with open_client() as client:
+            reports = _validate(client, name, path, None)
+    _print_reports(reports, as_json=as_json)
+    if not all(report.ok for report in reports):
+        raise typer.Exit(1)
+
+
+@app.command("schema")
+def schema_command(
+    ref: Annotated[str, typer.Argument(help="NAME, NAME@latest or NAME@3.")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the YAML here (default: stdout).")
+    ] = None,
+    table: Annotated[
+        str | None, typer.Option("--table", help="Which table, when the version has several.")
+    ] = None,
+) -> None:
+    """Infer a schema (YAML) from a version's profile, to edit and use with --schema.
+
+    Examples:
+
+        loopml data schema iris --out iris.schema.yaml
+    """
+    from loopml import data  # lazily: pyarrow takes a while to import
+
+    with open_client() as client:
+        handle = data.get(ref, client=client)
+        text = data.schema_to_yaml(handle.schema(table))
+    if out_file is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out_file.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInputError(f"Cannot write {out_file}: {exc.strerror}.") from exc
+    output.console().print(f"Wrote the schema of {handle.ref} to {out_file}", markup=False)
+
+
+# helpers -------------------------------------------------------------------------------------
+def _validate(
+    client: Client, name: str, path: Path, schema_file: Path | None
+) -> list[ValidationReport]:
+    from loopml import data  # lazily: pyarrow takes a while to import
+
+    schema: Schema | None = None
+    reference = None
+    if schema_file is not None:
+        schema = _read_schema(schema_file)
+    else:
+        try:
+            reference = data.get(name, client=client)
+        except NotFoundError as exc:
+            raise NotFoundError(
+                f"{exc.message} Without --schema the schema is inferred from the newest "
+                f"version of {name!r}."
+            ) from exc
+    return data.validate_files(path, schema=schema, reference=reference)
+
+
+def _read_schema(file: Path) -> Schema:
+    from loopml import data  # lazily: pyarrow takes a while to import
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise NotFoundError(f"Schema file {file} does not exist.") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"Cannot read schema file {file}: {exc}.") from exc
+    return data.schema_from_yaml(text, source=str(file))
+
+
+def _print_reports(reports: list[ValidationReport], *, as_json: bool) -> None:
+    if as_json:
+        document = [r.to_dict() for r in reports]
+        output.print_json(document[0] if len(document) == 1 else document)
+        return
+    out = output.console()
+    for report in reports:
+        style = "green" if report.ok else "red"
+        out.print(report.render_text(), style=style, markup=False, soft_wrap=True)
+
+
+class _AddProgress:
+    """A Rich progress bar fed by ``data.add`` (shown from 50 files on, on stderr)."""
+
+    MIN_FILES = 50
+
+    def __init__(self, *, hidden: bool) -> None:
+        from rich.progress import Progress
+
+        self.bar = Progress(console=output.console(stderr=True, quiet=hidden), transient=True)
+        self.task: TaskID | None = None
+
+    def __enter__(self) -> Callable[[int, int], None]:
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        if total < self.MIN_FILES:
+            return
+        if self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task("Storing files", total=total)
+        self.bar.update(self.task, completed=done)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.task is not None:
+            self.bar.stop()
+
+
+def _files(count: int) -> str:
+    return f"{count} file{'' if count == 1 else 's'}"
+
+
+def format_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+def _version_to_dict(version: DatasetVersion) -> dict[str, object]:
+    return {
+        "dataset": version.dataset,
+        "version": version.version,
+        "ref": format_dataset_ref(version.dataset, version.version),
+        "created_at": version.created_at,
+        "message": version.message,
+        "size": version.size,
+        "file_count": version.file_count,
+        "tree_digest": version.tree_digest,
+        "profiles_digest": version.profiles_digest,
+        "run_id": version.run_id,
+    }
+
+
+def _versions_table(versions: list[DatasetVersion], *, title: str) -> Table:
+    from rich.table import Table
+
+    table = Table(title=title, header_style="bold")
+    for header in ("version", "created", "files", "size", "message"):
+        table.add_column(header, justify="right" if header in ("files", "size") else "left")
+    for v in versions:
+        table.add_row(
+            output.escape(format_dataset_ref(v.dataset, v.version)),
+            output.format_time(v.created_at),
+            str(v.file_count),
+            format_size(v.size),
+            output.escape(v.message),
+        )
+    return table
+
+
+def _profile_table(path: str, profile: TableProfile) -> Table:
+    from rich.box import SIMPLE_HEAD
+    from rich.table import Table
+
+    title = f"{output.escape(path)}: {profile.rows:,} rows"
+    table = Table(title=title, title_justify="left", header_style="bold", box=SIMPLE_HEAD)
+    for header in ("column", "type", "missing", "distinct", "min", "max", "mean"):
+        left = header in ("column", "type")
+        table.add_column(header, justify="left" if left else "right", no_wrap=header == "type")
+    for c in profile.columns:
+        distinct = f"{c.distinct:,}" if c.distinct_is_exact else f"~{c.distinct:,}"
+        table.add_row(
+            output.escape(c.name),
+            str(c.logical_type),
+            f"{c.missing:,}",
+            distinct,
+            _cell(c.min),
+            _cell(c.max),
+            _cell(c.mean) if c.logical_type in _NUMERIC else "",
+        )
+    return table
+
+
+def _cell(value: float | str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return output.format_number(value)
+    return output.escape(value if len(value) <= 24 else value[:23] + "…")
