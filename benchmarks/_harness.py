@@ -35,6 +35,8 @@ def parse_side_args(benches: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--spec", default="{}", help="sizes as JSON, e.g. '{\"n\": 1000}'")
     args = parser.parse_args()
     args.spec = json.loads(args.spec)
+    # SIGTERM from the orchestrator unwinds the stack, so servers started here are stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.workdir.mkdir(parents=True, exist_ok=True)
     return args
 
@@ -163,6 +165,9 @@ class ServerProcess:
             proc.wait(timeout=15)
         with contextlib.suppress(ProcessLookupError):  # reap any worker left in the group
             os.killpg(pgid, signal.SIGKILL)
+        deadline = time.perf_counter() + 10
+        while _group_members(pgid) and time.perf_counter() < deadline:
+            time.sleep(0.05)
 
     def __exit__(
         self,
@@ -173,17 +178,26 @@ class ServerProcess:
         self.stop()
 
 
-def _group_cpu_ticks(pgid: int) -> int:
-    """User + system CPU ticks of every live process in process group ``pgid`` (Linux)."""
-    total = 0
+def _group_stats(pgid: int) -> list[list[str]]:
+    """The ``/proc/<pid>/stat`` fields (after the command name) of process group ``pgid``."""
+    found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rpartition(")")[2].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid:
-            total += int(fields[11]) + int(fields[12])
-    return total
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(fields)
+    return found
+
+
+def _group_members(pgid: int) -> int:
+    return len(_group_stats(pgid))
+
+
+def _group_cpu_ticks(pgid: int) -> int:
+    """User + system CPU ticks of every live process in process group ``pgid`` (Linux)."""
+    return sum(int(fields[11]) + int(fields[12]) for fields in _group_stats(pgid))
 
 
 def run_data(index: int, seed: int = 42) -> dict[str, Any]:
