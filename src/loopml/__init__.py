@@ -5,6 +5,9 @@
 ...     run.log_metric("loss", 0.25, step=1)
 """
 
+import importlib as _importlib
+from types import ModuleType as _ModuleType
+
 from loopml.core.entities import Experiment, Metric, Page, Run, RunStatus
 from loopml.core.errors import (
     AlreadyExistsError,
@@ -18,6 +21,14 @@ from loopml.core.errors import (
 from loopml.tracking import ActiveRun, Client, active_run, start_run
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> _ModuleType:
+    """``loopml.data`` is imported on first use, so ``import loopml`` stays light."""
+    if name == "data":
+        return _importlib.import_module("loopml.data")
+    raise AttributeError(f"module 'loopml' has no attribute {name!r}")
+
 
 __all__ = [
     "ActiveRun",

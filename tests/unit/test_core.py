@@ -137,3 +137,13 @@ def test_unknown_store_scheme_lists_the_supported_ones_without_the_password() ->
     assert "sqlite://" in info.value.message and "postgresql" in info.value.message
     with pytest.raises(ConfigError, match="s3://"):
         open_artifact_store("ftp://host/path")
+
+
+def test_loopml_data_is_reachable_from_the_package_without_an_extra_import() -> None:
+    import subprocess
+    import sys
+
+    code = "import loopml, sys; assert 'pyarrow' not in sys.modules; print(loopml.data.add)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "function add" in done.stdout
