@@ -7,7 +7,6 @@ import json
 import math
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,9 +18,9 @@ import pytest
 
 import loopml
 from loopml.core.config import find_root, init_project, load_config
+from tests.e2e.runner import LOOPML, cli
 from tests.fixtures.backends import free_port
 
-LOOPML = Path(sys.executable).with_name("loopml")
 SERVER_READY_TIMEOUT = 30.0
 SECRET = "tok-do-not-print-0123456789"
 
@@ -39,23 +38,6 @@ HELP_COMMANDS = [
     ["server"],
     ["quickstart"],
 ]
-
-
-def cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """Run ``loopml ARGS`` in ``cwd`` with no LOOPML_* settings but ``env``, stdin closed."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
-    return subprocess.run(
-        [str(LOOPML), *args],
-        cwd=cwd,
-        env={**clean, "COLUMNS": "200", **(env or {})},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def strict_json(text: str) -> object:

@@ -3,36 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from loopml.core.config import init_project
+from tests.e2e.runner import cli
 
-LOOPML = Path(sys.executable).with_name("loopml")
 IRIS = "sepal,species\n5.1,setosa\n4.9,setosa\n6.3,virginica\n"
 GOOD = "sepal,species\n5.0,setosa\n6.0,virginica\n"
 BAD = "sepal,species\n5.0,setosa\n99.5,virginica\n"  # above the max seen in iris@1
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run ``loopml ARGS`` in ``cwd`` with no LOOPML_* settings and stdin closed."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
-    return subprocess.run(
-        [str(LOOPML), *args],
-        cwd=cwd,
-        env={**clean, "COLUMNS": "200"},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def expect(result: subprocess.CompletedProcess[str], code: int) -> str:

@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import loopml
 from loopml.core.config import load_config
-
-LOOPML = Path(sys.executable).with_name("loopml")
+from tests.e2e.runner import cli as run_loopml
 
 
 def cli(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
-    return subprocess.run(
-        [str(LOOPML), *args],
-        cwd=cwd,
-        env={**clean, "COLUMNS": "120", **(env or {})},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_loopml(*args, cwd=cwd, env=env, timeout=120, columns=120)
 
 
 def test_quickstart_trains_tracks_and_compares_real_models(tmp_path: Path) -> None:
