@@ -74,13 +74,22 @@ def check_get_returns_the_newest_or_the_version_asked_for(store: MetadataStore) 
     run_id = _run_id(store)
     profiles = _tree()
     first, _ = store.add_dataset_version(
-        _new(name, _tree(), message="first", size=10, file_count=2, profiles_digest=profiles)
+        _new(
+            name,
+            _tree(),
+            message="first",
+            size=10,
+            file_count=2,
+            profiles_digest=profiles,
+            source="data/train",
+        )
     )
     second, _ = store.add_dataset_version(_new(name, _tree(), run_id=run_id))
     assert store.get_dataset_version(name) == second
     assert store.get_dataset_version(name, 1) == first
     assert (first.message, first.size, first.file_count) == ("first", 10, 2)
     assert first.profiles_digest == profiles and first.run_id is None
+    assert first.source == "data/train" and second.source is None
     assert second.run_id == run_id and second.profiles_digest is None
 
 

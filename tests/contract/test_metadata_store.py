@@ -1,16 +1,11 @@
 """Every metadata store backend passes every check in :mod:`tests.contract.metadata_checks`.
 
-Adding a backend is one more entry in ``BACKENDS`` and one more branch in
-:func:`metadata_store` that turns a fixture into a store URI — as the ``remote`` branch does:
-a fixture (``tests/fixtures/server.py``) starts ``loopml server`` on a free port and yields
-its base URL, and ``open_metadata_store(uri)`` picks the backend by URI scheme. The checks
-stay unchanged because they use only the ``MetadataStore`` protocol and never assume an empty
-store (so a server shared by several checks is fine).
+The ``metadata_store`` fixture (``conftest.py``) runs each check on every backend: sqlite,
+postgres and remote (a live ``loopml server``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,36 +15,11 @@ from loopml.stores.metadata.base import MetadataStore
 from loopml.stores.metadata.sql import SqlMetadataStore
 from loopml.stores.metadata.sql import store as sql_store
 from loopml.stores.metadata.sql.engine import mask_uri, parse_uri
-from loopml.stores.registry import open_metadata_store
 from tests.contract.metadata_checks import (
     StoreCheck,
     check_create_run_starts_running_without_end_time,
     metadata_store_checks,
 )
-
-BACKENDS = [
-    "sqlite",
-    pytest.param("postgres", marks=pytest.mark.postgres),
-    "remote",
-]
-
-
-@pytest.fixture(params=BACKENDS)
-def metadata_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    if request.param == "sqlite":
-        uri = f"sqlite:///{tmp_path / 'loopml.db'}"
-    elif request.param == "postgres":
-        uri = request.getfixturevalue("postgres_uri")
-    elif request.param == "remote":
-        # a live `python -m loopml.server` over SQLite, shared by this module's checks
-        uri = request.getfixturevalue("shared_platform_server_url")
-    else:  # pragma: no cover - a new backend needs its branch above
-        raise AssertionError(f"no fixture branch for backend {request.param!r}")
-    store = open_metadata_store(uri)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 @pytest.mark.parametrize("check", metadata_store_checks(), ids=lambda check: check.__name__)

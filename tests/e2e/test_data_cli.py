@@ -110,3 +110,28 @@ def test_validate_schema_and_refused_adds(project: Path) -> None:
     assert [(f["column"], f["rule"]) for f in document["failures"]] == [("sepal", "max")]
     # neither the invalid nor the malformed data made a version
     assert [(d["dataset"], d["version"]) for d in json.loads(expect(listed, 0))] == [("iris", 1)]
+
+
+def test_status_shows_what_changed_and_can_set_the_exit_code(project: Path) -> None:
+    expect(cli("data", "add", "iris", "data", "-q", cwd=project), 0)
+    out = expect(cli("data", "status", cwd=project), 0)
+    assert "iris@1: up to date with" in out
+    (project / "data" / "iris.csv").write_text(IRIS + "7.0,virginica\n", encoding="utf-8")
+    (project / "data" / "extra.txt").write_text("more\n", encoding="utf-8")
+    out = expect(cli("data", "status", "iris", "--exit-code", cwd=project), 1)
+    assert "1 modified, 1 new, 0 deleted" in out and "iris.csv" in out and "extra.txt" in out
+    found = json.loads(expect(cli("data", "status", "--json", cwd=project), 0))
+    assert found == [
+        {
+            "dataset": "iris",
+            "version": 1,
+            "source": str(project / "data"),
+            "clean": False,
+            "added": ["extra.txt"],
+            "removed": [],
+            "modified": ["iris.csv"],
+            "unchanged": 0,
+        }
+    ]
+    err = cli("data", "status", "--path", "data", cwd=project)
+    assert err.returncode == 2 and "--path needs one dataset name" in err.stderr

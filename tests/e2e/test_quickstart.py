@@ -23,6 +23,8 @@ def test_quickstart_trains_tracks_and_compares_real_models(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # --quiet: no progress bar, no warnings
     assert "best AUC first" in done.stdout
+    assert "Training data: breast_cancer@1, added from data/breast_cancer.csv" in done.stdout
+    assert "breast_cancer.csv: 569 rows × 31 columns" in done.stdout  # its profile
     assert "loopml runs list --experiment quickstart" in done.stdout
     assert str((demo / ".loopml").resolve()) in done.stdout
 
@@ -48,6 +50,16 @@ def test_quickstart_trains_tracks_and_compares_real_models(tmp_path: Path) -> No
             client.download_artifacts(best.id, "confusion_matrix.json", tmp_path / "dl").read_text()
         )
         assert sum(map(sum, matrix["matrix"])) == 143  # the 25% test split of 569 samples
+        # every run trained on the versioned data and says so
+        for run in finished:
+            inputs = client.metadata.list_dataset_inputs(run_id=run["id"])
+            assert [(i.dataset, i.version) for i in inputs] == [("breast_cancer", 1)]
+            assert run["params"]["dataset"] == "breast_cancer@1"
+
+    shown = cli("data", "show", "breast_cancer", "--json", cwd=demo)
+    assert shown.returncode == 0, shown.stderr
+    profile = json.loads(shown.stdout)
+    assert profile["source"] == "data/breast_cancer.csv"
 
 
 def test_quickstart_without_scikit_learn_says_what_to_install(tmp_path: Path) -> None:

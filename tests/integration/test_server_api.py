@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
-from loopml.core.entities import ArtifactEntry, Metric, Param, RunStatus, Tag
+from loopml.core.entities import ArtifactEntry, DatasetVersion, Metric, Param, RunStatus, Tag
 from loopml.core.errors import BackendUnavailableError
 from loopml.core.hashing import CHUNK_SIZE, hash_chunks
 from loopml.core.ids import now_ms
@@ -197,6 +197,15 @@ def test_openapi_describes_every_endpoint(http: httpx.Client) -> None:
         ("PUT", "/api/v1/blobs"),
         ("GET", "/api/v1/blobs/{digest}"),
         ("HEAD", "/api/v1/blobs/{digest}"),
+        ("GET", "/api/v1/datasets"),
+        ("POST", "/api/v1/datasets/{name}/versions"),
+        ("GET", "/api/v1/datasets/{name}/versions"),
+        ("GET", "/api/v1/datasets/{name}/versions/latest"),
+        ("GET", "/api/v1/datasets/{name}/versions/{version}"),
+        ("DELETE", "/api/v1/datasets/{name}/versions/{version}"),
+        ("DELETE", "/api/v1/datasets/{name}"),
+        ("POST", "/api/v1/runs/{run_id}/dataset-inputs"),
+        ("GET", "/api/v1/dataset-inputs"),
     }
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
 
@@ -241,6 +250,12 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
     )
     digest = blobs.put(io.BytesIO(b"audited bytes"))
     metadata.add_artifacts(run.id, [ArtifactEntry("a.txt", str(digest), 13)])
+    dataset = f"audited-{run.id}"
+    for tree in (digest, hash_chunks(iter([b"other"]))):
+        metadata.add_dataset_version(DatasetVersion(dataset, 0, str(tree), now_ms()))
+    metadata.add_dataset_inputs(run.id, [(dataset, 2)])
+    metadata.delete_dataset_version(dataset, 1)
+    metadata.delete_dataset_version(dataset)
     metadata.set_run_status(run.id, RunStatus.FINISHED, None)
     metadata.delete_run(run.id)
     appended = metadata.append_event(actor="ci", action="custom.note", target="x", payload={})
@@ -255,12 +270,19 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
         ("run.log_batch", f"run:{run.id}"),
         ("blob.put", f"blob:{digest}"),
         ("run.add_artifacts", f"run:{run.id}"),
+        ("dataset.add_version", f"dataset:{dataset}"),
+        ("dataset.add_version", f"dataset:{dataset}"),
+        ("run.use_datasets", f"run:{run.id}"),
+        ("dataset.delete_version", f"dataset:{dataset}"),
+        ("dataset.delete", f"dataset:{dataset}"),
         ("run.set_status", f"run:{run.id}"),
         ("run.delete", f"run:{run.id}"),
         ("custom.note", "x"),
     ]
     assert {e.actor for e in events[:-1]} == {"anonymous"} and events[-1] == appended
     assert events[2].payload == {"metrics": 1, "params": ["p"], "tags": ["t"]}
+    assert events[5].payload == {"version": 1, "tree_digest": str(digest)}
+    assert (events[7].payload, events[8].payload) == ({"inputs": [f"{dataset}@2"]}, {"version": 1})
     assert token not in server.log()
     # every mutating route of the app was exercised above (search only reads)
     exercised = {
@@ -271,6 +293,10 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
         ("POST", "/api/v1/runs/{run_id}/artifacts"),
         ("PUT", "/api/v1/runs/{run_id}/status"),
         ("DELETE", "/api/v1/runs/{run_id}"),
+        ("POST", "/api/v1/datasets/{name}/versions"),
+        ("POST", "/api/v1/runs/{run_id}/dataset-inputs"),
+        ("DELETE", "/api/v1/datasets/{name}/versions/{version}"),
+        ("DELETE", "/api/v1/datasets/{name}"),
         ("POST", "/api/v1/events"),
         ("POST", "/api/v1/runs/search"),
     }

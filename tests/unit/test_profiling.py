@@ -24,7 +24,7 @@ from loopml.data.profiling import (
     SAMPLE_SIZE,
     compute_profile,
 )
-from loopml.data.sketches import TopCounts, hash_strings
+from loopml.data.sketches import TopCounts, hash_strings, mix64
 from loopml.data.tables import TableFormatError, read_batches
 
 
@@ -297,3 +297,25 @@ def test_string_hashes_depend_on_order_length_and_ignore_slicing() -> None:
     assert len(set(hashes[:5].tolist())) == 5
     assert hashes[0] == hashes[5]
     assert hash_strings(words.slice(3, 3)).tolist() == hashes[3:].tolist()
+
+
+def _splitmix64_finaliser(value: int) -> int:
+    mask = (1 << 64) - 1
+    value = (value ^ (value >> 30)) * 0xBF58476D1CE4E5B9 & mask
+    value = (value ^ (value >> 27)) * 0x94D049BB133111EB & mask
+    return value ^ (value >> 31)
+
+
+@given(values=st.lists(st.integers(0, 2**64 - 1), max_size=50))
+def test_mix64_is_splitmix64s_finaliser_and_leaves_its_input_alone(values: list[int]) -> None:
+    array = np.array(values, dtype=np.uint64)
+    mixed = mix64(array)
+    assert mixed.tolist() == [_splitmix64_finaliser(v) for v in values]
+    assert array.tolist() == values
+
+
+def test_std_stays_exact_for_values_far_from_zero() -> None:
+    values = np.random.default_rng(5).normal(1e9, 0.5, 300_000)
+    x = compute_profile(_split(pa.table({"x": values}), 65_536)).column("x")
+    assert x.mean == pytest.approx(values.mean(), rel=1e-15)
+    assert x.std == pytest.approx(values.std(ddof=1), rel=1e-9)

@@ -234,3 +234,21 @@ def test_an_empty_text_cell_is_a_missing_value(tmp_path: Path) -> None:
     profile = compute_profile(read_batches(file))
     assert profile.column("name").missing == 1
     assert profile.column("n").missing == 0
+
+
+def test_csv_columns_sharing_a_name_keep_their_own_types(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("a,a,b\n" + "1,x,\n" * 30_000 + "2,y,late\n")
+    read, _ = _read_all(path, batch_size=10)
+    assert [f.type for f in read.schema] == [pa.int64(), pa.string(), pa.string()]
+    assert read.column(1).to_pylist()[-1] == "y"
+    assert read.column(2).to_pylist()[-1] == "late"
+
+
+def test_csv_types_inferred_from_the_first_block_hold_for_the_whole_file(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("n,when\n" + "1,2024-01-01 00:00:00\n" * 30_000 + "2,2024-01-02 12:00:00\n")
+    read, _ = _read_all(path, batch_size=10)
+    assert read.schema.field("n").type == pa.int64()
+    assert pa.types.is_timestamp(read.schema.field("when").type)
+    assert read.num_rows == 30_001

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from loopml.data.profiles import TableProfile
     from loopml.data.schema import Schema
     from loopml.data.validation import ValidationReport
+    from loopml.data.version_diff import ColumnStats, DatasetDiff, TableDiff
+    from loopml.data.versions import DatasetStatus
 
 app = typer.Typer(
     help=(
@@ -35,6 +37,7 @@ app = typer.Typer(
 )
 
 _NUMERIC = ("numeric", "integer")
+_LISTED_CHANGES = 20  # changed paths printed per kind; --json has them all
 
 SchemaOption = Annotated[
     Path | None,
@@ -98,6 +101,78 @@ def add_command(
         out.print(f"No change: {ref} already has this content", markup=False)
 
 
+# status --------------------------------------------------------------------------------------
+@app.command("status")
+def status_command(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Datasets to check (default: every dataset with a known source)."),
+    ] = None,
+    path: Annotated[
+        Path | None,
+        typer.Option("--path", help="Compare this file or folder instead of the recorded source."),
+    ] = None,
+    exit_code: Annotated[
+        bool, typer.Option("--exit-code", help="Exit with 1 when anything changed.")
+    ] = False,
+    as_json: output.JsonFlag = False,
+) -> None:
+    """Show what changed in the files each dataset was added from since its newest version.
+
+    Only files whose size or times changed are read (a stat cache remembers the rest), so
+    checking an unchanged folder is nearly free.
+
+    Examples:
+
+        loopml data status
+        loopml data status iris --json
+        loopml data status iris --path new/iris.csv --exit-code
+    """
+    from loopml.data import versions  # lazily: only what status needs
+
+    with open_client() as client:
+        if names:
+            chosen = names
+        else:
+            chosen = [v.dataset for v in versions.list_datasets(client=client) if v.source]
+            if path is not None:
+                raise InvalidInputError("--path needs one dataset name: loopml data status NAME.")
+        if path is not None and len(chosen) != 1:
+            raise InvalidInputError("--path compares one dataset; name exactly one.")
+        results = [versions.status(name, path=path, client=client) for name in chosen]
+    if as_json:
+        output.print_json([result.to_dict() for result in results])
+    else:
+        _print_status(results)
+    if exit_code and not all(result.clean for result in results):
+        raise typer.Exit(1)
+
+
+def _print_status(results: list[DatasetStatus]) -> None:
+    out = output.console()
+    if not results:
+        out.print("No dataset records where it was added from; nothing to check.", markup=False)
+    for result in results:
+        found = result.found
+        ref = format_dataset_ref(result.version.dataset, result.version.version)
+        where = output.escape(found.source)
+        if result.clean:
+            out.print(f"[green]{output.escape(ref)}: up to date[/green] with {where}")
+            continue
+        counts = f"{len(found.modified)} modified, {len(found.added)} new, "
+        counts += f"{len(found.removed)} deleted"
+        out.print(f"[yellow]{output.escape(ref)}: {counts}[/yellow] in {where}")
+        for label, paths, style in (
+            ("modified", found.modified, "yellow"),
+            ("new", found.added, "green"),
+            ("deleted", found.removed, "red"),
+        ):
+            for changed in paths[:_LISTED_CHANGES]:
+                out.print(f"  [{style}]{label + ':':10}[/{style}] {output.escape(changed)}")
+            if len(paths) > _LISTED_CHANGES:
+                out.print(f"  … and {len(paths) - _LISTED_CHANGES} more {label} (see --json)")
+
+
 # list / show / log ---------------------------------------------------------------------------
 @app.command("list")
 def list_command(as_json: output.JsonFlag = False) -> None:
@@ -154,6 +229,8 @@ def show_command(
     if version.message:
         out.print(f"  message: {version.message}", markup=False)
     out.print(f"  {_files(version.file_count)}, {format_size(version.size)}", markup=False)
+    if version.source:
+        out.print(f"  added from: {version.source}", markup=False)
     from rich.table import Table
 
     listing = Table(show_header=True, header_style="bold", box=None)
@@ -163,7 +240,7 @@ def show_command(
         listing.add_row(output.escape(entry.path), format_size(entry.size))
     out.print(listing)
     for path, profile in profiles.items():
-        out.print(_profile_table(path, profile))
+        out.print(profile_table(path, profile))
 
 
 @app.command("log")
@@ -210,7 +287,7 @@ def get_command(
         output.print_json({**_version_to_dict(version), "to": str(to), "files": len(entries)})
         return
     output.console().print(
-        f"Wrote {handle.ref} ({len(entries)} files, {format_size(version.size)}) to {to}",
+        f"Wrote {handle.ref} ({_files(len(entries))}, {format_size(version.size)}) to {to}",
         markup=False,
     )
 
@@ -311,6 +388,184 @@ def schema_command(
     output.console().print(f"Wrote the schema of {handle.ref} to {out_file}", markup=False)
 
 
+# diff ----------------------------------------------------------------------------------------
+@app.command("diff")
+def diff_command(
+    a: Annotated[str, typer.Argument(metavar="A", help="The reference version, e.g. iris@1.")],
+    b: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="B", help="The version to compare with A (default: A's newest version)."
+        ),
+    ] = None,
+    table: Annotated[
+        str | None, typer.Option("--table", help="Only this table (a path in both versions).")
+    ] = None,
+    as_json: output.JsonFlag = False,
+) -> None:
+    """Compare two versions: files added, removed and changed; for each table in both, schema
+    changes, row counts and column statistics side by side with a drift score.
+
+    Drift is B against A: PSI (below 0.1 stable, 0.1 to 0.25 moderate, above 0.25 major) and
+    Jensen–Shannon distance, computed from the stored profiles (the data is not read again).
+
+    Examples:
+
+        loopml data diff iris@1 iris@2
+        loopml data diff iris@1                  # iris@1 against iris@latest
+        loopml data diff iris@1 iris@3 --table train.csv --json
+    """
+    from dataclasses import replace
+
+    from loopml import data  # lazily: pyarrow takes a while to import
+
+    if b is None:
+        b = f"{parse_dataset_ref(a)[0]}@latest"
+    with open_client() as client:
+        result = data.diff(a, b, client=client)
+    if table is not None:
+        result = replace(result, tables=(result.table(table),))
+    if as_json:
+        output.print_json(result.to_dict())
+        return
+    out = output.console()
+    out.print(f"[bold]{output.escape(result.a)}[/] → [bold]{output.escape(result.b)}[/]")
+    files = result.files
+    out.print(
+        f"Files: {len(files.added)} added, {len(files.removed)} removed, "
+        f"{len(files.changed)} changed, {files.unchanged} unchanged",
+        markup=False,
+    )
+    if files.added or files.removed or files.changed:
+        out.print(_diff_files_table(result))
+    if not result.tables:
+        out.print("No table is in both versions.", markup=False)
+    for changes in result.tables:
+        rows = f"{changes.rows_a:,} → {changes.rows_b:,} rows"
+        out.print(f"\n[bold]{output.escape(changes.path)}[/]: {rows}")
+        for change in changes.schema_changes:
+            out.print("  " + _DIFF_SCHEMA_MARKS[change.kind].format(c=change), markup=False)
+        out.print(_diff_columns_table(changes))
+        numbers = _diff_numbers_table(changes, _diff_labels(result.a, result.b))
+        if numbers is not None:
+            out.print(numbers)
+
+
+_DIFF_FILE_ROWS = 50
+_DIFF_VERDICT_STYLES = {"stable": "green", "moderate": "yellow", "major": "red"}
+_DIFF_SCHEMA_MARKS = {
+    "added": "+ column {c.column} added ({c.after})",
+    "removed": "- column {c.column} removed (was {c.before})",
+    "type_changed": "~ column {c.column}: type {c.before} → {c.after}",
+    "nullability_changed": "~ column {c.column}: {c.before} → {c.after}",
+}
+
+
+def _diff_files_table(result: DatasetDiff) -> Table:
+    from rich.table import Table
+
+    files = result.files
+    listing = Table(header_style="bold", box=None)
+    for header in ("", "file", result.a, result.b):
+        listing.add_column(output.escape(header), justify="right" if "@" in header else "left")
+    marked = [("+", f) for f in files.added] + [("-", f) for f in files.removed]
+    marked += [("~", f) for f in files.changed]
+    for mark, f in sorted(marked, key=lambda m: m[1].path)[:_DIFF_FILE_ROWS]:
+        before = "" if f.size_a is None else format_size(f.size_a)
+        after = "" if f.size_b is None else format_size(f.size_b)
+        listing.add_row(mark, output.escape(f.path), before, after)
+    if len(marked) > _DIFF_FILE_ROWS:
+        listing.add_row("", f"… {len(marked) - _DIFF_FILE_ROWS} more (see --json)", "", "")
+    return listing
+
+
+def _diff_labels(ref_a: str, ref_b: str) -> tuple[str, str]:
+    """Short row labels: "@1"/"@2" for two versions of one dataset, else the whole refs."""
+    name_a, _, number_a = ref_a.rpartition("@")
+    name_b, _, number_b = ref_b.rpartition("@")
+    return (f"@{number_a}", f"@{number_b}") if name_a == name_b else (ref_a, ref_b)
+
+
+def _diff_columns_table(changes: TableDiff) -> Table:
+    """One row per column: type, missing share, distinct count, top category (A → B where
+    they differ) and the drift of B against A."""
+    from rich.box import SIMPLE_HEAD
+    from rich.table import Table
+
+    table = Table(header_style="bold", box=SIMPLE_HEAD)
+    for header in ("column", "type", "missing", "distinct", "top category", "PSI", "JS", "drift"):
+        right = header in ("missing", "distinct", "PSI", "JS")
+        table.add_column(header, justify="right" if right else "left")
+    for column in changes.columns:
+        a, b = column.a, column.b
+        scores = ["", "", "[dim]not scored[/]" if a is not None and b is not None else ""]
+        if column.drift is not None:
+            style = _DIFF_VERDICT_STYLES[column.drift.verdict.value]
+            psi, js = column.drift.psi, column.drift.js_distance
+            scores = [f"{psi:.3f}", f"{js:.3f}", f"[{style}]{column.drift.verdict.value}[/]"]
+        table.add_row(
+            output.escape(column.name),
+            *(_diff_pair(a, b, cell) for cell in _DIFF_CELLS),
+            *scores,
+        )
+    return table
+
+
+def _diff_numbers_table(changes: TableDiff, labels: tuple[str, str]) -> Table | None:
+    """Two rows (A, then B) per number column: mean, std, min, quartiles, max."""
+    from rich.box import SIMPLE_HEAD
+    from rich.table import Table
+
+    numeric = [c for c in changes.columns if _diff_is_number(c.a) or _diff_is_number(c.b)]
+    if not numeric:
+        return None
+    table = Table(header_style="bold", box=SIMPLE_HEAD)
+    for header in ("column", "", "mean", "std", "min", "p25", "median", "p75", "max"):
+        table.add_column(header, justify="left" if header in ("column", "") else "right")
+    for column in numeric:
+        for side, stats in enumerate((column.a, column.b)):
+            name = output.escape(column.name) if side == 0 else ""
+            label = output.escape(labels[side])
+            if not _diff_is_number(stats) or stats is None:
+                table.add_row(name, label, "[dim]—[/]", *[""] * 6, end_section=side == 1)
+                continue
+            quartiles = [stats.quantiles.get(q) for q in ("0.25", "0.5", "0.75")]
+            cells = [stats.mean, stats.std, stats.min, *quartiles, stats.max]
+            table.add_row(name, label, *(_cell(v) for v in cells), end_section=side == 1)
+    return table
+
+
+def _diff_is_number(stats: ColumnStats | None) -> bool:
+    return stats is not None and stats.logical_type in _NUMERIC
+
+
+def _diff_pair(
+    a: ColumnStats | None, b: ColumnStats | None, cell: Callable[[ColumnStats], str]
+) -> str:
+    before = "—" if a is None else cell(a)
+    after = "—" if b is None else cell(b)
+    if {before, after} <= {"", "—"}:  # nothing to show on either side
+        return ""
+    return before if before == after else f"{before} → {after}"
+
+
+def _diff_top(stats: ColumnStats) -> str:
+    if not stats.top_categories:
+        return ""
+    value, count = stats.top_categories[0]
+    present = stats.count * (1 - stats.missing_fraction)
+    share = f" {count / present:.0%}" if present else ""
+    return output.escape(value if len(value) <= 16 else value[:15] + "…") + share
+
+
+_DIFF_CELLS: tuple[Callable[[ColumnStats], str], ...] = (
+    lambda s: s.logical_type,
+    lambda s: f"{s.missing_fraction:.1%}" if s.missing_fraction else "0%",
+    lambda s: f"{s.distinct:,}" if s.distinct_is_exact else f"~{s.distinct:,}",
+    _diff_top,
+)
+
+
 # helpers -------------------------------------------------------------------------------------
 def _validate(
     client: Client, name: str, path: Path, schema_file: Path | None
@@ -407,6 +662,7 @@ def _version_to_dict(version: DatasetVersion) -> dict[str, object]:
         "tree_digest": version.tree_digest,
         "profiles_digest": version.profiles_digest,
         "run_id": version.run_id,
+        "source": version.source,
     }
 
 
@@ -427,16 +683,17 @@ def _versions_table(versions: list[DatasetVersion], *, title: str) -> Table:
     return table
 
 
-def _profile_table(path: str, profile: TableProfile) -> Table:
+def profile_table(path: str, profile: TableProfile, *, limit: int | None = None) -> Table:
+    """A table with one row per column of ``profile`` (the first ``limit`` columns if set)."""
     from rich.box import SIMPLE_HEAD
     from rich.table import Table
 
-    title = f"{output.escape(path)}: {profile.rows:,} rows"
+    title = f"{output.escape(path)}: {profile.rows:,} rows × {len(profile.columns)} columns"
     table = Table(title=title, title_justify="left", header_style="bold", box=SIMPLE_HEAD)
     for header in ("column", "type", "missing", "distinct", "min", "max", "mean"):
         left = header in ("column", "type")
         table.add_column(header, justify="left" if left else "right", no_wrap=header == "type")
-    for c in profile.columns:
+    for c in profile.columns[:limit]:
         distinct = f"{c.distinct:,}" if c.distinct_is_exact else f"~{c.distinct:,}"
         table.add_row(
             output.escape(c.name),
@@ -447,6 +704,9 @@ def _profile_table(path: str, profile: TableProfile) -> Table:
             _cell(c.max),
             _cell(c.mean) if c.logical_type in _NUMERIC else "",
         )
+    if limit is not None and len(profile.columns) > limit:
+        table.caption = f"… {len(profile.columns) - limit} more columns"
+        table.caption_justify = "left"
     return table
 
 

@@ -10,6 +10,7 @@ import typer
 from loopml.cli import output
 from loopml.core.config import DIR_NAME, init_project
 from loopml.core.errors import InvalidInputError
+from loopml.tracking.client import Client
 
 
 def init_command(
@@ -37,6 +38,8 @@ def init_command(
         config = init_project(folder)
     except OSError as exc:
         raise InvalidInputError(f"Cannot create {folder / DIR_NAME}: {exc.strerror}.") from exc
+    with Client(config=config, create=True):
+        pass  # creates (or upgrades) the metadata store now, not in the first real command
     if as_json:
         output.print_json(
             {

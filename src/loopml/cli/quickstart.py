@@ -1,9 +1,12 @@
-"""``loopml quickstart``: train real scikit-learn models, track them, compare them.
+"""``loopml quickstart``: version the training data, train real scikit-learn models, track
+them, compare them.
 
-Five classifiers on the breast-cancer data bundled with scikit-learn (no network): logistic
-regression with three values of C and random forests of two sizes. Each run logs its params,
-accuracy / F1 / AUC as a learning curve (step = training examples used, the last step being
-the whole training set), a confusion matrix and feature importances as artifacts.
+The breast-cancer data bundled with scikit-learn (no network) is written to
+``data/breast_cancer.csv`` and versioned as dataset ``breast_cancer`` (profiled on the way in);
+the models train on the versioned bytes. Five classifiers: logistic regression with three
+values of C and random forests of two sizes. Each run records the dataset version it used,
+logs its params, accuracy / F1 / AUC as a learning curve (step = training examples used, the
+last step being the whole training set), a confusion matrix and feature importances.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ import typer
 
 from loopml.cli import output
 from loopml.core.config import Config, init_project
-from loopml.core.entities import Run
+from loopml.core.entities import DatasetVersion, Run
 from loopml.core.errors import BackendUnavailableError
+from loopml.core.refs import format_dataset_ref
 from loopml.tracking.client import Client
 from loopml.tracking.fluent import start_run
 
@@ -30,7 +34,11 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
+    from loopml.data import versions
+
 EXPERIMENT = "quickstart"
+DATASET = "breast_cancer"
+TARGET = "target"  # 1 = benign, 0 = malignant, as scikit-learn codes it
 RANDOM_STATE = 42
 TEST_SIZE = 0.25
 TRAIN_FRACTIONS = (0.15, 0.4, 0.7, 1.0)
@@ -57,6 +65,7 @@ SPECS = (
 
 @dataclass(frozen=True)
 class Dataset:
+    ref: str  # the dataset version the data came from, e.g. "breast_cancer@1"
     x_train: NDArray[np.float64]
     x_test: NDArray[np.float64]
     y_train: NDArray[np.int64]
@@ -75,10 +84,12 @@ def quickstart_command(
         bool, typer.Option("--json", help="Print the runs, best first, as JSON.")
     ] = False,
 ) -> None:
-    """Train five real scikit-learn models, track every run and compare them by AUC.
+    """Version the training data, train five real scikit-learn models on it, track every run
+    and compare them by AUC.
 
-    Logistic regression (C = 0.1, 1, 10) and random forests (50, 100 trees) on the
-    breast-cancer data bundled with scikit-learn; no network needed. Each run logs params,
+    The breast-cancer data bundled with scikit-learn (no network needed) becomes dataset
+    breast_cancer@1 with its profile. Logistic regression (C = 0.1, 1, 10) and random forests
+    (50, 100 trees) train on it; each run records that dataset version, logs params,
     accuracy/F1/AUC over growing training sizes, a confusion matrix and feature importances.
 
     Examples:
@@ -100,8 +111,12 @@ def quickstart_command(
         ) from exc
     folder = directory.expanduser() if directory else Path(tempfile.mkdtemp(prefix="loopml-qs-"))
     config = init_project(folder)
-    data = _load_data()
+    from loopml.data import versions
+
     with Client(config=config, create=False) as client:
+        version = _version_data(client, folder)
+        handle = versions.get(format_dataset_ref(version.dataset, version.version), client=client)
+        data = _load_data(handle)
         _train_all(client, data, quiet=quiet)
         runs = list(
             client.search_runs(experiment=EXPERIMENT, order_by=["metrics.auc DESC"], max_results=20)
@@ -115,33 +130,51 @@ def quickstart_command(
                 "artifact_uri": output.redact_uri(config.artifact_uri),
                 "server_url": output.redact_uri(config.server_url) or None,
                 "experiment": EXPERIMENT,
+                "dataset": {
+                    "ref": data.ref,
+                    "source": version.source,
+                    "rows": len(data.x_train) + len(data.x_test),
+                    "columns": len(data.feature_names) + 1,
+                },
                 "runs": [output.run_to_dict(r, EXPERIMENT) for r in runs],
             }
         )
         return
-    _print_summary(config, folder, runs, curves)
+    _print_summary(config, folder, runs, curves, handle)
 
 
-def _load_data() -> Dataset:
+def _version_data(client: Client, folder: Path) -> DatasetVersion:
+    """Write the bundled data as CSV in the project and add it as a dataset version (no new
+    version when an earlier quickstart already added the same bytes)."""
     from sklearn.datasets import load_breast_cancer  # type: ignore[import-untyped]
-    from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
+
+    from loopml.data import versions
 
     bunch = load_breast_cancer()
+    path = folder / "data" / f"{DATASET}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow([str(name).replace(" ", "_") for name in bunch.feature_names] + [TARGET])
+        for row, label in zip(bunch.data, bunch.target, strict=True):
+            writer.writerow([repr(float(value)) for value in row] + [int(label)])
+    message = "breast-cancer data bundled with scikit-learn"
+    return versions.add(DATASET, path, message=message, client=client).version
+
+
+def _load_data(handle: versions.VersionHandle) -> Dataset:
+    """The train/test split of the versioned table (read back from the artifact store)."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
+
+    table = handle.to_arrow()
+    features = [name for name in table.column_names if name != TARGET]
+    x = np.column_stack([table.column(name).to_numpy() for name in features]).astype(np.float64)
+    y = table.column(TARGET).to_numpy().astype(np.int64)
     x_train, x_test, y_train, y_test = train_test_split(
-        bunch.data,
-        bunch.target,
-        test_size=TEST_SIZE,
-        random_state=RANDOM_STATE,
-        stratify=bunch.target,
+        x, y, test_size=TEST_SIZE, random_state=RANDOM_STATE, stratify=y
     )
-    return Dataset(
-        x_train,
-        x_test,
-        y_train,
-        y_test,
-        [str(n) for n in bunch.feature_names],
-        [str(n) for n in bunch.target_names],
-    )
+    return Dataset(handle.ref, x_train, x_test, y_train, y_test, features, ["malignant", "benign"])
 
 
 def _make_model(spec: ModelSpec) -> Any:  # an unfitted scikit-learn estimator
@@ -200,12 +233,13 @@ def _train_one(
     params = {
         "model": spec.family,
         **spec.params,
-        "dataset": "breast_cancer",
+        "dataset": data.ref,
         "test_size": TEST_SIZE,
         "random_state": RANDOM_STATE,
     }
     with start_run(experiment=EXPERIMENT, params=params, name=spec.name, client=client) as run:
         run.set_tag("source", "loopml quickstart")
+        run.use_dataset(data.ref)
         template = _make_model(spec)
         model = template
         for fraction in TRAIN_FRACTIONS:
@@ -253,12 +287,22 @@ def _write_importances(model: Any, feature_names: list[str], scratch: Path) -> P
 
 
 def _print_summary(
-    config: Config, folder: Path, runs: list[Run], curves: dict[str, list[float]]
+    config: Config,
+    folder: Path,
+    runs: list[Run],
+    curves: dict[str, list[float]],
+    handle: versions.VersionHandle,
 ) -> None:
     from rich.box import SIMPLE_HEAD
     from rich.table import Table
 
+    from loopml.cli.data import profile_table
+
     out = output.console()
+    source = output.escape(handle.version.source)
+    out.print(f"[bold]Training data[/]: {handle.ref}, added from {source}")
+    for path, profile in handle.profiles().items():
+        out.print(profile_table(path, profile, limit=6))
     table = Table(title="Quickstart runs, best AUC first", title_justify="left", box=SIMPLE_HEAD)
     table.add_column("run", style="bold", no_wrap=True)
     table.add_column("id", style="dim", no_wrap=True)
@@ -288,6 +332,7 @@ def _print_summary(
     second = runs[1].id[:8] if len(runs) > 1 else "RUN_ID"
     for line in (
         "loopml runs list --experiment quickstart --order-by 'metrics.auc DESC'",
+        f"loopml data show {DATASET}      # the full profile of the training data",
         f"loopml runs show {best}",
         f"loopml runs compare {best} {second}",
         "loopml runs list --filter \"params.model = 'random_forest'\" --json",

@@ -143,6 +143,8 @@ class DatasetVersion:
     file_count: int = 0
     profiles_digest: str | None = None
     run_id: str | None = None  # the run that produced it, if any
+    # the path it was added from: project-relative when inside the project, else absolute
+    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,30 @@ class FilterSyntaxError(InvalidInputError):
         self.position = position
 
 
+class TableFormatError(InvalidInputError):
+    """A table file cannot be read: malformed, wrongly encoded, empty, truncated or missing."""
+
+    code = "invalid_table"
+
+
+class SchemaError(InvalidInputError):
+    """A schema is malformed; the message names the file, line, column and field."""
+
+    code = "invalid_schema"
+
+
+class ExpressionError(InvalidInputError):
+    """A row expression could not be parsed; ``position`` is the 0-based offset in the text."""
+
+    code = "invalid_expression"
+
+    def __init__(self, problem: str, *, text: str, position: int) -> None:
+        super().__init__(f"{problem} at position {position}:\n  {text}\n  {' ' * position}^")
+        self.problem = problem
+        self.text = text
+        self.position = position
+
+
 class NotFoundError(LoopMLError):
     code, http_status = "not_found", 404
 
@@ -95,5 +119,7 @@ def error_from_code(code: str, message: str) -> LoopMLError:
             LoopMLError.__init__(error, message)
             if isinstance(error, FilterSyntaxError):
                 error.position = 0
+            elif isinstance(error, ExpressionError):
+                error.problem, error.text, error.position = message, "", 0
             return error
     return LoopMLError(message)

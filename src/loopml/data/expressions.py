@@ -33,21 +33,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from loopml.core.errors import InvalidInputError
+from loopml.core.errors import ExpressionError as ExpressionError
 
 Value = bool | int | float | str | None
-
-
-class ExpressionError(InvalidInputError):
-    """A row expression could not be parsed; ``position`` is the 0-based offset in the text."""
-
-    code = "invalid_expression"
-
-    def __init__(self, problem: str, *, text: str, position: int) -> None:
-        super().__init__(f"{problem} at position {position}:\n  {text}\n  {' ' * position}^")
-        self.problem = problem
-        self.text = text
-        self.position = position
 
 
 @dataclass(frozen=True, slots=True)

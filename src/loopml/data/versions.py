@@ -11,6 +11,7 @@ the metadata store numbers the versions.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -22,22 +23,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
-
-from loopml.core.config import load_config
 from loopml.core.entities import DatasetVersion
-from loopml.core.errors import BackendUnavailableError, InvalidInputError, NotFoundError
-from loopml.core.hashing import Digest
+from loopml.core.errors import (
+    BackendUnavailableError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
+from loopml.core.hashing import Digest, hash_bytes
 from loopml.core.ids import now_ms
 from loopml.core.refs import check_dataset_name, format_dataset_ref, parse_dataset_ref
+from loopml.data.formats import table_format
 from loopml.data.profiles import TableProfile
-from loopml.data.profiling import compute_profile
-from loopml.data.schema import Schema, infer_schema
-from loopml.data.tables import read_batches, table_format
-from loopml.data.validation import ValidationReport, validate
-from loopml.stores.artifacts.base import ArtifactStore
+from loopml.data.statcache import StatCache
+from loopml.data.workspace import (
+    LocalFile,
+    WorkspaceStatus,
+    check_unchanged,
+    digests,
+    scan,
+    status_of,
+)
+from loopml.stores.artifacts.base import ArtifactStore, batched_writes
 from loopml.stores.artifacts.trees import (
     TreeEntry,
+    encode_tree,
     get_tree,
     materialize_tree,
     put_file,
@@ -45,11 +55,19 @@ from loopml.stores.artifacts.trees import (
 )
 from loopml.tracking.client import Client
 
-if TYPE_CHECKING:  # pandas is optional and ships no type information
+if TYPE_CHECKING:
     import pandas  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    import pyarrow as pa
+
+    from loopml.data.schema import Schema
+    from loopml.data.validation import ValidationReport
+
+# pyarrow, numpy and the table modules are imported where used: listing, hashing and
+# comparing files (add of non-tables, status) must not pay for them
 
 __all__ = [
     "AddResult",
+    "DatasetStatus",
     "Progress",
     "VersionHandle",
     "add",
@@ -57,6 +75,7 @@ __all__ = [
     "list_datasets",
     "log",
     "remove",
+    "status",
     "validate_files",
 ]
 
@@ -71,6 +90,30 @@ class AddResult:
 
     version: DatasetVersion
     created: bool
+
+
+@dataclass(frozen=True)
+class DatasetStatus:
+    """How a folder (``found.source``) differs from the newest ``version`` of a dataset."""
+
+    version: DatasetVersion
+    found: WorkspaceStatus
+
+    @property
+    def clean(self) -> bool:
+        return self.found.clean
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "dataset": self.version.dataset,
+            "version": self.version.version,
+            "source": self.found.source,
+            "clean": self.clean,
+            "added": self.found.added,
+            "removed": self.found.removed,
+            "modified": self.found.modified,
+            "unchanged": self.found.unchanged,
+        }
 
 
 @dataclass(frozen=True)
@@ -117,6 +160,10 @@ class VersionHandle:
 
     def to_arrow(self, path: str | None = None) -> pa.Table:
         """The table ``path`` (may be omitted when the version holds exactly one table)."""
+        import pyarrow as pa
+
+        from loopml.data.tables import read_batches
+
         chosen = self._table(path, "to_arrow")
         batches = list(read_batches(self.path() / chosen))
         return pa.Table.from_batches(batches) if batches else pa.table({})
@@ -143,6 +190,8 @@ class VersionHandle:
 
     def schema(self, path: str | None = None) -> Schema:
         """A schema inferred from the profile of table ``path`` (optional if only one)."""
+        from loopml.data.schema import infer_schema
+
         profiles = self.profiles()
         chosen = self._table(path, "schema", list(profiles))
         return infer_schema(profiles[chosen])
@@ -179,31 +228,32 @@ def add(
 ) -> AddResult:
     """Snapshot the file or folder ``path`` as the next version of dataset ``name``.
 
-    Every table file is profiled first-hand; a malformed one raises its
+    Files whose stat is in the stat cache are not read again, so re-adding an unchanged tree
+    only lists it. Every new table file is profiled; a malformed one raises its
     :class:`~loopml.data.tables.TableFormatError` and no version is recorded.
     """
     check_dataset_name(name)
     source = Path(path)
-    if not source.exists():
-        raise NotFoundError(f"Cannot add {source} to dataset {name!r}: no such file or folder.")
-    with _client(client, create=True) as active:
-        entries = _store_files(active.artifacts, source, progress)
-        if not entries:
-            raise InvalidInputError(
-                f"Cannot add {source} to dataset {name!r}: it holds no files (empty folders "
-                "and symlinks are not recorded)."
+    files = _scan(source, f"Cannot add {source} to dataset {name!r}")
+    with (
+        _client(client, create=True) as active,
+        StatCache(_cache_root(active) / "stat.sqlite") as cache,
+    ):
+        newest = _newest(active, name)
+        if newest is not None and _same_tree(files, cache, newest):
+            return AddResult(newest, False)
+        store = active.artifacts
+        with batched_writes(store):
+            entries = digests(
+                files,
+                cache,
+                hash_file=lambda file: _put(store, file),
+                usable=store.exists,
+                progress=progress,
             )
-        tree = put_tree(active.artifacts, entries)
-        base = source if source.is_dir() else source.parent
-        profiles = {
-            entry.path: _profile(base / entry.path).to_dict()
-            for entry in entries
-            if table_format(entry.path)
-        }
-        profiles_digest = None
-        if profiles:
-            blob = json.dumps(profiles, sort_keys=True, separators=(",", ":")).encode("utf-8")
-            profiles_digest = str(active.artifacts.put(io.BytesIO(blob)))
+            tree = put_tree(store, entries)
+            profiles_digest = _store_profiles(store, files, entries, newest)
+        check_unchanged(files)
         new = DatasetVersion(
             dataset=name,
             version=0,
@@ -213,9 +263,35 @@ def add(
             size=sum(entry.size for entry in entries),
             file_count=len(entries),
             profiles_digest=profiles_digest,
+            source=_source_text(source, active.project_root),
         )
         version, created = active.metadata.add_dataset_version(new)
     return AddResult(version, created)
+
+
+def status(
+    name: str, *, path: str | os.PathLike[str] | None = None, client: Client | None = None
+) -> DatasetStatus:
+    """How the files at ``path`` (default: where the newest version was added from) differ
+    from the newest version of ``name``. Reads only files whose stat changed."""
+    check_dataset_name(name)
+    with _client(client, create=False) as active:
+        version = active.metadata.get_dataset_version(name)
+        if path is not None:
+            source = Path(path)
+        elif version.source is not None:
+            source = _source_path(version.source, active.project_root)
+        else:
+            raise InvalidInputError(
+                f"{format_dataset_ref(name, version.version)} does not record where it was "
+                "added from; pass the folder or file to compare with (--path)."
+            )
+        stored = get_tree(active.artifacts, Digest.parse(version.tree_digest))
+        cache_root = _cache_root(active)
+    files = _scan(source, f"Cannot compare {source} with {name!r}")
+    with StatCache(cache_root / "stat.sqlite") as cache:
+        found = status_of(source, files, stored, cache)
+    return DatasetStatus(version, found)
 
 
 def get(
@@ -224,13 +300,13 @@ def get(
     """The version named by ``ref`` (``"iris"``, ``"iris@latest"`` or ``"iris@3"``).
 
     Files are materialised under ``cache_dir`` (default: ``.loopml/cache/datasets`` of the
-    nearest project, else the user cache folder).
+    client's project, else the user cache folder).
     """
     name, number = parse_dataset_ref(ref)
     with _client(client, create=False) as active:
         version = active.metadata.get_dataset_version(name, number)
         artifacts = active.artifacts
-    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        root = Path(cache_dir) if cache_dir is not None else _cache_root(active) / "datasets"
     return VersionHandle(version, artifacts, root)
 
 
@@ -258,13 +334,10 @@ def remove(name: str, version: int | None = None, *, client: Client | None = Non
         active.metadata.delete_dataset_version(name, version)
 
 
-def default_cache_dir() -> Path:
-    """``<project>/.loopml/cache/datasets``, or ``$XDG_CACHE_HOME/loopml/datasets``."""
-    root = load_config().root
-    if root is not None:
-        return root / "cache" / "datasets"
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/loopml`` (default ``~/.cache/loopml``): caches outside a project."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "loopml" / "datasets"
+    return Path(base) / "loopml"
 
 
 # helpers -------------------------------------------------------------------------------------
@@ -278,35 +351,99 @@ def _client(client: Client | None, *, create: bool) -> Iterator[Client]:
         yield owned
 
 
-def _store_files(store: ArtifactStore, source: Path, progress: Progress | None) -> list[TreeEntry]:
-    """Store the file ``source``, or every regular file under the folder ``source``."""
-    if source.is_dir():
-        files = sorted(_regular_files(source), key=lambda file: file[0])
-    else:
-        files = [(source.name, source)]
-    entries = []
-    for done, (relative, file) in enumerate(files, start=1):
-        digest, size = put_file(store, file)
-        entries.append(TreeEntry(relative, digest, size))
-        if progress is not None:
-            progress(done, len(files))
-    return entries
+def _scan(source: Path, action: str) -> list[LocalFile]:
+    try:
+        files = scan(source)
+    except NotFoundError as exc:
+        raise NotFoundError(f"{action}: {exc}") from exc
+    if not files:
+        raise InvalidInputError(
+            f"{action}: it holds no files (empty folders and symlinks are not recorded)."
+        )
+    return files
 
 
-def _regular_files(folder: Path) -> Iterator[tuple[str, Path]]:
-    def fail(exc: OSError) -> None:
-        raise NotFoundError(f"Cannot list the files under {folder}: {exc}.") from exc
+def _newest(client: Client, name: str) -> DatasetVersion | None:
+    try:
+        return client.metadata.get_dataset_version(name)
+    except NotFoundError:
+        return None
 
-    for dirpath, _dirnames, filenames in os.walk(folder, onerror=fail):
-        for filename in filenames:
-            file = Path(dirpath) / filename
-            if file.is_file() and not file.is_symlink():
-                yield file.relative_to(folder).as_posix(), file
+
+def _same_tree(files: list[LocalFile], cache: StatCache, newest: DatasetVersion) -> bool:
+    """True if every file's digest is cached and together they make ``newest``'s tree."""
+    known = cache.lookup([file.stat for file in files])
+    if len(known) != len(files):
+        return False
+    entries = [TreeEntry(file.relative, known[file.stat.path], file.stat.size) for file in files]
+    return str(hash_bytes(encode_tree(entries))) == newest.tree_digest
+
+
+def _put(store: ArtifactStore, file: LocalFile) -> Digest:
+    digest, size = put_file(store, file.path)
+    if size != file.stat.size:
+        raise ConflictError(
+            f"{file.path} changed size while it was being stored ({file.stat.size} → {size} "
+            "bytes); nothing was recorded. Retry once whatever is writing it has finished."
+        )
+    return digest
+
+
+def _store_profiles(
+    store: ArtifactStore,
+    files: list[LocalFile],
+    entries: list[TreeEntry],
+    newest: DatasetVersion | None,
+) -> str | None:
+    """Profile every table file (reusing the newest version's profile of identical content)
+    and store them as one JSON blob; None when there is no table."""
+    previous: dict[Digest, dict[str, object]] = {}
+    if newest is not None and newest.profiles_digest is not None:
+        old = VersionHandle(newest, store, Path())
+        by_path = {entry.path: entry.digest for entry in old.files()}
+        with store.open(Digest.parse(newest.profiles_digest)) as reader:
+            for path, data in json.loads(reader.read().decode("utf-8")).items():
+                if path in by_path:
+                    previous[by_path[path]] = data
+    profiles = {}
+    for file, entry in zip(files, entries, strict=True):
+        if table_format(entry.path):
+            profiles[entry.path] = previous.get(entry.digest) or _profile(file.path).to_dict()
+    if not profiles:
+        return None
+    blob = json.dumps(profiles, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return str(store.put(io.BytesIO(blob)))
 
 
 def _profile(file: Path) -> TableProfile:
+    from loopml.data.profiling import compute_profile
+    from loopml.data.tables import read_batches
+
     fmt = table_format(file) or ""
     return compute_profile(read_batches(file), source_format=fmt)
+
+
+def _cache_root(client: Client) -> Path:
+    """The client's project cache folder, or the user's when it has no project."""
+    if client.project_root is not None:
+        return client.project_root / "cache"
+    return user_cache_dir()
+
+
+def _source_text(source: Path, root: Path | None) -> str:
+    """``source`` relative to the project folder when inside it (portable), else absolute."""
+    absolute = source.absolute()
+    if root is not None:
+        with contextlib.suppress(ValueError):
+            return absolute.relative_to(root.parent).as_posix() or "."
+    return str(absolute)
+
+
+def _source_path(text: str, root: Path | None) -> Path:
+    path = Path(text)
+    if path.is_absolute() or root is None:
+        return path
+    return root.parent / path
 
 
 def validate_files(
@@ -317,13 +454,13 @@ def validate_files(
 ) -> list[ValidationReport]:
     """Check every table file at ``path`` (a file or a folder) against ``schema``, or else
     against the schema inferred from the same-named table of ``reference``."""
+    from loopml.data.tables import read_batches
+    from loopml.data.validation import validate
+
     source = Path(path)
     if not source.exists():
         raise NotFoundError(f"Cannot validate {source}: no such file or folder.")
-    if source.is_dir():
-        tables = sorted((rel, file) for rel, file in _regular_files(source) if table_format(rel))
-    else:
-        tables = [(source.name, source)]
+    tables = [(file.relative, file.path) for file in scan(source) if table_format(file.relative)]
     if not tables:
         raise InvalidInputError(
             f"Cannot validate {source}: it holds no table file (CSV, Parquet or JSON lines)."

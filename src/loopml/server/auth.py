@@ -24,6 +24,8 @@ Permission = Literal[
     "runs:write",
     "artifacts:read",
     "artifacts:write",
+    "datasets:read",
+    "datasets:write",
     "events:read",
     "events:write",
 ]

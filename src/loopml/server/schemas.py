@@ -4,17 +4,38 @@ Request models are strict (a string is not silently turned into a number) and re
 fields, so a mistyped request fails with a 400 naming the field. Deeper checks (key syntax,
 lengths, artifact paths) are the store's, so embedded and remote callers get the same errors.
 Floats that may be NaN or infinite travel as the strings of :mod:`loopml.stores.remote.wire`.
+The dataset models are built from the entities' dataclass fields, so a field added to
+``DatasetVersion`` is accepted and returned without a change here.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, PlainSerializer
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PlainSerializer,
+    create_model,
+)
 
-from loopml.core.entities import ArtifactEntry, Event, Experiment, Metric, Page, Run, RunStatus
+from loopml.core.entities import (
+    ArtifactEntry,
+    DatasetInput,
+    DatasetVersion,
+    Event,
+    Experiment,
+    Metric,
+    Page,
+    Run,
+    RunStatus,
+)
 from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, NewRun, RunQuery
-from loopml.stores.remote.wire import decode_float, encode_float
+from loopml.stores.remote.wire import decode_float, encode_float, entity_fields, entity_json
 
 JsonFloat = Annotated[
     float,
@@ -251,6 +272,64 @@ class EventPage(_Response):
     @classmethod
     def of(cls, page: Page[Event]) -> EventPage:
         return cls(items=[EventOut.of(e) for e in page.items], next_page_token=page.next_page_token)
+
+
+# datasets
+def entity_model(
+    entity: type, name: str, base: type[BaseModel], *, exclude: Collection[str] = ()
+) -> type[BaseModel]:
+    """A pydantic model with the fields (types, defaults) of the dataclass ``entity``."""
+    definitions: dict[str, Any] = {}
+    for field in entity_fields(entity):
+        if field.name not in exclude:
+            kind: Any = JsonFloat if field.kind is float else field.kind
+            annotation = kind | None if field.optional else kind
+            definitions[field.name] = (annotation, ... if field.required else field.default)
+    doc = f"A {entity.__name__}" + (f" without {', '.join(exclude)}." if exclude else ".")
+    return create_model(name, __base__=base, __doc__=doc, **definitions)
+
+
+if TYPE_CHECKING:  # built at runtime from the entities' fields; mypy sees the base classes
+    DatasetVersionIn = _Request
+    DatasetVersionOut = _Response
+    DatasetInputRef = _Request
+    DatasetInputOut = _Response
+else:
+    DatasetVersionIn = entity_model(
+        DatasetVersion, "DatasetVersionIn", _Request, exclude=("dataset", "version")
+    )
+    DatasetVersionOut = entity_model(DatasetVersion, "DatasetVersionOut", _Response)
+    DatasetInputRef = entity_model(DatasetInput, "DatasetInputRef", _Request, exclude=("run_id",))
+    DatasetInputOut = entity_model(DatasetInput, "DatasetInputOut", _Response)
+
+
+def dataset_version_out(version: DatasetVersion) -> DatasetVersionOut:
+    return DatasetVersionOut.model_validate(entity_json(version))
+
+
+class DatasetVersionAdded(_Response):
+    version: DatasetVersionOut
+    added: bool = Field(description="False: the newest version already had this tree.")
+
+
+class DatasetVersionList(_Response):
+    items: list[DatasetVersionOut]
+
+    @classmethod
+    def of(cls, versions: list[DatasetVersion]) -> DatasetVersionList:
+        return cls(items=[dataset_version_out(v) for v in versions])
+
+
+class DatasetInputsIn(_Request):
+    inputs: list[DatasetInputRef]
+
+
+class DatasetInputList(_Response):
+    items: list[DatasetInputOut]
+
+    @classmethod
+    def of(cls, inputs: list[DatasetInput]) -> DatasetInputList:
+        return cls(items=[DatasetInputOut.model_validate(entity_json(e)) for e in inputs])
 
 
 # service

@@ -81,6 +81,8 @@ class Client:
                 raise ConfigError("Set both a store URI and an artifact URI.")
             self.metadata = open_metadata_store(store)
             self.artifacts = open_artifact_store(artifact_root)
+        self.project_root: Path | None = config.root
+        """The project's ``.loopml`` folder (where its caches live), or None outside one."""
         self.batcher = Batcher(self.metadata)
         # experiments are never renamed or deleted, so a name once resolved stays valid
         self._experiments_by_name: dict[str, Experiment] = {}

@@ -8,7 +8,8 @@ Directories are tree objects built on top (see :mod:`loopml.stores.artifacts.tre
 
 from __future__ import annotations
 
-from typing import BinaryIO, Protocol
+from contextlib import AbstractContextManager, nullcontext
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from loopml.core.hashing import Digest
 
@@ -30,3 +31,19 @@ class ArtifactStore(Protocol):
     def size(self, digest: Digest) -> int:
         """Size in bytes; :class:`NotFoundError` if absent."""
         ...
+
+
+@runtime_checkable
+class BatchingArtifactStore(Protocol):
+    """A store that can make many puts durable at once (an optional capability)."""
+
+    def batched_writes(self) -> AbstractContextManager[None]:
+        """Puts made inside are durable when the block exits normally (one flush for all)."""
+        ...
+
+
+def batched_writes(store: ArtifactStore) -> AbstractContextManager[None]:
+    """``store.batched_writes()`` where the store has it; otherwise a no-op block."""
+    if isinstance(store, BatchingArtifactStore):
+        return store.batched_writes()
+    return nullcontext()

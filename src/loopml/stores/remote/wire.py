@@ -3,19 +3,39 @@
 JSON has no NaN or infinity, but metrics may hold them: a float travels as a JSON number when
 finite and as one of the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` otherwise, in both
 directions. Entities are decoded here so that every remote store builds them the same way.
+
+Dataset entities travel as an object of their dataclass fields (:func:`entity_json`,
+:func:`dataset_version_from_json`), so a field added to the dataclass crosses the wire without
+more code; a field the other side does not send keeps its default (an older server).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import types
+import typing
 from collections.abc import Mapping
+from typing import Any, Generic, TypeVar
 
-from loopml.core.entities import ArtifactEntry, Event, Experiment, Metric, Run, RunStatus
+from loopml.core.entities import (
+    ArtifactEntry,
+    DatasetInput,
+    DatasetVersion,
+    Event,
+    Experiment,
+    Metric,
+    Run,
+    RunStatus,
+)
 from loopml.core.errors import LoopMLError
 
 NON_FINITE: dict[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 JsonObject = Mapping[str, object]
+E = TypeVar("E")
+# the field types a flat entity may have on the wire (None is allowed through ``X | None``)
+_SCALARS: tuple[type, ...] = (str, int, bool, float)
 
 
 def encode_float(value: float) -> float | str:
@@ -88,6 +108,14 @@ def page_token(data: JsonObject) -> str | None:
     return _opt_str(data, "next_page_token")
 
 
+def member(data: JsonObject, key: str) -> JsonObject:
+    """The JSON object under ``key``."""
+    value = data.get(key)
+    if not isinstance(value, Mapping):
+        raise _mismatch(key, value)
+    return value
+
+
 def objects(data: JsonObject, key: str) -> list[JsonObject]:
     """The list of JSON objects under ``key``."""
     value = data.get(key)
@@ -158,3 +186,85 @@ def event_from_json(data: JsonObject) -> Event:
         target=_str(data, "target"),
         payload=dict(payload),
     )
+
+
+def boolean(data: JsonObject, key: str) -> bool:
+    value = data.get(key)
+    if not isinstance(value, bool):
+        raise _mismatch(key, value)
+    return value
+
+
+def entity_json(entity: object) -> dict[str, object]:
+    """A flat dataclass entity as a JSON object of its fields (floats as in
+    :func:`encode_float`)."""
+    if not dataclasses.is_dataclass(entity) or isinstance(entity, type):
+        raise TypeError(f"Expected a dataclass instance, got {entity!r:.80}.")
+    values = {f.name: getattr(entity, f.name) for f in dataclasses.fields(entity)}
+    return {k: encode_float(v) if isinstance(v, float) else v for k, v in values.items()}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EntityField:
+    """One field of a flat dataclass entity as it travels: a JSON scalar, maybe null."""
+
+    name: str
+    kind: type  # str, int, bool or float
+    optional: bool  # None is allowed
+    default: object = dataclasses.MISSING  # MISSING: the field must be sent
+
+    @property
+    def required(self) -> bool:
+        return self.default is dataclasses.MISSING
+
+
+def entity_fields(cls: type) -> list[EntityField]:
+    """The fields of the flat dataclass entity ``cls``, in order."""
+    hints = typing.get_type_hints(cls)
+    found: list[EntityField] = []
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        scalars = [arg for arg in args if arg is not type(None)]
+        if len(scalars) != 1 or scalars[0] not in _SCALARS:
+            raise TypeError(f"{cls.__name__}.{f.name}: {hint} cannot travel as a JSON scalar.")
+        optional = len(scalars) != len(args)
+        found.append(EntityField(f.name, scalars[0], optional, f.default))
+    return found
+
+
+class EntityDecoder(Generic[E]):
+    """Builds the entity ``cls`` from :func:`entity_json`'s objects. Unknown keys are ignored
+    (a newer server); a missing key takes the field's default (an older server)."""
+
+    def __init__(self, cls: type[E]) -> None:
+        self._cls = cls
+        self._fields = entity_fields(cls)
+
+    def __call__(self, data: JsonObject) -> E:
+        values: dict[str, Any] = {}
+        for field in self._fields:
+            if field.name in data:
+                values[field.name] = _field_value(data, field)
+            elif field.required:
+                raise WireFormatError(
+                    f"The server sent a {self._cls.__name__} without its {field.name!r} field; "
+                    "the client and the server are probably different loopml versions."
+                )
+        return self._cls(**values)
+
+
+def _field_value(data: JsonObject, field: EntityField) -> object:
+    value = data[field.name]
+    if value is None and field.optional:
+        return None
+    if field.kind is float:
+        return _float(value)
+    # bool is an int in Python, but never on the wire
+    if isinstance(value, field.kind) and (field.kind is bool or not isinstance(value, bool)):
+        return value
+    raise _mismatch(field.name, value)
+
+
+dataset_version_from_json = EntityDecoder(DatasetVersion)
+dataset_input_from_json = EntityDecoder(DatasetInput)

@@ -64,6 +64,7 @@ def add_version(conn: Connection, spec: DatasetVersion) -> tuple[DatasetVersion,
             file_count=added.file_count,
             created_at=added.created_at,
             run_id=added.run_id,
+            source=added.source,
         )
     )
     return added, True
@@ -220,4 +221,5 @@ def _entity(name: str, row: Row[Any]) -> DatasetVersion:
         file_count=row.file_count,
         profiles_digest=row.profiles_digest,
         run_id=row.run_id,
+        source=row.source,
     )

@@ -167,6 +167,8 @@ dataset_versions = sa.Table(
     sa.Column("created_at", sa.BigInteger(), nullable=False),
     # the run that produced the version; the version outlives it
     sa.Column("run_id", ID, sa.ForeignKey("runs.id", ondelete="SET NULL"), nullable=True),
+    # where the files were added from (project-relative when inside the project)
+    sa.Column("source", sa.Text(), nullable=True),
     sa.Index("ix_dataset_versions_run", "run_id"),
 )
 

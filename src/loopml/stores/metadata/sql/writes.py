@@ -129,7 +129,19 @@ def validate_dataset_version(new: object) -> DatasetVersion:
         if profiles is None
         else _dataset_digest(name, "profiles digest", profiles),
         run_id=None if new.run_id is None else check_id("run", new.run_id),
+        source=_source(name, new.source),
     )
+
+
+def _source(name: str, source: object) -> str | None:
+    if source is None:
+        return None
+    if not isinstance(source, str) or not source or "\x00" in source or len(source) > 4096:
+        raise InvalidInputError(
+            f"The source of dataset {name!r} must be a path of 1 to 4096 characters without "
+            f"NUL, or None. Got {source!r:.80} instead."
+        )
+    return source
 
 
 def validate_dataset_inputs(inputs: object) -> list[tuple[str, int]]:

@@ -1,0 +1,21 @@
+"""Which files are tables, by extension: light enough to ask about every file of a tree
+without importing pyarrow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["TABLE_EXTENSIONS", "table_format"]
+
+TABLE_EXTENSIONS = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+
+
+def table_format(path: str | Path) -> str | None:
+    """``"csv"``, ``"parquet"`` or ``"jsonl"`` by extension (any case); None if not a table."""
+    return TABLE_EXTENSIONS.get(Path(path).suffix.lower())

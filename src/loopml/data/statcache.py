@@ -1,0 +1,140 @@
+"""A stat cache: (path, size, mtime, ctime, inode) → content digest, so unchanged files are
+not read again.
+
+Like git's index and DVC's state database: a file whose stat is exactly what it was when it was
+hashed is taken to hold the same bytes. An entry is only recorded when the file's times are at
+least :data:`RACY_NS` older than the moment it was looked at, so a write landing in the same
+timestamp tick as the hashing can never be mistaken for "unchanged" (git's "racy clean" case).
+
+The cache is a plain SQLite file beside the project's other caches. It is a cache: if it is
+missing, locked for too long or corrupt, lookups miss and files are hashed again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from loopml.core.hashing import Digest
+
+__all__ = ["RACY_NS", "FileStat", "StatCache"]
+
+log = logging.getLogger(__name__)
+
+RACY_NS = 2_000_000_000
+"""Entries younger than this (2 s, the coarsest common timestamp tick) are not recorded."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    digest TEXT NOT NULL
+) WITHOUT ROWID
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FileStat:
+    """A local file as the cache keys it: its absolute path and ``lstat`` fields."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, path: str, stat: os.stat_result) -> FileStat:
+        return cls(path, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+
+    def key(self) -> tuple[int, int, int, int]:
+        return (self.size, self.mtime_ns, self.ctime_ns, self.inode)
+
+
+class StatCache:
+    """Digests of files by their stat, stored in the SQLite file ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=5, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            self._disable(exc)
+
+    def __enter__(self) -> StatCache:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def lookup(self, files: Sequence[FileStat]) -> dict[str, Digest]:
+        """The cached digest of every file in ``files`` whose stat is unchanged, by path."""
+        if self._db is None or not files:
+            return {}
+        wanted = {file.path: file.key() for file in files}
+        try:
+            rows = self._rows(list(wanted))
+        except sqlite3.Error as exc:
+            self._disable(exc)
+            return {}
+        found = {}
+        for path, size, mtime_ns, ctime_ns, inode, digest in rows:
+            if wanted.get(path) == (size, mtime_ns, ctime_ns, inode):
+                found[path] = Digest.parse(digest)
+        return found
+
+    def record(self, hashed: Iterable[tuple[FileStat, Digest]], *, now_ns: int) -> None:
+        """Remember digests of files looked at no later than ``now_ns`` (racy ones are skipped)."""
+        if self._db is None:
+            return
+        oldest_allowed = now_ns - RACY_NS
+        rows = [
+            (file.path, *file.key(), str(digest))
+            for file, digest in hashed
+            if file.mtime_ns < oldest_allowed and file.ctime_ns < oldest_allowed
+        ]
+        if not rows:
+            return
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO files (path, size, mtime_ns, ctime_ns, inode, digest)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+        except sqlite3.Error as exc:
+            self._disable(exc)
+
+    def _rows(self, paths: list[str]) -> list[tuple[str, int, int, int, int, str]]:
+        assert self._db is not None  # checked by the caller
+        columns = "path, size, mtime_ns, ctime_ns, inode, digest"
+        if len(paths) == 1:
+            query = f"SELECT {columns} FROM files WHERE path = ?"
+            return list(self._db.execute(query, paths))
+        # one range scan over the common folder instead of a query per file
+        prefix = os.path.commonpath(paths).rstrip(os.sep) + os.sep
+        upper = prefix[:-1] + chr(ord(os.sep) + 1)
+        query = f"SELECT {columns} FROM files WHERE path >= ? AND path < ?"
+        return list(self._db.execute(query, (prefix, upper)))
+
+    def _disable(self, exc: Exception) -> None:
+        log.warning("Not using the stat cache %s: %s", self.path, exc)
+        self.close()
