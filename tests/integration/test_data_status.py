@@ -14,7 +14,7 @@ import loopml.data
 from loopml.core.config import init_project
 from loopml.core.entities import DatasetVersion
 from loopml.core.errors import InvalidInputError, NotFoundError
-from loopml.data.statcache import RACY_NS
+from loopml.data.statcache import FINE_RACY_NS
 from loopml.tracking.client import Client
 
 TABLE = "x,y\n1,a\n2,b\n3,c\n"
@@ -41,7 +41,7 @@ def client(project: Path) -> Iterator[Client]:
 def age(folder: Path) -> None:
     """Wait until the files are older than the racy window, so the stat cache keeps them."""
     newest = max(os.lstat(p).st_ctime_ns for p in folder.rglob("*"))
-    time.sleep(max(0.0, (newest + RACY_NS - time.time_ns()) / 1e9) + 0.05)
+    time.sleep(max(0.0, (newest + FINE_RACY_NS - time.time_ns()) / 1e9) + 0.05)
 
 
 def test_the_source_is_recorded_relative_to_the_project(project: Path, client: Client) -> None:

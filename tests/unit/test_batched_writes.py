@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from loopml.core.errors import IntegrityError
 from loopml.core.hashing import hash_bytes
 from loopml.stores.artifacts.base import BatchingArtifactStore, batched_writes
 from loopml.stores.artifacts.fsspec_store import FsspecArtifactStore
@@ -19,12 +20,43 @@ def test_puts_inside_a_batch_are_published_read_only_and_readable(tmp_path: Path
     contents = [f"blob {i}".encode() * (i + 1) for i in range(50)] + [b"x" * (3 << 20)]
     with batched_writes(store), batched_writes(store):  # nesting flushes once, at the end
         digests = [store.put(io.BytesIO(content)) for content in contents]
+        # readable inside the batch too, before the pack is published
+        assert all(store.exists(d) for d in digests)
+        with store.open(digests[3]) as reader:
+            assert reader.read() == contents[3]
     assert digests == [hash_bytes(content) for content in contents]
+    reopened = LocalArtifactStore(str(tmp_path / "store"))  # another process, say
     for digest, content in zip(digests, contents, strict=True):
-        with store.open(digest) as reader:
-            assert reader.read() == content
-        assert os.stat(store.blob_path(digest)).st_mode & 0o777 == BLOB_MODE
+        for each in (store, reopened):
+            with each.open(digest) as reader:
+                assert reader.read() == content
+            assert each.exists(digest) and each.size(digest) == len(content)
+    # the big blob is a read-only loose file; the small ones share one pack
+    assert os.stat(store.blob_path(digests[-1])).st_mode & 0o777 == BLOB_MODE
+    assert not store.blob_path(digests[0]).exists()
+    assert sorted(p.suffix for p in (tmp_path / "store" / "packs").iterdir()) == [".idx", ".pack"]
     assert list((tmp_path / "store" / "tmp").iterdir()) == []  # no temp file left behind
+
+
+def test_a_changed_byte_in_a_pack_is_caught_on_read(tmp_path: Path) -> None:
+    store = LocalArtifactStore(str(tmp_path / "store"))
+    with batched_writes(store):
+        digest = store.put(io.BytesIO(b"hello, pack"))
+    (pack,) = (tmp_path / "store" / "packs").glob("*.pack")
+    os.chmod(pack, 0o644)
+    pack.write_bytes(pack.read_bytes().replace(b"hello", b"jello"))
+    with (
+        pytest.raises(IntegrityError),
+        LocalArtifactStore(str(tmp_path / "store")).open(digest) as reader,
+    ):
+        reader.read()
+
+
+def test_outside_a_batch_small_blobs_stay_loose_files(tmp_path: Path) -> None:
+    store = LocalArtifactStore(str(tmp_path / "store"))
+    digest = store.put(io.BytesIO(b"loose"))
+    assert store.blob_path(digest).is_file()
+    assert not (tmp_path / "store" / "packs").exists()
 
 
 def test_an_error_inside_a_batch_propagates(tmp_path: Path) -> None:
@@ -32,7 +64,8 @@ def test_an_error_inside_a_batch_propagates(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="boom"), batched_writes(store):
         store.put(io.BytesIO(b"kept"))
         raise RuntimeError("boom")
-    assert store.exists(hash_bytes(b"kept"))
+    # a digest put() returned names a blob, error or not
+    assert LocalArtifactStore(str(tmp_path / "store")).exists(hash_bytes(b"kept"))
 
 
 def test_a_store_without_the_capability_gets_a_plain_block() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from loopml.core.hashing import hash_bytes
-from loopml.data.statcache import RACY_NS, FileStat, StatCache
+from loopml.data.statcache import FINE_RACY_NS, RACY_NS, FileStat, StatCache
 
 OLD = 1_600_000_000_000_000_000  # file times far older than "now" below
 NOW = OLD + 10 * RACY_NS
@@ -66,8 +66,20 @@ def test_files_changed_within_the_racy_window_are_not_recorded(tmp_path: Path) -
     stat = stat_of(file)
     with StatCache(tmp_path / "stat.sqlite") as cache:
         # looked at in the same tick as the last write: a later write could keep this stat
-        cache.record([(stat, hash_bytes(b"hello"))], now_ns=stat.mtime_ns + RACY_NS // 2)
+        cache.record([(stat, hash_bytes(b"hello"))], now_ns=stat.ctime_ns + FINE_RACY_NS // 2)
         assert cache.lookup([stat]) == {}
+        cache.record([(stat, hash_bytes(b"hello"))], now_ns=stat.ctime_ns + 2 * FINE_RACY_NS)
+        assert cache.lookup([stat]) == {str(file): hash_bytes(b"hello")}
+
+
+def test_whole_second_times_get_the_coarse_racy_window(tmp_path: Path) -> None:
+    coarse = FileStat(str(tmp_path / "fat.bin"), 5, OLD, OLD, 7)  # no sub-second part
+    digest = hash_bytes(b"hello")
+    with StatCache(tmp_path / "stat.sqlite") as cache:
+        cache.record([(coarse, digest)], now_ns=OLD + RACY_NS // 2)  # could share a 2 s tick
+        assert cache.lookup([coarse]) == {}
+        cache.record([(coarse, digest)], now_ns=OLD + 2 * RACY_NS)
+        assert cache.lookup([coarse]) == {coarse.path: digest}
 
 
 def test_lookup_of_many_files_in_a_folder_finds_each(tmp_path: Path) -> None:

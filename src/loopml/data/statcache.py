@@ -2,9 +2,12 @@
 not read again.
 
 Like git's index and DVC's state database: a file whose stat is exactly what it was when it was
-hashed is taken to hold the same bytes. An entry is only recorded when the file's times are at
-least :data:`RACY_NS` older than the moment it was looked at, so a write landing in the same
-timestamp tick as the hashing can never be mistaken for "unchanged" (git's "racy clean" case).
+hashed is taken to hold the same bytes. An entry is only recorded when the file's times are
+older than the moment it was looked at by more than a timestamp tick, so a write landing in the
+same tick as the hashing can never be mistaken for "unchanged" (git's "racy clean" case). The
+tick is taken as :data:`RACY_NS` (2 s, FAT's) when the file's times are whole seconds (a
+filesystem without sub-second times), else :data:`FINE_RACY_NS` (Linux filesystems stamp
+times from a clock that ticks every 1–10 ms).
 
 The cache is a plain SQLite file beside the project's other caches. It is a cache: if it is
 missing, locked for too long or corrupt, lookups miss and files are hashed again.
@@ -16,33 +19,35 @@ import logging
 import os
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-from loopml.core.hashing import Digest
+from loopml.core.hashing import ALGORITHM, Digest
 
 __all__ = ["RACY_NS", "FileStat", "StatCache"]
 
 log = logging.getLogger(__name__)
 
 RACY_NS = 2_000_000_000
-"""Entries younger than this (2 s, the coarsest common timestamp tick) are not recorded."""
+"""Entries younger than this are not recorded when their times are whole seconds."""
+FINE_RACY_NS = 100_000_000
+"""…and younger than this (100 ms, ten times the coarsest kernel clock tick) otherwise."""
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS files (
+CREATE TABLE IF NOT EXISTS files_blake3 (
     path TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     ctime_ns INTEGER NOT NULL,
     inode INTEGER NOT NULL,
-    digest TEXT NOT NULL
+    digest TEXT NOT NULL  -- hex of the BLAKE3 digest
 ) WITHOUT ROWID
 """
 
 
-@dataclass(frozen=True, slots=True)
-class FileStat:
-    """A local file as the cache keys it: its absolute path and ``lstat`` fields."""
+class FileStat(NamedTuple):
+    """A local file as the cache keys it: its absolute path and ``lstat`` fields (a tuple:
+    a scan makes one per file, and tuples are the cheapest records Python builds)."""
 
     path: str
     size: int
@@ -56,6 +61,11 @@ class FileStat:
 
     def key(self) -> tuple[int, int, int, int]:
         return (self.size, self.mtime_ns, self.ctime_ns, self.inode)
+
+
+def _tick(file: FileStat) -> int:
+    whole_seconds = file.mtime_ns % 1_000_000_000 == 0 and file.ctime_ns % 1_000_000_000 == 0
+    return RACY_NS if whole_seconds else FINE_RACY_NS
 
 
 class StatCache:
@@ -95,20 +105,19 @@ class StatCache:
             self._disable(exc)
             return {}
         found = {}
-        for path, size, mtime_ns, ctime_ns, inode, digest in rows:
-            if wanted.get(path) == (size, mtime_ns, ctime_ns, inode):
-                found[path] = Digest.parse(digest)
+        for path, size, mtime_ns, ctime_ns, inode, hexdigest in rows:
+            if wanted.get(path) == (size, mtime_ns, ctime_ns, inode) and len(hexdigest) == 64:
+                found[path] = Digest(ALGORITHM, hexdigest)
         return found
 
     def record(self, hashed: Iterable[tuple[FileStat, Digest]], *, now_ns: int) -> None:
         """Remember digests of files looked at no later than ``now_ns`` (racy ones are skipped)."""
         if self._db is None:
             return
-        oldest_allowed = now_ns - RACY_NS
         rows = [
-            (file.path, *file.key(), str(digest))
+            (file.path, *file.key(), digest.hexdigest)
             for file, digest in hashed
-            if file.mtime_ns < oldest_allowed and file.ctime_ns < oldest_allowed
+            if max(file.mtime_ns, file.ctime_ns) < now_ns - _tick(file)
         ]
         if not rows:
             return
@@ -116,8 +125,8 @@ class StatCache:
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
                 self._db.executemany(
-                    "INSERT OR REPLACE INTO files (path, size, mtime_ns, ctime_ns, inode, digest)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO files_blake3"
+                    " (path, size, mtime_ns, ctime_ns, inode, digest) VALUES (?, ?, ?, ?, ?, ?)",
                     rows,
                 )
         except sqlite3.Error as exc:
@@ -127,12 +136,12 @@ class StatCache:
         assert self._db is not None  # checked by the caller
         columns = "path, size, mtime_ns, ctime_ns, inode, digest"
         if len(paths) == 1:
-            query = f"SELECT {columns} FROM files WHERE path = ?"
+            query = f"SELECT {columns} FROM files_blake3 WHERE path = ?"
             return list(self._db.execute(query, paths))
         # one range scan over the common folder instead of a query per file
-        prefix = os.path.commonpath(paths).rstrip(os.sep) + os.sep
+        prefix = os.path.commonpath([min(paths), max(paths)]).rstrip(os.sep) + os.sep
         upper = prefix[:-1] + chr(ord(os.sep) + 1)
-        query = f"SELECT {columns} FROM files WHERE path >= ? AND path < ?"
+        query = f"SELECT {columns} FROM files_blake3 WHERE path >= ? AND path < ?"
         return list(self._db.execute(query, (prefix, upper)))
 
     def _disable(self, exc: Exception) -> None:

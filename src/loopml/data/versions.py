@@ -286,11 +286,13 @@ def status(
                 f"{format_dataset_ref(name, version.version)} does not record where it was "
                 "added from; pass the folder or file to compare with (--path)."
             )
-        stored = get_tree(active.artifacts, Digest.parse(version.tree_digest))
-        cache_root = _cache_root(active)
-    files = _scan(source, f"Cannot compare {source} with {name!r}")
-    with StatCache(cache_root / "stat.sqlite") as cache:
-        found = status_of(source, files, stored, cache)
+        files = _scan(source, f"Cannot compare {source} with {name!r}")
+        with StatCache(_cache_root(active) / "stat.sqlite") as cache:
+            if _same_tree(files, cache, version):  # every stat cached, same tree: no reads
+                found = WorkspaceStatus(str(source), unchanged=len(files))
+            else:
+                stored = get_tree(active.artifacts, Digest.parse(version.tree_digest))
+                found = status_of(source, files, stored, cache)
     return DatasetStatus(version, found)
 
 
@@ -432,7 +434,7 @@ def _cache_root(client: Client) -> Path:
 
 def _source_text(source: Path, root: Path | None) -> str:
     """``source`` relative to the project folder when inside it (portable), else absolute."""
-    absolute = source.absolute()
+    absolute = Path(os.path.abspath(source))
     if root is not None:
         with contextlib.suppress(ValueError):
             return absolute.relative_to(root.parent).as_posix() or "."

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from loopml.core.errors import ConflictError, NotFoundError
 from loopml.core.hashing import CHUNK_SIZE, Digest, StreamHasher
@@ -30,8 +31,7 @@ __all__ = [
 Progress = Callable[[int, int], None]
 
 
-@dataclass(frozen=True, slots=True)
-class LocalFile:
+class LocalFile(NamedTuple):
     """A regular file found by :func:`scan`: its path inside the tree and its stat."""
 
     relative: str
@@ -72,7 +72,8 @@ def _walk(folder: str, prefix: str) -> Iterator[tuple[str, str, os.stat_result]]
         if entry.is_dir(follow_symlinks=False):
             yield from _walk(entry.path, relative + "/")
         elif entry.is_file(follow_symlinks=False):
-            check_tree_path(relative)
+            if not entry.name.isascii() or "\\" in entry.name:  # the only unsafe names
+                check_tree_path(relative)
             yield relative, entry.path, entry.stat(follow_symlinks=False)
 
 

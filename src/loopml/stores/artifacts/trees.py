@@ -127,10 +127,10 @@ def _not_a_tree(digest: Digest | str, reason: str) -> InvalidInputError:
 def _check_unique(ordered: list[TreeEntry]) -> None:
     folders: set[str] = set()
     for entry in ordered:
-        parent = posixpath.dirname(entry.path)
-        while parent:
+        parent = entry.path.rpartition("/")[0]
+        while parent and parent not in folders:  # a known folder's parents are known too
             folders.add(parent)
-            parent = posixpath.dirname(parent)
+            parent = parent.rpartition("/")[0]
     seen: set[str] = set()
     for entry in ordered:
         if entry.path in seen:
