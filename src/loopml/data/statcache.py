@@ -43,6 +43,14 @@ CREATE TABLE IF NOT EXISTS files_blake3 (
     digest TEXT NOT NULL  -- hex of the BLAKE3 digest
 ) WITHOUT ROWID
 """
+# a whole tree: the fingerprint of its files' stats → its tree digest
+_TREES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS trees_blake3 (
+    source TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    digest TEXT NOT NULL
+) WITHOUT ROWID
+"""
 
 
 class FileStat(NamedTuple):
@@ -80,6 +88,7 @@ class StatCache:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(_SCHEMA)
+            self._db.execute(_TREES_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             self._disable(exc)
 
@@ -128,6 +137,35 @@ class StatCache:
                     "INSERT OR REPLACE INTO files_blake3"
                     " (path, size, mtime_ns, ctime_ns, inode, digest) VALUES (?, ?, ?, ?, ?, ?)",
                     rows,
+                )
+        except sqlite3.Error as exc:
+            self._disable(exc)
+
+    def tree(self, source: str, fingerprint: str) -> Digest | None:
+        """The tree digest recorded for ``source`` if its files' stats still match."""
+        if self._db is None:
+            return None
+        try:
+            row = self._db.execute(
+                "SELECT digest FROM trees_blake3 WHERE source = ? AND fingerprint = ?",
+                (source, fingerprint),
+            ).fetchone()
+        except sqlite3.Error as exc:
+            self._disable(exc)
+            return None
+        return None if row is None else Digest(ALGORITHM, row[0])
+
+    def record_tree(self, source: str, fingerprint: str, digest: Digest) -> None:
+        """Remember ``source``'s tree digest; only call it when every file's digest came
+        from this cache (so none of them is racy)."""
+        if self._db is None:
+            return
+        try:
+            with self._db:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO trees_blake3 (source, fingerprint, digest)"
+                    " VALUES (?, ?, ?)",
+                    (source, fingerprint, digest.hexdigest),
                 )
         except sqlite3.Error as exc:
             self._disable(exc)

@@ -41,6 +41,7 @@ from loopml.data.workspace import (
     WorkspaceStatus,
     check_unchanged,
     digests,
+    fingerprint,
     scan,
     status_of,
 )
@@ -240,7 +241,7 @@ def add(
         StatCache(_cache_root(active) / "stat.sqlite") as cache,
     ):
         newest = _newest(active, name)
-        if newest is not None and _same_tree(files, cache, newest):
+        if newest is not None and _same_tree(source, files, cache, newest):
             return AddResult(newest, False)
         store = active.artifacts
         with batched_writes(store):
@@ -288,7 +289,7 @@ def status(
             )
         files = _scan(source, f"Cannot compare {source} with {name!r}")
         with StatCache(_cache_root(active) / "stat.sqlite") as cache:
-            if _same_tree(files, cache, version):  # every stat cached, same tree: no reads
+            if _same_tree(source, files, cache, version):  # every stat cached, same tree: no reads
                 found = WorkspaceStatus(str(source), unchanged=len(files))
             else:
                 stored = get_tree(active.artifacts, Digest.parse(version.tree_digest))
@@ -372,13 +373,24 @@ def _newest(client: Client, name: str) -> DatasetVersion | None:
         return None
 
 
-def _same_tree(files: list[LocalFile], cache: StatCache, newest: DatasetVersion) -> bool:
-    """True if every file's digest is cached and together they make ``newest``'s tree."""
-    known = cache.lookup([file.stat for file in files])
-    if len(known) != len(files):
-        return False
-    entries = [TreeEntry(file.relative, known[file.stat.path], file.stat.size) for file in files]
-    return str(hash_bytes(encode_tree(entries))) == newest.tree_digest
+def _same_tree(
+    source: Path, files: list[LocalFile], cache: StatCache, newest: DatasetVersion
+) -> bool:
+    """True if every file's digest is cached and together they make ``newest``'s tree.
+
+    The tree digest itself is cached under a fingerprint of all the stats, so an untouched
+    folder costs one scan and one lookup."""
+    key = os.path.abspath(source)
+    stats = fingerprint(files)
+    tree = cache.tree(key, stats)
+    if tree is None:
+        known = cache.lookup([file.stat for file in files])
+        if len(known) != len(files):
+            return False
+        rows = [TreeEntry(file.relative, known[file.stat.path], file.stat.size) for file in files]
+        tree = hash_bytes(encode_tree(rows))
+        cache.record_tree(key, stats, tree)
+    return str(tree) == newest.tree_digest
 
 
 def _put(store: ArtifactStore, file: LocalFile) -> Digest:

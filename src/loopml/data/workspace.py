@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from loopml.core.errors import ConflictError, NotFoundError
-from loopml.core.hashing import CHUNK_SIZE, Digest, StreamHasher
+from loopml.core.hashing import CHUNK_SIZE, Digest, StreamHasher, hash_bytes
 from loopml.data.statcache import FileStat, StatCache
 from loopml.stores.artifacts.trees import TreeEntry, check_tree_path
 
@@ -24,6 +24,7 @@ __all__ = [
     "WorkspaceStatus",
     "check_unchanged",
     "digests",
+    "fingerprint",
     "scan",
     "status_of",
 ]
@@ -75,6 +76,15 @@ def _walk(folder: str, prefix: str) -> Iterator[tuple[str, str, os.stat_result]]
             if not entry.name.isascii() or "\\" in entry.name:  # the only unsafe names
                 check_tree_path(relative)
             yield relative, entry.path, entry.stat(follow_symlinks=False)
+
+
+def fingerprint(files: Sequence[LocalFile]) -> str:
+    """A digest of every file's tree path and stat: equal only while nothing was touched."""
+    text = "\n".join(
+        f"{f.relative}\t{f.stat.size}\t{f.stat.mtime_ns}\t{f.stat.ctime_ns}\t{f.stat.inode}"
+        for f in files
+    )
+    return hash_bytes(text.encode("utf-8", "surrogateescape")).hexdigest
 
 
 def digests(
