@@ -630,7 +630,8 @@ class _AddProgress:
         if self.task is None:
             self.bar.start()
             self.task = self.bar.add_task("Storing files", total=total)
-        self.bar.update(self.task, completed=done)
+        if done == total or done % max(1, total // 100) == 0:  # a redraw per 1 %, not per file
+            self.bar.update(self.task, completed=done)
 
     def __exit__(self, *exc: object) -> None:
         if self.task is not None:

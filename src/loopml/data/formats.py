@@ -3,6 +3,7 @@ without importing pyarrow."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 __all__ = ["TABLE_EXTENSIONS", "table_format"]
@@ -18,4 +19,6 @@ TABLE_EXTENSIONS = {
 
 def table_format(path: str | Path) -> str | None:
     """``"csv"``, ``"parquet"`` or ``"jsonl"`` by extension (any case); None if not a table."""
-    return TABLE_EXTENSIONS.get(Path(path).suffix.lower())
+    name = os.path.basename(os.fspath(path))
+    dot = name.rfind(".")
+    return TABLE_EXTENSIONS.get(name[dot:].lower()) if dot > 0 else None

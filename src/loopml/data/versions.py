@@ -394,7 +394,7 @@ def _same_tree(
 
 
 def _put(store: ArtifactStore, file: LocalFile) -> Digest:
-    digest, size = put_file(store, file.path)
+    digest, size = put_file(store, file.stat.path)
     if size != file.stat.size:
         raise ConflictError(
             f"{file.path} changed size while it was being stored ({file.stat.size} → {size} "

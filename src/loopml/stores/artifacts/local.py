@@ -73,6 +73,7 @@ class LocalArtifactStore:
         self.uri = uri
         self.root = path_from_uri(uri)
         self._blobs = self.root / "blobs"
+        self._blobs_text = str(self._blobs)
         self._tmp = self.root / "tmp"
         self._packs = PackIndex(self.root / "packs")
         # per thread: .depth (nesting of batched_writes), .pack (the PackWriter being filled)
@@ -237,10 +238,12 @@ class LocalArtifactStore:
     def _has(self, digest: Digest, size: int | None) -> bool:
         """Whether the blob is stored (a loose file of ``size`` bytes when given: a loose file
         of another size is a truncated leftover that a put replaces)."""
-        loose = _size_or_none(self.blob_path(digest))
+        hexdigest = digest.hexdigest
+        # plain strings: this runs once per file of a folder being added
+        loose = _size_or_none(f"{self._blobs_text}/{hexdigest[:2]}/{hexdigest[2:]}")
         if loose is not None and (size is None or loose == size):
             return True
-        if self._packs.find(digest) is not None:
+        if self._packs.find(digest, fresh=False) is not None:
             return True
         writer: PackWriter | None = getattr(self._batch, "pack", None)
         return writer is not None and digest.hexdigest in writer.blobs
@@ -257,9 +260,9 @@ def _missing(digest: Digest, root: Path) -> str:
     )
 
 
-def _size_or_none(path: Path) -> int | None:
+def _size_or_none(path: str | Path) -> int | None:
     try:
-        return path.stat().st_size
+        return os.stat(path).st_size
     except FileNotFoundError:
         return None
 

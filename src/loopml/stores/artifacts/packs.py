@@ -27,6 +27,7 @@ PACKED_BLOB_MAX = 256 << 10
 PACK_MAX = 256 << 20
 """A pack that reaches this size is finished and the next small blob starts a new one."""
 _RACY_NS = 2_000_000_000  # a folder mtime this recent may hide a second change in its tick
+_LOOK_AGAIN_NS = 100_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +54,20 @@ class PackIndex:
         self.folder = folder
         self._seen_mtime: int | None = None
         self._loaded: set[str] = set()  # index file names read so far
+        self._looked_at = 0  # time.monotonic_ns() of the last look for new packs
         self._blobs: dict[str, PackedBlob] = {}
 
-    def find(self, digest: Digest) -> PackedBlob | None:
+    def find(self, digest: Digest, *, fresh: bool = True) -> PackedBlob | None:
+        """Where the blob is packed, or None. A miss looks for new packs first; with ``fresh``
+        False at most every :data:`_LOOK_AGAIN_NS` (for "do we have it already?" checks, where
+        a blob another process packed a moment ago may be stored twice, harmlessly)."""
         found = self._blobs.get(digest.hexdigest)
-        if found is None and self._refresh():
-            found = self._blobs.get(digest.hexdigest)
+        if found is None:
+            now = time.monotonic_ns()
+            if fresh or now - self._looked_at > _LOOK_AGAIN_NS:
+                self._looked_at = now
+                if self._refresh():
+                    found = self._blobs.get(digest.hexdigest)
         return found
 
     def _refresh(self) -> bool:

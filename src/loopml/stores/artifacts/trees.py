@@ -167,10 +167,10 @@ def _read_up_to(reader: BinaryIO, size: int) -> bytes:
     return b"".join(parts)
 
 
-def put_file(store: ArtifactStore, path: Path) -> tuple[Digest, int]:
+def put_file(store: ArtifactStore, path: str | Path) -> tuple[Digest, int]:
     """Store one local file; returns its digest and the number of bytes stored."""
     try:
-        with path.open("rb") as raw:
+        with open(path, "rb") as raw:
             counted = _CountingReader(raw)
             digest = store.put(counted)
     except OSError as exc:
