@@ -131,3 +131,13 @@ def test_status_of_a_missing_source_or_dataset_is_not_found(project: Path, clien
         loopml.data.status("d", path=project / "no-such", client=client)
     with pytest.raises(NotFoundError, match="nope"):
         loopml.data.status("nope", client=client)
+
+
+def test_an_emptied_folder_has_every_file_removed(project: Path, client: Client) -> None:
+    loopml.data.add("d", "data", client=client)
+    for file in sorted((project / "data").rglob("*"), reverse=True):
+        file.unlink() if file.is_file() else file.rmdir()
+    (project / "data").mkdir(exist_ok=True)
+    found = loopml.data.status("d", client=client).found
+    assert found.removed == ["notes.txt", "sub/blob.bin", "table.csv"]
+    assert (found.added, found.modified, found.unchanged) == ([], [], 0)

@@ -296,7 +296,7 @@ def _print_summary(
     from rich.box import SIMPLE_HEAD
     from rich.table import Table
 
-    from loopml.cli.data import profile_table
+    from loopml.cli.data_views import profile_table
 
     out = output.console()
     source = output.escape(handle.version.source)

@@ -287,7 +287,8 @@ def status(
                 f"{format_dataset_ref(name, version.version)} does not record where it was "
                 "added from; pass the folder or file to compare with (--path)."
             )
-        files = _scan(source, f"Cannot compare {source} with {name!r}")
+        # an emptied folder is "every file removed", not an error
+        files = _scan(source, f"Cannot compare {source} with {name!r}", allow_empty=True)
         with StatCache(_cache_root(active) / "stat.sqlite") as cache:
             if _same_tree(source, files, cache, version):  # every stat cached, same tree: no reads
                 found = WorkspaceStatus(str(source), unchanged=len(files))
@@ -354,12 +355,12 @@ def _client(client: Client | None, *, create: bool) -> Iterator[Client]:
         yield owned
 
 
-def _scan(source: Path, action: str) -> list[LocalFile]:
+def _scan(source: Path, action: str, *, allow_empty: bool = False) -> list[LocalFile]:
     try:
         files = scan(source)
     except NotFoundError as exc:
         raise NotFoundError(f"{action}: {exc}") from exc
-    if not files:
+    if not files and not allow_empty:
         raise InvalidInputError(
             f"{action}: it holds no files (empty folders and symlinks are not recorded)."
         )
