@@ -6,7 +6,6 @@
 """
 
 import importlib as _importlib
-from types import ModuleType as _ModuleType
 
 from loopml.core.entities import Experiment, Metric, Page, Run, RunStatus
 from loopml.core.errors import (
@@ -23,10 +22,16 @@ from loopml.tracking import ActiveRun, Client, active_run, start_run
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> _ModuleType:
-    """``loopml.data`` is imported on first use, so ``import loopml`` stays light."""
-    if name == "data":
-        return _importlib.import_module("loopml.data")
+_LAZY = {"step": "loopml.pipelines", "pipeline": "loopml.pipelines"}
+
+
+def __getattr__(name: str) -> object:
+    """``loopml.data``, ``loopml.pipelines``, ``loopml.step`` and ``loopml.pipeline`` are
+    imported on first use, so ``import loopml`` stays light."""
+    if name in ("data", "pipelines"):
+        return _importlib.import_module(f"loopml.{name}")
+    if name in _LAZY:
+        return getattr(_importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'loopml' has no attribute {name!r}")
 
 
@@ -47,5 +52,11 @@ __all__ = [
     "RunStatus",
     "__version__",
     "active_run",
+    "pipeline",
     "start_run",
+    "step",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,0 +1,20 @@
+"""Pipelines: steps and pipelines declared with decorators, planned into a DAG by tracing.
+
+>>> import loopml
+>>> @loopml.step
+... def load(*, rows: int = 3) -> list[int]:
+...     return list(range(rows))
+>>> @loopml.step
+... def total(values: list[int]) -> int:
+...     return sum(values)
+>>> @loopml.pipeline
+... def summing(rows: int = 3) -> int:
+...     return total(load(rows=rows))
+>>> [call.name for call in summing.plan(rows=5).calls]
+['load', 'total']
+"""
+
+from loopml.pipelines.definitions import Pipeline, Step, pipeline, step
+from loopml.pipelines.plan import OutputRef, Plan, StepCall
+
+__all__ = ["OutputRef", "Pipeline", "Plan", "Step", "StepCall", "pipeline", "step"]
