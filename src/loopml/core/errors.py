@@ -98,6 +98,13 @@ class PermissionDeniedError(LoopMLError):
     code, http_status = "permission_denied", 403
 
 
+class StepFailedError(LoopMLError):
+    """A pipeline step raised (after its retries); the message names the step, the exception
+    and the run that holds its log."""
+
+    code, http_status, exit_code = "step_failed", 500, 1
+
+
 class UnauthenticatedError(LoopMLError):
     code, http_status = "unauthenticated", 401
 

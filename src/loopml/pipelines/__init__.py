@@ -15,6 +15,21 @@
 """
 
 from loopml.pipelines.definitions import Pipeline, Step, pipeline, step
+from loopml.pipelines.materializers import Materializer, Materializers
 from loopml.pipelines.plan import OutputRef, Plan, StepCall
+from loopml.pipelines.runner import PipelineRun, StepResult, run
 
-__all__ = ["OutputRef", "Pipeline", "Plan", "Step", "StepCall", "pipeline", "step"]
+__all__ = [
+    "Materializer",
+    "Materializers",
+    "OutputRef",
+    "Pipeline",
+    "PipelineRun",
+    "Plan",
+    "Step",
+    "StepCall",
+    "StepResult",
+    "pipeline",
+    "run",
+    "step",
+]

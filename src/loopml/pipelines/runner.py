@@ -1,0 +1,233 @@
+"""Running a plan in this process: one tracked run for the pipeline, one nested run per step,
+outputs through the artifact store, and cached outputs reused.
+
+A step call is skipped when a FINISHED step run anywhere in the store carries the same cache
+key (:mod:`loopml.pipelines.cache`); its output digest is taken from that run, so a failed
+pipeline run re-run resumes from what succeeded. Outputs are loaded only when a step that runs
+needs them.
+
+>>> result = run(training, params={"n_estimators": 50})  # doctest: +SKIP
+>>> result.steps["train"].cached, result.value()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loopml.core.entities import RunStatus
+from loopml.core.errors import InvalidInputError, StepFailedError
+from loopml.core.hashing import Digest
+from loopml.pipelines.cache import CACHE_KEY_TAG, cache_key, canonical_json, environment
+from loopml.pipelines.definitions import Pipeline
+from loopml.pipelines.materializers import Materializers
+from loopml.pipelines.plan import OutputRef, Plan, StepCall
+from loopml.stores.artifacts.trees import materialize_tree, put_directory
+from loopml.tracking.client import Client
+from loopml.tracking.fluent import start_run
+
+__all__ = ["PipelineRun", "StepResult", "run"]
+
+OUTPUT_TAG = "loopml.output"  # the tree digest of the stored output, or "none"
+MATERIALIZER_TAG = "loopml.materializer"
+CACHED_TAG = "loopml.cached"  # "true" on a step run that reused an earlier output
+PIPELINE_TAG = "loopml.pipeline"
+_NO_OUTPUT = "none"
+_MAX_BACKOFF_S = 5.0
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one step call did: its run, whether it was a cache hit, where its output is."""
+
+    call: str
+    run_id: str
+    cached: bool
+    output: str | None  # tree digest, None when the step returned None
+    materializer: str | None
+    seconds: float
+    attempts: int = 1
+
+
+@dataclass
+class PipelineRun:
+    """A finished pipeline run: its run id, plan, and every step's result."""
+
+    run_id: str
+    plan: Plan
+    steps: dict[str, StepResult]
+    client: Client = field(repr=False)
+    materializers: Materializers = field(repr=False)
+
+    def value(self, call: str | None = None) -> Any:
+        """The output of step call ``call`` (default: the pipeline's only output), loaded
+        from the artifact store."""
+        if call is None:
+            if len(self.plan.outputs) != 1:
+                raise InvalidInputError(
+                    f"Pipeline {self.plan.pipeline!r} returns {len(self.plan.outputs)} outputs; "
+                    "name the step call: value('train')."
+                )
+            call = self.plan.outputs[0].call
+        result = self.steps.get(call)
+        if result is None:
+            raise InvalidInputError(
+                f"No step call {call!r} in this run; calls: {', '.join(self.steps)}."
+            )
+        return _load(self.client, self.materializers, result.output, result.materializer)
+
+
+def run(
+    target: Pipeline[Any, Any] | Plan,
+    *,
+    params: Mapping[str, Any] | None = None,
+    client: Client | None = None,
+    experiment: str | None = None,
+    use_cache: bool = True,
+    materializers: Materializers | None = None,
+) -> PipelineRun:
+    """Run a pipeline (planned with ``params``) or a plan, step after step, in this process.
+
+    Everything that can be checked is checked before the first step runs (params, the DAG,
+    a materializer for every declared output type). ``use_cache=False`` runs every step.
+    """
+    if isinstance(target, Plan):
+        if params:
+            raise InvalidInputError("Pass params when planning, not with a ready plan.")
+        plan = target
+    else:
+        plan = target.plan(**dict(params or {}))
+    registry = materializers or Materializers.default()
+    registry.check_plan(plan)
+    with _client(client) as active:
+        tags = {PIPELINE_TAG: plan.pipeline}
+        name = experiment or plan.pipeline
+        with start_run(name, plan.params, plan.pipeline, tags=tags, client=active) as parent:
+            state = _RunState(active, registry, use_cache, environment())
+            for call in plan.calls:
+                state.results[call.name] = state.execute(call)
+            return PipelineRun(parent.id, plan, state.results, active, registry)
+
+
+@dataclass
+class _RunState:
+    client: Client
+    registry: Materializers
+    use_cache: bool
+    env: dict[str, str]
+    results: dict[str, StepResult] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)  # outputs loaded or computed
+
+    def execute(self, call: StepCall) -> StepResult:
+        key = cache_key(call.step, call.params, [self._input_key(i) for i in call.inputs], self.env)
+        tags = {CACHE_KEY_TAG: key}
+        hit = self._cached(key) if self.use_cache and call.step.cache else None
+        with start_run(name=call.name, params=call.params, tags=tags, client=self.client) as step:
+            if hit is not None:
+                output, materializer = hit
+                step.set_tag(CACHED_TAG, "true")
+                self._tag_output(step.set_tag, output, materializer)
+                return StepResult(call.name, step.id, True, output, materializer, 0.0)
+            step.set_tag(CACHED_TAG, "false")
+            inputs = [self._input_value(item) for item in call.inputs]
+            started = time.perf_counter()
+            value, attempts = _invoke(call, inputs, step.id)
+            seconds = time.perf_counter() - started
+            self.values[call.name] = value
+            output, materializer = _store(self.client, self.registry, call, value)
+            self._tag_output(step.set_tag, output, materializer)
+            step.log_metrics({"duration_s": seconds, "attempts": attempts})
+            return StepResult(call.name, step.id, False, output, materializer, seconds, attempts)
+
+    def _input_key(self, item: object) -> str:
+        if isinstance(item, OutputRef):
+            return f"output:{self.results[item.call].output or _NO_OUTPUT}"
+        return f"value:{canonical_json(item)}"
+
+    def _input_value(self, item: object) -> Any:
+        if not isinstance(item, OutputRef):
+            return item
+        if item.call not in self.values:
+            result = self.results[item.call]
+            self.values[item.call] = _load(
+                self.client, self.registry, result.output, result.materializer
+            )
+        return self.values[item.call]
+
+    def _cached(self, key: str) -> tuple[str | None, str | None] | None:
+        """(output digest, materializer) of a finished step run with this key, if any."""
+        found = self.client.search_runs(filter=f"tags.{CACHE_KEY_TAG} = '{key}'", max_results=20)
+        for earlier in found:
+            output = earlier.tags.get(OUTPUT_TAG)
+            if earlier.status is RunStatus.FINISHED and output is not None:
+                if output == _NO_OUTPUT:
+                    return None, None
+                if self.client.artifacts.exists(Digest.parse(output)):
+                    return output, earlier.tags.get(MATERIALIZER_TAG)
+        return None
+
+    @staticmethod
+    def _tag_output(set_tag: Any, output: str | None, materializer: str | None) -> None:
+        set_tag(OUTPUT_TAG, output or _NO_OUTPUT)
+        if materializer is not None:
+            set_tag(MATERIALIZER_TAG, materializer)
+
+
+def _invoke(call: StepCall, inputs: list[Any], run_id: str) -> tuple[Any, int]:
+    """Call the step, retrying with exponential backoff; StepFailedError after the last try."""
+    attempts = call.step.retries + 1
+    for attempt in range(1, attempts + 1):
+        try:
+            return call.step.fn(*inputs, **call.params), attempt
+        except Exception as exc:
+            if attempt == attempts:
+                raise StepFailedError(
+                    f"Step {call.name!r} failed after {attempt} attempt(s): "
+                    f"{type(exc).__name__}: {exc}. Its run is {run_id} "
+                    f"(loopml runs show {run_id[:8]})."
+                ) from exc
+            time.sleep(min(0.1 * 2 ** (attempt - 1), _MAX_BACKOFF_S))
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _store(
+    client: Client, registry: Materializers, call: StepCall, value: Any
+) -> tuple[str | None, str | None]:
+    if value is None:
+        return None, None
+    materializer = registry.for_type(type(value))
+    with tempfile.TemporaryDirectory(prefix="loopml-output-") as scratch:
+        folder = Path(scratch)
+        try:
+            materializer.write(value, folder)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"Step {call.name!r}: {exc.message}") from exc
+        digest, _entries = put_directory(client.artifacts, folder)
+    return str(digest), materializer.name
+
+
+def _load(
+    client: Client, registry: Materializers, output: str | None, materializer: str | None
+) -> Any:
+    if output is None:
+        return None
+    if materializer is None:
+        raise InvalidInputError(f"Output {output} does not record its materializer.")
+    with tempfile.TemporaryDirectory(prefix="loopml-input-") as scratch:
+        folder = Path(scratch) / "value"
+        materialize_tree(client.artifacts, Digest.parse(output), folder)
+        return registry.by_name(materializer).read(folder)
+
+
+@contextmanager
+def _client(client: Client | None) -> Iterator[Client]:
+    if client is not None:
+        yield client
+        return
+    with Client() as owned:
+        yield owned

@@ -1,0 +1,152 @@
+"""Pipelines run in process over real embedded stores: nested runs, outputs through the
+artifact store, cache hits, resume after a failure, retries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import loopml
+from loopml.core.entities import RunStatus
+from loopml.core.errors import StepFailedError
+from loopml.pipelines import run
+from loopml.tracking.client import Client
+
+CALLS: list[str] = []
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[Client]:
+    CALLS.clear()
+    with Client(
+        store_uri=f"sqlite:///{tmp_path / 'loopml.db'}", artifact_uri=str(tmp_path / "artifacts")
+    ) as c:
+        yield c
+
+
+@loopml.step
+def make_table(*, rows: int = 4) -> pa.Table:
+    CALLS.append("make_table")
+    return pa.table({"x": list(range(rows)), "y": [float(i) * 2 for i in range(rows)]})
+
+
+@loopml.step
+def features(table: pa.Table, *, power: int = 1) -> np.ndarray:
+    CALLS.append("features")
+    return np.asarray(table.column("y").to_numpy()) ** power
+
+
+@loopml.step
+def summarize(values: np.ndarray, table: pa.Table) -> dict[str, float]:
+    CALLS.append("summarize")
+    return {"total": float(values.sum()), "rows": float(table.num_rows)}
+
+
+@loopml.pipeline
+def stats(rows: int = 4, power: int = 1) -> dict[str, float]:
+    table = make_table(rows=rows)
+    return summarize(features(table, power=power), table)
+
+
+def test_a_pipeline_run_records_nested_step_runs_and_its_output(client: Client) -> None:
+    result = run(stats, params={"rows": 3}, client=client)
+    assert result.value() == {"total": 6.0, "rows": 3.0}
+    assert CALLS == ["make_table", "features", "summarize"]
+    parent = client.get_run(result.run_id)
+    assert parent.status is RunStatus.FINISHED
+    assert parent.params == {"rows": "3", "power": "1"}
+    assert parent.tags["loopml.pipeline"] == "stats"
+    for name, step in result.steps.items():
+        step_run = client.get_run(step.run_id)
+        assert step_run.parent_run_id == result.run_id and step_run.name == name
+        assert step_run.tags["loopml.cached"] == "false"
+        assert step_run.status is RunStatus.FINISHED and "duration_s" in step_run.metrics
+    assert client.get_run(result.steps["make_table"].run_id).params == {"rows": "3"}
+    assert result.steps["features"].materializer == "numpy"
+    assert np.array_equal(result.value("features"), np.array([0.0, 2.0, 4.0]))
+
+
+def test_a_second_run_is_served_from_the_cache(client: Client) -> None:
+    first = run(stats, client=client)
+    CALLS.clear()
+    second = run(stats, client=client)
+    assert CALLS == []
+    assert all(step.cached for step in second.steps.values())
+    assert second.value() == first.value()
+    assert second.run_id != first.run_id
+    step_run = client.get_run(second.steps["summarize"].run_id)
+    assert step_run.tags["loopml.cached"] == "true"
+
+
+def test_a_changed_param_reruns_only_what_it_reaches(client: Client) -> None:
+    run(stats, client=client)
+    CALLS.clear()
+    changed = run(stats, params={"power": 2}, client=client)
+    assert CALLS == ["features", "summarize"]  # make_table's output is reused
+    assert changed.steps["make_table"].cached
+    assert changed.value() == {"total": 0.0 + 4.0 + 16.0 + 36.0, "rows": 4.0}
+
+
+def test_use_cache_false_runs_every_step(client: Client) -> None:
+    run(stats, client=client)
+    CALLS.clear()
+    run(stats, client=client, use_cache=False)
+    assert CALLS == ["make_table", "features", "summarize"]
+
+
+def test_a_failed_step_names_itself_and_a_rerun_resumes_from_what_succeeded(
+    client: Client, tmp_path: Path
+) -> None:
+    switch = tmp_path / "broken"
+    switch.write_text("yes", encoding="utf-8")
+
+    @loopml.step
+    def fragile(values: np.ndarray, *, flag: str) -> float:
+        CALLS.append("fragile")
+        if Path(flag).read_text(encoding="utf-8") == "yes":
+            raise ValueError("the model diverged")
+        return float(values.max())
+
+    @loopml.pipeline
+    def guarded(flag: str) -> float:
+        return fragile(features(make_table()), flag=flag)
+
+    with pytest.raises(
+        StepFailedError,
+        match=r"Step 'fragile' failed after 1 attempt\(s\): "
+        r"ValueError: the model diverged\. Its run is ",
+    ) as failed:
+        run(guarded, params={"flag": str(switch)}, client=client)
+    assert failed.value.exit_code == 1
+    runs = client.search_runs(filter="tags.loopml.pipeline = 'guarded'")
+    assert [r.status for r in runs] == [RunStatus.FAILED]
+    switch.write_text("no", encoding="utf-8")
+    CALLS.clear()
+    resumed = run(guarded, params={"flag": str(switch)}, client=client)
+    assert CALLS == ["fragile"]  # make_table and features came from the failed run
+    assert resumed.value() == 6.0
+
+
+def test_retries_rerun_a_flaky_step_and_cache_false_always_runs(client: Client) -> None:
+    attempts: list[int] = []
+
+    @loopml.step(retries=2, cache=False)
+    def flaky() -> int:
+        attempts.append(1)
+        if len(attempts) < 2:
+            raise ConnectionError("try again")
+        return len(attempts)
+
+    @loopml.pipeline
+    def unreliable() -> int:
+        return flaky()
+
+    result = run(unreliable, client=client)
+    assert result.value() == 2 and result.steps["flaky"].attempts == 2
+    assert client.get_run(result.steps["flaky"].run_id).metrics["attempts"] == 2
+    again = run(unreliable, client=client)
+    assert not again.steps["flaky"].cached and again.value() == 3
