@@ -90,11 +90,13 @@ def run(
     experiment: str | None = None,
     use_cache: bool = True,
     materializers: Materializers | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> PipelineRun:
     """Run a pipeline (planned with ``params``) or a plan, step after step, in this process.
 
     Everything that can be checked is checked before the first step runs (params, the DAG,
-    a materializer for every declared output type). ``use_cache=False`` runs every step.
+    a materializer for every declared output type). ``use_cache=False`` runs every step;
+    ``tags`` are set on the pipeline run.
     """
     if isinstance(target, Plan):
         if params:
@@ -105,10 +107,10 @@ def run(
     registry = materializers or Materializers.default()
     registry.check_plan(plan)
     with _client(client) as active:
-        tags = {PIPELINE_TAG: plan.pipeline}
+        run_tags = {**(tags or {}), PIPELINE_TAG: plan.pipeline}
         name = experiment or plan.pipeline
-        with start_run(name, plan.params, plan.pipeline, tags=tags, client=active) as parent:
-            state = _RunState(active, registry, use_cache, environment())
+        with start_run(name, plan.params, plan.pipeline, tags=run_tags, client=active) as parent:
+            state = _RunState(active, registry, name, use_cache, environment())
             for call in plan.calls:
                 state.results[call.name] = state.execute(call)
             return PipelineRun(parent.id, plan, state.results, active, registry)
@@ -118,6 +120,7 @@ def run(
 class _RunState:
     client: Client
     registry: Materializers
+    experiment: str
     use_cache: bool
     env: dict[str, str]
     results: dict[str, StepResult] = field(default_factory=dict)
@@ -127,7 +130,9 @@ class _RunState:
         key = cache_key(call.step, call.params, [self._input_key(i) for i in call.inputs], self.env)
         tags = {CACHE_KEY_TAG: key}
         hit = self._cached(key) if self.use_cache and call.step.cache else None
-        with start_run(name=call.name, params=call.params, tags=tags, client=self.client) as step:
+        with start_run(
+            self.experiment, call.params, call.name, tags=tags, client=self.client
+        ) as step:
             if hit is not None:
                 output, materializer = hit
                 step.set_tag(CACHED_TAG, "true")

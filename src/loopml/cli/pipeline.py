@@ -1,0 +1,113 @@
+"""``loopml pipeline``: run pipelines declared with ``@loopml.pipeline``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from loopml.cli import output
+from loopml.cli.resolve import open_client
+
+if TYPE_CHECKING:
+    from loopml.pipelines.runner import PipelineRun
+
+app = typer.Typer(
+    help=(
+        "Run pipelines: steps declared with @loopml.step, composed with @loopml.pipeline.\n\n"
+        "Every run is tracked (one nested run per step) and step outputs are cached by a hash "
+        "of the step's code, params and inputs."
+    ),
+    no_args_is_help=True,
+)
+
+REF_TAG = "loopml.pipeline_ref"
+
+
+@app.command("run")
+def run_command(
+    ref: Annotated[str, typer.Argument(help="The pipeline, as package.module:function.")],
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="A param as key=value (repeatable)."),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Run every step, even when cached.")
+    ] = False,
+    experiment: Annotated[
+        str | None,
+        typer.Option("--experiment", "-e", help="Experiment (default: the pipeline's name)."),
+    ] = None,
+    path: Annotated[
+        Path | None,
+        typer.Option("--path", help="Import the module from this folder (default: here)."),
+    ] = None,
+    as_json: output.JsonFlag = False,
+) -> None:
+    """Plan and run a pipeline in this process; print each step (cached or run) and its time.
+
+    Params are checked against the pipeline's signature before any step runs. A failing
+    step exits with 1 and names the step, its exception and its run.
+
+    Examples:
+
+        loopml pipeline run my_project.pipelines:train
+        loopml pipeline run my_project.pipelines:train -p n_estimators=200 -p dataset=iris@3
+        loopml pipeline run my_project.pipelines:train --no-cache --json
+    """
+    from loopml.pipelines.loading import load_pipeline, parse_params
+    from loopml.pipelines.runner import run
+
+    pipeline = load_pipeline(ref, search_path=path)
+    params = parse_params(param or [], pipeline.params, pipeline.name)
+    plan = pipeline.plan(**params)
+    with open_client() as client:
+        result = run(
+            plan,
+            client=client,
+            experiment=experiment,
+            use_cache=not no_cache,
+            tags={REF_TAG: ref},
+        )
+        _print_run(result, as_json=as_json)
+
+
+def _print_run(result: PipelineRun, *, as_json: bool) -> None:
+    steps = [
+        {
+            "call": step.call,
+            "run_id": step.run_id,
+            "cached": step.cached,
+            "seconds": step.seconds,
+            "attempts": step.attempts,
+            "output": step.output,
+            "materializer": step.materializer,
+        }
+        for step in result.steps.values()
+    ]
+    if as_json:
+        document = {
+            "run_id": result.run_id,
+            "pipeline": result.plan.pipeline,
+            "params": dict(result.plan.params),
+            "steps": steps,
+        }
+        output.print_json(document)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Pipeline {output.escape(result.plan.pipeline)}", header_style="bold")
+    for header in ("step", "", "seconds", "run"):
+        table.add_column(header, justify="right" if header == "seconds" else "left")
+    for step in result.steps.values():
+        state = "[dim]cached[/]" if step.cached else "[green]ran[/]"
+        seconds = "" if step.cached else f"{step.seconds:.3f}"
+        table.add_row(output.escape(step.call), state, seconds, output.short_id(step.run_id))
+    out = output.console()
+    out.print(table)
+    hits = sum(1 for step in result.steps.values() if step.cached)
+    out.print(
+        f"Run {result.run_id} finished: {len(result.steps) - hits} step(s) ran, {hits} cached.",
+        markup=False,
+    )

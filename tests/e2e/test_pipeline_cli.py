@@ -1,0 +1,109 @@
+"""``loopml pipeline run`` as a user runs it: a module in the project folder, real processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from loopml.core.config import init_project
+from tests.e2e.runner import cli
+
+PIPELINES = textwrap.dedent(
+    """
+    import loopml
+
+    @loopml.step
+    def numbers(*, count: int = 3) -> list[int]:
+        return list(range(1, count + 1))
+
+    @loopml.step
+    def power(values: list[int], *, exponent: float = 1.0) -> list[float]:
+        return [v ** exponent for v in values]
+
+    @loopml.step
+    def total(values: list[float], *, fail: bool = False) -> float:
+        if fail:
+            raise RuntimeError("asked to fail")
+        return sum(values)
+
+    @loopml.pipeline
+    def sums(count: int = 3, exponent: float = 1.0, fail: bool = False) -> float:
+        return total(power(numbers(count=count), exponent=exponent), fail=fail)
+
+    not_a_pipeline = 42
+    """
+)
+
+
+def expect(result: subprocess.CompletedProcess[str], code: int) -> str:
+    assert result.returncode == code, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    init_project(tmp_path)
+    (tmp_path / "flows.py").write_text(PIPELINES, encoding="utf-8")
+    return tmp_path
+
+
+def test_run_then_rerun_from_cache_with_params_and_json(project: Path) -> None:
+    out = expect(cli("pipeline", "run", "flows:sums", "-p", "count=4", cwd=project), 0)
+    assert "3 step(s) ran, 0 cached" in out
+    first = json.loads(
+        expect(cli("pipeline", "run", "flows:sums", "-p", "count=4", "--json", cwd=project), 0)
+    )
+    assert [s["cached"] for s in first["steps"]] == [True, True, True]
+    assert first["params"] == {"count": 4, "exponent": 1.0, "fail": False}
+    changed = json.loads(
+        expect(
+            cli(
+                "pipeline",
+                "run",
+                "flows:sums",
+                "-p",
+                "count=4",
+                "-p",
+                "exponent=2",
+                "--json",
+                cwd=project,
+            ),
+            0,
+        )
+    )
+    assert [s["cached"] for s in changed["steps"]] == [True, False, False]
+    runs = json.loads(expect(cli("runs", "list", "--experiment", "sums", "--json", cwd=project), 0))
+    parents = [r for r in runs if r.get("tags", {}).get("loopml.pipeline") == "sums"]
+    assert len(parents) == 3
+    assert all(r["tags"]["loopml.pipeline_ref"] == "flows:sums" for r in parents)
+
+
+def test_a_failing_step_exits_1_naming_the_step(project: Path) -> None:
+    result = cli("pipeline", "run", "flows:sums", "-p", "fail=true", cwd=project)
+    assert result.returncode == 1
+    assert "Step 'total' failed after 1 attempt(s): RuntimeError: asked to fail" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["flows:sums", "-p", "count=many"], "The 'count' param of pipeline 'sums' must be int"),
+        (["flows:sums", "-p", "colour=red"], "Pipeline 'sums' has no param 'colour'"),
+        (["flows:nope"], "Module 'flows' has no 'nope'"),
+        (["flows:not_a_pipeline"], "is a int, not a pipeline"),
+        (["missing_module:sums"], "Cannot import 'missing_module'"),
+        (["flows"], "A pipeline reference looks like 'package.module:function'"),
+    ],
+)
+def test_bad_references_and_params_exit_2_before_anything_runs(
+    project: Path, args: list[str], message: str
+) -> None:
+    result = cli("pipeline", "run", *args, cwd=project)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert not list((project / ".loopml" / "artifacts").glob("blobs/*/*"))
