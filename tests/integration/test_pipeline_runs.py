@@ -11,9 +11,11 @@ import pyarrow as pa
 import pytest
 
 import loopml
-from loopml.core.entities import RunStatus
+import loopml.data
+from loopml.core.config import init_project
+from loopml.core.entities import DatasetVersion, RunStatus
 from loopml.core.errors import StepFailedError
-from loopml.pipelines import run
+from loopml.pipelines import dataset_version, run
 from loopml.tracking.client import Client
 
 CALLS: list[str] = []
@@ -150,3 +152,41 @@ def test_retries_rerun_a_flaky_step_and_cache_false_always_runs(client: Client) 
     assert client.get_run(result.steps["flaky"].run_id).metrics["attempts"] == 2
     again = run(unreliable, client=client)
     assert not again.steps["flaky"].cached and again.value() == 3
+
+
+@loopml.step
+def row_count(version: DatasetVersion) -> int:
+    CALLS.append("row_count")
+    return loopml.data.get(f"{version.dataset}@{version.version}").to_arrow().num_rows
+
+
+@loopml.pipeline
+def counting(data: str = "iris@latest") -> int:
+    return row_count(dataset_version(ref=data))
+
+
+def test_a_dataset_reference_is_pinned_at_run_time_and_recorded_as_lineage(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    init_project(tmp_path / "project")  # loopml.data.get inside the step finds this project
+    monkeypatch.chdir(tmp_path / "project")
+    with Client() as project_client:
+        csv = tmp_path / "iris.csv"
+        csv.write_text("x\n1\n2\n", encoding="utf-8")
+        loopml.data.add("iris", csv, client=project_client)
+        first = run(counting, client=project_client)
+        assert first.value() == 2 and CALLS == ["row_count"]
+        edges = project_client.metadata.list_dataset_inputs(run_id=first.run_id)
+        assert [(e.dataset, e.version) for e in edges] == [("iris", 1)]
+        step_id = first.steps["dataset_version"].run_id
+        assert len(project_client.metadata.list_dataset_inputs(run_id=step_id)) == 1
+
+        CALLS.clear()
+        assert run(counting, client=project_client).steps["row_count"].cached  # same version
+        assert CALLS == []
+        csv.write_text("x\n1\n2\n3\n", encoding="utf-8")
+        loopml.data.add("iris", csv, client=project_client)
+        newer = run(counting, client=project_client)  # @latest is now iris@2: not cached
+        assert newer.value() == 3 and not newer.steps["row_count"].cached
+        pinned = run(counting, params={"data": "iris@1"}, client=project_client)
+        assert pinned.steps["row_count"].cached and pinned.value() == 2

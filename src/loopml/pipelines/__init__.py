@@ -14,6 +14,7 @@
 ['load', 'total']
 """
 
+from loopml.pipelines.datasets import dataset_version
 from loopml.pipelines.definitions import Pipeline, Step, pipeline, step
 from loopml.pipelines.materializers import Materializer, Materializers
 from loopml.pipelines.plan import OutputRef, Plan, StepCall
@@ -29,6 +30,7 @@ __all__ = [
     "Step",
     "StepCall",
     "StepResult",
+    "dataset_version",
     "pipeline",
     "run",
     "step",

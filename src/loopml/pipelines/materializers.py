@@ -176,8 +176,16 @@ class Materializers:
 
     @classmethod
     def default(cls) -> Materializers:
+        from loopml.pipelines.datasets import DatasetVersionMaterializer
+
         return cls(
-            [JsonMaterializer(), NumpyMaterializer(), ArrowMaterializer(), PandasMaterializer()]
+            [
+                JsonMaterializer(),
+                NumpyMaterializer(),
+                ArrowMaterializer(),
+                PandasMaterializer(),
+                DatasetVersionMaterializer(),
+            ]
         )
 
     def register(self, materializer: Materializer) -> None:

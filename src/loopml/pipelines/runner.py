@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loopml.core.entities import RunStatus
+from loopml.core.entities import DatasetVersion, RunStatus
 from loopml.core.errors import InvalidInputError, StepFailedError
 from loopml.core.hashing import Digest
 from loopml.pipelines.cache import CACHE_KEY_TAG, cache_key, canonical_json, environment
@@ -110,7 +110,7 @@ def run(
         run_tags = {**(tags or {}), PIPELINE_TAG: plan.pipeline}
         name = experiment or plan.pipeline
         with start_run(name, plan.params, plan.pipeline, tags=run_tags, client=active) as parent:
-            state = _RunState(active, registry, name, use_cache, environment())
+            state = _RunState(active, registry, name, parent.id, use_cache, environment())
             for call in plan.calls:
                 state.results[call.name] = state.execute(call)
             return PipelineRun(parent.id, plan, state.results, active, registry)
@@ -121,6 +121,7 @@ class _RunState:
     client: Client
     registry: Materializers
     experiment: str
+    parent_id: str
     use_cache: bool
     env: dict[str, str]
     results: dict[str, StepResult] = field(default_factory=dict)
@@ -144,6 +145,10 @@ class _RunState:
             value, attempts = _invoke(call, inputs, step.id)
             seconds = time.perf_counter() - started
             self.values[call.name] = value
+            if isinstance(value, DatasetVersion):  # lineage: this run read that version
+                edge = [(value.dataset, value.version)]
+                for run_id in (self.parent_id, step.id):
+                    self.client.metadata.add_dataset_inputs(run_id, edge)
             output, materializer = _store(self.client, self.registry, call, value)
             self._tag_output(step.set_tag, output, materializer)
             step.log_metrics({"duration_s": seconds, "attempts": attempts})
