@@ -107,3 +107,31 @@ def test_bad_references_and_params_exit_2_before_anything_runs(
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert not list((project / ".loopml" / "artifacts").glob("blobs/*/*"))
+
+
+def test_pipelines_named_in_loopml_yaml_run_with_their_default_params(project: Path) -> None:
+    (project / "loopml.yaml").write_text(
+        "pipelines:\n"
+        "  squares:\n"
+        "    ref: flows:sums\n"
+        "    params: {count: 3, exponent: 2}\n"
+        "  plain: flows:sums\n",
+        encoding="utf-8",
+    )
+    squares = json.loads(expect(cli("pipeline", "run", "squares", "--json", cwd=project), 0))
+    assert squares["params"] == {"count": 3, "exponent": 2.0, "fail": False}
+    bigger = json.loads(
+        expect(cli("pipeline", "run", "squares", "-p", "count=4", "--json", cwd=project), 0)
+    )
+    assert bigger["params"]["count"] == 4  # the command line wins
+    assert expect(cli("pipeline", "run", "plain", "--json", cwd=project), 0)
+    missing = cli("pipeline", "run", "nightly", cwd=project)
+    assert missing.returncode == 2
+    assert "No pipeline is named 'nightly'; named pipelines: squares, plain." in missing.stderr
+
+
+def test_a_broken_loopml_yaml_is_named_with_its_line(project: Path) -> None:
+    (project / "loopml.yaml").write_text("pipelines:\n  a: [unclosed\n", encoding="utf-8")
+    result = cli("pipeline", "run", "a", cwd=project)
+    assert result.returncode == 2
+    assert f"{project / 'loopml.yaml'}:3:1: not valid YAML" in result.stderr

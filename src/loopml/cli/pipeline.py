@@ -27,7 +27,13 @@ REF_TAG = "loopml.pipeline_ref"
 
 @app.command("run")
 def run_command(
-    ref: Annotated[str, typer.Argument(help="The pipeline, as package.module:function.")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="PIPELINE",
+            help="package.module:function, or a name from loopml.yaml's 'pipelines:'.",
+        ),
+    ],
     param: Annotated[
         list[str] | None,
         typer.Option("--param", "-p", help="A param as key=value (repeatable)."),
@@ -41,7 +47,7 @@ def run_command(
     ] = None,
     path: Annotated[
         Path | None,
-        typer.Option("--path", help="Import the module from this folder (default: here)."),
+        typer.Option("--path", help="The folder with loopml.yaml and the module (default: here)."),
     ] = None,
     as_json: output.JsonFlag = False,
 ) -> None:
@@ -50,17 +56,28 @@ def run_command(
     Params are checked against the pipeline's signature before any step runs. A failing
     step exits with 1 and names the step, its exception and its run.
 
+    Named pipelines come from loopml.yaml in the folder (see docs/pipelines.md):
+
+        pipelines:
+          training:
+            ref: my_project.pipelines:train
+            params: {n_estimators: 300}
+
     Examples:
 
+        loopml pipeline run training
         loopml pipeline run my_project.pipelines:train
         loopml pipeline run my_project.pipelines:train -p n_estimators=200 -p dataset=iris@3
         loopml pipeline run my_project.pipelines:train --no-cache --json
     """
-    from loopml.pipelines.loading import load_pipeline, parse_params
+    from loopml.pipelines.loading import load_pipeline, parse_params, resolve
     from loopml.pipelines.runner import run
 
-    pipeline = load_pipeline(ref, search_path=path)
-    params = parse_params(param or [], pipeline.params, pipeline.name)
+    folder = path or Path.cwd()
+    ref, defaults = resolve(target, folder)
+    pipeline = load_pipeline(ref, search_path=folder)
+    texts = [f"{key}={value}" for key, value in defaults.items()] + list(param or [])
+    params = parse_params(texts, pipeline.params, pipeline.name)
     plan = pipeline.plan(**params)
     with open_client() as client:
         result = run(

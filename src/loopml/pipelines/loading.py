@@ -12,13 +12,84 @@ import importlib
 import json
 import sys
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from loopml.core.errors import InvalidInputError, NotFoundError
 from loopml.pipelines.definitions import ParamSpecEntry, Pipeline
 
-__all__ = ["load_pipeline", "parse_params"]
+__all__ = ["NamedPipeline", "load_pipeline", "named_pipelines", "parse_params", "resolve"]
+
+PROJECT_FILE = "loopml.yaml"
+
+
+@dataclass(frozen=True)
+class NamedPipeline:
+    """A pipeline named in ``loopml.yaml``: its reference and default params (as text)."""
+
+    name: str
+    ref: str
+    params: dict[str, str]
+
+
+def named_pipelines(project: Path) -> dict[str, NamedPipeline]:
+    """The ``pipelines:`` section of ``<project>/loopml.yaml`` (none if there is no file)::
+
+    pipelines:
+      training: my_pkg.pipelines:train          # a reference
+      nightly:                                  # or a reference with default params
+        ref: my_pkg.pipelines:train
+        params: {n_estimators: 300, data: iris@latest}
+    """
+    path = project / PROJECT_FILE
+    if not path.is_file():
+        return {}
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise InvalidInputError(f"{where}: not valid YAML ({exc}).") from exc
+    section = document.get("pipelines", {}) if isinstance(document, dict) else None
+    if not isinstance(section, dict):
+        raise InvalidInputError(f"{path}: 'pipelines' must be a mapping of name → reference.")
+    found = {}
+    for name, entry in section.items():
+        if isinstance(entry, str):
+            entry = {"ref": entry}
+        if not isinstance(entry, dict) or not isinstance(entry.get("ref"), str):
+            raise InvalidInputError(
+                f"{path}: pipelines.{name} must be 'module:function' or a mapping with 'ref' "
+                "(and optional 'params')."
+            )
+        params = entry.get("params") or {}
+        if not isinstance(params, dict):
+            raise InvalidInputError(f"{path}: pipelines.{name}.params must be a mapping.")
+        unknown = sorted(set(entry) - {"ref", "params"})
+        if unknown:
+            raise InvalidInputError(
+                f"{path}: pipelines.{name} has an unknown key {unknown[0]!r}; allowed: ref, params."
+            )
+        texts = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
+        found[str(name)] = NamedPipeline(str(name), entry["ref"], texts)
+    return found
+
+
+def resolve(target: str, project: Path) -> tuple[str, dict[str, str]]:
+    """``target`` as (reference, default params): a name from loopml.yaml, or a reference."""
+    if ":" in target:
+        return target, {}
+    named = named_pipelines(project)
+    if target not in named:
+        known = ", ".join(named) or f"none ({project / PROJECT_FILE} names no pipeline)"
+        raise NotFoundError(
+            f"No pipeline is named {target!r}; named pipelines: {known}. Or give a reference "
+            "like 'package.module:function'."
+        )
+    return named[target].ref, named[target].params
 
 
 def load_pipeline(ref: str, *, search_path: Path | None = None) -> Pipeline[Any, Any]:
