@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -35,6 +36,16 @@ PIPELINES = textwrap.dedent(
         return total(power(numbers(count=count), exponent=exponent), fail=fail)
 
     not_a_pipeline = 42
+
+    from loopml.pipelines import dataset_version
+
+    @loopml.step
+    def rows(version: loopml.core.entities.DatasetVersion) -> int:
+        return loopml.data.get(f"{version.dataset}@{version.version}").to_arrow().num_rows
+
+    @loopml.pipeline
+    def counting(data: str = "iris@latest") -> int:
+        return rows(dataset_version(ref=data))
     """
 )
 
@@ -97,7 +108,8 @@ def test_a_failing_step_exits_1_naming_the_step(project: Path) -> None:
         (["flows:nope"], "Module 'flows' has no 'nope'"),
         (["flows:not_a_pipeline"], "is a int, not a pipeline"),
         (["missing_module:sums"], "Cannot import 'missing_module'"),
-        (["flows"], "A pipeline reference looks like 'package.module:function'"),
+        (["flows:"], "A pipeline reference looks like 'package.module:function'"),
+        (["flows"], "No pipeline is named 'flows'; named pipelines: none"),
     ],
 )
 def test_bad_references_and_params_exit_2_before_anything_runs(
@@ -135,3 +147,35 @@ def test_a_broken_loopml_yaml_is_named_with_its_line(project: Path) -> None:
     result = cli("pipeline", "run", "a", cwd=project)
     assert result.returncode == 2
     assert f"{project / 'loopml.yaml'}:3:1: not valid YAML" in result.stderr
+
+
+def test_rerun_reproduces_params_and_the_dataset_version_read(project: Path) -> None:
+    (project / "iris.csv").write_text("x\n1\n2\n", encoding="utf-8")
+    expect(cli("data", "add", "iris", "iris.csv", cwd=project), 0)
+    original = json.loads(
+        expect(cli("pipeline", "run", "flows:counting", "--json", cwd=project), 0)
+    )
+    (project / "iris.csv").write_text("x\n1\n2\n3\n", encoding="utf-8")
+    expect(cli("data", "add", "iris", "iris.csv", cwd=project), 0)  # iris@latest moves on
+
+    fresh = json.loads(expect(cli("pipeline", "run", "flows:counting", "--json", cwd=project), 0))
+    assert [s["cached"] for s in fresh["steps"]] == [False, False]  # reads iris@2
+    again = json.loads(
+        expect(cli("pipeline", "rerun", original["run_id"][:8], "--json", cwd=project), 0)
+    )
+    assert [s["cached"] for s in again["steps"]] == [False, True]  # iris@1 again: cached
+    rows_output = {s["call"]: s["output"] for s in again["steps"]}["rows"]
+    assert rows_output == {s["call"]: s["output"] for s in original["steps"]}["rows"]
+    shown = json.loads(expect(cli("runs", "show", again["run_id"], "--json", cwd=project), 0))
+    assert shown["tags"]["loopml.rerun_of"] == original["run_id"]
+    assert json.loads(shown["tags"]["loopml.datasets"]) == {"iris@latest": "iris@1"}
+
+
+def test_rerun_of_a_run_without_a_pipeline_reference_is_refused(project: Path) -> None:
+    code = "import loopml\nwith loopml.start_run(experiment='x') as r:\n    print(r.id)\n"
+    (project / "plain.py").write_text(code, encoding="utf-8")
+    run_id = subprocess.run(
+        [sys.executable, "plain.py"], cwd=project, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    result = cli("pipeline", "rerun", run_id, cwd=project)
+    assert result.returncode == 2 and "records no pipeline reference" in result.stderr

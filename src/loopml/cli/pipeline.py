@@ -22,8 +22,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-REF_TAG = "loopml.pipeline_ref"
-
 
 @app.command("run")
 def run_command(
@@ -71,7 +69,7 @@ def run_command(
         loopml pipeline run my_project.pipelines:train --no-cache --json
     """
     from loopml.pipelines.loading import load_pipeline, parse_params, resolve
-    from loopml.pipelines.runner import run
+    from loopml.pipelines.runner import REF_TAG, run
 
     folder = path or Path.cwd()
     ref, defaults = resolve(target, folder)
@@ -87,6 +85,34 @@ def run_command(
             use_cache=not no_cache,
             tags={REF_TAG: ref},
         )
+        _print_run(result, as_json=as_json)
+
+
+@app.command("rerun")
+def rerun_command(
+    run_id: Annotated[str, typer.Argument(help="The pipeline run (an id or its first chars).")],
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Run every step, even when cached.")
+    ] = False,
+    path: Annotated[
+        Path | None, typer.Option("--path", help="Import the module from this folder.")
+    ] = None,
+    as_json: output.JsonFlag = False,
+) -> None:
+    """Reproduce a pipeline run: the same pipeline, params and dataset versions (a ref like
+    iris@latest is pinned to the version the original run read).
+
+    Examples:
+
+        loopml pipeline rerun 3f2a9c1e
+        loopml pipeline rerun 3f2a9c1e --no-cache --json
+    """
+    from loopml.cli.resolve import resolve_run
+    from loopml.pipelines.runner import rerun
+
+    with open_client() as client:
+        original = resolve_run(client, run_id)
+        result = rerun(original.id, client=client, search_path=path, use_cache=not no_cache)
         _print_run(result, as_json=as_json)
 
 

@@ -12,18 +12,21 @@ needs them.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from loopml.core.entities import DatasetVersion, RunStatus
 from loopml.core.errors import InvalidInputError, StepFailedError
 from loopml.core.hashing import Digest
+from loopml.core.refs import format_dataset_ref
 from loopml.pipelines.cache import CACHE_KEY_TAG, cache_key, canonical_json, environment
+from loopml.pipelines.datasets import dataset_version
 from loopml.pipelines.definitions import Pipeline
 from loopml.pipelines.materializers import Materializers
 from loopml.pipelines.plan import OutputRef, Plan, StepCall
@@ -31,12 +34,16 @@ from loopml.stores.artifacts.trees import materialize_tree, put_directory
 from loopml.tracking.client import Client
 from loopml.tracking.fluent import start_run
 
-__all__ = ["PipelineRun", "StepResult", "run"]
+__all__ = ["PipelineRun", "StepResult", "rerun", "run"]
 
 OUTPUT_TAG = "loopml.output"  # the tree digest of the stored output, or "none"
 MATERIALIZER_TAG = "loopml.materializer"
 CACHED_TAG = "loopml.cached"  # "true" on a step run that reused an earlier output
 PIPELINE_TAG = "loopml.pipeline"
+REF_TAG = "loopml.pipeline_ref"  # module:function, set by whoever can name the pipeline
+RERUN_OF_TAG = "loopml.rerun_of"
+PARAMS_TAG = "loopml.pipeline_params"  # the params as JSON (run params are text)
+DATASETS_TAG = "loopml.datasets"  # JSON {dataset_version ref: "name@N" it resolved to}
 _NO_OUTPUT = "none"
 _MAX_BACKOFF_S = 5.0
 
@@ -91,12 +98,15 @@ def run(
     use_cache: bool = True,
     materializers: Materializers | None = None,
     tags: Mapping[str, str] | None = None,
+    dataset_pins: Mapping[str, str] | None = None,
 ) -> PipelineRun:
     """Run a pipeline (planned with ``params``) or a plan, step after step, in this process.
 
     Everything that can be checked is checked before the first step runs (params, the DAG,
     a materializer for every declared output type). ``use_cache=False`` runs every step;
-    ``tags`` are set on the pipeline run.
+    ``tags`` are set on the pipeline run. ``dataset_pins`` maps a ``dataset_version`` ref
+    to the version to use instead (``{"iris@latest": "iris@3"}``: how a rerun reproduces the
+    data of the original run); the versions used are recorded in the tag ``loopml.datasets``.
     """
     if isinstance(target, Plan):
         if params:
@@ -104,15 +114,22 @@ def run(
         plan = target
     else:
         plan = target.plan(**dict(params or {}))
+    plan, asked = _pinned(plan, dataset_pins or {})
     registry = materializers or Materializers.default()
     registry.check_plan(plan)
     with _client(client) as active:
-        run_tags = {**(tags or {}), PIPELINE_TAG: plan.pipeline}
+        run_tags = {
+            **(tags or {}),
+            PIPELINE_TAG: plan.pipeline,
+            PARAMS_TAG: canonical_json(dict(plan.params)),
+        }
         name = experiment or plan.pipeline
         with start_run(name, plan.params, plan.pipeline, tags=run_tags, client=active) as parent:
-            state = _RunState(active, registry, name, parent.id, use_cache, environment())
+            state = _RunState(active, registry, name, parent.id, use_cache, environment(), asked)
             for call in plan.calls:
                 state.results[call.name] = state.execute(call)
+            if state.pins:
+                parent.set_tag(DATASETS_TAG, canonical_json(state.pins))
             return PipelineRun(parent.id, plan, state.results, active, registry)
 
 
@@ -124,7 +141,9 @@ class _RunState:
     parent_id: str
     use_cache: bool
     env: dict[str, str]
+    asked: dict[str, str]  # dataset_version call → the ref the plan asked for (before pins)
     results: dict[str, StepResult] = field(default_factory=dict)
+    pins: dict[str, str] = field(default_factory=dict)  # dataset ref → the version it was
     values: dict[str, Any] = field(default_factory=dict)  # outputs loaded or computed
 
     def execute(self, call: StepCall) -> StepResult:
@@ -147,6 +166,10 @@ class _RunState:
             self.values[call.name] = value
             if isinstance(value, DatasetVersion):  # lineage: this run read that version
                 edge = [(value.dataset, value.version)]
+                if call.step is dataset_version:
+                    pinned = format_dataset_ref(value.dataset, value.version)
+                    asked = self.asked.get(call.name, str(call.params["ref"]))
+                    self.pins[asked] = pinned
                 for run_id in (self.parent_id, step.id):
                     self.client.metadata.add_dataset_inputs(run_id, edge)
             output, materializer = _store(self.client, self.registry, call, value)
@@ -186,6 +209,61 @@ class _RunState:
         set_tag(OUTPUT_TAG, output or _NO_OUTPUT)
         if materializer is not None:
             set_tag(MATERIALIZER_TAG, materializer)
+
+
+def rerun(
+    run_id: str,
+    *,
+    client: Client | None = None,
+    search_path: Path | None = None,
+    use_cache: bool = True,
+) -> PipelineRun:
+    """Run again the pipeline run ``run_id`` recorded: the same pipeline reference, the same
+    params and the same dataset versions (even where it said ``@latest``)."""
+    from loopml.pipelines.loading import load_pipeline, parse_params
+
+    with _client(client) as active:
+        original = active.get_run(run_id)
+        ref = original.tags.get(REF_TAG)
+        if ref is None:
+            raise InvalidInputError(
+                f"Run {run_id} records no pipeline reference (tag {REF_TAG}); only runs started "
+                "with 'loopml pipeline run' or run(..., tags={...}) can be rerun."
+            )
+        pipeline = load_pipeline(ref, search_path=search_path)
+        recorded = original.tags.get(PARAMS_TAG)
+        if recorded is not None:
+            params = json.loads(recorded)
+        else:  # recorded before the tag existed: the params as text
+            texts = [f"{key}={value}" for key, value in original.params.items()]
+            params = parse_params(texts, pipeline.params, pipeline.name)
+        pins = json.loads(original.tags.get(DATASETS_TAG, "{}"))
+        tags = {REF_TAG: ref, RERUN_OF_TAG: original.id}
+        return run(
+            pipeline,
+            params=params,
+            client=active,
+            experiment=active.get_experiment(original.experiment_id).name,
+            use_cache=use_cache,
+            tags=tags,
+            dataset_pins=pins,
+        )
+
+
+def _pinned(plan: Plan, pins: Mapping[str, str]) -> tuple[Plan, dict[str, str]]:
+    """``plan`` with the refs of its ``dataset_version`` calls replaced as ``pins`` says, and
+    the ref each replaced call asked for."""
+    asked: dict[str, str] = {}
+    calls = []
+    for call in plan.calls:
+        ref = call.params.get("ref")
+        if call.step is dataset_version and isinstance(ref, str) and ref in pins:
+            asked[call.name] = ref
+            call = replace(call, params={**call.params, "ref": pins[ref]})
+        calls.append(call)
+    if not asked:
+        return plan, asked
+    return Plan(plan.pipeline, plan.params, tuple(calls), plan.outputs), asked
 
 
 def _invoke(call: StepCall, inputs: list[Any], run_id: str) -> tuple[Any, int]:
