@@ -22,11 +22,11 @@ from loopml.tracking import ActiveRun, Client, active_run, start_run
 __version__ = "0.1.0"
 
 
-_LAZY = {"step": "loopml.pipelines", "pipeline": "loopml.pipelines"}
+_LAZY = {"step": "loopml.pipelines", "pipeline": "loopml.pipelines", "tune": "loopml.pipelines"}
 
 
 def __getattr__(name: str) -> object:
-    """``loopml.data``, ``loopml.pipelines``, ``loopml.step`` and ``loopml.pipeline`` are
+    """``loopml.data``, ``loopml.pipelines`` and ``loopml.step`` / ``pipeline`` / ``tune`` are
     imported on first use, so ``import loopml`` stays light."""
     if name in ("data", "pipelines"):
         return _importlib.import_module(f"loopml.{name}")
@@ -55,6 +55,7 @@ __all__ = [
     "pipeline",
     "start_run",
     "step",
+    "tune",
 ]
 
 

@@ -18,7 +18,16 @@ from loopml.pipelines.datasets import dataset_version
 from loopml.pipelines.definitions import Pipeline, Step, pipeline, step
 from loopml.pipelines.materializers import Materializer, Materializers
 from loopml.pipelines.plan import OutputRef, Plan, StepCall
-from loopml.pipelines.runner import PipelineRun, StepResult, run
+from loopml.pipelines.runner import PipelineRun, StepResult, rerun, run
+from loopml.pipelines.tuning import (
+    TuneResult,
+    choice,
+    cross_validate,
+    integer,
+    loguniform,
+    tune,
+    uniform,
+)
 
 __all__ = [
     "Materializer",
@@ -30,8 +39,16 @@ __all__ = [
     "Step",
     "StepCall",
     "StepResult",
+    "TuneResult",
+    "choice",
+    "cross_validate",
     "dataset_version",
+    "integer",
+    "loguniform",
     "pipeline",
+    "rerun",
     "run",
     "step",
+    "tune",
+    "uniform",
 ]

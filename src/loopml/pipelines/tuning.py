@@ -1,0 +1,302 @@
+"""Hyperparameter search on Optuna (TPE by default), every trial a nested run, and a
+cross-validation helper that logs per-fold and mean ± std metrics.
+
+The search uses Optuna's ask-and-tell interface, so the trials' work runs wherever loopml
+puts it (in this process today; the Ray executor hands trials out the same way).
+
+>>> def objective(params, trial):  # doctest: +SKIP
+...     return 1 - (params["x"] - 0.3) ** 2
+>>> result = tune(objective, {"x": uniform(0, 1)}, n_trials=20)  # doctest: +SKIP
+>>> result.best_params  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from loopml.core.errors import BackendUnavailableError, InvalidInputError
+from loopml.pipelines.definitions import Pipeline
+from loopml.pipelines.runner import run
+from loopml.tracking.active_run import ActiveRun
+from loopml.tracking.client import Client
+from loopml.tracking.fluent import active_run, start_run
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = [
+    "Trial",
+    "TuneResult",
+    "choice",
+    "cross_validate",
+    "integer",
+    "loguniform",
+    "tune",
+    "uniform",
+]
+
+DIRECTIONS = ("maximize", "minimize")
+
+
+def _optuna() -> Any:
+    try:
+        import optuna
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            "Tuning needs Optuna, which is not installed: pip install 'loopml[tune]'."
+        ) from exc
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+def uniform(low: float, high: float) -> Any:
+    """A float drawn between ``low`` and ``high``."""
+    return _optuna().distributions.FloatDistribution(low, high)
+
+
+def loguniform(low: float, high: float) -> Any:
+    """A float drawn between ``low`` and ``high`` on a log scale (learning rates, C…)."""
+    return _optuna().distributions.FloatDistribution(low, high, log=True)
+
+
+def integer(low: int, high: int, *, step: int = 1) -> Any:
+    """An int between ``low`` and ``high`` inclusive."""
+    return _optuna().distributions.IntDistribution(low, high, step=step)
+
+
+def choice(options: Sequence[bool | int | float | str | None]) -> Any:
+    """One of ``options``."""
+    return _optuna().distributions.CategoricalDistribution(list(options))
+
+
+class Trial:
+    """One trial as the objective sees it: its params, its run, and pruning."""
+
+    def __init__(self, trial: optuna.trial.Trial, run: ActiveRun) -> None:
+        self._trial = trial
+        self.run = run
+        self.number: int = trial.number
+        self.params: dict[str, Any] = dict(trial.params)
+
+    def report(self, value: float, step: int) -> None:
+        """Log an intermediate value (metric ``objective`` at ``step``) for the pruner."""
+        self.run.log_metric("objective", value, step=step)
+        self._trial.report(value, step)
+
+    def should_prune(self) -> bool:
+        """True when the pruner gives up on this trial: return (or raise) early."""
+        return bool(self._trial.should_prune())
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    number: int
+    run_id: str
+    params: dict[str, Any]
+    value: float | None
+    state: str  # "complete", "pruned" or "failed"
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """The search: its run, every trial, and the best one."""
+
+    run_id: str
+    direction: str
+    trials: list[TrialResult]
+    best: TrialResult
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        return self.best.params
+
+    @property
+    def best_value(self) -> float | None:
+        return self.best.value
+
+
+Objective = Callable[[dict[str, Any], Trial], float] | Pipeline[Any, Any]
+
+
+def tune(
+    objective: Objective,
+    space: Mapping[str, Any],
+    *,
+    n_trials: int,
+    direction: str = "maximize",
+    metric: str | None = None,
+    experiment: str = "tuning",
+    name: str | None = None,
+    seed: int | None = None,
+    pruner: Any = None,
+    client: Client | None = None,
+) -> TuneResult:
+    """Search ``space`` (name → :func:`uniform`, :func:`loguniform`, :func:`integer`,
+    :func:`choice` or any Optuna distribution) for ``n_trials`` trials.
+
+    ``objective`` is ``f(params, trial) -> float``, or a pipeline whose params include the
+    space's names: each trial runs it (sharing cached steps) and scores its output, or
+    ``output[metric]`` when the output is a dict. Each trial is a nested run with its params
+    and the metric ``objective``; the search run gets the best params and value.
+    """
+    optuna = _optuna()
+    if direction not in DIRECTIONS:
+        raise InvalidInputError(
+            f"The 'direction' parameter of tune must be one of {', '.join(DIRECTIONS)}. "
+            f"Got {direction!r} instead."
+        )
+    if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
+        raise InvalidInputError(
+            f"The 'n_trials' parameter of tune must be an int >= 1. Got {n_trials!r} instead."
+        )
+    distributions = _check_space(space, objective, optuna)
+    score = _scorer(objective, metric)
+    study = optuna.create_study(
+        direction=direction,
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=pruner or optuna.pruners.MedianPruner(),
+    )
+    trials: list[TrialResult] = []
+    label = name or getattr(objective, "name", None) or getattr(objective, "__name__", "tune")
+    with (
+        _client(client) as active,
+        start_run(
+            experiment,
+            {"n_trials": n_trials, "direction": direction},
+            f"tune-{label}",
+            client=active,
+        ) as search,
+    ):
+        for _ in range(n_trials):
+            trials.append(_one_trial(study, distributions, score, active, experiment, optuna))
+        finished = [t for t in trials if t.state == "complete" and t.value is not None]
+        if not finished:
+            raise InvalidInputError(
+                f"No trial of {label!r} finished (pruned or failed: see the trial runs under "
+                f"{search.id})."
+            )
+        pick = max if direction == "maximize" else min
+        best = pick(finished, key=lambda t: t.value if t.value is not None else math.nan)
+        search.set_tags(
+            {
+                "loopml.best_params": json.dumps(best.params, sort_keys=True),
+                "loopml.best_trial_run": best.run_id,
+            }
+        )
+        search.log_metric("best_objective", float(best.value or 0.0))
+        return TuneResult(search.id, direction, trials, best)
+
+
+def _one_trial(
+    study: Any,
+    distributions: dict[str, Any],
+    score: Callable[[dict[str, Any], Trial], float],
+    client: Client,
+    experiment: str,
+    optuna: Any,
+) -> TrialResult:
+    asked = study.ask(distributions)
+    params = dict(asked.params)
+    tags = {"loopml.trial": str(asked.number)}
+    with start_run(
+        experiment, params, f"trial-{asked.number}", tags=tags, client=client
+    ) as trial_run:
+        trial = Trial(asked, trial_run)
+        try:
+            value = float(score(params, trial))
+        except optuna.TrialPruned:
+            study.tell(asked, state=optuna.trial.TrialState.PRUNED)
+            trial_run.set_tag("loopml.trial_state", "pruned")
+            return TrialResult(asked.number, trial_run.id, params, None, "pruned")
+        except Exception:
+            study.tell(asked, state=optuna.trial.TrialState.FAIL)
+            raise
+        trial_run.log_metric("objective", value)
+        trial_run.set_tag("loopml.trial_state", "complete")
+        study.tell(asked, value)
+        return TrialResult(asked.number, trial_run.id, params, value, "complete")
+
+
+def _check_space(space: Mapping[str, Any], objective: Objective, optuna: Any) -> dict[str, Any]:
+    if not space:
+        raise InvalidInputError("The search space of tune is empty; name at least one param.")
+    for key, distribution in space.items():
+        if not isinstance(distribution, optuna.distributions.BaseDistribution):
+            raise InvalidInputError(
+                f"Search space entry {key!r} must be uniform(), loguniform(), integer(), "
+                f"choice() or an Optuna distribution. Got {distribution!r:.80} instead."
+            )
+    if isinstance(objective, Pipeline):
+        unknown = sorted(set(space) - set(objective.params))
+        if unknown:
+            raise InvalidInputError(
+                f"Pipeline {objective.name!r} has no param {unknown[0]!r} to tune. Its params: "
+                f"{', '.join(objective.params) or 'none'}."
+            )
+    return dict(space)
+
+
+def _scorer(objective: Objective, metric: str | None) -> Callable[[dict[str, Any], Trial], float]:
+    if not isinstance(objective, Pipeline):
+        return objective
+    pipeline = objective
+
+    def score(params: dict[str, Any], trial: Trial) -> float:
+        result = run(pipeline, params=params, client=trial.run.client)
+        trial.run.set_tag("loopml.pipeline_run", result.run_id)
+        value = result.value()
+        if isinstance(value, Mapping):
+            if metric is None or metric not in value:
+                raise InvalidInputError(
+                    f"Pipeline {pipeline.name!r} returns a dict ({', '.join(map(str, value))}); "
+                    "say which entry to optimise with metric=."
+                )
+            value = value[metric]
+        return float(value)
+
+    return score
+
+
+def cross_validate(
+    estimator: Any,
+    features: Any,
+    labels: Any,
+    *,
+    cv: int = 5,
+    scoring: Sequence[str] = ("accuracy",),
+    run: ActiveRun | None = None,
+) -> dict[str, float]:
+    """scikit-learn cross-validation that logs every fold (metric ``<score>_fold`` at step =
+    fold) and ``<score>_mean`` / ``<score>_std`` on ``run`` (default: the active run); returns
+    the means."""
+    from sklearn.model_selection import (  # type: ignore[import-untyped]
+        cross_validate as sk_cross_validate,
+    )
+
+    target = run or active_run()
+    results = sk_cross_validate(estimator, features, labels, cv=cv, scoring=list(scoring))
+    means = {}
+    for name in scoring:
+        scores = [float(v) for v in results[f"test_{name}"]]
+        mean = sum(scores) / len(scores)
+        std = math.sqrt(sum((v - mean) ** 2 for v in scores) / len(scores))
+        means[name] = mean
+        if target is not None:
+            for fold, value in enumerate(scores):
+                target.log_metric(f"{name}_fold", value, step=fold)
+            target.log_metrics({f"{name}_mean": mean, f"{name}_std": std})
+    return means
+
+
+@contextmanager
+def _client(client: Client | None) -> Iterator[Client]:
+    if client is not None:
+        yield client
+        return
+    with Client() as owned:
+        yield owned
