@@ -179,3 +179,34 @@ def test_rerun_of_a_run_without_a_pipeline_reference_is_refused(project: Path) -
     ).stdout.strip()
     result = cli("pipeline", "rerun", run_id, cwd=project)
     assert result.returncode == 2 and "records no pipeline reference" in result.stderr
+
+
+def test_tune_searches_a_pipeline_param_with_fixed_ones(project: Path) -> None:
+    args = ["tune", "flows:sums", "-s", "exponent=uniform:0:2", "-n", "6", "-p", "count=4"]
+    found = json.loads(expect(cli(*args, "--seed", "1", "--json", cwd=project), 0))
+    assert len(found["trials"]) == 6
+    assert found["best"]["params"]["count"] == 4
+    best = max(t["value"] for t in found["trials"])
+    assert found["best"]["value"] == best
+    assert best == pytest.approx(
+        sum(v ** found["best"]["params"]["exponent"] for v in (1, 2, 3, 4))
+    )
+    shown = json.loads(
+        expect(cli("runs", "show", found["best"]["run_id"], "--json", cwd=project), 0)
+    )
+    assert shown["parent_run_id"] == found["run_id"]
+
+
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [
+        ("exponent=normal:0:1", "unknown kind 'normal'"),
+        ("exponent=uniform:0", "--space exponent='uniform:0': expected"),
+        ("nope=uniform:0:1", "Pipeline 'sums' has no param 'nope' to tune"),
+        ("count", "--space is NAME="),
+    ],
+)
+def test_tune_refuses_a_bad_space_with_exit_2(project: Path, space: str, message: str) -> None:
+    result = cli("tune", "flows:sums", "-s", space, "-n", "2", cwd=project)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr

@@ -130,6 +130,7 @@ def tune(
     n_trials: int,
     direction: str = "maximize",
     metric: str | None = None,
+    params: Mapping[str, Any] | None = None,
     experiment: str = "tuning",
     name: str | None = None,
     seed: int | None = None,
@@ -140,9 +141,10 @@ def tune(
     :func:`choice` or any Optuna distribution) for ``n_trials`` trials.
 
     ``objective`` is ``f(params, trial) -> float``, or a pipeline whose params include the
-    space's names: each trial runs it (sharing cached steps) and scores its output, or
-    ``output[metric]`` when the output is a dict. Each trial is a nested run with its params
-    and the metric ``objective``; the search run gets the best params and value.
+    space's names: each trial runs it with ``params`` plus the trial's (sharing cached steps)
+    and scores its output, or ``output[metric]`` when the output is a dict. Each trial is a
+    nested run with its params and the metric ``objective``; the search run gets the best
+    params and value.
     """
     optuna = _optuna()
     if direction not in DIRECTIONS:
@@ -155,7 +157,10 @@ def tune(
             f"The 'n_trials' parameter of tune must be an int >= 1. Got {n_trials!r} instead."
         )
     distributions = _check_space(space, objective, optuna)
-    score = _scorer(objective, metric)
+    fixed = dict(params or {})
+    if fixed and not isinstance(objective, Pipeline):
+        raise InvalidInputError("params= fixes a pipeline's params; a function gets none.")
+    score = _scorer(objective, metric, fixed)
     study = optuna.create_study(
         direction=direction,
         sampler=optuna.samplers.TPESampler(seed=seed),
@@ -241,20 +246,22 @@ def _check_space(space: Mapping[str, Any], objective: Objective, optuna: Any) ->
     return dict(space)
 
 
-def _scorer(objective: Objective, metric: str | None) -> Callable[[dict[str, Any], Trial], float]:
+def _scorer(
+    objective: Objective, metric: str | None, fixed: Mapping[str, Any]
+) -> Callable[[dict[str, Any], Trial], float]:
     if not isinstance(objective, Pipeline):
         return objective
     pipeline = objective
 
     def score(params: dict[str, Any], trial: Trial) -> float:
-        result = run(pipeline, params=params, client=trial.run.client)
+        result = run(pipeline, params={**fixed, **params}, client=trial.run.client)
         trial.run.set_tag("loopml.pipeline_run", result.run_id)
         value = result.value()
         if isinstance(value, Mapping):
             if metric is None or metric not in value:
                 raise InvalidInputError(
                     f"Pipeline {pipeline.name!r} returns a dict ({', '.join(map(str, value))}); "
-                    "say which entry to optimise with metric=."
+                    "say which entry to optimise (metric=..., or --metric on the command line)."
                 )
             value = value[metric]
         return float(value)
