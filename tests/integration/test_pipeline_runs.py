@@ -190,3 +190,35 @@ def test_a_dataset_reference_is_pinned_at_run_time_and_recorded_as_lineage(
         assert newer.value() == 3 and not newer.steps["row_count"].cached
         pinned = run(counting, params={"data": "iris@1"}, client=project_client)
         assert pinned.steps["row_count"].cached and pinned.value() == 2
+
+
+def test_what_a_step_prints_and_logs_is_its_run_artifact_step_log(
+    client: Client, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+
+    @loopml.step
+    def chatty(*, fail: bool = False) -> int:
+        print("printed by the step")
+        logging.getLogger("user.code").warning("logged by the step")
+        if fail:
+            raise KeyError("missing column")
+        return 1
+
+    @loopml.pipeline
+    def talking(fail: bool = False) -> int:
+        return chatty(fail=fail)
+
+    def log_of(run_id: str) -> str:
+        return client.download_artifacts(run_id, "step.log", tmp_path / run_id).read_text()
+
+    done = run(talking, client=client)
+    text = log_of(done.steps["chatty"].run_id)
+    assert "printed by the step" in text and "WARNING user.code: logged by the step" in text
+    assert "printed by the step" in capsys.readouterr().out  # still shown as well
+
+    with pytest.raises(StepFailedError, match="its output and traceback are the run's artifact"):
+        run(talking, params={"fail": True}, client=client)
+    failed = client.search_runs(filter="tags.loopml.cached = 'false'", order_by=["start_time DESC"])
+    text = log_of(failed[0].id)
+    assert "Traceback (most recent call last)" in text and "KeyError: 'missing column'" in text

@@ -30,7 +30,9 @@ from loopml.pipelines.datasets import dataset_version
 from loopml.pipelines.definitions import Pipeline
 from loopml.pipelines.materializers import Materializers
 from loopml.pipelines.plan import OutputRef, Plan, StepCall
+from loopml.pipelines.steplogs import LOG_NAME, captured, write_exception
 from loopml.stores.artifacts.trees import materialize_tree, put_directory
+from loopml.tracking.active_run import ActiveRun
 from loopml.tracking.client import Client
 from loopml.tracking.fluent import start_run
 
@@ -161,7 +163,7 @@ class _RunState:
             step.set_tag(CACHED_TAG, "false")
             inputs = [self._input_value(item) for item in call.inputs]
             started = time.perf_counter()
-            value, attempts = _invoke(call, inputs, step.id)
+            value, attempts = _invoke_logged(call, inputs, step)
             seconds = time.perf_counter() - started
             self.values[call.name] = value
             if isinstance(value, DatasetVersion):  # lineage: this run read that version
@@ -266,6 +268,22 @@ def _pinned(plan: Plan, pins: Mapping[str, str]) -> tuple[Plan, dict[str, str]]:
     return Plan(plan.pipeline, plan.params, tuple(calls), plan.outputs), asked
 
 
+def _invoke_logged(call: StepCall, inputs: list[Any], step: ActiveRun) -> tuple[Any, int]:
+    """:func:`_invoke` with the step's output and logs captured into the artifact
+    ``step.log`` of its run (kept when the step fails, with the traceback)."""
+    with tempfile.TemporaryDirectory(prefix="loopml-step-") as scratch:
+        path = Path(scratch) / LOG_NAME
+        try:
+            with captured(path) as log:
+                try:
+                    return _invoke(call, inputs, step.id)
+                except StepFailedError as exc:
+                    write_exception(log, exc.__cause__ or exc)
+                    raise
+        finally:
+            step.log_artifact(path)
+
+
 def _invoke(call: StepCall, inputs: list[Any], run_id: str) -> tuple[Any, int]:
     """Call the step, retrying with exponential backoff; StepFailedError after the last try."""
     attempts = call.step.retries + 1
@@ -276,8 +294,9 @@ def _invoke(call: StepCall, inputs: list[Any], run_id: str) -> tuple[Any, int]:
             if attempt == attempts:
                 raise StepFailedError(
                     f"Step {call.name!r} failed after {attempt} attempt(s): "
-                    f"{type(exc).__name__}: {exc}. Its run is {run_id} "
-                    f"(loopml runs show {run_id[:8]})."
+                    f"{type(exc).__name__}: {exc}. Its run is {run_id}; its output and "
+                    f"traceback are the run's artifact {LOG_NAME} (loopml runs show "
+                    f"{run_id[:8]})."
                 ) from exc
             time.sleep(min(0.1 * 2 ** (attempt - 1), _MAX_BACKOFF_S))
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
