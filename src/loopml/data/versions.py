@@ -17,8 +17,7 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,7 +53,7 @@ from loopml.stores.artifacts.trees import (
     put_file,
     put_tree,
 )
-from loopml.tracking.client import Client
+from loopml.tracking.client import Client, client_scope
 
 if TYPE_CHECKING:
     import pandas  # type: ignore[import-untyped,import-not-found,unused-ignore]
@@ -237,7 +236,7 @@ def add(
     source = Path(path)
     files = _scan(source, f"Cannot add {source} to dataset {name!r}")
     with (
-        _client(client, create=True) as active,
+        client_scope(client, create=True) as active,
         StatCache(_cache_root(active) / "stat.sqlite") as cache,
     ):
         newest = _newest(active, name)
@@ -276,7 +275,7 @@ def status(
     """How the files at ``path`` (default: where the newest version was added from) differ
     from the newest version of ``name``. Reads only files whose stat changed."""
     check_dataset_name(name)
-    with _client(client, create=False) as active:
+    with client_scope(client, create=False) as active:
         version = active.metadata.get_dataset_version(name)
         if path is not None:
             source = Path(path)
@@ -307,7 +306,7 @@ def get(
     client's project, else the user cache folder).
     """
     name, number = parse_dataset_ref(ref)
-    with _client(client, create=False) as active:
+    with client_scope(client, create=False) as active:
         version = active.metadata.get_dataset_version(name, number)
         artifacts = active.artifacts
         root = Path(cache_dir) if cache_dir is not None else _cache_root(active) / "datasets"
@@ -316,14 +315,14 @@ def get(
 
 def list_datasets(*, client: Client | None = None) -> list[DatasetVersion]:
     """The newest version of every dataset, by name."""
-    with _client(client, create=False) as active:
+    with client_scope(client, create=False) as active:
         return active.metadata.list_dataset_versions(None)
 
 
 def log(name: str, *, client: Client | None = None) -> list[DatasetVersion]:
     """Every version of dataset ``name``, oldest first; :class:`NotFoundError` if none."""
     check_dataset_name(name)
-    with _client(client, create=False) as active:
+    with client_scope(client, create=False) as active:
         versions = active.metadata.list_dataset_versions(name)
     if not versions:
         raise NotFoundError(f"No dataset named {name!r}. List datasets with 'loopml data list'.")
@@ -334,7 +333,7 @@ def remove(name: str, version: int | None = None, *, client: Client | None = Non
     """Delete one version, or the whole dataset when ``version`` is None. The files stay in
     the artifact store until garbage collection; version numbers are never reused."""
     check_dataset_name(name)
-    with _client(client, create=False) as active:
+    with client_scope(client, create=False) as active:
         active.metadata.delete_dataset_version(name, version)
 
 
@@ -345,14 +344,6 @@ def user_cache_dir() -> Path:
 
 
 # helpers -------------------------------------------------------------------------------------
-@contextmanager
-def _client(client: Client | None, *, create: bool) -> Iterator[Client]:
-    """``client`` as is, or a client for the nearest project that is closed afterwards."""
-    if client is not None:
-        yield client
-        return
-    with Client(create=create) as owned:
-        yield owned
 
 
 def _scan(source: Path, action: str, *, allow_empty: bool = False) -> list[LocalFile]:

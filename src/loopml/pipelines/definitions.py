@@ -80,21 +80,7 @@ class Step(Generic[P, R]):
                 f"({', '.join(self.inputs) or 'none'}), got {len(args)}. Inputs are positional; "
                 "params are keyword-only."
             )
-        unknown = sorted(set(kwargs) - set(self.params))
-        if unknown:
-            known = ", ".join(self.params) or "none"
-            raise InvalidInputError(
-                f"Step {self.name!r} has no param {unknown[0]!r}. Its params: {known}."
-            )
-        params = {}
-        for name, spec in self.params.items():
-            if name in kwargs:
-                params[name] = check_param(f"step {self.name!r}", spec, kwargs[name])
-            elif spec.required:
-                raise InvalidInputError(f"Step {self.name!r} needs the param {name!r}.")
-            else:
-                params[name] = spec.default
-        return tuple(args), params
+        return tuple(args), resolve_params(f"step {self.name!r}", self.params, kwargs)
 
 
 @dataclass(frozen=True)
@@ -115,21 +101,7 @@ class Pipeline(Generic[P, R]):
         return tracer.finish(outputs)
 
     def resolve_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(params) - set(self.params))
-        if unknown:
-            known = ", ".join(self.params) or "none"
-            raise InvalidInputError(
-                f"Pipeline {self.name!r} has no param {unknown[0]!r}. Its params: {known}."
-            )
-        values = {}
-        for name, spec in self.params.items():
-            if name in params:
-                values[name] = check_param(f"pipeline {self.name!r}", spec, params[name])
-            elif spec.required:
-                raise InvalidInputError(f"Pipeline {self.name!r} needs the param {name!r}.")
-            else:
-                values[name] = spec.default
-        return values
+        return resolve_params(f"pipeline {self.name!r}", self.params, params)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         raise InvalidInputError(
@@ -148,6 +120,28 @@ def _output_refs(name: str, result: object) -> tuple[OutputRef, ...]:
             f"Pipeline {name!r} must return step outputs (or nothing), got {result!r:.80}."
         )
     return tuple(items)
+
+
+def resolve_params(
+    owner: str, specs: Mapping[str, ParamSpecEntry], given: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Every declared param of ``owner`` ("step 'fit'"): given ones type-checked, missing ones
+    defaulted; an unknown or missing required param is an error naming it."""
+    unknown = sorted(set(given) - set(specs))
+    if unknown:
+        known = ", ".join(specs) or "none"
+        raise InvalidInputError(
+            f"{owner[0].upper()}{owner[1:]} has no param {unknown[0]!r}. Its params: {known}."
+        )
+    values = {}
+    for name, spec in specs.items():
+        if name in given:
+            values[name] = check_param(owner, spec, given[name])
+        elif spec.required:
+            raise InvalidInputError(f"{owner[0].upper()}{owner[1:]} needs the param {name!r}.")
+        else:
+            values[name] = spec.default
+    return values
 
 
 def check_param(owner: str, spec: ParamSpecEntry, value: object) -> object:

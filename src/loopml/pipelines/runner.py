@@ -15,8 +15,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from loopml.pipelines.plan import OutputRef, Plan, StepCall
 from loopml.pipelines.steplogs import LOG_NAME, captured, write_exception
 from loopml.stores.artifacts.trees import materialize_tree, put_directory
 from loopml.tracking.active_run import ActiveRun
-from loopml.tracking.client import Client
+from loopml.tracking.client import Client, client_scope
 from loopml.tracking.fluent import start_run
 
 __all__ = ["PipelineRun", "StepResult", "rerun", "run"]
@@ -119,7 +118,7 @@ def run(
     plan, asked = _pinned(plan, dataset_pins or {})
     registry = materializers or Materializers.default()
     registry.check_plan(plan)
-    with _client(client) as active:
+    with client_scope(client) as active:
         run_tags = {
             **(tags or {}),
             PIPELINE_TAG: plan.pipeline,
@@ -224,7 +223,7 @@ def rerun(
     params and the same dataset versions (even where it said ``@latest``)."""
     from loopml.pipelines.loading import load_pipeline, parse_params
 
-    with _client(client) as active:
+    with client_scope(client) as active:
         original = active.get_run(run_id)
         ref = original.tags.get(REF_TAG)
         if ref is None:
@@ -329,12 +328,3 @@ def _load(
         folder = Path(scratch) / "value"
         materialize_tree(client.artifacts, Digest.parse(output), folder)
         return registry.by_name(materializer).read(folder)
-
-
-@contextmanager
-def _client(client: Client | None) -> Iterator[Client]:
-    if client is not None:
-        yield client
-        return
-    with Client() as owned:
-        yield owned

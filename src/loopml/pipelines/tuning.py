@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,7 @@ from loopml.core.errors import BackendUnavailableError, InvalidInputError
 from loopml.pipelines.definitions import Pipeline
 from loopml.pipelines.runner import run
 from loopml.tracking.active_run import ActiveRun
-from loopml.tracking.client import Client
+from loopml.tracking.client import Client, client_scope
 from loopml.tracking.fluent import active_run, start_run
 
 if TYPE_CHECKING:
@@ -169,7 +168,7 @@ def tune(
     trials: list[TrialResult] = []
     label = name or getattr(objective, "name", None) or getattr(objective, "__name__", "tune")
     with (
-        _client(client) as active,
+        client_scope(client) as active,
         start_run(
             experiment,
             {"n_trials": n_trials, "direction": direction},
@@ -298,12 +297,3 @@ def cross_validate(
                 target.log_metric(f"{name}_fold", value, step=fold)
             target.log_metrics({f"{name}_mean": mean, f"{name}_std": std})
     return means
-
-
-@contextmanager
-def _client(client: Client | None) -> Iterator[Client]:
-    if client is not None:
-        yield client
-        return
-    with Client() as owned:
-        yield owned

@@ -7,7 +7,8 @@ over HTTP), because both are just implementations of the same store interfaces.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -267,3 +268,14 @@ class Client:
 def _default_run_name(start_ms: int) -> str:
     stamp = format_ms(start_ms)[:19].replace("-", "").replace(":", "").replace("T", "-")
     return f"run-{stamp}-{new_id()[:4]}"
+
+
+@contextmanager
+def client_scope(client: Client | None, *, create: bool = True) -> Iterator[Client]:
+    """``client`` as is, or a client for the nearest project that is closed afterwards
+    (``create``: make the project if there is none)."""
+    if client is not None:
+        yield client
+        return
+    with Client(create=create) as owned:
+        yield owned
