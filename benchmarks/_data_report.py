@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from _tables import markdown_table
 from run_tracking import machine_info
 
 if TYPE_CHECKING:
@@ -233,18 +234,7 @@ def render_table(rows: list[Row]) -> str:
                 text += f" ({fmt(row.best(values, row.higher_is_better), row.unit)})"
             cells.append(text)
         lines.append([row.name, row.unit, *cells, fmt_ratio(row.ratio), row.goal, row.verdict])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    right = {2, 3, 4}
-    out = []
-    for index, line in enumerate(lines):
-        padded = [
-            c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(line)
-        ]
-        out.append("| " + " | ".join(padded) + " |")
-        if index == 0:
-            rules = ["-" * (w - 1) + ":" if i in right else "-" * w for i, w in enumerate(widths)]
-            out.append("| " + " | ".join(rules) + " |")
-    return "\n".join(out)
+    return markdown_table(lines, right={2, 3, 4})
 
 
 # --- the machine ----------------------------------------------------------------------------

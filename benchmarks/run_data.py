@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import fnmatch
 import json
 import os
 import random
@@ -55,7 +54,8 @@ from pathlib import Path
 from typing import Any
 
 from _data_report import build_rows, describe_machine, print_machine, render_table
-from run_tracking import cpu_stall_us, venv_python
+from _venvs import ensure_installed
+from run_tracking import cpu_stall_us
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -86,46 +86,10 @@ QUICK = Sizes(64 * MIB, 1_000, 20, 200, 1200, 100_000, 5)
 
 
 # --- setting up DVC -------------------------------------------------------------------------
-def installed_dvc(venv: Path) -> str | None:
-    python = venv_python(venv)
-    if not python.exists():
-        return None
-    done = subprocess.run(
-        [str(python), "-c", "import importlib.metadata as m; print(m.version('dvc'))"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
 def ensure_dvc(spec: str) -> str:
     """Create ``benchmarks/.venvs/dvc`` and install ``spec`` there unless it already has a
     matching DVC (``3.67.*`` matches 3.67.1); return the installed version."""
-    version = installed_dvc(DVC_VENV)
-    pinned = spec.partition("==")[2]
-    if version and (not pinned or fnmatch.fnmatch(version, pinned)):
-        return version
-    print(f"Installing {spec} into {DVC_VENV.relative_to(REPO)} (one time)...", flush=True)
-    if not venv_python(DVC_VENV).exists():
-        base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
-        subprocess.run([str(base), "-m", "venv", str(DVC_VENV)], check=True)
-    log_path = DVC_VENV / "pip-install.log"
-    with log_path.open("w") as log_file:
-        done = subprocess.run(
-            [str(venv_python(DVC_VENV)), "-m", "pip", "install", "--quiet", spec],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
-    version = installed_dvc(DVC_VENV)
-    if done.returncode != 0 or version is None:
-        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
-        raise SystemExit(
-            f"pip could not install {spec} (log: {log_path}):\n{tail}\n"
-            "Pick a version that installs with --dvc-spec 'dvc==3.X.*'."
-        )
-    return version
+    return ensure_installed(DVC_VENV, spec, "dvc", option="--dvc-spec 'dvc==3.X.*'")
 
 
 # --- the data -------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _venvs import ensure_installed, venv_python
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RESULTS = HERE / "results"
@@ -86,50 +88,10 @@ QUICK: dict[str, dict[str, dict[str, Any]]] = {
 
 
 # --- setting up MLflow ----------------------------------------------------------------------
-def venv_python(venv: Path) -> Path:
-    return venv / "bin" / "python"
-
-
-def installed_mlflow(venv: Path) -> str | None:
-    python = venv_python(venv)
-    if not python.exists():
-        return None
-    done = subprocess.run(
-        [str(python), "-c", "import importlib.metadata as m; print(m.version('mlflow'))"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
 def ensure_mlflow(spec: str) -> str:
     """Create ``benchmarks/.venvs/mlflow`` and install ``spec`` there unless it already has a
     matching MLflow; return the installed version."""
-    version = installed_mlflow(MLFLOW_VENV)
-    pinned = spec.partition("==")[2]
-    if version and (not pinned or "*" in pinned or version == pinned):
-        return version
-    print(f"Installing {spec} into {MLFLOW_VENV.relative_to(REPO)} (one time)...", flush=True)
-    if not venv_python(MLFLOW_VENV).exists():
-        base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
-        subprocess.run([str(base), "-m", "venv", str(MLFLOW_VENV)], check=True)
-    log_path = MLFLOW_VENV / "pip-install.log"
-    with log_path.open("w") as log_file:
-        done = subprocess.run(
-            [str(venv_python(MLFLOW_VENV)), "-m", "pip", "install", "--quiet", spec],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
-    version = installed_mlflow(MLFLOW_VENV)
-    if done.returncode != 0 or version is None:
-        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
-        raise SystemExit(
-            f"pip could not install {spec} (log: {log_path}):\n{tail}\n"
-            "Pick a version that installs with --mlflow-spec 'mlflow==3.X.Y'."
-        )
-    return version
+    return ensure_installed(MLFLOW_VENV, spec, "mlflow", option="--mlflow-spec 'mlflow==3.X.Y'")
 
 
 # --- running one side -----------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 
 pytest_plugins = [
     "tests.fixtures.postgres",
+    "tests.fixtures.ray",
     "tests.fixtures.s3",
     "tests.fixtures.server",
 ]

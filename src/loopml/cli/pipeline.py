@@ -13,6 +13,28 @@ from loopml.cli.resolve import open_client
 if TYPE_CHECKING:
     from loopml.pipelines.runner import PipelineRun
 
+ExecutorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        "-x",
+        help="Where steps (or trials) run: local (this process), process (a pool of worker "
+        "processes, for independent branches) or ray. Default: LOOPML_EXECUTOR, else local.",
+    ),
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option("--workers", help="Worker processes of --executor process (default: CPUs)."),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="The Ray cluster for --executor ray: auto, HOST:6379 or ray://HOST:10001 "
+        "(default: RAY_ADDRESS, else a local Ray runtime started for this run).",
+    ),
+]
+
 app = typer.Typer(
     help=(
         "Run pipelines: steps declared with @loopml.step, composed with @loopml.pipeline.\n\n"
@@ -47,9 +69,12 @@ def run_command(
         Path | None,
         typer.Option("--path", help="The folder with loopml.yaml and the module (default: here)."),
     ] = None,
+    executor: ExecutorOption = None,
+    workers: WorkersOption = None,
+    ray_address: RayAddressOption = None,
     as_json: output.JsonFlag = False,
 ) -> None:
-    """Plan and run a pipeline in this process; print each step (cached or run) and its time.
+    """Plan and run a pipeline; print each step (cached or run) and its time.
 
     Params are checked against the pipeline's signature before any step runs. A failing
     step exits with 1 and names the step, its exception and its run.
@@ -67,6 +92,8 @@ def run_command(
         loopml pipeline run my_project.pipelines:train
         loopml pipeline run my_project.pipelines:train -p n_estimators=200 -p dataset=iris@3
         loopml pipeline run my_project.pipelines:train --no-cache --json
+        loopml pipeline run training --executor process --workers 4
+        loopml pipeline run training --executor ray --ray-address 10.0.0.5:6379
     """
     from loopml.pipelines.loading import load_pipeline, parse_params, resolve
     from loopml.pipelines.runner import REF_TAG, run
@@ -84,6 +111,9 @@ def run_command(
             experiment=experiment,
             use_cache=not no_cache,
             tags={REF_TAG: ref},
+            executor=executor,
+            workers=workers,
+            ray_address=ray_address,
         )
         _print_run(result, as_json=as_json)
 
@@ -97,6 +127,9 @@ def rerun_command(
     path: Annotated[
         Path | None, typer.Option("--path", help="Import the module from this folder.")
     ] = None,
+    executor: ExecutorOption = None,
+    workers: WorkersOption = None,
+    ray_address: RayAddressOption = None,
     as_json: output.JsonFlag = False,
 ) -> None:
     """Reproduce a pipeline run: the same pipeline, params and dataset versions (a ref like
@@ -112,7 +145,15 @@ def rerun_command(
 
     with open_client() as client:
         original = resolve_run(client, run_id)
-        result = rerun(original.id, client=client, search_path=path, use_cache=not no_cache)
+        result = rerun(
+            original.id,
+            client=client,
+            search_path=path,
+            use_cache=not no_cache,
+            executor=executor,
+            workers=workers,
+            ray_address=ray_address,
+        )
         _print_run(result, as_json=as_json)
 
 

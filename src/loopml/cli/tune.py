@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from loopml.cli import output
+from loopml.cli.pipeline import ExecutorOption, RayAddressOption, WorkersOption
 from loopml.cli.resolve import open_client
 from loopml.core.errors import InvalidInputError
 
@@ -44,16 +45,23 @@ def tune_command(
     path: Annotated[
         Path | None, typer.Option("--path", help="The folder with loopml.yaml and the module.")
     ] = None,
+    executor: ExecutorOption = None,
+    workers: WorkersOption = None,
+    ray_address: RayAddressOption = None,
     as_json: output.JsonFlag = False,
 ) -> None:
     """Tune a pipeline's params (Optuna, TPE): every trial runs the pipeline — steps whose
     inputs did not change come from the cache — and is a nested run of the search.
+
+    With --executor process or ray, trials run side by side (as many as there are workers
+    or CPUs), each running its pipeline in its own worker.
 
     Examples:
 
         loopml tune flows:train -s C=loguniform:0.001:100 -n 30 --metric auc
         loopml tune training -s n_estimators=int:50:500 -s criterion=choice:gini,entropy
         loopml tune flows:train -s lr=loguniform:1e-4:1e-1 --minimize --metric loss --json
+        loopml tune training -s C=loguniform:0.01:10 -n 50 --executor ray
     """
     from loopml.pipelines.loading import load_pipeline, parse_params, resolve
     from loopml.pipelines.tuning import tune
@@ -81,6 +89,9 @@ def tune_command(
             name=pipeline.name,
             seed=seed,
             client=client,
+            executor=executor,
+            workers=workers,
+            ray_address=ray_address,
         )
     if as_json:
         output.print_json(

@@ -1,5 +1,10 @@
-"""Running a plan in this process: one tracked run for the pipeline, one nested run per step,
-outputs through the artifact store, and cached outputs reused.
+"""Running a plan: one tracked run for the pipeline, one nested run per step, outputs through
+the artifact store, cached outputs reused, steps handed to an executor
+(:mod:`loopml.pipelines.executors`) as soon as their inputs are ready.
+
+This module is the driver: it opens and ends the step runs, looks up the cache, retries with
+backoff and records lineage; :mod:`loopml.pipelines.execution` runs one attempt wherever the
+executor puts it.
 
 A step call is skipped when a FINISHED step run anywhere in the store carries the same cache
 key (:mod:`loopml.pipelines.cache`); its output digest is taken from that run, so a failed
@@ -13,24 +18,24 @@ needs them.
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from loopml.core.entities import DatasetVersion, RunStatus
+from loopml.core.entities import RunStatus
 from loopml.core.errors import InvalidInputError, StepFailedError
 from loopml.core.hashing import Digest
 from loopml.core.refs import format_dataset_ref
 from loopml.pipelines.cache import CACHE_KEY_TAG, cache_key, canonical_json, environment
 from loopml.pipelines.datasets import dataset_version
 from loopml.pipelines.definitions import Pipeline
+from loopml.pipelines.execution import StepJob, StepOutcome, Stored, load_output, run_step
+from loopml.pipelines.executors import Executor, Finished, executor_scope, ray_options
 from loopml.pipelines.materializers import Materializers
 from loopml.pipelines.plan import OutputRef, Plan, StepCall
-from loopml.pipelines.steplogs import LOG_NAME, captured, write_exception
-from loopml.stores.artifacts.trees import materialize_tree, put_directory
+from loopml.pipelines.steplogs import LOG_NAME
 from loopml.tracking.active_run import ActiveRun
 from loopml.tracking.client import Client, client_scope
 from loopml.tracking.fluent import start_run
@@ -45,6 +50,7 @@ REF_TAG = "loopml.pipeline_ref"  # module:function, set by whoever can name the 
 RERUN_OF_TAG = "loopml.rerun_of"
 PARAMS_TAG = "loopml.pipeline_params"  # the params as JSON (run params are text)
 DATASETS_TAG = "loopml.datasets"  # JSON {dataset_version ref: "name@N" it resolved to}
+EXECUTOR_TAG = "loopml.executor"
 _NO_OUTPUT = "none"
 _MAX_BACKOFF_S = 5.0
 
@@ -87,7 +93,7 @@ class PipelineRun:
             raise InvalidInputError(
                 f"No step call {call!r} in this run; calls: {', '.join(self.steps)}."
             )
-        return _load(self.client, self.materializers, result.output, result.materializer)
+        return load_output(self.client, self.materializers, result.output, result.materializer)
 
 
 def run(
@@ -100,14 +106,19 @@ def run(
     materializers: Materializers | None = None,
     tags: Mapping[str, str] | None = None,
     dataset_pins: Mapping[str, str] | None = None,
+    executor: str | Executor | None = None,
+    workers: int | None = None,
+    ray_address: str | None = None,
 ) -> PipelineRun:
-    """Run a pipeline (planned with ``params``) or a plan, step after step, in this process.
+    """Run a pipeline (planned with ``params``) or a plan on an executor.
 
     Everything that can be checked is checked before the first step runs (params, the DAG,
     a materializer for every declared output type). ``use_cache=False`` runs every step;
     ``tags`` are set on the pipeline run. ``dataset_pins`` maps a ``dataset_version`` ref
     to the version to use instead (``{"iris@latest": "iris@3"}``: how a rerun reproduces the
     data of the original run); the versions used are recorded in the tag ``loopml.datasets``.
+    ``executor`` is ``"local"`` (default, or ``LOOPML_EXECUTOR``), ``"process"`` (``workers``
+    processes), ``"ray"`` (at ``ray_address``) or an open :class:`Executor`.
     """
     if isinstance(target, Plan):
         if params:
@@ -118,26 +129,45 @@ def run(
     plan, asked = _pinned(plan, dataset_pins or {})
     registry = materializers or Materializers.default()
     registry.check_plan(plan)
-    with client_scope(client) as active:
+    for call in plan.calls:
+        ray_options(call.step.resources)  # a bad resource fails before anything runs
+    with (
+        client_scope(client) as active,
+        executor_scope(executor, active, workers, ray_address) as chosen,
+    ):
+        for call in plan.calls:
+            chosen.check(call.step)
         run_tags = {
             **(tags or {}),
             PIPELINE_TAG: plan.pipeline,
             PARAMS_TAG: canonical_json(dict(plan.params)),
+            EXECUTOR_TAG: chosen.name,
         }
         name = experiment or plan.pipeline
         with start_run(name, plan.params, plan.pipeline, tags=run_tags, client=active) as parent:
-            state = _RunState(active, registry, name, parent.id, use_cache, environment(), asked)
-            for call in plan.calls:
-                state.results[call.name] = state.execute(call)
+            state = _RunState(
+                active, registry, chosen, name, parent.id, use_cache, environment(), asked
+            )
+            state.drive(plan)
             if state.pins:
                 parent.set_tag(DATASETS_TAG, canonical_json(state.pins))
             return PipelineRun(parent.id, plan, state.results, active, registry)
 
 
 @dataclass
+class _Attempt:
+    call: StepCall
+    run: ActiveRun
+    key: str
+    number: int
+    started: float
+
+
+@dataclass
 class _RunState:
     client: Client
     registry: Materializers
+    executor: Executor
     experiment: str
     parent_id: str
     use_cache: bool
@@ -145,53 +175,134 @@ class _RunState:
     asked: dict[str, str]  # dataset_version call → the ref the plan asked for (before pins)
     results: dict[str, StepResult] = field(default_factory=dict)
     pins: dict[str, str] = field(default_factory=dict)  # dataset ref → the version it was
-    values: dict[str, Any] = field(default_factory=dict)  # outputs loaded or computed
+    values: dict[str, Any] = field(default_factory=dict)  # in-process: digest → object
+    running: dict[int, _Attempt] = field(default_factory=dict)  # ticket → attempt
+    retries: list[tuple[float, _Attempt]] = field(default_factory=list)  # (when, attempt)
+    failure: StepFailedError | InvalidInputError | None = None
 
-    def execute(self, call: StepCall) -> StepResult:
+    def drive(self, plan: Plan) -> None:
+        """Start every call whose inputs are ready (up to the executor's capacity), collect
+        what ends, retry with backoff; after a final failure, let running calls finish (their
+        outputs are cached for a resume) and raise it."""
+        waiting = {call.name: call for call in plan.calls}
+        try:
+            while True:
+                self._start_ready(waiting)
+                if not self.running and not self.retries:
+                    break
+                due = min((when for when, _ in self.retries), default=None)
+                limit = None if due is None else max(0.0, due - time.monotonic())
+                for finished in self.executor.wait(limit):
+                    self._finish(self.running.pop(finished.ticket), finished)
+        except BaseException:
+            for attempt in self.running.values():
+                attempt.run.end(RunStatus.KILLED)
+            raise
+        if self.failure is not None:
+            raise self.failure
+
+    def _start_ready(self, waiting: dict[str, StepCall]) -> None:
+        progressed = True
+        while progressed:
+            progressed = False
+            now = time.monotonic()
+            for when, attempt in list(self.retries):
+                if when <= now and self._has_room():
+                    self.retries.remove((when, attempt))
+                    self._submit(attempt)
+            if self.failure is not None:
+                continue  # start nothing new after a final failure
+            for name, call in list(waiting.items()):
+                if not self._has_room():
+                    break
+                if all(dependency in self.results for dependency in call.dependencies()):
+                    del waiting[name]
+                    progressed |= self._begin(call)
+
+    def _has_room(self) -> bool:
+        return len(self.running) < self.executor.capacity
+
+    def _begin(self, call: StepCall) -> bool:
+        """Open the call's run; True when it was served from the cache (so it is done)."""
         key = cache_key(call.step, call.params, [self._input_key(i) for i in call.inputs], self.env)
-        tags = {CACHE_KEY_TAG: key}
         hit = self._cached(key) if self.use_cache and call.step.cache else None
-        with start_run(
-            self.experiment, call.params, call.name, tags=tags, client=self.client
-        ) as step:
-            if hit is not None:
-                output, materializer = hit
-                step.set_tag(CACHED_TAG, "true")
-                self._tag_output(step.set_tag, output, materializer)
-                return StepResult(call.name, step.id, True, output, materializer, 0.0)
-            step.set_tag(CACHED_TAG, "false")
-            inputs = [self._input_value(item) for item in call.inputs]
-            started = time.perf_counter()
-            value, attempts = _invoke_logged(call, inputs, step)
-            seconds = time.perf_counter() - started
-            self.values[call.name] = value
-            if isinstance(value, DatasetVersion):  # lineage: this run read that version
-                edge = [(value.dataset, value.version)]
-                if call.step is dataset_version:
-                    pinned = format_dataset_ref(value.dataset, value.version)
-                    asked = self.asked.get(call.name, str(call.params["ref"]))
-                    self.pins[asked] = pinned
-                for run_id in (self.parent_id, step.id):
-                    self.client.metadata.add_dataset_inputs(run_id, edge)
-            output, materializer = _store(self.client, self.registry, call, value)
-            self._tag_output(step.set_tag, output, materializer)
-            step.log_metrics({"duration_s": seconds, "attempts": attempts})
-            return StepResult(call.name, step.id, False, output, materializer, seconds, attempts)
+        step = ActiveRun(
+            self.client,
+            self.client.create_run(
+                self.experiment,
+                name=call.name,
+                parent_run_id=self.parent_id,
+                tags={CACHE_KEY_TAG: key, CACHED_TAG: "false" if hit is None else "true"},
+            ),
+        )
+        if call.params:
+            step.log_params(call.params)
+        if hit is not None:
+            output, materializer = hit
+            self._tag_output(step, output, materializer)
+            step.end(RunStatus.FINISHED)
+            self.results[call.name] = StepResult(
+                call.name, step.id, True, output, materializer, 0.0
+            )
+            return True
+        self._submit(_Attempt(call, step, key, 1, time.perf_counter()))
+        return False
+
+    def _submit(self, attempt: _Attempt) -> None:
+        call = attempt.call
+        inputs = tuple(self._input(item) for item in call.inputs)
+        job = StepJob(call.name, call.step, inputs, call.params, attempt.run.id, self.registry)
+        values = self.values if self.executor.in_process else None
+        ticket = self.executor.submit(
+            run_step, (job, values), timeout=call.step.timeout, resources=call.step.resources
+        )
+        self.running[ticket] = attempt
+
+    def _finish(self, attempt: _Attempt, finished: Finished) -> None:
+        call, step = attempt.call, attempt.run
+        outcome = finished.value if finished.error is None else StepOutcome(error=finished.error)
+        assert isinstance(outcome, StepOutcome)
+        if outcome.error is not None:
+            if outcome.retryable and attempt.number <= call.step.retries:
+                backoff = min(0.1 * 2 ** (attempt.number - 1), _MAX_BACKOFF_S)
+                again = replace(attempt, number=attempt.number + 1)
+                self.retries.append((time.monotonic() + backoff, again))
+                return
+            step.log_metrics({"attempts": attempt.number})
+            step.end(RunStatus.FAILED)
+            if self.failure is None:
+                self.failure = _failed(call.name, attempt.number, outcome, step.id)
+            return
+        if outcome.dataset is not None:  # lineage: this run read that version
+            dataset, version = outcome.dataset
+            if call.step is dataset_version:
+                asked = self.asked.get(call.name, str(call.params["ref"]))
+                self.pins[asked] = format_dataset_ref(dataset, version)
+            for run_id in (self.parent_id, step.id):
+                self.client.metadata.add_dataset_inputs(run_id, [(dataset, version)])
+        self._tag_output(step, outcome.output, outcome.materializer)
+        step.log_metrics({"duration_s": outcome.seconds, "attempts": attempt.number})
+        step.end(RunStatus.FINISHED)
+        self.results[call.name] = StepResult(
+            call.name,
+            step.id,
+            False,
+            outcome.output,
+            outcome.materializer,
+            outcome.seconds,
+            attempt.number,
+        )
 
     def _input_key(self, item: object) -> str:
         if isinstance(item, OutputRef):
             return f"output:{self.results[item.call].output or _NO_OUTPUT}"
         return f"value:{canonical_json(item)}"
 
-    def _input_value(self, item: object) -> Any:
+    def _input(self, item: object) -> object:
         if not isinstance(item, OutputRef):
             return item
-        if item.call not in self.values:
-            result = self.results[item.call]
-            self.values[item.call] = _load(
-                self.client, self.registry, result.output, result.materializer
-            )
-        return self.values[item.call]
+        result = self.results[item.call]
+        return Stored(result.output, result.materializer)
 
     def _cached(self, key: str) -> tuple[str | None, str | None] | None:
         """(output digest, materializer) of a finished step run with this key, if any."""
@@ -206,10 +317,22 @@ class _RunState:
         return None
 
     @staticmethod
-    def _tag_output(set_tag: Any, output: str | None, materializer: str | None) -> None:
-        set_tag(OUTPUT_TAG, output or _NO_OUTPUT)
+    def _tag_output(step: ActiveRun, output: str | None, materializer: str | None) -> None:
+        step.set_tag(OUTPUT_TAG, output or _NO_OUTPUT)
         if materializer is not None:
-            set_tag(MATERIALIZER_TAG, materializer)
+            step.set_tag(MATERIALIZER_TAG, materializer)
+
+
+def _failed(
+    call: str, attempts: int, outcome: StepOutcome, run_id: str
+) -> StepFailedError | InvalidInputError:
+    if not outcome.retryable:
+        return InvalidInputError(outcome.error or "")
+    return StepFailedError(
+        f"Step {call!r} failed after {attempts} attempt(s): {outcome.error}. Its run is "
+        f"{run_id}; its output and traceback are the run's artifact {LOG_NAME} "
+        f"(loopml runs show {run_id[:8]})."
+    )
 
 
 def rerun(
@@ -218,6 +341,9 @@ def rerun(
     client: Client | None = None,
     search_path: Path | None = None,
     use_cache: bool = True,
+    executor: str | Executor | None = None,
+    workers: int | None = None,
+    ray_address: str | None = None,
 ) -> PipelineRun:
     """Run again the pipeline run ``run_id`` recorded: the same pipeline reference, the same
     params and the same dataset versions (even where it said ``@latest``)."""
@@ -248,6 +374,9 @@ def rerun(
             use_cache=use_cache,
             tags=tags,
             dataset_pins=pins,
+            executor=executor,
+            workers=workers,
+            ray_address=ray_address,
         )
 
 
@@ -265,66 +394,3 @@ def _pinned(plan: Plan, pins: Mapping[str, str]) -> tuple[Plan, dict[str, str]]:
     if not asked:
         return plan, asked
     return Plan(plan.pipeline, plan.params, tuple(calls), plan.outputs), asked
-
-
-def _invoke_logged(call: StepCall, inputs: list[Any], step: ActiveRun) -> tuple[Any, int]:
-    """:func:`_invoke` with the step's output and logs captured into the artifact
-    ``step.log`` of its run (kept when the step fails, with the traceback)."""
-    with tempfile.TemporaryDirectory(prefix="loopml-step-") as scratch:
-        path = Path(scratch) / LOG_NAME
-        try:
-            with captured(path) as log:
-                try:
-                    return _invoke(call, inputs, step.id)
-                except StepFailedError as exc:
-                    write_exception(log, exc.__cause__ or exc)
-                    raise
-        finally:
-            step.log_artifact(path)
-
-
-def _invoke(call: StepCall, inputs: list[Any], run_id: str) -> tuple[Any, int]:
-    """Call the step, retrying with exponential backoff; StepFailedError after the last try."""
-    attempts = call.step.retries + 1
-    for attempt in range(1, attempts + 1):
-        try:
-            return call.step.fn(*inputs, **call.params), attempt
-        except Exception as exc:
-            if attempt == attempts:
-                raise StepFailedError(
-                    f"Step {call.name!r} failed after {attempt} attempt(s): "
-                    f"{type(exc).__name__}: {exc}. Its run is {run_id}; its output and "
-                    f"traceback are the run's artifact {LOG_NAME} (loopml runs show "
-                    f"{run_id[:8]})."
-                ) from exc
-            time.sleep(min(0.1 * 2 ** (attempt - 1), _MAX_BACKOFF_S))
-    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
-
-
-def _store(
-    client: Client, registry: Materializers, call: StepCall, value: Any
-) -> tuple[str | None, str | None]:
-    if value is None:
-        return None, None
-    materializer = registry.for_type(type(value))
-    with tempfile.TemporaryDirectory(prefix="loopml-output-") as scratch:
-        folder = Path(scratch)
-        try:
-            materializer.write(value, folder)
-        except InvalidInputError as exc:
-            raise InvalidInputError(f"Step {call.name!r}: {exc.message}") from exc
-        digest, _entries = put_directory(client.artifacts, folder)
-    return str(digest), materializer.name
-
-
-def _load(
-    client: Client, registry: Materializers, output: str | None, materializer: str | None
-) -> Any:
-    if output is None:
-        return None
-    if materializer is None:
-        raise InvalidInputError(f"Output {output} does not record its materializer.")
-    with tempfile.TemporaryDirectory(prefix="loopml-input-") as scratch:
-        folder = Path(scratch) / "value"
-        materialize_tree(client.artifacts, Digest.parse(output), folder)
-        return registry.by_name(materializer).read(folder)

@@ -2,7 +2,9 @@
 cross-validation helper that logs per-fold and mean ± std metrics.
 
 The search uses Optuna's ask-and-tell interface, so the trials' work runs wherever loopml
-puts it (in this process today; the Ray executor hands trials out the same way).
+puts it: one after another in this process (``executor="local"``, with pruning), or as many
+at once as the executor has room for (``"process"`` workers, or Ray tasks with ``"ray"``),
+each trial a job that logs to its own run.
 
 >>> def objective(params, trial):  # doctest: +SKIP
 ...     return 1 - (params["x"] - 0.3) ** 2
@@ -18,12 +20,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from loopml.core.errors import BackendUnavailableError, InvalidInputError
+from loopml.core.entities import RunStatus
+from loopml.core.errors import BackendUnavailableError, InvalidInputError, StepFailedError
 from loopml.pipelines.definitions import Pipeline
+from loopml.pipelines.executors import Executor, executor_scope, ray_options
 from loopml.pipelines.runner import run
 from loopml.tracking.active_run import ActiveRun
 from loopml.tracking.client import Client, client_scope
-from loopml.tracking.fluent import active_run, start_run
+from loopml.tracking.fluent import active_run, attached_run, start_run
 
 if TYPE_CHECKING:
     import optuna
@@ -74,22 +78,26 @@ def choice(options: Sequence[bool | int | float | str | None]) -> Any:
 
 
 class Trial:
-    """One trial as the objective sees it: its params, its run, and pruning."""
+    """One trial as the objective sees it: its params, its run, and pruning (in trials that
+    run in the search's own process; elsewhere ``should_prune`` is always False)."""
 
-    def __init__(self, trial: optuna.trial.Trial, run: ActiveRun) -> None:
-        self._trial = trial
+    def __init__(
+        self, number: int, params: dict[str, Any], run: ActiveRun, trial: Any = None
+    ) -> None:
+        self._trial: optuna.trial.Trial | None = trial
         self.run = run
-        self.number: int = trial.number
-        self.params: dict[str, Any] = dict(trial.params)
+        self.number = number
+        self.params = params
 
     def report(self, value: float, step: int) -> None:
         """Log an intermediate value (metric ``objective`` at ``step``) for the pruner."""
         self.run.log_metric("objective", value, step=step)
-        self._trial.report(value, step)
+        if self._trial is not None:
+            self._trial.report(value, step)
 
     def should_prune(self) -> bool:
         """True when the pruner gives up on this trial: return (or raise) early."""
-        return bool(self._trial.should_prune())
+        return self._trial is not None and bool(self._trial.should_prune())
 
 
 @dataclass(frozen=True)
@@ -135,6 +143,10 @@ def tune(
     seed: int | None = None,
     pruner: Any = None,
     client: Client | None = None,
+    executor: str | Executor | None = None,
+    workers: int | None = None,
+    ray_address: str | None = None,
+    resources: Mapping[str, float] | None = None,
 ) -> TuneResult:
     """Search ``space`` (name → :func:`uniform`, :func:`loguniform`, :func:`integer`,
     :func:`choice` or any Optuna distribution) for ``n_trials`` trials.
@@ -144,6 +156,11 @@ def tune(
     and scores its output, or ``output[metric]`` when the output is a dict. Each trial is a
     nested run with its params and the metric ``objective``; the search run gets the best
     params and value.
+
+    ``executor`` (``"local"``, ``"process"``, ``"ray"`` or an open executor; default
+    ``LOOPML_EXECUTOR`` or local) says where trials run: beyond ``local`` as many at once as
+    it has room for, each with ``resources`` (Ray task options, e.g. ``{"num_cpus": 1}``);
+    a pipeline objective then runs inside its trial's job. Pruning needs ``local``.
     """
     optuna = _optuna()
     if direction not in DIRECTIONS:
@@ -159,7 +176,7 @@ def tune(
     fixed = dict(params or {})
     if fixed and not isinstance(objective, Pipeline):
         raise InvalidInputError("params= fixes a pipeline's params; a function gets none.")
-    score = _scorer(objective, metric, fixed)
+    ray_options(resources)
     study = optuna.create_study(
         direction=direction,
         sampler=optuna.samplers.TPESampler(seed=seed),
@@ -169,31 +186,137 @@ def tune(
     label = name or getattr(objective, "name", None) or getattr(objective, "__name__", "tune")
     with (
         client_scope(client) as active,
-        start_run(
+        executor_scope(executor, active, workers, ray_address) as chosen,
+    ):
+        chosen.check(objective)
+        with start_run(
             experiment,
             {"n_trials": n_trials, "direction": direction},
             f"tune-{label}",
+            tags={"loopml.executor": chosen.name},
             client=active,
-        ) as search,
-    ):
-        for _ in range(n_trials):
-            trials.append(_one_trial(study, distributions, score, active, experiment, optuna))
-        finished = [t for t in trials if t.state == "complete" and t.value is not None]
-        if not finished:
-            raise InvalidInputError(
-                f"No trial of {label!r} finished (pruned or failed: see the trial runs under "
-                f"{search.id})."
-            )
-        pick = max if direction == "maximize" else min
-        best = pick(finished, key=lambda t: t.value if t.value is not None else math.nan)
-        search.set_tags(
-            {
-                "loopml.best_params": json.dumps(best.params, sort_keys=True),
-                "loopml.best_trial_run": best.run_id,
-            }
+        ) as search:
+            if chosen.in_process:
+                score = _scorer(objective, metric, fixed, chosen)
+                for _ in range(n_trials):
+                    trials.append(_one_trial(study, distributions, score, active, experiment))
+            else:
+                search_spec = _Search(study, distributions, experiment, search.id, n_trials)
+                job = (objective, metric, fixed)
+                trials = _parallel_trials(search_spec, job, active, chosen, resources)
+            return _conclude(search, str(label), direction, trials)
+
+
+def _conclude(
+    search: ActiveRun, label: str, direction: str, trials: list[TrialResult]
+) -> TuneResult:
+    finished = [t for t in trials if t.state == "complete" and t.value is not None]
+    if not finished:
+        raise InvalidInputError(
+            f"No trial of {label!r} finished (pruned or failed: see the trial runs under "
+            f"{search.id})."
         )
-        search.log_metric("best_objective", float(best.value or 0.0))
-        return TuneResult(search.id, direction, trials, best)
+    pick = max if direction == "maximize" else min
+    best = pick(finished, key=lambda t: t.value if t.value is not None else math.nan)
+    search.set_tags(
+        {
+            "loopml.best_params": json.dumps(best.params, sort_keys=True),
+            "loopml.best_trial_run": best.run_id,
+        }
+    )
+    search.log_metric("best_objective", float(best.value or 0.0))
+    return TuneResult(search.id, direction, trials, best)
+
+
+@dataclass(frozen=True)
+class _Search:
+    study: Any
+    distributions: dict[str, Any]
+    experiment: str
+    run_id: str
+    n_trials: int
+
+
+def _parallel_trials(
+    search: _Search,
+    job: tuple[Objective, str | None, Mapping[str, Any]],
+    client: Client,
+    executor: Executor,
+    resources: Mapping[str, float] | None,
+) -> list[TrialResult]:
+    """Keep the executor full of trials (asked from the study as room frees up); tell the
+    study each result as it comes. After a trial fails, ask for no more, let the running
+    ones finish, and raise."""
+    optuna = _optuna()
+    running: dict[int, tuple[Any, ActiveRun]] = {}
+    results: list[TrialResult] = []
+    failure: StepFailedError | None = None
+    try:
+        while True:
+            while (
+                failure is None
+                and len(running) < executor.capacity
+                and (len(results) + len(running) < search.n_trials)
+            ):
+                asked = search.study.ask(search.distributions)
+                params = dict(asked.params)
+                trial_run = ActiveRun(
+                    client,
+                    client.create_run(
+                        search.experiment,
+                        name=f"trial-{asked.number}",
+                        parent_run_id=search.run_id,
+                        tags={"loopml.trial": str(asked.number)},
+                    ),
+                )
+                trial_run.log_params(params)
+                args = (*job, asked.number, params, trial_run.id)
+                running[executor.submit(_trial_job, args, resources=resources)] = (
+                    asked,
+                    trial_run,
+                )
+            if not running:
+                break
+            for finished in executor.wait():
+                asked, trial_run = running.pop(finished.ticket)
+                params = dict(asked.params)
+                if finished.error is not None:
+                    search.study.tell(asked, state=optuna.trial.TrialState.FAIL)
+                    trial_run.set_tag("loopml.trial_state", "failed")
+                    trial_run.end(RunStatus.FAILED)
+                    results.append(TrialResult(asked.number, trial_run.id, params, None, "failed"))
+                    failure = failure or StepFailedError(
+                        f"Trial {asked.number} failed: {finished.error}. Its run is {trial_run.id}."
+                    )
+                    continue
+                value = float(finished.value)
+                search.study.tell(asked, value)
+                trial_run.log_metric("objective", value)
+                trial_run.set_tag("loopml.trial_state", "complete")
+                trial_run.end(RunStatus.FINISHED)
+                results.append(TrialResult(asked.number, trial_run.id, params, value, "complete"))
+    except BaseException:
+        for _, trial_run in running.values():
+            trial_run.end(RunStatus.KILLED)
+        raise
+    if failure is not None:
+        raise failure
+    return sorted(results, key=lambda t: t.number)
+
+
+def _trial_job(
+    client: Client,
+    objective: Objective,
+    metric: str | None,
+    fixed: Mapping[str, Any],
+    number: int,
+    params: dict[str, Any],
+    run_id: str,
+) -> float:
+    """One trial in a worker: the objective with its run as the current run."""
+    with attached_run(client, run_id) as trial_run:
+        score = _scorer(objective, metric, fixed, executor="local")
+        return float(score(params, Trial(number, params, trial_run)))
 
 
 def _one_trial(
@@ -202,15 +325,15 @@ def _one_trial(
     score: Callable[[dict[str, Any], Trial], float],
     client: Client,
     experiment: str,
-    optuna: Any,
 ) -> TrialResult:
+    optuna = _optuna()
     asked = study.ask(distributions)
     params = dict(asked.params)
     tags = {"loopml.trial": str(asked.number)}
     with start_run(
         experiment, params, f"trial-{asked.number}", tags=tags, client=client
     ) as trial_run:
-        trial = Trial(asked, trial_run)
+        trial = Trial(asked.number, params, trial_run, asked)
         try:
             value = float(score(params, trial))
         except optuna.TrialPruned:
@@ -246,14 +369,19 @@ def _check_space(space: Mapping[str, Any], objective: Objective, optuna: Any) ->
 
 
 def _scorer(
-    objective: Objective, metric: str | None, fixed: Mapping[str, Any]
+    objective: Objective,
+    metric: str | None,
+    fixed: Mapping[str, Any],
+    executor: str | Executor | None = None,
 ) -> Callable[[dict[str, Any], Trial], float]:
     if not isinstance(objective, Pipeline):
         return objective
     pipeline = objective
 
     def score(params: dict[str, Any], trial: Trial) -> float:
-        result = run(pipeline, params={**fixed, **params}, client=trial.run.client)
+        result = run(
+            pipeline, params={**fixed, **params}, client=trial.run.client, executor=executor
+        )
         trial.run.set_tag("loopml.pipeline_run", result.run_id)
         value = result.value()
         if isinstance(value, Mapping):

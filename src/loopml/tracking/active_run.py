@@ -17,7 +17,9 @@ class ActiveRun:
     """Logs to one run. Metrics and tags are batched in the background; params are written
     at once so that re-setting one to a different value fails right at the call."""
 
-    def __init__(self, client: Client, run: Run, *, owns_client: bool = False) -> None:
+    def __init__(
+        self, client: Client, run: Run, *, owns_client: bool = False, end_at_exit: bool = True
+    ) -> None:
         self.client = client
         self.id = run.id
         self.experiment_id = run.experiment_id
@@ -26,7 +28,8 @@ class ActiveRun:
         self._status = run.status
         self._owns_client = owns_client
         self._end_lock = threading.Lock()
-        lifecycle.register(self)
+        if end_at_exit:  # False for a run another process opened and will end
+            lifecycle.register(self)
 
     @property
     def status(self) -> RunStatus:

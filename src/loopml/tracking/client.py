@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -44,6 +45,26 @@ from loopml.tracking.system_info import system_tags
 DEFAULT_EXPERIMENT = "Default"
 
 
+@dataclass(frozen=True)
+class ClientSpec:
+    """How to open a client on the same stores from another process (a pipeline worker, a
+    Ray task): the store and artifact URIs, or the server and its token (never shown)."""
+
+    store_uri: str | None = None
+    artifact_uri: str | None = None
+    server_url: str | None = None
+    token: str | None = field(default=None, repr=False)
+
+    def open(self) -> Client:
+        return Client(
+            self.store_uri,
+            self.artifact_uri,
+            server_url=self.server_url,
+            token=self.token,
+            create=False,
+        )
+
+
 class Client:
     """Tracking client. With no arguments it uses the nearest ``.loopml/`` (creating one in the
     working directory if there is none), or the server named by ``LOOPML_SERVER_URL``.
@@ -68,6 +89,7 @@ class Client:
         if server_url:
             self.metadata: MetadataStore = open_metadata_store(server_url, token=token)
             self.artifacts: ArtifactStore = open_artifact_store(server_url, token=token)
+            self.spec = ClientSpec(server_url=server_url, token=token)
         else:
             if store_uri is None and config.store_uri is None:
                 if not create:
@@ -82,6 +104,9 @@ class Client:
                 raise ConfigError("Set both a store URI and an artifact URI.")
             self.metadata = open_metadata_store(store)
             self.artifacts = open_artifact_store(artifact_root)
+            if "://" not in artifact_root:  # a local folder: the same one from any directory
+                artifact_root = str(Path(artifact_root).resolve())
+            self.spec = ClientSpec(store, artifact_root)
         self.project_root: Path | None = config.root
         """The project's ``.loopml`` folder (where its caches live), or None outside one."""
         self.batcher = Batcher(self.metadata)

@@ -61,6 +61,19 @@ def start_run(
         _current.reset(token)
 
 
+@contextmanager
+def attached_run(client: Client, run_id: str) -> Iterator[ActiveRun]:
+    """Make the open run ``run_id`` the current run in this block, without ending it: how a
+    pipeline step running in a worker logs to the run its driver opened (and will end)."""
+    active = ActiveRun(client, client.get_run(run_id), end_at_exit=False)
+    token = _current.set(active)
+    try:
+        yield active
+    finally:
+        _current.reset(token)
+        client.flush()
+
+
 def _experiment_name(client: Client, parent: ActiveRun | None) -> str:
     if parent is None:
         return DEFAULT_EXPERIMENT
