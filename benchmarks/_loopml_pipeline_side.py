@@ -1,11 +1,14 @@
 """loopml's side of ``run_pipelines.py``: the chain with ``loopml.step`` / ``loopml.pipeline``,
-run by the local executor in the project of the working folder (``loopml init``)."""
+run by the local executor in the project of the working folder (``loopml init``). A script
+calls ``run(chain)``, which opens the project's stores and closes them after; in process, one
+``Client`` is open for all the runs, as in ``run(chain, client=client)``."""
 
 from __future__ import annotations
 
 from _pipeline_side import Outcome, Side, main
 
 from loopml.pipelines import Pipeline, PipelineRun, pipeline, run, step
+from loopml.tracking.client import Client
 
 
 @step
@@ -24,8 +27,8 @@ def build(steps: int, name: str) -> Pipeline[..., int]:
     return pipeline(chain)
 
 
-def execute(chain: Pipeline[..., int], seed: int) -> PipelineRun:
-    return run(chain, params={"seed": seed})
+def execute(chain: Pipeline[..., int], seed: int, client: Client | None) -> PipelineRun:
+    return run(chain, params={"seed": seed}, client=client)
 
 
 def outcome(result: PipelineRun) -> Outcome:
@@ -34,4 +37,4 @@ def outcome(result: PipelineRun) -> Outcome:
 
 
 if __name__ == "__main__":
-    main(Side(build, execute, outcome))
+    main(Side(build, execute, outcome, session=Client))

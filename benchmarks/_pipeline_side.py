@@ -6,8 +6,9 @@ its tool was initialised in, and prints one ``BENCH_RESULT {json}`` line (``_har
 
 - ``define``: import the tool and define the chain, run nothing (the command's fixed cost);
 - ``run``: run the chain once, as a user's script does (run twice: cold, then cached);
-- ``inprocess``: a 1-step chain first (imports done, store open; a seed no later step sees,
-  so nothing of it is a cache hit later), then the chain cold and again, each on the clock.
+- ``inprocess``: with one session open (loopml: a ``Client``; ZenML keeps its own), a 1-step
+  chain first (imports done, store open; a seed no later step sees, so nothing of it is a
+  cache hit later), then the chain cold and again, each on the clock.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from _harness import emit
 
@@ -39,17 +41,21 @@ class Outcome:
 @dataclass(frozen=True)
 class Side(Generic[Chain, Result]):
     """A tool's primitives: ``build(steps, name)`` defines a chain pipeline of ``steps``
-    increments named ``name``; ``execute(chain, seed)`` runs it (on the clock);
-    ``outcome(result)`` reads what the run gave (off the clock: it loads the output)."""
+    increments named ``name``; ``execute(chain, seed, session)`` runs it (on the clock) in
+    ``session`` (None: as a user's script does); ``outcome(result)`` reads what the run gave
+    (off the clock: it loads the output); ``session()`` opens what ``inprocess`` runs in."""
 
     build: Callable[[int, str], Chain]
-    execute: Callable[[Chain, int], Result]
+    execute: Callable[[Chain, int, Any], Result]
     outcome: Callable[[Result], Outcome]
+    session: Callable[[], AbstractContextManager[Any]] = nullcontext
 
 
-def timed_run(side: Side[Chain, Result], chain: Chain, seed: int) -> tuple[float, Outcome]:
+def timed_run(
+    side: Side[Chain, Result], chain: Chain, seed: int, session: Any = None
+) -> tuple[float, Outcome]:
     start = time.perf_counter()
-    result = side.execute(chain, seed)
+    result = side.execute(chain, seed, session)
     seconds = time.perf_counter() - start
     return seconds, side.outcome(result)
 
@@ -66,9 +72,10 @@ def main(side: Side[Chain, Result]) -> None:
         seconds, outcome = timed_run(side, chain, 0)
         emit({"run_seconds": seconds, **asdict(outcome)})
     else:
-        side.execute(side.build(1, "warm_up"), WARM_UP_SEED)
-        cold_s, cold = timed_run(side, chain, 0)
-        cached_s, cached = timed_run(side, chain, 0)
+        with side.session() as session:
+            side.execute(side.build(1, "warm_up"), WARM_UP_SEED, session)
+            cold_s, cold = timed_run(side, chain, 0, session)
+            cached_s, cached = timed_run(side, chain, 0, session)
         emit(
             {
                 "cold_seconds": cold_s,

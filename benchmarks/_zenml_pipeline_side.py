@@ -27,7 +27,7 @@ def build(steps: int, name: str) -> Any:
     return chain
 
 
-def execute(chain: Any, seed: int) -> Any:
+def execute(chain: Any, seed: int, session: None) -> Any:
     return chain.with_options(parameters={"seed": seed})()
 
 

@@ -6,6 +6,7 @@
 """
 
 import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from loopml.core.entities import Experiment, Metric, Page, Run, RunStatus
 from loopml.core.errors import (
@@ -20,6 +21,10 @@ from loopml.core.errors import (
 from loopml.tracking import ActiveRun, Client, active_run, start_run
 
 __version__ = "0.1.0"
+
+if _TYPE_CHECKING:  # what type checkers see of the names imported on first use
+    from loopml import data, pipelines  # noqa: F401
+    from loopml.pipelines import pipeline, step, tune
 
 
 _LAZY = {"step": "loopml.pipelines", "pipeline": "loopml.pipelines", "tune": "loopml.pipelines"}

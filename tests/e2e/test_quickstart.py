@@ -17,49 +17,60 @@ def cli(
     return run_loopml(*args, cwd=cwd, env=env, timeout=120, columns=120)
 
 
-def test_quickstart_trains_tracks_and_compares_real_models(tmp_path: Path) -> None:
+def test_quickstart_versions_data_and_trains_with_a_cached_pipeline(tmp_path: Path) -> None:
     demo = tmp_path / "demo"
     done = cli("quickstart", str(demo), "--quiet", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # --quiet: no progress bar, no warnings
-    assert "best AUC first" in done.stdout
     assert "Training data: breast_cancer@1, added from data/breast_cancer.csv" in done.stdout
     assert "breast_cancer.csv: 569 rows × 31 columns" in done.stdout  # its profile
-    assert "loopml runs list --experiment quickstart" in done.stdout
+    assert "Tuned models, evaluated on the held-out split" in done.stdout
+    assert "loopml pipeline run training" in done.stdout
     assert str((demo / ".loopml").resolve()) in done.stdout
-
-    listed = cli("runs", "list", "--experiment", "quickstart", "--json", cwd=demo)
-    assert listed.returncode == 0, listed.stderr
-    runs = json.loads(listed.stdout)
-    finished = [r for r in runs if r["status"] == "FINISHED"]
-    assert len(finished) >= 5
-    for run in finished:
-        assert 0.9 <= run["metrics"]["auc"] <= 1.0, run["name"]
-        assert {"accuracy", "f1"} <= set(run["metrics"])
-        assert run["params"]["model"] in ("logistic_regression", "random_forest")
-    assert {r["params"].get("C") for r in finished} >= {"0.1", "1.0", "10.0"}
+    assert (demo / "quickstart_pipeline.py").is_file()
 
     config = load_config(demo, env={})
     with loopml.Client(store_uri=config.store_uri, artifact_uri=config.artifact_uri) as client:
-        best = client.search_runs(experiment="quickstart", order_by=["metrics.auc DESC"])[0]
-        history = client.get_metric_history(best.id, "auc")
-        assert len(history) >= 3 and history[-1].step > history[0].step
-        paths = {a.path for a in client.list_artifacts(best.id)}
-        assert paths == {"confusion_matrix.json", "feature_importance.csv"}
-        matrix = json.loads(
-            client.download_artifacts(best.id, "confusion_matrix.json", tmp_path / "dl").read_text()
-        )
-        assert sum(map(sum, matrix["matrix"])) == 143  # the 25% test split of 569 samples
-        # every run trained on the versioned data and says so
-        for run in finished:
-            inputs = client.metadata.list_dataset_inputs(run_id=run["id"])
-            assert [(i.dataset, i.version) for i in inputs] == [("breast_cancer", 1)]
-            assert run["params"]["dataset"] == "breast_cancer@1"
+        (pipeline_run,) = client.search_runs(filter="tags.loopml.pipeline = 'training'")
+        assert pipeline_run.status.value == "FINISHED"
+        assert pipeline_run.tags["loopml.pipeline_ref"] == "quickstart_pipeline:training"
+        inputs = client.metadata.list_dataset_inputs(run_id=pipeline_run.id)
+        assert [(i.dataset, i.version) for i in inputs] == [("breast_cancer", 1)]
+        steps = {r.name: r for r in client.search_runs(filter=f"attributes.parent_run_id = "
+                                                              f"'{pipeline_run.id}'")}  # fmt: skip
+        assert set(steps) == {"dataset_version", "features", "search", "search-2", "train",
+                              "train-2", "evaluate", "evaluate-2", "choose"}  # fmt: skip
+        for name in ("search", "search-2"):  # the tuning search is nested in its step
+            (search,) = client.search_runs(filter=f"attributes.parent_run_id = '{steps[name].id}'")
+            trials = client.search_runs(filter=f"attributes.parent_run_id = '{search.id}'")
+            assert len(list(trials)) == 10
+            assert all(0.9 <= t.metrics["objective"] <= 1.0 for t in trials)
+            folds = client.get_metric_history(trials[0].id, "roc_auc_fold")
+            assert [m.step for m in folds] == [0, 1, 2]
+        models = set()
+        for name in ("evaluate", "evaluate-2"):
+            evaluation = steps[name]
+            assert 0.9 <= evaluation.metrics["auc"] <= 1.0 and "f1" in evaluation.metrics
+            paths = {a.path for a in client.list_artifacts(evaluation.id)}
+            assert {"confusion_matrix.json", "feature_importance.csv"} <= paths
+            matrix_file = client.download_artifacts(
+                evaluation.id, "confusion_matrix.json", tmp_path / name
+            )
+            matrix = json.loads(matrix_file.read_text())["matrix"]
+            assert sum(map(sum, matrix)) == 143  # the 25% test split of 569 samples
+        for name in ("train", "train-2"):
+            models.add(steps[name].params["model"])
+        assert models == {"logistic_regression", "random_forest"}
+
+    again = cli("pipeline", "run", "training", "--json", cwd=demo)
+    assert again.returncode == 0, again.stderr
+    cached = {step["call"]: step["cached"] for step in json.loads(again.stdout)["steps"]}
+    assert cached.pop("dataset_version") is False  # resolved anew, to the same version
+    assert set(cached.values()) == {True}  # everything else came from the cache
 
     shown = cli("data", "show", "breast_cancer", "--json", cwd=demo)
     assert shown.returncode == 0, shown.stderr
-    profile = json.loads(shown.stdout)
-    assert profile["source"] == "data/breast_cancer.csv"
+    assert json.loads(shown.stdout)["source"] == "data/breast_cancer.csv"
 
 
 def test_quickstart_without_scikit_learn_says_what_to_install(tmp_path: Path) -> None:
@@ -69,5 +80,5 @@ def test_quickstart_without_scikit_learn_says_what_to_install(tmp_path: Path) ->
     env = {"PYTHONPATH": str(blocker.parent)}
     result = cli("quickstart", str(tmp_path / "demo"), "--quiet", cwd=tmp_path, env=env)
     assert result.returncode == 2
-    assert "pip install 'loopml[sklearn]'" in result.stderr
+    assert "pip install 'loopml[sklearn,tune]'" in result.stderr
     assert "Traceback" not in result.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,6 +11,8 @@ from loopml.cli import output
 from loopml.cli.resolve import open_client
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from loopml.pipelines.runner import PipelineRun
 
 ExecutorOption = Annotated[
@@ -157,28 +159,29 @@ def rerun_command(
         _print_run(result, as_json=as_json)
 
 
-def _print_run(result: PipelineRun, *, as_json: bool) -> None:
-    steps = [
-        {
-            "call": step.call,
-            "run_id": step.run_id,
-            "cached": step.cached,
-            "seconds": step.seconds,
-            "attempts": step.attempts,
-            "output": step.output,
-            "materializer": step.materializer,
-        }
-        for step in result.steps.values()
-    ]
-    if as_json:
-        document = {
-            "run_id": result.run_id,
-            "pipeline": result.plan.pipeline,
-            "params": dict(result.plan.params),
-            "steps": steps,
-        }
-        output.print_json(document)
-        return
+def run_document(result: PipelineRun) -> dict[str, Any]:
+    """A pipeline run for ``--json``: its id, params and every step's result."""
+    return {
+        "run_id": result.run_id,
+        "pipeline": result.plan.pipeline,
+        "params": dict(result.plan.params),
+        "steps": [
+            {
+                "call": step.call,
+                "run_id": step.run_id,
+                "cached": step.cached,
+                "seconds": step.seconds,
+                "attempts": step.attempts,
+                "output": step.output,
+                "materializer": step.materializer,
+            }
+            for step in result.steps.values()
+        ],
+    }
+
+
+def steps_table(result: PipelineRun) -> Table:
+    """Each step of the run: ran or cached, its seconds and its run."""
     from rich.table import Table
 
     table = Table(title=f"Pipeline {output.escape(result.plan.pipeline)}", header_style="bold")
@@ -188,8 +191,15 @@ def _print_run(result: PipelineRun, *, as_json: bool) -> None:
         state = "[dim]cached[/]" if step.cached else "[green]ran[/]"
         seconds = "" if step.cached else f"{step.seconds:.3f}"
         table.add_row(output.escape(step.call), state, seconds, output.short_id(step.run_id))
+    return table
+
+
+def _print_run(result: PipelineRun, *, as_json: bool) -> None:
+    if as_json:
+        output.print_json(run_document(result))
+        return
     out = output.console()
-    out.print(table)
+    out.print(steps_table(result))
     hits = sum(1 for step in result.steps.values() if step.cached)
     out.print(
         f"Run {result.run_id} finished: {len(result.steps) - hits} step(s) ran, {hits} cached.",

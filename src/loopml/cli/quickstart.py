@@ -1,77 +1,43 @@
-"""``loopml quickstart``: version the training data, train real scikit-learn models, track
-them, compare them.
+"""``loopml quickstart``: version the training data, then train, tune and evaluate real
+scikit-learn models with a loopml pipeline, every step tracked and cached.
 
 The breast-cancer data bundled with scikit-learn (no network) is written to
-``data/breast_cancer.csv`` and versioned as dataset ``breast_cancer`` (profiled on the way in);
-the models train on the versioned bytes. Five classifiers: logistic regression with three
-values of C and random forests of two sizes. Each run records the dataset version it used,
-logs its params, accuracy / F1 / AUC as a learning curve (step = training examples used, the
-last step being the whole training set), a confusion matrix and feature importances.
+``data/breast_cancer.csv`` and versioned as dataset ``breast_cancer`` (profiled on the way in).
+The pipeline (:mod:`loopml.cli.quickstart_pipeline`, copied into the project as
+``quickstart_pipeline.py`` and named ``training`` in ``loopml.yaml``) goes from that dataset
+version to features, tunes logistic regression and a random forest with Optuna (each trial a
+nested run with per-fold AUC), refits the best of each, evaluates them on the held-out split
+and picks the winner. Running it again serves every step from the cache.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import tempfile
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+import yaml
 
 from loopml.cli import output
 from loopml.core.config import Config, init_project
-from loopml.core.entities import DatasetVersion, Run
+from loopml.core.entities import DatasetVersion
 from loopml.core.errors import BackendUnavailableError
 from loopml.core.refs import format_dataset_ref
 from loopml.tracking.client import Client
-from loopml.tracking.fluent import start_run
 
 if TYPE_CHECKING:
-    import numpy as np
-    from numpy.typing import NDArray
-
     from loopml.data import versions
+    from loopml.pipelines.runner import PipelineRun
 
 EXPERIMENT = "quickstart"
 DATASET = "breast_cancer"
 TARGET = "target"  # 1 = benign, 0 = malignant, as scikit-learn codes it
-RANDOM_STATE = 42
-TEST_SIZE = 0.25
-TRAIN_FRACTIONS = (0.15, 0.4, 0.7, 1.0)
-KNOBS = (("C", "C"), ("n_estimators", "trees"))  # (param, label) in the summary table
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One model to train: its run name, its family and the hyperparameters that vary."""
-
-    name: str
-    family: str  # "logistic_regression" | "random_forest"
-    params: dict[str, float | int]
-
-
-SPECS = (
-    ModelSpec("logreg-C0.1", "logistic_regression", {"C": 0.1}),
-    ModelSpec("logreg-C1", "logistic_regression", {"C": 1.0}),
-    ModelSpec("logreg-C10", "logistic_regression", {"C": 10.0}),
-    ModelSpec("forest-50", "random_forest", {"n_estimators": 50}),
-    ModelSpec("forest-100", "random_forest", {"n_estimators": 100}),
-)
-
-
-@dataclass(frozen=True)
-class Dataset:
-    ref: str  # the dataset version the data came from, e.g. "breast_cancer@1"
-    x_train: NDArray[np.float64]
-    x_test: NDArray[np.float64]
-    y_train: NDArray[np.int64]
-    y_test: NDArray[np.int64]
-    feature_names: list[str]
-    target_names: list[str]
+PIPELINE_FILE = "quickstart_pipeline.py"
+PIPELINE_NAME = "training"
+PIPELINE_REF = "quickstart_pipeline:training"
 
 
 def quickstart_command(
@@ -84,30 +50,31 @@ def quickstart_command(
         bool, typer.Option("--json", help="Print the runs, best first, as JSON.")
     ] = False,
 ) -> None:
-    """Version the training data, train five real scikit-learn models on it, track every run
-    and compare them by AUC.
+    """Version the training data, then train, tune and evaluate real scikit-learn models
+    with a loopml pipeline; every step is a tracked run and cached.
 
     The breast-cancer data bundled with scikit-learn (no network needed) becomes dataset
-    breast_cancer@1 with its profile. Logistic regression (C = 0.1, 1, 10) and random forests
-    (50, 100 trees) train on it; each run records that dataset version, logs params,
-    accuracy/F1/AUC over growing training sizes, a confusion matrix and feature importances.
+    breast_cancer@1 with its profile. The pipeline 'training' (written to the project as
+    quickstart_pipeline.py, named in loopml.yaml) derives features from that version, tunes
+    logistic regression and a random forest with Optuna by cross-validated AUC (each trial a
+    nested run), refits and evaluates both on a held-out split, and picks the better one.
+    Run the command again, or 'loopml pipeline run training', and every step comes from the
+    cache.
 
     Examples:
 
         loopml quickstart
         loopml quickstart ./demo --quiet
-        cd ./demo && loopml runs list --experiment quickstart --order-by 'metrics.auc DESC'
+        cd ./demo && loopml pipeline run training -p n_trials=25
     """
-    if not quiet:
-        output.console(stderr=True).print(
-            f"Training {len(SPECS)} scikit-learn models on the breast-cancer data…", markup=False
-        )
     try:
+        import optuna  # noqa: F401
         import sklearn  # type: ignore[import-untyped]  # noqa: F401
     except ImportError as exc:
         raise BackendUnavailableError(
-            "loopml quickstart trains scikit-learn models, and scikit-learn is not installed. "
-            "Install it with: pip install 'loopml[sklearn]'"
+            "loopml quickstart trains scikit-learn models tuned with Optuna, and "
+            f"{exc.name or 'one of them'} is not installed. Install both with: "
+            "pip install 'loopml[sklearn,tune]'"
         ) from exc
     folder = directory.expanduser() if directory else Path(tempfile.mkdtemp(prefix="loopml-qs-"))
     config = init_project(folder)
@@ -116,13 +83,13 @@ def quickstart_command(
     with Client(config=config, create=False) as client:
         version = _version_data(client, folder)
         handle = versions.get(format_dataset_ref(version.dataset, version.version), client=client)
-        data = _load_data(handle)
-        _train_all(client, data, quiet=quiet)
-        runs = list(
-            client.search_runs(experiment=EXPERIMENT, order_by=["metrics.auc DESC"], max_results=20)
-        )
-        curves = {r.id: [m.value for m in client.get_metric_history(r.id, "auc")] for r in runs}
+        _write_pipeline(folder)
+        result = _run_pipeline(client, folder, quiet=quiet)
+        outcome = result.value()
+        rows = handle.to_arrow().num_rows
     if as_json:
+        from loopml.cli.pipeline import run_document
+
         output.print_json(
             {
                 "project": str(config.root),
@@ -130,17 +97,14 @@ def quickstart_command(
                 "artifact_uri": output.redact_uri(config.artifact_uri),
                 "server_url": output.redact_uri(config.server_url) or None,
                 "experiment": EXPERIMENT,
-                "dataset": {
-                    "ref": data.ref,
-                    "source": version.source,
-                    "rows": len(data.x_train) + len(data.x_test),
-                    "columns": len(data.feature_names) + 1,
-                },
-                "runs": [output.run_to_dict(r, EXPERIMENT) for r in runs],
+                "dataset": {"ref": handle.ref, "source": version.source, "rows": rows},
+                "pipeline": run_document(result),
+                "best": outcome["best"],
+                "models": outcome["reports"],
             }
         )
         return
-    _print_summary(config, folder, runs, curves, handle)
+    _print_summary(config, folder, result, outcome, handle)
 
 
 def _version_data(client: Client, folder: Path) -> DatasetVersion:
@@ -162,165 +126,103 @@ def _version_data(client: Client, folder: Path) -> DatasetVersion:
     return versions.add(DATASET, path, message=message, client=client).version
 
 
-def _load_data(handle: versions.VersionHandle) -> Dataset:
-    """The train/test split of the versioned table (read back from the artifact store)."""
-    import numpy as np
-    from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
-
-    table = handle.to_arrow()
-    features = [name for name in table.column_names if name != TARGET]
-    x = np.column_stack([table.column(name).to_numpy() for name in features]).astype(np.float64)
-    y = table.column(TARGET).to_numpy().astype(np.int64)
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=TEST_SIZE, random_state=RANDOM_STATE, stratify=y
-    )
-    return Dataset(handle.ref, x_train, x_test, y_train, y_test, features, ["malignant", "benign"])
-
-
-def _make_model(spec: ModelSpec) -> Any:  # an unfitted scikit-learn estimator
-    if spec.family == "logistic_regression":
-        from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
-        from sklearn.pipeline import make_pipeline  # type: ignore[import-untyped]
-        from sklearn.preprocessing import StandardScaler  # type: ignore[import-untyped]
-
-        return make_pipeline(
-            StandardScaler(), LogisticRegression(C=spec.params["C"], max_iter=1000)
-        )
-    from sklearn.ensemble import RandomForestClassifier  # type: ignore[import-untyped]
-
-    return RandomForestClassifier(
-        n_estimators=int(spec.params["n_estimators"]), random_state=RANDOM_STATE, n_jobs=1
-    )
+def _write_pipeline(folder: Path) -> None:
+    """The pipeline's source into the project, and its name into loopml.yaml (an existing
+    file keeps its other entries; a user's own 'training' entry is left alone)."""
+    source = resources.files("loopml.cli").joinpath("quickstart_pipeline.py").read_text("utf-8")
+    (folder / PIPELINE_FILE).write_text(source, encoding="utf-8")
+    path = folder / "loopml.yaml"
+    document: dict[str, Any] = {}
+    if path.is_file():
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = loaded if isinstance(loaded, dict) else {}
+    named = document.setdefault("pipelines", {})
+    if isinstance(named, dict) and PIPELINE_NAME not in named:
+        named[PIPELINE_NAME] = {"ref": PIPELINE_REF, "params": {"data": f"{DATASET}@latest"}}
+        path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
 
 
-def _train_all(client: Client, data: Dataset, *, quiet: bool) -> None:
+def _run_pipeline(client: Client, folder: Path, *, quiet: bool) -> PipelineRun:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from loopml.pipelines.loading import load_pipeline
+    from loopml.pipelines.runner import REF_TAG, StepResult, run
+
+    pipeline = load_pipeline(PIPELINE_REF, search_path=folder)
+    plan = pipeline.plan()
     progress = Progress(
-        TextColumn("{task.description:<28}"),
+        TextColumn("{task.description:<30}"),
         BarColumn(),
         MofNCompleteColumn(),
         console=output.console(stderr=True),
         disable=quiet,
         transient=True,
     )
-    steps = len(SPECS) * len(TRAIN_FRACTIONS)
-    with progress, tempfile.TemporaryDirectory(prefix="loopml-qs-artifacts-") as scratch:
-        task = progress.add_task("Training", total=steps)
-        for spec in SPECS:
-            progress.update(task, description=f"Training {spec.name}")
-            _train_one(
-                client, spec, data, Path(scratch) / spec.name, lambda: progress.advance(task)
-            )
-        progress.update(task, description="Done")
+    with progress:
+        task = progress.add_task("Running pipeline training", total=len(plan.calls))
 
+        def advance(result: StepResult) -> None:
+            state = "cached" if result.cached else "done"
+            progress.update(task, advance=1, description=f"{result.call}: {state}")
 
-def _train_one(
-    client: Client,
-    spec: ModelSpec,
-    data: Dataset,
-    scratch: Path,
-    advance: Callable[[], None],
-) -> None:
-    from sklearn.base import clone  # type: ignore[import-untyped]
-    from sklearn.metrics import (  # type: ignore[import-untyped]
-        accuracy_score,
-        confusion_matrix,
-        f1_score,
-        roc_auc_score,
-    )
-
-    params = {
-        "model": spec.family,
-        **spec.params,
-        "dataset": data.ref,
-        "test_size": TEST_SIZE,
-        "random_state": RANDOM_STATE,
-    }
-    with start_run(experiment=EXPERIMENT, params=params, name=spec.name, client=client) as run:
-        run.set_tag("source", "loopml quickstart")
-        run.use_dataset(data.ref)
-        template = _make_model(spec)
-        model = template
-        for fraction in TRAIN_FRACTIONS:
-            size = max(2, round(len(data.x_train) * fraction))
-            model = clone(template)
-            started = time.perf_counter()
-            model.fit(data.x_train[:size], data.y_train[:size])
-            fit_seconds = time.perf_counter() - started
-            predicted = model.predict(data.x_test)
-            scores = model.predict_proba(data.x_test)[:, 1]
-            metrics = {
-                "accuracy": float(accuracy_score(data.y_test, predicted)),
-                "f1": float(f1_score(data.y_test, predicted)),
-                "auc": float(roc_auc_score(data.y_test, scores)),
-                "fit_seconds": fit_seconds,
-            }
-            run.log_metrics(metrics, step=size)
-            advance()
-        scratch.mkdir(parents=True, exist_ok=True)
-        matrix = confusion_matrix(data.y_test, model.predict(data.x_test)).tolist()
-        matrix_file = scratch / "confusion_matrix.json"
-        matrix_file.write_text(
-            json.dumps({"labels": data.target_names, "matrix": matrix}, indent=2),
-            encoding="utf-8",
+        return run(
+            plan,
+            client=client,
+            experiment=EXPERIMENT,
+            tags={REF_TAG: PIPELINE_REF},
+            executor="local",
+            on_step=advance,
         )
-        run.log_artifact(matrix_file)
-        run.log_artifact(_write_importances(model, data.feature_names, scratch))
-
-
-def _write_importances(model: Any, feature_names: list[str], scratch: Path) -> Path:
-    """feature_importance.csv: forest importances, or |coefficient| on standardised inputs."""
-    importances = getattr(model, "feature_importances_", None)
-    column = "importance"
-    if importances is None:
-        coefficients = model[-1].coef_[0]
-        importances = [abs(float(c)) for c in coefficients]
-        column = "abs_coefficient"
-    rows = sorted(zip(feature_names, importances, strict=True), key=lambda r: -float(r[1]))
-    path = scratch / "feature_importance.csv"
-    with path.open("w", encoding="utf-8", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(["feature", column])
-        writer.writerows([name, f"{float(value):.6g}"] for name, value in rows)
-    return path
 
 
 def _print_summary(
     config: Config,
     folder: Path,
-    runs: list[Run],
-    curves: dict[str, list[float]],
+    result: PipelineRun,
+    outcome: dict[str, Any],
     handle: versions.VersionHandle,
 ) -> None:
     from rich.box import SIMPLE_HEAD
     from rich.table import Table
 
     from loopml.cli.data_views import profile_table
+    from loopml.cli.pipeline import steps_table
 
     out = output.console()
     source = output.escape(handle.version.source)
     out.print(f"[bold]Training data[/]: {handle.ref}, added from {source}")
     for path, profile in handle.profiles().items():
         out.print(profile_table(path, profile, limit=6))
-    table = Table(title="Quickstart runs, best AUC first", title_justify="left", box=SIMPLE_HEAD)
-    table.add_column("run", style="bold", no_wrap=True)
-    table.add_column("id", style="dim", no_wrap=True)
-    table.add_column("param", no_wrap=True)
+    out.print(steps_table(result))
+    table = Table(
+        title="Tuned models, evaluated on the held-out split", title_justify="left",
+        box=SIMPLE_HEAD,
+    )  # fmt: skip
+    table.add_column("model", style="bold", overflow="fold")
+    table.add_column("best params", overflow="fold")
+    table.add_column("cv auc", justify="right", no_wrap=True, min_width=6)
     for key in ("accuracy", "f1", "auc"):
-        table.add_column(key, justify="right", style="magenta", no_wrap=True)
-    table.add_column("auc curve", no_wrap=True)
-    for rank, run in enumerate(runs, start=1):
-        knob = next((f"{label}={run.params[k]}" for k, label in KNOBS if k in run.params), "")
-        cells = [output.escape(run.name), output.short_id(run.id), output.escape(knob)]
+        table.add_column(key, justify="right", style="magenta", no_wrap=True, min_width=6)
+    for report in outcome["reports"]:
+        params = ", ".join(f"{k}={_short(v)}" for k, v in report["params"].items())
+        cells = [output.escape(report["family"].replace("_", " ")), output.escape(params)]
+        cells.append(f"{report['cv_auc']:.4f}")
+        winner = report["family"] == outcome["best"]
         for key in ("accuracy", "f1", "auc"):
-            text = f"{run.metrics[key]:.4f}" if key in run.metrics else ""
-            cells.append(f"[bold green]{text}[/]" if rank == 1 and key == "auc" else text)
-        cells.append(output.sparkline(curves.get(run.id, []), width=len(TRAIN_FRACTIONS)))
+            text = f"{report['test'][key]:.4f}"
+            cells.append(f"[bold green]{text}[/]" if winner and key == "auc" else text)
         table.add_row(*cells)
     out.print(table)
+    hits = sum(1 for step in result.steps.values() if step.cached)
+    out.print(
+        f"Best: {outcome['best']}. Pipeline run {result.run_id}: "
+        f"{len(result.steps) - hits} step(s) ran, {hits} cached.",
+        markup=False,
+    )
     where = config.server_url or config.store_uri
     out.print(f"Project:   {config.root}", markup=False)
+    out.print(f"Pipeline:  {folder / PIPELINE_FILE} (named '{PIPELINE_NAME}' in loopml.yaml)",
+              markup=False)  # fmt: skip
     out.print(f"Metadata:  {output.redact_uri(where)}", markup=False)
     if not config.server_url:
         out.print(f"Artifacts: {output.redact_uri(config.artifact_uri)}", markup=False)
@@ -328,14 +230,16 @@ def _print_summary(
     out.print("[bold]Try next:[/]")
     if folder.resolve() != Path.cwd().resolve():
         out.print(f"  cd {folder}", markup=False)
-    best = runs[0].id[:8] if runs else "RUN_ID"
-    second = runs[1].id[:8] if len(runs) > 1 else "RUN_ID"
     for line in (
+        "loopml pipeline run training              # every step from the cache",
+        "loopml pipeline run training -p n_trials=25 --executor process",
+        f"loopml pipeline rerun {result.run_id[:8]}                # same data version and params",
         "loopml runs list --experiment quickstart --order-by 'metrics.auc DESC'",
-        f"loopml data show {DATASET}      # the full profile of the training data",
-        f"loopml runs show {best}",
-        f"loopml runs compare {best} {second}",
-        "loopml runs list --filter \"params.model = 'random_forest'\" --json",
+        f"loopml data show {DATASET}              # the full profile of the training data",
         "loopml server      # the platform API on http://127.0.0.1:5000",
     ):
         out.print(f"  {line}", markup=False)
+
+
+def _short(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

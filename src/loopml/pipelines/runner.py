@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,7 @@ def run(
     executor: str | Executor | None = None,
     workers: int | None = None,
     ray_address: str | None = None,
+    on_step: Callable[[StepResult], None] | None = None,
 ) -> PipelineRun:
     """Run a pipeline (planned with ``params``) or a plan on an executor.
 
@@ -118,7 +119,8 @@ def run(
     to the version to use instead (``{"iris@latest": "iris@3"}``: how a rerun reproduces the
     data of the original run); the versions used are recorded in the tag ``loopml.datasets``.
     ``executor`` is ``"local"`` (default, or ``LOOPML_EXECUTOR``), ``"process"`` (``workers``
-    processes), ``"ray"`` (at ``ray_address``) or an open :class:`Executor`.
+    processes), ``"ray"`` (at ``ray_address``) or an open :class:`Executor`. ``on_step`` is
+    called with each step's result as it finishes (for progress displays).
     """
     if isinstance(target, Plan):
         if params:
@@ -146,7 +148,7 @@ def run(
         name = experiment or plan.pipeline
         with start_run(name, plan.params, plan.pipeline, tags=run_tags, client=active) as parent:
             state = _RunState(
-                active, registry, chosen, name, parent.id, use_cache, environment(), asked
+                active, registry, chosen, name, parent.id, use_cache, environment(), asked, on_step
             )
             state.drive(plan)
             if state.pins:
@@ -173,12 +175,18 @@ class _RunState:
     use_cache: bool
     env: dict[str, str]
     asked: dict[str, str]  # dataset_version call → the ref the plan asked for (before pins)
+    on_step: Callable[[StepResult], None] | None = None
     results: dict[str, StepResult] = field(default_factory=dict)
     pins: dict[str, str] = field(default_factory=dict)  # dataset ref → the version it was
     values: dict[str, Any] = field(default_factory=dict)  # in-process: digest → object
     running: dict[int, _Attempt] = field(default_factory=dict)  # ticket → attempt
     retries: list[tuple[float, _Attempt]] = field(default_factory=list)  # (when, attempt)
     failure: StepFailedError | InvalidInputError | None = None
+
+    def _done(self, result: StepResult) -> None:
+        self.results[result.call] = result
+        if self.on_step is not None:
+            self.on_step(result)
 
     def drive(self, plan: Plan) -> None:
         """Start every call whose inputs are ready (up to the executor's capacity), collect
@@ -241,9 +249,7 @@ class _RunState:
             output, materializer = hit
             self._tag_output(step, output, materializer)
             step.end(RunStatus.FINISHED)
-            self.results[call.name] = StepResult(
-                call.name, step.id, True, output, materializer, 0.0
-            )
+            self._done(StepResult(call.name, step.id, True, output, materializer, 0.0))
             return True
         self._submit(_Attempt(call, step, key, 1, time.perf_counter()))
         return False
@@ -283,14 +289,16 @@ class _RunState:
         self._tag_output(step, outcome.output, outcome.materializer)
         step.log_metrics({"duration_s": outcome.seconds, "attempts": attempt.number})
         step.end(RunStatus.FINISHED)
-        self.results[call.name] = StepResult(
-            call.name,
-            step.id,
-            False,
-            outcome.output,
-            outcome.materializer,
-            outcome.seconds,
-            attempt.number,
+        self._done(
+            StepResult(
+                call.name,
+                step.id,
+                False,
+                outcome.output,
+                outcome.materializer,
+                outcome.seconds,
+                attempt.number,
+            )
         )
 
     def _input_key(self, item: object) -> str:
@@ -329,7 +337,8 @@ def _failed(
     if not outcome.retryable:
         return InvalidInputError(outcome.error or "")
     return StepFailedError(
-        f"Step {call!r} failed after {attempts} attempt(s): {outcome.error}. Its run is "
+        f"Step {call!r} failed after {attempts} attempt(s): {(outcome.error or '').rstrip('.')}. "
+        f"Its run is "
         f"{run_id}; its output and traceback are the run's artifact {LOG_NAME} "
         f"(loopml runs show {run_id[:8]})."
     )

@@ -138,7 +138,7 @@ def tune(
     direction: str = "maximize",
     metric: str | None = None,
     params: Mapping[str, Any] | None = None,
-    experiment: str = "tuning",
+    experiment: str | None = None,
     name: str | None = None,
     seed: int | None = None,
     pruner: Any = None,
@@ -161,6 +161,8 @@ def tune(
     ``LOOPML_EXECUTOR`` or local) says where trials run: beyond ``local`` as many at once as
     it has room for, each with ``resources`` (Ray task options, e.g. ``{"num_cpus": 1}``);
     a pipeline objective then runs inside its trial's job. Pruning needs ``local``.
+    The search run goes to ``experiment`` (default: that of the current run, when tuning
+    inside one such as a pipeline step, else "tuning").
     """
     optuna = _optuna()
     if direction not in DIRECTIONS:
@@ -189,6 +191,9 @@ def tune(
         executor_scope(executor, active, workers, ray_address) as chosen,
     ):
         chosen.check(objective)
+        if experiment is None:
+            current = active_run()
+            experiment = _experiment_of(current) if current is not None else "tuning"
         with start_run(
             experiment,
             {"n_trials": n_trials, "direction": direction},
@@ -205,6 +210,10 @@ def tune(
                 job = (objective, metric, fixed)
                 trials = _parallel_trials(search_spec, job, active, chosen, resources)
             return _conclude(search, str(label), direction, trials)
+
+
+def _experiment_of(run: ActiveRun) -> str:
+    return run.client.get_experiment(run.experiment_id).name
 
 
 def _conclude(

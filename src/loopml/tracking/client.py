@@ -297,10 +297,18 @@ def _default_run_name(start_ms: int) -> str:
 
 @contextmanager
 def client_scope(client: Client | None, *, create: bool = True) -> Iterator[Client]:
-    """``client`` as is, or a client for the nearest project that is closed afterwards
-    (``create``: make the project if there is none)."""
+    """``client`` as is; else the client of the current run (so that library calls inside a
+    run or a pipeline step, wherever it executes, use the run's stores); else a client for
+    the nearest project that is closed afterwards (``create``: make the project if there is
+    none)."""
     if client is not None:
         yield client
+        return
+    from loopml.tracking.fluent import active_run
+
+    current = active_run()
+    if current is not None:
+        yield current.client
         return
     with Client(create=create) as owned:
         yield owned

@@ -1,7 +1,9 @@
 """``loopml.start_run``: the notebook-friendly way to log a run.
 
 Runs nest: a ``start_run`` inside another becomes its child and shares its client. The
-"current run" is a :mod:`contextvars` variable that library code never reads.
+"current run" is a :mod:`contextvars` variable; library code reads it in one place,
+:func:`~loopml.tracking.client.client_scope`, so that calls made inside a run without a
+client (``loopml.data.get`` in a pipeline step) use the run's stores.
 """
 
 from __future__ import annotations

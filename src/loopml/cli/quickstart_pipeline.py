@@ -1,0 +1,165 @@
+"""The quickstart's training pipeline (``loopml quickstart`` copies this file into the project
+as ``pipelines.py`` and names it ``training`` in ``loopml.yaml``).
+
+    dataset version → features → [search → train → evaluate] per model family → choose
+
+Each model family is tuned with Optuna by cross-validated AUC on the training split (every
+trial a nested run), refit with the best params, and evaluated on the held-out split; the
+best family wins. Every step is cached: run it again and only what changed runs.
+
+    loopml pipeline run training                      # all from the cache
+    loopml pipeline run training -p n_trials=25       # a longer search (features are reused)
+    loopml pipeline run training --executor process   # the two families side by side
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sklearn.base import BaseEstimator  # type: ignore[import-untyped]
+from sklearn.ensemble import RandomForestClassifier  # type: ignore[import-untyped]
+from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+from sklearn.metrics import (  # type: ignore[import-untyped]
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    roc_auc_score,
+)
+from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
+from sklearn.pipeline import make_pipeline  # type: ignore[import-untyped]
+from sklearn.preprocessing import StandardScaler  # type: ignore[import-untyped]
+
+import loopml
+import loopml.data
+from loopml.core.entities import DatasetVersion
+from loopml.pipelines import cross_validate, dataset_version, integer, loguniform
+
+TARGET = "target"  # 1 = benign, 0 = malignant, as scikit-learn codes it
+FAMILIES = ("logistic_regression", "random_forest")
+
+
+@loopml.step
+def features(version: DatasetVersion, *, test_size: float = 0.25, seed: int = 42) -> pa.Table:
+    """The versioned table with a stratified ``split`` column ("train" / "test")."""
+    table = loopml.data.get(f"{version.dataset}@{version.version}").to_arrow()
+    labels = table.column(TARGET).to_numpy()
+    rows = np.arange(table.num_rows)
+    _, test_rows = train_test_split(rows, test_size=test_size, random_state=seed, stratify=labels)
+    split = np.full(table.num_rows, "train", dtype=object)
+    split[test_rows] = "test"
+    return table.append_column("split", pa.array(split.tolist(), pa.string()))
+
+
+def matrices(table: pa.Table, split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Features, labels and feature names of one split."""
+    chosen = table.filter(pc.equal(table.column("split"), split))
+    names = [name for name in chosen.column_names if name not in (TARGET, "split")]
+    x = np.column_stack([chosen.column(name).to_numpy() for name in names]).astype(np.float64)
+    return x, chosen.column(TARGET).to_numpy().astype(np.int64), names
+
+
+def make_model(family: str, params: dict[str, Any], seed: int) -> Any:
+    """An unfitted estimator of ``family`` with ``params``."""
+    if family == "logistic_regression":
+        return make_pipeline(StandardScaler(), LogisticRegression(C=params["C"], max_iter=1000))
+    return RandomForestClassifier(
+        n_estimators=params["n_estimators"],
+        max_depth=params["max_depth"],
+        random_state=seed,
+        n_jobs=1,
+    )
+
+
+SPACES = {
+    "logistic_regression": {"C": loguniform(1e-3, 1e2)},
+    "random_forest": {"n_estimators": integer(10, 120), "max_depth": integer(2, 12)},
+}
+
+
+@loopml.step
+def search(table: pa.Table, *, family: str, n_trials: int = 10, seed: int = 42) -> dict[str, Any]:
+    """Tune ``family`` by 3-fold cross-validated AUC on the training split."""
+    x, y, _ = matrices(table, "train")
+
+    def objective(params: dict[str, Any], trial: Any) -> float:
+        model = make_model(family, params, seed)
+        return cross_validate(model, x, y, cv=3, scoring=("roc_auc",), run=trial.run)["roc_auc"]
+
+    result = loopml.tune(
+        objective, SPACES[family], n_trials=n_trials, seed=seed, name=family, executor="local"
+    )
+    return {"family": family, "params": result.best_params, "cv_auc": result.best_value}
+
+
+@loopml.step
+def train(table: pa.Table, chosen: dict[str, Any], *, seed: int = 42) -> BaseEstimator:
+    """Refit the chosen family with its best params on the whole training split."""
+    x, y, _ = matrices(table, "train")
+    step_run = loopml.active_run()
+    if step_run is not None:
+        step_run.log_params({"model": chosen["family"], **chosen["params"]})
+    return make_model(chosen["family"], chosen["params"], seed).fit(x, y)
+
+
+@loopml.step
+def evaluate(model: BaseEstimator, table: pa.Table, chosen: dict[str, Any]) -> dict[str, Any]:
+    """Test-split accuracy, F1 and AUC (metrics of this step's run, with its confusion matrix
+    and feature importances as artifacts)."""
+    x, y, names = matrices(table, "test")
+    predicted = model.predict(x)
+    metrics = {
+        "accuracy": float(accuracy_score(y, predicted)),
+        "f1": float(f1_score(y, predicted)),
+        "auc": float(roc_auc_score(y, model.predict_proba(x)[:, 1])),
+    }
+    step_run = loopml.active_run()
+    if step_run is not None:
+        step_run.log_metrics(metrics)
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = Path(scratch)
+            matrix = confusion_matrix(y, predicted).tolist()
+            report = {"labels": ["malignant", "benign"], "matrix": matrix}
+            (folder / "confusion_matrix.json").write_text(json.dumps(report, indent=2))
+            step_run.log_artifact(folder / "confusion_matrix.json")
+            step_run.log_artifact(importances(model, names, folder))
+    return {**chosen, "test": metrics}
+
+
+def importances(model: Any, names: list[str], folder: Path) -> Path:
+    """feature_importance.csv: forest importances, or |coefficient| on standardised inputs."""
+    values = getattr(model, "feature_importances_", None)
+    column = "importance"
+    if values is None:
+        values = [abs(float(c)) for c in model[-1].coef_[0]]
+        column = "abs_coefficient"
+    rows = sorted(zip(names, values, strict=True), key=lambda row: -float(row[1]))
+    path = folder / "feature_importance.csv"
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["feature", column])
+        writer.writerows([name, f"{float(value):.6g}"] for name, value in rows)
+    return path
+
+
+@loopml.step
+def choose(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """The family with the best test AUC, and every family's report."""
+    best = max((first, second), key=lambda report: report["test"]["auc"])
+    return {"best": best["family"], "reports": [first, second]}
+
+
+@loopml.pipeline
+def training(data: str = "breast_cancer@latest", n_trials: int = 10, seed: int = 42) -> Any:
+    table = features(dataset_version(ref=data), seed=seed)
+    reports = []
+    for family in FAMILIES:
+        chosen = search(table, family=family, n_trials=n_trials, seed=seed)
+        reports.append(evaluate(train(table, chosen, seed=seed), table, chosen))
+    return choose(*reports)
