@@ -165,3 +165,14 @@ def test_unknown_executors_and_bad_worker_counts_are_refused(client: Client) -> 
         run(slow, client=client, executor="dask")
     with pytest.raises(InvalidInputError, match=r"--workers must be an int >= 1"):
         run(slow, client=client, executor="process", workers=0)
+
+
+def test_the_configured_executor_is_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOOPML_EXECUTOR", "process")
+    with Client(
+        store_uri=f"sqlite:///{tmp_path / 'loopml.db'}", artifact_uri=str(tmp_path / "artifacts")
+    ) as configured:
+        result = run(retried, params={"counter": str(tmp_path / "tries")}, client=configured)
+        assert configured.get_run(result.run_id).tags["loopml.executor"] == "process"

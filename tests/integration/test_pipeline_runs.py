@@ -14,8 +14,8 @@ import loopml
 import loopml.data
 from loopml.core.config import init_project
 from loopml.core.entities import DatasetVersion, RunStatus
-from loopml.core.errors import StepFailedError
-from loopml.pipelines import dataset_version, run
+from loopml.core.errors import InvalidInputError, StepFailedError
+from loopml.pipelines import dataset_version, run, step_output
 from loopml.tracking.client import Client
 
 CALLS: list[str] = []
@@ -70,6 +70,18 @@ def test_a_pipeline_run_records_nested_step_runs_and_its_output(client: Client) 
     assert client.get_run(result.steps["make_table"].run_id).params == {"rows": "3"}
     assert result.steps["features"].materializer == "numpy"
     assert np.array_equal(result.value("features"), np.array([0.0, 2.0, 4.0]))
+
+
+def test_a_step_output_is_read_back_by_run_id(client: Client) -> None:
+    result = run(stats, params={"rows": 3}, client=client)
+    features_run = result.steps["features"].run_id
+    assert np.array_equal(step_output(result.run_id, "features", client=client), [0.0, 2.0, 4.0])
+    assert np.array_equal(step_output(features_run, client=client), [0.0, 2.0, 4.0])
+    assert step_output(result.run_id, "summarize", client=client) == {"total": 6.0, "rows": 3.0}
+    with pytest.raises(InvalidInputError, match=r"has no step call 'train'"):
+        step_output(result.run_id, "train", client=client)
+    with pytest.raises(InvalidInputError, match=r"is not a finished pipeline step"):
+        step_output(result.run_id, client=client)
 
 
 def test_a_second_run_is_served_from_the_cache(client: Client) -> None:

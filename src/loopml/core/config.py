@@ -19,7 +19,8 @@ ENV_STORE_URI = "LOOPML_STORE_URI"
 ENV_ARTIFACT_URI = "LOOPML_ARTIFACT_URI"
 ENV_SERVER_URL = "LOOPML_SERVER_URL"
 ENV_TOKEN = "LOOPML_TOKEN"
-_KEYS = ("store_uri", "artifact_uri", "server_url")
+ENV_EXECUTOR = "LOOPML_EXECUTOR"
+_KEYS = ("store_uri", "artifact_uri", "server_url", "executor")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Config:
     artifact_uri: str | None
     server_url: str | None = None
     token: str | None = None
+    executor: str | None = None  # where pipeline steps and trials run by default
 
     @property
     def is_remote(self) -> bool:
@@ -40,7 +42,8 @@ class Config:
         token = "***" if self.token else None
         return (
             f"Config(root={self.root!r}, store_uri={self.store_uri!r}, "
-            f"artifact_uri={self.artifact_uri!r}, server_url={self.server_url!r}, token={token})"
+            f"artifact_uri={self.artifact_uri!r}, server_url={self.server_url!r}, token={token}, "
+            f"executor={self.executor!r})"
         )
 
 
@@ -97,6 +100,7 @@ def load_config(start: Path | None = None, env: dict[str, str] | None = None) ->
         artifact_uri=artifact_uri,
         server_url=env.get(ENV_SERVER_URL) or file_values.get("server_url"),
         token=env.get(ENV_TOKEN) or None,
+        executor=env.get(ENV_EXECUTOR) or file_values.get("executor"),
     )
 
 

@@ -18,7 +18,7 @@ from loopml.pipelines.datasets import dataset_version
 from loopml.pipelines.definitions import Pipeline, Step, pipeline, step
 from loopml.pipelines.materializers import Materializer, Materializers
 from loopml.pipelines.plan import OutputRef, Plan, StepCall
-from loopml.pipelines.runner import PipelineRun, StepResult, rerun, run
+from loopml.pipelines.runner import PipelineRun, StepResult, rerun, run, step_output
 from loopml.pipelines.tuning import (
     TuneResult,
     choice,
@@ -49,6 +49,7 @@ __all__ = [
     "rerun",
     "run",
     "step",
+    "step_output",
     "tune",
     "uniform",
 ]

@@ -48,7 +48,6 @@ __all__ = [
 ]
 
 EXECUTORS = ("local", "process", "ray")
-ENV_EXECUTOR = "LOOPML_EXECUTOR"
 _TICKETS = itertools.count(1)
 _RAY_OPTIONS = ("num_cpus", "num_gpus", "memory")
 
@@ -102,9 +101,9 @@ def open_executor(
     workers: int | None = None,
     ray_address: str | None = None,
 ) -> Iterator[Executor]:
-    """The executor called ``name`` (default: ``LOOPML_EXECUTOR`` or ``local``), closed after
-    the block."""
-    chosen = name or os.environ.get(ENV_EXECUTOR) or "local"
+    """The executor called ``name`` (default: the client's configured one — ``LOOPML_EXECUTOR``
+    or ``executor`` in ``.loopml/config.toml`` — else ``local``), closed after the block."""
+    chosen = name or client.executor or "local"
     if workers is not None and (isinstance(workers, bool) or workers < 1):
         raise InvalidInputError(f"--workers must be an int >= 1. Got {workers!r} instead.")
     executor: Executor
@@ -117,7 +116,7 @@ def open_executor(
     else:
         raise InvalidInputError(
             f"Unknown executor {chosen!r}. Allowed: {', '.join(EXECUTORS)} "
-            f"(the --executor option or {ENV_EXECUTOR})."
+            "(the --executor option, LOOPML_EXECUTOR or 'executor' in .loopml/config.toml)."
         )
     try:
         yield executor

@@ -40,7 +40,7 @@ from loopml.tracking.active_run import ActiveRun
 from loopml.tracking.client import Client, client_scope
 from loopml.tracking.fluent import start_run
 
-__all__ = ["PipelineRun", "StepResult", "rerun", "run"]
+__all__ = ["PipelineRun", "StepResult", "rerun", "run", "step_output"]
 
 OUTPUT_TAG = "loopml.output"  # the tree digest of the stored output, or "none"
 MATERIALIZER_TAG = "loopml.materializer"
@@ -342,6 +342,40 @@ def _failed(
         f"{run_id}; its output and traceback are the run's artifact {LOG_NAME} "
         f"(loopml runs show {run_id[:8]})."
     )
+
+
+def step_output(
+    run_id: str,
+    call: str | None = None,
+    *,
+    client: Client | None = None,
+    materializers: Materializers | None = None,
+) -> Any:
+    """The stored output of the step run ``run_id`` — or, given ``call``, of that step call of
+    the pipeline run ``run_id`` — read back as an object (how a pipeline's model reaches the
+    registry: ``step_output(run_id, "train")``)."""
+    registry = materializers or Materializers.default()
+    with client_scope(client) as active:
+        step = active.get_run(run_id)
+        if call is not None:
+            if "'" in call:
+                raise InvalidInputError(f"No step call is named {call!r}.")
+            children = active.search_runs(
+                filter=f"attributes.parent_run_id = '{run_id}' and attributes.name = '{call}'",
+                max_results=2,
+            )
+            if not children:
+                raise InvalidInputError(f"Pipeline run {run_id} has no step call {call!r}.")
+            step = children[0]
+        output = step.tags.get(OUTPUT_TAG)
+        if output is None:
+            raise InvalidInputError(
+                f"Run {step.id} ({step.name}) is not a finished pipeline step: it records no "
+                f"output (tag {OUTPUT_TAG})."
+            )
+        if output == _NO_OUTPUT:
+            return None
+        return load_output(active, registry, output, step.tags.get(MATERIALIZER_TAG))
 
 
 def rerun(

@@ -109,6 +109,8 @@ class Client:
             self.spec = ClientSpec(store, artifact_root)
         self.project_root: Path | None = config.root
         """The project's ``.loopml`` folder (where its caches live), or None outside one."""
+        self.executor: str | None = config.executor
+        """The configured executor for pipelines and tuning (``LOOPML_EXECUTOR``), if any."""
         self.batcher = Batcher(self.metadata)
         # experiments are never renamed or deleted, so a name once resolved stays valid
         self._experiments_by_name: dict[str, Experiment] = {}
