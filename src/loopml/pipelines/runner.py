@@ -200,6 +200,9 @@ class _RunState:
                     break
                 due = min((when for when, _ in self.retries), default=None)
                 limit = None if due is None else max(0.0, due - time.monotonic())
+                if not self.running:  # only retries wait for their backoff
+                    time.sleep(limit or 0.0)
+                    continue
                 for finished in self.executor.wait(limit):
                     self._finish(self.running.pop(finished.ticket), finished)
         except BaseException:
