@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,14 +15,6 @@ from loopml.tracking.active_run import ActiveRun
 from loopml.tracking.client import Client
 
 IRIS = "sepal,species\n5.1,setosa\n4.9,setosa\n6.3,virginica\n"
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[Client]:
-    with Client(
-        store_uri=f"sqlite:///{tmp_path / 'loopml.db'}", artifact_uri=str(tmp_path / "artifacts")
-    ) as c:
-        yield c
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,14 +16,6 @@ from loopml.core.entities import RunStatus
 from loopml.core.errors import InvalidInputError, StepFailedError
 from loopml.pipelines import run
 from loopml.tracking.client import Client
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[Client]:
-    with Client(
-        store_uri=f"sqlite:///{tmp_path / 'loopml.db'}", artifact_uri=str(tmp_path / "artifacts")
-    ) as c:
-        yield c
 
 
 @loopml.step

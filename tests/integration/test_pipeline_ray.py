@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,14 +18,6 @@ from loopml.pipelines import run, tune, uniform
 from loopml.tracking.client import Client
 
 pytestmark = pytest.mark.usefixtures("ray_runtime")
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[Client]:
-    with Client(
-        store_uri=f"sqlite:///{tmp_path / 'loopml.db'}", artifact_uri=str(tmp_path / "artifacts")
-    ) as c:
-        yield c
 
 
 @loopml.step

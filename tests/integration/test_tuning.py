@@ -4,8 +4,6 @@ the best trial is recorded, pipelines can be tuned, pruning and bad spaces behav
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,14 +13,6 @@ import loopml
 from loopml.core.errors import InvalidInputError
 from loopml.pipelines import choice, cross_validate, integer, run, tune, uniform
 from loopml.tracking.client import Client
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[Client]:
-    with Client(
-        store_uri=f"sqlite:///{tmp_path / 'loopml.db'}", artifact_uri=str(tmp_path / "artifacts")
-    ) as c:
-        yield c
 
 
 def test_trials_are_nested_runs_and_the_best_is_recorded(client: Client) -> None:

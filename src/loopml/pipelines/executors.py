@@ -140,6 +140,15 @@ def executor_scope(
         yield opened
 
 
+def _wait_limit(timeout: float | None, deadlines: list[float | None]) -> float | None:
+    """How long a wait may block: ``timeout``, or less when a job's deadline comes first."""
+    pending = [deadline for deadline in deadlines if deadline is not None]
+    if not pending:
+        return timeout
+    until_first = max(0.0, min(pending) - time.monotonic())
+    return until_first if timeout is None else min(timeout, until_first)
+
+
 def _failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -325,12 +334,7 @@ class ProcessExecutor:
     def wait(self, timeout: float | None = None) -> list[Finished]:
         if not self._busy:
             return []
-        now = time.monotonic()
-        deadlines = [w.deadline for w in self._busy.values() if w.deadline is not None]
-        limit = timeout
-        if deadlines:
-            until_first = max(0.0, min(deadlines) - now)
-            limit = until_first if limit is None else min(limit, until_first)
+        limit = _wait_limit(timeout, [w.deadline for w in self._busy.values()])
         ready = wait(list(self._busy), limit)
         done = [self._collect(conn) for conn in ready]
         now = time.monotonic()
@@ -466,12 +470,7 @@ class RayExecutor:
         if not self._running:
             return []
         ray = self._ray
-        now = time.monotonic()
-        deadlines = [d for _, d, _ in self._running.values() if d is not None]
-        limit = timeout
-        if deadlines:
-            until_first = max(0.0, min(deadlines) - now)
-            limit = until_first if limit is None else min(limit, until_first)
+        limit = _wait_limit(timeout, [deadline for _, deadline, _ in self._running.values()])
         tasks = list(self._running)
         ready, _ = ray.wait(tasks, num_returns=1, timeout=limit)
         if ready:  # whatever else ended meanwhile, too
