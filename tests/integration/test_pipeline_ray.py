@@ -16,6 +16,7 @@ from loopml.core.entities import RunStatus
 from loopml.core.errors import InvalidInputError, StepFailedError
 from loopml.pipelines import run, tune, uniform
 from loopml.tracking.client import Client
+from tests.fixtures.server import start_platform_server, wait_until_ready
 
 pytestmark = pytest.mark.usefixtures("ray_runtime")
 
@@ -152,3 +153,29 @@ def test_a_pipeline_is_tuned_with_each_trial_running_it_in_a_ray_task(client: Cl
         pipeline_runs = client.search_runs(filter=f"tags.loopml.pipeline = 'scoring' and {inside}")
         assert len(list(pipeline_runs)) == 1
         assert trial.value == pytest.approx(-((trial.params["x"] - 0.5) ** 2))
+
+
+@pytest.mark.postgres
+@pytest.mark.s3
+def test_a_team_setup_runs_steps_on_ray_against_the_server(
+    postgres_uri: str, s3_server: str, s3_artifact_uri: str, tmp_path: Path
+) -> None:
+    """`loopml server` over PostgreSQL + S3, Ray workers reaching it over HTTP: the same
+    pipeline, the same records."""
+    server = start_platform_server(
+        tmp_path / "server",
+        store_uri=postgres_uri,
+        artifact_uri=s3_artifact_uri,
+        env={"LOOPML_S3_ENDPOINT_URL": s3_server},
+    )
+    try:
+        assert wait_until_ready(server, 60), server.log()
+        with Client(server_url=server.url) as remote:
+            result = run(crunch, params={"count": 3}, client=remote, executor="ray")
+            assert result.value()["sum"] == 3.0
+            step_run = remote.get_run(result.steps["heavy"].run_id)
+            assert step_run.metrics["values"] == 3.0  # logged by the Ray worker over HTTP
+            again = run(crunch, params={"count": 3}, client=remote, executor="ray")
+            assert all(step.cached for step in again.steps.values())
+    finally:
+        server.stop()
