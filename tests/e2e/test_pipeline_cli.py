@@ -27,6 +27,7 @@ PIPELINES = textwrap.dedent(
 
     @loopml.step
     def total(values: list[float], *, fail: bool = False) -> float:
+        print("adding up", len(values), "values")
         if fail:
             raise RuntimeError("asked to fail")
         return sum(values)
@@ -91,6 +92,15 @@ def test_run_then_rerun_from_cache_with_params_and_json(project: Path) -> None:
     parents = [r for r in runs if r.get("tags", {}).get("loopml.pipeline") == "sums"]
     assert len(parents) == 3
     assert all(r["tags"]["loopml.pipeline_ref"] == "flows:sums" for r in parents)
+
+
+@pytest.mark.parametrize("executor", ["local", "process"])
+def test_json_output_stays_clean_of_what_steps_print(project: Path, executor: str) -> None:
+    args = ("pipeline", "run", "flows:sums", "--executor", executor, "--no-cache", "--json")
+    done = cli(*args, cwd=project)
+    document = json.loads(expect(done, 0))  # stdout is the JSON document alone
+    assert document["pipeline"] == "sums"
+    assert "adding up 3 values" in done.stderr
 
 
 def test_a_failing_step_exits_1_naming_the_step(project: Path) -> None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
@@ -73,6 +75,25 @@ def jsonable(value: object) -> JsonValue:
     if isinstance(value, Sequence):
         return [jsonable(v) for v in value]
     return str(value)
+
+
+@contextmanager
+def stdout_to_stderr(active: bool = True) -> Iterator[None]:
+    """Send everything written to stdout — by this process, the worker processes it starts
+    and Ray's forwarded task output — to stderr in the block (at the file-descriptor level),
+    so that stdout carries only the JSON printed after it."""
+    if not active:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def print_json(value: object) -> None:

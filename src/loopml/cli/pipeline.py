@@ -106,7 +106,7 @@ def run_command(
     texts = [f"{key}={value}" for key, value in defaults.items()] + list(param or [])
     params = parse_params(texts, pipeline.params, pipeline.name)
     plan = pipeline.plan(**params)
-    with open_client() as client:
+    with open_client() as client, output.stdout_to_stderr(as_json):
         result = run(
             plan,
             client=client,
@@ -117,7 +117,7 @@ def run_command(
             workers=workers,
             ray_address=ray_address,
         )
-        _print_run(result, as_json=as_json)
+    _print_run(result, as_json=as_json)
 
 
 @app.command("rerun")
@@ -145,7 +145,7 @@ def rerun_command(
     from loopml.cli.resolve import resolve_run
     from loopml.pipelines.runner import rerun
 
-    with open_client() as client:
+    with open_client() as client, output.stdout_to_stderr(as_json):
         original = resolve_run(client, run_id)
         result = rerun(
             original.id,
@@ -156,7 +156,7 @@ def rerun_command(
             workers=workers,
             ray_address=ray_address,
         )
-        _print_run(result, as_json=as_json)
+    _print_run(result, as_json=as_json)
 
 
 def run_document(result: PipelineRun) -> dict[str, Any]:

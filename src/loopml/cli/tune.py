@@ -77,7 +77,7 @@ def tune_command(
     # loopml.yaml's defaults yield to what is searched and to --param
     texts = [f"{key}={value}" for key, value in defaults.items() if key not in distributions]
     fixed = {**parse_params(texts, pipeline.params, pipeline.name), **explicit}
-    with open_client() as client:
+    with open_client() as client, output.stdout_to_stderr(as_json):
         result = tune(
             pipeline,
             distributions,
