@@ -2,7 +2,8 @@
 
 MLflow crashed in this situation ("duplicate column", "alembic_version 0 found"); here every
 process must succeed and every metric must be stored. Also checks that the Alembic revisions
-build exactly the schema that ``schema.py`` describes.
+build exactly the schema that ``schema.py`` describes, and that a database left at an older
+revision is upgraded with its data kept.
 """
 
 from __future__ import annotations
@@ -17,12 +18,24 @@ import pytest
 import sqlalchemy as sa
 
 import loopml
-from loopml.core.entities import RunStatus
+from loopml.core.entities import ArtifactEdge, DatasetInput, RunStatus
 from loopml.stores.metadata.base import RunQuery
 from loopml.stores.metadata.sql import SqlMetadataStore
 from loopml.stores.metadata.sql.engine import parse_uri
-from loopml.stores.metadata.sql.migrate import HEAD_REVISION, MIGRATIONS_DIR, VERSION_TABLE
-from loopml.stores.metadata.sql.schema import metadata
+from loopml.stores.metadata.sql.migrate import (
+    HEAD_REVISION,
+    MIGRATIONS_DIR,
+    VERSION_TABLE,
+    current_revision,
+)
+from loopml.stores.metadata.sql.schema import (
+    dataset_inputs,
+    dataset_versions,
+    datasets,
+    experiments,
+    metadata,
+    runs,
+)
 
 PROCESSES = 8
 KEYS_PER_BATCH = 20
@@ -188,3 +201,75 @@ def test_opening_a_migrated_store_does_not_import_alembic(tmp_path: Path) -> Non
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "False"
+
+
+def _migrate_to(connection: sa.Connection, revision: str) -> None:
+    """Build the schema of an older loopml: the revisions up to ``revision`` only."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+@pytest.mark.parametrize(
+    "make_uri",
+    [
+        pytest.param(_sqlite_uri, id="sqlite"),
+        pytest.param(None, id="postgres", marks=pytest.mark.postgres),
+    ],
+)
+def test_a_store_at_revision_0003_is_upgraded_and_keeps_its_data(
+    make_uri: Callable[[Path], str] | None, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    uri = make_uri(tmp_path) if make_uri else request.getfixturevalue("postgres_uri")
+    tree = "blake3:" + "ab" * 32
+    engine = sa.create_engine(parse_uri(uri))
+    try:
+        with engine.begin() as conn:
+            _migrate_to(conn, "0003")
+            # tables 0004 does not touch, so the newest schema.py describes them
+            conn.execute(sa.insert(experiments).values(id="e1", name="old", created_at=1))
+            conn.execute(
+                sa.insert(runs).values(
+                    id="r1", experiment_id="e1", name="old run", status="FINISHED", start_time=1
+                )
+            )
+            conn.execute(
+                sa.insert(datasets).values(id="d1", name="iris", created_at=1, next_version=2)
+            )
+            conn.execute(
+                sa.insert(dataset_versions).values(
+                    dataset_id="d1",
+                    version=1,
+                    tree_digest=tree,
+                    message="",
+                    size=1,
+                    file_count=1,
+                    created_at=1,
+                    source="data/iris",
+                )
+            )
+            conn.execute(sa.insert(dataset_inputs).values(run_id="r1", dataset_id="d1", version=1))
+        with engine.connect() as conn:
+            assert current_revision(conn) == "0003"
+            assert not sa.inspect(conn).has_table("artifact_edges")
+    finally:
+        engine.dispose()
+
+    with SqlMetadataStore(uri) as store:
+        assert store.get_run("r1").name == "old run"
+        assert store.get_dataset_version("iris", 1).source == "data/iris"
+        assert store.list_dataset_inputs(run_id="r1") == [DatasetInput("r1", "iris", 1)]
+        store.add_artifact_edges("r1", [("input", tree, "data")])
+        assert store.list_artifact_edges(digest=tree) == [ArtifactEdge("r1", "input", tree, "data")]
+        store.delete_run("r1")
+        assert store.list_artifact_edges(digest=tree) == []
+    engine = sa.create_engine(parse_uri(uri))
+    try:
+        with engine.connect() as conn:
+            assert current_revision(conn) == HEAD_REVISION
+    finally:
+        engine.dispose()

@@ -123,6 +123,44 @@ def test_bad_input_is_a_400_naming_the_field(http: httpx.Client) -> None:
     assert "body.status" in _error(bad_status, 400, "invalid_input")
 
 
+def test_bad_artifact_edges_are_a_4xx_naming_the_problem_and_write_nothing(
+    http: httpx.Client, store: HttpMetadataStore
+) -> None:
+    run_id = _new_run(store, "bad-edges")
+    url = f"/api/v1/runs/{run_id}/artifact-edges"
+    tree = "blake3:" + "cd" * 32
+
+    def post(*edges: object) -> httpx.Response:
+        return http.post(
+            url, json={"edges": [{"direction": "input", "digest": tree, "name": "ok"}, *edges]}
+        )
+
+    assert "'input' or 'output'" in _error(
+        post({"direction": "up", "digest": tree, "name": "x"}), 400, "invalid_input"
+    )
+    assert "digest" in _error(
+        post({"direction": "input", "digest": "md5:0", "name": "x"}), 400, "invalid_input"
+    )
+    assert "name" in _error(
+        post({"direction": "input", "digest": tree, "name": ""}), 400, "invalid_input"
+    )
+    assert "name" in _error(
+        post({"direction": "input", "digest": tree, "name": "x\u0000y"}), 400, "invalid_input"
+    )
+    assert "body.edges[1].name" in _error(
+        post({"direction": "input", "digest": tree}), 400, "invalid_input"
+    )
+    assert "body.edges[1].digest" in _error(
+        post({"direction": "input", "digest": 7, "name": "x"}), 400, "invalid_input"
+    )
+    _error(http.post(url, json={"edges": "input"}), 400, "invalid_input")
+    assert http.get("/api/v1/artifact-edges", params={"run_id": run_id}).json() == {"items": []}
+    missing = http.post("/api/v1/runs/no-such-run/artifact-edges", json={"edges": []})
+    assert "no-such-run" in _error(missing, 404, "not_found")
+    bad_filter = http.get("/api/v1/artifact-edges", params={"digest": "nope"})
+    assert "digest" in _error(bad_filter, 400, "invalid_input")
+
+
 def _raw_get(url: str, path: str) -> tuple[int, bytes]:
     """A GET with the path sent exactly as written (clients normalise ``..`` away)."""
     host, port = url.removeprefix("http://").split(":")
@@ -206,6 +244,8 @@ def test_openapi_describes_every_endpoint(http: httpx.Client) -> None:
         ("DELETE", "/api/v1/datasets/{name}"),
         ("POST", "/api/v1/runs/{run_id}/dataset-inputs"),
         ("GET", "/api/v1/dataset-inputs"),
+        ("POST", "/api/v1/runs/{run_id}/artifact-edges"),
+        ("GET", "/api/v1/artifact-edges"),
     }
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
 
@@ -254,6 +294,8 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
     for tree in (digest, hash_chunks(iter([b"other"]))):
         metadata.add_dataset_version(DatasetVersion(dataset, 0, str(tree), now_ms()))
     metadata.add_dataset_inputs(run.id, [(dataset, 2)])
+    bare = digest.hexdigest  # stored, and recorded, with its algorithm
+    metadata.add_artifact_edges(run.id, [("output", bare, "output"), ("input", bare, "raw")])
     metadata.delete_dataset_version(dataset, 1)
     metadata.delete_dataset_version(dataset)
     metadata.set_run_status(run.id, RunStatus.FINISHED, None)
@@ -273,6 +315,7 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
         ("dataset.add_version", f"dataset:{dataset}"),
         ("dataset.add_version", f"dataset:{dataset}"),
         ("run.use_datasets", f"run:{run.id}"),
+        ("run.add_artifact_edges", f"run:{run.id}"),
         ("dataset.delete_version", f"dataset:{dataset}"),
         ("dataset.delete", f"dataset:{dataset}"),
         ("run.set_status", f"run:{run.id}"),
@@ -282,7 +325,13 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
     assert {e.actor for e in events[:-1]} == {"anonymous"} and events[-1] == appended
     assert events[2].payload == {"metrics": 1, "params": ["p"], "tags": ["t"]}
     assert events[5].payload == {"version": 1, "tree_digest": str(digest)}
-    assert (events[7].payload, events[8].payload) == ({"inputs": [f"{dataset}@2"]}, {"version": 1})
+    assert (events[7].payload, events[9].payload) == ({"inputs": [f"{dataset}@2"]}, {"version": 1})
+    assert events[8].payload == {
+        "edges": [
+            {"direction": "input", "digest": str(digest), "name": "raw"},
+            {"direction": "output", "digest": str(digest), "name": "output"},
+        ]
+    }
     assert token not in server.log()
     # every mutating route of the app was exercised above (search only reads)
     exercised = {
@@ -295,6 +344,7 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
         ("DELETE", "/api/v1/runs/{run_id}"),
         ("POST", "/api/v1/datasets/{name}/versions"),
         ("POST", "/api/v1/runs/{run_id}/dataset-inputs"),
+        ("POST", "/api/v1/runs/{run_id}/artifact-edges"),
         ("DELETE", "/api/v1/datasets/{name}/versions/{version}"),
         ("DELETE", "/api/v1/datasets/{name}"),
         ("POST", "/api/v1/events"),

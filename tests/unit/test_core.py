@@ -21,6 +21,7 @@ from loopml.core.errors import (
 from loopml.core.hashing import Digest, hash_bytes, hash_chunks
 from loopml.core.validation import (
     normalize_artifact_path,
+    validate_artifact_edges,
     validate_key,
     validate_metric_value,
 )
@@ -111,6 +112,38 @@ def test_metric_values_must_be_real_numbers() -> None:
     for bad in ("1", None, True, 1j):
         with pytest.raises(InvalidInputError, match="'k'"):
             validate_metric_value("k", bad)
+
+
+_EDGE_PART = st.one_of(
+    st.sampled_from(["input", "output", "blake3:" + "a" * 64, "b" * 64, "x", ""]),
+    st.text(max_size=300),
+    st.integers(),
+    st.none(),
+)
+
+
+@given(st.lists(st.one_of(st.tuples(_EDGE_PART, _EDGE_PART, _EDGE_PART), _EDGE_PART)))
+def test_artifact_edges_are_normalised_or_refused_as_invalid_input(edges: list[object]) -> None:
+    try:
+        triples = validate_artifact_edges(edges)
+    except InvalidInputError:
+        return
+    assert triples == sorted(set(triples))
+    for direction, digest, name in triples:
+        assert direction in ("input", "output") and str(Digest.parse(digest)) == digest
+        assert isinstance(name, str) and 0 < len(name) <= 255
+    assert validate_artifact_edges(triples) == triples
+
+
+def test_artifact_edge_errors_name_the_field_and_what_is_allowed() -> None:
+    tree = "blake3:" + "a" * 64
+    with pytest.raises(InvalidInputError, match=r"direction .* 'input' or 'output'. Got 'in'"):
+        validate_artifact_edges([("in", tree, "x")])
+    with pytest.raises(InvalidInputError, match=r"digest .*64 lowercase hex"):
+        validate_artifact_edges([("input", "blake3:xyz", "x")])
+    with pytest.raises(InvalidInputError, match=r"name .*at most 255"):
+        validate_artifact_edges([("input", tree, "")])
+    assert validate_artifact_edges([("output", "a" * 64, "output")]) == [("output", tree, "output")]
 
 
 def test_keys_are_bounded_and_named_in_errors() -> None:

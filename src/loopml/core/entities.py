@@ -154,3 +154,21 @@ class DatasetInput:
     run_id: str
     dataset: str
     version: int
+
+
+ARTIFACT_EDGE_DIRECTIONS = ("input", "output")
+MAX_EDGE_NAME_LENGTH = 255
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactEdge:
+    """An edge "run read (``input``) or wrote (``output``) this stored tree" (lineage).
+
+    ``digest`` is the tree's digest as ``str(Digest)``; ``name`` is what the run calls it: a
+    step's input parameter name, or ``"output"``.
+    """
+
+    run_id: str
+    direction: str  # "input" or "output"
+    digest: str
+    name: str

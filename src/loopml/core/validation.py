@@ -5,14 +5,18 @@ from __future__ import annotations
 import numbers
 import posixpath
 import re
+from collections.abc import Sequence
 
 from loopml.core.entities import (
+    ARTIFACT_EDGE_DIRECTIONS,
+    MAX_EDGE_NAME_LENGTH,
     MAX_KEY_LENGTH,
     MAX_NAME_LENGTH,
     MAX_PARAM_VALUE_LENGTH,
     MAX_TAG_VALUE_LENGTH,
 )
 from loopml.core.errors import InvalidInputError
+from loopml.core.hashing import Digest
 
 _KEY = re.compile(r"^[A-Za-z0-9_\-. /:]+$")
 
@@ -87,3 +91,55 @@ def normalize_artifact_path(path: str) -> str:
     if len(normalized) > 1000:
         raise InvalidInputError("Invalid artifact path: longer than 1000 characters.")
     return normalized
+
+
+def validate_artifact_edges(edges: object) -> list[tuple[str, str, str]]:
+    """Distinct ``(direction, digest, name)`` triples, sorted, digests as ``blake3:…``.
+
+    Every edge is checked before any is returned, so a store writes all of them or none.
+    """
+    if isinstance(edges, str | bytes) or not isinstance(edges, Sequence):
+        raise InvalidInputError(
+            "Artifact edges must be a list of (direction, digest, name) triples. "
+            f"Got {edges!r:.80} instead."
+        )
+    return sorted({_artifact_edge(item) for item in edges})
+
+
+def _artifact_edge(item: object) -> tuple[str, str, str]:
+    if isinstance(item, str | bytes) or not isinstance(item, Sequence) or len(item) != 3:
+        raise InvalidInputError(
+            "An artifact edge must be a (direction, digest, name) triple. "
+            f"Got {item!r:.80} instead."
+        )
+    direction, digest, name = item
+    if direction not in ARTIFACT_EDGE_DIRECTIONS:
+        allowed = " or ".join(repr(d) for d in ARTIFACT_EDGE_DIRECTIONS)
+        raise InvalidInputError(
+            f"The direction of an artifact edge must be {allowed}. Got {direction!r:.80} instead."
+        )
+    if not isinstance(digest, str):
+        raise InvalidInputError(
+            f"The digest of an artifact edge must be a digest string ('blake3:' and 64 hex "
+            f"characters). Got {digest!r:.80} instead."
+        )
+    try:
+        parsed = Digest.parse(digest)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"The digest of an artifact edge is invalid: {exc}") from exc
+    if not isinstance(name, str) or not name or "\x00" in name or len(name) > MAX_EDGE_NAME_LENGTH:
+        raise InvalidInputError(
+            f"The name of an artifact edge must be a non-empty string of at most "
+            f"{MAX_EDGE_NAME_LENGTH} characters without NUL. Got {name!r:.80} instead."
+        )
+    return direction, str(parsed), name
+
+
+def validate_edge_digest(digest: object) -> str:
+    """A digest to look artifact edges up by, as ``blake3:…``."""
+    if not isinstance(digest, str):
+        raise InvalidInputError(f"The digest filter must be a digest string. Got {digest!r:.80}.")
+    try:
+        return str(Digest.parse(digest))
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"The digest filter is invalid: {exc}") from exc

@@ -16,13 +16,22 @@ from fastapi import Depends, FastAPI
 from loopml.server.auth import authorize
 from loopml.server.context import ServerContext
 from loopml.server.errors import install_error_handlers
-from loopml.server.routes import artifacts, blobs, datasets, events, experiments, health, runs
+from loopml.server.routes import (
+    artifacts,
+    blobs,
+    datasets,
+    events,
+    experiments,
+    health,
+    lineage,
+    runs,
+)
 from loopml.server.schemas import ErrorBody
 from loopml.stores.artifacts.base import ArtifactStore
 from loopml.stores.metadata.base import MetadataStore
 
 API_PREFIX = "/api/v1"
-ROUTERS = (health, experiments, runs, artifacts, blobs, datasets, events)
+ROUTERS = (health, experiments, runs, artifacts, blobs, datasets, lineage, events)
 
 
 def server_version() -> str:
@@ -47,7 +56,9 @@ def create_app(
     app = FastAPI(
         title="loopml",
         version=app_version,
-        summary="The loopml platform API: experiments, runs, artifacts, datasets and events.",
+        summary=(
+            "The loopml platform API: experiments, runs, artifacts, datasets, lineage and events."
+        ),
         openapi_url="/openapi.json",
         docs_url=None,  # the Swagger page would load its scripts from a CDN
         redoc_url=None,

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from loopml.core.entities import (
+    ArtifactEdge,
     ArtifactEntry,
     DatasetInput,
     DatasetVersion,
@@ -294,6 +295,8 @@ if TYPE_CHECKING:  # built at runtime from the entities' fields; mypy sees the b
     DatasetVersionOut = _Response
     DatasetInputRef = _Request
     DatasetInputOut = _Response
+    ArtifactEdgeRef = _Request
+    ArtifactEdgeOut = _Response
 else:
     DatasetVersionIn = entity_model(
         DatasetVersion, "DatasetVersionIn", _Request, exclude=("dataset", "version")
@@ -301,6 +304,8 @@ else:
     DatasetVersionOut = entity_model(DatasetVersion, "DatasetVersionOut", _Response)
     DatasetInputRef = entity_model(DatasetInput, "DatasetInputRef", _Request, exclude=("run_id",))
     DatasetInputOut = entity_model(DatasetInput, "DatasetInputOut", _Response)
+    ArtifactEdgeRef = entity_model(ArtifactEdge, "ArtifactEdgeRef", _Request, exclude=("run_id",))
+    ArtifactEdgeOut = entity_model(ArtifactEdge, "ArtifactEdgeOut", _Response)
 
 
 def dataset_version_out(version: DatasetVersion) -> DatasetVersionOut:
@@ -330,6 +335,19 @@ class DatasetInputList(_Response):
     @classmethod
     def of(cls, inputs: list[DatasetInput]) -> DatasetInputList:
         return cls(items=[DatasetInputOut.model_validate(entity_json(e)) for e in inputs])
+
+
+# artifact lineage
+class ArtifactEdgesIn(_Request):
+    edges: list[ArtifactEdgeRef]
+
+
+class ArtifactEdgeList(_Response):
+    items: list[ArtifactEdgeOut]
+
+    @classmethod
+    def of(cls, edges: list[ArtifactEdge]) -> ArtifactEdgeList:
+        return cls(items=[ArtifactEdgeOut.model_validate(entity_json(e)) for e in edges])
 
 
 # service

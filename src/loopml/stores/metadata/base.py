@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from loopml.core.entities import (
+    ArtifactEdge,
     ArtifactEntry,
     DatasetInput,
     DatasetVersion,
@@ -152,6 +153,21 @@ class MetadataStore(Protocol):
         self, *, run_id: str | None = None, dataset: str | None = None
     ) -> list[DatasetInput]:
         """Lineage edges, filtered by run and/or dataset."""
+        ...
+
+    # artifact lineage (the trees live in an ArtifactStore)
+    def add_artifact_edges(self, run_id: str, edges: Sequence[tuple[str, str, str]]) -> None:
+        """Record that the run read (``"input"``) or wrote (``"output"``) these trees, as
+        ``(direction, digest, name)`` triples (idempotent; all or nothing). An unknown run →
+        :class:`NotFoundError`; a bad direction, digest or name (1–255 characters) →
+        :class:`InvalidInputError`."""
+        ...
+
+    def list_artifact_edges(
+        self, *, run_id: str | None = None, digest: str | None = None
+    ) -> list[ArtifactEdge]:
+        """Lineage edges filtered by run and/or tree digest, ordered by run id, direction,
+        name and digest (code point order on every backend)."""
         ...
 
     # event log (audit trail raw material)

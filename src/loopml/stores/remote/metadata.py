@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
 from loopml.core.entities import (
+    ArtifactEdge,
     ArtifactEntry,
     DatasetInput,
     DatasetVersion,
@@ -25,7 +26,11 @@ from loopml.core.entities import (
     Tag,
 )
 from loopml.core.errors import InvalidInputError, NotFoundError
-from loopml.core.validation import validate_metric_value, validate_name
+from loopml.core.validation import (
+    validate_artifact_edges,
+    validate_metric_value,
+    validate_name,
+)
 from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, NewRun, RunQuery
 from loopml.stores.remote import wire
 from loopml.stores.remote.http import ApiClient, Params
@@ -245,6 +250,29 @@ class HttpMetadataStore:
         }
         data = self._api.request_json("GET", "/dataset-inputs", params=params)
         return [wire.dataset_input_from_json(item) for item in wire.objects(data, "items")]
+
+    # artifact lineage
+    def add_artifact_edges(self, run_id: str, edges: Sequence[tuple[str, str, str]]) -> None:
+        if not isinstance(run_id, str) or not run_id:
+            raise InvalidInputError(f"The run id must be a non-empty string, got {run_id!r}.")
+        # checked here too, with the stores' messages: what JSON cannot carry never leaves
+        triples = validate_artifact_edges(edges)
+        body = {"edges": [{"direction": d, "digest": g, "name": n} for d, g, n in triples]}
+        # recording the same edges twice leaves the same edges
+        self._api.request(
+            "POST", f"/runs/{_segment(run_id)}/artifact-edges", json_body=body, idempotent=True
+        )
+
+    def list_artifact_edges(
+        self, *, run_id: str | None = None, digest: str | None = None
+    ) -> list[ArtifactEdge]:
+        params = {
+            key: value
+            for key, value in (("run_id", run_id), ("digest", digest))
+            if value is not None
+        }
+        data = self._api.request_json("GET", "/artifact-edges", params=params)
+        return [wire.artifact_edge_from_json(item) for item in wire.objects(data, "items")]
 
     # event log
     def append_event(

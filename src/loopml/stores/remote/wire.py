@@ -4,7 +4,7 @@ JSON has no NaN or infinity, but metrics may hold them: a float travels as a JSO
 finite and as one of the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` otherwise, in both
 directions. Entities are decoded here so that every remote store builds them the same way.
 
-Dataset entities travel as an object of their dataclass fields (:func:`entity_json`,
+Dataset and lineage entities travel as an object of their dataclass fields (:func:`entity_json`,
 :func:`dataset_version_from_json`), so a field added to the dataclass crosses the wire without
 more code; a field the other side does not send keeps its default (an older server).
 """
@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 from loopml.core.entities import (
+    ArtifactEdge,
     ArtifactEntry,
     DatasetInput,
     DatasetVersion,
@@ -268,3 +269,4 @@ def _field_value(data: JsonObject, field: EntityField) -> object:
 
 dataset_version_from_json = EntityDecoder(DatasetVersion)
 dataset_input_from_json = EntityDecoder(DatasetInput)
+artifact_edge_from_json = EntityDecoder(ArtifactEdge)

@@ -182,3 +182,17 @@ dataset_inputs = sa.Table(
     sa.Column("version", sa.Integer(), primary_key=True),
     sa.Index("ix_dataset_inputs_dataset_version", "dataset_id", "version"),
 )
+
+# lineage: run read ("input") or wrote ("output") the stored tree with this digest, under a
+# name (a step's input parameter, or "output"); no foreign key to the tree, which lives in the
+# artifact store
+artifact_edges = sa.Table(
+    "artifact_edges",
+    metadata,
+    sa.Column("run_id", ID, _fk_run(), primary_key=True),
+    sa.Column("direction", sa.String(8), primary_key=True),
+    sa.Column("digest", DIGEST, primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    # "which runs used or produced this tree"
+    sa.Index("ix_artifact_edges_digest", "digest"),
+)

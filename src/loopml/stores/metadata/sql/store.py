@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from loopml.core.entities import (
+    ArtifactEdge,
     ArtifactEntry,
     DatasetInput,
     DatasetVersion,
@@ -38,10 +39,15 @@ from loopml.core.errors import (
 )
 from loopml.core.filters import Comparison, parse_filter, parse_order_by
 from loopml.core.ids import new_id, now_ms
-from loopml.core.validation import normalize_artifact_path, validate_name
+from loopml.core.validation import (
+    normalize_artifact_path,
+    validate_artifact_edges,
+    validate_edge_digest,
+    validate_name,
+)
 from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, NewRun, RunQuery
 from loopml.stores.metadata.sql import datasets as dataset_rows
-from loopml.stores.metadata.sql import paging
+from loopml.stores.metadata.sql import lineage, paging
 from loopml.stores.metadata.sql.engine import (
     BUSY_TIMEOUT_S,
     create_store_engine,
@@ -418,6 +424,23 @@ class SqlMetadataStore:
         name = None if dataset is None else check_dataset_name(dataset)
         with self._read() as conn:
             return dataset_rows.list_inputs(conn, run, name)
+
+    # artifact lineage (see .lineage)
+
+    def add_artifact_edges(self, run_id: str, edges: Sequence[tuple[str, str, str]]) -> None:
+        check_id("run", run_id)
+        triples = validate_artifact_edges(edges)
+        with self._write() as conn:
+            self._require_run(conn, run_id, lock=True)
+            lineage.add_edges(conn, run_id, triples)
+
+    def list_artifact_edges(
+        self, *, run_id: str | None = None, digest: str | None = None
+    ) -> list[ArtifactEdge]:
+        run = None if run_id is None else check_id("run", run_id)
+        tree = None if digest is None else validate_edge_digest(digest)
+        with self._read() as conn:
+            return lineage.list_edges(conn, run, tree)
 
     # event log
 
