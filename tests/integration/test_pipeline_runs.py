@@ -72,6 +72,29 @@ def test_a_pipeline_run_records_nested_step_runs_and_its_output(client: Client) 
     assert np.array_equal(result.value("features"), np.array([0.0, 2.0, 4.0]))
 
 
+def test_lineage_edges_link_step_runs_through_the_outputs_they_read_and_wrote(
+    client: Client,
+) -> None:
+    result = run(stats, client=client)
+    table = result.steps["make_table"].output
+    assert table is not None
+    users = {
+        (client.get_run(edge.run_id).name, edge.direction, edge.name)
+        for edge in client.metadata.list_artifact_edges(digest=table)
+    }
+    assert users == {
+        ("make_table", "output", "output"),
+        ("features", "input", "table"),
+        ("summarize", "input", "table"),
+    }
+    (final,) = client.metadata.list_artifact_edges(run_id=result.run_id)
+    assert (final.direction, final.name) == ("output", "summarize")
+    assert final.digest == result.steps["summarize"].output
+    again = run(stats, client=client)  # cached steps record what they reused, too
+    cached = client.metadata.list_artifact_edges(run_id=again.steps["features"].run_id)
+    assert [(e.direction, e.name) for e in cached] == [("input", "table"), ("output", "output")]
+
+
 def test_a_step_output_is_read_back_by_run_id(client: Client) -> None:
     result = run(stats, params={"rows": 3}, client=client)
     features_run = result.steps["features"].run_id

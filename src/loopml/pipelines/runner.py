@@ -151,6 +151,9 @@ def run(
                 active, registry, chosen, name, parent.id, use_cache, environment(), asked, on_step
             )
             state.drive(plan)
+            outputs = [(ref.call, state.results[ref.call].output) for ref in plan.outputs]
+            edges = [("output", digest, call) for call, digest in outputs if digest is not None]
+            active.metadata.add_artifact_edges(parent.id, edges)
             if state.pins:
                 parent.set_tag(DATASETS_TAG, canonical_json(state.pins))
             return PipelineRun(parent.id, plan, state.results, active, registry)
@@ -251,6 +254,7 @@ class _RunState:
         if hit is not None:
             output, materializer = hit
             self._tag_output(step, output, materializer)
+            self._record_edges(call, step.id, output)
             step.end(RunStatus.FINISHED)
             self._done(StepResult(call.name, step.id, True, output, materializer, 0.0))
             return True
@@ -290,6 +294,7 @@ class _RunState:
             for run_id in (self.parent_id, step.id):
                 self.client.metadata.add_dataset_inputs(run_id, [(dataset, version)])
         self._tag_output(step, outcome.output, outcome.materializer)
+        self._record_edges(call, step.id, outcome.output)
         step.log_metrics({"duration_s": outcome.seconds, "attempts": attempt.number})
         step.end(RunStatus.FINISHED)
         self._done(
@@ -303,6 +308,18 @@ class _RunState:
                 attempt.number,
             )
         )
+
+    def _record_edges(self, call: StepCall, run_id: str, output: str | None) -> None:
+        """Lineage: the stored outputs this call read (named by its input parameters) and
+        the one it wrote."""
+        edges = [
+            ("input", self.results[item.call].output or "", name)
+            for name, item in zip(call.step.inputs, call.inputs, strict=True)
+            if isinstance(item, OutputRef) and self.results[item.call].output is not None
+        ]
+        if output is not None:
+            edges.append(("output", output, "output"))
+        self.client.metadata.add_artifact_edges(run_id, edges)
 
     def _input_key(self, item: object) -> str:
         if isinstance(item, OutputRef):
