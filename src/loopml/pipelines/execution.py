@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loopml.core.entities import DatasetVersion
+from loopml.core.entities import DatasetVersion, Run
 from loopml.core.errors import InvalidInputError
 from loopml.core.hashing import Digest
 from loopml.pipelines.definitions import Step
 from loopml.pipelines.materializers import Materializers
 from loopml.pipelines.steplogs import LOG_NAME, captured, write_exception
+from loopml.stores.artifacts.base import batched_writes
 from loopml.stores.artifacts.trees import materialize_tree, put_directory
 from loopml.tracking.client import Client
 from loopml.tracking.fluent import attached_run
@@ -44,7 +45,7 @@ class StepJob:
     step: Step[Any, Any]
     inputs: tuple[Any, ...]  # plain values, or Stored
     params: Mapping[str, Any]
-    run_id: str
+    run: Run  # the step's run, opened by the driver
     registry: Materializers
 
 
@@ -66,7 +67,7 @@ def run_step(client: Client, job: StepJob, values: dict[str, Any] | None = None)
     memory, read and filled when the job runs in the driver's process."""
     with (
         tempfile.TemporaryDirectory(prefix="loopml-step-") as scratch,
-        attached_run(client, job.run_id) as run,
+        attached_run(client, job.run) as run,
     ):
         path = Path(scratch) / LOG_NAME
         try:
@@ -117,7 +118,8 @@ def _store(client: Client, job: StepJob, value: Any) -> tuple[str | None, str | 
             materializer.write(value, folder)
         except InvalidInputError as exc:
             raise InvalidInputError(f"Step {job.call!r}: {exc.message}") from exc
-        digest, _entries = put_directory(client.artifacts, folder)
+        with batched_writes(client.artifacts):  # one flush for the output's files and tree
+            digest, _entries = put_directory(client.artifacts, folder)
     return str(digest), materializer.name
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from loopml.core.entities import RunStatus
+from loopml.core.entities import Run, RunStatus
 from loopml.core.errors import InvalidInputError, StepFailedError
 from loopml.core.hashing import Digest
 from loopml.core.refs import format_dataset_ref
@@ -163,9 +163,8 @@ def run(
 class _Attempt:
     call: StepCall
     run: ActiveRun
-    key: str
+    opened: Run  # the run as created, for the job
     number: int
-    started: float
 
 
 @dataclass
@@ -240,15 +239,14 @@ class _RunState:
         """Open the call's run; True when it was served from the cache (so it is done)."""
         key = cache_key(call.step, call.params, [self._input_key(i) for i in call.inputs], self.env)
         hit = self._cached(key) if self.use_cache and call.step.cache else None
-        step = ActiveRun(
-            self.client,
-            self.client.create_run(
-                self.experiment,
-                name=call.name,
-                parent_run_id=self.parent_id,
-                tags={CACHE_KEY_TAG: key, CACHED_TAG: "false" if hit is None else "true"},
-            ),
+        opened = self.client.create_run(
+            self.experiment,
+            name=call.name,
+            parent_run_id=self.parent_id,
+            tags={CACHE_KEY_TAG: key, CACHED_TAG: "false" if hit is None else "true"},
+            capture_system_info=False,  # the pipeline run has it
         )
+        step = ActiveRun(self.client, opened)
         if call.params:
             step.log_params(call.params)
         if hit is not None:
@@ -258,13 +256,13 @@ class _RunState:
             step.end(RunStatus.FINISHED)
             self._done(StepResult(call.name, step.id, True, output, materializer, 0.0))
             return True
-        self._submit(_Attempt(call, step, key, 1, time.perf_counter()))
+        self._submit(_Attempt(call, step, opened, 1))
         return False
 
     def _submit(self, attempt: _Attempt) -> None:
         call = attempt.call
         inputs = tuple(self._input(item) for item in call.inputs)
-        job = StepJob(call.name, call.step, inputs, call.params, attempt.run.id, self.registry)
+        job = StepJob(call.name, call.step, inputs, call.params, attempt.opened, self.registry)
         values = self.values if self.executor.in_process else None
         ticket = self.executor.submit(
             run_step, (job, values), timeout=call.step.timeout, resources=call.step.resources

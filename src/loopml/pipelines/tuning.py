@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from loopml.core.entities import RunStatus
+from loopml.core.entities import Run, RunStatus
 from loopml.core.errors import BackendUnavailableError, InvalidInputError, StepFailedError
 from loopml.pipelines.definitions import Pipeline
 from loopml.pipelines.executors import Executor, executor_scope, ray_options
@@ -269,17 +269,16 @@ def _parallel_trials(
             ):
                 asked = search.study.ask(search.distributions)
                 params = dict(asked.params)
-                trial_run = ActiveRun(
-                    client,
-                    client.create_run(
-                        search.experiment,
-                        name=f"trial-{asked.number}",
-                        parent_run_id=search.run_id,
-                        tags={"loopml.trial": str(asked.number)},
-                    ),
+                opened = client.create_run(
+                    search.experiment,
+                    name=f"trial-{asked.number}",
+                    parent_run_id=search.run_id,
+                    tags={"loopml.trial": str(asked.number)},
+                    capture_system_info=False,  # the search run has it
                 )
+                trial_run = ActiveRun(client, opened)
                 trial_run.log_params(params)
-                args = (*job, asked.number, params, trial_run.id)
+                args = (*job, asked.number, params, opened)
                 running[executor.submit(_trial_job, args, resources=resources)] = (
                     asked,
                     trial_run,
@@ -320,10 +319,10 @@ def _trial_job(
     fixed: Mapping[str, Any],
     number: int,
     params: dict[str, Any],
-    run_id: str,
+    run: Run,
 ) -> float:
     """One trial in a worker: the objective with its run as the current run."""
-    with attached_run(client, run_id) as trial_run:
+    with attached_run(client, run) as trial_run:
         score = _scorer(objective, metric, fixed, executor="local")
         return float(score(params, Trial(number, params, trial_run)))
 

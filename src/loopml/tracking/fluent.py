@@ -12,6 +12,7 @@ import contextvars
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
+from loopml.core.entities import Run
 from loopml.tracking.active_run import ActiveRun
 from loopml.tracking.client import DEFAULT_EXPERIMENT, Client
 
@@ -64,10 +65,12 @@ def start_run(
 
 
 @contextmanager
-def attached_run(client: Client, run_id: str) -> Iterator[ActiveRun]:
-    """Make the open run ``run_id`` the current run in this block, without ending it: how a
-    pipeline step running in a worker logs to the run its driver opened (and will end)."""
-    active = ActiveRun(client, client.get_run(run_id), end_at_exit=False)
+def attached_run(client: Client, run: Run | str) -> Iterator[ActiveRun]:
+    """Make the open run ``run`` (or the run with that id) the current run in this block,
+    without ending it: how a pipeline step running in a worker logs to the run its driver
+    opened (and will end)."""
+    found = client.get_run(run) if isinstance(run, str) else run
+    active = ActiveRun(client, found, end_at_exit=False)
     token = _current.set(active)
     try:
         yield active
