@@ -74,3 +74,13 @@ def test_a_store_without_the_capability_gets_a_plain_block() -> None:
     with batched_writes(store):
         digest = store.put(io.BytesIO(b"plain"))
     assert store.exists(digest)
+
+
+def test_exists_sees_a_pack_published_a_moment_ago(tmp_path: Path) -> None:
+    store = LocalArtifactStore(str(tmp_path / "store"))
+    other = LocalArtifactStore(str(tmp_path / "store"))  # another process, say
+    digest = hash_bytes(b"small")
+    assert not other.exists(digest)  # it has looked (and found no pack) just now
+    with batched_writes(store):
+        assert store.put(io.BytesIO(b"small")) == digest
+    assert store.exists(digest) and other.exists(digest)  # no stale answer right after

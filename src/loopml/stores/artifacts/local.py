@@ -219,7 +219,7 @@ class LocalArtifactStore:
         return VerifyingReader(raw, digest)
 
     def exists(self, digest: Digest) -> bool:
-        return self._has(digest, None)
+        return self._has(digest, None, fresh=True)
 
     def size(self, digest: Digest) -> int:
         try:
@@ -235,15 +235,16 @@ class LocalArtifactStore:
         except OSError as exc:
             raise _translate(exc, f"read the size of blob {digest} in {self.root}") from exc
 
-    def _has(self, digest: Digest, size: int | None) -> bool:
+    def _has(self, digest: Digest, size: int | None, *, fresh: bool = False) -> bool:
         """Whether the blob is stored (a loose file of ``size`` bytes when given: a loose file
-        of another size is a truncated leftover that a put replaces)."""
+        of another size is a truncated leftover that a put replaces). Not ``fresh``, a pack
+        published a moment ago may be missed (fine for "store it again?", not for queries)."""
         hexdigest = digest.hexdigest
         # plain strings: this runs once per file of a folder being added
         loose = _size_or_none(f"{self._blobs_text}/{hexdigest[:2]}/{hexdigest[2:]}")
         if loose is not None and (size is None or loose == size):
             return True
-        if self._packs.find(digest, fresh=False) is not None:
+        if self._packs.find(digest, fresh=fresh) is not None:
             return True
         writer: PackWriter | None = getattr(self._batch, "pack", None)
         return writer is not None and digest.hexdigest in writer.blobs
