@@ -26,6 +26,7 @@ import itertools
 import multiprocessing
 import os
 import pickle
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -411,6 +412,19 @@ def ray_options(resources: Mapping[str, float] | None) -> dict[str, Any]:
     return options
 
 
+def _code_paths() -> list[str]:
+    """The folders this process imports user code from (its working directory and what was
+    added to ``sys.path``, not the interpreter's own), for Ray workers to import from too."""
+    own = {os.path.realpath(prefix) for prefix in (sys.prefix, sys.base_prefix)}
+    paths = []
+    for entry in [os.getcwd(), *sys.path]:
+        path = os.path.realpath(entry or os.getcwd())
+        inside = any(path == root or path.startswith(root + os.sep) for root in own)
+        if not inside and os.path.isdir(path) and path not in paths:
+            paths.append(path)
+    return paths
+
+
 class RayExecutor:
     """Each job a Ray task. Starts a local Ray runtime unless Ray is already initialised or
     ``address`` (or ``RAY_ADDRESS``) names a cluster; shuts down only what it started."""
@@ -425,7 +439,12 @@ class RayExecutor:
         if self._owns:
             target = address or os.environ.get("RAY_ADDRESS") or "local"
             try:
-                ray.init(address=target, include_dashboard=False, logging_level="warning")
+                ray.init(
+                    address=target,
+                    include_dashboard=False,
+                    logging_level="warning",
+                    job_config=ray.job_config.JobConfig(code_search_path=_code_paths()),
+                )
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 raise BackendUnavailableError(
                     f"Could not start or join Ray at {target!r}: {exc}"
