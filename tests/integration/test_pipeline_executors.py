@@ -51,14 +51,14 @@ def diamond(marker: str, size: int = 3) -> dict[str, float]:
 
 
 @loopml.step(timeout=1.0)
-def sleepy(*, seconds: float = 30.0) -> int:
+def sleepy(values: list[int], *, seconds: float = 30.0) -> int:
     time.sleep(seconds)
-    return 1
+    return len(values)
 
 
 @loopml.pipeline
 def slow(seconds: float = 30.0) -> int:
-    return sleepy(seconds=seconds)
+    return sleepy(source(size=2), seconds=seconds)
 
 
 @loopml.step
@@ -121,9 +121,11 @@ def test_a_step_past_its_timeout_is_stopped_and_named(client: Client, executor: 
     with pytest.raises(StepFailedError, match=r"Step 'sleepy' failed .*timed out after 1 s"):
         run(slow, client=client, executor=executor)
     assert time.monotonic() - started < 25  # stopped, not slept through
-    (step_run,) = client.search_runs(filter="tags.loopml.cached = 'false'")
+    (step_run,) = client.search_runs(filter="attributes.name = 'sleepy'")
     assert step_run.status is RunStatus.FAILED
     assert client.search_runs(filter="tags.loopml.pipeline = 'slow'")[0].status is RunStatus.FAILED
+    quick = run(slow, params={"seconds": 0.0}, client=client, executor=executor)
+    assert quick.value() == 2  # within its timeout, it reads its input and returns
 
 
 def test_a_worker_that_dies_fails_its_step_with_the_exit_code(client: Client) -> None:

@@ -163,3 +163,18 @@ def test_variadic_signatures_are_refused() -> None:
         @loopml.step
         def spread(*values: int) -> int:
             return sum(values)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"retries": -1}, r"'retries' parameter of step must be an int >= 0"),
+        ({"timeout": 0}, r"'timeout' parameter of step must be a number of seconds > 0"),
+        ({"timeout": "1m"}, r"'timeout' parameter of step must be a number of seconds > 0"),
+    ],
+)
+def test_bad_step_options_are_refused_at_declaration(
+    options: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        loopml.step(**options)(lambda: 1)  # type: ignore[call-overload]

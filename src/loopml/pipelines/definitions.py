@@ -218,6 +218,13 @@ def step(
             raise InvalidInputError(
                 f"The 'retries' parameter of step must be an int >= 0. Got {retries!r} instead."
             )
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+        ):
+            raise InvalidInputError(
+                f"The 'timeout' parameter of step must be a number of seconds > 0. Got "
+                f"{timeout!r} instead."
+            )
         inputs, params = _signature(function, "step")
         hints = typing.get_type_hints(function)
         made: Step[P, R] = Step(

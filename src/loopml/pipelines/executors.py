@@ -87,8 +87,9 @@ class Executor(Protocol):
         ...
 
     def wait(self, timeout: float | None = None) -> list[Finished]:
-        """Jobs that ended since the last call: at least one unless ``timeout`` passes first
-        or nothing is running."""
+        """Jobs that ended since the last call. Blocks until one ends, ``timeout`` passes or
+        there is news of a running job (so it may return nothing); returns at once when
+        nothing is running."""
         ...
 
     def close(self) -> None: ...
@@ -253,21 +254,29 @@ def _dumps(value: Any) -> bytes:
 
 
 def _serve(conn: Connection, spec: ClientSpec) -> None:
-    """A worker process: run jobs from ``conn`` until it closes, with one client."""
+    """A worker process: run jobs from ``conn`` until it closes, with one client. For each job
+    it answers ``("started", ticket)`` once the job is loaded (its timeout counts from there,
+    not from this process's start-up) and then ``("done", ticket, value, error)``."""
     client: Client | None = None
     try:
         while True:
             try:
-                message = conn.recv_bytes()
+                ticket, payload = pickle.loads(conn.recv_bytes())
             except EOFError:
                 return
-            ticket, fn, args = pickle.loads(message)
-            reply: tuple[int, Any, str | None]
+            reply: tuple[str, int, Any, str | None]
             try:
+                fn, args = pickle.loads(payload)  # imports the step's module
                 client = client or spec.open()
-                reply = (ticket, fn(client, *args), None)
             except Exception as exc:
-                reply = (ticket, None, _failure(exc))
+                reply = ("done", ticket, None, f"the worker could not load it: {_failure(exc)}")
+                conn.send_bytes(_dumps(reply))
+                continue
+            conn.send_bytes(_dumps(("started", ticket)))
+            try:
+                reply = ("done", ticket, fn(client, *args), None)
+            except Exception as exc:
+                reply = ("done", ticket, None, _failure(exc))
             conn.send_bytes(_dumps(reply))
     finally:
         if client is not None:
@@ -315,11 +324,10 @@ class ProcessExecutor:
         resources: Mapping[str, float] | None = None,
     ) -> int:
         ticket = next(_TICKETS)
-        message = _dumps((ticket, fn, args))  # before a worker starts: bad steps fail here
+        payload = _dumps((fn, args))  # before a worker starts: what cannot travel fails here
         worker = self._idle.pop() if self._idle else self._start()
-        worker.ticket, worker.timeout = ticket, timeout
-        worker.deadline = None if timeout is None else time.monotonic() + timeout
-        worker.conn.send_bytes(message)
+        worker.ticket, worker.timeout, worker.deadline = ticket, timeout, None
+        worker.conn.send_bytes(_dumps((ticket, payload)))
         self._busy[worker.conn] = worker
         return ticket
 
@@ -337,7 +345,7 @@ class ProcessExecutor:
             return []
         limit = _wait_limit(timeout, [w.deadline for w in self._busy.values()])
         ready = wait(list(self._busy), limit)
-        done = [self._collect(conn) for conn in ready]
+        done = [finished for conn in ready if (finished := self._collect(conn)) is not None]
         now = time.monotonic()
         for worker in list(self._busy.values()):
             if worker.deadline is not None and worker.deadline <= now:
@@ -349,15 +357,24 @@ class ProcessExecutor:
                 done.append(Finished(worker.ticket, error=error))
         return done
 
-    def _collect(self, conn: Any) -> Finished:
-        worker = self._busy.pop(conn)
+    def _collect(self, conn: Any) -> Finished | None:
+        """The job's result, or None when the worker only said it started the job (its
+        timeout runs from then)."""
+        worker = self._busy[conn]
         try:
-            ticket, value, error = pickle.loads(worker.conn.recv_bytes())
+            message = pickle.loads(worker.conn.recv_bytes())
         except (EOFError, OSError):
+            del self._busy[conn]
             worker.process.join()
             worker.conn.close()
             code = worker.process.exitcode
             return Finished(worker.ticket, error=f"its worker process died (exit code {code})")
+        if message[0] == "started":
+            if worker.timeout is not None:
+                worker.deadline = time.monotonic() + worker.timeout
+            return None
+        _, ticket, value, error = message
+        del self._busy[conn]
         self._idle.append(worker)
         return Finished(ticket, value, error)
 

@@ -263,7 +263,10 @@ class _RunState:
         call = attempt.call
         inputs = tuple(self._input(item) for item in call.inputs)
         job = StepJob(call.name, call.step, inputs, call.params, attempt.opened, self.registry)
-        values = self.values if self.executor.in_process else None
+        # objects in memory are shared only with a step run in this very process (a local
+        # step with a timeout runs in a child process)
+        shares = self.executor.in_process and call.step.timeout is None
+        values = self.values if shares else None
         ticket = self.executor.submit(
             run_step, (job, values), timeout=call.step.timeout, resources=call.step.resources
         )
