@@ -68,6 +68,18 @@ def test_arrow_tables_round_trip_as_parquet(tmp_path: Path) -> None:
     assert (tmp_path / "arrow" / "table.parquet").is_file()
 
 
+def test_pandas_and_polars_frames_round_trip_as_parquet(tmp_path: Path) -> None:
+    import pandas as pd
+    import polars as pl
+
+    frame = pd.DataFrame({"x": [1.5, 2.5], "y": ["a", "b"]}, index=[10, 20])
+    pd.testing.assert_frame_equal(round_trip(frame, tmp_path, "pandas"), frame)
+    fast = pl.DataFrame({"x": [1, 2, None], "y": ["a", "b", "c"]})
+    back = round_trip(fast, tmp_path, "polars")
+    assert isinstance(back, pl.DataFrame) and back.equals(fast)
+    assert (tmp_path / "polars" / "frame.parquet").is_file()
+
+
 def test_an_unknown_type_names_itself_and_the_registered_ones() -> None:
     class Opaque:
         pass

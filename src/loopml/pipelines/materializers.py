@@ -153,7 +153,8 @@ class PandasMaterializer:
     name: str = "pandas"
 
     def handles(self, value_type: type) -> bool:
-        return "pandas.core.frame.DataFrame" in _qualified(value_type)
+        names = _qualified(value_type)  # pandas 3 calls its DataFrame pandas.DataFrame
+        return "pandas.DataFrame" in names or "pandas.core.frame.DataFrame" in names
 
     def write(self, value: Any, folder: Path) -> None:
         import pyarrow as pa
@@ -165,6 +166,25 @@ class PandasMaterializer:
         import pyarrow.parquet as pq
 
         return pq.read_table(folder / "frame.parquet").to_pandas()
+
+
+@dataclass(frozen=True)
+class PolarsMaterializer:
+    """polars DataFrames → ``frame.parquet`` (polars' own writer)."""
+
+    name: str = "polars"
+
+    def handles(self, value_type: type) -> bool:
+        names = _qualified(value_type)
+        return "polars.DataFrame" in names or "polars.dataframe.frame.DataFrame" in names
+
+    def write(self, value: Any, folder: Path) -> None:
+        value.write_parquet(folder / "frame.parquet")
+
+    def read(self, folder: Path) -> Any:
+        import polars
+
+        return polars.read_parquet(folder / "frame.parquet")
 
 
 @dataclass(frozen=True)
@@ -216,6 +236,7 @@ class Materializers:
                 NumpyMaterializer(),
                 ArrowMaterializer(),
                 PandasMaterializer(),
+                PolarsMaterializer(),
                 SklearnMaterializer(),
                 DatasetVersionMaterializer(),
             ]
