@@ -230,14 +230,15 @@ def _print_summary(
     out.print("[bold]Try next:[/]")
     if folder.resolve() != Path.cwd().resolve():
         out.print(f"  cd {folder}", markup=False)
-    for line in (
-        "loopml pipeline run training              # every step from the cache",
-        "loopml pipeline run training -p n_trials=25 --executor process",
-        f"loopml pipeline rerun {result.run_id[:8]}                # same data version and params",
-        "loopml runs list --experiment quickstart --order-by 'metrics.auc DESC'",
-        f"loopml data show {DATASET}              # the full profile of the training data",
-        "loopml server      # the platform API on http://127.0.0.1:5000",
+    for command, comment in (
+        ("loopml pipeline run training", "every step from the cache"),
+        ("loopml pipeline run training -p n_trials=25 --executor process", ""),
+        (f"loopml pipeline rerun {result.run_id[:8]}", "same data version and params"),
+        ("loopml runs list --experiment quickstart --order-by 'metrics.auc DESC'", ""),
+        (f"loopml data show {DATASET}", "the training data's full profile"),
+        ("loopml server", "the platform API on http://127.0.0.1:5000"),
     ):
+        line = f"{command:<34}  # {comment}" if comment else command
         out.print(f"  {line}", markup=False)
 
 
