@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 import loopml
-from loopml.core.entities import ArtifactEdge, DatasetInput, RunStatus
+from loopml.core.entities import ArtifactEdge, DatasetInput, ModelVersion, RunStatus
 from loopml.stores.metadata.base import RunQuery
 from loopml.stores.metadata.sql import SqlMetadataStore
 from loopml.stores.metadata.sql.engine import parse_uri
@@ -29,6 +29,7 @@ from loopml.stores.metadata.sql.migrate import (
     current_revision,
 )
 from loopml.stores.metadata.sql.schema import (
+    artifact_edges,
     dataset_inputs,
     dataset_versions,
     datasets,
@@ -267,6 +268,78 @@ def test_a_store_at_revision_0003_is_upgraded_and_keeps_its_data(
         assert store.list_artifact_edges(digest=tree) == [ArtifactEdge("r1", "input", tree, "data")]
         store.delete_run("r1")
         assert store.list_artifact_edges(digest=tree) == []
+    engine = sa.create_engine(parse_uri(uri))
+    try:
+        with engine.connect() as conn:
+            assert current_revision(conn) == HEAD_REVISION
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "make_uri",
+    [
+        pytest.param(_sqlite_uri, id="sqlite"),
+        pytest.param(None, id="postgres", marks=pytest.mark.postgres),
+    ],
+)
+def test_a_store_at_revision_0004_is_upgraded_and_keeps_its_data(
+    make_uri: Callable[[Path], str] | None, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    uri = make_uri(tmp_path) if make_uri else request.getfixturevalue("postgres_uri")
+    tree = "blake3:" + "ab" * 32
+    engine = sa.create_engine(parse_uri(uri))
+    try:
+        with engine.begin() as conn:
+            _migrate_to(conn, "0004")
+            # tables 0005 does not touch, so the newest schema.py describes them
+            conn.execute(sa.insert(experiments).values(id="e1", name="old", created_at=1))
+            conn.execute(
+                sa.insert(runs).values(
+                    id="r1", experiment_id="e1", name="old run", status="FINISHED", start_time=1
+                )
+            )
+            conn.execute(
+                sa.insert(datasets).values(id="d1", name="iris", created_at=1, next_version=2)
+            )
+            conn.execute(
+                sa.insert(dataset_versions).values(
+                    dataset_id="d1",
+                    version=1,
+                    tree_digest=tree,
+                    message="",
+                    size=1,
+                    file_count=1,
+                    created_at=1,
+                )
+            )
+            conn.execute(
+                sa.insert(artifact_edges).values(
+                    run_id="r1", direction="output", digest=tree, name="output"
+                )
+            )
+        with engine.connect() as conn:
+            assert current_revision(conn) == "0004"
+            assert not sa.inspect(conn).has_table("registered_models")
+    finally:
+        engine.dispose()
+
+    with SqlMetadataStore(uri) as store:
+        assert store.get_run("r1").name == "old run"
+        assert store.get_dataset_version("iris", 1).tree_digest == tree
+        assert store.list_artifact_edges(run_id="r1") == [
+            ArtifactEdge("r1", "output", tree, "output")
+        ]
+        assert store.list_registered_models() == []
+        new = ModelVersion(
+            "churn", 0, "sklearn", tree, 1, run_id="r1", metrics={"auc": 0.9}, datasets=("iris@1",)
+        )
+        added = store.add_model_version(new)
+        assert added.version == 1 and store.get_model_version("churn") == added
+        store.set_model_alias("churn", "champion", 1, actor="ops", reason="first")
+        assert store.get_registered_model("churn").aliases == {"champion": 1}
+        store.delete_run("r1")
+        assert store.get_model_version("churn", 1).run_id is None
     engine = sa.create_engine(parse_uri(uri))
     try:
         with engine.connect() as conn:

@@ -18,7 +18,15 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
-from loopml.core.entities import ArtifactEntry, DatasetVersion, Metric, Param, RunStatus, Tag
+from loopml.core.entities import (
+    ArtifactEntry,
+    DatasetVersion,
+    Metric,
+    ModelVersion,
+    Param,
+    RunStatus,
+    Tag,
+)
 from loopml.core.errors import BackendUnavailableError
 from loopml.core.hashing import CHUNK_SIZE, hash_chunks
 from loopml.core.ids import now_ms
@@ -161,6 +169,68 @@ def test_bad_artifact_edges_are_a_4xx_naming_the_problem_and_write_nothing(
     assert "digest" in _error(bad_filter, 400, "invalid_input")
 
 
+def test_model_registry_errors_are_4xx_naming_the_problem(
+    http: httpx.Client, store: HttpMetadataStore
+) -> None:
+    tree = "blake3:" + "ef" * 32
+    model = f"api-errors-{_new_run(store, 'model-errors')}"
+    url = f"/api/v1/models/{model}"
+    version = {"flavor": "sklearn", "tree_digest": tree, "created_at": 1}
+    assert "No model named" in _error(http.get(url), 404, "not_found")
+    assert "body.flavor" in _error(
+        http.post(f"{url}/versions", json={**version, "flavor": 3}), 400, "invalid_input"
+    )
+    assert "body.metrics.auc" in _error(
+        http.post(f"{url}/versions", json={**version, "metrics": {"auc": "NaN"}}),
+        400,
+        "invalid_input",
+    )
+    assert "tree_digest" in _error(
+        http.post(f"{url}/versions", json={**version, "tree_digest": "md5:0"}),
+        400,
+        "invalid_input",
+    )
+    assert "letters, digits" in _error(
+        http.post("/api/v1/models/bad%20name/versions", json=version), 400, "invalid_input"
+    )
+    _error(http.get(url), 404, "not_found")  # nothing was created by the bad requests
+    added = http.post(f"{url}/versions", json={**version, "metrics": {"auc": 1}})
+    assert added.status_code == 201, added.text
+    assert added.json()["version"] == 1 and added.json()["metrics"] == {"auc": 1.0}
+    assert http.get(f"{url}/versions/latest").json()["version"] == 1
+    assert "version 2; versions: 1" in _error(http.get(f"{url}/versions/2"), 404, "not_found")
+    assert "version" in _error(http.get(f"{url}/versions/two"), 400, "invalid_input")
+    _error(http.get(f"{url}/versions/{2**40}"), 400, "invalid_input")
+    assert "reserved" in _error(
+        http.put(f"{url}/aliases/latest", json={"version": 1}), 400, "invalid_input"
+    )
+    assert "no version 5" in _error(
+        http.put(f"{url}/aliases/champion", json={"version": 5}), 404, "not_found"
+    )
+    assert "body.version" in _error(
+        http.put(f"{url}/aliases/champion", json={"version": "1"}), 400, "invalid_input"
+    )
+    assert "no alias 'champion'" in _error(http.delete(f"{url}/aliases/champion"), 404, "not_found")
+    moved = http.put(f"{url}/aliases/champion", json={"version": 1, "reason": "ok"}).json()
+    assert (moved["from_version"], moved["to_version"], moved["actor"]) == (None, 1, "anonymous")
+    assert http.get(f"{url}/aliases/champion").json() == {
+        "model": model,
+        "alias": "champion",
+        "version": 1,
+    }
+    assert "'champion'" in _error(http.delete(f"{url}/versions/1"), 409, "conflict")
+    history = http.get(f"{url}/alias-history", params={"alias": "champion"}).json()["items"]
+    assert [(h["from_version"], h["to_version"], h["reason"]) for h in history] == [(None, 1, "ok")]
+    removed = http.delete(f"{url}/aliases/champion", params={"reason": "done"})
+    assert removed.json()["reason"] == "done"
+    tagged = http.put(f"{url}/versions/1/tags/team%2Fowner", json={"value": "risk"})
+    assert tagged.status_code == 204, tagged.text
+    assert http.get(f"{url}/versions/1").json()["tags"] == {"team/owner": "risk"}
+    assert "body.value" in _error(
+        http.put(f"{url}/versions/1/tags/k", json={"value": 1}), 400, "invalid_input"
+    )
+
+
 def _raw_get(url: str, path: str) -> tuple[int, bytes]:
     """A GET with the path sent exactly as written (clients normalise ``..`` away)."""
     host, port = url.removeprefix("http://").split(":")
@@ -246,6 +316,18 @@ def test_openapi_describes_every_endpoint(http: httpx.Client) -> None:
         ("GET", "/api/v1/dataset-inputs"),
         ("POST", "/api/v1/runs/{run_id}/artifact-edges"),
         ("GET", "/api/v1/artifact-edges"),
+        ("GET", "/api/v1/models"),
+        ("GET", "/api/v1/models/{name}"),
+        ("POST", "/api/v1/models/{name}/versions"),
+        ("GET", "/api/v1/models/{name}/versions"),
+        ("GET", "/api/v1/models/{name}/versions/latest"),
+        ("GET", "/api/v1/models/{name}/versions/{version}"),
+        ("DELETE", "/api/v1/models/{name}/versions/{version}"),
+        ("PUT", "/api/v1/models/{name}/versions/{version}/tags/{key}"),
+        ("PUT", "/api/v1/models/{name}/aliases/{alias}"),
+        ("DELETE", "/api/v1/models/{name}/aliases/{alias}"),
+        ("GET", "/api/v1/models/{name}/aliases/{alias}"),
+        ("GET", "/api/v1/models/{name}/alias-history"),
     }
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
 
@@ -298,6 +380,14 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
     metadata.add_artifact_edges(run.id, [("output", bare, "output"), ("input", bare, "raw")])
     metadata.delete_dataset_version(dataset, 1)
     metadata.delete_dataset_version(dataset)
+    model = f"audited-{run.id}"
+    for _ in range(2):
+        metadata.add_model_version(ModelVersion(model, 0, "sklearn", str(digest), now_ms()))
+    metadata.set_model_alias(model, "champion", 1, reason="first")
+    metadata.set_model_alias(model, "champion", 1)  # no move, no event
+    metadata.set_model_version_tag(model, 2, "stage", "staging")
+    metadata.set_model_alias(model, "champion", None, reason="retired")
+    metadata.delete_model_version(model, 1)
     metadata.set_run_status(run.id, RunStatus.FINISHED, None)
     metadata.delete_run(run.id)
     appended = metadata.append_event(actor="ci", action="custom.note", target="x", payload={})
@@ -318,6 +408,12 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
         ("run.add_artifact_edges", f"run:{run.id}"),
         ("dataset.delete_version", f"dataset:{dataset}"),
         ("dataset.delete", f"dataset:{dataset}"),
+        ("model.add_version", f"model:{model}"),
+        ("model.add_version", f"model:{model}"),
+        ("model.set_alias", f"model:{model}"),
+        ("model.set_version_tag", f"model:{model}"),
+        ("model.remove_alias", f"model:{model}"),
+        ("model.delete_version", f"model:{model}"),
         ("run.set_status", f"run:{run.id}"),
         ("run.delete", f"run:{run.id}"),
         ("custom.note", "x"),
@@ -326,6 +422,20 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
     assert events[2].payload == {"metrics": 1, "params": ["p"], "tags": ["t"]}
     assert events[5].payload == {"version": 1, "tree_digest": str(digest)}
     assert (events[7].payload, events[9].payload) == ({"inputs": [f"{dataset}@2"]}, {"version": 1})
+    assert events[11].payload == {
+        "version": 1,
+        "flavor": "sklearn",
+        "tree_digest": str(digest),
+    }
+    assert events[13].payload == {
+        "alias": "champion",
+        "from_version": None,
+        "to_version": 1,
+        "reason": "first",
+    }
+    assert events[14].payload == {"version": 2, "key": "stage"}
+    assert events[15].payload == {"alias": "champion", "from_version": 1, "reason": "retired"}
+    assert events[16].payload == {"version": 1}
     assert events[8].payload == {
         "edges": [
             {"direction": "input", "digest": str(digest), "name": "raw"},
@@ -347,6 +457,11 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
         ("POST", "/api/v1/runs/{run_id}/artifact-edges"),
         ("DELETE", "/api/v1/datasets/{name}/versions/{version}"),
         ("DELETE", "/api/v1/datasets/{name}"),
+        ("POST", "/api/v1/models/{name}/versions"),
+        ("PUT", "/api/v1/models/{name}/aliases/{alias}"),
+        ("PUT", "/api/v1/models/{name}/versions/{version}/tags/{key:path}"),
+        ("DELETE", "/api/v1/models/{name}/aliases/{alias}"),
+        ("DELETE", "/api/v1/models/{name}/versions/{version}"),
         ("POST", "/api/v1/events"),
         ("POST", "/api/v1/runs/search"),
     }

@@ -156,7 +156,7 @@ def test_keys_are_bounded_and_named_in_errors() -> None:
 
 def test_public_names_are_exactly_all() -> None:
     public = {name for name in dir(loopml) if not name.startswith("_")}
-    public -= {"core", "stores", "tracking", "data", "pipelines", "cli", "server"}  # packages
+    public -= {"core", "stores", "tracking", "data", "pipelines", "models", "cli", "server"}
     assert public == set(loopml.__all__) - {"__version__"}
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -172,3 +172,48 @@ class ArtifactEdge:
     direction: str  # "input" or "output"
     digest: str
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """One immutable registered version of a model: its files are the tree ``tree_digest`` in
+    the artifact store."""
+
+    model: str
+    version: int
+    flavor: str  # "sklearn", "xgboost", "lightgbm", "onnx", "python_function"
+    tree_digest: str  # str(Digest) of the stored files
+    created_at: int  # ms since epoch
+    run_id: str | None = None  # the run it came from
+    signature: Mapping[str, Any] | None = None  # JSON object (inputs/outputs schema)
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    datasets: tuple[str, ...] = ()  # "name@N" dataset versions it was trained on
+    requirements: tuple[str, ...] = ()  # pip requirement lines
+    description: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    created_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredModel:
+    """A named model: its newest version and where its aliases point now."""
+
+    name: str
+    created_at: int
+    updated_at: int  # last new version or alias change
+    description: str = ""
+    latest_version: int | None = None
+    aliases: Mapping[str, int] = field(default_factory=dict)  # alias -> version now
+
+
+@dataclass(frozen=True, slots=True)
+class AliasChange:
+    """One move of an alias: who, when, from which version to which (None: unset), why."""
+
+    model: str
+    alias: str
+    from_version: int | None
+    to_version: int | None
+    at: int
+    actor: str | None = None
+    reason: str = ""

@@ -19,6 +19,8 @@ from loopml.core.errors import InvalidInputError
 from loopml.core.hashing import Digest
 
 _KEY = re.compile(r"^[A-Za-z0-9_\-. /:]+$")
+# no '@' or '/': "name@version" and paths must stay unambiguous
+_REF_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
 def validate_key(kind: str, key: object) -> str:
@@ -74,6 +76,18 @@ def validate_name(kind: str, name: object) -> str:
             f"The {kind} name is {len(name)} characters long; the maximum is {MAX_NAME_LENGTH}."
         )
     return name
+
+
+def validate_ref_name(kind: str, name: object) -> str:
+    """A dataset or model name: 1–250 letters, digits, ``_``, ``-`` or ``.`` (it is used in
+    references such as ``iris@3`` and as a URL path segment)."""
+    text = validate_name(kind, name)
+    if not _REF_NAME.match(text):
+        raise InvalidInputError(
+            f"The {kind} name {text!r} contains characters that are not allowed; use only "
+            "letters, digits and _ - . (no '@', '/' or whitespace)."
+        )
+    return text
 
 
 def normalize_artifact_path(path: str) -> str:

@@ -24,6 +24,7 @@ from loopml.server.routes import (
     experiments,
     health,
     lineage,
+    models,
     runs,
 )
 from loopml.server.schemas import ErrorBody
@@ -31,7 +32,7 @@ from loopml.stores.artifacts.base import ArtifactStore
 from loopml.stores.metadata.base import MetadataStore
 
 API_PREFIX = "/api/v1"
-ROUTERS = (health, experiments, runs, artifacts, blobs, datasets, lineage, events)
+ROUTERS = (health, experiments, runs, artifacts, blobs, datasets, lineage, models, events)
 
 
 def server_version() -> str:
@@ -57,7 +58,8 @@ def create_app(
         title="loopml",
         version=app_version,
         summary=(
-            "The loopml platform API: experiments, runs, artifacts, datasets, lineage and events."
+            "The loopml platform API: experiments, runs, artifacts, datasets, lineage, the model "
+            "registry and events."
         ),
         openapi_url="/openapi.json",
         docs_url=None,  # the Swagger page would load its scripts from a CDN

@@ -26,6 +26,8 @@ Permission = Literal[
     "artifacts:write",
     "datasets:read",
     "datasets:write",
+    "models:read",
+    "models:write",
     "events:read",
     "events:write",
 ]

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from loopml.core.entities import (
+    AliasChange,
     ArtifactEdge,
     ArtifactEntry,
     DatasetInput,
@@ -31,12 +32,20 @@ from loopml.core.entities import (
     Event,
     Experiment,
     Metric,
+    ModelVersion,
     Page,
+    RegisteredModel,
     Run,
     RunStatus,
 )
 from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, NewRun, RunQuery
-from loopml.stores.remote.wire import decode_float, encode_float, entity_fields, entity_json
+from loopml.stores.remote.wire import (
+    decode_float,
+    encode_float,
+    entity_fields,
+    entity_json,
+    model_version_json,
+)
 
 JsonFloat = Annotated[
     float,
@@ -348,6 +357,141 @@ class ArtifactEdgeList(_Response):
     @classmethod
     def of(cls, edges: list[ArtifactEdge]) -> ArtifactEdgeList:
         return cls(items=[ArtifactEdgeOut.model_validate(entity_json(e)) for e in edges])
+
+
+# model registry
+class ModelVersionIn(_Request):
+    """A new version of the model named in the path; its number is assigned by the store."""
+
+    flavor: str = Field(examples=["sklearn"])
+    tree_digest: str = Field(examples=["blake3:" + "0" * 64])
+    created_at: int
+    run_id: str | None = None
+    signature: dict[str, JsonValue] | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    datasets: list[str] = Field(default_factory=list, examples=[["iris@3"]])
+    requirements: list[str] = Field(default_factory=list)
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+    created_by: str | None = None
+
+    def to_entity(self, model: str) -> ModelVersion:
+        return ModelVersion(
+            model=model,
+            version=0,
+            flavor=self.flavor,
+            tree_digest=self.tree_digest,
+            created_at=self.created_at,
+            run_id=self.run_id,
+            signature=self.signature,
+            metrics=self.metrics,
+            datasets=tuple(self.datasets),
+            requirements=tuple(self.requirements),
+            description=self.description,
+            tags=self.tags,
+            created_by=self.created_by,
+        )
+
+
+class ModelVersionOut(_Response):
+    model: str
+    version: int
+    flavor: str
+    tree_digest: str
+    created_at: int
+    run_id: str | None
+    signature: dict[str, JsonValue] | None
+    metrics: dict[str, float]
+    datasets: list[str]
+    requirements: list[str]
+    description: str
+    tags: dict[str, str]
+    created_by: str | None
+
+    @classmethod
+    def of(cls, version: ModelVersion) -> ModelVersionOut:
+        return cls.model_validate(model_version_json(version))
+
+
+class ModelVersionList(_Response):
+    items: list[ModelVersionOut]
+
+    @classmethod
+    def of(cls, versions: list[ModelVersion]) -> ModelVersionList:
+        return cls(items=[ModelVersionOut.of(v) for v in versions])
+
+
+class RegisteredModelOut(_Response):
+    name: str
+    created_at: int
+    updated_at: int
+    description: str
+    latest_version: int | None
+    aliases: dict[str, int]
+
+    @classmethod
+    def of(cls, model: RegisteredModel) -> RegisteredModelOut:
+        return cls(
+            name=model.name,
+            created_at=model.created_at,
+            updated_at=model.updated_at,
+            description=model.description,
+            latest_version=model.latest_version,
+            aliases=dict(model.aliases),
+        )
+
+
+class RegisteredModelList(_Response):
+    items: list[RegisteredModelOut]
+
+    @classmethod
+    def of(cls, models: list[RegisteredModel]) -> RegisteredModelList:
+        return cls(items=[RegisteredModelOut.of(m) for m in models])
+
+
+class AliasSet(_Request):
+    version: int
+    reason: str = ""
+
+
+class AliasOut(_Response):
+    model: str
+    alias: str
+    version: int
+
+
+class AliasChangeOut(_Response):
+    model: str
+    alias: str
+    from_version: int | None = Field(description="None: the alias was not set.")
+    to_version: int | None = Field(description="None: the alias was removed.")
+    at: int
+    actor: str | None
+    reason: str
+
+    @classmethod
+    def of(cls, change: AliasChange) -> AliasChangeOut:
+        return cls(
+            model=change.model,
+            alias=change.alias,
+            from_version=change.from_version,
+            to_version=change.to_version,
+            at=change.at,
+            actor=change.actor,
+            reason=change.reason,
+        )
+
+
+class AliasHistory(_Response):
+    items: list[AliasChangeOut]
+
+    @classmethod
+    def of(cls, changes: list[AliasChange]) -> AliasHistory:
+        return cls(items=[AliasChangeOut.of(c) for c in changes])
+
+
+class TagValue(_Request):
+    value: str
 
 
 # service

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from loopml.core.entities import (
+    AliasChange,
     ArtifactEdge,
     ArtifactEntry,
     DatasetInput,
@@ -19,8 +20,10 @@ from loopml.core.entities import (
     Event,
     Experiment,
     Metric,
+    ModelVersion,
     Page,
     Param,
+    RegisteredModel,
     Run,
     RunStatus,
     Tag,
@@ -168,6 +171,63 @@ class MetadataStore(Protocol):
     ) -> list[ArtifactEdge]:
         """Lineage edges filtered by run and/or tree digest, ordered by run id, direction,
         name and digest (code point order on every backend)."""
+        ...
+
+    # model registry (the files are tree objects in an ArtifactStore)
+    def add_model_version(self, new: ModelVersion) -> ModelVersion:
+        """Record the next version of model ``new.model`` (created on first use; the
+        ``version`` field of ``new`` is ignored and assigned here, 1, 2, …; numbers are never
+        reused, and concurrent adders never get the same one). Bad input →
+        :class:`InvalidInputError` naming the field; an unknown ``run_id`` →
+        :class:`NotFoundError`; nothing is written then."""
+        ...
+
+    def get_model_version(self, model: str, version: int | None = None) -> ModelVersion:
+        """Version ``version`` of ``model`` (None: the newest); :class:`NotFoundError` names
+        the model and version, and lists the versions that exist."""
+        ...
+
+    def list_model_versions(self, model: str) -> list[ModelVersion]:
+        """Every version of ``model``, oldest first."""
+        ...
+
+    def get_registered_model(self, name: str) -> RegisteredModel: ...
+
+    def list_registered_models(self) -> list[RegisteredModel]:
+        """Every registered model, ordered by name."""
+        ...
+
+    def set_model_alias(
+        self,
+        model: str,
+        alias: str,
+        version: int | None,
+        *,
+        actor: str | None = None,
+        reason: str = "",
+    ) -> AliasChange:
+        """Point ``alias`` at ``version`` (None: remove it) and record the move in the alias
+        history, in one transaction. The same version again records nothing and returns the
+        change with ``from_version == to_version``. An unknown version, or removing an alias
+        that is not set → :class:`NotFoundError`; a bad alias name (``latest`` is reserved)
+        → :class:`InvalidInputError`."""
+        ...
+
+    def get_model_alias(self, model: str, alias: str) -> int:
+        """The version ``alias`` points at; :class:`NotFoundError` lists the model's aliases."""
+        ...
+
+    def list_alias_history(self, model: str, alias: str | None = None) -> list[AliasChange]:
+        """Every move of ``alias`` (or of every alias of ``model``), oldest first."""
+        ...
+
+    def set_model_version_tag(self, model: str, version: int, key: str, value: str) -> None:
+        """Set (or overwrite) one tag of a version."""
+        ...
+
+    def delete_model_version(self, model: str, version: int) -> None:
+        """Delete one version (its number is never handed out again); refused with
+        :class:`ConflictError`, naming the aliases, while an alias points at it."""
         ...
 
     # event log (audit trail raw material)

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import quote
 
 from loopml.core.entities import (
+    AliasChange,
     ArtifactEdge,
     ArtifactEntry,
     DatasetInput,
@@ -19,15 +20,25 @@ from loopml.core.entities import (
     Event,
     Experiment,
     Metric,
+    ModelVersion,
     Page,
     Param,
+    RegisteredModel,
     Run,
     RunStatus,
     Tag,
 )
 from loopml.core.errors import InvalidInputError, NotFoundError
+from loopml.core.model_validation import (
+    check_alias_name,
+    check_model_name,
+    check_model_version,
+    check_reason,
+    validate_model_version,
+)
 from loopml.core.validation import (
     validate_artifact_edges,
+    validate_key,
     validate_metric_value,
     validate_name,
 )
@@ -49,14 +60,22 @@ def _page_params(max_results: int, page_token: str | None) -> Params:
 
 
 def _dataset_segment(name: object) -> str:
-    """A dataset name as a path segment; what no segment can carry is refused here with the
-    store's message (the server checks the rest)."""
-    text = validate_name("dataset", name)
+    return _name_segment("dataset", name)
+
+
+def _name_segment(kind: str, name: object) -> str:
+    """A dataset or model name as a path segment; what no segment can carry is refused here
+    with the store's message (the server checks the rest)."""
+    text = validate_name(kind, name)
     if "/" in text:
         raise InvalidInputError(
-            f"The dataset name {text!r} contains characters that are not allowed; use only "
+            f"The {kind} name {text!r} contains characters that are not allowed; use only "
             "letters, digits and _ - . (no '@', '/' or whitespace)."
         )
+    return _dotless_segment(text)
+
+
+def _dotless_segment(text: str) -> str:
     # "." and ".." would be dot segments, which URL normalisation removes
     return _segment(text).replace(".", "%2E")
 
@@ -273,6 +292,87 @@ class HttpMetadataStore:
         }
         data = self._api.request_json("GET", "/artifact-edges", params=params)
         return [wire.artifact_edge_from_json(item) for item in wire.objects(data, "items")]
+
+    # model registry
+    def add_model_version(self, new: ModelVersion) -> ModelVersion:
+        # checked here too: what JSON cannot carry (NaN metrics) fails with the store's message
+        spec = validate_model_version(new)
+        body = wire.model_version_json(spec)
+        path = f"/models/{_name_segment('model', body.pop('model'))}/versions"
+        del body["version"]  # assigned by the store
+        return wire.model_version_from_json(self._api.request_json("POST", path, json_body=body))
+
+    def get_model_version(self, model: str, version: int | None = None) -> ModelVersion:
+        which = "latest" if version is None else str(check_model_version(model, version))
+        data = self._api.request_json("GET", f"{self._model_path(model)}/versions/{which}")
+        return wire.model_version_from_json(data)
+
+    def list_model_versions(self, model: str) -> list[ModelVersion]:
+        data = self._api.request_json("GET", f"{self._model_path(model)}/versions")
+        return [wire.model_version_from_json(item) for item in wire.objects(data, "items")]
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        data = self._api.request_json("GET", self._model_path(name))
+        return wire.registered_model_from_json(data)
+
+    def list_registered_models(self) -> list[RegisteredModel]:
+        data = self._api.request_json("GET", "/models")
+        return [wire.registered_model_from_json(item) for item in wire.objects(data, "items")]
+
+    def set_model_alias(
+        self,
+        model: str,
+        alias: str,
+        version: int | None,
+        *,
+        actor: str | None = None,
+        reason: str = "",
+    ) -> AliasChange:
+        """As the embedded store; the server records its authenticated caller as the actor,
+        so ``actor`` is not sent."""
+        del actor  # the server knows who is calling
+        path = self._alias_path(model, alias)
+        reason = check_reason(reason)
+        if version is None:
+            # not idempotent: removing again is "not found", which a retry must not report
+            data = self._api.request_json(
+                "DELETE", path, params={"reason": reason}, idempotent=False
+            )
+        else:
+            body = {"version": check_model_version(model, version), "reason": reason}
+            data = self._api.request_json("PUT", path, json_body=body)
+        return wire.alias_change_from_json(data)
+
+    def get_model_alias(self, model: str, alias: str) -> int:
+        data = self._api.request_json("GET", self._alias_path(model, alias))
+        return wire.integer(data, "version")
+
+    def list_alias_history(self, model: str, alias: str | None = None) -> list[AliasChange]:
+        params = {} if alias is None else {"alias": check_alias_name(alias)}
+        data = self._api.request_json(
+            "GET", f"{self._model_path(model)}/alias-history", params=params
+        )
+        return [wire.alias_change_from_json(item) for item in wire.objects(data, "items")]
+
+    def set_model_version_tag(self, model: str, version: int, key: str, value: str) -> None:
+        # checked here: a key with a line break cannot be a path segment the server routes
+        key = validate_key("tag", key)
+        number = check_model_version(model, version)
+        path = f"{self._model_path(model)}/versions/{number}/tags/{_dotless_segment(key)}"
+        self._api.request("PUT", path, json_body={"value": value})
+
+    def delete_model_version(self, model: str, version: int) -> None:
+        number = check_model_version(model, version)
+        # not idempotent: deleting again is "not found", which a retry must not report
+        self._api.request(
+            "DELETE", f"{self._model_path(model)}/versions/{number}", idempotent=False
+        )
+
+    def _model_path(self, model: object) -> str:
+        return f"/models/{_name_segment('model', check_model_name(model))}"
+
+    def _alias_path(self, model: object, alias: object) -> str:
+        return f"{self._model_path(model)}/aliases/{_segment(check_alias_name(alias))}"
 
     # event log
     def append_event(

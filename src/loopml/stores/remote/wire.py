@@ -7,6 +7,8 @@ directions. Entities are decoded here so that every remote store builds them the
 Dataset and lineage entities travel as an object of their dataclass fields (:func:`entity_json`,
 :func:`dataset_version_from_json`), so a field added to the dataclass crosses the wire without
 more code; a field the other side does not send keeps its default (an older server).
+Model registry entities hold collections, so they are written out field by field
+(:func:`model_version_json`, :func:`model_version_from_json`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 from loopml.core.entities import (
+    AliasChange,
     ArtifactEdge,
     ArtifactEntry,
     DatasetInput,
@@ -26,6 +29,8 @@ from loopml.core.entities import (
     Event,
     Experiment,
     Metric,
+    ModelVersion,
+    RegisteredModel,
     Run,
     RunStatus,
 )
@@ -189,6 +194,11 @@ def event_from_json(data: JsonObject) -> Event:
     )
 
 
+def integer(data: JsonObject, key: str) -> int:
+    """The integer under ``key``."""
+    return _int(data, key)
+
+
 def boolean(data: JsonObject, key: str) -> bool:
     value = data.get(key)
     if not isinstance(value, bool):
@@ -270,3 +280,82 @@ def _field_value(data: JsonObject, field: EntityField) -> object:
 dataset_version_from_json = EntityDecoder(DatasetVersion)
 dataset_input_from_json = EntityDecoder(DatasetInput)
 artifact_edge_from_json = EntityDecoder(ArtifactEdge)
+
+
+# the model registry: entities with collections, so written out field by field
+
+
+def model_version_json(version: ModelVersion) -> dict[str, object]:
+    """A model version as a JSON object (its metrics are finite, so plain numbers)."""
+    return {
+        "model": version.model,
+        "version": version.version,
+        "flavor": version.flavor,
+        "tree_digest": version.tree_digest,
+        "created_at": version.created_at,
+        "run_id": version.run_id,
+        "signature": None if version.signature is None else dict(version.signature),
+        "metrics": dict(version.metrics),
+        "datasets": list(version.datasets),
+        "requirements": list(version.requirements),
+        "description": version.description,
+        "tags": dict(version.tags),
+        "created_by": version.created_by,
+    }
+
+
+def _strings(data: JsonObject, key: str) -> tuple[str, ...]:
+    value = data.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _mismatch(key, value)
+    return tuple(value)
+
+
+def _object(data: JsonObject, key: str) -> dict[str, Any] | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, Mapping):
+        raise _mismatch(key, value)
+    return None if value is None else dict(value)
+
+
+def model_version_from_json(data: JsonObject) -> ModelVersion:
+    metrics = _object(data, "metrics") or {}
+    return ModelVersion(
+        model=_str(data, "model"),
+        version=_int(data, "version"),
+        flavor=_str(data, "flavor"),
+        tree_digest=_str(data, "tree_digest"),
+        created_at=_int(data, "created_at"),
+        run_id=_opt_str(data, "run_id"),
+        signature=_object(data, "signature"),
+        metrics={str(k): _float(v) for k, v in metrics.items()},
+        datasets=_strings(data, "datasets"),
+        requirements=_strings(data, "requirements"),
+        description=_str(data, "description"),
+        tags=_str_map(data, "tags"),
+        created_by=_opt_str(data, "created_by"),
+    )
+
+
+def registered_model_from_json(data: JsonObject) -> RegisteredModel:
+    aliases = _object(data, "aliases") or {}
+    return RegisteredModel(
+        name=_str(data, "name"),
+        created_at=_int(data, "created_at"),
+        updated_at=_int(data, "updated_at"),
+        description=_str(data, "description"),
+        latest_version=_opt_int(data, "latest_version"),
+        aliases={str(alias): _int(aliases, alias) for alias in aliases},
+    )
+
+
+def alias_change_from_json(data: JsonObject) -> AliasChange:
+    return AliasChange(
+        model=_str(data, "model"),
+        alias=_str(data, "alias"),
+        from_version=_opt_int(data, "from_version"),
+        to_version=_opt_int(data, "to_version"),
+        at=_int(data, "at"),
+        actor=_opt_str(data, "actor"),
+        reason=_str(data, "reason"),
+    )

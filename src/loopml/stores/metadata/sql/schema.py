@@ -196,3 +196,72 @@ artifact_edges = sa.Table(
     # "which runs used or produced this tree"
     sa.Index("ix_artifact_edges_digest", "digest"),
 )
+
+# the model registry: see .models
+# a JSON document read and written whole (never queried); None is SQL NULL
+DOCUMENT = sa.JSON(none_as_null=True)
+ALIAS = sa.String(64)
+
+
+def _fk_model() -> sa.ForeignKey:
+    return sa.ForeignKey("registered_models.id", ondelete="CASCADE")
+
+
+registered_models = sa.Table(
+    "registered_models",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", NAME, nullable=False),
+    sa.Column("description", sa.Text(), nullable=False),
+    sa.Column("created_at", sa.BigInteger(), nullable=False),
+    # the last new version or alias change
+    sa.Column("updated_at", sa.BigInteger(), nullable=False),
+    # the number the next version gets: never lowered, so deleted numbers are not reused
+    sa.Column("next_version", sa.Integer(), nullable=False),
+    sa.UniqueConstraint("name", name="uq_registered_models_name"),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("model_id", ID, _fk_model(), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("flavor", sa.String(64), nullable=False),
+    sa.Column("tree_digest", DIGEST, nullable=False),
+    sa.Column("created_at", sa.BigInteger(), nullable=False),
+    # the run it came from; the version outlives it
+    sa.Column("run_id", ID, sa.ForeignKey("runs.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("signature", DOCUMENT, nullable=True),  # a JSON object
+    sa.Column("metrics", DOCUMENT, nullable=False),  # {key: finite float}
+    sa.Column("datasets", DOCUMENT, nullable=False),  # ["name@N", …]
+    sa.Column("requirements", DOCUMENT, nullable=False),  # ["pip line", …]
+    sa.Column("description", sa.Text(), nullable=False),
+    sa.Column("tags", DOCUMENT, nullable=False),  # {key: value}
+    sa.Column("created_by", NAME, nullable=True),
+    sa.Index("ix_model_versions_run", "run_id"),
+)
+
+# where each alias points now; no foreign key to the version row: deleting a version an alias
+# points at is refused by the store (see .models)
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column("model_id", ID, _fk_model(), primary_key=True),
+    sa.Column("alias", ALIAS, primary_key=True),
+    sa.Column("version", sa.Integer(), nullable=False),
+)
+
+# every move of an alias, appended in the transaction of the move
+model_alias_history = sa.Table(
+    "model_alias_history",
+    metadata,
+    sa.Column("id", SERIAL, primary_key=True, autoincrement=True),
+    sa.Column("model_id", ID, _fk_model(), nullable=False),
+    sa.Column("alias", ALIAS, nullable=False),
+    sa.Column("from_version", sa.Integer(), nullable=True),  # NULL: the alias was not set
+    sa.Column("to_version", sa.Integer(), nullable=True),  # NULL: the alias was removed
+    sa.Column("at", sa.BigInteger(), nullable=False),
+    sa.Column("actor", NAME, nullable=True),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Index("ix_model_alias_history_model_alias", "model_id", "alias", "id"),
+)

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from loopml.core.entities import (
+    AliasChange,
     ArtifactEdge,
     ArtifactEntry,
     DatasetInput,
@@ -25,8 +26,10 @@ from loopml.core.entities import (
     Event,
     Experiment,
     Metric,
+    ModelVersion,
     Page,
     Param,
+    RegisteredModel,
     Run,
     RunStatus,
     Tag,
@@ -39,6 +42,15 @@ from loopml.core.errors import (
 )
 from loopml.core.filters import Comparison, parse_filter, parse_order_by
 from loopml.core.ids import new_id, now_ms
+from loopml.core.model_validation import (
+    check_actor,
+    check_alias_name,
+    check_model_name,
+    check_model_version,
+    check_reason,
+    validate_model_tag,
+    validate_model_version,
+)
 from loopml.core.validation import (
     normalize_artifact_path,
     validate_artifact_edges,
@@ -48,6 +60,7 @@ from loopml.core.validation import (
 from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, NewRun, RunQuery
 from loopml.stores.metadata.sql import datasets as dataset_rows
 from loopml.stores.metadata.sql import lineage, paging
+from loopml.stores.metadata.sql import models as model_rows
 from loopml.stores.metadata.sql.engine import (
     BUSY_TIMEOUT_S,
     create_store_engine,
@@ -441,6 +454,75 @@ class SqlMetadataStore:
         tree = None if digest is None else validate_edge_digest(digest)
         with self._read() as conn:
             return lineage.list_edges(conn, run, tree)
+
+    # model registry (see .models for how versions are numbered and aliases moved)
+
+    def add_model_version(self, new: ModelVersion) -> ModelVersion:
+        spec = validate_model_version(new)
+        with self._write() as conn:
+            if spec.run_id is not None:
+                self._require_run(conn, spec.run_id, lock=True)
+            return model_rows.add_version(conn, spec)
+
+    def get_model_version(self, model: str, version: int | None = None) -> ModelVersion:
+        name = check_model_name(model)
+        number = None if version is None else check_model_version(name, version)
+        with self._read() as conn:
+            return model_rows.get_version(conn, name, number)
+
+    def list_model_versions(self, model: str) -> list[ModelVersion]:
+        name = check_model_name(model)
+        with self._read() as conn:
+            return model_rows.list_versions(conn, name)
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        checked = check_model_name(name)
+        with self._read() as conn:
+            return model_rows.get_model(conn, checked)
+
+    def list_registered_models(self) -> list[RegisteredModel]:
+        with self._read() as conn:
+            return model_rows.list_models(conn)
+
+    def set_model_alias(
+        self,
+        model: str,
+        alias: str,
+        version: int | None,
+        *,
+        actor: str | None = None,
+        reason: str = "",
+    ) -> AliasChange:
+        name = check_model_name(model)
+        alias = check_alias_name(alias)
+        number = None if version is None else check_model_version(name, version)
+        who, why = check_actor(actor), check_reason(reason)
+        with self._write() as conn:
+            return model_rows.set_alias(conn, name, alias, number, actor=who, reason=why)
+
+    def get_model_alias(self, model: str, alias: str) -> int:
+        name, alias = check_model_name(model), check_alias_name(alias)
+        with self._read() as conn:
+            return model_rows.get_alias(conn, name, alias)
+
+    def list_alias_history(self, model: str, alias: str | None = None) -> list[AliasChange]:
+        name = check_model_name(model)
+        alias = None if alias is None else check_alias_name(alias)
+        with self._read() as conn:
+            return model_rows.alias_history(conn, name, alias)
+
+    def set_model_version_tag(self, model: str, version: int, key: str, value: str) -> None:
+        name = check_model_name(model)
+        number = check_model_version(name, version)
+        key, value = validate_model_tag(name, key, value)
+        with self._write() as conn:
+            model_rows.set_tag(conn, name, number, key, value)
+
+    def delete_model_version(self, model: str, version: int) -> None:
+        name = check_model_name(model)
+        number = check_model_version(name, version)
+        with self._write() as conn:
+            model_rows.delete_version(conn, name, number)
 
     # event log
 

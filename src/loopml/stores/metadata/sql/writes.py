@@ -24,7 +24,7 @@ from loopml.core.validation import (
     normalize_artifact_path,
     validate_key,
     validate_metric_value,
-    validate_name,
+    validate_ref_name,
     validate_step,
     validate_value,
 )
@@ -32,8 +32,6 @@ from loopml.stores.metadata.sql.reads import chunks, metric_to_db
 from loopml.stores.metadata.sql.schema import artifacts, latest_metrics, metrics, params, run_tags
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
-# no '@' or '/': "name@version" and paths must stay unambiguous
-_DATASET_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 MAX_DIGEST_LENGTH = 256
 MAX_INT32 = 2**31 - 1
 
@@ -71,13 +69,7 @@ def check_tags(tags: object) -> dict[str, str]:
 
 def check_dataset_name(name: object) -> str:
     """A dataset name: 1–250 letters, digits, ``_``, ``-`` or ``.``."""
-    text = validate_name("dataset", name)
-    if not _DATASET_NAME.match(text):
-        raise InvalidInputError(
-            f"The dataset name {text!r} contains characters that are not allowed; use only "
-            "letters, digits and _ - . (no '@', '/' or whitespace)."
-        )
-    return text
+    return validate_ref_name("dataset", name)
 
 
 def check_dataset_version(dataset: str, version: object) -> int:

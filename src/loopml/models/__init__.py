@@ -1,0 +1,13 @@
+"""The model registry: ``loopml.models.register / load / get / set_alias``.
+
+>>> import loopml.models  # doctest: +SKIP
+>>> version = loopml.models.register("churn", model, input_example=X[:5])  # doctest: +SKIP
+>>> loopml.models.set_alias("churn", "champion", version.version)  # doctest: +SKIP
+>>> loopml.models.load("churn@champion").predict(X)  # doctest: +SKIP
+"""
+
+from loopml.models.flavors import PythonFunction
+from loopml.models.registry import get, load, register, resolve, set_alias
+from loopml.models.signature import infer_signature
+
+__all__ = ["PythonFunction", "get", "infer_signature", "load", "register", "resolve", "set_alias"]

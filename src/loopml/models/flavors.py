@@ -1,0 +1,181 @@
+"""Flavors: how a kind of model is written to files and read back — never by unpickling.
+
+- ``sklearn``: scikit-learn estimators as skops files. The types skops does not trust by
+  default are recorded in the manifest when the model is saved; loading trusts exactly those
+  (no question to the user, nothing else gets in). The stored tree is content-addressed and
+  its digest recorded with the version, so the list cannot be edited unnoticed.
+- ``python_function``: a reference to importable code (``package.module:callable``) plus data
+  files; loading imports the code the environment already has.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Protocol
+
+from loopml.core.errors import BackendUnavailableError, InvalidInputError
+
+__all__ = ["Flavor", "PythonFunction", "flavor_for", "flavor_named"]
+
+
+class Flavor(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def handles(self, model: object) -> bool: ...
+
+    def save(self, model: Any, folder: Path) -> dict[str, Any]:
+        """Write the model's files into ``folder``; return what loading needs to know."""
+        ...
+
+    def load(self, folder: Path, details: Mapping[str, Any]) -> Any: ...
+
+    def requirements(self) -> list[str]:
+        """Pinned pip requirements for loading the model elsewhere."""
+        ...
+
+
+def _pinned(*distributions: str) -> list[str]:
+    pins = []
+    for name in distributions:
+        try:
+            pins.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pins.append(name)
+    return pins
+
+
+def _skops() -> Any:
+    try:
+        import skops.io as sio  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            "scikit-learn models are stored with skops, which is not installed: "
+            "pip install 'loopml[sklearn]'."
+        ) from exc
+    return sio
+
+
+@dataclass(frozen=True)
+class SklearnFlavor:
+    name: str = "sklearn"
+
+    def handles(self, model: object) -> bool:
+        return any(
+            f"{t.__module__}.{t.__qualname__}" == "sklearn.base.BaseEstimator"
+            for t in type(model).__mro__
+        )
+
+    def save(self, model: Any, folder: Path) -> dict[str, Any]:
+        sio = _skops()
+        sio.dump(model, folder / "model.skops")
+        return {
+            "file": "model.skops",
+            "trusted": sorted(sio.get_untrusted_types(file=folder / "model.skops")),
+        }
+
+    def load(self, folder: Path, details: Mapping[str, Any]) -> Any:
+        trusted = details.get("trusted", [])
+        return _skops().load(folder / str(details.get("file", "model.skops")), trusted=trusted)
+
+    def requirements(self) -> list[str]:
+        return _pinned("scikit-learn", "skops", "numpy")
+
+
+@dataclass(frozen=True)
+class PythonFunction:
+    """A model that is code: ``ref`` names ``package.module:callable`` taking the inputs (and,
+    when ``data`` is given, the folder of its data files as keyword ``data``)."""
+
+    ref: str
+    data: Path | None = None
+    requirements: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoadedFunction:
+    """A loaded python_function model: call it or use ``predict``."""
+
+    fn: Callable[..., Any]
+    data: Path | None
+
+    def predict(self, inputs: Any) -> Any:
+        return self.fn(inputs, data=self.data) if self.data is not None else self.fn(inputs)
+
+    __call__ = predict
+
+
+def _import(ref: str) -> Callable[..., Any]:
+    module, sep, attribute = ref.partition(":")
+    if not sep or not module or not attribute:
+        raise InvalidInputError(f"Invalid code reference {ref!r}: write package.module:callable.")
+    try:
+        found: Any = importlib.import_module(module)
+        for part in attribute.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError) as exc:
+        raise InvalidInputError(f"Cannot import {ref!r}: {exc}.") from exc
+    if not callable(found):
+        raise InvalidInputError(f"{ref!r} is not callable.")
+    return found  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class PythonFunctionFlavor:
+    name: str = "python_function"
+
+    def handles(self, model: object) -> bool:
+        return isinstance(model, PythonFunction)
+
+    def save(self, model: Any, folder: Path) -> dict[str, Any]:
+        _import(model.ref)  # refuse a reference that does not import here and now
+        details: dict[str, Any] = {"ref": model.ref}
+        if model.data is not None:
+            source = Path(model.data)
+            if source.is_dir():
+                shutil.copytree(source, folder / "data")
+            elif source.is_file():
+                (folder / "data").mkdir()
+                shutil.copy2(source, folder / "data" / source.name)
+            else:
+                raise InvalidInputError(f"The data of the python_function model, {source}, "
+                                        "does not exist.")  # fmt: skip
+            details["data"] = "data"
+        return details
+
+    def load(self, folder: Path, details: Mapping[str, Any]) -> Any:
+        data = folder / str(details["data"]) if details.get("data") else None
+        return LoadedFunction(_import(str(details["ref"])), data)
+
+    def requirements(self) -> list[str]:
+        return []
+
+
+_FLAVORS: tuple[Flavor, ...] = (SklearnFlavor(), PythonFunctionFlavor())
+
+
+def flavor_for(model: object) -> Flavor:
+    """The flavor that stores ``model``; InvalidInputError naming the type otherwise."""
+    for flavor in _FLAVORS:
+        if flavor.handles(model):
+            return flavor
+    kind = f"{type(model).__module__}.{type(model).__qualname__}"
+    raise InvalidInputError(
+        f"No flavor stores a {kind}. Flavors: {', '.join(f.name for f in _FLAVORS)}; wrap code "
+        "as loopml.models.PythonFunction('package.module:predict', data=...)."
+    )
+
+
+def flavor_named(name: str) -> Flavor:
+    for flavor in _FLAVORS:
+        if flavor.name == name:
+            return flavor
+    raise InvalidInputError(
+        f"Unknown model flavor {name!r} (this loopml knows "
+        f"{', '.join(f.name for f in _FLAVORS)}); upgrade loopml to load it."
+    )

@@ -1,0 +1,171 @@
+"""The model registry: named models with immutable numbered versions, aliases with history,
+and safe loading.
+
+A version is a tree in the artifact store (the flavor's files under ``model/``, the input
+example, and ``loopml-model.json``: flavor, what loading needs, signature, requirements) plus
+a record in the metadata store that names the tree by digest — so loading verifies every
+byte against what was registered.
+
+>>> version = register("churn", model, input_example=X[:5], run=run)  # doctest: +SKIP
+>>> set_alias("churn", "champion", version.version, reason="beats v3")  # doctest: +SKIP
+>>> load("churn@champion").predict(X)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from loopml import __version__
+from loopml.core.entities import AliasChange, ModelVersion
+from loopml.core.errors import InvalidInputError
+from loopml.core.hashing import Digest
+from loopml.core.ids import now_ms
+from loopml.core.refs import ModelRef, check_alias, format_dataset_ref, parse_model_ref
+from loopml.models.flavors import flavor_for, flavor_named
+from loopml.models.signature import check_example, example_to_json, infer_signature
+from loopml.stores.artifacts.base import batched_writes
+from loopml.stores.artifacts.trees import materialize_tree, put_directory
+from loopml.tracking.active_run import ActiveRun
+from loopml.tracking.client import Client, client_scope
+
+__all__ = ["get", "load", "register", "resolve", "set_alias"]
+
+MANIFEST = "loopml-model.json"
+EXAMPLE = "input_example.json"
+MODEL_FOLDER = "model"
+
+
+def register(
+    name: str,
+    model: Any,
+    *,
+    input_example: Any = None,
+    signature: Mapping[str, Any] | None = None,
+    run: ActiveRun | str | None = None,
+    metrics: Mapping[str, float] | None = None,
+    requirements: Sequence[str] | None = None,
+    description: str = "",
+    tags: Mapping[str, str] | None = None,
+    client: Client | None = None,
+) -> Any:
+    """Register ``model`` as the next version of ``name`` and return the
+    :class:`~loopml.core.entities.ModelVersion`.
+
+    The signature is inferred from ``input_example`` (and the model's predictions for it) or
+    given, in which case the example must match it. ``run`` (a run or its id) links the
+    version to the run, its dataset versions and — unless ``metrics`` are given — its metrics.
+    """
+    flavor = flavor_for(model)
+    if signature is not None and input_example is not None:
+        check_example(signature, input_example)
+    with client_scope(client) as active:
+        run_id = run.id if isinstance(run, ActiveRun) else run
+        datasets: tuple[str, ...] = ()
+        recorded: dict[str, float] = {}
+        if run_id is not None:
+            (run if isinstance(run, ActiveRun) else active).flush()  # what it logged so far
+            source = active.get_run(run_id)
+            recorded = dict(source.metrics)
+            edges = active.metadata.list_dataset_inputs(run_id=run_id)
+            datasets = tuple(format_dataset_ref(e.dataset, e.version) for e in edges)
+        with tempfile.TemporaryDirectory(prefix="loopml-model-") as scratch:
+            folder = Path(scratch)
+            (folder / MODEL_FOLDER).mkdir()
+            details = flavor.save(model, folder / MODEL_FOLDER)
+            if input_example is not None:
+                if signature is None:
+                    signature = infer_signature(input_example, _predict(model, input_example))
+                text = json.dumps(example_to_json(input_example), allow_nan=False)
+                (folder / EXAMPLE).write_text(text, encoding="utf-8")
+            pins = list(requirements) if requirements is not None else flavor.requirements()
+            manifest = {
+                "flavor": flavor.name,
+                MODEL_FOLDER: details,
+                "signature": signature,
+                "input_example": EXAMPLE if input_example is not None else None,
+                "requirements": pins,
+                "loopml_version": __version__,
+            }
+            (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+            with batched_writes(active.artifacts):
+                digest, _entries = put_directory(active.artifacts, folder)
+        return active.metadata.add_model_version(
+            ModelVersion(
+                model=name,
+                version=0,  # assigned by the store
+                flavor=flavor.name,
+                tree_digest=str(digest),
+                created_at=now_ms(),
+                run_id=run_id,
+                signature=signature,
+                metrics=dict(metrics) if metrics is not None else recorded,
+                datasets=datasets,
+                requirements=tuple(pins),
+                description=description,
+                tags=dict(tags or {}),
+            )
+        )
+
+
+def _predict(model: Any, example: Any) -> Any:
+    predict = getattr(model, "predict", None)
+    if predict is None:
+        return None
+    try:
+        return predict(example)
+    except Exception as exc:
+        raise InvalidInputError(
+            f"The model could not predict on its input example: {type(exc).__name__}: {exc}. "
+            "Pass an example of what it takes."
+        ) from exc
+
+
+def resolve(ref: str | ModelRef, client: Client) -> ModelVersion:
+    """The version a reference names now (``churn``, ``churn@3``, ``churn@champion``,
+    ``models:/churn@champion``)."""
+    parsed = parse_model_ref(ref) if isinstance(ref, str) else ref
+    version = parsed.version
+    if parsed.alias is not None:
+        version = client.metadata.get_model_alias(parsed.model, parsed.alias)
+    return client.metadata.get_model_version(parsed.model, version)
+
+
+def get(ref: str, *, client: Client | None = None) -> ModelVersion:
+    """The registered version ``ref`` names (its record, not the model)."""
+    with client_scope(client) as active:
+        return resolve(ref, active)
+
+
+def load(ref: str, *, client: Client | None = None) -> Any:
+    """The model ``ref`` names, read back by its flavor after every file was checked against
+    the registered digest (a tampered file raises IntegrityError)."""
+    with client_scope(client) as active:
+        version = resolve(ref, active)
+        # the files stay while this process runs: a python_function model reads its data
+        folder = Path(tempfile.mkdtemp(prefix="loopml-model-")) / "version"
+        atexit.register(shutil.rmtree, folder.parent, ignore_errors=True)
+        materialize_tree(active.artifacts, Digest.parse(version.tree_digest), folder)
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        flavor = flavor_named(str(manifest["flavor"]))
+        return flavor.load(folder / MODEL_FOLDER, manifest[MODEL_FOLDER])
+
+
+def set_alias(
+    name: str,
+    alias: str,
+    version: int | None,
+    *,
+    reason: str = "",
+    client: Client | None = None,
+) -> AliasChange:
+    """Point ``name@alias`` at ``version`` (None removes the alias); the move is recorded in
+    the alias's history with who, when and ``reason``."""
+    check_alias(alias)
+    with client_scope(client) as active:
+        return active.metadata.set_model_alias(name, alias, version, reason=reason)

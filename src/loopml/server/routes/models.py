@@ -1,0 +1,145 @@
+"""The model registry: versions, aliases (with their history) and version tags.
+
+The files are tree objects in the artifact store (uploaded through ``/blobs`` first); these
+routes number the versions and move the aliases. ``latest`` is not an alias: it names the
+newest version in ``GET /models/{name}/versions/latest``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from loopml.server.audit import record_event
+from loopml.server.auth import Principal, require
+from loopml.server.context import Context
+from loopml.server.schemas import (
+    AliasChangeOut,
+    AliasHistory,
+    AliasOut,
+    AliasSet,
+    ModelVersionIn,
+    ModelVersionList,
+    ModelVersionOut,
+    RegisteredModelList,
+    RegisteredModelOut,
+    TagValue,
+)
+
+router = APIRouter(tags=["models"])
+Writer = Annotated[Principal, Depends(require("models:write"))]
+READ = [Depends(require("models:read"))]
+
+
+@router.get("/models", dependencies=READ)
+def list_registered_models(ctx: Context) -> RegisteredModelList:
+    """Every registered model, by name."""
+    return RegisteredModelList.of(ctx.metadata_store.list_registered_models())
+
+
+@router.get("/models/{name}", dependencies=READ)
+def get_registered_model(name: str, ctx: Context) -> RegisteredModelOut:
+    return RegisteredModelOut.of(ctx.metadata_store.get_registered_model(name))
+
+
+@router.post("/models/{name}/versions", status_code=201)
+def add_model_version(
+    name: str, body: ModelVersionIn, ctx: Context, principal: Writer
+) -> ModelVersionOut:
+    """The next version of ``name``; the model is created on first use."""
+    version = ctx.metadata_store.add_model_version(body.to_entity(name))
+    payload = {
+        "version": version.version,
+        "flavor": version.flavor,
+        "tree_digest": version.tree_digest,
+    }
+    record_event(ctx, principal, "model.add_version", f"model:{name}", payload)
+    return ModelVersionOut.of(version)
+
+
+@router.get("/models/{name}/versions", dependencies=READ)
+def list_model_versions(name: str, ctx: Context) -> ModelVersionList:
+    """Every version of ``name``, oldest first."""
+    return ModelVersionList.of(ctx.metadata_store.list_model_versions(name))
+
+
+# before /{version}: "latest" is not a number
+@router.get("/models/{name}/versions/latest", dependencies=READ)
+def get_latest_model_version(name: str, ctx: Context) -> ModelVersionOut:
+    return ModelVersionOut.of(ctx.metadata_store.get_model_version(name, None))
+
+
+@router.get("/models/{name}/versions/{version}", dependencies=READ)
+def get_model_version(name: str, version: int, ctx: Context) -> ModelVersionOut:
+    return ModelVersionOut.of(ctx.metadata_store.get_model_version(name, version))
+
+
+@router.delete("/models/{name}/versions/{version}", status_code=204)
+def delete_model_version(name: str, version: int, ctx: Context, principal: Writer) -> Response:
+    """Delete one version (409 while an alias points at it); its number is never reused."""
+    ctx.metadata_store.delete_model_version(name, version)
+    record_event(ctx, principal, "model.delete_version", f"model:{name}", {"version": version})
+    return Response(status_code=204)
+
+
+@router.put("/models/{name}/versions/{version}/tags/{key:path}", status_code=204)
+def set_model_version_tag(
+    name: str, version: int, key: str, body: TagValue, ctx: Context, principal: Writer
+) -> Response:
+    """Set (or overwrite) one tag of a version; the key may contain ``/``."""
+    ctx.metadata_store.set_model_version_tag(name, version, key, body.value)
+    payload = {"version": version, "key": key}
+    record_event(ctx, principal, "model.set_version_tag", f"model:{name}", payload)
+    return Response(status_code=204)
+
+
+@router.put("/models/{name}/aliases/{alias}")
+def set_model_alias(
+    name: str, alias: str, body: AliasSet, ctx: Context, principal: Writer
+) -> AliasChangeOut:
+    """Point ``alias`` at a version, recorded in its history with the caller as the actor.
+    Setting the version it already has changes and records nothing (``from == to``)."""
+    change = ctx.metadata_store.set_model_alias(
+        name, alias, body.version, actor=principal.name, reason=body.reason
+    )
+    if change.from_version != change.to_version:
+        payload = {
+            "alias": alias,
+            "from_version": change.from_version,
+            "to_version": change.to_version,
+            "reason": change.reason,
+        }
+        record_event(ctx, principal, "model.set_alias", f"model:{name}", payload)
+    return AliasChangeOut.of(change)
+
+
+@router.delete("/models/{name}/aliases/{alias}")
+def remove_model_alias(
+    name: str,
+    alias: str,
+    ctx: Context,
+    principal: Writer,
+    reason: Annotated[str, Query()] = "",
+) -> AliasChangeOut:
+    """Remove ``alias`` (404 if it is not set), recorded in its history."""
+    change = ctx.metadata_store.set_model_alias(
+        name, alias, None, actor=principal.name, reason=reason
+    )
+    payload = {"alias": alias, "from_version": change.from_version, "reason": change.reason}
+    record_event(ctx, principal, "model.remove_alias", f"model:{name}", payload)
+    return AliasChangeOut.of(change)
+
+
+@router.get("/models/{name}/aliases/{alias}", dependencies=READ)
+def get_model_alias(name: str, alias: str, ctx: Context) -> AliasOut:
+    version = ctx.metadata_store.get_model_alias(name, alias)
+    return AliasOut(model=name, alias=alias, version=version)
+
+
+@router.get("/models/{name}/alias-history", dependencies=READ)
+def list_alias_history(
+    name: str, ctx: Context, alias: Annotated[str | None, Query()] = None
+) -> AliasHistory:
+    """Every move of ``alias`` (or of every alias of the model), oldest first."""
+    return AliasHistory.of(ctx.metadata_store.list_alias_history(name, alias))

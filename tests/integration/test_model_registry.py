@@ -1,0 +1,123 @@
+"""The model registry over a real embedded store: register from a run (lineage, metrics,
+signature), load back safely and verified, aliases with history, python_function models,
+and bad input refused with nothing written."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris  # type: ignore[import-untyped]
+from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+
+import loopml
+import loopml.data
+import loopml.models
+from loopml.core.errors import IntegrityError, InvalidInputError, NotFoundError
+from loopml.tracking.client import Client
+
+
+def scaled(inputs: Any, *, data: Path) -> Any:
+    """A python_function model: multiplies by the factor in its data file."""
+    factor = float((data / "factor.txt").read_text(encoding="utf-8"))
+    return np.asarray(inputs) * factor
+
+
+@pytest.fixture
+def fitted() -> tuple[Any, np.ndarray]:
+    x, y = load_iris(return_X_y=True)
+    return LogisticRegression(max_iter=500).fit(x, y), x
+
+
+def test_a_model_registered_from_a_run_keeps_its_lineage_and_loads_back(
+    client: Client, fitted: tuple[Any, np.ndarray], tmp_path: Path
+) -> None:
+    model, x = fitted
+    (tmp_path / "iris.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    loopml.data.add("iris", tmp_path / "iris.csv", client=client)
+    with loopml.start_run("iris", client=client) as run:
+        run.use_dataset("iris@1")
+        run.log_metric("accuracy", 0.97)
+        version = loopml.models.register(
+            "iris-clf", model, input_example=x[:5], run=run, client=client
+        )
+    assert (version.model, version.version, version.flavor) == ("iris-clf", 1, "sklearn")
+    assert version.run_id == run.id and version.datasets == ("iris@1",)
+    assert version.metrics == {"accuracy": 0.97}
+    assert version.signature == {
+        "inputs": {"kind": "tensor", "dtype": "float64", "shape": [-1, 4]},
+        "outputs": {"kind": "tensor", "dtype": "int64", "shape": [-1]},
+    }
+    assert any(line.startswith("scikit-learn==") for line in version.requirements)
+    loaded = loopml.models.load("iris-clf@1", client=client)
+    assert np.array_equal(loaded.predict(x), model.predict(x))
+    assert loopml.models.get("models:/iris-clf", client=client).version == 1
+
+
+def test_aliases_move_with_history_and_name_what_they_point_at(
+    client: Client, fitted: tuple[Any, np.ndarray]
+) -> None:
+    model, x = fitted
+    for _ in range(2):
+        loopml.models.register("iris-clf", model, input_example=x[:3], client=client)
+    loopml.models.set_alias("iris-clf", "champion", 1, reason="first", client=client)
+    loopml.models.set_alias("iris-clf", "champion", 2, reason="better", client=client)
+    assert loopml.models.get("iris-clf@champion", client=client).version == 2
+    history = client.metadata.list_alias_history("iris-clf", "champion")
+    assert [(h.from_version, h.to_version, h.reason) for h in history] == [
+        (None, 1, "first"),
+        (1, 2, "better"),
+    ]
+    with pytest.raises(NotFoundError):
+        loopml.models.set_alias("iris-clf", "champion", 7, client=client)
+    with pytest.raises(InvalidInputError, match=r"'latest' is reserved"):
+        loopml.models.set_alias("iris-clf", "latest", 1, client=client)
+
+
+def test_a_tampered_file_is_refused_at_load(
+    client: Client, fitted: tuple[Any, np.ndarray], tmp_path: Path
+) -> None:
+    model, x = fitted
+    loopml.models.register("iris-clf", model, input_example=x[:3], client=client)
+    stored = [p for p in (tmp_path / "artifacts").rglob("*") if p.is_file()]
+    victim = max(stored, key=lambda p: p.stat().st_size)  # the model's bytes are in here
+    os.chmod(victim, 0o644)
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError):
+        loopml.models.load("iris-clf@1", client=client)
+
+
+def test_a_python_function_model_references_code_and_carries_its_data(
+    client: Client, tmp_path: Path
+) -> None:
+    data = tmp_path / "assets"
+    data.mkdir()
+    (data / "factor.txt").write_text("2.5", encoding="utf-8")
+    ref = f"{__name__}:scaled"
+    function = loopml.models.PythonFunction(ref, data=data)
+    version = loopml.models.register("scaler", function, input_example=np.ones((2, 3)),
+                                     client=client)  # fmt: skip
+    assert version.flavor == "python_function"
+    (data / "factor.txt").write_text("9", encoding="utf-8")  # the registered copy is kept
+    loaded = loopml.models.load("scaler", client=client)
+    assert np.array_equal(loaded.predict(np.ones((1, 2))), [[2.5, 2.5]])
+
+
+def test_bad_registrations_write_nothing(client: Client, fitted: tuple[Any, np.ndarray]) -> None:
+    model, x = fitted
+    wrong = {"inputs": {"kind": "tensor", "dtype": "float64", "shape": [-1, 3]}}
+    with pytest.raises(InvalidInputError, match=r"input shape is \[-1, 3\]"):
+        loopml.models.register("iris-clf", model, input_example=x[:2], signature=wrong,
+                               client=client)  # fmt: skip
+    with pytest.raises(InvalidInputError, match=r"No flavor stores a builtins.dict"):
+        loopml.models.register("iris-clf", {"weights": [1, 2]}, client=client)
+    with pytest.raises(InvalidInputError, match=r"Cannot import 'no_such_module:predict'"):
+        loopml.models.register(
+            "iris-clf", loopml.models.PythonFunction("no_such_module:predict"), client=client
+        )
+    assert client.metadata.list_registered_models() == []

@@ -1,0 +1,84 @@
+"""Model references as people type them, and signatures inferred from input examples and
+checked against them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from loopml.core.errors import InvalidInputError
+from loopml.core.refs import ModelRef, check_alias, parse_model_ref
+from loopml.models.signature import check_example, example_to_json, infer_signature
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("churn", ModelRef("churn")),
+        ("churn@latest", ModelRef("churn")),
+        ("churn@3", ModelRef("churn", version=3)),
+        ("churn@champion", ModelRef("churn", alias="champion")),
+        ("models:/churn@champion", ModelRef("churn", alias="champion")),
+        ("models:/churn/3", ModelRef("churn", version=3)),
+        ("models:/churn", ModelRef("churn")),
+    ],
+)
+def test_model_references_parse(text: str, expected: ModelRef) -> None:
+    assert parse_model_ref(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", r"write 'NAME'"),
+        ("@3", r"the name is empty"),
+        ("churn@0", r"versions start at 1"),
+        ("churn@9lives", r"Invalid alias '9lives'"),
+        ("churn@a b", r"Invalid alias 'a b'"),
+    ],
+)
+def test_bad_model_references_say_what_is_allowed(text: str, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        parse_model_ref(text)
+
+
+def test_latest_is_not_an_alias() -> None:
+    with pytest.raises(InvalidInputError, match=r"'latest' is reserved"):
+        check_alias("latest")
+    assert check_alias("challenger-2") == "challenger-2"
+
+
+def test_a_table_example_gives_columns_and_predictions_a_tensor() -> None:
+    example = pa.table({"age": [31, 45], "income": [1.5, 2.5], "city": ["a", "b"]})
+    signature = infer_signature(example, np.array([0, 1]))
+    assert signature == {
+        "inputs": {
+            "kind": "columns",
+            "columns": [
+                {"name": "age", "type": "long"},
+                {"name": "income", "type": "double"},
+                {"name": "city", "type": "string"},
+            ],
+        },
+        "outputs": {"kind": "tensor", "dtype": "int64", "shape": [-1]},
+    }
+    check_example(signature, {"age": [1], "income": [2.0], "city": ["c"]})  # same columns
+    assert example_to_json(example) == {
+        "columns": ["age", "income", "city"],
+        "data": [[31, 1.5, "a"], [45, 2.5, "b"]],
+    }
+
+
+def test_an_example_that_does_not_match_the_signature_is_named() -> None:
+    signature = infer_signature(np.zeros((3, 4)))
+    assert signature["inputs"] == {"kind": "tensor", "dtype": "float64", "shape": [-1, 4]}
+    with pytest.raises(InvalidInputError, match=r"input shape is \[-1, 4\], the example's is"):
+        check_example(signature, np.zeros((3, 5)))
+    columns = infer_signature({"a": [1.0], "b": [2]})
+    with pytest.raises(InvalidInputError, match=r"Column 'b' is double in the example but long"):
+        check_example(columns, {"a": [1.0], "b": [2.5]})
+    with pytest.raises(InvalidInputError, match=r"has no column 'b'"):
+        check_example(columns, {"a": [1.0]})
+    with pytest.raises(InvalidInputError, match=r"expects columns but the example is tensor"):
+        check_example(columns, np.zeros((1, 2)))
