@@ -23,7 +23,7 @@ from loopml.tracking import ActiveRun, Client, active_run, start_run
 __version__ = "0.1.0"
 
 if _TYPE_CHECKING:  # what type checkers see of the names imported on first use
-    from loopml import data, pipelines  # noqa: F401
+    from loopml import data, models, pipelines  # noqa: F401
     from loopml.pipelines import pipeline, step, tune
 
 
@@ -31,9 +31,9 @@ _LAZY = {"step": "loopml.pipelines", "pipeline": "loopml.pipelines", "tune": "lo
 
 
 def __getattr__(name: str) -> object:
-    """``loopml.data``, ``loopml.pipelines`` and ``loopml.step`` / ``pipeline`` / ``tune`` are
-    imported on first use, so ``import loopml`` stays light."""
-    if name in ("data", "pipelines"):
+    """``loopml.data``, ``loopml.models``, ``loopml.pipelines`` and ``loopml.step`` /
+    ``pipeline`` / ``tune`` are imported on first use, so ``import loopml`` stays light."""
+    if name in ("data", "models", "pipelines"):
         return _importlib.import_module(f"loopml.{name}")
     if name in _LAZY:
         return getattr(_importlib.import_module(_LAZY[name]), name)
