@@ -37,6 +37,10 @@ HELP_COMMANDS = [
     ["runs", "delete"],
     ["server"],
     ["quickstart"],
+    ["models"],
+    ["models", "promote"],
+    ["models", "rollback"],
+    ["models", "alias", "history"],
 ]
 
 

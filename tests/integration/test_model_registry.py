@@ -18,6 +18,7 @@ import loopml.data
 import loopml.models
 from loopml.core.errors import IntegrityError, InvalidInputError, NotFoundError
 from loopml.tracking.client import Client
+from tests.fixtures.server import start_platform_server, wait_until_ready
 
 
 def scaled(inputs: Any, *, data: Path) -> Any:
@@ -121,3 +122,22 @@ def test_bad_registrations_write_nothing(client: Client, fitted: tuple[Any, np.n
             "iris-clf", loopml.models.PythonFunction("no_such_module:predict"), client=client
         )
     assert client.metadata.list_registered_models() == []
+
+
+def test_register_promote_and_load_through_the_server(
+    tmp_path: Path, fitted: tuple[Any, np.ndarray]
+) -> None:
+    model, x = fitted
+    server = start_platform_server(tmp_path / "server")
+    try:
+        assert wait_until_ready(server, 60), server.log()
+        with Client(server_url=server.url) as remote:
+            first = loopml.models.register("iris-clf", model, input_example=x[:3], client=remote)
+            loopml.models.promote("iris-clf@1", client=remote)
+            loaded = loopml.models.load("models:/iris-clf@champion", client=remote)
+            assert first.version == 1
+            assert np.array_equal(loaded.predict(x), model.predict(x))
+            (change,) = remote.metadata.list_alias_history("iris-clf")
+            assert (change.to_version, change.reason) == (1, "promote iris-clf@1")
+    finally:
+        server.stop()

@@ -82,3 +82,21 @@ def test_an_example_that_does_not_match_the_signature_is_named() -> None:
         check_example(columns, {"a": [1.0]})
     with pytest.raises(InvalidInputError, match=r"expects columns but the example is tensor"):
         check_example(columns, np.zeros((1, 2)))
+
+
+def test_rollback_walks_back_through_moves_not_through_rollbacks() -> None:
+    from loopml.core.entities import AliasChange
+    from loopml.models.registry import previous_versions
+
+    def moves(*targets: int | None) -> list[AliasChange]:
+        changes, current = [], None
+        for at, target in enumerate(targets):
+            changes.append(AliasChange("m", "champion", current, target, at))
+            current = target
+        return changes
+
+    assert previous_versions(moves(1, 2, 3)) == [1, 2, 3]
+    assert previous_versions(moves(1, 2, 3, 2)) == [1, 2]  # 3 → 2 was a rollback
+    assert previous_versions(moves(1, 2, 3, 2, 1)) == [1]
+    assert previous_versions(moves(1, 2, None, 5)) == [5]  # unset starts afresh
+    assert previous_versions(moves(1, 3, 2)) == [1, 3, 2]  # 3 → 2 moved on, not back

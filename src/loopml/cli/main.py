@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from loopml import __version__
-from loopml.cli import data, experiments, init, pipeline, quickstart, runs, server, tune
+from loopml.cli import data, experiments, init, models, pipeline, quickstart, runs, server, tune
 from loopml.cli.output import print_error
 from loopml.core.errors import LoopMLError
 
@@ -37,6 +37,7 @@ app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(data.app, name="data")
 app.add_typer(pipeline.app, name="pipeline")
+app.add_typer(models.app, name="models")
 app.command("tune")(tune.tune_command)
 app.command("server")(server.server_command)
 app.command("quickstart")(quickstart.quickstart_command)

@@ -7,7 +7,17 @@
 """
 
 from loopml.models.flavors import PythonFunction
-from loopml.models.registry import get, load, register, resolve, set_alias
+from loopml.models.registry import get, load, promote, register, resolve, rollback, set_alias
 from loopml.models.signature import infer_signature
 
-__all__ = ["PythonFunction", "get", "infer_signature", "load", "register", "resolve", "set_alias"]
+__all__ = [
+    "PythonFunction",
+    "get",
+    "infer_signature",
+    "load",
+    "promote",
+    "register",
+    "resolve",
+    "rollback",
+    "set_alias",
+]

@@ -34,7 +34,9 @@ from loopml.stores.artifacts.trees import materialize_tree, put_directory
 from loopml.tracking.active_run import ActiveRun
 from loopml.tracking.client import Client, client_scope
 
-__all__ = ["get", "load", "register", "resolve", "set_alias"]
+__all__ = ["get", "load", "promote", "register", "resolve", "rollback", "set_alias"]
+
+CHAMPION = "champion"
 
 MANIFEST = "loopml-model.json"
 EXAMPLE = "input_example.json"
@@ -169,3 +171,49 @@ def set_alias(
     check_alias(alias)
     with client_scope(client) as active:
         return active.metadata.set_model_alias(name, alias, version, reason=reason)
+
+
+def promote(
+    ref: str, *, alias: str = CHAMPION, reason: str = "", client: Client | None = None
+) -> AliasChange:
+    """Point ``alias`` (default ``champion``) of the model at the version ``ref`` names
+    (``churn@4``, ``churn@challenger``)."""
+    check_alias(alias)
+    with client_scope(client) as active:
+        version = resolve(ref, active)
+        return active.metadata.set_model_alias(
+            version.model, alias, version.version, reason=reason or f"promote {ref}"
+        )
+
+
+def rollback(
+    name: str, *, alias: str = CHAMPION, reason: str = "", client: Client | None = None
+) -> AliasChange:
+    """Move ``alias`` back to the version it pointed at before its current one. Rolling back
+    again goes further back (a rollback undoes a move; it is not itself undone by the next
+    one); removing the alias starts its history afresh."""
+    check_alias(alias)
+    with client_scope(client) as active:
+        stack = previous_versions(active.metadata.list_alias_history(name, alias))
+        if len(stack) < 2:
+            raise InvalidInputError(
+                f"{name}@{alias} has no earlier version to roll back to"
+                + (f" (it points at version {stack[0]} only)." if stack else " (it is not set).")
+            )
+        return active.metadata.set_model_alias(
+            name, alias, stack[-2], reason=reason or f"rollback from version {stack[-1]}"
+        )
+
+
+def previous_versions(history: Sequence[AliasChange]) -> list[int]:
+    """The versions an alias went through, the current one last, with moves undone by a
+    rollback (a move back to the version before) taken out."""
+    stack: list[int] = []
+    for change in history:
+        if change.to_version is None:
+            stack = []
+        elif len(stack) >= 2 and stack[-2] == change.to_version:
+            stack.pop()
+        else:
+            stack.append(change.to_version)
+    return stack

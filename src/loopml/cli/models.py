@@ -1,0 +1,260 @@
+"""``loopml models``: registered models, their versions and aliases, promotion and rollback."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from loopml.cli import output
+from loopml.cli.resolve import open_client
+from loopml.core.entities import AliasChange, ModelVersion, RegisteredModel
+from loopml.core.ids import format_ms
+
+app = typer.Typer(
+    help=(
+        "Registered models: versions (NAME@3), aliases (NAME@champion) with their history, "
+        "promotion and rollback.\n\nRegister from Python: loopml.models.register(name, model, "
+        "input_example=..., run=...)."
+    ),
+    no_args_is_help=True,
+)
+alias_app = typer.Typer(help="Set, unset and trace aliases (champion, challenger, …).",
+                        no_args_is_help=True)  # fmt: skip
+app.add_typer(alias_app, name="alias")
+
+ReasonOption = Annotated[str, typer.Option("--reason", "-r", help="Why (kept in the history).")]
+AliasOption = Annotated[str, typer.Option("--alias", "-a", help="The alias to move.")]
+
+
+def _model_dict(model: RegisteredModel) -> dict[str, Any]:
+    return {
+        "name": model.name,
+        "latest_version": model.latest_version,
+        "aliases": dict(model.aliases),
+        "description": model.description,
+        "created_at": format_ms(model.created_at),
+        "updated_at": format_ms(model.updated_at),
+    }
+
+
+def _version_dict(version: ModelVersion) -> dict[str, Any]:
+    return {
+        "model": version.model,
+        "version": version.version,
+        "flavor": version.flavor,
+        "tree_digest": version.tree_digest,
+        "run_id": version.run_id,
+        "datasets": list(version.datasets),
+        "metrics": dict(version.metrics),
+        "signature": version.signature,
+        "requirements": list(version.requirements),
+        "description": version.description,
+        "tags": dict(version.tags),
+        "created_at": format_ms(version.created_at),
+    }
+
+
+def _change_dict(change: AliasChange) -> dict[str, Any]:
+    return {
+        "model": change.model,
+        "alias": change.alias,
+        "from_version": change.from_version,
+        "to_version": change.to_version,
+        "at": format_ms(change.at),
+        "actor": change.actor,
+        "reason": change.reason,
+    }
+
+
+@app.command("list")
+def list_command(as_json: output.JsonFlag = False) -> None:
+    """Every registered model: its newest version and its aliases."""
+    with open_client() as client:
+        models = client.metadata.list_registered_models()
+    if as_json:
+        output.print_json([_model_dict(m) for m in models])
+        return
+    from rich.table import Table
+
+    table = Table(header_style="bold")
+    for header in ("model", "latest", "aliases", "updated"):
+        table.add_column(header)
+    for model in models:
+        aliases = ", ".join(f"{a}→{v}" for a, v in sorted(model.aliases.items()))
+        latest = str(model.latest_version or "")
+        updated = output.format_time(model.updated_at)
+        table.add_row(output.escape(model.name), latest, output.escape(aliases), updated)
+    output.console().print(table)
+
+
+@app.command("versions")
+def versions_command(
+    name: Annotated[str, typer.Argument(help="The model.")], as_json: output.JsonFlag = False
+) -> None:
+    """Every version of a model, oldest first, with its run, data and metrics."""
+    with open_client() as client:
+        versions = client.metadata.list_model_versions(name)
+        aliases = client.metadata.get_registered_model(name).aliases
+    if as_json:
+        output.print_json([_version_dict(v) for v in versions])
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Model {output.escape(name)}", header_style="bold")
+    for header in ("version", "aliases", "flavor", "run", "data", "metrics"):
+        table.add_column(header)
+    for version in versions:
+        here = ", ".join(a for a, v in sorted(aliases.items()) if v == version.version)
+        metrics = ", ".join(f"{k}={output.format_number(v)}" for k, v in version.metrics.items())
+        table.add_row(
+            str(version.version),
+            output.escape(here),
+            version.flavor,
+            output.short_id(version.run_id) if version.run_id else "",
+            output.escape(", ".join(version.datasets)),
+            output.escape(metrics),
+        )
+    output.console().print(table)
+
+
+@app.command("show")
+def show_command(
+    ref: Annotated[str, typer.Argument(help="NAME, NAME@3 or NAME@ALIAS.")],
+    as_json: output.JsonFlag = False,
+) -> None:
+    """One version: flavor, stored files' digest, run, dataset versions, metrics, signature,
+    requirements."""
+    from loopml.models.registry import get
+
+    with open_client() as client:
+        version = get(ref, client=client)
+    document = _version_dict(version)
+    if as_json:
+        output.print_json(document)
+        return
+    out = output.console()
+    out.print(f"[bold]{output.escape(version.model)}@{version.version}[/] ({version.flavor})")
+    for key in ("tree_digest", "run_id", "datasets", "metrics", "requirements", "created_at"):
+        out.print(f"  {key}: {document[key]}", markup=False)
+    out.print(f"  signature: {json.dumps(version.signature)}", markup=False)
+
+
+@alias_app.command("set")
+def alias_set_command(
+    name: Annotated[str, typer.Argument(help="The model.")],
+    alias: Annotated[str, typer.Argument(help="The alias, e.g. champion.")],
+    version: Annotated[int, typer.Argument(help="The version it should name.")],
+    reason: ReasonOption = "",
+    as_json: output.JsonFlag = False,
+) -> None:
+    """Point NAME@ALIAS at VERSION (the move is kept in the alias's history)."""
+    from loopml.models.registry import set_alias
+
+    with open_client() as client:
+        change = set_alias(name, alias, version, reason=reason, client=client)
+    _print_change(change, as_json=as_json)
+
+
+@alias_app.command("unset")
+def alias_unset_command(
+    name: Annotated[str, typer.Argument(help="The model.")],
+    alias: Annotated[str, typer.Argument(help="The alias to remove.")],
+    reason: ReasonOption = "",
+    as_json: output.JsonFlag = False,
+) -> None:
+    """Remove NAME@ALIAS (kept in the history)."""
+    from loopml.models.registry import set_alias
+
+    with open_client() as client:
+        change = set_alias(name, alias, None, reason=reason, client=client)
+    _print_change(change, as_json=as_json)
+
+
+@alias_app.command("history")
+def alias_history_command(
+    name: Annotated[str, typer.Argument(help="The model.")],
+    alias: Annotated[str | None, typer.Argument(help="One alias (default: all).")] = None,
+    as_json: output.JsonFlag = False,
+) -> None:
+    """Every move of the model's aliases, oldest first: when, from → to, who, why."""
+    with open_client() as client:
+        history = client.metadata.list_alias_history(name, alias)
+    if as_json:
+        output.print_json([_change_dict(c) for c in history])
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Aliases of {output.escape(name)}", header_style="bold")
+    for header in ("when", "alias", "from", "to", "who", "why"):
+        table.add_column(header)
+    for change in history:
+        table.add_row(
+            output.format_time(change.at),
+            output.escape(change.alias),
+            _number(change.from_version),
+            _number(change.to_version),
+            output.escape(change.actor or ""),
+            output.escape(change.reason),
+        )
+    output.console().print(table)
+
+
+@app.command("promote")
+def promote_command(
+    ref: Annotated[str, typer.Argument(help="The version to promote: NAME@3 or NAME@ALIAS.")],
+    alias: AliasOption = "champion",
+    reason: ReasonOption = "",
+    as_json: output.JsonFlag = False,
+) -> None:
+    """Point the model's champion (or --alias) at the version REF names.
+
+    Examples:
+
+        loopml models promote churn@4
+        loopml models promote churn@challenger --reason "beat v3 on churn@7 data"
+    """
+    from loopml.models.registry import promote
+
+    with open_client() as client:
+        change = promote(ref, alias=alias, reason=reason, client=client)
+    _print_change(change, as_json=as_json)
+
+
+@app.command("rollback")
+def rollback_command(
+    name: Annotated[str, typer.Argument(help="The model.")],
+    alias: AliasOption = "champion",
+    reason: ReasonOption = "",
+    as_json: output.JsonFlag = False,
+) -> None:
+    """Move the champion (or --alias) back to the version it named before; again to go
+    further back.
+
+    Examples:
+
+        loopml models rollback churn
+        loopml models rollback churn --alias production --reason "p95 latency doubled"
+    """
+    from loopml.models.registry import rollback
+
+    with open_client() as client:
+        change = rollback(name, alias=alias, reason=reason, client=client)
+    _print_change(change, as_json=as_json)
+
+
+def _number(version: int | None) -> str:
+    return "—" if version is None else str(version)
+
+
+def _print_change(change: AliasChange, *, as_json: bool) -> None:
+    if as_json:
+        output.print_json(_change_dict(change))
+        return
+    where = f"{change.model}@{change.alias}"
+    if change.from_version == change.to_version:
+        text = f"{where} already names version {_number(change.to_version)}."
+    else:
+        text = f"{where}: {_number(change.from_version)} → {_number(change.to_version)}."
+    output.console().print(text, markup=False)

@@ -1,0 +1,66 @@
+"""``loopml models`` as a user runs it: versions registered from Python, then listed, shown,
+promoted, rolled back and traced from the shell."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from sklearn.datasets import load_iris  # type: ignore[import-untyped]
+from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+
+import loopml.models
+from loopml.core.config import init_project
+from loopml.tracking.client import Client
+from tests.e2e.runner import cli
+
+
+def expect(result: subprocess.CompletedProcess[str], code: int) -> str:
+    assert result.returncode == code, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    config = init_project(tmp_path)
+    x, y = load_iris(return_X_y=True)
+    with Client(config=config, create=False) as client:
+        for c in (0.1, 1.0, 10.0):
+            model = LogisticRegression(C=c, max_iter=500).fit(x, y)
+            loopml.models.register("iris-clf", model, input_example=x[:3], client=client,
+                                   metrics={"C": c})  # fmt: skip
+    return tmp_path
+
+
+def test_promote_rollback_and_history_from_the_shell(project: Path) -> None:
+    (listed,) = json.loads(expect(cli("models", "list", "--json", cwd=project), 0))
+    assert (listed["name"], listed["latest_version"], listed["aliases"]) == ("iris-clf", 3, {})
+    for version in (1, 2, 3):
+        expect(cli("models", "promote", f"iris-clf@{version}", cwd=project), 0)
+    shown = json.loads(expect(cli("models", "show", "iris-clf@champion", "--json", cwd=project), 0))
+    assert (
+        shown["version"] == 3 and shown["flavor"] == "sklearn" and shown["metrics"] == {"C": 10.0}
+    )
+
+    back = cli("models", "rollback", "iris-clf", "--reason", "worse on live data", cwd=project)
+    assert "iris-clf@champion: 3 → 2." in expect(back, 0)
+    expect(cli("models", "rollback", "iris-clf", cwd=project), 0)  # 2 → 1
+    last = cli("models", "rollback", "iris-clf", cwd=project)
+    assert "has no earlier version to roll back to" in last.stderr and last.returncode == 2
+
+    history = json.loads(
+        expect(cli("models", "alias", "history", "iris-clf", "champion", "--json", cwd=project), 0)
+    )
+    moves = [(h["from_version"], h["to_version"]) for h in history]
+    assert moves == [(None, 1), (1, 2), (2, 3), (3, 2), (2, 1)]
+    assert history[3]["reason"] == "worse on live data"
+
+    expect(cli("models", "alias", "set", "iris-clf", "challenger", "3", cwd=project), 0)
+    table = expect(cli("models", "versions", "iris-clf", cwd=project), 0)
+    assert "champion" in table and "challenger" in table
+    missing = cli("models", "alias", "set", "iris-clf", "champion", "9", cwd=project)
+    assert missing.returncode == 2 and "9" in missing.stderr
+    unknown = cli("models", "show", "nope@champion", cwd=project)
+    assert unknown.returncode == 2 and "nope" in unknown.stderr
