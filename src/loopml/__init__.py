@@ -18,9 +18,8 @@ from loopml.core.errors import (
     LoopMLError,
     NotFoundError,
 )
+from loopml.core.version import __version__
 from loopml.tracking import ActiveRun, Client, active_run, start_run
-
-__version__ = "0.1.0"
 
 if _TYPE_CHECKING:  # what type checkers see of the names imported on first use
     from loopml import data, models, pipelines  # noqa: F401

@@ -64,3 +64,40 @@ def test_promote_rollback_and_history_from_the_shell(project: Path) -> None:
     assert missing.returncode == 2 and "9" in missing.stderr
     unknown = cli("models", "show", "nope@champion", cwd=project)
     assert unknown.returncode == 2 and "nope" in unknown.stderr
+
+
+FLOWS = """
+import loopml
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+
+@loopml.step
+def fit(*, c: float = 1.0) -> LogisticRegression:
+    x, y = load_iris(return_X_y=True)
+    return LogisticRegression(C=c, max_iter=500).fit(x, y)
+
+
+@loopml.pipeline
+def training(c: float = 1.0) -> LogisticRegression:
+    return fit(c=c)
+"""
+
+
+def test_a_pipeline_output_is_registered_from_the_shell(tmp_path: Path) -> None:
+    init_project(tmp_path)
+    (tmp_path / "flows.py").write_text(FLOWS, encoding="utf-8")
+    (tmp_path / "rows.csv").write_text("a,b,c,d\n5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n")
+    done = json.loads(expect(cli("pipeline", "run", "flows:training", "--json", cwd=tmp_path), 0))
+    args = ("models", "register", "iris-pipe", "--run", done["run_id"][:8], "--step", "fit")
+    more = ("--input-example", "rows.csv", "--alias", "challenger", "--json")
+    registered = json.loads(expect(cli(*args, *more, cwd=tmp_path), 0))
+    assert registered["version"] == 1 and registered["run_id"] == done["run_id"]
+    columns = registered["signature"]["inputs"]["columns"]
+    assert [c["name"] for c in columns] == ["a", "b", "c", "d"]
+    shown = json.loads(expect(cli("models", "show", "iris-pipe@challenger", "--json",
+                                  cwd=tmp_path), 0))  # fmt: skip
+    assert shown["tree_digest"] == registered["tree_digest"]
+    missing = cli("models", "register", "iris-pipe", "--run", done["run_id"], "--step", "nope",
+                  cwd=tmp_path)  # fmt: skip
+    assert missing.returncode == 2 and "has no step call 'nope'" in missing.stderr

@@ -141,3 +141,13 @@ def test_register_promote_and_load_through_the_server(
             assert (change.to_version, change.reason) == (1, "promote iris-clf@1")
     finally:
         server.stop()
+
+
+def test_a_pickle_needs_an_opt_in_to_register_and_again_to_load(client: Client) -> None:
+    weights = {"weights": [1.0, 2.0]}
+    version = loopml.models.register("rules", weights, allow_pickle=True, client=client)
+    assert version.flavor == "pickle"
+    with pytest.raises(InvalidInputError, match=r"is a pickle: loading it runs whatever code"):
+        loopml.models.load("rules", client=client)
+    with pytest.warns(UserWarning, match=r"can run arbitrary code"):
+        assert loopml.models.load("rules", allow_pickle=True, client=client) == weights

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -66,6 +67,81 @@ def _change_dict(change: AliasChange) -> dict[str, Any]:
         "actor": change.actor,
         "reason": change.reason,
     }
+
+
+@app.command("register")
+def register_command(
+    name: Annotated[str, typer.Argument(help="The model to add a version to.")],
+    run_id: Annotated[
+        str, typer.Option("--run", help="The run to register from (an id or its first chars).")
+    ],
+    step: Annotated[
+        str | None,
+        typer.Option("--step", help="A step call of that pipeline run whose output is the model."),
+    ] = None,
+    input_example: Annotated[
+        Path | None,
+        typer.Option(
+            "--input-example",
+            help="A few rows the model takes (.csv, .parquet or .npy); gives the signature.",
+        ),
+    ] = None,
+    description: Annotated[str, typer.Option("--description", "-d", help="What it is.")] = "",
+    alias: Annotated[
+        str | None, typer.Option("--alias", "-a", help="Point this alias at the new version.")
+    ] = None,
+    as_json: output.JsonFlag = False,
+) -> None:
+    """Register a pipeline's output (--run PIPELINE_RUN --step CALL) or a step run's output
+    (--run STEP_RUN) as the next version of NAME, linked to the run and its dataset versions.
+
+    Examples:
+
+        loopml models register churn --run 3f2a9c1e --step train --input-example rows.csv
+        loopml models register churn --run 3f2a9c1e --step train --alias challenger
+    """
+    from loopml.cli.resolve import resolve_run
+    from loopml.models.registry import register, set_alias
+    from loopml.pipelines.runner import step_output
+
+    example = _read_example(input_example) if input_example is not None else None
+    with open_client() as client:
+        run = resolve_run(client, run_id)
+        model = step_output(run.id, step, client=client)
+        version = register(name, model, input_example=example, run=run.id,
+                           description=description, client=client)  # fmt: skip
+        if alias is not None:
+            set_alias(name, alias, version.version, reason="registered", client=client)
+    if as_json:
+        output.print_json(_version_dict(version))
+        return
+    where = f" and {name}@{alias}" if alias else ""
+    output.console().print(f"Registered {name}@{version.version}{where}.", markup=False)
+
+
+def _read_example(path: Path) -> Any:
+    """An input example from a file: a numpy array from .npy, else a table (a pandas
+    DataFrame when pandas is installed, which scikit-learn models take as is)."""
+    from loopml.core.errors import InvalidInputError
+
+    if path.suffix == ".npy":
+        import numpy as np
+
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise InvalidInputError(
+                f"{path}: not a numpy .npy file without objects ({exc})."
+            ) from exc
+    import pyarrow as pa
+
+    from loopml.data.tables import read_batches
+
+    table = pa.Table.from_batches(list(read_batches(path)))
+    try:
+        return table.to_pandas()
+    except ImportError:
+        return table
 
 
 @app.command("list")

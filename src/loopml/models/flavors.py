@@ -6,12 +6,15 @@
   its digest recorded with the version, so the list cannot be edited unnoticed.
 - ``python_function``: a reference to importable code (``package.module:callable``) plus data
   files; loading imports the code the environment already has.
+- ``pickle``: anything else, only with ``allow_pickle=True`` at registration and again at
+  load (which warns).
 """
 
 from __future__ import annotations
 
 import importlib
 import shutil
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
@@ -156,22 +159,65 @@ class PythonFunctionFlavor:
         return []
 
 
+@dataclass(frozen=True)
+class PickleFlavor:
+    """Any object, pickled — only when the caller opts in, at registration and again at load
+    (unpickling runs whatever code the file names; load only what you trust)."""
+
+    name: str = "pickle"
+
+    def handles(self, model: object) -> bool:
+        return True
+
+    def save(self, model: Any, folder: Path) -> dict[str, Any]:
+        import pickle
+
+        (folder / "model.pkl").write_bytes(pickle.dumps(model, protocol=5))
+        return {"file": "model.pkl"}
+
+    def load(self, folder: Path, details: Mapping[str, Any]) -> Any:
+        import pickle
+
+        return pickle.loads((folder / str(details.get("file", "model.pkl"))).read_bytes())
+
+    def requirements(self) -> list[str]:
+        return []
+
+
+PICKLE = PickleFlavor()
 _FLAVORS: tuple[Flavor, ...] = (SklearnFlavor(), PythonFunctionFlavor())
 
 
-def flavor_for(model: object) -> Flavor:
-    """The flavor that stores ``model``; InvalidInputError naming the type otherwise."""
+def flavor_for(model: object, *, allow_pickle: bool = False) -> Flavor:
+    """The flavor that stores ``model`` (pickle only with ``allow_pickle``);
+    InvalidInputError naming the type otherwise."""
     for flavor in _FLAVORS:
         if flavor.handles(model):
             return flavor
+    if allow_pickle:
+        return PICKLE
     kind = f"{type(model).__module__}.{type(model).__qualname__}"
     raise InvalidInputError(
         f"No flavor stores a {kind}. Flavors: {', '.join(f.name for f in _FLAVORS)}; wrap code "
-        "as loopml.models.PythonFunction('package.module:predict', data=...)."
+        "as loopml.models.PythonFunction('package.module:predict', data=...), or, for a model "
+        "only you will load, opt in to pickle with allow_pickle=True."
     )
 
 
-def flavor_named(name: str) -> Flavor:
+def flavor_named(name: str, *, allow_pickle: bool = False) -> Flavor:
+    if name == PICKLE.name:
+        if not allow_pickle:
+            raise InvalidInputError(
+                "This model version is a pickle: loading it runs whatever code the file "
+                "names. Load it only if you trust who registered it, with allow_pickle=True "
+                "(--allow-pickle)."
+            )
+        warnings.warn(
+            "Loading a pickled model (allow_pickle=True): it can run arbitrary code.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return PICKLE
     for flavor in _FLAVORS:
         if flavor.name == name:
             return flavor

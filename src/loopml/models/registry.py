@@ -21,12 +21,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from loopml import __version__
 from loopml.core.entities import AliasChange, ModelVersion
 from loopml.core.errors import InvalidInputError
 from loopml.core.hashing import Digest
 from loopml.core.ids import now_ms
 from loopml.core.refs import ModelRef, check_alias, format_dataset_ref, parse_model_ref
+from loopml.core.version import __version__
 from loopml.models.flavors import flavor_for, flavor_named
 from loopml.models.signature import check_example, example_to_json, infer_signature
 from loopml.stores.artifacts.base import batched_writes
@@ -54,6 +54,7 @@ def register(
     requirements: Sequence[str] | None = None,
     description: str = "",
     tags: Mapping[str, str] | None = None,
+    allow_pickle: bool = False,
     client: Client | None = None,
 ) -> Any:
     """Register ``model`` as the next version of ``name`` and return the
@@ -62,8 +63,10 @@ def register(
     The signature is inferred from ``input_example`` (and the model's predictions for it) or
     given, in which case the example must match it. ``run`` (a run or its id) links the
     version to the run, its dataset versions and — unless ``metrics`` are given — its metrics.
+    A model no flavor stores is refused unless ``allow_pickle`` (then loading it needs the
+    same opt-in).
     """
-    flavor = flavor_for(model)
+    flavor = flavor_for(model, allow_pickle=allow_pickle)
     if signature is not None and input_example is not None:
         check_example(signature, input_example)
     with client_scope(client) as active:
@@ -144,9 +147,10 @@ def get(ref: str, *, client: Client | None = None) -> ModelVersion:
         return resolve(ref, active)
 
 
-def load(ref: str, *, client: Client | None = None) -> Any:
+def load(ref: str, *, allow_pickle: bool = False, client: Client | None = None) -> Any:
     """The model ``ref`` names, read back by its flavor after every file was checked against
-    the registered digest (a tampered file raises IntegrityError)."""
+    the registered digest (a tampered file raises IntegrityError). A pickled version loads
+    only with ``allow_pickle`` (and a warning)."""
     with client_scope(client) as active:
         version = resolve(ref, active)
         # the files stay while this process runs: a python_function model reads its data
@@ -154,7 +158,7 @@ def load(ref: str, *, client: Client | None = None) -> Any:
         atexit.register(shutil.rmtree, folder.parent, ignore_errors=True)
         materialize_tree(active.artifacts, Digest.parse(version.tree_digest), folder)
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        flavor = flavor_named(str(manifest["flavor"]))
+        flavor = flavor_named(str(manifest["flavor"]), allow_pickle=allow_pickle)
         return flavor.load(folder / MODEL_FOLDER, manifest[MODEL_FOLDER])
 
 

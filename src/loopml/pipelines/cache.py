@@ -15,9 +15,9 @@ import platform
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from loopml import __version__
 from loopml.core.errors import InvalidInputError
 from loopml.core.hashing import hash_bytes
+from loopml.core.version import __version__
 from loopml.pipelines.definitions import Step
 
 __all__ = ["CACHE_KEY_TAG", "cache_key", "code_fingerprint", "environment"]
