@@ -41,6 +41,8 @@ HELP_COMMANDS = [
     ["models", "promote"],
     ["models", "rollback"],
     ["models", "alias", "history"],
+    ["models", "diff"],
+    ["models", "register"],
 ]
 
 

@@ -60,6 +60,11 @@ def test_promote_rollback_and_history_from_the_shell(project: Path) -> None:
     expect(cli("models", "alias", "set", "iris-clf", "challenger", "3", cwd=project), 0)
     table = expect(cli("models", "versions", "iris-clf", cwd=project), 0)
     assert "champion" in table and "challenger" in table
+    compared = json.loads(
+        expect(cli("models", "diff", "iris-clf@1", "iris-clf@challenger", "--json", cwd=project), 0)
+    )
+    assert compared["b"] == "iris-clf@3" and compared["metrics"]["C"]["delta"] == 9.9
+    assert "metric C" in expect(cli("models", "diff", "iris-clf@1", "iris-clf@3", cwd=project), 0)
     missing = cli("models", "alias", "set", "iris-clf", "champion", "9", cwd=project)
     assert missing.returncode == 2 and "9" in missing.stderr
     unknown = cli("models", "show", "nope@champion", cwd=project)

@@ -151,3 +151,30 @@ def test_a_pickle_needs_an_opt_in_to_register_and_again_to_load(client: Client) 
         loopml.models.load("rules", client=client)
     with pytest.warns(UserWarning, match=r"can run arbitrary code"):
         assert loopml.models.load("rules", allow_pickle=True, client=client) == weights
+
+
+def test_two_versions_differ_in_metrics_params_data_and_signature(
+    client: Client, fitted: tuple[Any, np.ndarray], tmp_path: Path
+) -> None:
+    model, x = fitted
+    (tmp_path / "iris.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    loopml.data.add("iris", tmp_path / "iris.csv", client=client)
+    (tmp_path / "iris.csv").write_text("a,b\n1,2\n3,4\n", encoding="utf-8")
+    loopml.data.add("iris", tmp_path / "iris.csv", client=client)
+    for number, (c, accuracy) in enumerate(((0.1, 0.90), (1.0, 0.95)), start=1):
+        with loopml.start_run("iris", params={"C": c}, client=client) as run:
+            run.use_dataset(f"iris@{number}")
+            run.log_metric("accuracy", accuracy)
+            example = x[:3] if number == 1 else {"a": [1.0], "b": [2.0]}
+            registered = loopml.models.register("iris-clf", model if number == 1 else
+                                                loopml.models.PythonFunction(f"{__name__}:scaled"),
+                                                input_example=example, run=run,
+                                                client=client)  # fmt: skip
+            assert registered.version == number
+    found = loopml.models.diff("iris-clf@1", "iris-clf@2", client=client)
+    assert found["metrics"]["accuracy"]["delta"] == pytest.approx(0.05)
+    assert found["params"]["C"] == {"a": "0.1", "b": "1.0"}
+    assert found["datasets"] == {"added": ["iris@2"], "removed": ["iris@1"]}
+    assert found["flavor"] == {"a": "sklearn", "b": "python_function"}
+    assert found["signature"]["changed"]
+    assert "inputs: tensor float64 [-1, 4] → 2 columns" in found["signature"]["changes"]

@@ -320,6 +320,61 @@ def rollback_command(
     _print_change(change, as_json=as_json)
 
 
+@app.command("diff")
+def diff_command(
+    a: Annotated[str, typer.Argument(help="A version: NAME@3 or NAME@ALIAS.")],
+    b: Annotated[str, typer.Argument(help="Another version.")],
+    as_json: output.JsonFlag = False,
+) -> None:
+    """Two versions side by side: metrics (with b − a), their runs' params, training data,
+    signature, flavor and requirements.
+
+    Examples:
+
+        loopml models diff churn@champion churn@challenger
+        loopml models diff churn@3 churn@4 --json
+    """
+    from rich.table import Table
+
+    from loopml.models.compare import diff
+
+    with open_client() as client:
+        document = diff(a, b, client=client)
+    if as_json:
+        output.print_json(document)
+        return
+    out = output.console()
+    table = Table(title=f"{document['a']} vs {document['b']}", header_style="bold")
+    for header in ("", document["a"], document["b"], "b − a"):
+        table.add_column(output.escape(header), justify="left" if not header else "right")
+    for kind in ("metrics", "params"):
+        for key, row in document[kind].items():
+            values = [_cell(row["a"]), _cell(row["b"])]
+            delta = row.get("delta")
+            changed = row["a"] != row["b"]
+            label = f"{kind[:-1]} {key}"
+            table.add_row(
+                f"[bold]{output.escape(label)}[/]" if changed else output.escape(label),
+                *map(output.escape, values),
+                "" if delta is None else f"{delta:+.4g}",
+            )
+    out.print(table)
+    for kind in ("datasets", "requirements"):
+        for sign, key in (("+", "added"), ("-", "removed")):
+            for item in document[kind][key]:
+                out.print(f"{kind}: {sign} {item}", markup=False)
+    for change in document["signature"]["changes"]:
+        out.print(f"signature: {change}", markup=False)
+    if document["flavor"]["a"] != document["flavor"]["b"]:
+        out.print(f"flavor: {document['flavor']['a']} → {document['flavor']['b']}", markup=False)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "—"
+    return output.format_number(value) if isinstance(value, float) else str(value)
+
+
 def _number(version: int | None) -> str:
     return "—" if version is None else str(version)
 

@@ -6,12 +6,14 @@
 >>> loopml.models.load("churn@champion").predict(X)  # doctest: +SKIP
 """
 
+from loopml.models.compare import diff
 from loopml.models.flavors import PythonFunction
 from loopml.models.registry import get, load, promote, register, resolve, rollback, set_alias
 from loopml.models.signature import infer_signature
 
 __all__ = [
     "PythonFunction",
+    "diff",
     "get",
     "infer_signature",
     "load",
