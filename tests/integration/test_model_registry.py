@@ -178,3 +178,25 @@ def test_two_versions_differ_in_metrics_params_data_and_signature(
     assert found["flavor"] == {"a": "sklearn", "b": "python_function"}
     assert found["signature"]["changed"]
     assert "inputs: tensor float64 [-1, 4] → 2 columns" in found["signature"]["changes"]
+
+
+def test_an_onnx_conversion_is_stored_only_after_it_predicts_the_same(client: Client) -> None:
+    from sklearn.datasets import load_breast_cancer  # type: ignore[import-untyped]
+    from sklearn.ensemble import RandomForestClassifier  # type: ignore[import-untyped]
+
+    x, y = load_breast_cancer(return_X_y=True)
+    forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(x, y)
+    version = loopml.models.register("cancer", forest, input_example=x[:50], onnx=True,
+                                     client=client)  # fmt: skip
+    assert version.tags["loopml.onnx"] == "true"
+    fast = loopml.models.load("cancer@1", variant="onnx", client=client)
+    assert np.array_equal(fast.predict(x), forest.predict(x))
+    assert np.allclose(fast.predict_proba(x[:10]), forest.predict_proba(x[:10]), atol=1e-4)
+
+    with pytest.raises(InvalidInputError, match=r"ONNX conversion is for scikit-learn models"):
+        loopml.models.register("scaler", loopml.models.PythonFunction(f"{__name__}:scaled"),
+                               onnx=True, client=client)  # fmt: skip
+    loopml.models.register("plain", forest, input_example=x[:5], client=client)
+    with pytest.raises(InvalidInputError, match=r"has no ONNX variant"):
+        loopml.models.load("plain", variant="onnx", client=client)
+    assert [v.version for v in client.metadata.list_model_versions("cancer")] == [1]

@@ -87,6 +87,14 @@ def register_command(
         ),
     ] = None,
     description: Annotated[str, typer.Option("--description", "-d", help="What it is.")] = "",
+    onnx: Annotated[
+        bool,
+        typer.Option(
+            "--onnx",
+            help="Also store an ONNX conversion (scikit-learn models), kept only if it predicts "
+            "the same on the input example.",
+        ),
+    ] = False,
     alias: Annotated[
         str | None, typer.Option("--alias", "-a", help="Point this alias at the new version.")
     ] = None,
@@ -108,7 +116,7 @@ def register_command(
     with open_client() as client:
         run = resolve_run(client, run_id)
         model = step_output(run.id, step, client=client)
-        version = register(name, model, input_example=example, run=run.id,
+        version = register(name, model, input_example=example, run=run.id, onnx=onnx,
                            description=description, client=client)  # fmt: skip
         if alias is not None:
             set_alias(name, alias, version.version, reason="registered", client=client)

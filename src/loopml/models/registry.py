@@ -28,6 +28,7 @@ from loopml.core.ids import now_ms
 from loopml.core.refs import ModelRef, check_alias, format_dataset_ref, parse_model_ref
 from loopml.core.version import __version__
 from loopml.models.flavors import flavor_for, flavor_named
+from loopml.models.onnx import OnnxModel, convert_checked
 from loopml.models.signature import check_example, example_to_json, infer_signature
 from loopml.stores.artifacts.base import batched_writes
 from loopml.stores.artifacts.trees import materialize_tree, put_directory
@@ -41,6 +42,8 @@ CHAMPION = "champion"
 MANIFEST = "loopml-model.json"
 EXAMPLE = "input_example.json"
 MODEL_FOLDER = "model"
+ONNX_FOLDER = "onnx"
+ONNX_TAG = "loopml.onnx"  # "true" on versions that carry a checked ONNX conversion
 
 
 def register(
@@ -55,6 +58,7 @@ def register(
     description: str = "",
     tags: Mapping[str, str] | None = None,
     allow_pickle: bool = False,
+    onnx: bool = False,
     client: Client | None = None,
 ) -> Any:
     """Register ``model`` as the next version of ``name`` and return the
@@ -64,9 +68,14 @@ def register(
     given, in which case the example must match it. ``run`` (a run or its id) links the
     version to the run, its dataset versions and — unless ``metrics`` are given — its metrics.
     A model no flavor stores is refused unless ``allow_pickle`` (then loading it needs the
-    same opt-in).
+    same opt-in). ``onnx`` also stores an ONNX conversion of a scikit-learn model, accepted
+    only if it predicts the same on the input example (``load(ref, variant="onnx")``).
     """
     flavor = flavor_for(model, allow_pickle=allow_pickle)
+    if onnx and flavor.name != "sklearn":
+        raise InvalidInputError(
+            f"ONNX conversion is for scikit-learn models; this one is {flavor.name}."
+        )
     if signature is not None and input_example is not None:
         check_example(signature, input_example)
     with client_scope(client) as active:
@@ -88,6 +97,10 @@ def register(
                     signature = infer_signature(input_example, _predict(model, input_example))
                 text = json.dumps(example_to_json(input_example), allow_nan=False)
                 (folder / EXAMPLE).write_text(text, encoding="utf-8")
+            converted = None
+            if onnx:
+                (folder / ONNX_FOLDER).mkdir()
+                converted = convert_checked(model, input_example, folder / ONNX_FOLDER)
             pins = list(requirements) if requirements is not None else flavor.requirements()
             manifest = {
                 "flavor": flavor.name,
@@ -95,6 +108,7 @@ def register(
                 "signature": signature,
                 "input_example": EXAMPLE if input_example is not None else None,
                 "requirements": pins,
+                ONNX_FOLDER: converted,
                 "loopml_version": __version__,
             }
             (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
@@ -113,7 +127,7 @@ def register(
                 datasets=datasets,
                 requirements=tuple(pins),
                 description=description,
-                tags=dict(tags or {}),
+                tags={**(tags or {}), **({ONNX_TAG: "true"} if converted else {})},
             )
         )
 
@@ -147,10 +161,19 @@ def get(ref: str, *, client: Client | None = None) -> ModelVersion:
         return resolve(ref, active)
 
 
-def load(ref: str, *, allow_pickle: bool = False, client: Client | None = None) -> Any:
+def load(
+    ref: str,
+    *,
+    variant: str | None = None,
+    allow_pickle: bool = False,
+    client: Client | None = None,
+) -> Any:
     """The model ``ref`` names, read back by its flavor after every file was checked against
-    the registered digest (a tampered file raises IntegrityError). A pickled version loads
-    only with ``allow_pickle`` (and a warning)."""
+    the registered digest (a tampered file raises IntegrityError); ``variant="onnx"`` gives
+    its ONNX conversion in an ONNX Runtime session. A pickled version loads only with
+    ``allow_pickle`` (and a warning)."""
+    if variant not in (None, ONNX_FOLDER):
+        raise InvalidInputError(f"Unknown model variant {variant!r}; the one there is: onnx.")
     with client_scope(client) as active:
         version = resolve(ref, active)
         # the files stay while this process runs: a python_function model reads its data
@@ -158,6 +181,14 @@ def load(ref: str, *, allow_pickle: bool = False, client: Client | None = None) 
         atexit.register(shutil.rmtree, folder.parent, ignore_errors=True)
         materialize_tree(active.artifacts, Digest.parse(version.tree_digest), folder)
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        if variant == ONNX_FOLDER:
+            details = manifest.get(ONNX_FOLDER)
+            if not details:
+                raise InvalidInputError(
+                    f"{version.model}@{version.version} has no ONNX variant; register it with "
+                    "onnx=True (--onnx)."
+                )
+            return OnnxModel(folder / ONNX_FOLDER / str(details["file"]))
         flavor = flavor_named(str(manifest["flavor"]), allow_pickle=allow_pickle)
         return flavor.load(folder / MODEL_FOLDER, manifest[MODEL_FOLDER])
 
