@@ -200,3 +200,19 @@ def test_an_onnx_conversion_is_stored_only_after_it_predicts_the_same(client: Cl
     with pytest.raises(InvalidInputError, match=r"has no ONNX variant"):
         loopml.models.load("plain", variant="onnx", client=client)
     assert [v.version for v in client.metadata.list_model_versions("cancer")] == [1]
+
+
+def test_xgboost_and_lightgbm_models_round_trip_in_their_own_formats(client: Client) -> None:
+    import lightgbm
+    import xgboost
+    from sklearn.datasets import load_breast_cancer  # type: ignore[import-untyped]
+
+    x, y = load_breast_cancer(return_X_y=True)
+    boosted = xgboost.XGBClassifier(n_estimators=10, max_depth=3).fit(x, y)
+    light = lightgbm.LGBMClassifier(n_estimators=10, verbose=-1).fit(x, y)
+    for name, model, flavor in (("xgb", boosted, "xgboost"), ("lgbm", light, "lightgbm")):
+        version = loopml.models.register(name, model, input_example=x[:5], client=client)
+        assert version.flavor == flavor and any(flavor in r for r in version.requirements)
+        loaded = loopml.models.load(name, client=client)
+        assert np.array_equal(loaded.predict(x), model.predict(x)), name
+        assert np.allclose(loaded.predict_proba(x), model.predict_proba(x), atol=1e-6), name

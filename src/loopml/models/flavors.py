@@ -4,6 +4,8 @@
   default are recorded in the manifest when the model is saved; loading trusts exactly those
   (no question to the user, nothing else gets in). The stored tree is content-addressed and
   its digest recorded with the version, so the list cannot be edited unnoticed.
+- ``xgboost`` / ``lightgbm``: their own file formats (UBJSON / text); loading rebuilds one of
+  a fixed list of their classes.
 - ``python_function``: a reference to importable code (``package.module:callable``) plus data
   files; loading imports the code the environment already has.
 - ``pickle``: anything else, only with ``allow_pickle=True`` at registration and again at
@@ -88,6 +90,106 @@ class SklearnFlavor:
 
     def requirements(self) -> list[str]:
         return _pinned("scikit-learn", "skops", "numpy")
+
+
+def _class_in(model: object, package: str, allowed: frozenset[str]) -> str | None:
+    """The name of the first class of ``model`` (or its bases) that ``package`` defines and
+    ``allowed`` lists."""
+    for kind in type(model).__mro__:
+        if kind.__module__.split(".")[0] == package and kind.__name__ in allowed:
+            return kind.__name__
+    return None
+
+
+_XGBOOST_CLASSES = frozenset(
+    {"XGBClassifier", "XGBRegressor", "XGBRanker", "XGBRFClassifier", "XGBRFRegressor", "Booster"}
+)
+
+
+@dataclass(frozen=True)
+class XGBoostFlavor:
+    """XGBoost models in XGBoost's own format (UBJSON); loading rebuilds one of a fixed list
+    of XGBoost classes and reads the file into it."""
+
+    name: str = "xgboost"
+
+    def handles(self, model: object) -> bool:
+        return _class_in(model, "xgboost", _XGBOOST_CLASSES) is not None
+
+    def save(self, model: Any, folder: Path) -> dict[str, Any]:
+        model.save_model(str(folder / "model.ubj"))
+        return {"file": "model.ubj", "class": _class_in(model, "xgboost", _XGBOOST_CLASSES)}
+
+    def load(self, folder: Path, details: Mapping[str, Any]) -> Any:
+        import xgboost  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+        name = str(details.get("class"))
+        if name not in _XGBOOST_CLASSES:
+            raise InvalidInputError(f"Unknown XGBoost model class {name!r} in the manifest.")
+        model = getattr(xgboost, name)()
+        model.load_model(str(folder / str(details.get("file", "model.ubj"))))
+        return model
+
+    def requirements(self) -> list[str]:
+        pins = _pinned("xgboost")
+        return pins if "==" in pins[0] else _pinned("xgboost-cpu")
+
+
+_LIGHTGBM_CLASSES = frozenset({"LGBMClassifier", "LGBMRegressor", "LGBMRanker", "Booster"})
+
+
+@dataclass(frozen=True)
+class LoadedLightGBM:
+    """A LightGBM booster read back from its text file, with the scikit-learn-style
+    ``predict`` (labels for classifiers) and ``predict_proba``."""
+
+    booster: Any
+    classes: tuple[Any, ...] | None  # the labels of a classifier, else None
+
+    def predict_proba(self, inputs: Any) -> Any:
+        import numpy as np
+
+        raw = np.asarray(self.booster.predict(inputs))
+        return np.column_stack([1 - raw, raw]) if raw.ndim == 1 else raw
+
+    def predict(self, inputs: Any) -> Any:
+        import numpy as np
+
+        if self.classes is None:
+            return self.booster.predict(inputs)
+        return np.asarray(self.classes)[np.argmax(self.predict_proba(inputs), axis=1)]
+
+
+@dataclass(frozen=True)
+class LightGBMFlavor:
+    """LightGBM models as LightGBM's text model file (plus a classifier's labels)."""
+
+    name: str = "lightgbm"
+
+    def handles(self, model: object) -> bool:
+        return _class_in(model, "lightgbm", _LIGHTGBM_CLASSES) is not None
+
+    def save(self, model: Any, folder: Path) -> dict[str, Any]:
+        kind = _class_in(model, "lightgbm", _LIGHTGBM_CLASSES)
+        booster = model if kind == "Booster" else model.booster_
+        booster.save_model(str(folder / "model.txt"))
+        classes = getattr(model, "classes_", None)
+        details: dict[str, Any] = {"file": "model.txt", "class": kind}
+        if classes is not None:
+            details["classes"] = [c.item() if hasattr(c, "item") else c for c in classes]
+        return details
+
+    def load(self, folder: Path, details: Mapping[str, Any]) -> Any:
+        import lightgbm  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+        booster = lightgbm.Booster(model_file=str(folder / str(details.get("file", "model.txt"))))
+        if details.get("class") == "Booster":
+            return booster
+        classes = details.get("classes")
+        return LoadedLightGBM(booster, tuple(classes) if classes is not None else None)
+
+    def requirements(self) -> list[str]:
+        return _pinned("lightgbm", "numpy")
 
 
 @dataclass(frozen=True)
@@ -185,7 +287,12 @@ class PickleFlavor:
 
 
 PICKLE = PickleFlavor()
-_FLAVORS: tuple[Flavor, ...] = (SklearnFlavor(), PythonFunctionFlavor())
+_FLAVORS: tuple[Flavor, ...] = (
+    XGBoostFlavor(),  # before sklearn: XGBoost's and LightGBM's wrappers are estimators too
+    LightGBMFlavor(),
+    SklearnFlavor(),
+    PythonFunctionFlavor(),
+)
 
 
 def flavor_for(model: object, *, allow_pickle: bool = False) -> Flavor:
