@@ -17,6 +17,11 @@ def cli(
     return run_loopml(*args, cwd=cwd, env=env, timeout=120, columns=120)
 
 
+def expect_ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def test_quickstart_versions_data_and_trains_with_a_cached_pipeline(tmp_path: Path) -> None:
     demo = tmp_path / "demo"
     done = cli("quickstart", str(demo), "--quiet", cwd=tmp_path)
@@ -61,6 +66,15 @@ def test_quickstart_versions_data_and_trains_with_a_cached_pipeline(tmp_path: Pa
         for name in ("train", "train-2"):
             models.add(steps[name].params["model"])
         assert models == {"logistic_regression", "random_forest"}
+
+    assert "Registered breast-cancer@1 (" in done.stdout
+    (champion,) = json.loads(expect_ok(cli("models", "list", "--json", cwd=demo)))
+    assert champion["name"] == "breast-cancer" and champion["aliases"] == {"champion": 1}
+    shown = json.loads(expect_ok(cli("models", "show", "breast-cancer@champion", "--json",
+                                     cwd=demo)))  # fmt: skip
+    assert shown["run_id"] == pipeline_run.id and shown["datasets"] == ["breast_cancer@1"]
+    assert 0.9 <= shown["metrics"]["auc"] <= 1.0
+    assert shown["signature"]["inputs"] == {"kind": "tensor", "dtype": "float64", "shape": [-1, 30]}
 
     again = cli("pipeline", "run", "training", "--json", cwd=demo)
     assert again.returncode == 0, again.stderr

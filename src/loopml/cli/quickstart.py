@@ -29,6 +29,7 @@ from loopml.core.refs import format_dataset_ref
 from loopml.tracking.client import Client
 
 if TYPE_CHECKING:
+    from loopml.core.entities import ModelVersion
     from loopml.data import versions
     from loopml.pipelines.runner import PipelineRun
 
@@ -38,6 +39,7 @@ TARGET = "target"  # 1 = benign, 0 = malignant, as scikit-learn codes it
 PIPELINE_FILE = "quickstart_pipeline.py"
 PIPELINE_NAME = "training"
 PIPELINE_REF = "quickstart_pipeline:training"
+MODEL = "breast-cancer"  # the registered model
 
 
 def quickstart_command(
@@ -87,6 +89,7 @@ def quickstart_command(
         result = _run_pipeline(client, folder, quiet=quiet)
         outcome = result.value()
         rows = handle.to_arrow().num_rows
+        registered, champion = _register_best(client, result, outcome)
     if as_json:
         from loopml.cli.pipeline import run_document
 
@@ -101,10 +104,51 @@ def quickstart_command(
                 "pipeline": run_document(result),
                 "best": outcome["best"],
                 "models": outcome["reports"],
+                "registered": f"{registered.model}@{registered.version}",
+                "champion": champion,
             }
         )
         return
-    _print_summary(config, folder, result, outcome, handle)
+    registered_line = (
+        f"Registered {registered.model}@{registered.version} ({outcome['best']}); "
+        f"{registered.model}@champion is version {champion}."
+    )
+    _print_summary(config, folder, result, outcome, handle, registered_line)
+
+
+def _register_best(
+    client: Client, result: PipelineRun, outcome: dict[str, Any]
+) -> tuple[ModelVersion, int]:
+    """Register the winning family's refitted model (with the pipeline run's lineage and its
+    test metrics); on a project's first run it becomes the champion."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from loopml.core.errors import NotFoundError
+    from loopml.models.registry import promote, register
+
+    families = [report["family"] for report in outcome["reports"]]
+    index = families.index(outcome["best"])
+    call = "train" if index == 0 else f"train-{index + 1}"
+    table = result.value("features")
+    names = [n for n in table.column_names if n not in (TARGET, "split")]
+    example = table.filter(pc.equal(table.column("split"), "test")).select(names).slice(0, 5)
+    rows = [[float(v) for v in row.values()] for row in example.to_pylist()]
+    report = outcome["reports"][index]
+    version = register(
+        MODEL,
+        result.value(call),
+        input_example=np.asarray(rows),
+        run=result.run_id,
+        metrics={**report["test"], "cv_auc": report["cv_auc"]},
+        description=f"{outcome['best']} tuned by the quickstart pipeline",
+        client=client,
+    )
+    try:
+        return version, client.metadata.get_model_alias(MODEL, "champion")
+    except NotFoundError:
+        promote(f"{MODEL}@{version.version}", reason="the quickstart's first model", client=client)
+        return version, version.version
 
 
 def _version_data(client: Client, folder: Path) -> DatasetVersion:
@@ -181,6 +225,7 @@ def _print_summary(
     result: PipelineRun,
     outcome: dict[str, Any],
     handle: versions.VersionHandle,
+    registered_line: str,
 ) -> None:
     from rich.box import SIMPLE_HEAD
     from rich.table import Table
@@ -219,6 +264,7 @@ def _print_summary(
         f"{len(result.steps) - hits} step(s) ran, {hits} cached.",
         markup=False,
     )
+    out.print(registered_line, markup=False)
     where = config.server_url or config.store_uri
     out.print(f"Project:   {config.root}", markup=False)
     out.print(f"Pipeline:  {folder / PIPELINE_FILE} (named '{PIPELINE_NAME}' in loopml.yaml)",
@@ -236,6 +282,7 @@ def _print_summary(
         (f"loopml pipeline rerun {result.run_id[:8]}", "same data version and params"),
         ("loopml runs list --experiment quickstart --order-by 'metrics.auc DESC'", ""),
         (f"loopml data show {DATASET}", "the training data's full profile"),
+        (f"loopml models versions {MODEL}", "the registered models and their aliases"),
         ("loopml server", "the platform API on http://127.0.0.1:5000"),
     ):
         line = f"{command:<34}  # {comment}" if comment else command
