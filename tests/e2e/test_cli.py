@@ -42,7 +42,12 @@ HELP_COMMANDS = [
     ["models", "rollback"],
     ["models", "alias", "history"],
     ["models", "diff"],
+    ["models", "list"],
+    ["models", "show"],
+    ["models", "versions"],
+    ["models", "alias", "set"],
     ["models", "register"],
+    ["package"],
 ]
 
 
@@ -117,7 +122,7 @@ def test_help_on_every_command_exits_zero_and_teaches_with_an_example(tmp_path: 
         name = " ".join(["loopml", *command])
         assert result.returncode == 0, f"{name} --help: {result.stderr}"
         assert "Usage: loopml" in result.stdout, name
-        if command and command not in (["experiments"], ["runs"]):
+        if command and command not in (["experiments"], ["runs"], ["models"]):
             assert "Examples:" in result.stdout, name
             assert f"loopml {command[0]}" in result.stdout.split("Examples:", 1)[1], name
 

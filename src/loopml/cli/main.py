@@ -15,6 +15,7 @@ import typer
 from loopml import __version__
 from loopml.cli import data, experiments, init, models, pipeline, quickstart, runs, server, tune
 from loopml.cli.output import print_error
+from loopml.cli.package import package_command
 from loopml.core.errors import LoopMLError
 
 app = typer.Typer(
@@ -39,6 +40,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(models.app, name="models")
 app.command("tune")(tune.tune_command)
+app.command("package")(package_command)
 app.command("server")(server.server_command)
 app.command("quickstart")(quickstart.quickstart_command)
 

@@ -100,8 +100,10 @@ def register_command(
     ] = None,
     as_json: output.JsonFlag = False,
 ) -> None:
-    """Register a pipeline's output (--run PIPELINE_RUN --step CALL) or a step run's output
-    (--run STEP_RUN) as the next version of NAME, linked to the run and its dataset versions.
+    """Register a pipeline's output as the next version of NAME.
+
+    --run PIPELINE_RUN --step CALL takes that step's output (--run STEP_RUN alone, a step
+    run's); the version is linked to the run and the dataset versions it read.
 
     Examples:
 
@@ -154,7 +156,15 @@ def _read_example(path: Path) -> Any:
 
 @app.command("list")
 def list_command(as_json: output.JsonFlag = False) -> None:
-    """Every registered model: its newest version and its aliases."""
+    """Every registered model: its newest version and its aliases.
+
+    Models are registered from Python or with 'loopml models register'.
+
+    Examples:
+
+        loopml models list
+        loopml models list --json
+    """
     with open_client() as client:
         models = client.metadata.list_registered_models()
     if as_json:
@@ -177,7 +187,15 @@ def list_command(as_json: output.JsonFlag = False) -> None:
 def versions_command(
     name: Annotated[str, typer.Argument(help="The model.")], as_json: output.JsonFlag = False
 ) -> None:
-    """Every version of a model, oldest first, with its run, data and metrics."""
+    """Every version of a model, oldest first.
+
+    Each with its aliases, flavor, run, the dataset versions it was trained on, and metrics.
+
+    Examples:
+
+        loopml models versions churn
+        loopml models versions churn --json
+    """
     with open_client() as client:
         versions = client.metadata.list_model_versions(name)
         aliases = client.metadata.get_registered_model(name).aliases
@@ -208,8 +226,16 @@ def show_command(
     ref: Annotated[str, typer.Argument(help="NAME, NAME@3 or NAME@ALIAS.")],
     as_json: output.JsonFlag = False,
 ) -> None:
-    """One version: flavor, stored files' digest, run, dataset versions, metrics, signature,
-    requirements."""
+    """One version of a model.
+
+    Its flavor, the digest of its stored files, run, dataset versions, metrics, signature
+    and pinned requirements.
+
+    Examples:
+
+        loopml models show churn@champion
+        loopml models show models:/churn/3 --json
+    """
     from loopml.models.registry import get
 
     with open_client() as client:
@@ -233,7 +259,15 @@ def alias_set_command(
     reason: ReasonOption = "",
     as_json: output.JsonFlag = False,
 ) -> None:
-    """Point NAME@ALIAS at VERSION (the move is kept in the alias's history)."""
+    """Point NAME@ALIAS at VERSION.
+
+    The move is kept in the alias's history with who, when and --reason.
+
+    Examples:
+
+        loopml models alias set churn challenger 5
+        loopml models alias set churn production 4 --reason "signed off by risk"
+    """
     from loopml.models.registry import set_alias
 
     with open_client() as client:
@@ -248,7 +282,15 @@ def alias_unset_command(
     reason: ReasonOption = "",
     as_json: output.JsonFlag = False,
 ) -> None:
-    """Remove NAME@ALIAS (kept in the history)."""
+    """Remove NAME@ALIAS.
+
+    The removal is kept in the alias's history; setting it again starts a fresh history for
+    rollbacks.
+
+    Examples:
+
+        loopml models alias unset churn challenger --reason "experiment over"
+    """
     from loopml.models.registry import set_alias
 
     with open_client() as client:
@@ -262,7 +304,15 @@ def alias_history_command(
     alias: Annotated[str | None, typer.Argument(help="One alias (default: all).")] = None,
     as_json: output.JsonFlag = False,
 ) -> None:
-    """Every move of the model's aliases, oldest first: when, from → to, who, why."""
+    """Every move of the model's aliases, oldest first.
+
+    Each row says when, from which version to which, who and why.
+
+    Examples:
+
+        loopml models alias history churn
+        loopml models alias history churn champion --json
+    """
     with open_client() as client:
         history = client.metadata.list_alias_history(name, alias)
     if as_json:
@@ -294,6 +344,8 @@ def promote_command(
 ) -> None:
     """Point the model's champion (or --alias) at the version REF names.
 
+    The move is kept in the alias's history: loopml models alias history NAME.
+
     Examples:
 
         loopml models promote churn@4
@@ -313,8 +365,10 @@ def rollback_command(
     reason: ReasonOption = "",
     as_json: output.JsonFlag = False,
 ) -> None:
-    """Move the champion (or --alias) back to the version it named before; again to go
-    further back.
+    """Move the champion (or --alias) back to the version it named before.
+
+    Rolling back again goes further back (a rollback is not itself undone by the next one);
+    with no earlier version it exits 2 and changes nothing.
 
     Examples:
 
@@ -334,8 +388,10 @@ def diff_command(
     b: Annotated[str, typer.Argument(help="Another version.")],
     as_json: output.JsonFlag = False,
 ) -> None:
-    """Two versions side by side: metrics (with b − a), their runs' params, training data,
-    signature, flavor and requirements.
+    """Two versions side by side.
+
+    Metrics (with b − a), their runs' params, the dataset versions they were trained on,
+    signature changes, flavor and requirements.
 
     Examples:
 

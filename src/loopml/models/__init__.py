@@ -8,6 +8,7 @@
 
 from loopml.models.compare import diff
 from loopml.models.flavors import PythonFunction
+from loopml.models.packaging import package
 from loopml.models.registry import get, load, promote, register, resolve, rollback, set_alias
 from loopml.models.signature import infer_signature
 
@@ -17,6 +18,7 @@ __all__ = [
     "get",
     "infer_signature",
     "load",
+    "package",
     "promote",
     "register",
     "resolve",

@@ -1,0 +1,62 @@
+"""``loopml package``: write a registered model version as a deployable bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from loopml.cli import output
+from loopml.cli.resolve import open_client
+
+
+def package_command(
+    ref: Annotated[
+        str, typer.Argument(help="The version: NAME@ALIAS, NAME@3 or models:/NAME@ALIAS.")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="A new or empty folder to write the bundle in.")
+    ],
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image", help="The image the Kubernetes manifests run [default: loopml-NAME:VERSION]."
+        ),
+    ] = None,
+    replicas: Annotated[
+        int, typer.Option("--replicas", min=1, help="Replicas the Deployment starts with.")
+    ] = 1,
+    as_json: output.JsonFlag = False,
+) -> None:
+    """Write the model version REF names as a deployable bundle in --out.
+
+    The bundle holds the version's verified files (model/), bundle.json, pinned
+    requirements.txt, a Dockerfile that runs 'loopml serve' on port 8080, and Kubernetes
+    manifests (k8s/: Deployment, Service, HorizontalPodAutoscaler). --out must be a new or
+    empty folder; it gets the whole bundle or nothing.
+
+    Examples:
+
+        loopml package churn@champion --out dist/churn
+        docker build -t loopml-churn:4 dist/churn && kubectl apply -f dist/churn/k8s
+
+        loopml package churn@3 --out dist/churn-3 --image ghcr.io/acme/churn:3
+        loopml package models:/churn@challenger --out dist/next --replicas 2 --json
+    """
+    from loopml.models.packaging import BUNDLE_MANIFEST, package
+
+    with open_client() as client:
+        bundle = package(ref, out, image=image, replicas=replicas, client=client)
+    manifest = json.loads((bundle / BUNDLE_MANIFEST).read_text(encoding="utf-8"))
+    if as_json:
+        output.print_json(manifest)
+        return
+    ref_text = f"{manifest['model']}@{manifest['version']}"
+    console = output.console()
+    console.print(
+        f"Packaged {ref_text} into {bundle} ({len(manifest['files'])} files).", markup=False
+    )
+    console.print(f"  docker build -t {manifest['image']} {bundle}", markup=False)
+    console.print(f"  kubectl apply -f {bundle / 'k8s'}", markup=False)

@@ -1,0 +1,197 @@
+"""What a bundle needs to run somewhere else: its Dockerfile and its Kubernetes Deployment,
+Service and HorizontalPodAutoscaler — pure builders (text and plain dicts), no I/O.
+
+The container runs ``loopml serve /bundle`` on port 8080 as a non-root user; the Kubernetes
+probes and the Docker HEALTHCHECK use the Open Inference Protocol health endpoints.
+
+>>> kubernetes_name("Churn_Model.v2")
+'churn-model-v2'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "BASE_IMAGE",
+    "PORT",
+    "DeploymentSpec",
+    "default_image",
+    "deployment_manifest",
+    "dockerfile",
+    "hpa_manifest",
+    "kubernetes_name",
+    "service_manifest",
+]
+
+BASE_IMAGE = "python:3.11-slim"
+PORT = 8080
+SERVICE_PORT = 80
+BUNDLE_DIR = "/bundle"
+USER_ID = 10001  # numeric, so Kubernetes' runAsNonRoot can check it
+LIVE_PATH = "/v2/health/live"
+READY_PATH = "/v2/health/ready"
+RESOURCES = {
+    "requests": {"cpu": "250m", "memory": "512Mi"},
+    "limits": {"cpu": "1", "memory": "1Gi"},
+}
+CPU_TARGET = 70  # percent of the CPU request, averaged over the pods
+MIN_REPLICAS, MAX_REPLICAS = 1, 5
+_NAME_LIMIT = 63  # a DNS-1123 label, which is also the limit of a label value
+_NOT_DNS = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentSpec:
+    """What the manifests name: the model and version, the container image, the replicas."""
+
+    model: str
+    version: int
+    image: str
+    replicas: int = 1
+
+    @property
+    def name(self) -> str:
+        """The Kubernetes name of the model (a DNS label; also the ``app`` label)."""
+        return kubernetes_name(self.model)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {"app": self.name, "model-version": str(self.version)}
+
+
+def kubernetes_name(model: str) -> str:
+    """``model`` as a DNS-1123 label (lowercase letters, digits and '-', at most 63, starting
+    with a letter) — usable as a resource name, a label value and in an image name."""
+    slug = _NOT_DNS.sub("-", model.lower()).strip("-")
+    if not slug or not slug[0].isalpha():
+        slug = f"model-{slug}".strip("-")
+    return slug[:_NAME_LIMIT].rstrip("-")
+
+
+def default_image(model: str, version: int) -> str:
+    """``loopml-<name>:<version>``, the image ``docker build -t`` should make."""
+    return f"loopml-{kubernetes_name(model)}:{version}"
+
+
+def dockerfile(*, model: str, version: int, loopml_version: str) -> str:
+    """A Dockerfile that installs the bundle's requirements and serves it on port 8080."""
+    probe = (
+        "import urllib.request; "
+        f"urllib.request.urlopen('http://127.0.0.1:{PORT}{LIVE_PATH}', timeout=2)"
+    )
+    command = ["loopml", "serve", BUNDLE_DIR, "--host", "0.0.0.0", "--port", str(PORT)]
+    lines = [
+        f"# {model}@{version}, packaged by loopml {loopml_version} ('loopml package').",
+        f"#   docker build -t {default_image(model, version)} .",
+        f"FROM {BASE_IMAGE}",
+        "ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1",
+        f"RUN useradd --create-home --uid {USER_ID} --user-group --shell /usr/sbin/nologin loopml",
+        f"WORKDIR {BUNDLE_DIR}",
+        "# Requirements first, so a new model version reuses the installed packages layer.",
+        f"COPY requirements.txt {BUNDLE_DIR}/requirements.txt",
+        "RUN pip install --no-cache-dir -r requirements.txt",
+        "# The bundle stays owned by root: the server reads it and cannot change it.",
+        f"COPY . {BUNDLE_DIR}",
+        f"USER {USER_ID}:{USER_ID}",
+        f"EXPOSE {PORT}",
+        "HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 "
+        f"CMD {json.dumps(['python', '-c', probe])}",
+        "# --host 0.0.0.0: inside a container the server must bind all interfaces to be",
+        "# reachable through the published port ('loopml serve' itself defaults to 127.0.0.1).",
+        f"CMD {json.dumps(command)}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def deployment_manifest(spec: DeploymentSpec) -> dict[str, Any]:
+    """An ``apps/v1`` Deployment: probes on the health endpoints, resource requests and
+    limits, non-root. The selector matches ``app`` only, so a new model version rolls out
+    as an update of the same Deployment (a selector cannot change)."""
+    container = {
+        "name": "model",
+        "image": spec.image,
+        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "readinessProbe": _probe(READY_PATH, initial_delay=5, period=5),
+        "livenessProbe": _probe(LIVE_PATH, initial_delay=15, period=10),
+        "resources": RESOURCES,
+        "securityContext": {"allowPrivilegeEscalation": False},
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(spec),
+        "spec": {
+            "replicas": spec.replicas,
+            "selector": {"matchLabels": {"app": spec.name}},
+            "template": {
+                "metadata": {"labels": spec.labels},
+                "spec": {
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": USER_ID},
+                    "containers": [container],
+                },
+            },
+        },
+    }
+
+
+def service_manifest(spec: DeploymentSpec) -> dict[str, Any]:
+    """A ClusterIP Service: port 80 to the pods' 8080."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(spec),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": {"app": spec.name},
+            "ports": [
+                {"name": "http", "port": SERVICE_PORT, "targetPort": PORT, "protocol": "TCP"}
+            ],
+        },
+    }
+
+
+def hpa_manifest(spec: DeploymentSpec) -> dict[str, Any]:
+    """An ``autoscaling/v2`` HorizontalPodAutoscaler on 70% CPU, 1 to 5 replicas (more if
+    the Deployment asks for more)."""
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _metadata(spec),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name},
+            "minReplicas": MIN_REPLICAS,
+            "maxReplicas": max(MAX_REPLICAS, spec.replicas),
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": CPU_TARGET},
+                    },
+                }
+            ],
+        },
+    }
+
+
+def _metadata(spec: DeploymentSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "labels": {**spec.labels, "app.kubernetes.io/managed-by": "loopml"},
+        # the exact registered name, which the labels may have had to simplify
+        "annotations": {"loopml/model": f"{spec.model}@{spec.version}"},
+    }
+
+
+def _probe(path: str, *, initial_delay: int, period: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": PORT},
+        "initialDelaySeconds": initial_delay,
+        "periodSeconds": period,
+        "timeoutSeconds": 2,
+        "failureThreshold": 3,
+    }

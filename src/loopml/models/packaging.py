@@ -1,0 +1,221 @@
+"""``loopml package``: a registered model version as a self-contained, deployable folder.
+
+::
+
+    bundle/
+      bundle.json          what is inside: model, version, flavor, digest, lineage, files
+      requirements.txt     the version's pinned requirements + loopml[serve]
+      Dockerfile           runs 'loopml serve /bundle' on port 8080
+      model/               the version's stored files, verified against its digest
+      k8s/deployment.yaml  k8s/service.yaml  k8s/hpa.yaml
+
+The bundle is written into a hidden folder beside ``out`` and renamed into place at the end,
+so ``out`` either holds a whole bundle or nothing.
+
+>>> package("churn@champion", "dist/churn")  # doctest: +SKIP
+PosixPath('/home/me/project/dist/churn')
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from loopml.core.entities import ModelVersion
+from loopml.core.errors import ConflictError, InvalidInputError
+from loopml.core.hashing import Digest
+from loopml.core.ids import format_ms
+from loopml.core.version import __version__
+from loopml.models.deployment import (
+    DeploymentSpec,
+    default_image,
+    deployment_manifest,
+    dockerfile,
+    hpa_manifest,
+    service_manifest,
+)
+from loopml.models.registry import resolve
+from loopml.stores.artifacts.trees import materialize_tree
+from loopml.tracking.client import Client, client_scope
+
+__all__ = ["BUNDLE_MANIFEST", "bundle_requirements", "package"]
+
+BUNDLE_MANIFEST = "bundle.json"
+BUNDLE_FORMAT = 1
+MODEL_DIR = "model"
+SERVE_REQUIREMENT = f"loopml[serve]=={__version__}"
+_PROJECT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def package(
+    ref: str,
+    out: str | os.PathLike[str],
+    *,
+    image: str | None = None,
+    replicas: int = 1,
+    client: Client | None = None,
+) -> Path:
+    """Write the version ``ref`` names (``churn@champion``, ``churn@3``,
+    ``models:/churn@champion``) as a deployable bundle in ``out``, a new or empty folder, and
+    return its absolute path. ``image`` is the container image the Kubernetes manifests run
+    (default ``loopml-<name>:<version>``); ``replicas`` the Deployment's starting replicas."""
+    target = Path(os.path.abspath(out))  # so that '.' has a name and a parent
+    _check_out(target)
+    _check_options(image=image, replicas=replicas)
+    with client_scope(client) as active:
+        version = resolve(ref, active)
+        requirements = bundle_requirements(version.requirements)
+        spec = DeploymentSpec(
+            model=version.model,
+            version=version.version,
+            image=image or default_image(version.model, version.version),
+            replicas=replicas,
+        )
+        scratch = target.parent / f".{target.name}.{secrets.token_hex(6)}.partial"
+        _mkdir(target.parent, exist_ok=True)
+        _mkdir(scratch, exist_ok=False)
+        try:
+            materialize_tree(
+                active.artifacts, Digest.parse(version.tree_digest), scratch / MODEL_DIR
+            )
+            _write_bundle(scratch, version, spec, requirements)
+            _move_into_place(scratch, target)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+    return target
+
+
+def bundle_requirements(pins: Iterable[str]) -> list[str]:
+    """The version's requirement lines plus ``loopml[serve]`` at this loopml's version:
+    sorted, without duplicates, with any other pin of loopml replaced. A line that is a pip
+    option or holds a line break is refused (it could pull from anywhere)."""
+    lines = {SERVE_REQUIREMENT}
+    for pin in pins:
+        line = pin.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "\n" in line or "\r" in line or line.startswith("-"):
+            raise InvalidInputError(
+                f"Requirement {pin!r} of the model version is not a requirement line (a pip "
+                "option or a line break); register the version with plain pins like "
+                "'scikit-learn==1.5.2'."
+            )
+        project = _PROJECT.match(line)
+        if project and re.sub(r"[-_.]+", "-", project.group(1)).lower() == "loopml":
+            continue
+        lines.add(line)
+    return sorted(lines, key=lambda line: (line.lower(), line))
+
+
+def _write_bundle(
+    folder: Path, version: ModelVersion, spec: DeploymentSpec, requirements: list[str]
+) -> None:
+    texts = {
+        "requirements.txt": "\n".join(requirements) + "\n",
+        "Dockerfile": dockerfile(
+            model=version.model, version=version.version, loopml_version=__version__
+        ),
+        "k8s/deployment.yaml": _yaml(deployment_manifest(spec)),
+        "k8s/service.yaml": _yaml(service_manifest(spec)),
+        "k8s/hpa.yaml": _yaml(hpa_manifest(spec)),
+    }
+    try:
+        (folder / "k8s").mkdir()
+        for relative, text in texts.items():
+            (folder / relative).write_text(text, encoding="utf-8")
+        manifest = _manifest(version, spec, _files(folder))
+        (folder / BUNDLE_MANIFEST).write_text(
+            json.dumps(manifest, indent=2) + "\n", encoding="utf-8"
+        )
+    except OSError as exc:
+        raise InvalidInputError(f"Could not write the bundle in {folder}: {exc}.") from exc
+
+
+def _manifest(
+    version: ModelVersion, spec: DeploymentSpec, files: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "format": BUNDLE_FORMAT,
+        "model": version.model,
+        "version": version.version,
+        "flavor": version.flavor,
+        "digest": version.tree_digest,
+        "signature": version.signature,
+        "run_id": version.run_id,
+        "datasets": list(version.datasets),
+        "metrics": dict(version.metrics),
+        "created_at": format_ms(version.created_at),
+        "loopml_version": __version__,
+        "image": spec.image,
+        "files": files,
+    }
+
+
+def _files(folder: Path) -> list[dict[str, Any]]:
+    """Every file under ``folder`` (POSIX path relative to it, size in bytes), sorted."""
+    found = [path for path in folder.rglob("*") if path.is_file()]
+    listed = [{"path": p.relative_to(folder).as_posix(), "size": p.stat().st_size} for p in found]
+    return sorted(listed, key=lambda entry: entry["path"])
+
+
+def _yaml(document: dict[str, Any]) -> str:
+    text: str = yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
+    return text
+
+
+def _check_options(*, image: str | None, replicas: int) -> None:
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+        raise InvalidInputError(
+            f"The 'replicas' parameter of package must be a whole number ≥ 1. "
+            f"Got {replicas!r} instead."
+        )
+    if image is not None and (not image.strip() or any(c.isspace() for c in image)):
+        raise InvalidInputError(
+            f"The 'image' parameter of package must be an image name without spaces, like "
+            f"'registry.example.com/churn:3'. Got {image!r} instead."
+        )
+
+
+def _check_out(out: Path) -> None:
+    if out.is_dir():
+        try:
+            occupied = next(out.iterdir(), None) is not None
+        except OSError as exc:
+            raise InvalidInputError(f"Cannot read the bundle folder {out}: {exc}.") from exc
+        if occupied:
+            raise InvalidInputError(
+                f"The bundle folder {out} is not empty; give a new or empty folder (nothing "
+                "is overwritten)."
+            )
+    elif out.exists() or out.is_symlink():
+        raise InvalidInputError(
+            f"The bundle folder {out} exists and is not a folder; give a new or empty folder."
+        )
+
+
+def _mkdir(folder: Path, *, exist_ok: bool) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=exist_ok)
+    except OSError as exc:
+        raise InvalidInputError(f"Could not create the folder {folder}: {exc}.") from exc
+
+
+def _move_into_place(scratch: Path, target: Path) -> None:
+    """Rename the finished bundle to ``target`` (which may be an empty folder: rename
+    replaces it); fails rather than mixing if ``target`` filled up meanwhile."""
+    try:
+        os.replace(scratch, target)
+    except OSError as exc:
+        raise ConflictError(
+            f"Could not move the bundle into {target}: {exc}. Was the folder written to while "
+            "packaging? Give a new or empty folder."
+        ) from exc
