@@ -106,3 +106,34 @@ def test_a_pipeline_output_is_registered_from_the_shell(tmp_path: Path) -> None:
     missing = cli("models", "register", "iris-pipe", "--run", done["run_id"], "--step", "nope",
                   cwd=tmp_path)  # fmt: skip
     assert missing.returncode == 2 and "has no step call 'nope'" in missing.stderr
+
+
+def test_gate_and_approve_from_the_shell(project: Path) -> None:
+    x, y = load_iris(return_X_y=True)
+    data = project / "iris.csv"
+    data.write_text(
+        "a,b,c,d,label\n"
+        + "".join(f"{','.join(map(str, r))},{t}\n" for r, t in zip(x, y, strict=True)),
+        encoding="utf-8",
+    )
+    expect(cli("data", "add", "iris", str(data), "--quiet", cwd=project), 0)
+    bad = project / "bad.yaml"
+    bad.write_text("evaluation: {dataset: iris@1, target: label}\nmetrics: {acc: {min: 1}}\n")
+    refused = cli("gate", "iris-clf@1", "--policy", str(bad), cwd=project)
+    assert refused.returncode == 2 and f"{bad}:2:11: metrics: unknown key 'acc'" in refused.stderr
+    policy = project / "gates.yaml"
+    policy.write_text(
+        "evaluation: {dataset: iris@1, target: label}\n"
+        "metrics: {accuracy: {min: 0.9}, f1: {min: 0.9}}\n"
+        "promotion: {require_gate: true, require_approval: true}\n"
+    )
+    gated = expect(cli("gate", "iris-clf@2", cwd=project), 0)
+    assert "passed: 2 checks." in gated and "gate iris-clf@2 on iris@1" in gated
+    blocked = cli("models", "promote", "iris-clf@2", cwd=project)
+    assert blocked.returncode == 1 and "it needs an approval" in blocked.stderr
+    expect(cli("models", "approve", "iris-clf@2", "-m", "looked fine", cwd=project), 0)
+    assert "iris-clf@champion: — → 2." in expect(
+        cli("models", "promote", "iris-clf@2", cwd=project), 0
+    )
+    (stored,) = json.loads(expect(cli("models", "gates", "iris-clf@2", "--json", cwd=project), 0))
+    assert stored["passed"] and [c["name"] for c in stored["checks"]] == ["accuracy", "f1"]

@@ -28,7 +28,7 @@ def test_quickstart_versions_data_and_trains_with_a_cached_pipeline(tmp_path: Pa
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # --quiet: no progress bar, no warnings
     assert "Training data: breast_cancer@1, added from data/breast_cancer.csv" in done.stdout
-    assert "breast_cancer.csv: 569 rows × 31 columns" in done.stdout  # its profile
+    assert "breast_cancer.csv: 455 rows × 31 columns" in done.stdout  # its profile
     assert "Tuned models, evaluated on the held-out split" in done.stdout
     assert "loopml pipeline run training" in done.stdout
     assert str((demo / ".loopml").resolve()) in done.stdout
@@ -62,7 +62,7 @@ def test_quickstart_versions_data_and_trains_with_a_cached_pipeline(tmp_path: Pa
                 evaluation.id, "confusion_matrix.json", tmp_path / name
             )
             matrix = json.loads(matrix_file.read_text())["matrix"]
-            assert sum(map(sum, matrix)) == 143  # the 25% test split of 569 samples
+            assert sum(map(sum, matrix)) == 114  # the 25% test split of 455 samples
         for name in ("train", "train-2"):
             models.add(steps[name].params["model"])
         assert models == {"logistic_regression", "random_forest"}
@@ -85,6 +85,39 @@ def test_quickstart_versions_data_and_trains_with_a_cached_pipeline(tmp_path: Pa
     shown = cli("data", "show", "breast_cancer", "--json", cwd=demo)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["source"] == "data/breast_cancer.csv"
+
+
+def test_quickstart_gates_promotes_then_a_bad_batch_fails_its_gate_and_is_rolled_back(
+    tmp_path: Path,
+) -> None:
+    demo = tmp_path / "demo"
+    first = cli("quickstart", str(demo), "--quiet", "--json", cwd=tmp_path)
+    story = json.loads(expect_ok(first))
+    assert story["registered"] == "breast-cancer@1" and story["promoted"] is True
+    assert story["gate"]["passed"] and story["gate"]["dataset"] == "breast_cancer_holdout@1"
+    assert story["champion"] == 1 and (demo / "gates.yaml").is_file()
+    stored = json.loads(expect_ok(cli("models", "gates", "breast-cancer@1", "--json", cwd=demo)))
+    assert [result["id"] for result in stored] == [story["gate"]["id"]]
+
+    second = json.loads(expect_ok(cli("quickstart", str(demo), "--quiet", "--json", cwd=tmp_path)))
+    assert second["dataset"]["ref"] == "breast_cancer@2"  # the mislabelled batch
+    assert second["registered"] == "breast-cancer@2" and second["promoted"] is False
+    failed = {check["name"] for check in second["gate"]["checks"] if not check["passed"]}
+    assert "beats champion on accuracy" in failed and second["gate"]["against"] == 1
+    assert "cannot become champion" in second["blocked"] and second["rolled_back"] is True
+    assert second["champion"] == 1
+
+    history = json.loads(expect_ok(cli("models", "alias", "history", "breast-cancer", "champion",
+                                       "--json", cwd=demo)))  # fmt: skip
+    assert [(h["from_version"], h["to_version"]) for h in history] == [(None, 1), (1, 2), (2, 1)]
+    assert history[1]["reason"].startswith("forced: ")
+    assert history[2]["reason"] == "breast-cancer@2 failed its gate"
+
+    again = cli("gate", "breast-cancer@2", "--json", cwd=demo)  # the project's gates.yaml
+    assert again.returncode == 1, again.stderr
+    assert json.loads(again.stdout)["passed"] is False
+    blocked = cli("models", "promote", "breast-cancer@2", cwd=demo)
+    assert blocked.returncode == 1 and "its last gate under" in blocked.stderr
 
 
 def test_quickstart_without_scikit_learn_says_what_to_install(tmp_path: Path) -> None:

@@ -18,7 +18,14 @@ import pytest
 import sqlalchemy as sa
 
 import loopml
-from loopml.core.entities import ArtifactEdge, DatasetInput, ModelVersion, RunStatus
+from loopml.core.entities import (
+    AliasChange,
+    ArtifactEdge,
+    DatasetInput,
+    GateResult,
+    ModelVersion,
+    RunStatus,
+)
 from loopml.stores.metadata.base import RunQuery
 from loopml.stores.metadata.sql import SqlMetadataStore
 from loopml.stores.metadata.sql.engine import parse_uri
@@ -35,6 +42,10 @@ from loopml.stores.metadata.sql.schema import (
     datasets,
     experiments,
     metadata,
+    model_alias_history,
+    model_aliases,
+    model_versions,
+    registered_models,
     runs,
 )
 
@@ -177,11 +188,22 @@ def test_migrations_build_the_schema_that_schema_py_describes(
                 c.name for c in table.constraints if isinstance(c, sa.UniqueConstraint)
             }
             foreign_keys = {
-                (fk["constrained_columns"][0], fk["referred_table"], fk["options"].get("ondelete"))
+                (
+                    tuple(fk["constrained_columns"]),
+                    fk["referred_table"],
+                    tuple(fk["referred_columns"]),
+                    fk["options"].get("ondelete"),
+                )
                 for fk in inspector.get_foreign_keys(table.name)
             }
             assert foreign_keys == {
-                (fk.parent.name, fk.column.table.name, fk.ondelete) for fk in table.foreign_keys
+                (
+                    tuple(fk.column_keys),
+                    fk.referred_table.name,
+                    tuple(element.column.name for element in fk.elements),
+                    fk.ondelete,
+                )
+                for fk in table.foreign_key_constraints
             }, table.name
             primary_key = inspector.get_pk_constraint(table.name)["constrained_columns"]
             assert primary_key == [c.name for c in table.primary_key], table.name
@@ -340,6 +362,100 @@ def test_a_store_at_revision_0004_is_upgraded_and_keeps_its_data(
         assert store.get_registered_model("churn").aliases == {"champion": 1}
         store.delete_run("r1")
         assert store.get_model_version("churn", 1).run_id is None
+    engine = sa.create_engine(parse_uri(uri))
+    try:
+        with engine.connect() as conn:
+            assert current_revision(conn) == HEAD_REVISION
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "make_uri",
+    [
+        pytest.param(_sqlite_uri, id="sqlite"),
+        pytest.param(None, id="postgres", marks=pytest.mark.postgres),
+    ],
+)
+def test_a_store_at_revision_0005_is_upgraded_and_keeps_its_data(
+    make_uri: Callable[[Path], str] | None, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    uri = make_uri(tmp_path) if make_uri else request.getfixturevalue("postgres_uri")
+    tree = "blake3:" + "ab" * 32
+    engine = sa.create_engine(parse_uri(uri))
+    try:
+        with engine.begin() as conn:
+            _migrate_to(conn, "0005")
+            # tables 0006 does not touch, so the newest schema.py describes them
+            conn.execute(
+                sa.insert(registered_models).values(
+                    id="m1",
+                    name="churn",
+                    description="",
+                    created_at=1,
+                    updated_at=2,
+                    next_version=3,
+                )
+            )
+            for version in (1, 2):
+                conn.execute(
+                    sa.insert(model_versions).values(
+                        model_id="m1",
+                        version=version,
+                        flavor="sklearn",
+                        tree_digest=tree,
+                        created_at=version,
+                        signature={"inputs": [{"name": "age", "type": "double"}]},
+                        metrics={"auc": 0.9},
+                        datasets=["iris@1"],
+                        requirements=[],
+                        description="",
+                        tags={},
+                    )
+                )
+            conn.execute(
+                sa.insert(model_aliases).values(model_id="m1", alias="champion", version=2)
+            )
+            conn.execute(
+                sa.insert(model_alias_history).values(
+                    model_id="m1", alias="champion", to_version=2, at=2, actor="ops", reason="first"
+                )
+            )
+        with engine.connect() as conn:
+            assert current_revision(conn) == "0005"
+            assert not sa.inspect(conn).has_table("model_gate_results")
+    finally:
+        engine.dispose()
+
+    with SqlMetadataStore(uri) as store:
+        assert store.get_model_version("churn", 1).signature == {
+            "inputs": [{"name": "age", "type": "double"}]
+        }
+        assert [v.version for v in store.list_model_versions("churn")] == [1, 2]
+        assert store.get_registered_model("churn").aliases == {"champion": 2}
+        assert store.list_alias_history("churn") == [
+            AliasChange("churn", "champion", None, 2, 2, "ops", "first")
+        ]
+        assert store.list_gate_results("churn") == []
+        assert store.list_model_approvals("churn") == []
+        checks = ({"check": "metric", "name": "auc", "passed": True, "observed": 0.9},)
+        for version in (1, 2):
+            result = GateResult(
+                id="0" * 31 + str(version),
+                model="churn",
+                version=version,
+                passed=True,
+                checks=checks,
+                policy={"metrics": {"auc": {"min": 0.8}}},
+                policy_digest="sha256:" + "cd" * 32,
+                evaluated_at=5,
+            )
+            assert store.add_gate_result(result) == result
+            store.add_model_approval("churn", version, actor="ops", comment=f"v{version}")
+        store.delete_model_version("churn", 1)
+        assert [r.id for r in store.list_gate_results("churn")] == ["0" * 31 + "2"]
+        approvals = store.list_model_approvals("churn")
+        assert [(a.version, a.actor, a.comment) for a in approvals] == [(2, "ops", "v2")]
     engine = sa.create_engine(parse_uri(uri))
     try:
         with engine.connect() as conn:

@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from loopml.core.entities import (
     ArtifactEntry,
     DatasetVersion,
+    GateResult,
     Metric,
     ModelVersion,
     Param,
@@ -29,7 +30,7 @@ from loopml.core.entities import (
 )
 from loopml.core.errors import BackendUnavailableError
 from loopml.core.hashing import CHUNK_SIZE, hash_chunks
-from loopml.core.ids import now_ms
+from loopml.core.ids import new_id, now_ms
 from loopml.server import create_app
 from loopml.server.auth import authorize
 from loopml.stores.artifacts.local import LocalArtifactStore
@@ -231,6 +232,53 @@ def test_model_registry_errors_are_4xx_naming_the_problem(
     )
 
 
+def test_gate_result_and_approval_routes_answer_201_or_4xx_naming_the_problem(
+    http: httpx.Client, store: HttpMetadataStore
+) -> None:
+    model = f"api-gates-{_new_run(store, 'gate-errors')}"
+    store.add_model_version(ModelVersion(model, 0, "sklearn", "blake3:" + "ef" * 32, 1))
+    url = f"/api/v1/models/{model}/versions/1"
+    gate = {
+        "id": new_id(),
+        "passed": True,
+        "checks": [{"check": "metric", "name": "auc", "passed": True}],
+        "policy": {"metrics": {}},
+        "policy_digest": "sha256:" + "ab" * 32,
+        "evaluated_at": 1,
+    }
+    assert "policy_digest" in _error(
+        http.post(f"{url}/gate-results", json={**gate, "policy_digest": "sha256:x"}),
+        400,
+        "invalid_input",
+    )
+    assert "body.checks" in _error(
+        http.post(f"{url}/gate-results", json={**gate, "checks": ["x"]}), 400, "invalid_input"
+    )
+    assert "no version 2" in _error(
+        http.post(f"/api/v1/models/{model}/versions/2/gate-results", json=gate), 404, "not_found"
+    )
+    assert http.get(f"{url}/gate-results").json() == {"items": []}
+    added = http.post(f"{url}/gate-results", json=gate)
+    assert added.status_code == 201, added.text
+    assert added.json() == {
+        **gate,
+        "model": model,
+        "version": 1,
+        "against": None,
+        "dataset": None,
+        "actor": "anonymous",
+    }
+    assert gate["id"] in _error(http.post(f"{url}/gate-results", json=gate), 409, "conflict")
+    assert http.get(f"/api/v1/models/{model}/gate-results").json()["items"] == [added.json()]
+    assert "comment" in _error(
+        http.post(f"{url}/approvals", json={"comment": "c" * 2001}), 400, "invalid_input"
+    )
+    approved = http.post(f"{url}/approvals", json={"comment": "ok"})
+    assert approved.status_code == 201, approved.text
+    assert (approved.json()["actor"], approved.json()["comment"]) == ("anonymous", "ok")
+    assert http.get(f"{url}/approvals").json()["items"] == [approved.json()]
+
+
 def _raw_get(url: str, path: str) -> tuple[int, bytes]:
     """A GET with the path sent exactly as written (clients normalise ``..`` away)."""
     host, port = url.removeprefix("http://").split(":")
@@ -328,6 +376,12 @@ def test_openapi_describes_every_endpoint(http: httpx.Client) -> None:
         ("DELETE", "/api/v1/models/{name}/aliases/{alias}"),
         ("GET", "/api/v1/models/{name}/aliases/{alias}"),
         ("GET", "/api/v1/models/{name}/alias-history"),
+        ("POST", "/api/v1/models/{name}/versions/{version}/gate-results"),
+        ("GET", "/api/v1/models/{name}/versions/{version}/gate-results"),
+        ("GET", "/api/v1/models/{name}/gate-results"),
+        ("POST", "/api/v1/models/{name}/versions/{version}/approvals"),
+        ("GET", "/api/v1/models/{name}/versions/{version}/approvals"),
+        ("GET", "/api/v1/models/{name}/approvals"),
     }
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
 
@@ -388,6 +442,9 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
     metadata.set_model_version_tag(model, 2, "stage", "staging")
     metadata.set_model_alias(model, "champion", None, reason="retired")
     metadata.delete_model_version(model, 1)
+    gate = GateResult(new_id(), model, 2, True, (), {}, "sha256:" + "ab" * 32, now_ms())
+    metadata.add_gate_result(gate)
+    metadata.add_model_approval(model, 2, comment="ship it")
     metadata.set_run_status(run.id, RunStatus.FINISHED, None)
     metadata.delete_run(run.id)
     appended = metadata.append_event(actor="ci", action="custom.note", target="x", payload={})
@@ -414,6 +471,8 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
         ("model.set_version_tag", f"model:{model}"),
         ("model.remove_alias", f"model:{model}"),
         ("model.delete_version", f"model:{model}"),
+        ("model.add_gate_result", f"model:{model}"),
+        ("model.approve", f"model:{model}"),
         ("run.set_status", f"run:{run.id}"),
         ("run.delete", f"run:{run.id}"),
         ("custom.note", "x"),
@@ -436,6 +495,13 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
     assert events[14].payload == {"version": 2, "key": "stage"}
     assert events[15].payload == {"alias": "champion", "from_version": 1, "reason": "retired"}
     assert events[16].payload == {"version": 1}
+    assert events[17].payload == {
+        "version": 2,
+        "id": gate.id,
+        "passed": True,
+        "policy_digest": gate.policy_digest,
+    }
+    assert events[18].payload == {"version": 2, "comment": "ship it"}
     assert events[8].payload == {
         "edges": [
             {"direction": "input", "digest": str(digest), "name": "raw"},
@@ -462,6 +528,8 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
         ("PUT", "/api/v1/models/{name}/versions/{version}/tags/{key:path}"),
         ("DELETE", "/api/v1/models/{name}/aliases/{alias}"),
         ("DELETE", "/api/v1/models/{name}/versions/{version}"),
+        ("POST", "/api/v1/models/{name}/versions/{version}/gate-results"),
+        ("POST", "/api/v1/models/{name}/versions/{version}/approvals"),
         ("POST", "/api/v1/events"),
         ("POST", "/api/v1/runs/search"),
     }

@@ -13,7 +13,19 @@ from typing import Annotated
 import typer
 
 from loopml import __version__
-from loopml.cli import data, experiments, init, models, pipeline, quickstart, runs, server, tune
+from loopml.cli import (
+    ci,
+    data,
+    experiments,
+    init,
+    models,
+    pipeline,
+    quickstart,
+    runs,
+    server,
+    tune,
+)
+from loopml.cli.gate import gate_command
 from loopml.cli.output import print_error
 from loopml.cli.package import package_command
 from loopml.core.errors import LoopMLError
@@ -39,7 +51,9 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(data.app, name="data")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(models.app, name="models")
+app.add_typer(ci.app, name="ci")
 app.command("tune")(tune.tune_command)
+app.command("gate")(gate_command)
 app.command("package")(package_command)
 app.command("server")(server.server_command)
 app.command("quickstart")(quickstart.quickstart_command)

@@ -335,27 +335,116 @@ def alias_history_command(
     output.console().print(table)
 
 
+PolicyOption = Annotated[
+    Path | None,
+    typer.Option("--policy", "-p", help="The gate policy (default: gates.yaml beside .loopml/)."),
+]
+
+
 @app.command("promote")
 def promote_command(
     ref: Annotated[str, typer.Argument(help="The version to promote: NAME@3 or NAME@ALIAS.")],
     alias: AliasOption = "champion",
     reason: ReasonOption = "",
+    policy: PolicyOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote although the policy says no (needs --reason).")
+    ] = False,
+    wait: Annotated[
+        float, typer.Option("--wait", help="Seconds to wait for an approval the policy needs.")
+    ] = 0.0,
     as_json: output.JsonFlag = False,
 ) -> None:
     """Point the model's champion (or --alias) at the version REF names.
 
-    The move is kept in the alias's history: loopml models alias history NAME.
+    When the gate policy (--policy, or the project's gates.yaml) says so, the version needs
+    a passed gate under that policy (loopml gate) and/or an approval (loopml models approve);
+    without them it exits 1 and nothing moves. --wait N waits up to N seconds for the
+    approval. The move is kept in the alias's history: loopml models alias history NAME.
 
     Examples:
 
         loopml models promote churn@4
         loopml models promote churn@challenger --reason "beat v3 on churn@7 data"
+        loopml models promote churn@5 --policy gates.yaml --wait 3600
+        loopml models promote churn@5 --force --reason "hotfix; gate rerun tomorrow"
     """
-    from loopml.models.registry import promote
+    from loopml.models.promotion import promote
 
     with open_client() as client:
-        change = promote(ref, alias=alias, reason=reason, client=client)
+        change = promote(
+            ref, alias=alias, reason=reason, policy=policy, force=force, wait=wait, client=client
+        )
     _print_change(change, as_json=as_json)
+
+
+@app.command("approve")
+def approve_command(
+    ref: Annotated[str, typer.Argument(help="The version to approve: NAME@3 or NAME@ALIAS.")],
+    comment: Annotated[str, typer.Option("--comment", "-m", help="What you checked.")] = "",
+    as_json: output.JsonFlag = False,
+) -> None:
+    """Approve a version for promotion (recorded with who and when).
+
+    A policy with promotion.require_approval needs one before 'loopml models promote'.
+
+    Examples:
+
+        loopml models approve churn@5 --comment "reviewed the slice report"
+    """
+    from loopml.models.promotion import approve
+
+    with open_client() as client:
+        approval = approve(ref, comment=comment, client=client)
+    document = {
+        "model": approval.model,
+        "version": approval.version,
+        "actor": approval.actor,
+        "at": format_ms(approval.at),
+        "comment": approval.comment,
+    }
+    if as_json:
+        output.print_json(document)
+        return
+    output.console().print(
+        f"{approval.model}@{approval.version} approved by {approval.actor or 'you'}.",
+        markup=False,
+    )
+
+
+@app.command("gates")
+def gates_command(
+    ref: Annotated[str, typer.Argument(help="The version: NAME@3 or NAME@ALIAS.")],
+    as_json: output.JsonFlag = False,
+) -> None:
+    """The gate results stored with a version, oldest first, the newest in full.
+
+    Examples:
+
+        loopml models gates churn@champion
+        loopml models gates churn@7 --json
+    """
+    from loopml.cli.gate import gate_result_dict, print_gate_result
+    from loopml.models.registry import get
+
+    with open_client() as client:
+        version = get(ref, client=client)
+        results = client.metadata.list_gate_results(version.model, version.version)
+    if as_json:
+        output.print_json([gate_result_dict(result) for result in results])
+        return
+    out = output.console()
+    if not results:
+        out.print(f"{version.model}@{version.version} has not been gated.", markup=False)
+        return
+    for result in results[:-1]:
+        verdict = "passed" if result.passed else "failed"
+        out.print(
+            f"{format_ms(result.evaluated_at)}  {verdict}  {result.dataset}  "
+            f"{result.policy_digest[:19]}",
+            markup=False,
+        )
+    print_gate_result(results[-1])
 
 
 @app.command("rollback")

@@ -1,19 +1,23 @@
 """``loopml quickstart``: version the training data, then train, tune and evaluate real
 scikit-learn models with a loopml pipeline, every step tracked and cached.
 
-The breast-cancer data bundled with scikit-learn (no network) is written to
+The breast-cancer data bundled with scikit-learn (no network): a fifth is held out as
+dataset ``breast_cancer_holdout`` (what gates score on), the rest is written to
 ``data/breast_cancer.csv`` and versioned as dataset ``breast_cancer`` (profiled on the way in).
 The pipeline (:mod:`loopml.cli.quickstart_pipeline`, copied into the project as
 ``quickstart_pipeline.py`` and named ``training`` in ``loopml.yaml``) goes from that dataset
 version to features, tunes logistic regression and a random forest with Optuna (each trial a
-nested run with per-fold AUC), refits the best of each, evaluates them on the held-out split
-and picks the winner. Running it again serves every step from the cache.
+nested run with per-fold AUC), refits the best of each, evaluates them on a test split and
+picks the winner, which is registered, gated against the champion under the project's
+``gates.yaml`` and promoted. Run again in the same folder, a mislabelled batch arrives: its
+model fails the gate, promotion is refused, forced, and rolled back.
 """
 
 from __future__ import annotations
 
 import csv
 import tempfile
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -29,7 +33,7 @@ from loopml.core.refs import format_dataset_ref
 from loopml.tracking.client import Client
 
 if TYPE_CHECKING:
-    from loopml.core.entities import ModelVersion
+    from loopml.core.entities import GateResult, ModelVersion
     from loopml.data import versions
     from loopml.pipelines.runner import PipelineRun
 
@@ -40,6 +44,29 @@ PIPELINE_FILE = "quickstart_pipeline.py"
 PIPELINE_NAME = "training"
 PIPELINE_REF = "quickstart_pipeline:training"
 MODEL = "breast-cancer"  # the registered model
+CHAMPION = "champion"
+HOLDOUT = "breast_cancer_holdout"  # never trained on; gates score here
+HOLDOUT_MESSAGE = "a fifth of the bundled data, held out for gates"
+BAD_BATCH_MESSAGE = "a new labelling batch: a third of the malignant cases marked benign"
+POLICY_FILE = "gates.yaml"
+POLICY = f"""\
+# What a {MODEL} model must show before it becomes champion (loopml gate --help).
+evaluation:
+  dataset: {HOLDOUT}@latest   # held out: the pipeline never trains on it
+  target: {TARGET}
+metrics:
+  accuracy: {{min: 0.90}}
+  roc_auc: {{min: 0.95}}
+champion:
+  alias: {CHAMPION}
+  must_beat: {{accuracy: 0.0}}   # at least as accurate, both models scored here
+  schema_compatible: true
+slices:                          # no third of the tumours by size much worse
+  - {{column: mean_radius, bins: 3, metric: accuracy, min: 0.85}}
+latency: {{p95_ms: 250}}          # one row, on the model's input example
+promotion:
+  require_gate: true             # 'loopml models promote' needs a passed gate
+"""
 
 
 def quickstart_command(
@@ -56,17 +83,21 @@ def quickstart_command(
     with a loopml pipeline; every step is a tracked run and cached.
 
     The breast-cancer data bundled with scikit-learn (no network needed) becomes dataset
-    breast_cancer@1 with its profile. The pipeline 'training' (written to the project as
-    quickstart_pipeline.py, named in loopml.yaml) derives features from that version, tunes
-    logistic regression and a random forest with Optuna by cross-validated AUC (each trial a
-    nested run), refits and evaluates both on a held-out split, and picks the better one.
-    Run the command again, or 'loopml pipeline run training', and every step comes from the
-    cache.
+    breast_cancer@1 with its profile, a fifth held out as breast_cancer_holdout@1. The
+    pipeline 'training' (written to the project as quickstart_pipeline.py, named in
+    loopml.yaml) derives features from that version, tunes logistic regression and a random
+    forest with Optuna by cross-validated AUC (each trial a nested run), refits and evaluates
+    both, and picks the better one. It is registered as breast-cancer@N, gated against the
+    champion under the project's gates.yaml (scored on the held-out data) and promoted.
+
+    Run it again in the same folder: a mislabelled data batch arrives (breast_cancer@2), its
+    model fails the gate, promotion is refused, then forced and rolled back — see 'loopml
+    models alias history breast-cancer'. 'loopml pipeline run training' reruns from cache.
 
     Examples:
 
-        loopml quickstart
-        loopml quickstart ./demo --quiet
+        loopml quickstart ./demo
+        loopml quickstart ./demo --quiet      # the second run: a gate fails, a rollback
         cd ./demo && loopml pipeline run training -p n_trials=25
     """
     try:
@@ -83,14 +114,18 @@ def quickstart_command(
     from loopml.data import versions
 
     with Client(config=config, create=False) as client:
-        version = _version_data(client, folder)
+        second = _has_champion(client)
+        version = _version_data(client, folder, bad_batch=second)
         handle = versions.get(format_dataset_ref(version.dataset, version.version), client=client)
         _write_pipeline(folder)
+        _write_policy(folder)
         result = _run_pipeline(client, folder, quiet=quiet)
         outcome = result.value()
         rows = handle.to_arrow().num_rows
-        registered, champion = _register_best(client, result, outcome)
+        registered = _register_best(client, result, outcome)
+        story = _gate_and_promote(client, folder, registered)
     if as_json:
+        from loopml.cli.gate import gate_result_dict
         from loopml.cli.pipeline import run_document
 
         output.print_json(
@@ -105,27 +140,70 @@ def quickstart_command(
                 "best": outcome["best"],
                 "models": outcome["reports"],
                 "registered": f"{registered.model}@{registered.version}",
-                "champion": champion,
+                "gate": gate_result_dict(story.gate),
+                "promoted": story.promoted,
+                "blocked": story.blocked,
+                "rolled_back": story.rolled_back,
+                "champion": story.champion,
             }
         )
         return
-    registered_line = (
-        f"Registered {registered.model}@{registered.version} ({outcome['best']}); "
-        f"{registered.model}@champion is version {champion}."
-    )
-    _print_summary(config, folder, result, outcome, handle, registered_line)
+    _print_summary(config, folder, result, outcome, handle, registered, story)
 
 
-def _register_best(
-    client: Client, result: PipelineRun, outcome: dict[str, Any]
-) -> tuple[ModelVersion, int]:
+@dataclass(frozen=True)
+class Story:
+    """What happened to the registered version: its gate, and the champion after it."""
+
+    gate: GateResult
+    champion: int
+    promoted: bool
+    blocked: str | None = None  # why promotion was refused
+    rolled_back: bool = False  # the forced promotion was undone
+
+
+def _has_champion(client: Client) -> bool:
+    from loopml.core.errors import NotFoundError
+
+    try:
+        client.metadata.get_model_alias(MODEL, CHAMPION)
+    except NotFoundError:
+        return False
+    return True
+
+
+def _gate_and_promote(client: Client, folder: Path, registered: ModelVersion) -> Story:
+    """Gate the new version against the champion under the project's gates.yaml and promote
+    it if it passed. If it failed, show what an override costs: promote it by force (kept in
+    the alias history with its reason), then roll the champion back."""
+    from loopml.core.errors import PromotionBlockedError
+    from loopml.models.gate_policy import read_policy
+    from loopml.models.gates import gate
+    from loopml.models.promotion import promote
+    from loopml.models.registry import rollback
+
+    policy = read_policy(folder / POLICY_FILE)
+    ref = f"{registered.model}@{registered.version}"
+    result = gate(ref, policy, client=client)
+    try:
+        change = promote(ref, policy=policy, reason="passed the quickstart gate", client=client)
+        return Story(result, int(change.to_version or 0), promoted=True)
+    except PromotionBlockedError as blocked:
+        reason = "the quickstart shows an override of a failed gate"
+        promote(ref, policy=policy, force=True, reason=reason, client=client)
+        back = rollback(MODEL, reason=f"{ref} failed its gate", client=client)
+        return Story(
+            result, int(back.to_version or 0), False, blocked=blocked.message, rolled_back=True
+        )
+
+
+def _register_best(client: Client, result: PipelineRun, outcome: dict[str, Any]) -> ModelVersion:
     """Register the winning family's refitted model (with the pipeline run's lineage and its
-    test metrics); on a project's first run it becomes the champion."""
+    test metrics)."""
     import numpy as np
     import pyarrow.compute as pc
 
-    from loopml.core.errors import NotFoundError
-    from loopml.models.registry import promote, register
+    from loopml.models.registry import register
 
     families = [report["family"] for report in outcome["reports"]]
     index = families.index(outcome["best"])
@@ -135,7 +213,7 @@ def _register_best(
     example = table.filter(pc.equal(table.column("split"), "test")).select(names).slice(0, 5)
     rows = [[float(v) for v in row.values()] for row in example.to_pylist()]
     report = outcome["reports"][index]
-    version = register(
+    return register(
         MODEL,
         result.value(call),
         input_example=np.asarray(rows),
@@ -144,30 +222,44 @@ def _register_best(
         description=f"{outcome['best']} tuned by the quickstart pipeline",
         client=client,
     )
-    try:
-        return version, client.metadata.get_model_alias(MODEL, "champion")
-    except NotFoundError:
-        promote(f"{MODEL}@{version.version}", reason="the quickstart's first model", client=client)
-        return version, version.version
 
 
-def _version_data(client: Client, folder: Path) -> DatasetVersion:
-    """Write the bundled data as CSV in the project and add it as a dataset version (no new
-    version when an earlier quickstart already added the same bytes)."""
+def _version_data(client: Client, folder: Path, *, bad_batch: bool) -> DatasetVersion:
+    """Hold out a fifth of the bundled data as dataset breast_cancer_holdout (what gates
+    score on) and version the rest as breast_cancer (what the pipeline trains on). With
+    ``bad_batch`` a new training version arrives in which a labelling job marked a third of
+    the malignant cases benign. Adding the same bytes again makes no new version."""
     from sklearn.datasets import load_breast_cancer  # type: ignore[import-untyped]
+    from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
 
     from loopml.data import versions
 
     bunch = load_breast_cancer()
-    path = folder / "data" / f"{DATASET}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow([str(name).replace(" ", "_") for name in bunch.feature_names] + [TARGET])
-        for row, label in zip(bunch.data, bunch.target, strict=True):
-            writer.writerow([repr(float(value)) for value in row] + [int(label)])
-    message = "breast-cancer data bundled with scikit-learn"
-    return versions.add(DATASET, path, message=message, client=client).version
+    header = [str(name).replace(" ", "_") for name in bunch.feature_names] + [TARGET]
+    rows = list(range(len(bunch.target)))
+    train, holdout = train_test_split(rows, test_size=0.2, random_state=0, stratify=bunch.target)
+    labels = [int(label) for label in bunch.target]
+    if bad_batch:  # malignant (0) relabelled benign (1), every third training row
+        mislabelled = set(train[::3])
+        labels = [1 if i in mislabelled else label for i, label in enumerate(labels)]
+    data = folder / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    for name, chosen in ((HOLDOUT, holdout), (DATASET, train)):
+        with (data / f"{name}.csv").open("w", encoding="utf-8", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(header)
+            for i in sorted(chosen):
+                writer.writerow([repr(float(v)) for v in bunch.data[i]] + [labels[i]])
+    versions.add(HOLDOUT, data / f"{HOLDOUT}.csv", message=HOLDOUT_MESSAGE, client=client)
+    message = BAD_BATCH_MESSAGE if bad_batch else "breast-cancer data bundled with scikit-learn"
+    return versions.add(DATASET, data / f"{DATASET}.csv", message=message, client=client).version
+
+
+def _write_policy(folder: Path) -> None:
+    """The quickstart's gate policy as the project's gates.yaml (an existing one is kept)."""
+    path = folder / POLICY_FILE
+    if not path.exists():
+        path.write_text(POLICY, encoding="utf-8")
 
 
 def _write_pipeline(folder: Path) -> None:
@@ -225,7 +317,8 @@ def _print_summary(
     result: PipelineRun,
     outcome: dict[str, Any],
     handle: versions.VersionHandle,
-    registered_line: str,
+    registered: ModelVersion,
+    story: Story,
 ) -> None:
     from rich.box import SIMPLE_HEAD
     from rich.table import Table
@@ -264,7 +357,7 @@ def _print_summary(
         f"{len(result.steps) - hits} step(s) ran, {hits} cached.",
         markup=False,
     )
-    out.print(registered_line, markup=False)
+    _print_story(registered, outcome["best"], story)
     where = config.server_url or config.store_uri
     out.print(f"Project:   {config.root}", markup=False)
     out.print(f"Pipeline:  {folder / PIPELINE_FILE} (named '{PIPELINE_NAME}' in loopml.yaml)",
@@ -283,10 +376,30 @@ def _print_summary(
         ("loopml runs list --experiment quickstart --order-by 'metrics.auc DESC'", ""),
         (f"loopml data show {DATASET}", "the training data's full profile"),
         (f"loopml models versions {MODEL}", "the registered models and their aliases"),
+        (f"loopml gate {MODEL}@{registered.version}", "the gate again, under gates.yaml"),
+        (f"loopml models alias history {MODEL}", "every champion move and why"),
         ("loopml server", "the platform API on http://127.0.0.1:5000"),
     ):
         line = f"{command:<34}  # {comment}" if comment else command
         out.print(f"  {line}", markup=False)
+
+
+def _print_story(registered: ModelVersion, family: str, story: Story) -> None:
+    from loopml.cli.gate import print_gate_result
+
+    out = output.console()
+    ref = f"{registered.model}@{registered.version}"
+    out.print(f"Registered {ref} ({family}); gated against the champion:", markup=False)
+    print_gate_result(story.gate)
+    if story.promoted:
+        out.print(f"{MODEL}@{CHAMPION} is now version {story.champion}.", markup=False)
+        return
+    out.print(f"[red]Not promoted[/]: {output.escape(story.blocked)}")
+    out.print(
+        f"Forced anyway (loopml models promote {ref} --force --reason …), then rolled back: "
+        f"{MODEL}@{CHAMPION} is version {story.champion} again.",
+        markup=False,
+    )
 
 
 def _short(value: object) -> str:

@@ -217,3 +217,35 @@ class AliasChange:
     at: int
     actor: str | None = None
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    """One evaluation of a model version against a gate policy, stored with the version.
+
+    ``checks`` holds one JSON object per check, in policy order: ``{"check": "metric" |
+    "champion" | "slice" | "latency" | "schema" | "fairness", "name": str, "passed": bool,
+    "observed": number | str | None, "limit": number | str | None, "detail": str}``."""
+
+    id: str  # new_id(), chosen by the caller
+    model: str
+    version: int
+    passed: bool
+    checks: tuple[Mapping[str, Any], ...]
+    policy: Mapping[str, Any]  # the policy as evaluated (JSON)
+    policy_digest: str  # "sha256:<hex>" of the policy's canonical JSON
+    evaluated_at: int  # ms since epoch
+    against: int | None = None  # the champion version it was compared with
+    dataset: str | None = None  # "name@N": the evaluation dataset version
+    actor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelApproval:
+    """A person's approval of a model version for promotion."""
+
+    model: str
+    version: int
+    at: int  # ms since epoch
+    actor: str | None = None
+    comment: str = ""

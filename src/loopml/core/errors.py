@@ -105,6 +105,12 @@ class StepFailedError(LoopMLError):
     code, http_status, exit_code = "step_failed", 500, 1
 
 
+class PromotionBlockedError(LoopMLError):
+    """A promotion the gate policy does not allow yet: no passed gate, or no approval."""
+
+    code, http_status, exit_code = "promotion_blocked", 409, 1
+
+
 class UnauthenticatedError(LoopMLError):
     code, http_status = "unauthenticated", 401
 

@@ -54,7 +54,9 @@ def check_reason(reason: object) -> str:
 
 
 def check_actor(actor: object) -> str | None:
-    return None if actor is None else _short_text("actor of an alias change", actor)
+    """Who made a change (an alias move, a gate result, an approval): None, or 1–250
+    characters without NUL."""
+    return None if actor is None else _short_text("actor", actor)
 
 
 def _short_text(what: str, value: object) -> str:

@@ -34,11 +34,12 @@ The YAML format (``schema_to_yaml`` writes it with a commented header; flow mapp
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import datetime
 
 import yaml
 
 from loopml.core.errors import SchemaError as SchemaError
+from loopml.core.yaml_nodes import YamlReader
 from loopml.data.expressions import ExpressionError, Node, parse_expression
 from loopml.data.profiles import LogicalType, TableProfile
 
@@ -203,64 +204,9 @@ _COLUMN_KEYS = (
 )
 _TOP_KEYS = ("version", "columns", "unique", "checks")
 _CHECK_KEYS = ("name", "expr")
-_YAML_TYPE_NAMES = {
-    yaml.MappingNode: "a mapping",
-    yaml.SequenceNode: "a list",
-    yaml.ScalarNode: "a scalar",
-}
 
 
-class _Reader:
-    """Walks composed YAML nodes so that every error can point at a line and column."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.constructor = yaml.SafeLoader("")
-
-    def error(self, node: object, where: str, problem: str, offset: int = 0) -> SchemaError:
-        mark = getattr(node, "start_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        column = mark.column + 1 + offset if mark is not None else 1
-        return SchemaError(f"{self.source}:{line}:{column}: {where}: {problem}")
-
-    def mapping(self, node: object, where: str, keys: tuple[str, ...]) -> dict[str, object]:
-        if not isinstance(node, yaml.MappingNode):
-            raise self.error(node, where, f"expected a mapping with keys {', '.join(keys)}")
-        found: dict[str, object] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if key not in keys:
-                raise self.error(
-                    key_node, where, f"unknown key {key!r}; allowed keys: {', '.join(keys)}"
-                )
-            if key in found:
-                raise self.error(key_node, f"{where}.{key}", "key given twice")
-            found[key] = value_node
-        return found
-
-    def sequence(self, node: object, where: str, what: str) -> list[object]:
-        if not isinstance(node, yaml.SequenceNode):
-            raise self.error(node, where, f"expected a list of {what}, got {self.kind(node)}")
-        return list(node.value)
-
-    def kind(self, node: object) -> str:
-        return _YAML_TYPE_NAMES.get(type(node), "something else")
-
-    def scalar(self, node: object, where: str, types: tuple[type, ...], what: str) -> object:
-        if not isinstance(node, yaml.ScalarNode):
-            raise self.error(node, where, f"expected {what}, got {self.kind(node)}")
-        value = self.constructor.construct_object(node)
-        if isinstance(value, datetime | date) and str in types:
-            value = value.isoformat()
-        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
-            raise self.error(node, where, f"expected {what}, got {node.value!r}")
-        return value
-
-    def text(self, node: object, where: str) -> str:
-        return str(self.scalar(node, where, (str,), "text"))
-
-
-def _read_column(reader: _Reader, node: object, where: str) -> ColumnSchema:
+def _read_column(reader: YamlReader, node: object, where: str) -> ColumnSchema:
     fields = reader.mapping(node, where, _COLUMN_KEYS)
     for required in ("name", "type"):
         if required not in fields:
@@ -324,7 +270,7 @@ def _read_column(reader: _Reader, node: object, where: str) -> ColumnSchema:
     return replace(column, **values)  # type: ignore[arg-type]
 
 
-def _read_check(reader: _Reader, node: object, where: str, names: list[str]) -> RowCheck:
+def _read_check(reader: YamlReader, node: object, where: str, names: list[str]) -> RowCheck:
     fields = reader.mapping(node, where, _CHECK_KEYS)
     for required in _CHECK_KEYS:
         if required not in fields:
@@ -348,15 +294,8 @@ def schema_from_yaml(text: str, *, source: str = "<schema>") -> Schema:
     Errors name ``source``, the line and column, and the field, e.g.
     ``schema.yaml:7:11: columns[1].type: unknown logical type 'float'; allowed: ...``.
     """
-    reader = _Reader(source)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{mark.line + 1}:{mark.column + 1}" if mark is not None else "1:1"
-        raise SchemaError(f"{source}:{where}: not valid YAML: {exc.problem}") from exc
-    except yaml.YAMLError as exc:
-        raise SchemaError(f"{source}: not valid YAML: {exc}") from exc
+    reader = YamlReader(source, SchemaError)
+    root = reader.compose(text)
     if root is None:
         raise SchemaError(f"{source}:1:1: the schema is empty; expected a 'columns' list")
     top = reader.mapping(root, "schema", _TOP_KEYS)

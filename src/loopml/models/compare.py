@@ -33,7 +33,7 @@ def diff(a: str, b: str, *, client: Client | None = None) -> dict[str, Any]:
         "params": _side_by_side(params[0], params[1], delta=False),
         "datasets": _added_removed(first.datasets, second.datasets),
         "requirements": _added_removed(first.requirements, second.requirements),
-        "signature": _signature_changes(first.signature, second.signature),
+        "signature": signature_changes(first.signature, second.signature),
     }
 
 
@@ -59,7 +59,8 @@ def _added_removed(a: tuple[str, ...], b: tuple[str, ...]) -> dict[str, list[str
     return {"added": sorted(set(b) - set(a)), "removed": sorted(set(a) - set(b))}
 
 
-def _signature_changes(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> dict[str, Any]:
+def signature_changes(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What changed from signature ``a`` to ``b``: ``{"changed": bool, "changes": [text]}``."""
     changes: list[str] = []
     for side in ("inputs", "outputs"):
         left = (a or {}).get(side)

@@ -18,6 +18,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,9 @@ from loopml.stores.artifacts.base import batched_writes
 from loopml.stores.artifacts.trees import materialize_tree, put_directory
 from loopml.tracking.active_run import ActiveRun
 from loopml.tracking.client import Client, client_scope
+from loopml.tracking.system_info import local_user
 
-__all__ = ["get", "load", "promote", "register", "resolve", "rollback", "set_alias"]
+__all__ = ["get", "load", "open_version", "register", "resolve", "rollback", "set_alias"]
 
 CHAMPION = "champion"
 
@@ -60,7 +62,7 @@ def register(
     allow_pickle: bool = False,
     onnx: bool = False,
     client: Client | None = None,
-) -> Any:
+) -> ModelVersion:
     """Register ``model`` as the next version of ``name`` and return the
     :class:`~loopml.core.entities.ModelVersion`.
 
@@ -176,21 +178,49 @@ def load(
         raise InvalidInputError(f"Unknown model variant {variant!r}; the one there is: onnx.")
     with client_scope(client) as active:
         version = resolve(ref, active)
-        # the files stay while this process runs: a python_function model reads its data
-        folder = Path(tempfile.mkdtemp(prefix="loopml-model-")) / "version"
-        atexit.register(shutil.rmtree, folder.parent, ignore_errors=True)
-        materialize_tree(active.artifacts, Digest.parse(version.tree_digest), folder)
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        if variant == ONNX_FOLDER:
-            details = manifest.get(ONNX_FOLDER)
-            if not details:
-                raise InvalidInputError(
-                    f"{version.model}@{version.version} has no ONNX variant; register it with "
-                    "onnx=True (--onnx)."
-                )
-            return OnnxModel(folder / ONNX_FOLDER / str(details["file"]))
+        return open_version(version, active, variant=variant, allow_pickle=allow_pickle).model
+
+
+@dataclass(frozen=True)
+class OpenedVersion:
+    """A registered version read back: the model (or its ONNX variant), its manifest, and
+    its input example as stored (JSON, or None)."""
+
+    version: ModelVersion
+    model: Any
+    manifest: Mapping[str, Any]
+    input_example: Any
+
+
+def open_version(
+    version: ModelVersion,
+    client: Client,
+    *,
+    variant: str | None = None,
+    allow_pickle: bool = False,
+) -> OpenedVersion:
+    """Materialize ``version``'s files (each checked against its digest) and read it back."""
+    # the files stay while this process runs: a python_function model reads its data
+    folder = Path(tempfile.mkdtemp(prefix="loopml-model-")) / "version"
+    atexit.register(shutil.rmtree, folder.parent, ignore_errors=True)
+    materialize_tree(client.artifacts, Digest.parse(version.tree_digest), folder)
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    example_file = manifest.get("input_example")
+    example = (
+        json.loads((folder / example_file).read_text(encoding="utf-8")) if example_file else None
+    )
+    if variant == ONNX_FOLDER:
+        details = manifest.get(ONNX_FOLDER)
+        if not details:
+            raise InvalidInputError(
+                f"{version.model}@{version.version} has no ONNX variant; register it with "
+                "onnx=True (--onnx)."
+            )
+        model = OnnxModel(folder / ONNX_FOLDER / str(details["file"]))
+    else:
         flavor = flavor_named(str(manifest["flavor"]), allow_pickle=allow_pickle)
-        return flavor.load(folder / MODEL_FOLDER, manifest[MODEL_FOLDER])
+        model = flavor.load(folder / MODEL_FOLDER, manifest[MODEL_FOLDER])
+    return OpenedVersion(version, model, manifest, example)
 
 
 def set_alias(
@@ -205,19 +235,8 @@ def set_alias(
     the alias's history with who, when and ``reason``."""
     check_alias(alias)
     with client_scope(client) as active:
-        return active.metadata.set_model_alias(name, alias, version, reason=reason)
-
-
-def promote(
-    ref: str, *, alias: str = CHAMPION, reason: str = "", client: Client | None = None
-) -> AliasChange:
-    """Point ``alias`` (default ``champion``) of the model at the version ``ref`` names
-    (``churn@4``, ``churn@challenger``)."""
-    check_alias(alias)
-    with client_scope(client) as active:
-        version = resolve(ref, active)
         return active.metadata.set_model_alias(
-            version.model, alias, version.version, reason=reason or f"promote {ref}"
+            name, alias, version, actor=local_user(), reason=reason
         )
 
 
@@ -236,7 +255,11 @@ def rollback(
                 + (f" (it points at version {stack[0]} only)." if stack else " (it is not set).")
             )
         return active.metadata.set_model_alias(
-            name, alias, stack[-2], reason=reason or f"rollback from version {stack[-1]}"
+            name,
+            alias,
+            stack[-2],
+            actor=local_user(),
+            reason=reason or f"rollback from version {stack[-1]}",
         )
 
 

@@ -28,6 +28,7 @@ Permission = Literal[
     "datasets:write",
     "models:read",
     "models:write",
+    "models:approve",
     "events:read",
     "events:write",
 ]

@@ -31,7 +31,9 @@ from loopml.core.entities import (
     DatasetVersion,
     Event,
     Experiment,
+    GateResult,
     Metric,
+    ModelApproval,
     ModelVersion,
     Page,
     RegisteredModel,
@@ -44,6 +46,7 @@ from loopml.stores.remote.wire import (
     encode_float,
     entity_fields,
     entity_json,
+    gate_result_json,
     model_version_json,
 )
 
@@ -306,6 +309,7 @@ if TYPE_CHECKING:  # built at runtime from the entities' fields; mypy sees the b
     DatasetInputOut = _Response
     ArtifactEdgeRef = _Request
     ArtifactEdgeOut = _Response
+    ModelApprovalOut = _Response
 else:
     DatasetVersionIn = entity_model(
         DatasetVersion, "DatasetVersionIn", _Request, exclude=("dataset", "version")
@@ -315,6 +319,7 @@ else:
     DatasetInputOut = entity_model(DatasetInput, "DatasetInputOut", _Response)
     ArtifactEdgeRef = entity_model(ArtifactEdge, "ArtifactEdgeRef", _Request, exclude=("run_id",))
     ArtifactEdgeOut = entity_model(ArtifactEdge, "ArtifactEdgeOut", _Response)
+    ModelApprovalOut = entity_model(ModelApproval, "ModelApprovalOut", _Response)
 
 
 def dataset_version_out(version: DatasetVersion) -> DatasetVersionOut:
@@ -492,6 +497,78 @@ class AliasHistory(_Response):
 
 class TagValue(_Request):
     value: str
+
+
+class GateResultIn(_Request):
+    """A gate evaluation of the version named in the path; the caller is its actor."""
+
+    id: str = Field(examples=["0" * 32], description="32 lowercase hex characters (new_id()).")
+    passed: bool
+    checks: list[dict[str, JsonValue]]
+    policy: dict[str, JsonValue]
+    policy_digest: str = Field(examples=["sha256:" + "0" * 64])
+    evaluated_at: int
+    against: int | None = Field(default=None, description="The champion's version, if any.")
+    dataset: str | None = Field(default=None, examples=["churn_holdout@3"])
+
+    def to_entity(self, model: str, version: int, actor: str) -> GateResult:
+        return GateResult(
+            id=self.id,
+            model=model,
+            version=version,
+            passed=self.passed,
+            checks=tuple(self.checks),
+            policy=self.policy,
+            policy_digest=self.policy_digest,
+            evaluated_at=self.evaluated_at,
+            against=self.against,
+            dataset=self.dataset,
+            actor=actor,
+        )
+
+
+class GateResultOut(_Response):
+    id: str
+    model: str
+    version: int
+    passed: bool
+    checks: list[dict[str, JsonValue]]
+    policy: dict[str, JsonValue]
+    policy_digest: str
+    evaluated_at: int
+    against: int | None
+    dataset: str | None
+    actor: str | None
+
+    @classmethod
+    def of(cls, result: GateResult) -> GateResultOut:
+        return cls.model_validate(gate_result_json(result))
+
+
+class GateResultList(_Response):
+    items: list[GateResultOut]
+
+    @classmethod
+    def of(cls, results: list[GateResult]) -> GateResultList:
+        return cls(items=[GateResultOut.of(r) for r in results])
+
+
+class ApprovalIn(_Request):
+    """An approval of the version named in the path; the caller is its actor."""
+
+    comment: str = ""
+
+
+def model_approval_out(approval: ModelApproval) -> ModelApprovalOut:
+    return ModelApprovalOut.model_validate(entity_json(approval))
+
+
+class ModelApprovalList(_Response):
+    items: list[ModelApprovalOut]
+
+    @classmethod
+    def of(cls, approvals: list[ModelApproval]) -> ModelApprovalList:
+        return cls(items=[model_approval_out(a) for a in approvals])
 
 
 # service

@@ -72,6 +72,12 @@ def system_tags(cwd: Path | None = None) -> dict[str, str]:
     return {TAG_PREFIX + key: value for key, value in info.items()}
 
 
+def local_user() -> str:
+    """The operating-system user running this process ("unknown" if it has no name): who
+    an embedded store records as the actor of registry changes."""
+    return _process_info()["user"]
+
+
 @functools.lru_cache(maxsize=1)
 def _process_info() -> dict[str, str]:
     try:

@@ -1,4 +1,5 @@
-"""The model registry: versions, aliases (with their history) and version tags.
+"""The model registry: versions, aliases (with their history), version tags, and the gate
+results and approvals promotion checks.
 
 The files are tree objects in the artifact store (uploaded through ``/blobs`` first); these
 routes number the versions and move the aliases. ``latest`` is not an alias: it names the
@@ -19,16 +20,24 @@ from loopml.server.schemas import (
     AliasHistory,
     AliasOut,
     AliasSet,
+    ApprovalIn,
+    GateResultIn,
+    GateResultList,
+    GateResultOut,
+    ModelApprovalList,
+    ModelApprovalOut,
     ModelVersionIn,
     ModelVersionList,
     ModelVersionOut,
     RegisteredModelList,
     RegisteredModelOut,
     TagValue,
+    model_approval_out,
 )
 
 router = APIRouter(tags=["models"])
 Writer = Annotated[Principal, Depends(require("models:write"))]
+Approver = Annotated[Principal, Depends(require("models:approve"))]
 READ = [Depends(require("models:read"))]
 
 
@@ -143,3 +152,56 @@ def list_alias_history(
 ) -> AliasHistory:
     """Every move of ``alias`` (or of every alias of the model), oldest first."""
     return AliasHistory.of(ctx.metadata_store.list_alias_history(name, alias))
+
+
+@router.post("/models/{name}/versions/{version}/gate-results", status_code=201)
+def add_gate_result(
+    name: str, version: int, body: GateResultIn, ctx: Context, principal: Writer
+) -> GateResultOut:
+    """Store a gate evaluation of the version with the caller as its actor (409: id taken)."""
+    result = ctx.metadata_store.add_gate_result(body.to_entity(name, version, principal.name))
+    payload = {
+        "version": version,
+        "id": result.id,
+        "passed": result.passed,
+        "policy_digest": result.policy_digest,
+    }
+    record_event(ctx, principal, "model.add_gate_result", f"model:{name}", payload)
+    return GateResultOut.of(result)
+
+
+@router.get("/models/{name}/versions/{version}/gate-results", dependencies=READ)
+def list_version_gate_results(name: str, version: int, ctx: Context) -> GateResultList:
+    """The version's gate results, oldest first."""
+    return GateResultList.of(ctx.metadata_store.list_gate_results(name, version))
+
+
+@router.get("/models/{name}/gate-results", dependencies=READ)
+def list_gate_results(name: str, ctx: Context) -> GateResultList:
+    """The gate results of every version of ``name``, oldest first."""
+    return GateResultList.of(ctx.metadata_store.list_gate_results(name))
+
+
+@router.post("/models/{name}/versions/{version}/approvals", status_code=201)
+def add_model_approval(
+    name: str, version: int, body: ApprovalIn, ctx: Context, principal: Approver
+) -> ModelApprovalOut:
+    """Approve the version for promotion, with the caller as the approver."""
+    approval = ctx.metadata_store.add_model_approval(
+        name, version, actor=principal.name, comment=body.comment
+    )
+    payload = {"version": version, "comment": approval.comment}
+    record_event(ctx, principal, "model.approve", f"model:{name}", payload)
+    return model_approval_out(approval)
+
+
+@router.get("/models/{name}/versions/{version}/approvals", dependencies=READ)
+def list_version_approvals(name: str, version: int, ctx: Context) -> ModelApprovalList:
+    """The version's approvals, oldest first."""
+    return ModelApprovalList.of(ctx.metadata_store.list_model_approvals(name, version))
+
+
+@router.get("/models/{name}/approvals", dependencies=READ)
+def list_model_approvals(name: str, ctx: Context) -> ModelApprovalList:
+    """The approvals of every version of ``name``, oldest first."""
+    return ModelApprovalList.of(ctx.metadata_store.list_model_approvals(name))

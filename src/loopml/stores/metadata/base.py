@@ -19,7 +19,9 @@ from loopml.core.entities import (
     DatasetVersion,
     Event,
     Experiment,
+    GateResult,
     Metric,
+    ModelApproval,
     ModelVersion,
     Page,
     Param,
@@ -226,8 +228,38 @@ class MetadataStore(Protocol):
         ...
 
     def delete_model_version(self, model: str, version: int) -> None:
-        """Delete one version (its number is never handed out again); refused with
-        :class:`ConflictError`, naming the aliases, while an alias points at it."""
+        """Delete one version with its gate results and approvals, in one transaction (its
+        number is never handed out again); refused with :class:`ConflictError`, naming the
+        aliases, while an alias points at it."""
+        ...
+
+    # gate results and approvals of model versions (what promotion checks)
+    def add_gate_result(self, result: GateResult) -> GateResult:
+        """Store ``result`` with its version and return it as stored (``actor`` as given).
+        ``result.id`` is the caller's: 32 lowercase hex characters (``new_id()``); an id
+        already stored → :class:`ConflictError`. An unknown model or version →
+        :class:`NotFoundError` naming them; a bad field (``checks`` must be JSON objects, may
+        be empty; ``policy`` a JSON object; ``policy_digest`` ``sha256:<64 hex>``; ``dataset``
+        at most 255 characters) → :class:`InvalidInputError` naming it; nothing is written
+        then."""
+        ...
+
+    def list_gate_results(self, model: str, version: int | None = None) -> list[GateResult]:
+        """The gate results of ``version`` (None: of every version of ``model``), oldest first
+        (by ``evaluated_at``, then id). An unknown model or version → :class:`NotFoundError`."""
+        ...
+
+    def add_model_approval(
+        self, model: str, version: int, *, actor: str | None = None, comment: str = ""
+    ) -> ModelApproval:
+        """Record an approval of ``version`` for promotion, timed by the store. An unknown
+        model or version → :class:`NotFoundError`; a comment over 2000 characters →
+        :class:`InvalidInputError`."""
+        ...
+
+    def list_model_approvals(self, model: str, version: int | None = None) -> list[ModelApproval]:
+        """The approvals of ``version`` (None: of every version of ``model``), oldest first.
+        An unknown model or version → :class:`NotFoundError`."""
         ...
 
     # event log (audit trail raw material)

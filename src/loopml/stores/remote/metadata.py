@@ -19,7 +19,9 @@ from loopml.core.entities import (
     DatasetVersion,
     Event,
     Experiment,
+    GateResult,
     Metric,
+    ModelApproval,
     ModelVersion,
     Page,
     Param,
@@ -29,6 +31,7 @@ from loopml.core.entities import (
     Tag,
 )
 from loopml.core.errors import InvalidInputError, NotFoundError
+from loopml.core.gate_validation import check_comment, validate_gate_result
 from loopml.core.model_validation import (
     check_alias_name,
     check_model_name,
@@ -368,8 +371,43 @@ class HttpMetadataStore:
             "DELETE", f"{self._model_path(model)}/versions/{number}", idempotent=False
         )
 
+    def add_gate_result(self, result: GateResult) -> GateResult:
+        """As the embedded store; the server records its authenticated caller as the actor,
+        so ``result.actor`` is not sent."""
+        spec = validate_gate_result(result)  # checked here too: JSON carries no NaN
+        body = wire.gate_result_json(spec)
+        for decided_there in ("model", "version", "actor"):
+            del body[decided_there]
+        path = f"{self._version_path(spec.model, spec.version)}/gate-results"
+        # not idempotent: a retried add whose first try was stored would be a conflict
+        return wire.gate_result_from_json(self._api.request_json("POST", path, json_body=body))
+
+    def list_gate_results(self, model: str, version: int | None = None) -> list[GateResult]:
+        path = self._model_path(model) if version is None else self._version_path(model, version)
+        data = self._api.request_json("GET", f"{path}/gate-results")
+        return [wire.gate_result_from_json(item) for item in wire.objects(data, "items")]
+
+    def add_model_approval(
+        self, model: str, version: int, *, actor: str | None = None, comment: str = ""
+    ) -> ModelApproval:
+        """As the embedded store; the server records its authenticated caller as the approver,
+        so ``actor`` is ignored (not sent)."""
+        del actor  # the server knows who is calling
+        path = f"{self._version_path(model, version)}/approvals"
+        data = self._api.request_json("POST", path, json_body={"comment": check_comment(comment)})
+        return wire.model_approval_from_json(data)
+
+    def list_model_approvals(self, model: str, version: int | None = None) -> list[ModelApproval]:
+        path = self._model_path(model) if version is None else self._version_path(model, version)
+        data = self._api.request_json("GET", f"{path}/approvals")
+        return [wire.model_approval_from_json(item) for item in wire.objects(data, "items")]
+
     def _model_path(self, model: object) -> str:
         return f"/models/{_name_segment('model', check_model_name(model))}"
+
+    def _version_path(self, model: object, version: object) -> str:
+        name = check_model_name(model)
+        return f"{self._model_path(name)}/versions/{check_model_version(name, version)}"
 
     def _alias_path(self, model: object, alias: object) -> str:
         return f"{self._model_path(model)}/aliases/{_segment(check_alias_name(alias))}"

@@ -8,7 +8,8 @@ Dataset and lineage entities travel as an object of their dataclass fields (:fun
 :func:`dataset_version_from_json`), so a field added to the dataclass crosses the wire without
 more code; a field the other side does not send keeps its default (an older server).
 Model registry entities hold collections, so they are written out field by field
-(:func:`model_version_json`, :func:`model_version_from_json`).
+(:func:`model_version_json`, :func:`model_version_from_json`, :func:`gate_result_json`…);
+an approval is flat (:func:`entity_json`, :func:`model_approval_from_json`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from loopml.core.entities import (
     DatasetVersion,
     Event,
     Experiment,
+    GateResult,
     Metric,
+    ModelApproval,
     ModelVersion,
     RegisteredModel,
     Run,
@@ -359,3 +362,39 @@ def alias_change_from_json(data: JsonObject) -> AliasChange:
         actor=_opt_str(data, "actor"),
         reason=_str(data, "reason"),
     )
+
+
+def gate_result_json(result: GateResult) -> dict[str, object]:
+    """A gate result as a JSON object (its checks and policy are JSON already)."""
+    return {
+        "id": result.id,
+        "model": result.model,
+        "version": result.version,
+        "passed": result.passed,
+        "checks": [dict(check) for check in result.checks],
+        "policy": dict(result.policy),
+        "policy_digest": result.policy_digest,
+        "evaluated_at": result.evaluated_at,
+        "against": result.against,
+        "dataset": result.dataset,
+        "actor": result.actor,
+    }
+
+
+def gate_result_from_json(data: JsonObject) -> GateResult:
+    return GateResult(
+        id=_str(data, "id"),
+        model=_str(data, "model"),
+        version=_int(data, "version"),
+        passed=boolean(data, "passed"),
+        checks=tuple(dict(check) for check in objects(data, "checks")),
+        policy=dict(member(data, "policy")),
+        policy_digest=_str(data, "policy_digest"),
+        evaluated_at=_int(data, "evaluated_at"),
+        against=_opt_int(data, "against"),
+        dataset=_opt_str(data, "dataset"),
+        actor=_opt_str(data, "actor"),
+    )
+
+
+model_approval_from_json = EntityDecoder(ModelApproval)

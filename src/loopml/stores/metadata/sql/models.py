@@ -2,10 +2,11 @@
 
 Versions are numbered like dataset versions (see :mod:`.datasets`): a ``registered_models``
 row carries ``next_version``, and every write to a model (a new version, an alias move, a tag,
-a delete) first locks that row (``SELECT … FOR NO KEY UPDATE`` on PostgreSQL; SQLite write
-transactions are serialised already). So concurrent adders never get the same number, an alias
-can never be pointed at a version being deleted, and the alias history is written in the same
-order as the moves.
+a delete, a gate result, an approval) first locks that row (``SELECT … FOR NO KEY UPDATE`` on
+PostgreSQL; SQLite write transactions are serialised already). So concurrent adders never get
+the same number, an alias can never be pointed at a version being deleted, and the alias
+history is written in the same order as the moves. A version's gate results and approvals
+reference it with ``ON DELETE CASCADE``: deleting the version deletes them in its transaction.
 """
 
 from __future__ import annotations
@@ -18,12 +19,20 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
-from loopml.core.entities import AliasChange, ModelVersion, RegisteredModel
+from loopml.core.entities import (
+    AliasChange,
+    GateResult,
+    ModelApproval,
+    ModelVersion,
+    RegisteredModel,
+)
 from loopml.core.errors import ConflictError, NotFoundError
 from loopml.core.ids import new_id, now_ms
 from loopml.stores.metadata.sql.schema import (
     model_alias_history,
     model_aliases,
+    model_approvals,
+    model_gate_results,
     model_versions,
     registered_models,
 )
@@ -225,6 +234,96 @@ def delete_version(conn: Connection, name: str, version: int) -> None:
     )
     if deleted.rowcount == 0:
         raise _missing_version(conn, model, version)
+    # its gate results and approvals went with it (ON DELETE CASCADE)
+
+
+def add_gate_result(conn: Connection, result: GateResult) -> GateResult:
+    """Store the validated ``result``; an id already stored → :class:`ConflictError`."""
+    model = _lock_version(conn, result.model, result.version)
+    taken = sa.select(model_gate_results.c.id).where(model_gate_results.c.id == result.id)
+    if conn.execute(taken).first() is not None:
+        raise ConflictError(
+            f"A gate result with id {result.id!r} is already stored; gate results are never "
+            "overwritten, so give a new result a new id (new_id())."
+        )
+    conn.execute(
+        sa.insert(model_gate_results).values(
+            id=result.id,
+            model_id=model.id,
+            version=result.version,
+            passed=result.passed,
+            checks=[dict(check) for check in result.checks],
+            policy=dict(result.policy),
+            policy_digest=result.policy_digest,
+            evaluated_at=result.evaluated_at,
+            against=result.against,
+            dataset=result.dataset,
+            actor=result.actor,
+        )
+    )
+    return result
+
+
+def list_gate_results(conn: Connection, name: str, version: int | None) -> list[GateResult]:
+    table = model_gate_results
+    return [
+        GateResult(
+            id=row.id,
+            model=name,
+            version=row.version,
+            passed=row.passed,
+            checks=tuple(row.checks),
+            policy=row.policy,
+            policy_digest=row.policy_digest,
+            evaluated_at=row.evaluated_at,
+            against=row.against,
+            dataset=row.dataset,
+            actor=row.actor,
+        )
+        for row in _version_rows(conn, table, name, version, table.c.evaluated_at, table.c.id)
+    ]
+
+
+def add_approval(
+    conn: Connection, name: str, version: int, *, actor: str | None, comment: str
+) -> ModelApproval:
+    model = _lock_version(conn, name, version)
+    approval = ModelApproval(name, version, now_ms(), actor, comment)
+    conn.execute(
+        sa.insert(model_approvals).values(
+            model_id=model.id, version=version, at=approval.at, actor=actor, comment=comment
+        )
+    )
+    return approval
+
+
+def list_approvals(conn: Connection, name: str, version: int | None) -> list[ModelApproval]:
+    table = model_approvals
+    return [
+        ModelApproval(name, row.version, row.at, row.actor, row.comment)
+        for row in _version_rows(conn, table, name, version, table.c.at, table.c.id)
+    ]
+
+
+def _lock_version(conn: Connection, name: str, version: int) -> Row[Any]:
+    """The model row, locked until the transaction ends, once ``version`` is known to exist."""
+    model = find_model(conn, name, lock=True)
+    if not _has_version(conn, model.id, version):
+        raise _missing_version(conn, model, version)
+    return model
+
+
+def _version_rows(
+    conn: Connection, table: sa.Table, name: str, version: int | None, *order: sa.Column[Any]
+) -> list[Row[Any]]:
+    """The rows of ``table`` for model ``name`` (only ``version``'s, which must exist)."""
+    model = find_model(conn, name)
+    query = sa.select(table).where(table.c.model_id == model.id).order_by(*order)
+    if version is not None:
+        if not _has_version(conn, model.id, version):
+            raise _missing_version(conn, model, version)
+        query = query.where(table.c.version == version)
+    return list(conn.execute(query).all())
 
 
 def _has_version(conn: Connection, model_id: str, version: int) -> bool:

@@ -265,3 +265,46 @@ model_alias_history = sa.Table(
     sa.Column("reason", sa.Text(), nullable=False),
     sa.Index("ix_model_alias_history_model_alias", "model_id", "alias", "id"),
 )
+
+
+def _fk_model_version() -> sa.ForeignKeyConstraint:
+    """Rows of a version go with it: deleting the version deletes them (ON DELETE CASCADE)."""
+    return sa.ForeignKeyConstraint(
+        ["model_id", "version"],
+        ["model_versions.model_id", "model_versions.version"],
+        ondelete="CASCADE",
+    )
+
+
+# every gate evaluation of a version; the id is the caller's (a new_id())
+model_gate_results = sa.Table(
+    "model_gate_results",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("model_id", ID, nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("passed", sa.Boolean(), nullable=False),
+    sa.Column("checks", DOCUMENT, nullable=False),  # [{"check", "name", "passed", …}, …]
+    sa.Column("policy", DOCUMENT, nullable=False),  # the policy as evaluated
+    sa.Column("policy_digest", DIGEST, nullable=False),  # "sha256:<hex>"
+    sa.Column("evaluated_at", sa.BigInteger(), nullable=False),
+    sa.Column("against", sa.Integer(), nullable=True),  # the champion's version, not a key
+    sa.Column("dataset", sa.String(255), nullable=True),  # "name@N"
+    sa.Column("actor", NAME, nullable=True),
+    _fk_model_version(),
+    sa.Index("ix_model_gate_results_version", "model_id", "version", "evaluated_at"),
+)
+
+# every approval of a version for promotion, appended
+model_approvals = sa.Table(
+    "model_approvals",
+    metadata,
+    sa.Column("id", SERIAL, primary_key=True, autoincrement=True),
+    sa.Column("model_id", ID, nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("at", sa.BigInteger(), nullable=False),
+    sa.Column("actor", NAME, nullable=True),
+    sa.Column("comment", sa.Text(), nullable=False),
+    _fk_model_version(),
+    sa.Index("ix_model_approvals_version", "model_id", "version", "id"),
+)

@@ -25,7 +25,9 @@ from loopml.core.entities import (
     DatasetVersion,
     Event,
     Experiment,
+    GateResult,
     Metric,
+    ModelApproval,
     ModelVersion,
     Page,
     Param,
@@ -41,6 +43,7 @@ from loopml.core.errors import (
     NotFoundError,
 )
 from loopml.core.filters import Comparison, parse_filter, parse_order_by
+from loopml.core.gate_validation import check_comment, validate_gate_result
 from loopml.core.ids import new_id, now_ms
 from loopml.core.model_validation import (
     check_actor,
@@ -523,6 +526,32 @@ class SqlMetadataStore:
         number = check_model_version(name, version)
         with self._write() as conn:
             model_rows.delete_version(conn, name, number)
+
+    def add_gate_result(self, result: GateResult) -> GateResult:
+        spec = validate_gate_result(result)
+        with self._write() as conn:
+            return model_rows.add_gate_result(conn, spec)
+
+    def list_gate_results(self, model: str, version: int | None = None) -> list[GateResult]:
+        name = check_model_name(model)
+        number = None if version is None else check_model_version(name, version)
+        with self._read() as conn:
+            return model_rows.list_gate_results(conn, name, number)
+
+    def add_model_approval(
+        self, model: str, version: int, *, actor: str | None = None, comment: str = ""
+    ) -> ModelApproval:
+        name = check_model_name(model)
+        number = check_model_version(name, version)
+        who, text = check_actor(actor), check_comment(comment)
+        with self._write() as conn:
+            return model_rows.add_approval(conn, name, number, actor=who, comment=text)
+
+    def list_model_approvals(self, model: str, version: int | None = None) -> list[ModelApproval]:
+        name = check_model_name(model)
+        number = None if version is None else check_model_version(name, version)
+        with self._read() as conn:
+            return model_rows.list_approvals(conn, name, number)
 
     # event log
 

@@ -1,0 +1,401 @@
+"""Quality gates: evaluate a model version against a policy, here and now, and keep the result.
+
+Both the challenger and the champion are loaded from the registry (every file checked against
+its digest) and scored on the same evaluation dataset version — nothing is trusted from logs.
+The result (every check with what was observed and the limit) is stored with the version, so
+``promote`` can require a passed gate and a model card can show it.
+
+>>> result = gate("churn@7", read_policy("gates.yaml"))  # doctest: +SKIP
+>>> result.passed, [c["name"] for c in result.checks if not c["passed"]]  # doctest: +SKIP
+(False, ['must beat champion on accuracy'])
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from loopml.core.entities import GateResult, ModelVersion
+from loopml.core.errors import InvalidInputError, NotFoundError
+from loopml.core.ids import new_id, now_ms
+from loopml.models.compare import signature_changes
+from loopml.models.gate_policy import METRICS, GatePolicy, SliceRule
+from loopml.models.registry import OpenedVersion, open_version, resolve
+from loopml.tracking.client import Client, client_scope
+from loopml.tracking.system_info import local_user
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+__all__ = ["gate", "latest_gate"]
+
+MAX_SLICE_GROUPS = 50  # a column with more distinct values needs 'bins'
+
+
+def gate(
+    ref: str,
+    policy: GatePolicy,
+    *,
+    against: str | None = None,
+    client: Client | None = None,
+) -> GateResult:
+    """Evaluate the version ``ref`` names against ``policy`` and store the result with it.
+
+    ``against`` (an alias) overrides the policy's ``champion.alias``; with neither, there is
+    no comparison. A check that fails makes the result fail; bad input (an unknown column, a
+    dataset that does not exist) raises instead and stores nothing."""
+    with client_scope(client) as active:
+        challenger = resolve(ref, active)
+        data = _evaluation_data(policy, active)
+        opened = open_version(challenger, active)
+        scored = _score(opened, policy, data)
+        checks = [_metric_check(bound.metric, scored, bound) for bound in policy.metrics]
+        alias = against or policy.champion_alias
+        champion = _champion(challenger, alias, active) if alias else None
+        if alias:
+            checks += _champion_checks(challenger, champion, alias, policy, data, scored, active)
+        checks += [_slice_check(rule, scored, data) for rule in policy.slices]
+        if policy.latency_p95_ms is not None:
+            checks.append(_latency_check(opened, policy))
+        result = GateResult(
+            id=new_id(),
+            model=challenger.model,
+            version=challenger.version,
+            passed=all(check["passed"] for check in checks),
+            checks=tuple(checks),
+            policy=policy.to_json(),
+            policy_digest=policy.digest,
+            evaluated_at=now_ms(),
+            against=champion.version if champion is not None else None,
+            dataset=data.ref,
+            actor=local_user(),
+        )
+        return active.metadata.add_gate_result(result)
+
+
+def latest_gate(
+    version: ModelVersion, policy: GatePolicy | None, client: Client
+) -> GateResult | None:
+    """The newest stored gate result of ``version`` (under ``policy`` when given)."""
+    results = client.metadata.list_gate_results(version.model, version.version)
+    if policy is not None:
+        results = [r for r in results if r.policy_digest == policy.digest]
+    return results[-1] if results else None
+
+
+@dataclass(frozen=True)
+class _Data:
+    """The evaluation table, its labels and where it came from."""
+
+    ref: str  # "name@N"
+    table: pa.Table
+    labels: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """One model's predictions on the evaluation data (scores: predict_proba, if any)."""
+
+    labels: np.ndarray
+    predictions: np.ndarray
+    scores: np.ndarray | None
+    classes: list[Any]
+    task: str
+
+
+def _evaluation_data(policy: GatePolicy, client: Client) -> _Data:
+    import numpy as np
+
+    from loopml.data.versions import get as get_dataset
+
+    handle = get_dataset(policy.dataset, client=client)
+    table = handle.to_arrow(policy.table)
+    if policy.target not in table.column_names:
+        raise InvalidInputError(
+            f"{policy.source}: evaluation.target: {handle.ref} has no column "
+            f"{policy.target!r}; its columns: {', '.join(table.column_names)}."
+        )
+    labels = np.asarray(table.column(policy.target).to_pylist())
+    return _Data(handle.ref, table, labels)
+
+
+def _model_input(signature: Mapping[str, Any] | None, policy: GatePolicy, data: _Data) -> Any:
+    """The evaluation table as the model takes it: a DataFrame of the signature's columns,
+    or an array of the feature columns in the signature's dtype."""
+    import numpy as np
+
+    inputs = (signature or {}).get("inputs") or {"kind": "tensor", "dtype": "float64"}
+    table = data.table
+    if inputs.get("kind") == "columns":
+        names = [column["name"] for column in inputs.get("columns", [])]
+        _require_columns(names, policy, data)
+        return table.select(names).to_pandas()
+    names = list(policy.features or _default_features(policy, table))
+    _require_columns(names, policy, data)
+    shape = inputs.get("shape") or [-1, len(names)]
+    if len(shape) != 2 or shape[1] not in (-1, len(names)):
+        raise InvalidInputError(
+            f"{policy.source}: evaluation.features: the model takes {shape[1:]} features per "
+            f"row but {data.ref} gives {len(names)} ({', '.join(names)}); list the model's "
+            "features in evaluation.features."
+        )
+    columns = [table.column(name).to_numpy(zero_copy_only=False) for name in names]
+    return np.column_stack(columns).astype(inputs.get("dtype", "float64"))
+
+
+def _default_features(policy: GatePolicy, table: pa.Table) -> list[str]:
+    """The numeric columns but the target, in table order."""
+    import pyarrow as pa
+
+    return [
+        field.name
+        for field in table.schema
+        if field.name != policy.target
+        and (pa.types.is_integer(field.type) or pa.types.is_floating(field.type))
+    ]
+
+
+def _require_columns(names: Sequence[str], policy: GatePolicy, data: _Data) -> None:
+    missing = [name for name in names if name not in data.table.column_names]
+    if missing:
+        raise InvalidInputError(
+            f"{policy.source}: evaluation.dataset: {data.ref} has no column {missing[0]!r}, "
+            f"which the model takes; its columns: {', '.join(data.table.column_names)}."
+        )
+
+
+def _score(opened: OpenedVersion, policy: GatePolicy, data: _Data) -> _Scored:
+    import numpy as np
+
+    model = opened.model
+    features = _model_input(opened.version.signature, policy, data)
+    predictions = np.asarray(model.predict(features))
+    if predictions.ndim == 2 and predictions.shape[1] == 1:
+        predictions = predictions[:, 0]
+    scores = None
+    wants_scores = any(METRICS[name].needs_scores for name in _metric_names(policy))
+    if policy.task == "classification" and wants_scores:
+        if not hasattr(model, "predict_proba"):
+            raise InvalidInputError(
+                f"{opened.version.model}@{opened.version.version} has no predict_proba, which "
+                f"{policy.source} needs for roc_auc / log_loss; use label metrics."
+            )
+        scores = np.asarray(model.predict_proba(features))
+    known = getattr(model, "classes_", None)
+    classes = list(known) if known is not None else sorted(set(data.labels.tolist()))
+    return _Scored(data.labels, predictions, scores, classes, policy.task)
+
+
+def _metric_names(policy: GatePolicy) -> set[str]:
+    return {
+        *(bound.metric for bound in policy.metrics),
+        *policy.must_beat,
+        *(rule.bound.metric for rule in policy.slices),
+    }
+
+
+def _metric_value(name: str, scored: _Scored, rows: Any = None) -> float | None:
+    """``name`` computed on ``scored`` (restricted to ``rows``, a mask, when given); None
+    when it is undefined there (AUC of a group holding one class)."""
+    import numpy as np
+    from sklearn import metrics  # type: ignore[import-untyped]
+
+    y, predicted = scored.labels, scored.predictions
+    scores = scored.scores
+    if rows is not None:
+        y, predicted = y[rows], predicted[rows]
+        scores = scores[rows] if scores is not None else None
+    if len(y) == 0:
+        return None
+    if scored.task == "regression":
+        y, predicted = y.astype(float), predicted.astype(float)
+        error: dict[str, Callable[[], float | None]] = {
+            "rmse": lambda: float(np.sqrt(metrics.mean_squared_error(y, predicted))),
+            "mae": lambda: float(metrics.mean_absolute_error(y, predicted)),
+            "r2": lambda: float(metrics.r2_score(y, predicted)) if len(y) > 1 else None,
+            "mape": lambda: float(metrics.mean_absolute_percentage_error(y, predicted)),
+        }
+        return error[name]()
+    binary = len(scored.classes) <= 2
+    positive = scored.classes[-1]
+    averaged = {"pos_label": positive} if binary else {"average": "macro"}
+    if name == "accuracy":
+        return float(metrics.accuracy_score(y, predicted))
+    if name == "balanced_accuracy":
+        return float(metrics.balanced_accuracy_score(y, predicted))
+    if name in ("precision", "recall", "f1"):
+        function = getattr(metrics, f"{name}_score")
+        return float(function(y, predicted, zero_division=0, **averaged))
+    assert scores is not None  # metrics that need scores made _score compute them
+    if name == "log_loss":
+        return float(metrics.log_loss(y, scores, labels=scored.classes))
+    if len(set(y.tolist())) < 2:
+        return None  # AUC is undefined on one class
+    if binary:
+        return float(metrics.roc_auc_score(y, scores[:, -1]))
+    return float(metrics.roc_auc_score(y, scores, multi_class="ovr", labels=scored.classes))
+
+
+def _check(
+    kind: str, name: str, passed: bool, observed: Any, limit: Any, detail: str = ""
+) -> dict[str, Any]:
+    if isinstance(observed, float) and not math.isfinite(observed):  # JSON has no NaN / ∞
+        observed, passed, detail = None, False, f"{observed} {detail}".strip()
+    return {
+        "check": kind,
+        "name": name,
+        "passed": bool(passed),
+        "observed": observed,
+        "limit": limit,
+        "detail": detail,
+    }
+
+
+def _metric_check(metric: str, scored: _Scored, bound: Any) -> dict[str, Any]:
+    value = _metric_value(metric, scored)
+    if value is None:
+        return _check("metric", metric, False, None, bound.describe(), "undefined on this data")
+    return _check("metric", metric, bound.holds(value), round(value, 6), bound.describe())
+
+
+def _champion(challenger: ModelVersion, alias: str, client: Client) -> ModelVersion | None:
+    try:
+        number = client.metadata.get_model_alias(challenger.model, alias)
+    except NotFoundError:
+        return None
+    return client.metadata.get_model_version(challenger.model, number)
+
+
+def _champion_checks(
+    challenger: ModelVersion,
+    champion: ModelVersion | None,
+    alias: str,
+    policy: GatePolicy,
+    data: _Data,
+    scored: _Scored,
+    client: Client,
+) -> list[dict[str, Any]]:
+    """must-beat per metric and schema compatibility; passed with a note when there is no
+    champion yet or the challenger is the champion."""
+    names = [f"beats {alias} on {metric}" for metric in policy.must_beat]
+    if policy.schema_compatible:
+        names.append(f"schema compatible with {alias}")
+    if champion is None or champion.version == challenger.version:
+        note = f"no {alias} yet" if champion is None else f"this version is the {alias} already"
+        return [
+            _check("champion", name, True, None, None, note + "; nothing to compare")
+            for name in names
+        ]
+    checks = []
+    if policy.must_beat:
+        theirs = _score(open_version(champion, client), policy, data)
+        for metric, margin in policy.must_beat.items():
+            mine, before = _metric_value(metric, scored), _metric_value(metric, theirs)
+            name = f"beats {alias} on {metric}"
+            if mine is None or before is None:
+                checks.append(_check("champion", name, False, None, margin, "undefined here"))
+                continue
+            better = mine - before if METRICS[metric].higher_is_better else before - mine
+            detail = f"v{challenger.version} {mine:.6g} vs v{champion.version} {before:.6g}"
+            checks.append(
+                _check("champion", name, better >= margin, round(better, 6), margin, detail)
+            )
+    if policy.schema_compatible:
+        changes = signature_changes(champion.signature, challenger.signature)["changes"]
+        detail = "; ".join(changes) or f"same inputs and outputs as v{champion.version}"
+        checks.append(
+            _check("schema", f"schema compatible with {alias}", not changes, None, None, detail)
+        )
+    return checks
+
+
+def _slice_check(rule: SliceRule, scored: _Scored, data: _Data) -> dict[str, Any]:
+    """The worst group of ``rule.column`` (values, or quantile bins) against the bound."""
+    import numpy as np
+
+    if rule.column not in data.table.column_names:
+        raise InvalidInputError(
+            f"slices: {data.ref} has no column {rule.column!r}; its columns: "
+            f"{', '.join(data.table.column_names)}."
+        )
+    values = np.asarray(data.table.column(rule.column).to_pylist(), dtype=object)
+    groups = _groups(rule, values, data.ref)
+    name = f"{rule.bound.metric} by {rule.column}"
+    judged = []
+    small = 0
+    for label, rows in groups:
+        if int(rows.sum()) < rule.min_rows:
+            small += 1
+            continue
+        value = _metric_value(rule.bound.metric, scored, rows)
+        if value is not None:
+            judged.append((value, label, int(rows.sum())))
+    if not judged:
+        return _check("slice", name, True, None, rule.bound.describe(), "no group to judge")
+    higher = METRICS[rule.bound.metric].higher_is_better
+    worst = min(judged) if higher else max(judged)
+    failing = [label for value, label, _ in judged if not rule.bound.holds(value)]
+    detail = f"worst {rule.column}={worst[1]} ({worst[2]} rows) of {len(judged)} groups"
+    if failing:
+        detail += f"; failing: {', '.join(failing[:5])}" + (" …" if len(failing) > 5 else "")
+    if small:
+        detail += f"; {small} under {rule.min_rows} rows not judged"
+    return _check("slice", name, not failing, round(worst[0], 6), rule.bound.describe(), detail)
+
+
+def _groups(rule: SliceRule, values: np.ndarray, ref: str) -> list[tuple[str, np.ndarray]]:
+    import numpy as np
+
+    if rule.bins is not None:
+        numbers = values.astype(float)
+        edges = np.unique(np.quantile(numbers, np.linspace(0, 1, rule.bins + 1)))
+        index = np.clip(np.searchsorted(edges, numbers, side="right") - 1, 0, len(edges) - 2)
+        return [
+            (f"[{edges[i]:.4g}, {edges[i + 1]:.4g}]", index == i) for i in range(len(edges) - 1)
+        ]
+    distinct = sorted({str(v) for v in values})
+    if len(distinct) > MAX_SLICE_GROUPS:
+        raise InvalidInputError(
+            f"slices: column {rule.column!r} of {ref} has {len(distinct)} distinct values "
+            f"(at most {MAX_SLICE_GROUPS} make groups); give 'bins: N' to cut it into N "
+            "quantile bins."
+        )
+    text = np.asarray([str(v) for v in values])
+    return [(value, text == value) for value in distinct]
+
+
+def _latency_check(opened: OpenedVersion, policy: GatePolicy) -> dict[str, Any]:
+    """p95 of single-row predict calls on the first row of the input example."""
+    import numpy as np
+
+    name = "p95 single-row latency (ms)"
+    limit = policy.latency_p95_ms
+    if opened.input_example is None:
+        return _check("latency", name, False, None, limit, "the version has no input example")
+    row = _example_row(opened)
+    for _ in range(5):  # warm caches, lazy imports and thread pools first
+        opened.model.predict(row)
+    timings = []
+    for _ in range(policy.latency_repeats):
+        start = time.perf_counter()
+        opened.model.predict(row)
+        timings.append((time.perf_counter() - start) * 1000)
+    p95 = float(np.percentile(timings, 95))
+    detail = f"{policy.latency_repeats} calls, median {float(np.median(timings)):.3g} ms"
+    return _check("latency", name, p95 <= (limit or 0), round(p95, 4), limit, detail)
+
+
+def _example_row(opened: OpenedVersion) -> Any:
+    import numpy as np
+    import pyarrow as pa
+
+    example = opened.input_example
+    if "columns" in example:
+        columns, first = example["columns"], example["data"][:1]
+        return pa.Table.from_pylist([dict(zip(columns, first[0], strict=True))]).to_pandas()
+    inputs = ((opened.version.signature or {}).get("inputs")) or {}
+    return np.asarray(example["inputs"][:1], dtype=inputs.get("dtype"))
