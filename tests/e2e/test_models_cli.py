@@ -137,3 +137,5 @@ def test_gate_and_approve_from_the_shell(project: Path) -> None:
     )
     (stored,) = json.loads(expect(cli("models", "gates", "iris-clf@2", "--json", cwd=project), 0))
     assert stored["passed"] and [c["name"] for c in stored["checks"]] == ["accuracy", "f1"]
+    shown = json.loads(expect(cli("models", "show", "iris-clf@2", "--json", cwd=project), 0))
+    assert shown["last_gate"]["passed"] is True and shown["last_gate"]["dataset"] == "iris@1"

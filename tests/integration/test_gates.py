@@ -228,7 +228,7 @@ def test_bad_evaluation_input_is_refused_and_nothing_is_stored(
         (
             "evaluation: {dataset: bc_holdout@1, target: target, features: [f1, f2]}",
             InvalidInputError,
-            r"the model takes \[30\] features per row but bc_holdout@1 gives 2",
+            r"evaluation: The model takes \[30\] features per row but bc_holdout@1 gives 2",
         ),
         (
             "evaluation: {dataset: bc_holdout@1, target: target}\n"

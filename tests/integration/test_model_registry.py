@@ -202,6 +202,25 @@ def test_an_onnx_conversion_is_stored_only_after_it_predicts_the_same(client: Cl
     assert [v.version for v in client.metadata.list_model_versions("cancer")] == [1]
 
 
+def test_an_onnx_model_is_checked_stored_and_run_with_onnx_runtime(client: Client) -> None:
+    import onnx
+    from skl2onnx import to_onnx  # type: ignore[import-untyped]
+    from sklearn.datasets import load_breast_cancer  # type: ignore[import-untyped]
+    from sklearn.ensemble import RandomForestClassifier  # type: ignore[import-untyped]
+
+    x, y = load_breast_cancer(return_X_y=True)
+    forest = RandomForestClassifier(n_estimators=10, random_state=0).fit(x, y)
+    proto = to_onnx(forest, x[:1].astype(np.float32), options={"zipmap": False})
+    version = loopml.models.register("cancer-onnx", proto, input_example=x[:5], client=client)
+    assert version.flavor == "onnx" and any("onnxruntime" in r for r in version.requirements)
+    loaded = loopml.models.load("cancer-onnx@1", client=client)
+    assert np.array_equal(loaded.predict(x), forest.predict(x))
+    assert np.allclose(loaded.predict_proba(x), forest.predict_proba(x), atol=1e-4)
+    with pytest.raises(InvalidInputError, match=r"The ONNX model is not valid"):
+        loopml.models.register("broken", onnx.ModelProto(), client=client)
+    assert [m.name for m in client.metadata.list_registered_models()] == ["cancer-onnx"]
+
+
 def test_xgboost_and_lightgbm_models_round_trip_in_their_own_formats(client: Client) -> None:
     import lightgbm
     import xgboost

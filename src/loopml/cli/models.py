@@ -228,8 +228,8 @@ def show_command(
 ) -> None:
     """One version of a model.
 
-    Its flavor, the digest of its stored files, run, dataset versions, metrics, signature
-    and pinned requirements.
+    Its flavor, the digest of its stored files, run, dataset versions, metrics, signature,
+    pinned requirements and its last gate.
 
     Examples:
 
@@ -240,7 +240,19 @@ def show_command(
 
     with open_client() as client:
         version = get(ref, client=client)
+        gates = client.metadata.list_gate_results(version.model, version.version)
     document = _version_dict(version)
+    last = gates[-1] if gates else None
+    document["last_gate"] = (
+        None
+        if last is None
+        else {
+            "passed": last.passed,
+            "dataset": last.dataset,
+            "against": last.against,
+            "evaluated_at": format_ms(last.evaluated_at),
+        }
+    )
     if as_json:
         output.print_json(document)
         return
@@ -249,6 +261,15 @@ def show_command(
     for key in ("tree_digest", "run_id", "datasets", "metrics", "requirements", "created_at"):
         out.print(f"  {key}: {document[key]}", markup=False)
     out.print(f"  signature: {json.dumps(version.signature)}", markup=False)
+    if last is None:
+        out.print("  last gate: none (loopml gate)", markup=False)
+    else:
+        verdict = "passed" if last.passed else "failed"
+        out.print(
+            f"  last gate: {verdict} on {last.dataset} at {format_ms(last.evaluated_at)} "
+            f"({len(gates)} in all: loopml models gates {version.model}@{version.version})",
+            markup=False,
+        )
 
 
 @alias_app.command("set")

@@ -6,6 +6,8 @@
   its digest recorded with the version, so the list cannot be edited unnoticed.
 - ``xgboost`` / ``lightgbm``: their own file formats (UBJSON / text); loading rebuilds one of
   a fixed list of their classes.
+- ``onnx``: an ``onnx.ModelProto``, checked and stored as ``model.onnx``; loaded into an
+  ONNX Runtime session (``predict`` / ``predict_proba``).
 - ``python_function``: a reference to importable code (``package.module:callable``) plus data
   files; loading imports the code the environment already has.
 - ``pickle``: anything else, only with ``allow_pickle=True`` at registration and again at
@@ -286,11 +288,43 @@ class PickleFlavor:
         return []
 
 
+@dataclass(frozen=True)
+class OnnxFlavor:
+    """ONNX models (an ``onnx.ModelProto``), checked by ONNX's checker when saved and run
+    with ONNX Runtime when loaded."""
+
+    name: str = "onnx"
+
+    def handles(self, model: object) -> bool:
+        kind = type(model)
+        return kind.__module__.split(".")[0] == "onnx" and kind.__name__ == "ModelProto"
+
+    def save(self, model: Any, folder: Path) -> dict[str, Any]:
+        import onnx  # present: the model is one of its objects
+
+        try:
+            onnx.checker.check_model(model)
+        except onnx.checker.ValidationError as exc:
+            raise InvalidInputError(f"The ONNX model is not valid: {exc}") from exc
+        (folder / ONNX_FILE).write_bytes(model.SerializeToString())
+        return {"file": ONNX_FILE}
+
+    def load(self, folder: Path, details: Mapping[str, Any]) -> Any:
+        from loopml.models.onnx import OnnxModel
+
+        return OnnxModel(folder / str(details.get("file", ONNX_FILE)))
+
+    def requirements(self) -> list[str]:
+        return _pinned("onnxruntime")
+
+
+ONNX_FILE = "model.onnx"
 PICKLE = PickleFlavor()
 _FLAVORS: tuple[Flavor, ...] = (
     XGBoostFlavor(),  # before sklearn: XGBoost's and LightGBM's wrappers are estimators too
     LightGBMFlavor(),
     SklearnFlavor(),
+    OnnxFlavor(),
     PythonFunctionFlavor(),
 )
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from loopml.core.errors import InvalidInputError, NotFoundError
 from loopml.core.ids import new_id, now_ms
 from loopml.models.compare import signature_changes
 from loopml.models.gate_policy import METRICS, GatePolicy, SliceRule
+from loopml.models.inputs import to_model_input
 from loopml.models.registry import OpenedVersion, open_version, resolve
 from loopml.tracking.client import Client, client_scope
 from loopml.tracking.system_info import local_user
@@ -124,48 +125,16 @@ def _evaluation_data(policy: GatePolicy, client: Client) -> _Data:
 
 
 def _model_input(signature: Mapping[str, Any] | None, policy: GatePolicy, data: _Data) -> Any:
-    """The evaluation table as the model takes it: a DataFrame of the signature's columns,
-    or an array of the feature columns in the signature's dtype."""
-    import numpy as np
-
-    inputs = (signature or {}).get("inputs") or {"kind": "tensor", "dtype": "float64"}
-    table = data.table
-    if inputs.get("kind") == "columns":
-        names = [column["name"] for column in inputs.get("columns", [])]
-        _require_columns(names, policy, data)
-        return table.select(names).to_pandas()
-    names = list(policy.features or _default_features(policy, table))
-    _require_columns(names, policy, data)
-    shape = inputs.get("shape") or [-1, len(names)]
-    if len(shape) != 2 or shape[1] not in (-1, len(names)):
-        raise InvalidInputError(
-            f"{policy.source}: evaluation.features: the model takes {shape[1:]} features per "
-            f"row but {data.ref} gives {len(names)} ({', '.join(names)}); list the model's "
-            "features in evaluation.features."
+    try:
+        return to_model_input(
+            signature,
+            data.table,
+            features=policy.features,
+            exclude=(policy.target,),
+            source=data.ref,
         )
-    columns = [table.column(name).to_numpy(zero_copy_only=False) for name in names]
-    return np.column_stack(columns).astype(inputs.get("dtype", "float64"))
-
-
-def _default_features(policy: GatePolicy, table: pa.Table) -> list[str]:
-    """The numeric columns but the target, in table order."""
-    import pyarrow as pa
-
-    return [
-        field.name
-        for field in table.schema
-        if field.name != policy.target
-        and (pa.types.is_integer(field.type) or pa.types.is_floating(field.type))
-    ]
-
-
-def _require_columns(names: Sequence[str], policy: GatePolicy, data: _Data) -> None:
-    missing = [name for name in names if name not in data.table.column_names]
-    if missing:
-        raise InvalidInputError(
-            f"{policy.source}: evaluation.dataset: {data.ref} has no column {missing[0]!r}, "
-            f"which the model takes; its columns: {', '.join(data.table.column_names)}."
-        )
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{policy.source}: evaluation: {exc.message}") from exc
 
 
 def _score(opened: OpenedVersion, policy: GatePolicy, data: _Data) -> _Scored:

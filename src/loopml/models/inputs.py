@@ -1,0 +1,84 @@
+"""Tables as a model takes them: a signature says whether a model wants named columns (a
+pandas DataFrame) or an array (a numpy array of one dtype, the feature columns in order).
+
+Gates, batch scoring and the model server turn Arrow tables into model inputs here, and
+nowhere else.
+
+>>> to_model_input({"inputs": {"kind": "tensor", "dtype": "float64", "shape": [-1, 2]}},
+...                pa.table({"a": [1, 2], "b": [3, 4], "y": [0, 1]}), exclude=("y",))
+array([[1., 3.],
+       [2., 4.]])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from loopml.core.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["feature_columns", "to_model_input"]
+
+
+def feature_columns(
+    signature: Mapping[str, Any] | None,
+    table: pa.Table,
+    *,
+    features: Sequence[str] | None = None,
+    exclude: Collection[str] = (),
+) -> list[str]:
+    """The columns of ``table`` the model takes, in order: the signature's column names, or
+    (array models) ``features``, else every numeric column not in ``exclude``."""
+    import pyarrow as pa
+
+    inputs = _inputs(signature)
+    if inputs.get("kind") == "columns":
+        return [column["name"] for column in inputs.get("columns", [])]
+    if features is not None:
+        return list(features)
+    return [
+        field.name
+        for field in table.schema
+        if field.name not in exclude
+        and (pa.types.is_integer(field.type) or pa.types.is_floating(field.type))
+    ]
+
+
+def to_model_input(
+    signature: Mapping[str, Any] | None,
+    table: pa.Table,
+    *,
+    features: Sequence[str] | None = None,
+    exclude: Collection[str] = (),
+    source: str = "the data",
+) -> Any:
+    """``table`` as the model takes it: a DataFrame of the signature's columns, or an array
+    of the feature columns (see :func:`feature_columns`) in the signature's dtype.
+    InvalidInputError names a missing column or a feature count the model does not take."""
+    import numpy as np
+
+    inputs = _inputs(signature)
+    names = feature_columns(signature, table, features=features, exclude=exclude)
+    missing = [name for name in names if name not in table.column_names]
+    if missing:
+        raise InvalidInputError(
+            f"{source} has no column {missing[0]!r}, which the model takes; its columns: "
+            f"{', '.join(table.column_names)}."
+        )
+    if inputs.get("kind") == "columns":
+        return table.select(names).to_pandas()
+    shape = inputs.get("shape") or [-1, len(names)]
+    if len(shape) != 2 or shape[1] not in (-1, len(names)):
+        raise InvalidInputError(
+            f"The model takes {shape[1:]} features per row but {source} gives {len(names)} "
+            f"({', '.join(names)}); name the model's features."
+        )
+    columns = [table.column(name).to_numpy(zero_copy_only=False) for name in names]
+    return np.column_stack(columns).astype(inputs.get("dtype", "float64"))
+
+
+def _inputs(signature: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return (signature or {}).get("inputs") or {"kind": "tensor", "dtype": "float64"}
