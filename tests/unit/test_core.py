@@ -156,7 +156,17 @@ def test_keys_are_bounded_and_named_in_errors() -> None:
 
 def test_public_names_are_exactly_all() -> None:
     public = {name for name in dir(loopml) if not name.startswith("_")}
-    public -= {"core", "stores", "tracking", "data", "pipelines", "models", "cli", "server"}
+    public -= {
+        "core",
+        "stores",
+        "tracking",
+        "data",
+        "pipelines",
+        "models",
+        "cli",
+        "server",
+        "serving",
+    }
     assert public == set(loopml.__all__) - {"__version__"}
 
 

@@ -28,6 +28,8 @@ from loopml.cli import (
 from loopml.cli.gate import gate_command
 from loopml.cli.output import print_error
 from loopml.cli.package import package_command
+from loopml.cli.predict import predict_command
+from loopml.cli.serve import serve_command
 from loopml.core.errors import LoopMLError
 
 app = typer.Typer(
@@ -55,7 +57,9 @@ app.add_typer(ci.app, name="ci")
 app.command("tune")(tune.tune_command)
 app.command("gate")(gate_command)
 app.command("package")(package_command)
+app.command("predict")(predict_command)
 app.command("server")(server.server_command)
+app.command("serve")(serve_command)
 app.command("quickstart")(quickstart.quickstart_command)
 
 

@@ -67,10 +67,10 @@ def server_command(
             "or pass --store-uri and --artifact-uri (or set LOOPML_STORE_URI and "
             "LOOPML_ARTIFACT_URI)."
         )
-    _check_port_free(host, port)
+    check_port_free(host, port)
     err = output.console(stderr=True)
     err.print(
-        f"loopml server on http://{_url_host(host)}:{port}  "
+        f"loopml server on http://{url_host(host)}:{port}  "
         f"(metadata: {output.redact_uri(store)}, artifacts: {output.redact_uri(artifacts)})",
         markup=False,
         soft_wrap=True,
@@ -86,7 +86,7 @@ def _run_server(host: str, port: int, store: str, artifacts: str, log_level: str
     serve(host, port, store_uri=store, artifact_uri=artifacts, log_level=log_level)
 
 
-def _check_port_free(host: str, port: int) -> None:
+def check_port_free(host: str, port: int) -> None:
     """Fail with exit code 2 and a clear message when the address is taken, before the
     server starts (uvicorn would log the bind error and exit with its own code)."""
     if port == 0:
@@ -107,5 +107,5 @@ def _check_port_free(host: str, port: int) -> None:
             ) from exc
 
 
-def _url_host(host: str) -> str:
+def url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host

@@ -1,0 +1,139 @@
+"""``loopml serve``: serve a registered model version (or a bundle) over HTTP."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from loopml.cli import output
+
+# the platform server command's port check and URL formatting, shared
+from loopml.cli.server import LOOPBACK, check_port_free, url_host
+from loopml.core.errors import BackendUnavailableError
+
+MEGABYTE = 1024 * 1024
+
+
+def serve_command(
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="REF_OR_BUNDLE",
+            help="NAME@ALIAS (followed as the alias moves), NAME@3, NAME, or a bundle folder "
+            "written by 'loopml package'.",
+        ),
+    ],
+    host: Annotated[
+        str, typer.Option("--host", help="Interface to listen on (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="TCP port.")] = 8080,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Server processes (each loads the model).")
+    ] = 1,
+    max_batch_size: Annotated[
+        int,
+        typer.Option("--max-batch-size", min=1, help="Most rows one model call predicts."),
+    ] = 64,
+    max_wait_ms: Annotated[
+        float,
+        typer.Option(
+            "--max-wait-ms",
+            min=0,
+            max=1000,
+            help="How long a batch smaller than the previous one waits for more requests "
+            "(a lone request after lone requests never waits).",
+        ),
+    ] = 2.0,
+    max_rows: Annotated[
+        int, typer.Option("--max-rows", min=1, help="Most rows in one request (else 413).")
+    ] = 10_000,
+    max_body_bytes: Annotated[
+        int,
+        typer.Option("--max-body-bytes", min=1, help="Largest request body in bytes (else 413)."),
+    ] = 10 * MEGABYTE,
+    poll_seconds: Annotated[
+        float,
+        typer.Option(
+            "--poll-seconds",
+            min=0.05,
+            help="How often to ask the registry whether the alias moved.",
+        ),
+    ] = 5.0,
+    no_onnx: Annotated[
+        bool,
+        typer.Option("--no-onnx", help="Serve the native model even if an ONNX variant exists."),
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only errors (no banner, no swaps).")
+    ] = False,
+) -> None:
+    """Serve a model over HTTP: MLflow's /invocations and the Open Inference Protocol (/v2).
+
+    Every request is checked against the version's signature (bad input gets a 4xx naming
+    the field); concurrent requests share model calls (micro-batching); when NAME@ALIAS
+    moves, the new version is loaded in the background and swapped in without failing a
+    request. Versions with an ONNX variant are served with ONNX Runtime. Docs of every
+    endpoint: http://HOST:PORT/docs. Stop with Ctrl-C.
+
+    Examples:
+
+        loopml serve cancer@champion
+        loopml serve cancer@3 --port 9000 --workers 4
+        loopml serve dist/cancer --host 0.0.0.0   # a 'loopml package' bundle
+
+    Then, with J='Content-Type: application/json' and C='Content-Type: text/csv':
+
+        curl localhost:8080/invocations -H "$J" -d '{"dataframe_split":
+          {"columns": ["age", "income"], "data": [[41, 52000.0]]}}'
+        curl localhost:8080/invocations -H "$J" -d '{"inputs": [[1.5, 2.0]]}'
+        curl localhost:8080/invocations -H "$C" --data-binary @rows.csv
+        curl localhost:8080/v2/models/cancer/infer -H "$J" -d '{"inputs":
+          [{"name": "inputs", "shape": [1, 2], "datatype": "FP64",
+            "data": [1.5, 2.0]}]}'
+        curl localhost:8080/v2/models/cancer   # its inputs and outputs
+        curl localhost:8080/health             # 200 once loaded, else 503
+        curl localhost:8080/metrics            # Prometheus
+    """
+    try:
+        from loopml.serving import ServeOptions, serve
+    except ImportError as exc:  # the 'serve' extra brings prometheus-client and orjson
+        raise BackendUnavailableError(
+            f"'loopml serve' needs {exc.name}: pip install 'loopml[serve]'."
+        ) from exc
+
+    options = ServeOptions(
+        max_batch_size=max_batch_size,
+        max_wait_ms=max_wait_ms,
+        max_rows=max_rows,
+        max_body_bytes=max_body_bytes,
+        poll_seconds=poll_seconds,
+        prefer_onnx=not no_onnx,
+    )
+    check_port_free(host, port)
+    err = output.console(stderr=True, quiet=quiet)
+
+    def announce(note: str | None) -> None:
+        processes = f", {workers} workers" if workers > 1 else ""
+        err.print(
+            f"loopml serve {target} on http://{url_host(host)}:{port}{processes}  "
+            f"(docs: /docs, health: /health)",
+            markup=False,
+            soft_wrap=True,
+        )
+        if note:
+            err.print(note, style="yellow", markup=False, soft_wrap=True)
+        if host not in LOOPBACK:
+            err.print(
+                f"Warning: listening on {host}, reachable from other machines.", style="yellow"
+            )
+
+    serve(
+        target,
+        options,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="error" if quiet else "warning",
+        on_start=announce,
+    )

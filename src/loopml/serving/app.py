@@ -1,0 +1,116 @@
+"""The model server as a FastAPI app: ``create_app(source, options)``.
+
+The app starts loading the model when it starts (``/health`` answers 503 until it is loaded)
+and follows the source while it runs; predictions run in one worker thread, never on the
+event loop. Errors are ``{"error": {"code", "message"}}``: 4xx for anything wrong with a
+request, naming the field; 5xx only for the server's own faults.
+
+>>> source = RegistrySource("cancer@champion", Client(create=False))  # doctest: +SKIP
+>>> uvicorn.run(create_app(source, ServeOptions(max_batch_size=32)))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+from fastapi import FastAPI, Request, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from loopml.core.errors import LoopMLError
+from loopml.core.version import __version__
+from loopml.serving.holder import ModelHolder
+from loopml.serving.metrics import RequestMetrics, ServingMetrics
+from loopml.serving.options import ServeOptions
+from loopml.serving.routes import REQUEST_ID_HEADER, ServingState, json_response, router
+from loopml.serving.sources import ModelSource
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("loopml.serving")
+_STATUS_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def create_app(source: ModelSource, options: ServeOptions | None = None) -> FastAPI:
+    """The model server for ``source`` (a registry reference or a bundle). The app owns the
+    source from now on and closes it when it shuts down."""
+    options = options or ServeOptions()
+    metrics = ServingMetrics()
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loopml-predict")
+    holder = ModelHolder(source, options=options, executor=executor, metrics=metrics)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        follow = asyncio.create_task(holder.run(), name="loopml-model-holder")
+        try:
+            yield
+        finally:
+            follow.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follow
+            await holder.close()
+            executor.shutdown(wait=True)
+
+    app = FastAPI(
+        title=f"loopml model server: {source.name}",
+        version=__version__,
+        summary=(
+            f"Serves {source.description}: MLflow's /invocations and the Open Inference "
+            "Protocol (/v2), with health, version and Prometheus metrics."
+        ),
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        redirect_slashes=False,
+    )
+    app.state.serving = ServingState(holder=holder, metrics=metrics, options=options)
+    app.include_router(router)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_exception_handler(LoopMLError, _loopml_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    return app
+
+
+def _headers(request: Request) -> dict[str, str]:
+    rid = getattr(request.state, "request_id", None)
+    return {REQUEST_ID_HEADER: rid} if rid else {}
+
+
+def _error(request: Request, status: int, code: str, message: str) -> Response:
+    content = {"error": {"code": code, "message": message}}
+    return json_response(content, status_code=status, headers=_headers(request))
+
+
+async def _loopml_error(request: Request, exc: Exception) -> Response:
+    error = exc if isinstance(exc, LoopMLError) else LoopMLError(str(exc))
+    if error.http_status >= 500 and error.http_status != 503:
+        log.error("%s %s failed: %s", request.method, request.url.path, error.message)
+    return _error(request, error.http_status, error.code, error.message)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+    where = f"{request.method} {request.url.path}"
+    if status == 404:
+        message = f"No such endpoint: {where}. The endpoints are listed at /docs."
+    elif status == 405:
+        message = f"Method {request.method} is not allowed on {request.url.path}."
+    else:
+        message = str(getattr(exc, "detail", "")) or where
+    return _error(request, status, _STATUS_CODES.get(status, "http_error"), message)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return _error(
+        request,
+        500,
+        LoopMLError.code,
+        f"The server failed to handle {request.method} {request.url.path} because of an "
+        "unexpected error; the details are in the server log.",
+    )

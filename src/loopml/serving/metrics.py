@@ -1,0 +1,121 @@
+"""Prometheus metrics of one model server, in a registry of its own (no global state):
+requests by endpoint, status and model version, latency by endpoint, and the size of every
+model call (requests and rows per micro-batch).
+
+With several worker processes (``--workers``) each process writes its values to the folder
+``PROMETHEUS_MULTIPROC_DIR`` names, and ``/metrics`` adds them up across processes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+__all__ = ["RequestMetrics", "ServingMetrics"]
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+VERSION_HEADER = b"x-loopml-model-version"
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+_ROW_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ServingMetrics:
+    """The server's counters and histograms."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "loopml_serving_requests",
+            "HTTP requests answered, by endpoint, status and the model version that answered.",
+            ["endpoint", "status", "model_version"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "loopml_serving_request_duration_seconds",
+            "Time from request to response, by endpoint.",
+            ["endpoint"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_requests = Histogram(
+            "loopml_serving_batch_size",
+            "Requests answered by one model call (micro-batch size).",
+            buckets=_BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_rows = Histogram(
+            "loopml_serving_batch_rows",
+            "Rows predicted by one model call.",
+            buckets=_ROW_BUCKETS,
+            registry=self.registry,
+        )
+        self.loads = Counter(
+            "loopml_serving_model_loads",
+            "Model versions loaded and swapped in, by version.",
+            ["model_version"],
+            registry=self.registry,
+        )
+
+    def observe_request(self, endpoint: str, status: int, version: str, seconds: float) -> None:
+        self.requests.labels(endpoint, str(status), version).inc()
+        self.latency.labels(endpoint).observe(seconds)
+
+    def observe_batch(self, requests: int, rows: int) -> None:
+        self.batch_requests.observe(requests)
+        self.batch_rows.observe(rows)
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The text format and its content type (summed over worker processes, if any)."""
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+        if os.environ.get(MULTIPROCESS_ENV):
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class RequestMetrics:
+    """ASGI middleware that counts and times every HTTP request: the endpoint is the route's
+    path template (``/v2/models/{name}/infer``), so the labels stay few."""
+
+    def __init__(self, app: ASGIApp, metrics: ServingMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status, version = 500, ""
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status, version
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for key, value in message.get("headers", ()):
+                    if key == VERSION_HEADER:
+                        version = value.decode("latin-1")
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            route = getattr(scope.get("route"), "path", None)
+            # /docs and /openapi.json are answered without a route in the scope
+            endpoint = route or (scope["path"] if status < 400 else "unmatched")
+            self.metrics.observe_request(endpoint, status, version, time.perf_counter() - started)

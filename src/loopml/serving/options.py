@@ -1,0 +1,57 @@
+"""How a model server runs: batching, limits and polling — one frozen value, checked once,
+that travels to worker processes as JSON (it holds no secrets)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from loopml.core.errors import InvalidInputError
+
+__all__ = ["ServeOptions"]
+
+MEGABYTE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """``max_batch_size`` rows per model call; a batch smaller than the previous one waits up
+    to ``max_wait_ms`` for more requests; requests hold at most ``max_rows`` rows and
+    ``max_body_bytes`` bytes; the registry is asked every ``poll_seconds`` whether the alias
+    moved; ``prefer_onnx`` serves a version's ONNX conversion when it has one."""
+
+    max_batch_size: int = 64
+    max_wait_ms: float = 2.0
+    max_rows: int = 10_000
+    max_body_bytes: int = 10 * MEGABYTE
+    poll_seconds: float = 5.0
+    prefer_onnx: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("max_batch_size", "max_rows", "max_body_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidInputError(
+                    f"The '{name}' option of the model server must be a whole number ≥ 1. "
+                    f"Got {value!r} instead."
+                )
+        if not isinstance(self.max_wait_ms, int | float) or not 0 <= self.max_wait_ms <= 1000:
+            raise InvalidInputError(
+                "The 'max_wait_ms' option of the model server must be a number of "
+                f"milliseconds from 0 to 1000. Got {self.max_wait_ms!r} instead."
+            )
+        if not isinstance(self.poll_seconds, int | float) or self.poll_seconds < 0.05:
+            raise InvalidInputError(
+                "The 'poll_seconds' option of the model server must be a number of seconds "
+                f"≥ 0.05. Got {self.poll_seconds!r} instead."
+            )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ServeOptions:
+        data: dict[str, Any] = json.loads(text)
+        known = {field.name for field in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})

@@ -1,0 +1,350 @@
+"""The model server's endpoints: MLflow's scoring protocol, the Open Inference Protocol REST
+surface, health, version and metrics.
+
+Every prediction answers with the version that produced it (``model_version`` and the
+``x-loopml-model-version`` header) and one prediction id per row; every response carries an
+``x-request-id`` (the client's, when it sent a usable one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request, Response
+
+from loopml.core.errors import NotFoundError
+from loopml.core.ids import new_id
+from loopml.core.version import __version__
+from loopml.serving.errors import ModelNotReadyError, PayloadTooLargeError
+from loopml.serving.holder import ModelHolder, ServedModel
+from loopml.serving.metrics import ServingMetrics
+from loopml.serving.oip import infer_response, model_metadata, parse_infer
+from loopml.serving.options import ServeOptions
+from loopml.serving.payloads import parse_invocation
+from loopml.serving.schemas import (
+    INFER_REQUEST_BODY,
+    INVOCATIONS_REQUEST_BODY,
+    ErrorBody,
+    HealthBody,
+    InferResponse,
+    InvocationsResponse,
+    ModelMetadata,
+    ServerMetadata,
+    VersionBody,
+)
+
+__all__ = ["ServingState", "json_response", "router"]
+
+VERSION_HEADER = "x-loopml-model-version"
+REQUEST_ID_HEADER = "x-request-id"
+INLINE_PARSE_BYTES = 256 * 1024  # larger bodies are parsed in a thread, off the event loop
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024  # read (and drop) this much of a too-large body, so the
+# client gets the 413 instead of a reset connection
+_USABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorBody, "description": "The request is wrong; the message says how."},
+    503: {"model": ErrorBody, "description": "The model is not loaded yet."},
+}
+T = TypeVar("T")
+
+router = APIRouter()
+
+
+@dataclass(frozen=True)
+class ServingState:
+    """What the endpoints share, kept on ``app.state.serving``."""
+
+    holder: ModelHolder
+    metrics: ServingMetrics
+    options: ServeOptions
+
+
+def _state(request: Request) -> ServingState:
+    state: ServingState = request.app.state.serving
+    return state
+
+
+def json_response(
+    content: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    import orjson
+
+    body = orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY, default=_plain)
+    return Response(body, status_code=status_code, headers=headers, media_type="application/json")
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def request_id(request: Request) -> str:
+    """The client's ``x-request-id`` when it is a short token, else a new id."""
+    given = request.headers.get(REQUEST_ID_HEADER)
+    rid = given if given and _USABLE_REQUEST_ID.match(given) else new_id()
+    request.state.request_id = rid
+    return rid
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 once it is larger than ``limit`` (before any parsing)."""
+    declared = request.headers.get("content-length", "")
+    too_large = declared.isdigit() and int(declared) > limit
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            too_large = True
+        if too_large:
+            if size > limit + DRAIN_LIMIT_BYTES:
+                break
+            continue
+        chunks.append(chunk)
+    if too_large:
+        raise PayloadTooLargeError(
+            f"The body is {declared if declared.isdigit() else 'more than ' + str(limit)} "
+            f"bytes; this server takes at most {limit} bytes per request (--max-body-bytes). "
+            "Send fewer rows per request."
+        )
+    return b"".join(chunks)
+
+
+async def _parse(body: bytes, parse: Callable[[], T]) -> T:
+    if len(body) > INLINE_PARSE_BYTES:
+        return await asyncio.to_thread(parse)
+    return parse()
+
+
+def _prediction_ids(count: int) -> list[str]:
+    prefix = new_id()
+    return [f"{prefix}-{index}" for index in range(count)]
+
+
+def _answer_headers(model: ServedModel, rid: str) -> dict[str, str]:
+    return {VERSION_HEADER: model.label, REQUEST_ID_HEADER: rid}
+
+
+def _numbers(predictions: Any) -> Any:
+    """Predictions as orjson writes them fastest: numeric arrays as they are."""
+    if predictions.dtype.kind in "biuf" and predictions.flags.c_contiguous:
+        return predictions
+    return predictions.tolist()
+
+
+# -- MLflow scoring ---------------------------------------------------------------------------
+
+
+@router.post(
+    "/invocations",
+    summary="Predict (MLflow scoring protocol)",
+    openapi_extra=INVOCATIONS_REQUEST_BODY,
+    responses={200: {"model": InvocationsResponse}, **_ERRORS},
+)
+async def invocations(request: Request) -> Response:
+    """Predictions for a `dataframe_split`, `dataframe_records`, `instances` or `inputs`
+    JSON body, or a CSV body (`Content-Type: text/csv`, a header line first)."""
+    state = _state(request)
+    rid = request_id(request)
+    model = state.holder.require()
+    body = await read_body(request, state.options.max_body_bytes)
+    content_type = request.headers.get("content-type")
+    rows = await _parse(
+        body,
+        lambda: parse_invocation(body, content_type, model.spec, max_rows=state.options.max_rows),
+    )
+    predictions = await model.predict(rows)
+    content = {
+        "predictions": _numbers(predictions),
+        "model_version": model.label,
+        "prediction_ids": _prediction_ids(rows.count),
+    }
+    return json_response(content, headers=_answer_headers(model, rid))
+
+
+@router.get(
+    "/ping",
+    summary="Health (SageMaker / MLflow)",
+    responses={200: {"model": HealthBody}, **_ERRORS},
+)
+async def ping(request: Request) -> Response:
+    """200 once the model is loaded, 503 before."""
+    return _health(request)
+
+
+@router.get("/health", summary="Health", responses={200: {"model": HealthBody}, **_ERRORS})
+async def health(request: Request) -> Response:
+    """200 once the model is loaded, 503 before."""
+    return _health(request)
+
+
+def _health(request: Request) -> Response:
+    model = _state(request).holder.require()
+    return json_response(
+        {"status": "ready", "model_version": model.label}, headers={VERSION_HEADER: model.label}
+    )
+
+
+@router.get(
+    "/version", summary="What is served", responses={200: {"model": VersionBody}, **_ERRORS}
+)
+async def version(request: Request) -> Response:
+    """The loopml version and the model version being served (flavor, variant, digest)."""
+    state = _state(request)
+    model = state.holder.require()
+    loaded = model.loaded
+    return json_response(
+        {
+            "loopml": __version__,
+            "model": loaded.name,
+            "version": loaded.version,
+            "model_version": loaded.label,
+            "source": state.holder.source.description,
+            "flavor": loaded.flavor,
+            "variant": loaded.variant,
+            "digest": loaded.digest,
+        },
+        headers={VERSION_HEADER: loaded.label},
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    """Requests by endpoint, status and model version; latency; micro-batch sizes."""
+    body, content_type = _state(request).metrics.exposition()
+    return Response(body, media_type=content_type)
+
+
+# -- Open Inference Protocol ------------------------------------------------------------------
+
+
+@router.get("/v2", summary="Server metadata (OIP)", responses={200: {"model": ServerMetadata}})
+async def server_metadata() -> Response:
+    return json_response({"name": "loopml", "version": __version__, "extensions": []})
+
+
+@router.get("/v2/health/live", summary="Liveness (OIP)")
+async def live() -> Response:
+    """200 while the server runs."""
+    return json_response({"live": True})
+
+
+@router.get("/v2/health/ready", summary="Readiness (OIP)")
+async def ready(request: Request) -> Response:
+    """200 once the model is loaded, 503 before."""
+    is_ready = _state(request).holder.current is not None
+    return json_response({"ready": is_ready}, status_code=200 if is_ready else 503)
+
+
+def _named(request: Request, name: str, version: str | None) -> ServedModel:
+    holder = _state(request).holder
+    if name != holder.source.name:
+        raise NotFoundError(f"No model {name!r} here; this server serves {holder.source.name!r}.")
+    model = holder.require()
+    if version is not None and version != str(model.version):
+        raise NotFoundError(
+            f"Version {version!r} of {name!r} is not served here; this server serves {model.label}."
+        )
+    return model
+
+
+@router.get(
+    "/v2/models/{name}",
+    summary="Model metadata (OIP)",
+    responses={200: {"model": ModelMetadata}, **_ERRORS},
+)
+async def metadata(name: str, request: Request) -> Response:
+    """The inputs and outputs the model takes and gives, with datatype and shape."""
+    return _metadata(_named(request, name, None))
+
+
+@router.get(
+    "/v2/models/{name}/versions/{version}",
+    summary="Model version metadata (OIP)",
+    responses={200: {"model": ModelMetadata}, **_ERRORS},
+)
+async def version_metadata(name: str, version: str, request: Request) -> Response:
+    return _metadata(_named(request, name, version))
+
+
+def _metadata(model: ServedModel) -> Response:
+    loaded = model.loaded
+    platform = "onnxruntime" if loaded.variant == "onnx" else f"loopml-{loaded.flavor}"
+    content = model_metadata(
+        name=loaded.name,
+        version=loaded.version,
+        platform=platform,
+        spec=model.spec,
+        signature=loaded.signature,
+    )
+    return json_response(content, headers={VERSION_HEADER: loaded.label})
+
+
+@router.get("/v2/models/{name}/ready", summary="Model readiness (OIP)", responses=_ERRORS)
+async def model_ready(name: str, request: Request) -> Response:
+    return _model_ready(request, name, None)
+
+
+@router.get(
+    "/v2/models/{name}/versions/{version}/ready",
+    summary="Model version readiness (OIP)",
+    responses=_ERRORS,
+)
+async def model_version_ready(name: str, version: str, request: Request) -> Response:
+    return _model_ready(request, name, version)
+
+
+def _model_ready(request: Request, name: str, version: str | None) -> Response:
+    try:
+        model = _named(request, name, version)
+    except ModelNotReadyError:
+        return json_response({"name": name, "ready": False}, status_code=503)
+    return json_response({"name": name, "ready": True}, headers={VERSION_HEADER: model.label})
+
+
+@router.post(
+    "/v2/models/{name}/infer",
+    summary="Predict (OIP)",
+    openapi_extra=INFER_REQUEST_BODY,
+    responses={200: {"model": InferResponse}, **_ERRORS},
+)
+async def infer(name: str, request: Request) -> Response:
+    """Predictions for input tensors: one `inputs` tensor for an array model, one 1-D tensor
+    per column for a table model."""
+    return await _infer(request, name, None)
+
+
+@router.post(
+    "/v2/models/{name}/versions/{version}/infer",
+    summary="Predict with a model version (OIP)",
+    openapi_extra=INFER_REQUEST_BODY,
+    responses={200: {"model": InferResponse}, **_ERRORS},
+)
+async def version_infer(name: str, version: str, request: Request) -> Response:
+    return await _infer(request, name, version)
+
+
+async def _infer(request: Request, name: str, version: str | None) -> Response:
+    state = _state(request)
+    rid = request_id(request)
+    model = _named(request, name, version)
+    body = await read_body(request, state.options.max_body_bytes)
+    content_type = request.headers.get("content-type")
+    parsed = await _parse(
+        body,
+        lambda: parse_infer(body, content_type, model.spec, max_rows=state.options.max_rows),
+    )
+    predictions = await model.predict(parsed.rows)
+    content = infer_response(
+        model_name=model.name,
+        model_version=model.version,
+        request_id=parsed.id or rid,
+        predictions=predictions,
+        prediction_ids=_prediction_ids(parsed.rows.count),
+    )
+    return json_response(content, headers=_answer_headers(model, rid))

@@ -1,0 +1,166 @@
+"""The model server's bodies as OpenAPI describes them (``/docs``, ``/openapi.json``).
+
+The server itself reads request bodies with orjson and checks them against the model's
+signature (``payloads.py``, ``oip.py``); these models only document the shapes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "INFER_REQUEST_BODY",
+    "INVOCATIONS_REQUEST_BODY",
+    "ErrorBody",
+    "HealthBody",
+    "InferResponse",
+    "InvocationsResponse",
+    "ModelMetadata",
+    "ServerMetadata",
+    "VersionBody",
+]
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["input_mismatch"])
+    message: str = Field(examples=["dataframe_split.columns[3]: expected 'mean_radius'."])
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class DataframeSplit(BaseModel):
+    columns: list[str]
+    data: list[list[Any]]
+    index: list[Any] | None = None
+
+
+class DataframeSplitRequest(BaseModel):
+    dataframe_split: DataframeSplit
+
+
+class DataframeRecordsRequest(BaseModel):
+    dataframe_records: list[dict[str, Any]]
+
+
+class InstancesRequest(BaseModel):
+    instances: list[Any] | dict[str, list[Any]]
+
+
+class InputsRequest(BaseModel):
+    inputs: list[Any] | dict[str, list[Any]]
+
+
+class InvocationsResponse(BaseModel):
+    predictions: list[Any]
+    model_version: str = Field(examples=["cancer@3"])
+    prediction_ids: list[str]
+
+
+class Tensor(BaseModel):
+    name: str
+    shape: list[int]
+    datatype: str = Field(examples=["FP64"])
+    data: list[Any]
+    parameters: dict[str, Any] | None = None
+
+
+class RequestedOutput(BaseModel):
+    name: str = Field(examples=["predictions"])
+
+
+class InferRequest(BaseModel):
+    id: str | None = None
+    parameters: dict[str, Any] | None = None
+    inputs: list[Tensor]
+    outputs: list[RequestedOutput] | None = None
+
+
+class InferResponse(BaseModel):
+    model_name: str
+    model_version: str
+    id: str
+    parameters: dict[str, Any]
+    outputs: list[Tensor]
+
+
+class TensorMetadata(BaseModel):
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+class ModelMetadata(BaseModel):
+    name: str
+    versions: list[str]
+    platform: str
+    inputs: list[TensorMetadata]
+    outputs: list[TensorMetadata]
+
+
+class ServerMetadata(BaseModel):
+    name: str
+    version: str
+    extensions: list[str]
+
+
+class HealthBody(BaseModel):
+    status: str = Field(examples=["ready"])
+    model_version: str = Field(examples=["cancer@3"])
+
+
+class VersionBody(BaseModel):
+    loopml: str
+    model: str
+    version: int
+    model_version: str
+    source: str
+    flavor: str
+    variant: str
+    digest: str
+
+
+def _inline(*models: type[BaseModel]) -> dict[str, Any]:
+    """One JSON schema that accepts any of ``models`` (their definitions inlined)."""
+    variants = []
+    for model in models:
+        schema = model.model_json_schema()
+        definitions = schema.pop("$defs", {})
+        variants.append(_resolve(schema, definitions))
+    return {"oneOf": variants} if len(variants) > 1 else variants[0]
+
+
+def _resolve(node: Any, definitions: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            return _resolve(definitions[ref.rsplit("/", 1)[-1]], definitions)
+        return {key: _resolve(value, definitions) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_resolve(item, definitions) for item in node]
+    return node
+
+
+INVOCATIONS_REQUEST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": _inline(
+                    DataframeSplitRequest, DataframeRecordsRequest, InstancesRequest, InputsRequest
+                ),
+                "example": {"dataframe_split": {"columns": ["a", "b"], "data": [[1.0, 2.0]]}},
+            },
+            "text/csv": {"schema": {"type": "string"}, "example": "a,b\n1.0,2.0\n"},
+        },
+    }
+}
+INFER_REQUEST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": _inline(InferRequest)}},
+    }
+}

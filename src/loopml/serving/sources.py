@@ -1,0 +1,247 @@
+"""Where a served model comes from: the registry (``NAME@ALIAS``, followed as the alias moves)
+or a bundle folder written by ``loopml package`` (fixed; no store needed).
+
+Both verify every model file against the digest recorded at registration before loading it,
+and both prefer a version's checked ONNX conversion when it has one (``prefer_onnx``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from loopml.core.entities import ModelVersion
+from loopml.core.errors import BackendUnavailableError, IntegrityError, InvalidInputError
+from loopml.core.hashing import hash_bytes, hash_chunks, iter_chunks
+from loopml.core.refs import ModelRef, parse_model_ref
+from loopml.models.flavors import flavor_named
+from loopml.models.onnx import OnnxModel
+from loopml.models.packaging import BUNDLE_MANIFEST, MODEL_DIR
+from loopml.models.registry import (
+    MANIFEST,
+    MODEL_FOLDER,
+    ONNX_FOLDER,
+    ONNX_TAG,
+    open_version,
+    resolve,
+)
+from loopml.stores.artifacts.trees import TreeEntry, encode_tree
+from loopml.tracking.client import Client
+
+__all__ = ["BundleSource", "LoadedModel", "ModelSource", "RegistrySource", "is_bundle"]
+
+NATIVE = "native"
+log = logging.getLogger("loopml.serving")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model version in memory, ready to predict."""
+
+    name: str
+    version: int
+    flavor: str
+    variant: str  # "onnx" or "native"
+    digest: str
+    signature: Mapping[str, Any] | None
+    predictor: Any
+    allow_missing: bool  # may null / NaN reach it?
+
+    @property
+    def label(self) -> str:
+        """``NAME@3``: the version that produced a response."""
+        return f"{self.name}@{self.version}"
+
+
+class ModelSource(Protocol):
+    """Finds the version to serve now and loads it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def polls(self) -> bool:
+        """Whether the version can change while serving (an alias, or the newest)."""
+        ...
+
+    def current_version(self) -> int:
+        """The version number to serve now; NotFoundError while there is none (an alias
+        that is not set yet)."""
+        ...
+
+    def load(self, version: int) -> LoadedModel: ...
+
+    def close(self) -> None: ...
+
+
+class RegistrySource:
+    """A registered model by reference: ``churn@champion``, ``churn@3``, ``churn``."""
+
+    def __init__(self, ref: str | ModelRef, client: Client, *, prefer_onnx: bool = True) -> None:
+        self.ref = parse_model_ref(ref) if isinstance(ref, str) else ref
+        self.client = client
+        self.prefer_onnx = prefer_onnx
+
+    @property
+    def name(self) -> str:
+        return self.ref.model
+
+    @property
+    def description(self) -> str:
+        return str(self.ref)
+
+    @property
+    def polls(self) -> bool:
+        return self.ref.version is None
+
+    def current_version(self) -> int:
+        return resolve(self.ref, self.client).version
+
+    def load(self, version: int) -> LoadedModel:
+        record = self.client.metadata.get_model_version(self.ref.model, version)
+        onnx = self.prefer_onnx and record.tags.get(ONNX_TAG) == "true"
+        if onnx:
+            try:
+                return self._open(record, ONNX_FOLDER)
+            except BackendUnavailableError as exc:
+                log.warning("%s: serving the native model: %s", record.model, exc.message)
+        return self._open(record, None)
+
+    def _open(self, record: ModelVersion, variant: str | None) -> LoadedModel:
+        opened = open_version(record, self.client, variant=variant)
+        return _loaded(
+            name=record.model,
+            version=record.version,
+            flavor=record.flavor,
+            variant=variant or NATIVE,
+            digest=record.tree_digest,
+            signature=record.signature,
+            predictor=opened.model,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def is_bundle(path: str) -> bool:
+    """Whether ``path`` is a folder with a ``bundle.json`` (what ``loopml package`` writes)."""
+    return os.path.isfile(os.path.join(path, BUNDLE_MANIFEST))
+
+
+class BundleSource:
+    """A bundle folder from ``loopml package``: ``bundle.json`` and the version's files under
+    ``model/``, checked against the digest the bundle records."""
+
+    def __init__(self, folder: str | os.PathLike[str], *, prefer_onnx: bool = True) -> None:
+        self.folder = Path(folder).resolve()
+        self.prefer_onnx = prefer_onnx
+        try:
+            self.manifest = json.loads((self.folder / BUNDLE_MANIFEST).read_text(encoding="utf-8"))
+            self._name = str(self.manifest["model"])
+            self._version = int(self.manifest["version"])
+            self._digest = str(self.manifest["digest"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InvalidInputError(
+                f"{self.folder / BUNDLE_MANIFEST} is not a bundle manifest ({exc}); give a "
+                "folder written by 'loopml package'."
+            ) from exc
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def description(self) -> str:
+        return f"{self._name}@{self._version} (bundle {self.folder})"
+
+    @property
+    def polls(self) -> bool:
+        return False
+
+    def current_version(self) -> int:
+        return self._version
+
+    def load(self, version: int) -> LoadedModel:
+        files = self.folder / MODEL_DIR
+        found = tree_digest(files)
+        if found != self._digest:
+            raise IntegrityError(
+                f"The model files in {files} do not match the digest in {BUNDLE_MANIFEST} "
+                f"({found} ≠ {self._digest}): they were changed after packaging. Package the "
+                "version again."
+            )
+        manifest = json.loads((files / MANIFEST).read_text(encoding="utf-8"))
+        onnx = manifest.get(ONNX_FOLDER)
+        if self.prefer_onnx and onnx:
+            try:
+                predictor = OnnxModel(files / ONNX_FOLDER / str(onnx["file"]))
+                return self._loaded(manifest, ONNX_FOLDER, predictor)
+            except BackendUnavailableError as exc:
+                log.warning("%s: serving the native model: %s", self._name, exc.message)
+        flavor = flavor_named(str(manifest["flavor"]))
+        predictor = flavor.load(files / MODEL_FOLDER, manifest[MODEL_FOLDER])
+        return self._loaded(manifest, NATIVE, predictor)
+
+    def _loaded(self, manifest: Mapping[str, Any], variant: str, predictor: Any) -> LoadedModel:
+        return _loaded(
+            name=self._name,
+            version=self._version,
+            flavor=str(manifest["flavor"]),
+            variant=variant,
+            digest=self._digest,
+            signature=manifest.get("signature"),
+            predictor=predictor,
+        )
+
+    def close(self) -> None:
+        pass
+
+
+def tree_digest(folder: Path) -> str:
+    """The digest the artifact store would give ``folder`` as a tree (every regular file,
+    hashed)."""
+    entries = []
+    for dirpath, _dirnames, filenames in os.walk(folder):
+        for filename in filenames:
+            path = Path(dirpath) / filename
+            if path.is_symlink() or not path.is_file():
+                continue
+            with path.open("rb") as stream:
+                digest = hash_chunks(iter_chunks(stream))
+            entries.append(
+                TreeEntry(path.relative_to(folder).as_posix(), digest, path.stat().st_size)
+            )
+    return str(hash_bytes(encode_tree(entries)))
+
+
+def _loaded(*, flavor: str, variant: str, predictor: Any, **fields: Any) -> LoadedModel:
+    return LoadedModel(
+        flavor=flavor,
+        variant=variant,
+        predictor=predictor,
+        allow_missing=_takes_missing(predictor, flavor, variant),
+        **fields,
+    )
+
+
+def _takes_missing(predictor: Any, flavor: str, variant: str) -> bool:
+    """Whether the model copes with null / NaN: scikit-learn says so in its tags; XGBoost,
+    LightGBM and plain functions decide for themselves; ONNX conversions do not."""
+    if variant == ONNX_FOLDER or flavor == "onnx":
+        return False
+    if flavor == "sklearn":
+        try:
+            from sklearn.utils import get_tags  # type: ignore[import-untyped]
+
+            return bool(get_tags(predictor).input_tags.allow_nan)
+        except Exception:  # an older scikit-learn, or an estimator without tags
+            return False
+    return True
