@@ -150,7 +150,8 @@ def test_a_latency_budget_no_model_can_meet_fails(client: Client, holdout: Holdo
 
 
 def test_changed_inputs_are_not_schema_compatible(client: Client, holdout: Holdout) -> None:
-    pandas = pytest.importorskip("pandas")
+    import pandas
+
     register_both(client, holdout)
     names = [f"f{i}" for i in range(30)]
     frame = pandas.DataFrame(holdout.train[0], columns=names)

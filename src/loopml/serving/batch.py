@@ -17,12 +17,10 @@ the input (files, Parquet row groups) as Ray tasks and joins their parts in inpu
 from __future__ import annotations
 
 import collections
-import contextlib
 import os
-import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,14 +30,14 @@ from loopml.core.errors import (
     BackendUnavailableError,
     InvalidInputError,
     LoopMLError,
-    TableFormatError,
     error_from_code,
 )
-from loopml.core.hashing import Digest, hash_chunks, iter_chunks
-from loopml.core.refs import format_dataset_ref
+from loopml.core.hashing import Digest
 from loopml.models.inputs import to_model_input
 from loopml.models.onnx import OnnxModel
 from loopml.models.registry import ONNX_FOLDER, ONNX_TAG, open_version, resolve
+from loopml.serving.batch_input import FORMATS, BatchInput, Unit, open_input, read_unit
+from loopml.serving.batch_output import Writer, atomic, file_digest, output_columns
 from loopml.tracking.active_run import ActiveRun
 from loopml.tracking.client import Client, client_scope
 
@@ -51,11 +49,8 @@ __all__ = ["DEFAULT_BATCH_ROWS", "EXPERIMENT", "BatchResult", "output_format", "
 DEFAULT_BATCH_ROWS = 65_536
 EXPERIMENT = "batch-scoring"
 EXECUTORS = ("local", "ray")
-FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 PREDICTION = "prediction"
 PROBABILITY = "probability_"
-_CSV_BLOCK_BYTES = 1 << 20  # small blocks parse fastest (see loopml.data.tables)
-_PARQUET_BUFFER_BYTES = 1 << 20
 
 Progress = Callable[[int, int | None], None]  # (rows scored, total rows or None if unknown)
 
@@ -150,7 +145,7 @@ def score(
         raise InvalidInputError(f"{output}: is a folder; give the output file's path.")
     with client_scope(client) as active:
         version = resolve(ref, active)
-        source = _open_input(input, active, output=target)
+        source = open_input(input, active, output=target)
         scorer = _Scorer.open(version, active, prefer_onnx, features, keep_columns)
         scorer.check(source)
         tags = {
@@ -178,7 +173,7 @@ def score(
                 run.use_dataset(source.dataset)
             active.metadata.add_artifact_edges(run.id, [("input", version.tree_digest, "model")])
             started = time.perf_counter()
-            with _atomic(target) as temporary:
+            with atomic(target) as temporary:
                 if executor == "ray":
                     job = _Job(version, scorer.variant, scorer.features, keep_columns, batch_rows)
                     rows = _score_on_ray(
@@ -188,8 +183,8 @@ def score(
                     rows = _score_here(scorer, source, temporary, fmt, batch_rows, on_progress)
                 if rows == 0:
                     raise InvalidInputError(f"{source.text}: has no rows; nothing to score.")
-                digest = _file_digest(temporary)
-                columns = _output_columns(temporary, fmt)
+                digest = file_digest(temporary)
+                columns = output_columns(temporary, fmt)
             seconds = time.perf_counter() - started
             run.log_params({"rows": rows, "output_digest": str(digest)})
             run.log_metrics(
@@ -207,190 +202,6 @@ def score(
         run_id=run.id,
         columns=columns,
     )
-
-
-# -- the input --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Unit:
-    """A piece of the input read on its own: a file, or some row groups of a Parquet file."""
-
-    path: str
-    rows: int | None  # None: not known before reading (CSV)
-    row_groups: tuple[int, ...] | None = None
-
-
-@dataclass(frozen=True)
-class _Input:
-    text: str  # the absolute path, or the dataset version as given
-    dataset: str | None  # "name@N" when the input is a dataset version
-    format: str  # "csv" or "parquet"
-    files: tuple[str, ...]
-    schema: pa.Schema  # of all files together (types widened where files differ)
-    physical: tuple[pa.Schema, ...]  # of each file
-
-    @property
-    def total_rows(self) -> int | None:
-        units = self.units(split=False)
-        known = [unit.rows for unit in units]
-        return None if any(rows is None for rows in known) else sum(r or 0 for r in known)
-
-    def units(self, *, split: bool) -> list[_Unit]:
-        """One unit per file, or (``split``) per Parquet row group."""
-        import pyarrow.parquet as pq
-
-        if self.format == "csv":
-            return [_Unit(path, None) for path in self.files]
-        units = []
-        for path in self.files:
-            metadata = pq.read_metadata(path)
-            if not split:
-                units.append(_Unit(path, metadata.num_rows))
-                continue
-            for group in range(metadata.num_row_groups):
-                units.append(_Unit(path, metadata.row_group(group).num_rows, (group,)))
-        return units
-
-
-def _open_input(text: str | os.PathLike[str], client: Client, *, output: Path) -> _Input:
-    import pyarrow as pa
-
-    shown = os.fspath(text)
-    path = Path(shown)
-    dataset = None
-    if not path.exists():
-        if isinstance(text, str) and "@" in text and os.sep not in text:
-            from loopml.data.versions import get as get_dataset
-
-            handle = get_dataset(text, client=client)
-            dataset = format_dataset_ref(handle.version.dataset, handle.version.version)
-            path = handle.path()
-        else:
-            raise TableFormatError(
-                f"{shown}: no such file or folder (give a CSV or Parquet file, a folder of "
-                "them, or a dataset version such as name@3)."
-            )
-    files = [path] if path.is_file() else _table_files(path)
-    if not files:
-        raise TableFormatError(f"{shown}: the folder holds no CSV or Parquet file.")
-    kinds = {str(file): _input_format(file) for file in files}
-    if len(set(kinds.values())) > 1:
-        raise TableFormatError(
-            f"{shown}: mixes CSV and Parquet files; score each format on its own."
-        )
-    if output in {file.resolve() for file in files}:
-        raise InvalidInputError(f"{output}: is also an input file; write the output elsewhere.")
-    fmt = next(iter(kinds.values()))
-    physical = []
-    for file in kinds:
-        try:
-            physical.append(_file_schema(fmt, file))
-        except (pa.ArrowException, OSError) as exc:
-            raise TableFormatError(f"{file}: not a readable {fmt} file: {exc}") from exc
-    try:
-        schema = pa.unify_schemas(physical, promote_options="permissive")
-    except (pa.ArrowException, TypeError) as exc:
-        raise TableFormatError(f"{shown}: its files' columns have types that clash: {exc}") from exc
-    # a column with no values in the first rows is text, as loopml.data reads it
-    schema = pa.schema(
-        [f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema]
-    )
-    where = dataset if dataset is not None else str(path.resolve())
-    return _Input(where, dataset, fmt, tuple(kinds), schema, tuple(physical))
-
-
-def _table_files(folder: Path) -> list[Path]:
-    """The CSV / Parquet files under ``folder`` (recursively, sorted by relative path; names
-    starting with ``.`` or ``_`` skipped, as pyarrow does)."""
-    found = []
-    for root, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
-        for name in names:
-            if not name.startswith((".", "_")) and Path(name).suffix.lower() in FORMATS:
-                found.append(Path(root) / name)
-    return sorted(found, key=lambda file: file.relative_to(folder).as_posix())
-
-
-def _input_format(file: Path) -> str:
-    found = FORMATS.get(file.suffix.lower())
-    if found is None:
-        raise TableFormatError(
-            f"{file}: not a CSV or Parquet file (by its suffix; allowed: "
-            f"{', '.join(sorted(FORMATS))})."
-        )
-    return found
-
-
-def _file_schema(fmt: str, path: str) -> pa.Schema:
-    """A file's columns and types: Parquet's from its footer, CSV's inferred from its first
-    block (the way :func:`loopml.data.tables.read_batches` reads it)."""
-    import pyarrow.csv as pa_csv
-    import pyarrow.parquet as pq
-
-    if fmt == "parquet":
-        return pq.read_schema(path)
-    options = pa_csv.ReadOptions(block_size=_CSV_BLOCK_BYTES, use_threads=False)
-    convert = pa_csv.ConvertOptions(strings_can_be_null=True)
-    with pa_csv.open_csv(path, read_options=options, convert_options=convert) as reader:
-        return reader.schema
-
-
-def _read(unit: _Unit, fmt: str, schema: pa.Schema, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    """The unit's rows in batches of ``batch_rows`` (the last one shorter), in file order,
-    with the columns of ``schema``."""
-    import pyarrow as pa
-
-    pending: list[pa.RecordBatch] = []
-    held = 0
-    try:
-        for batch in _raw_batches(unit, fmt, schema, batch_rows):
-            pending.append(_conform(batch, schema))
-            held += batch.num_rows
-            if held >= batch_rows:
-                yield pa.concat_batches(pending) if len(pending) > 1 else pending[0]
-                pending, held = [], 0
-    except (pa.ArrowException, OSError) as exc:
-        raise TableFormatError(f"{unit.path}: cannot be read: {exc}") from exc
-    if held:
-        yield pa.concat_batches(pending) if len(pending) > 1 else pending[0]
-
-
-def _raw_batches(
-    unit: _Unit, fmt: str, schema: pa.Schema, batch_rows: int
-) -> Iterator[pa.RecordBatch]:
-    import pyarrow.parquet as pq
-
-    from loopml.data.tables import read_batches
-
-    if fmt == "parquet":
-        # column by column through a small buffer, not whole row groups at once (the dataset
-        # scanner's way): a file written as one 1,000,000-row group needs ~240 MB less
-        parquet = pq.ParquetFile(unit.path, pre_buffer=False, buffer_size=_PARQUET_BUFFER_BYTES)
-        with parquet:
-            groups = unit.row_groups or range(parquet.num_row_groups)
-            yield from parquet.iter_batches(batch_size=batch_rows, row_groups=list(groups))
-        return
-    # loopml.data's reader: faster than the dataset scanner here (1,000,000 x 30: 2.9 s
-    # against 3.8 s) and its errors name the line and column
-    yield from read_batches(unit.path, batch_size=batch_rows)
-
-
-def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """``batch`` with exactly the columns of ``schema``, in its order and types (a column
-    this file lacks is null)."""
-    import pyarrow as pa
-
-    if batch.schema == schema:
-        return batch
-    columns = []
-    for wanted in schema:
-        index = batch.schema.get_field_index(wanted.name)
-        if index < 0:
-            columns.append(pa.nulls(batch.num_rows, wanted.type))
-        else:
-            columns.append(batch.column(index).cast(wanted.type))
-    return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 # -- the model --------------------------------------------------------------------------------
@@ -449,7 +260,7 @@ class _Scorer:
             classes = _onnx_classes(version, client, chosen or "model")
         return cls(version, model, variant, classes, features, keep_columns)
 
-    def check(self, source: _Input) -> None:
+    def check(self, source: BatchInput) -> None:
         """Refuse an input a file of which lacks a column the model takes (naming both), or
         whose kept columns would clash with the output's, before anything is written."""
         for file, schema in zip(source.files, source.physical, strict=True):
@@ -542,51 +353,11 @@ def _onnx_classes(version: ModelVersion, client: Client, folder: str) -> list[An
 # -- scoring here -----------------------------------------------------------------------------
 
 
-class _Writer:
-    """Appends output tables to one Parquet or CSV file (opened on the first table; later
-    tables are cast to its schema)."""
-
-    def __init__(self, path: Path, fmt: str, *, header: bool = True) -> None:
-        self.path, self.fmt, self.header = path, fmt, header
-        self._writer: Any = None
-        self.schema: pa.Schema | None = None
-
-    def write(self, table: pa.Table) -> None:
-        import pyarrow.csv as pa_csv
-        import pyarrow.parquet as pq
-
-        if self._writer is None:
-            self.schema = table.schema
-            if self.fmt == "parquet":
-                self._writer = pq.ParquetWriter(self.path, table.schema)
-            else:
-                options = pa_csv.WriteOptions(include_header=self.header)
-                self._writer = pa_csv.CSVWriter(self.path, table.schema, write_options=options)
-        elif table.schema != self.schema:
-            table = table.cast(self.schema)
-        self._writer.write_table(table)
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-
-    def csv_header(self) -> bytes:
-        """The header line the CSV writer writes for this file's columns (b"" if none)."""
-        import pyarrow as pa
-        import pyarrow.csv as pa_csv
-
-        if self.schema is None:
-            return b""
-        buffer = pa.BufferOutputStream()
-        pa_csv.write_csv(self.schema.empty_table(), buffer)
-        return bytes(buffer.getvalue().to_pybytes())
-
-
 def _score_units(
     scorer: _Scorer,
-    units: Sequence[_Unit],
-    source: _Input,
-    writer: _Writer,
+    units: Sequence[Unit],
+    source: BatchInput,
+    writer: Writer,
     batch_rows: int,
     *,
     workers: int = 1,
@@ -622,7 +393,7 @@ def _score_units(
         try:
             for unit in units:
                 first = 0
-                for batch in _read(unit, source.format, source.schema, batch_rows):
+                for batch in read_unit(unit, source.format, source.schema, batch_rows):
                     scored = scoring.submit(scorer.score, batch, unit.path, first)
                     written.append(writing.submit(write, scored))
                     first += batch.num_rows
@@ -639,14 +410,14 @@ def _score_units(
 
 def _score_here(
     scorer: _Scorer,
-    source: _Input,
+    source: BatchInput,
     path: Path,
     fmt: str,
     batch_rows: int,
     on_progress: Progress | None,
 ) -> int:
     total = source.total_rows
-    writer = _Writer(path, fmt)
+    writer = Writer(path, fmt)
     report = None if on_progress is None else (lambda done: on_progress(done, total))
     workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     try:
@@ -678,7 +449,7 @@ class _Job:
 
 
 def _score_part(
-    client: Client, job: _Job, source: _Input, units: list[_Unit], part: str, fmt: str
+    client: Client, job: _Job, source: BatchInput, units: list[Unit], part: str, fmt: str
 ) -> dict[str, Any]:
     """One Ray task: score ``units`` into the file ``part`` (CSV without its header, which
     comes back with the row count). Errors come back as their code and message, so that the
@@ -687,7 +458,7 @@ def _score_part(
         scorer = _Scorer.of_variant(
             job.version, client, job.variant, job.features, job.keep_columns
         )
-        writer = _Writer(Path(part), fmt, header=False)
+        writer = Writer(Path(part), fmt, header=False)
         try:
             rows = _score_units(scorer, units, source, writer, job.batch_rows)
         finally:
@@ -697,11 +468,11 @@ def _score_part(
         return {"error": {"code": exc.code, "message": exc.message}}
 
 
-def _partitions(units: list[_Unit], count: int) -> list[list[_Unit]]:
+def _partitions(units: list[Unit], count: int) -> list[list[Unit]]:
     """``units`` in at most ``count`` runs of neighbours, about equal in rows (or units)."""
     weights = [unit.rows if unit.rows is not None else 1 for unit in units]
     total = sum(weights) or 1
-    parts: list[list[_Unit]] = [[]]
+    parts: list[list[Unit]] = [[]]
     done = 0
     for unit, weight in zip(units, weights, strict=True):
         if parts[-1] and done >= total * len(parts) / count:
@@ -713,7 +484,7 @@ def _partitions(units: list[_Unit], count: int) -> list[list[_Unit]]:
 
 def _score_on_ray(
     job: _Job,
-    source: _Input,
+    source: BatchInput,
     path: Path,
     fmt: str,
     ray_address: str | None,
@@ -765,7 +536,7 @@ def _join_parts(parts: list[tuple[Path, dict[str, Any]]], path: Path, fmt: str) 
                 with part.open("rb") as stream:
                     shutil.copyfileobj(stream, out, 1 << 20)
         return
-    writer = _Writer(path, fmt)
+    writer = Writer(path, fmt)
     try:
         for part, _ in parts:
             with pq.ParquetFile(part) as parquet:
@@ -776,30 +547,3 @@ def _join_parts(parts: list[tuple[Path, dict[str, Any]]], path: Path, fmt: str) 
 
 
 # -- the output file --------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _atomic(target: Path) -> Iterator[Path]:
-    """A temporary path beside ``target``, renamed to it when the block ends without error
-    and removed otherwise."""
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        yield temporary
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def _output_columns(path: Path, fmt: str) -> tuple[str, ...]:
-    import pyarrow.csv as pa_csv
-    import pyarrow.parquet as pq
-
-    if fmt == "parquet":
-        return tuple(pq.read_schema(path).names)
-    with pa_csv.open_csv(path) as reader:
-        return tuple(reader.schema.names)
-
-
-def _file_digest(path: Path) -> Digest:
-    with path.open("rb") as stream:
-        return hash_chunks(iter_chunks(stream))
