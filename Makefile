@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(DEMO_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[sklearn,tune]'
+	$(BIN)/python -m pip install --quiet -e '.[sklearn,tune,serve]'
 	touch $@
 
 demo: $(DEMO_STAMP)

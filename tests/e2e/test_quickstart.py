@@ -67,9 +67,12 @@ def test_quickstart_versions_data_and_trains_with_a_cached_pipeline(tmp_path: Pa
             models.add(steps[name].params["model"])
         assert models == {"logistic_regression", "random_forest"}
 
-    assert "Registered breast-cancer@1 (" in done.stdout
+    assert "Registered breast-cancer@1 (the runner-up) as the first champion." in done.stdout
+    assert "Registered breast-cancer@2 (" in done.stdout
+    assert "0 failed; answered by breast-cancer@1 (" in done.stdout  # served, then swapped
+    assert "→ breast-cancer@2 (" in done.stdout and "Its prediction log:" in done.stdout
     (champion,) = json.loads(expect_ok(cli("models", "list", "--json", cwd=demo)))
-    assert champion["name"] == "breast-cancer" and champion["aliases"] == {"champion": 1}
+    assert champion["name"] == "breast-cancer" and champion["aliases"] == {"champion": 2}
     shown = json.loads(expect_ok(cli("models", "show", "breast-cancer@champion", "--json",
                                      cwd=demo)))  # fmt: skip
     assert shown["run_id"] == pipeline_run.id and shown["datasets"] == ["breast_cancer@1"]
@@ -93,30 +96,42 @@ def test_quickstart_gates_promotes_then_a_bad_batch_fails_its_gate_and_is_rolled
     demo = tmp_path / "demo"
     first = cli("quickstart", str(demo), "--quiet", "--json", cwd=tmp_path)
     story = json.loads(expect_ok(first))
-    assert story["registered"] == "breast-cancer@1" and story["promoted"] is True
+    assert story["first_champion"] == "breast-cancer@1"  # the runner-up, to be beaten
+    assert story["registered"] == "breast-cancer@2" and story["promoted"] is True
     assert story["gate"]["passed"] and story["gate"]["dataset"] == "breast_cancer_holdout@1"
-    assert story["champion"] == 1 and (demo / "gates.yaml").is_file()
-    stored = json.loads(expect_ok(cli("models", "gates", "breast-cancer@1", "--json", cwd=demo)))
+    assert story["gate"]["against"] == 1
+    assert story["champion"] == 2 and (demo / "gates.yaml").is_file()
+    stored = json.loads(expect_ok(cli("models", "gates", "breast-cancer@2", "--json", cwd=demo)))
     assert [result["id"] for result in stored] == [story["gate"]["id"]]
+    served = story["serving"]  # the champion answered while the alias moved, nothing lost
+    assert [label for label, _count in served["versions"]] == [
+        "breast-cancer@1",
+        "breast-cancer@2",
+    ]
+    assert served["failed"] == 0 and served["logged"] == served["answered"] > 0
 
     second = json.loads(expect_ok(cli("quickstart", str(demo), "--quiet", "--json", cwd=tmp_path)))
     assert second["dataset"]["ref"] == "breast_cancer@2"  # the mislabelled batch
-    assert second["registered"] == "breast-cancer@2" and second["promoted"] is False
+    assert second["registered"] == "breast-cancer@3" and second["promoted"] is False
     failed = {check["name"] for check in second["gate"]["checks"] if not check["passed"]}
-    assert "beats champion on accuracy" in failed and second["gate"]["against"] == 1
+    assert "beats champion on accuracy" in failed and second["gate"]["against"] == 2
     assert "cannot become champion" in second["blocked"] and second["rolled_back"] is True
-    assert second["champion"] == 1
+    assert second["champion"] == 2 and second["first_champion"] is None
+    swaps = [label for label, _count in second["serving"]["versions"]]
+    assert swaps == ["breast-cancer@2", "breast-cancer@3", "breast-cancer@2"]  # forced, back
+    assert second["serving"]["failed"] == 0
 
     history = json.loads(expect_ok(cli("models", "alias", "history", "breast-cancer", "champion",
                                        "--json", cwd=demo)))  # fmt: skip
-    assert [(h["from_version"], h["to_version"]) for h in history] == [(None, 1), (1, 2), (2, 1)]
-    assert history[1]["reason"].startswith("forced: ")
-    assert history[2]["reason"] == "breast-cancer@2 failed its gate"
+    moves = [(h["from_version"], h["to_version"]) for h in history]
+    assert moves == [(None, 1), (1, 2), (2, 3), (3, 2)]
+    assert history[2]["reason"].startswith("forced: ")
+    assert history[3]["reason"] == "breast-cancer@3 failed its gate"
 
-    again = cli("gate", "breast-cancer@2", "--json", cwd=demo)  # the project's gates.yaml
+    again = cli("gate", "breast-cancer@3", "--json", cwd=demo)  # the project's gates.yaml
     assert again.returncode == 1, again.stderr
     assert json.loads(again.stdout)["passed"] is False
-    blocked = cli("models", "promote", "breast-cancer@2", cwd=demo)
+    blocked = cli("models", "promote", "breast-cancer@3", cwd=demo)
     assert blocked.returncode == 1 and "its last gate under" in blocked.stderr
 
 

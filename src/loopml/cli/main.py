@@ -19,12 +19,14 @@ from loopml.cli import (
     experiments,
     init,
     models,
+    monitor,
     pipeline,
     quickstart,
     runs,
     server,
     tune,
 )
+from loopml.cli.feedback import feedback_command
 from loopml.cli.gate import gate_command
 from loopml.cli.output import print_error
 from loopml.cli.package import package_command
@@ -60,6 +62,8 @@ app.command("package")(package_command)
 app.command("predict")(predict_command)
 app.command("server")(server.server_command)
 app.command("serve")(serve_command)
+app.command("feedback")(feedback_command)
+app.add_typer(monitor.app, name="monitor")
 app.command("quickstart")(quickstart.quickstart_command)
 
 

@@ -15,9 +15,12 @@ model fails the gate, promotion is refused, forced, and rolled back.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import tempfile
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -26,6 +29,7 @@ import typer
 import yaml
 
 from loopml.cli import output
+from loopml.cli.quickstart_serving import START_TIMEOUT, LiveServer, ServingStory
 from loopml.core.config import Config, init_project
 from loopml.core.entities import DatasetVersion
 from loopml.core.errors import BackendUnavailableError
@@ -49,6 +53,7 @@ HOLDOUT = "breast_cancer_holdout"  # never trained on; gates score here
 HOLDOUT_MESSAGE = "a fifth of the bundled data, held out for gates"
 BAD_BATCH_MESSAGE = "a new labelling batch: a third of the malignant cases marked benign"
 POLICY_FILE = "gates.yaml"
+SETTLE_SECONDS = 1.0
 POLICY = f"""\
 # What a {MODEL} model must show before it becomes champion (loopml gate --help).
 evaluation:
@@ -122,8 +127,11 @@ def quickstart_command(
         result = _run_pipeline(client, folder, quiet=quiet)
         outcome = result.value()
         rows = handle.to_arrow().num_rows
-        registered = _register_best(client, result, outcome)
-        story = _gate_and_promote(client, folder, registered)
+        first = None if second else _first_champion(client, folder, result, outcome)
+        registered = _register(client, result, outcome, outcome["best"])
+        with _live_server(client, folder, quiet=quiet) as live:
+            story = _gate_and_promote(client, folder, registered, live)
+        serving = live.story if live is not None else None
     if as_json:
         from loopml.cli.gate import gate_result_dict
         from loopml.cli.pipeline import run_document
@@ -145,10 +153,12 @@ def quickstart_command(
                 "blocked": story.blocked,
                 "rolled_back": story.rolled_back,
                 "champion": story.champion,
+                "first_champion": first,
+                "serving": asdict(serving) if serving is not None else None,
             }
         )
         return
-    _print_summary(config, folder, result, outcome, handle, registered, story)
+    _print_summary(config, folder, result, outcome, handle, registered, story, first, serving)
 
 
 @dataclass(frozen=True)
@@ -172,41 +182,112 @@ def _has_champion(client: Client) -> bool:
     return True
 
 
-def _gate_and_promote(client: Client, folder: Path, registered: ModelVersion) -> Story:
+def _gate_and_promote(
+    client: Client, folder: Path, registered: ModelVersion, live: LiveServer | None
+) -> Story:
     """Gate the new version against the champion under the project's gates.yaml and promote
     it if it passed. If it failed, show what an override costs: promote it by force (kept in
-    the alias history with its reason), then roll the champion back."""
+    the alias history with its reason), then roll the champion back. ``live`` serves the
+    champion meanwhile: each move is waited for until it answers with the new version."""
     from loopml.core.errors import PromotionBlockedError
     from loopml.models.gate_policy import read_policy
     from loopml.models.gates import gate
     from loopml.models.promotion import promote
     from loopml.models.registry import rollback
 
+    def swapped(version: int | None) -> None:
+        if live is not None and version is not None:
+            live.wait_for_version(version)
+
     policy = read_policy(folder / POLICY_FILE)
     ref = f"{registered.model}@{registered.version}"
     result = gate(ref, policy, client=client)
     try:
         change = promote(ref, policy=policy, reason="passed the quickstart gate", client=client)
+        swapped(change.to_version)
         return Story(result, int(change.to_version or 0), promoted=True)
     except PromotionBlockedError as blocked:
         reason = "the quickstart shows an override of a failed gate"
-        promote(ref, policy=policy, force=True, reason=reason, client=client)
+        forced = promote(ref, policy=policy, force=True, reason=reason, client=client)
+        swapped(forced.to_version)
         back = rollback(MODEL, reason=f"{ref} failed its gate", client=client)
+        swapped(back.to_version)
         return Story(
             result, int(back.to_version or 0), False, blocked=blocked.message, rolled_back=True
         )
 
 
-def _register_best(client: Client, result: PipelineRun, outcome: dict[str, Any]) -> ModelVersion:
-    """Register the winning family's refitted model (with the pipeline run's lineage and its
-    test metrics)."""
+def _first_champion(
+    client: Client, folder: Path, result: PipelineRun, outcome: dict[str, Any]
+) -> str | None:
+    """In a new project, the runner-up family becomes the first champion (if it passes the
+    gate), so the winner is gated against it and swapped in live. Its reference, or None."""
+    from loopml.core.errors import PromotionBlockedError
+    from loopml.models.gate_policy import read_policy
+    from loopml.models.gates import gate
+    from loopml.models.promotion import promote
+
+    runner_up = next(r["family"] for r in outcome["reports"] if r["family"] != outcome["best"])
+    version = _register(client, result, outcome, runner_up)
+    ref = f"{version.model}@{version.version}"
+    policy = read_policy(folder / POLICY_FILE)
+    gate(ref, policy, client=client)
+    try:
+        promote(ref, policy=policy, reason="the quickstart's first champion", client=client)
+    except PromotionBlockedError:
+        return None
+    return ref
+
+
+@contextlib.contextmanager
+def _live_server(client: Client, folder: Path, *, quiet: bool) -> Iterator[LiveServer | None]:
+    """``loopml serve MODEL@champion`` answering held-out rows while the alias moves, or
+    None without the 'serve' extra (or without a champion to serve)."""
+    try:
+        import httpx  # noqa: F401
+        import orjson  # noqa: F401
+        import prometheus_client  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        if not quiet:
+            output.console(stderr=True).print(
+                "Serving skipped: pip install 'loopml[serve]' to see the champion served.",
+                style="yellow",
+            )
+        yield None
+        return
+    if not _has_champion(client):
+        yield None
+        return
+    champion = client.metadata.get_model_alias(MODEL, CHAMPION)
+    rows = _holdout_rows(folder)
+    with LiveServer(folder, f"{MODEL}@{CHAMPION}", rows) as live:
+        live.wait_for_version(champion, timeout=START_TIMEOUT)
+        yield live
+        time.sleep(SETTLE_SECONDS)  # the new champion answers a while before the server stops
+    live.read_log(client)
+
+
+def _holdout_rows(folder: Path) -> list[list[float]]:
+    with (folder / "data" / f"{HOLDOUT}.csv").open(encoding="utf-8", newline="") as stream:
+        reader = csv.reader(stream)
+        header = next(reader)
+        features = [i for i, name in enumerate(header) if name != TARGET]
+        return [[float(row[i]) for i in features] for row in reader]
+
+
+def _register(
+    client: Client, result: PipelineRun, outcome: dict[str, Any], family: str
+) -> ModelVersion:
+    """Register ``family``'s refitted model (with the pipeline run's lineage and its test
+    metrics)."""
     import numpy as np
     import pyarrow.compute as pc
 
     from loopml.models.registry import register
 
     families = [report["family"] for report in outcome["reports"]]
-    index = families.index(outcome["best"])
+    index = families.index(family)
     call = "train" if index == 0 else f"train-{index + 1}"
     table = result.value("features")
     names = [n for n in table.column_names if n not in (TARGET, "split")]
@@ -219,7 +300,7 @@ def _register_best(client: Client, result: PipelineRun, outcome: dict[str, Any])
         input_example=np.asarray(rows),
         run=result.run_id,
         metrics={**report["test"], "cv_auc": report["cv_auc"]},
-        description=f"{outcome['best']} tuned by the quickstart pipeline",
+        description=f"{family} tuned by the quickstart pipeline",
         client=client,
     )
 
@@ -319,6 +400,8 @@ def _print_summary(
     handle: versions.VersionHandle,
     registered: ModelVersion,
     story: Story,
+    first: str | None,
+    serving: ServingStory | None,
 ) -> None:
     from rich.box import SIMPLE_HEAD
     from rich.table import Table
@@ -357,7 +440,11 @@ def _print_summary(
         f"{len(result.steps) - hits} step(s) ran, {hits} cached.",
         markup=False,
     )
+    if first is not None:
+        out.print(f"Registered {first} (the runner-up) as the first champion.", markup=False)
     _print_story(registered, outcome["best"], story)
+    if serving is not None:
+        _print_serving(serving)
     where = config.server_url or config.store_uri
     out.print(f"Project:   {config.root}", markup=False)
     out.print(f"Pipeline:  {folder / PIPELINE_FILE} (named '{PIPELINE_NAME}' in loopml.yaml)",
@@ -378,6 +465,8 @@ def _print_summary(
         (f"loopml models versions {MODEL}", "the registered models and their aliases"),
         (f"loopml gate {MODEL}@{registered.version}", "the gate again, under gates.yaml"),
         (f"loopml models alias history {MODEL}", "every champion move and why"),
+        (f"loopml serve {MODEL}@{CHAMPION}", "the champion on http://127.0.0.1:8080"),
+        (f"loopml monitor predictions {MODEL}", "what it answered, with labels"),
         ("loopml server", "the platform API on http://127.0.0.1:5000"),
     ):
         line = f"{command:<34}  # {comment}" if comment else command
@@ -400,6 +489,36 @@ def _print_story(registered: ModelVersion, family: str, story: Story) -> None:
         f"{MODEL}@{CHAMPION} is version {story.champion} again.",
         markup=False,
     )
+
+
+def _print_serving(serving: ServingStory) -> None:
+    from rich.box import SIMPLE_HEAD
+    from rich.table import Table
+
+    out = output.console()
+    moves = " → ".join(f"{label} ({count})" for label, count in serving.versions)
+    out.print(
+        f"Served {MODEL}@{CHAMPION} on {serving.url} while the alias moved: "
+        f"{serving.answered:,} requests answered, {serving.failed} failed; answered by {moves}.",
+        markup=False,
+        soft_wrap=True,
+    )
+    table = Table(
+        title=f"Its prediction log: {serving.logged:,} rows (newest first)",
+        title_justify="left",
+        box=SIMPLE_HEAD,
+    )
+    for name in ("time", "prediction id", "version", "prediction", "latency"):
+        table.add_column(name, no_wrap=name != "prediction id", overflow="fold")
+    for row in serving.newest:
+        table.add_row(
+            row["time"][11:23],
+            row["prediction_id"],
+            row["model_version"],
+            str(row["prediction"]),
+            f"{row['latency_ms']:.2f} ms",
+        )
+    out.print(table)
 
 
 def _short(value: object) -> str:

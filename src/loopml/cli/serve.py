@@ -60,6 +60,40 @@ def serve_command(
             help="How often to ask the registry whether the alias moved.",
         ),
     ] = 5.0,
+    canary: Annotated[
+        str | None,
+        typer.Option(
+            "--canary",
+            metavar="ALIAS:PERCENT",
+            help="Send this share of requests to another alias of the model, e.g. "
+            "'challenger:10%'. Answers name the version that produced them.",
+        ),
+    ] = None,
+    shadow: Annotated[
+        str | None,
+        typer.Option(
+            "--shadow",
+            metavar="ALIAS",
+            help="Have another alias score a copy of every request in the background; its "
+            "answers are logged (traffic 'shadow'), never returned.",
+        ),
+    ] = None,
+    no_log: Annotated[
+        bool,
+        typer.Option("--no-log", help="Do not log predictions (nor take labels on /feedback)."),
+    ] = False,
+    log_roll_seconds: Annotated[
+        float,
+        typer.Option(
+            "--log-roll-seconds",
+            min=0.1,
+            help="Store the prediction log as a Parquet part at least this often.",
+        ),
+    ] = 60.0,
+    log_roll_rows: Annotated[
+        int,
+        typer.Option("--log-roll-rows", min=1, help="Most rows in one stored log part."),
+    ] = 100_000,
     no_onnx: Annotated[
         bool,
         typer.Option("--no-onnx", help="Serve the native model even if an ONNX variant exists."),
@@ -97,6 +131,8 @@ def serve_command(
     """
     try:
         from loopml.serving import ServeOptions, serve
+        from loopml.serving.run import Started
+        from loopml.serving.split import parse_split
     except ImportError as exc:  # the 'serve' extra brings prometheus-client and orjson
         raise BackendUnavailableError(
             f"'loopml serve' needs {exc.name}: pip install 'loopml[serve]'."
@@ -109,11 +145,16 @@ def serve_command(
         max_body_bytes=max_body_bytes,
         poll_seconds=poll_seconds,
         prefer_onnx=not no_onnx,
+        log_predictions=not no_log,
+        log_roll_seconds=log_roll_seconds,
+        log_roll_rows=log_roll_rows,
+        canary=canary,
+        shadow=shadow,
     )
     check_port_free(host, port)
     err = output.console(stderr=True, quiet=quiet)
 
-    def announce(note: str | None) -> None:
+    def announce(started: Started) -> None:
         processes = f", {workers} workers" if workers > 1 else ""
         err.print(
             f"loopml serve {target} on http://{url_host(host)}:{port}{processes}  "
@@ -121,8 +162,19 @@ def serve_command(
             markup=False,
             soft_wrap=True,
         )
-        if note:
-            err.print(note, style="yellow", markup=False, soft_wrap=True)
+        split = parse_split(canary=canary, shadow=shadow)
+        if split is not None:
+            err.print(split.describe(), markup=False, soft_wrap=True)
+        if started.run_id is not None:
+            err.print(
+                f"Logging predictions to run {started.run_id} (experiment 'serving'); see "
+                "them with 'loopml monitor predictions'.",
+                markup=False,
+                soft_wrap=True,
+            )
+        for note in (started.note, started.log_note):
+            if note:
+                err.print(note, style="yellow", markup=False, soft_wrap=True)
         if host not in LOOPBACK:
             err.print(
                 f"Warning: listening on {host}, reachable from other machines.", style="yellow"

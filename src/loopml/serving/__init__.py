@@ -2,7 +2,8 @@
 
 The server puts a registered version (``NAME@ALIAS``, followed as the alias moves) or a bundle
 folder behind MLflow's ``/invocations`` and the Open Inference Protocol, with validation
-against the signature, adaptive micro-batching, hot swap, health and Prometheus metrics.
+against the signature, adaptive micro-batching, hot swap, canary and shadow traffic, health
+and Prometheus metrics, and logs every prediction; labels sent later are joined by id.
 
 >>> from loopml.serving import ServeOptions, serve  # doctest: +SKIP
 >>> serve("cancer@champion", ServeOptions(max_batch_size=32), port=8080)  # doctest: +SKIP
@@ -17,12 +18,16 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from loopml.serving.app import create_app
+    from loopml.serving.feedback import send_feedback
+    from loopml.serving.log_reader import read_feedback, read_predictions
     from loopml.serving.options import ServeOptions
     from loopml.serving.run import open_source, serve
     from loopml.serving.sources import BundleSource, LoadedModel, ModelSource, RegistrySource
 
 _HOMES = {
     "loopml.serving.app": ("create_app",),
+    "loopml.serving.feedback": ("send_feedback",),
+    "loopml.serving.log_reader": ("read_feedback", "read_predictions"),
     "loopml.serving.options": ("ServeOptions",),
     "loopml.serving.run": ("open_source", "serve"),
     "loopml.serving.sources": ("BundleSource", "LoadedModel", "ModelSource", "RegistrySource"),
@@ -37,6 +42,9 @@ __all__ = [
     "ServeOptions",
     "create_app",
     "open_source",
+    "read_feedback",
+    "read_predictions",
+    "send_feedback",
     "serve",
 ]
 

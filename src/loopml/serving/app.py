@@ -25,8 +25,11 @@ from loopml.core.version import __version__
 from loopml.serving.holder import ModelHolder
 from loopml.serving.metrics import RequestMetrics, ServingMetrics
 from loopml.serving.options import ServeOptions
+from loopml.serving.prediction_log import PredictionLog
 from loopml.serving.routes import REQUEST_ID_HEADER, ServingState, json_response, router
 from loopml.serving.sources import ModelSource
+from loopml.serving.split import parse_split
+from loopml.serving.traffic import Traffic
 
 __all__ = ["create_app"]
 
@@ -34,25 +37,54 @@ log = logging.getLogger("loopml.serving")
 _STATUS_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
-def create_app(source: ModelSource, options: ServeOptions | None = None) -> FastAPI:
-    """The model server for ``source`` (a registry reference or a bundle). The app owns the
-    source from now on and closes it when it shuts down."""
+def create_app(
+    source: ModelSource,
+    options: ServeOptions | None = None,
+    *,
+    second: ModelSource | None = None,
+    prediction_log: PredictionLog | None = None,
+    metrics: ServingMetrics | None = None,
+) -> FastAPI:
+    """The model server for ``source`` (a registry reference or a bundle), with ``second``
+    (another alias of the same model) as the canary or shadow that ``options`` names, and
+    every prediction logged to ``prediction_log``. The app owns the sources and the log from
+    now on: at shutdown, after the last request, it stores the whole log and closes them."""
     options = options or ServeOptions()
-    metrics = ServingMetrics()
+    metrics = metrics or ServingMetrics()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loopml-predict")
-    holder = ModelHolder(source, options=options, executor=executor, metrics=metrics)
+    split = parse_split(canary=options.canary, shadow=options.shadow)
+
+    def holder(of: ModelSource) -> ModelHolder:
+        return ModelHolder(of, options=options, executor=executor, metrics=metrics)
+
+    traffic = Traffic(
+        holder(source),
+        metrics=metrics,
+        split=split if second is not None else None,
+        second=holder(second) if second is not None else None,
+        prediction_log=prediction_log,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        follow = asyncio.create_task(holder.run(), name="loopml-model-holder")
+        await traffic.start()
+        follow = [
+            asyncio.create_task(each.run(), name=f"loopml-model-holder-{each.source.name}")
+            for each in traffic.holders
+        ]
         try:
             yield
         finally:
-            follow.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follow
-            await holder.close()
-            executor.shutdown(wait=True)
+            for task in follow:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            try:
+                await traffic.close()
+            finally:
+                for each in traffic.holders:
+                    await each.close()
+                executor.shutdown(wait=True)
 
     app = FastAPI(
         title=f"loopml model server: {source.name}",
@@ -67,7 +99,7 @@ def create_app(source: ModelSource, options: ServeOptions | None = None) -> Fast
         redoc_url=None,
         redirect_slashes=False,
     )
-    app.state.serving = ServingState(holder=holder, metrics=metrics, options=options)
+    app.state.serving = ServingState(traffic=traffic, metrics=metrics, options=options)
     app.include_router(router)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_exception_handler(LoopMLError, _loopml_error)

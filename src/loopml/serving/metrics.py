@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["RequestMetrics", "ServingMetrics"]
+__all__ = ["LogMetrics", "RequestMetrics", "ServingMetrics"]
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 VERSION_HEADER = b"x-loopml-model-version"
@@ -66,6 +66,20 @@ class ServingMetrics:
             ["model_version"],
             registry=self.registry,
         )
+        self.predictions = Counter(
+            "loopml_serving_predictions",
+            "Rows predicted, by model version and traffic (main, canary, or shadow: scored "
+            "and logged, never returned).",
+            ["model_version", "traffic"],
+            registry=self.registry,
+        )
+        self.shadow_failures = Counter(
+            "loopml_serving_shadow_failures",
+            "Shadow predictions that failed or were skipped (too many in flight).",
+            ["model_version", "reason"],
+            registry=self.registry,
+        )
+        self.log = LogMetrics(self.registry)
 
     def observe_request(self, endpoint: str, status: int, version: str, seconds: float) -> None:
         self.requests.labels(endpoint, str(status), version).inc()
@@ -86,6 +100,51 @@ class ServingMetrics:
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class LogMetrics:
+    """The prediction log's counters and gauges (gauges summed over live worker processes)."""
+
+    def __init__(self, registry: Any) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge
+
+        registry = registry if registry is not None else CollectorRegistry()
+        self.registry = registry
+        self.logged_rows = Counter(
+            "loopml_serving_log_rows",
+            "Rows written to the local spool (predictions, feedback).",
+            ["kind"],
+            registry=registry,
+        )
+        self.persisted_rows = Counter(
+            "loopml_serving_log_persisted_rows",
+            "Rows stored in the artifact store.",
+            ["kind"],
+            registry=registry,
+        )
+        self.dropped_rows = Counter(
+            "loopml_serving_log_dropped_rows",
+            "Rows that could not be written to the spool (a full disk): lost.",
+            ["kind"],
+            registry=registry,
+        )
+        self.failures = Counter(
+            "loopml_serving_log_store_failures",
+            "Attempts to store spooled parts that the store refused (retried).",
+            registry=registry,
+        )
+        self.queue_rows = Gauge(
+            "loopml_serving_log_queue_rows",
+            "Rows logged and still in memory (written to the spool within a second).",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.spooled_rows = Gauge(
+            "loopml_serving_log_spooled_rows",
+            "Rows on local disk, not yet in the artifact store.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
 
 
 class RequestMetrics:

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from loopml.core.errors import InvalidInputError
+from loopml.serving.split import parse_split
 
 __all__ = ["ServeOptions"]
 
@@ -19,7 +20,12 @@ class ServeOptions:
     """``max_batch_size`` rows per model call; a batch smaller than the previous one waits up
     to ``max_wait_ms`` for more requests; requests hold at most ``max_rows`` rows and
     ``max_body_bytes`` bytes; the registry is asked every ``poll_seconds`` whether the alias
-    moved; ``prefer_onnx`` serves a version's ONNX conversion when it has one."""
+    moved; ``prefer_onnx`` serves a version's ONNX conversion when it has one.
+
+    ``log_predictions`` logs every prediction to the store (spilled to the local spool every
+    ``log_flush_seconds``, stored as a part every ``log_roll_seconds`` or ``log_roll_rows``).
+    ``canary`` (``"challenger:10%"``) or ``shadow`` (``"challenger"``) name a second alias of
+    the served model and what it gets (see :mod:`loopml.serving.traffic`)."""
 
     max_batch_size: int = 64
     max_wait_ms: float = 2.0
@@ -27,9 +33,15 @@ class ServeOptions:
     max_body_bytes: int = 10 * MEGABYTE
     poll_seconds: float = 5.0
     prefer_onnx: bool = True
+    log_predictions: bool = True
+    log_flush_seconds: float = 1.0
+    log_roll_seconds: float = 60.0
+    log_roll_rows: int = 100_000
+    canary: str | None = None
+    shadow: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("max_batch_size", "max_rows", "max_body_bytes"):
+        for name in ("max_batch_size", "max_rows", "max_body_bytes", "log_roll_rows"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidInputError(
@@ -46,6 +58,15 @@ class ServeOptions:
                 "The 'poll_seconds' option of the model server must be a number of seconds "
                 f"≥ 0.05. Got {self.poll_seconds!r} instead."
             )
+
+        for name, low in (("log_flush_seconds", 0.01), ("log_roll_seconds", 0.1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
+                raise InvalidInputError(
+                    f"The '{name}' option of the model server must be a number of seconds "
+                    f"≥ {low}. Got {value!r} instead."
+                )
+        parse_split(canary=self.canary, shadow=self.shadow)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -10,25 +10,30 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
 
-from loopml.core.errors import NotFoundError
+from loopml.core.errors import ConflictError, NotFoundError
 from loopml.core.ids import new_id
 from loopml.core.version import __version__
 from loopml.serving.errors import ModelNotReadyError, PayloadTooLargeError
+from loopml.serving.feedback import parse_feedback
 from loopml.serving.holder import ModelHolder, ServedModel
+from loopml.serving.log_records import prediction_ids
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.oip import infer_response, model_metadata, parse_infer
 from loopml.serving.options import ServeOptions
 from loopml.serving.payloads import parse_invocation
 from loopml.serving.schemas import (
+    FEEDBACK_REQUEST_BODY,
     INFER_REQUEST_BODY,
     INVOCATIONS_REQUEST_BODY,
     ErrorBody,
+    FeedbackResponse,
     HealthBody,
     InferResponse,
     InvocationsResponse,
@@ -36,6 +41,7 @@ from loopml.serving.schemas import (
     ServerMetadata,
     VersionBody,
 )
+from loopml.serving.traffic import Traffic
 
 __all__ = ["ServingState", "json_response", "router"]
 
@@ -58,9 +64,14 @@ router = APIRouter()
 class ServingState:
     """What the endpoints share, kept on ``app.state.serving``."""
 
-    holder: ModelHolder
+    traffic: Traffic
     metrics: ServingMetrics
     options: ServeOptions
+
+    @property
+    def holder(self) -> ModelHolder:
+        """The holder of the main traffic's model."""
+        return self.traffic.main
 
 
 def _state(request: Request) -> ServingState:
@@ -121,11 +132,6 @@ async def _parse(body: bytes, parse: Callable[[], T]) -> T:
     return parse()
 
 
-def _prediction_ids(count: int) -> list[str]:
-    prefix = new_id()
-    return [f"{prefix}-{index}" for index in range(count)]
-
-
 def _answer_headers(model: ServedModel, rid: str) -> dict[str, str]:
     return {VERSION_HEADER: model.label, REQUEST_ID_HEADER: rid}
 
@@ -149,20 +155,21 @@ def _numbers(predictions: Any) -> Any:
 async def invocations(request: Request) -> Response:
     """Predictions for a `dataframe_split`, `dataframe_records`, `instances` or `inputs`
     JSON body, or a CSV body (`Content-Type: text/csv`, a header line first)."""
+    started = time.perf_counter()
     state = _state(request)
     rid = request_id(request)
-    model = state.holder.require()
+    model, traffic = state.traffic.choose()
     body = await read_body(request, state.options.max_body_bytes)
     content_type = request.headers.get("content-type")
     rows = await _parse(
         body,
         lambda: parse_invocation(body, content_type, model.spec, max_rows=state.options.max_rows),
     )
-    predictions = await model.predict(rows)
+    predictions, prefix = await state.traffic.predict(model, traffic, rows, rid, started)
     content = {
         "predictions": _numbers(predictions),
         "model_version": model.label,
-        "prediction_ids": _prediction_ids(rows.count),
+        "prediction_ids": prediction_ids(prefix, rows.count),
     }
     return json_response(content, headers=_answer_headers(model, rid))
 
@@ -213,6 +220,29 @@ async def version(request: Request) -> Response:
     )
 
 
+@router.post(
+    "/feedback",
+    summary="Send ground truth for predictions",
+    openapi_extra=FEEDBACK_REQUEST_BODY,
+    responses={200: {"model": FeedbackResponse}, 409: {"model": ErrorBody}, **_ERRORS},
+)
+async def feedback(request: Request) -> Response:
+    """The true outcome of earlier predictions, by the `prediction_id` a response gave:
+    `{"prediction_id": "…-0", "label": 1}` or a list of them. Logged like the predictions and
+    joined with them by id (`loopml monitor predictions NAME`)."""
+    state = _state(request)
+    request_id(request)
+    if state.traffic.log is None:
+        raise ConflictError(
+            "This server does not log (it was started with --no-log, or without a store), "
+            "so it cannot keep labels; send them with 'loopml feedback FILE' instead."
+        )
+    body = await read_body(request, state.options.max_body_bytes)
+    entry = await _parse(body, lambda: parse_feedback(body, max_rows=state.options.max_rows))
+    state.traffic.log.add(entry)
+    return json_response({"accepted": entry.count})
+
+
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
     """Requests by endpoint, status and model version; latency; micro-batch sizes."""
@@ -241,16 +271,23 @@ async def ready(request: Request) -> Response:
     return json_response({"ready": is_ready}, status_code=200 if is_ready else 503)
 
 
-def _named(request: Request, name: str, version: str | None) -> ServedModel:
-    holder = _state(request).holder
-    if name != holder.source.name:
-        raise NotFoundError(f"No model {name!r} here; this server serves {holder.source.name!r}.")
-    model = holder.require()
-    if version is not None and version != str(model.version):
-        raise NotFoundError(
-            f"Version {version!r} of {name!r} is not served here; this server serves {model.label}."
+def _named(request: Request, name: str, version: str | None) -> tuple[ServedModel, str]:
+    """The model (and its traffic) for a request naming ``name`` and maybe a version."""
+    traffic = _state(request).traffic
+    served = traffic.main.source.name
+    if name != served:
+        raise NotFoundError(f"No model {name!r} here; this server serves {served!r}.")
+    if version is None:
+        return traffic.choose()
+    found = traffic.version(int(version)) if version.isdigit() else None
+    if found is None:
+        labels = " and ".join(
+            each.current.label for each in traffic.holders if each.current is not None
         )
-    return model
+        raise NotFoundError(
+            f"Version {version!r} of {name!r} is not served here; this server serves {labels}."
+        )
+    return found
 
 
 @router.get(
@@ -260,7 +297,7 @@ def _named(request: Request, name: str, version: str | None) -> ServedModel:
 )
 async def metadata(name: str, request: Request) -> Response:
     """The inputs and outputs the model takes and gives, with datatype and shape."""
-    return _metadata(_named(request, name, None))
+    return _metadata(_named(request, name, None)[0])
 
 
 @router.get(
@@ -269,7 +306,7 @@ async def metadata(name: str, request: Request) -> Response:
     responses={200: {"model": ModelMetadata}, **_ERRORS},
 )
 async def version_metadata(name: str, version: str, request: Request) -> Response:
-    return _metadata(_named(request, name, version))
+    return _metadata(_named(request, name, version)[0])
 
 
 def _metadata(model: ServedModel) -> Response:
@@ -301,7 +338,7 @@ async def model_version_ready(name: str, version: str, request: Request) -> Resp
 
 def _model_ready(request: Request, name: str, version: str | None) -> Response:
     try:
-        model = _named(request, name, version)
+        model, _traffic = _named(request, name, version)
     except ModelNotReadyError:
         return json_response({"name": name, "ready": False}, status_code=503)
     return json_response({"name": name, "ready": True}, headers={VERSION_HEADER: model.label})
@@ -330,21 +367,22 @@ async def version_infer(name: str, version: str, request: Request) -> Response:
 
 
 async def _infer(request: Request, name: str, version: str | None) -> Response:
+    started = time.perf_counter()
     state = _state(request)
     rid = request_id(request)
-    model = _named(request, name, version)
+    model, traffic = _named(request, name, version)
     body = await read_body(request, state.options.max_body_bytes)
     content_type = request.headers.get("content-type")
     parsed = await _parse(
         body,
         lambda: parse_infer(body, content_type, model.spec, max_rows=state.options.max_rows),
     )
-    predictions = await model.predict(parsed.rows)
+    predictions, prefix = await state.traffic.predict(model, traffic, parsed.rows, rid, started)
     content = infer_response(
         model_name=model.name,
         model_version=model.version,
         request_id=parsed.id or rid,
         predictions=predictions,
-        prediction_ids=_prediction_ids(parsed.rows.count),
+        prediction_ids=prediction_ids(prefix, parsed.rows.count),
     )
     return json_response(content, headers=_answer_headers(model, rid))

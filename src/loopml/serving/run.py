@@ -7,29 +7,44 @@ environment, and the stores come from the same configuration (``.loopml/``, ``LO
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from fastapi import FastAPI
 
-from loopml.core.errors import InvalidInputError, NotFoundError
+from loopml.core.entities import RunStatus
+from loopml.core.errors import ConfigError, InvalidInputError, NotFoundError
 from loopml.core.refs import parse_model_ref
 from loopml.serving.app import create_app
-from loopml.serving.metrics import MULTIPROCESS_ENV
+from loopml.serving.log_store import SERVER, TARGET_TAG, RunSink, spool_root, start_log_run
+from loopml.serving.metrics import MULTIPROCESS_ENV, ServingMetrics
 from loopml.serving.options import ServeOptions
+from loopml.serving.prediction_log import PredictionLog
 from loopml.serving.sources import BundleSource, ModelSource, RegistrySource, is_bundle
+from loopml.serving.split import parse_split
 from loopml.tracking.client import Client
 
-__all__ = ["app_from_environment", "check_source", "open_source", "serve"]
+__all__ = [
+    "Started",
+    "app_from_environment",
+    "build_app",
+    "check_source",
+    "open_source",
+    "serve",
+]
 
 ENV_TARGET = "LOOPML_SERVE_TARGET"
 ENV_OPTIONS = "LOOPML_SERVE_OPTIONS"
 ENV_LOG_LEVEL = "LOOPML_SERVE_LOG_LEVEL"
+ENV_RUN_ID = "LOOPML_SERVE_RUN_ID"
 KEEP_ALIVE_SECONDS = 15
 GRACEFUL_SHUTDOWN_SECONDS = 10
 FACTORY = "loopml.serving.run:app_from_environment"
@@ -67,6 +82,41 @@ def check_source(source: ModelSource) -> str | None:
     return None
 
 
+def second_source(source: ModelSource, options: ServeOptions) -> RegistrySource | None:
+    """The canary's or shadow's source: another alias (or version) of the served model."""
+    split = parse_split(canary=options.canary, shadow=options.shadow)
+    if split is None:
+        return None
+    if not isinstance(source, RegistrySource):
+        raise InvalidInputError(
+            "--canary and --shadow need a registry reference such as 'cancer@champion' (a "
+            "bundle holds one version)."
+        )
+    ref = parse_model_ref(f"{source.ref.model}@{split.alias}")
+    return RegistrySource(ref, Client(create=False), prefer_onnx=options.prefer_onnx)
+
+
+def build_app(target: str, options: ServeOptions, run_id: str | None) -> FastAPI:
+    """The app of one server process: its sources, and its log into run ``run_id``."""
+    source = open_source(target, prefer_onnx=options.prefer_onnx)
+    second = second_source(source, options)
+    metrics = ServingMetrics()
+    prediction_log = None
+    if run_id is not None:
+        client = Client(create=False)
+        prediction_log = PredictionLog(
+            RunSink(client, run_id),
+            spool_root(client),
+            flush_seconds=options.log_flush_seconds,
+            roll_seconds=options.log_roll_seconds,
+            roll_rows=options.log_roll_rows,
+            metrics=metrics.log,
+        )
+    return create_app(
+        source, options, second=second, prediction_log=prediction_log, metrics=metrics
+    )
+
+
 def app_from_environment() -> FastAPI:
     """The app of one worker process, from what :func:`serve` put in the environment."""
     _log_to_stderr(os.environ.get(ENV_LOG_LEVEL, "warning"))
@@ -74,7 +124,17 @@ def app_from_environment() -> FastAPI:
     target = os.environ.get(ENV_TARGET)
     if not target:
         raise InvalidInputError(f"{ENV_TARGET} is not set; start workers with 'loopml serve'.")
-    return create_app(open_source(target, prefer_onnx=options.prefer_onnx), options)
+    return build_app(target, options, os.environ.get(ENV_RUN_ID) or None)
+
+
+@dataclass(frozen=True)
+class Started:
+    """What :func:`serve` tells its caller once the target is checked: a note on the alias
+    (not set yet), the run that logs predictions (None: no log) and why not, if so."""
+
+    note: str | None
+    run_id: str | None
+    log_note: str | None
 
 
 def serve(
@@ -85,24 +145,103 @@ def serve(
     port: int = 8080,
     workers: int = 1,
     log_level: str = "warning",
-    on_start: Callable[[str | None], None] | None = None,
+    on_start: Callable[[Started], None] | None = None,
 ) -> None:
-    """Serve ``target`` (``NAME@ALIAS``, ``NAME@3`` or a bundle folder) until interrupted.
-    ``on_start`` is called with :func:`check_source`'s note once the target is checked."""
-    import uvicorn
-
+    """Serve ``target`` (``NAME@ALIAS``, ``NAME@3`` or a bundle folder) until interrupted
+    (SIGINT or SIGTERM: requests in flight are answered and the log is stored first).
+    ``on_start`` is told what was found once the target is checked."""
     options = options or ServeOptions()
     _log_to_stderr(log_level)
     source = open_source(target, prefer_onnx=options.prefer_onnx)
     try:
         note = check_source(source)
-    except BaseException:
-        source.close()
-        raise
-    if workers > 1:  # each worker opens its own
-        source.close()
+        second = second_source(source, options)
+        if second is not None:
+            note = "\n".join(filter(None, [note, check_source(second)]))
+            second.close()
+        run_client, run_id, log_note = _start_log_run(target, source, options)
+    finally:
+        source.close()  # each app opens its own
     if on_start is not None:
-        on_start(note)
+        on_start(Started(note or None, run_id, log_note))
+    status = RunStatus.KILLED
+    try:
+        with _stopped_by_signals():
+            _run_uvicorn(target, options, run_id, host, port, workers, log_level)
+        status = RunStatus.FINISHED
+    finally:
+        if run_client is not None and run_id is not None:
+            with contextlib.suppress(Exception):
+                run_client.set_terminated(run_id, status)
+            run_client.close()
+
+
+class _Stop(Exception):
+    """SIGTERM or SIGINT, re-raised by uvicorn after its graceful shutdown."""
+
+
+@contextlib.contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """uvicorn answers what is in flight, shuts the app down (storing the log), then raises
+    the signal it caught again: end there, as a normal stop."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stop(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    except _Stop:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _start_log_run(
+    target: str, source: ModelSource, options: ServeOptions
+) -> tuple[Client | None, str | None, str | None]:
+    """The run this server logs its predictions into, or why there is none."""
+    if not options.log_predictions:
+        return None, None, None
+    try:
+        client = Client(create=False)
+    except ConfigError:
+        return (
+            None,
+            None,
+            (
+                "Predictions are not logged: no store here (run in a project, or set "
+                "LOOPML_STORE_URI or LOOPML_SERVER_URL)."
+            ),
+        )
+    try:
+        run = start_log_run(
+            client,
+            model=source.name,
+            kind=SERVER,
+            name=f"serve {target if not is_bundle(target) else source.description}",
+            tags={TARGET_TAG: source.description},
+        )
+        settings = {"target": target, **asdict(options)}
+        client.log_params(run.id, {k: v for k, v in settings.items() if v is not None})
+    except BaseException:
+        client.close()
+        raise
+    return client, run.id, None
+
+
+def _run_uvicorn(
+    target: str,
+    options: ServeOptions,
+    run_id: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str,
+) -> None:
+    import uvicorn
+
     common: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -113,7 +252,7 @@ def serve(
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }
     if workers <= 1:
-        uvicorn.Server(uvicorn.Config(create_app(source, options), **common)).run()
+        uvicorn.Server(uvicorn.Config(build_app(target, options, run_id), **common)).run()
         return
     metrics_dir = tempfile.mkdtemp(prefix="loopml-serve-metrics-")
     os.environ.update(
@@ -121,6 +260,7 @@ def serve(
             ENV_TARGET: target,
             ENV_OPTIONS: options.to_json(),
             ENV_LOG_LEVEL: log_level,
+            ENV_RUN_ID: run_id or "",
             MULTIPROCESS_ENV: metrics_dir,
         }
     )

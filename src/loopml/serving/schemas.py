@@ -11,9 +11,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 __all__ = [
+    "FEEDBACK_REQUEST_BODY",
     "INFER_REQUEST_BODY",
     "INVOCATIONS_REQUEST_BODY",
     "ErrorBody",
+    "FeedbackResponse",
     "HealthBody",
     "InferResponse",
     "InvocationsResponse",
@@ -123,6 +125,15 @@ class VersionBody(BaseModel):
     digest: str
 
 
+class Label(BaseModel):
+    prediction_id: str = Field(min_length=1, max_length=128, examples=["9f2c…-0"])
+    label: bool | int | float | str = Field(examples=[1])
+
+
+class FeedbackResponse(BaseModel):
+    accepted: int = Field(examples=[1])
+
+
 def _inline(*models: type[BaseModel]) -> dict[str, Any]:
     """One JSON schema that accepts any of ``models`` (their definitions inlined)."""
     variants = []
@@ -162,5 +173,16 @@ INFER_REQUEST_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {"application/json": {"schema": _inline(InferRequest)}},
+    }
+}
+FEEDBACK_REQUEST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"oneOf": [_inline(Label), {"type": "array", "items": _inline(Label)}]},
+                "example": {"prediction_id": "9f2c…-0", "label": 1},
+            }
+        },
     }
 }

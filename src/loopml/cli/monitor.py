@@ -1,0 +1,194 @@
+"""``loopml monitor``: what served models saw and answered."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from loopml.cli import output
+from loopml.cli.resolve import open_client
+from loopml.core.errors import InvalidInputError
+from loopml.core.ids import format_ms, now_ms
+
+app = typer.Typer(
+    help="Look at what served models saw and answered: the prediction log, with labels.",
+    no_args_is_help=True,
+)
+_AGO = re.compile(r"^(?P<count>\d+(\.\d+)?)(?P<unit>[smhd])$")
+_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+@app.command("predictions")
+def predictions_command(
+    model: Annotated[str, typer.Argument(help="The served model's name, e.g. 'cancer'.")],
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only predictions since this long ago (30m, 2h, 7d) or this UTC time."),
+    ] = None,
+    traffic: Annotated[
+        str | None,
+        typer.Option(help="Only main, canary or shadow predictions."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=0, help="How many of the newest rows to show.")] = 10,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Also write every selected row to this .parquet or .csv file."
+        ),
+    ] = None,
+    as_json: output.JsonFlag = False,
+) -> None:
+    """Summarise the prediction log of MODEL and show its newest rows, with the labels sent
+    for them (POST /feedback or 'loopml feedback') joined by prediction id.
+
+    The log holds what every 'loopml serve' of the model answered (and what a shadow
+    scored): prediction id, time, model version, traffic, latency, inputs and prediction.
+    A server stores its log in parts (every --log-roll-seconds, and when it stops), so the
+    newest predictions of a running server may not show yet.
+
+    Examples:
+
+        loopml monitor predictions cancer
+        loopml monitor predictions cancer --since 1h --traffic canary
+        loopml monitor predictions cancer -o log.parquet --json
+    """
+    from loopml.serving.log_reader import read_predictions
+
+    if traffic is not None and traffic not in ("main", "canary", "shadow"):
+        raise InvalidInputError(f"--traffic {traffic!r}: expected main, canary or shadow.")
+    if out is not None and out.suffix not in (".parquet", ".csv"):
+        raise InvalidInputError(f"--output {out}: give a .parquet or .csv file.")
+    since_ms = _since(since) if since else None
+    with open_client() as client:
+        table = read_predictions(model, client, since_ms=since_ms)
+    if traffic is not None and table.num_rows:
+        import pyarrow.compute as pc
+
+        table = table.filter(pc.equal(table["traffic"], traffic))
+    if out is not None:
+        _write(table, out)
+    summary = _summary(table)
+    newest = table.slice(max(0, table.num_rows - limit)) if limit else table.slice(0, 0)
+    if as_json:
+        rows = newest.drop_columns(["inputs"]).to_pylist() if newest.num_rows else []
+        for row in rows:
+            for key in ("time", "label_time"):
+                row[key] = _iso(row[key])
+        output.print_json({"model": model, **summary, "newest": rows})
+        return
+    _print(model, summary, newest)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return format_ms(int(moment.timestamp() * 1000)) if moment is not None else None
+
+
+def _since(text: str) -> int:
+    match = _AGO.match(text.strip())
+    if match:
+        return now_ms() - int(float(match["count"]) * _UNIT_MS[match["unit"]])
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInputError(
+            f"--since {text!r}: expected a duration such as 30m, 2h or 7d, or a time such as "
+            "2026-11-27T09:00."
+        ) from None
+    if moment.tzinfo is None:
+        from datetime import UTC
+
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _write(table: Any, path: Path) -> None:
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    from loopml.serving.batch_output import atomic
+
+    with atomic(path.resolve()) as temporary:
+        if path.suffix == ".csv":
+            flat = table.flatten() if table.num_rows else table
+            columns = [n for n in flat.column_names if not _nested(flat.schema.field(n).type)]
+            pa_csv.write_csv(flat.select(columns), temporary)
+        else:
+            pq.write_table(table, temporary)
+
+
+def _nested(kind: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_list(kind) or pa.types.is_fixed_size_list(kind))
+
+
+def _summary(table: Any) -> dict[str, Any]:
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        return {"rows": 0, "labelled": 0, "versions": [], "first": None, "last": None}
+    groups = table.group_by(["model_version", "traffic"]).aggregate(
+        [
+            ("prediction_id", "count"),
+            ("latency_ms", "approximate_median"),
+            ("label", "count"),
+        ]
+    )
+    versions = [
+        {
+            "model_version": row["model_version"],
+            "traffic": row["traffic"],
+            "rows": row["prediction_id_count"],
+            "labelled": row["label_count"],
+            "latency_ms_p50": row["latency_ms_approximate_median"],
+        }
+        for row in groups.sort_by([("model_version", "ascending")]).to_pylist()
+    ]
+    times = table["time"]
+    return {
+        "rows": table.num_rows,
+        "labelled": table.num_rows - table["label"].null_count,
+        "versions": versions,
+        "first": format_ms(pc.min(times).value),
+        "last": format_ms(pc.max(times).value),
+    }
+
+
+def _print(model: str, summary: dict[str, Any], newest: Any) -> None:
+    from rich.table import Table
+
+    console = output.console()
+    if not summary["rows"]:
+        console.print(f"No logged predictions of {model} yet.", markup=False)
+        return
+    console.print(
+        f"{summary['rows']:,} predictions of {model} from {summary['first']} to "
+        f"{summary['last']}; {summary['labelled']:,} labelled.",
+        markup=False,
+    )
+    versions = Table("version", "traffic", "rows", "labelled", "p50 latency")
+    for row in summary["versions"]:
+        versions.add_row(
+            row["model_version"],
+            row["traffic"],
+            f"{row['rows']:,}",
+            f"{row['labelled']:,}",
+            f"{row['latency_ms_p50']:.2f} ms",
+        )
+    console.print(versions)
+    if newest.num_rows:
+        rows = Table("time", "prediction id", "version", "traffic", "prediction", "label")
+        for row in reversed(newest.to_pylist()):
+            rows.add_row(
+                _iso(row["time"]),
+                row["prediction_id"],
+                row["model_version"],
+                row["traffic"],
+                output.escape(row["prediction"]),
+                "" if row["label"] is None else output.escape(row["label"]),
+            )
+        console.print(rows)

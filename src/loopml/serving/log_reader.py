@@ -1,0 +1,146 @@
+"""Read a model's prediction log back, with the labels that arrived for it joined by id.
+
+>>> table = read_predictions("cancer", client)                      # doctest: +SKIP
+>>> table.select(["prediction_id", "model_version", "prediction", "label"])  # doctest: +SKIP
+
+Parts are read from every run of the model in the ``serving`` experiment, only those of the
+days asked for (``since_ms``/``until_ms``); the newest label of a prediction wins.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from loopml.core.entities import ArtifactEntry
+from loopml.core.hashing import Digest
+from loopml.serving.log_records import FEEDBACK, PREDICTIONS
+from loopml.serving.log_store import serving_runs
+from loopml.tracking.client import Client
+
+__all__ = ["read_feedback", "read_predictions"]
+
+
+def read_predictions(
+    model: str,
+    client: Client,
+    *,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    with_feedback: bool = True,
+) -> Any:
+    """A ``pyarrow.Table`` of ``model``'s logged predictions in ``[since_ms, until_ms)``,
+    oldest first, with ``label`` and ``label_time`` columns (null where none arrived)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = _read(model, client, PREDICTIONS, since_ms, until_ms)
+    if table is None:  # nothing logged yet: the columns, without rows
+        table = pa.table(
+            {
+                "prediction_id": pa.array([], pa.string()),
+                "request_id": pa.array([], pa.string()),
+                "time": pa.array([], pa.timestamp("ms", tz="UTC")),
+                "model_version": pa.array([], pa.string()),
+                "traffic": pa.array([], pa.string()),
+                "latency_ms": pa.array([], pa.float64()),
+                "inputs": pa.array([], pa.null()),
+                "prediction": pa.array([], pa.null()),
+            }
+        )
+    table = _within(table, since_ms, until_ms).sort_by([("time", "ascending")])
+    if not with_feedback:
+        return table
+    labels = read_feedback(model, client)
+    if labels.num_rows == 0:
+        return table.append_column("label", pa.nulls(table.num_rows)).append_column(
+            "label_time", pa.nulls(table.num_rows, pa.timestamp("ms", tz="UTC"))
+        )
+    latest = _latest(labels)
+    where = pc.index_in(table["prediction_id"], value_set=latest["prediction_id"])
+    return table.append_column("label", latest["label"].take(where)).append_column(
+        "label_time", latest["time"].take(where)
+    )
+
+
+def read_feedback(model: str, client: Client) -> Any:
+    """Every label sent for ``model``'s predictions: ``prediction_id``, ``label``, ``time``."""
+    import pyarrow as pa
+
+    table = _read(model, client, FEEDBACK, None, None)
+    if table is None:
+        return pa.table(
+            {
+                "prediction_id": pa.array([], pa.string()),
+                "label": pa.array([], pa.string()),
+                "time": pa.array([], pa.timestamp("ms", tz="UTC")),
+            }
+        )
+    return table
+
+
+def _latest(labels: Any) -> Any:
+    """One row per prediction id: its newest label."""
+    import pyarrow as pa
+
+    ordered = labels.sort_by([("time", "ascending")])
+    newest: dict[str, int] = {}
+    for index, pid in enumerate(ordered["prediction_id"].to_pylist()):
+        newest[pid] = index
+    return ordered.take(pa.array(list(newest.values()), pa.int64()))
+
+
+def _read(model: str, client: Client, kind: str, since_ms: int | None, until_ms: int | None) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = [
+        pq.read_table(io.BytesIO(_blob(client, entry)))
+        for entry in _parts(model, client, kind, since_ms, until_ms)
+    ]
+    if not tables:
+        return None
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        if kind != FEEDBACK:
+            raise
+        # labels sent as numbers once and as text another time: all as text
+        return pa.concat_tables(
+            [t.set_column(1, "label", t["label"].cast(pa.string())) for t in tables]
+        )
+
+
+def _parts(
+    model: str, client: Client, kind: str, since_ms: int | None, until_ms: int | None
+) -> Iterator[ArtifactEntry]:
+    first = _day(since_ms) if since_ms is not None else ""
+    last = _day(until_ms) if until_ms is not None else "9999"
+    for run in serving_runs(client, model):
+        for entry in client.metadata.list_artifact_entries(run.id, kind):
+            day = entry.path.split("/")[1].removeprefix("date=") if "/" in entry.path else ""
+            if first <= day <= last and entry.path.endswith(".parquet"):
+                yield entry
+
+
+def _blob(client: Client, entry: ArtifactEntry) -> bytes:
+    with client.artifacts.open(Digest.parse(entry.digest)) as stream:
+        return stream.read()
+
+
+def _day(ms: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))
+
+
+def _within(table: Any, since_ms: int | None, until_ms: int | None) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = pa.timestamp("ms", tz="UTC")
+    if since_ms is not None:
+        table = table.filter(pc.greater_equal(table["time"], pa.scalar(since_ms, kind)))
+    if until_ms is not None:
+        table = table.filter(pc.less(table["time"], pa.scalar(until_ms, kind)))
+    return table

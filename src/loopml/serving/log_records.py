@@ -1,0 +1,183 @@
+"""What the prediction log holds, as Arrow tables: one row per prediction, one per label.
+
+A request adds one :class:`PredictionEntry` (its rows, predictions and timing) or one
+:class:`FeedbackEntry`; the log's writer thread turns many entries of the same group (same
+kind, model version and traffic) into one table with :func:`to_table`, so the request path
+does no Arrow work at all.
+
+Prediction rows: ``prediction_id``, ``request_id``, ``time`` (UTC, ms), ``model_version``
+(``cancer@3``), ``traffic`` (``main``, ``canary``, or ``shadow``: scored, never returned),
+``latency_ms`` (the request's, to its predictions), ``inputs`` (a struct of the signature's
+columns, or a list of the row's values for an array model) and ``prediction`` (a number or
+string, or a list for several outputs per row). Feedback rows: ``prediction_id``, ``label``,
+``time``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from loopml.serving.rows import Rows, combine
+
+__all__ = [
+    "FEEDBACK",
+    "KINDS",
+    "PREDICTIONS",
+    "FeedbackEntry",
+    "LogEntry",
+    "PredictionEntry",
+    "prediction_ids",
+    "to_table",
+]
+
+PREDICTIONS = "predictions"
+FEEDBACK = "feedback"
+KINDS = (PREDICTIONS, FEEDBACK)
+
+
+def prediction_ids(prefix: str, count: int) -> list[str]:
+    """The ids of a request's rows: ``PREFIX-0``, ``PREFIX-1``, ..."""
+    return [f"{prefix}-{index}" for index in range(count)]
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionEntry:
+    """One request's predictions by one model version."""
+
+    id_prefix: str
+    request_id: str
+    time_ms: int
+    model_version: str
+    traffic: str
+    latency_ms: float
+    rows: Rows
+    predictions: Any  # numpy array, one entry per row
+
+    kind = PREDICTIONS
+
+    @property
+    def count(self) -> int:
+        return self.rows.count
+
+    @property
+    def group(self) -> tuple[str, ...]:
+        return (PREDICTIONS, self.model_version, self.traffic)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackEntry:
+    """Ground truth for predictions, by id; ``labels`` are all numbers, all strings or all
+    booleans (checked where the feedback came in)."""
+
+    prediction_ids: Sequence[str]
+    labels: Sequence[Any]
+    time_ms: int
+
+    kind = FEEDBACK
+
+    @property
+    def count(self) -> int:
+        return len(self.prediction_ids)
+
+    @property
+    def group(self) -> tuple[str, ...]:
+        return (FEEDBACK, _label_type(self.labels))
+
+
+LogEntry = PredictionEntry | FeedbackEntry
+
+
+def to_table(entries: Sequence[LogEntry]) -> Any:
+    """The ``pyarrow.Table`` of entries that share one ``group``."""
+    if isinstance(entries[0], FeedbackEntry):
+        return _feedback_table([e for e in entries if isinstance(e, FeedbackEntry)])
+    return _prediction_table([e for e in entries if isinstance(e, PredictionEntry)])
+
+
+def _prediction_table(entries: Sequence[PredictionEntry]) -> Any:
+    import numpy as np
+    import pyarrow as pa
+
+    counts = [entry.count for entry in entries]
+    ids = [pid for entry in entries for pid in prediction_ids(entry.id_prefix, entry.count)]
+    first = entries[0]
+
+    def repeat(values: Sequence[Any]) -> Any:
+        return np.repeat(np.asarray(values), counts)
+
+    columns = {
+        "prediction_id": pa.array(ids, pa.string()),
+        "request_id": pa.array(repeat([e.request_id for e in entries]), pa.string()),
+        "time": pa.array(repeat([e.time_ms for e in entries]), pa.timestamp("ms", tz="UTC")),
+        "model_version": pa.array([first.model_version] * len(ids), pa.string()),
+        "traffic": pa.array([first.traffic] * len(ids), pa.string()),
+        "latency_ms": pa.array(repeat([e.latency_ms for e in entries]), pa.float64()),
+        "inputs": _inputs(combine([entry.rows for entry in entries])),
+        "prediction": _values(np.concatenate([np.asarray(e.predictions) for e in entries])),
+    }
+    return pa.table(columns)
+
+
+def _inputs(rows: Rows) -> Any:
+    """A table's rows as one struct column; an array's rows as lists of their values."""
+    import pyarrow as pa
+
+    if rows.is_table:
+        table = rows.data
+        if table.num_columns == 0:
+            return pa.array([{}] * table.num_rows, pa.struct([]))
+        chunked = [column.combine_chunks() for column in table.columns]
+        return pa.StructArray.from_arrays(chunked, names=table.column_names)
+    return _values(rows.data)
+
+
+def _values(array: Any) -> Any:
+    """A numpy array as an Arrow column: scalars per row, or fixed-size lists of the rest."""
+    import pyarrow as pa
+
+    if array.ndim <= 1:
+        return _flat(array)
+    rows = array.reshape(array.shape[0], -1)
+    width = rows.shape[1]
+    return pa.FixedSizeListArray.from_arrays(_flat(rows.reshape(-1)), width)
+
+
+def _flat(array: Any) -> Any:
+    import pyarrow as pa
+
+    if array.dtype.kind in "biuf":
+        return pa.array(array)
+    return pa.array([None if value is None else str(value) for value in array.tolist()])
+
+
+def _feedback_table(entries: Sequence[FeedbackEntry]) -> Any:
+    import pyarrow as pa
+
+    ids = [pid for entry in entries for pid in entry.prediction_ids]
+    labels = [label for entry in entries for label in entry.labels]
+    times = [entry.time_ms for entry in entries for _ in entry.prediction_ids]
+    kind = _label_type(labels)
+    label_type = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64()}.get(
+        kind, pa.string()
+    )
+    return pa.table(
+        {
+            "prediction_id": pa.array(ids, pa.string()),
+            "label": pa.array(labels, label_type),
+            "time": pa.array(times, pa.timestamp("ms", tz="UTC")),
+        }
+    )
+
+
+def _label_type(labels: Sequence[Any]) -> str:
+    """``bool``, ``int``, ``float`` or ``str``: the one type that holds every label."""
+    kinds = {type(label).__name__ for label in labels}
+    if kinds <= {"bool"}:
+        return "bool"
+    if kinds <= {"int"}:
+        return "int"
+    if kinds <= {"int", "float"}:
+        return "float"
+    return "str"
