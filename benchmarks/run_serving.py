@@ -7,14 +7,16 @@ Both tools serve the same two models (``_serving_models.py``: LogisticRegression
 100-tree RandomForest on scikit-learn's breast-cancer data; loopml serves the forest's checked
 ONNX variant, as it does by default). MLflow runs in its own virtualenv
 (``benchmarks/.venvs/mlflow``, created on first use) as ``mlflow models serve --env-manager
-local`` (uvicorn, one worker, its default); loopml as ``loopml serve REF --workers 2``.
+local`` (uvicorn, one worker, its default); loopml as ``loopml serve REF --workers 2``, with
+its prediction log on (the default) and off (``--no-log``), to price the log.
 Load comes from ``wrk`` (installed with apt-get when missing and this runs as root) with a
 Lua script that POSTs ``{"inputs": [[30 numbers]]}`` to ``/invocations`` — a format both
 servers take — over keep-alive connections: at concurrency 1 (one connection) and 16 (16
 connections, 2 threads), each for ``--seconds`` after a warm-up. Before timing, one request
 to each server must return the prediction the model gives locally. Prints requests/s and
 p50 / p99 latency per case, loopml's throughput over MLflow's, and the goals of issue 6
-(≥ 20× MLflow's throughput at concurrency 16 for both models; p50 ≤ 2 ms at concurrency 1);
+(≥ 20× MLflow's throughput at concurrency 16 for both models; p50 ≤ 2 ms at concurrency 1;
+the prediction log costs ≤ 10% of throughput);
 raw numbers go to ``benchmarks/results/serving-<date>.json``.
 """
 
@@ -44,6 +46,8 @@ MODELS = ("logistic", "forest")
 CONCURRENCY = (1, 16)
 GOAL_RATIO = 20.0  # issue 6: ≥ 20× MLflow's throughput at concurrency 16
 GOAL_P50_MS = 2.0  # issue 6: p50 ≤ 2 ms at concurrency 1
+GOAL_LOG_COST = 0.10  # issue 6: prediction logging costs ≤ 10% of throughput
+NO_LOG = "loopml-nolog"  # loopml with --no-log, to price the prediction log
 
 LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -79,10 +83,11 @@ def register(tool: str, python: Path, workdir: Path) -> dict[str, Any]:
 
 
 def server_command(tool: str, info: dict[str, Any], model: str, port: int) -> list[str]:
-    if tool == "loopml":
+    if tool.startswith("loopml"):
         loopml = str(Path(sys.executable).parent / "loopml")
         ref = info["refs"][model]
-        return [loopml, "serve", ref, "--port", str(port), "--workers", "2", "--quiet"]
+        command = [loopml, "serve", ref, "--port", str(port), "--workers", "2", "--quiet"]
+        return command + (["--no-log"] if tool == NO_LOG else [])
     mlflow = str(venv_python(MLFLOW_VENV).parent / "mlflow")
     return [
         mlflow, "models", "serve", "-m", info["refs"][model], "--env-manager", "local",
@@ -140,8 +145,9 @@ def main() -> int:
         body = json.dumps({"inputs": [row]})
         script = root / "post.lua"
         script.write_text(LUA % body, encoding="utf-8")
+        infos[NO_LOG] = infos["loopml"]
         for model in args.models:
-            for tool in ("mlflow", "loopml"):
+            for tool in ("mlflow", NO_LOG, "loopml"):
                 port = free_port()
                 env = {"MLFLOW_TRACKING_URI": infos[tool].get("tracking_uri", "")}
                 if tool == "mlflow":  # it execs the uvicorn of its own venv
@@ -152,7 +158,7 @@ def main() -> int:
                 print(f"{tool} serving {model}: {' '.join(cmd)}", flush=True)
                 with ServerProcess(
                     cmd, f"{url}/ping", log_path=root / f"{tool}-{model}.log",
-                    env=env, cwd=root / tool,
+                    env=env, cwd=root / tool.split("-")[0],
                 ) as server:  # fmt: skip
                     server.settle()
                     prediction = one_prediction(f"{url}/invocations", body.encode())
@@ -199,6 +205,17 @@ def report(results: dict[str, Any]) -> None:
             p50 = mine.get("p50_ms", float("inf"))
             verdict = "PASS" if p50 <= GOAL_P50_MS else "FAIL"
             verdicts.append(f"{model}: p50 {p50:.2f} ms at concurrency 1 (goal ≤ 2 ms) {verdict}")
+    for (tool, model, connections), off in sorted(cases.items()):
+        on = cases.get(("loopml", model, connections))
+        if tool != NO_LOG or on is None:
+            continue
+        cost = 1 - on["requests_per_s"] / off["requests_per_s"]
+        verdict = "PASS" if cost <= GOAL_LOG_COST else "FAIL"
+        verdicts.append(
+            f"{model}: prediction log costs {cost:.1%} of throughput at concurrency "
+            f"{connections} ({off['requests_per_s']:.0f} → {on['requests_per_s']:.0f} req/s; "
+            f"goal ≤ 10%) {verdict}"
+        )
     print(markdown_table(lines, right=(1, 2, 3, 4)))
     for line in verdicts:
         print(line)
