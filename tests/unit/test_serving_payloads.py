@@ -121,6 +121,8 @@ def test_empty_bodies_of_rows_are_zero_rows() -> None:
     assert parse({"inputs": []}, array_spec()).count == 0
     assert parse({"dataframe_records": []}, table_spec()).count == 0
     assert parse({"dataframe_split": {"columns": COLUMNS, "data": []}}, table_spec()).count == 0
+    header_only = ",".join(COLUMNS).encode() + b"\n"  # once a 500 (found by schemathesis)
+    assert parse(header_only, table_spec(), media="text/csv").count == 0
 
 
 def test_missing_values_pass_only_when_the_model_takes_them() -> None:
@@ -281,6 +283,8 @@ def test_malformed_unknown_and_oversized_bodies_are_refused() -> None:
     )
     refused({"inputs": [[1, 2, 3]] * 11}, array_spec(), TOO_LARGE, "--max-rows", max_rows=10)
     refused({"inputs": []}, spec, "unsupported_media_type", "'text/plain'", media="text/plain")
+    cr_in_header = b"age,in\rcome,city,member\n41,1.0,Oslo,true\n"  # once a 500 (schemathesis)
+    refused(cr_in_header, spec, INVALID, "the header line is not CSV", media="text/csv")
 
 
 def test_refusals_carry_the_http_status_of_their_kind() -> None:

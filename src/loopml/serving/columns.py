@@ -110,7 +110,7 @@ def check_complete(array: Any, column: ColumnSpec, where: Where) -> None:
             f"{where(index)}: a missing value, but this model does not take missing values; "
             "send a value."
         )
-    if column.type_name in ("double", "float"):
+    if column.type_name in ("double", "float") and len(array):
         finite = pc.is_finite(array)
         if not pc.all(finite).as_py():
             index = pc.index(finite, False).as_py()

@@ -404,7 +404,13 @@ def _csv_header(body: bytes) -> list[str]:
         raise InvalidInputError(
             "text/csv: the body has no header line; start with the column names."
         )
-    return next(csv.reader([text]))
+    try:
+        return next(csv.reader([text]))
+    except csv.Error as exc:
+        raise InvalidInputError(
+            f"text/csv: the header line is not CSV ({exc}); give the column names separated "
+            "by commas, one line, ended by a newline."
+        ) from exc
 
 
 def _read_csv(
