@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from loopml.core.errors import LoopMLError
 from loopml.core.version import __version__
+from loopml.serving.direct import DirectPredictions
+from loopml.serving.errors import error_answer
 from loopml.serving.holder import ModelHolder
 from loopml.serving.metrics import RequestMetrics, ServingMetrics
 from loopml.serving.options import ServeOptions
@@ -33,7 +35,6 @@ from loopml.serving.traffic import Traffic
 
 __all__ = ["create_app"]
 
-log = logging.getLogger("loopml.serving")
 _STATUS_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
@@ -86,7 +87,9 @@ def create_app(
                     await each.close()
                 executor.shutdown(wait=True)
 
-    app = FastAPI(
+    state = ServingState(traffic=traffic, metrics=metrics, options=options)
+    app = _ModelServer(
+        DirectPredictions(state),
         title=f"loopml model server: {source.name}",
         version=__version__,
         summary=(
@@ -99,13 +102,29 @@ def create_app(
         redoc_url=None,
         redirect_slashes=False,
     )
-    app.state.serving = ServingState(traffic=traffic, metrics=metrics, options=options)
+    app.state.serving = state
     app.include_router(router)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_exception_handler(LoopMLError, _loopml_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
     return app
+
+
+class _ModelServer(FastAPI):
+    """The FastAPI app, with the prediction endpoints answered by ``direct`` before any
+    routing or middleware (see ``direct.py``)."""
+
+    def __init__(self, direct: DirectPredictions, **settings: Any) -> None:
+        super().__init__(**settings)
+        self.direct = direct
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        route = self.direct.route(scope)
+        if route is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await self.direct.answer(scope, receive, send, route)
 
 
 def _headers(request: Request) -> dict[str, str]:
@@ -119,10 +138,8 @@ def _error(request: Request, status: int, code: str, message: str) -> Response:
 
 
 async def _loopml_error(request: Request, exc: Exception) -> Response:
-    error = exc if isinstance(exc, LoopMLError) else LoopMLError(str(exc))
-    if error.http_status >= 500 and error.http_status != 503:
-        log.error("%s %s failed: %s", request.method, request.url.path, error.message)
-    return _error(request, error.http_status, error.code, error.message)
+    status, content = error_answer(request.method, request.url.path, exc)
+    return json_response(content, status_code=status, headers=_headers(request))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -138,11 +155,5 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-    return _error(
-        request,
-        500,
-        LoopMLError.code,
-        f"The server failed to handle {request.method} {request.url.path} because of an "
-        "unexpected error; the details are in the server log.",
-    )
+    status, content = error_answer(request.method, request.url.path, exc)
+    return json_response(content, status_code=status, headers=_headers(request))

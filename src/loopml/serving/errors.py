@@ -6,7 +6,10 @@ message names the field at fault (``dataframe_split.columns[3]: expected 'mean_r
 
 from __future__ import annotations
 
-from loopml.core.errors import BackendUnavailableError, InvalidInputError
+import logging
+from typing import Any
+
+from loopml.core.errors import BackendUnavailableError, InvalidInputError, LoopMLError
 
 __all__ = [
     "InputMismatchError",
@@ -14,7 +17,10 @@ __all__ = [
     "PayloadTooLargeError",
     "PredictionFailedError",
     "UnsupportedMediaTypeError",
+    "error_answer",
 ]
+
+log = logging.getLogger("loopml.serving")
 
 
 class PayloadTooLargeError(InvalidInputError):
@@ -46,3 +52,19 @@ class ModelNotReadyError(BackendUnavailableError):
     """No model version is loaded yet (still loading, or its alias is not set)."""
 
     code = "model_not_ready"
+
+
+def error_answer(method: str, path: str, exc: Exception) -> tuple[int, dict[str, Any]]:
+    """The status and body for ``exc`` raised while answering ``method path``; the server's
+    own faults are logged (with the traceback when unexpected), never shown to the client."""
+    where = f"{method} {path}"
+    if isinstance(exc, LoopMLError):
+        if exc.http_status >= 500 and exc.http_status != 503:
+            log.error("%s failed: %s", where, exc.message)
+        return exc.http_status, {"error": {"code": exc.code, "message": exc.message}}
+    log.error("%s failed", where, exc_info=exc)
+    message = (
+        f"The server failed to handle {where} because of an unexpected error; the details are "
+        "in the server log."
+    )
+    return 500, {"error": {"code": LoopMLError.code, "message": message}}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -43,7 +43,16 @@ from loopml.serving.schemas import (
 )
 from loopml.serving.traffic import Traffic
 
-__all__ = ["ServingState", "json_response", "router"]
+__all__ = [
+    "ServingState",
+    "infer_answer",
+    "invocation_answer",
+    "json_body",
+    "json_response",
+    "read_chunks",
+    "router",
+    "usable_request_id",
+]
 
 VERSION_HEADER = "x-loopml-model-version"
 REQUEST_ID_HEADER = "x-request-id"
@@ -79,12 +88,17 @@ def _state(request: Request) -> ServingState:
     return state
 
 
+def json_body(content: Any) -> bytes:
+    """``content`` as JSON, numpy arrays included."""
+    import orjson
+
+    return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY, default=_plain)
+
+
 def json_response(
     content: Any, status_code: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    import orjson
-
-    body = orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY, default=_plain)
+    body = json_body(content)
     return Response(body, status_code=status_code, headers=headers, media_type="application/json")
 
 
@@ -96,19 +110,28 @@ def _plain(value: Any) -> Any:
 
 def request_id(request: Request) -> str:
     """The client's ``x-request-id`` when it is a short token, else a new id."""
-    given = request.headers.get(REQUEST_ID_HEADER)
-    rid = given if given and _USABLE_REQUEST_ID.match(given) else new_id()
+    rid = usable_request_id(request.headers.get(REQUEST_ID_HEADER))
     request.state.request_id = rid
     return rid
 
 
+def usable_request_id(given: str | None) -> str:
+    """``given`` (the client's ``x-request-id``) when it is a short token, else a new id."""
+    return given if given and _USABLE_REQUEST_ID.match(given) else new_id()
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused with 413 once it is larger than ``limit`` (before any parsing)."""
-    declared = request.headers.get("content-length", "")
+    return await read_chunks(request.stream(), request.headers.get("content-length", ""), limit)
+
+
+async def read_chunks(stream: AsyncIterator[bytes], declared: str, limit: int) -> bytes:
+    """The body from ``stream`` (``declared``: its Content-Length, or ""), refused with 413
+    once it is larger than ``limit``."""
     too_large = declared.isdigit() and int(declared) > limit
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in stream:
         size += len(chunk)
         if size > limit:
             too_large = True
@@ -158,9 +181,27 @@ async def invocations(request: Request) -> Response:
     started = time.perf_counter()
     state = _state(request)
     rid = request_id(request)
+    model, content = await invocation_answer(
+        state,
+        lambda: read_body(request, state.options.max_body_bytes),
+        request.headers.get("content-type"),
+        rid,
+        started,
+    )
+    return json_response(content, headers=_answer_headers(model, rid))
+
+
+async def invocation_answer(
+    state: ServingState,
+    read: Callable[[], Awaitable[bytes]],
+    content_type: str | None,
+    rid: str,
+    started: float,
+) -> tuple[ServedModel, dict[str, Any]]:
+    """The model that answers an ``/invocations`` request and its answer: the body (from
+    ``read``) parsed, checked against that model's signature, predicted and logged."""
     model, traffic = state.traffic.choose()
-    body = await read_body(request, state.options.max_body_bytes)
-    content_type = request.headers.get("content-type")
+    body = await read()
     rows = await _parse(
         body,
         lambda: parse_invocation(body, content_type, model.spec, max_rows=state.options.max_rows),
@@ -171,7 +212,7 @@ async def invocations(request: Request) -> Response:
         "model_version": model.label,
         "prediction_ids": prediction_ids(prefix, rows.count),
     }
-    return json_response(content, headers=_answer_headers(model, rid))
+    return model, content
 
 
 @router.get(
@@ -271,9 +312,9 @@ async def ready(request: Request) -> Response:
     return json_response({"ready": is_ready}, status_code=200 if is_ready else 503)
 
 
-def _named(request: Request, name: str, version: str | None) -> tuple[ServedModel, str]:
+def named_model(state: ServingState, name: str, version: str | None) -> tuple[ServedModel, str]:
     """The model (and its traffic) for a request naming ``name`` and maybe a version."""
-    traffic = _state(request).traffic
+    traffic = state.traffic
     served = traffic.main.source.name
     if name != served:
         raise NotFoundError(f"No model {name!r} here; this server serves {served!r}.")
@@ -297,7 +338,7 @@ def _named(request: Request, name: str, version: str | None) -> tuple[ServedMode
 )
 async def metadata(name: str, request: Request) -> Response:
     """The inputs and outputs the model takes and gives, with datatype and shape."""
-    return _metadata(_named(request, name, None)[0])
+    return _metadata(named_model(_state(request), name, None)[0])
 
 
 @router.get(
@@ -306,7 +347,7 @@ async def metadata(name: str, request: Request) -> Response:
     responses={200: {"model": ModelMetadata}, **_ERRORS},
 )
 async def version_metadata(name: str, version: str, request: Request) -> Response:
-    return _metadata(_named(request, name, version)[0])
+    return _metadata(named_model(_state(request), name, version)[0])
 
 
 def _metadata(model: ServedModel) -> Response:
@@ -338,7 +379,7 @@ async def model_version_ready(name: str, version: str, request: Request) -> Resp
 
 def _model_ready(request: Request, name: str, version: str | None) -> Response:
     try:
-        model, _traffic = _named(request, name, version)
+        model, _traffic = named_model(_state(request), name, version)
     except ModelNotReadyError:
         return json_response({"name": name, "ready": False}, status_code=503)
     return json_response({"name": name, "ready": True}, headers={VERSION_HEADER: model.label})
@@ -370,9 +411,30 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
     started = time.perf_counter()
     state = _state(request)
     rid = request_id(request)
-    model, traffic = _named(request, name, version)
-    body = await read_body(request, state.options.max_body_bytes)
-    content_type = request.headers.get("content-type")
+    model, content = await infer_answer(
+        state,
+        name,
+        version,
+        lambda: read_body(request, state.options.max_body_bytes),
+        request.headers.get("content-type"),
+        rid,
+        started,
+    )
+    return json_response(content, headers=_answer_headers(model, rid))
+
+
+async def infer_answer(
+    state: ServingState,
+    name: str,
+    version: str | None,
+    read: Callable[[], Awaitable[bytes]],
+    content_type: str | None,
+    rid: str,
+    started: float,
+) -> tuple[ServedModel, dict[str, Any]]:
+    """The model an infer request names and its answer, as :func:`invocation_answer`."""
+    model, traffic = named_model(state, name, version)
+    body = await read()
     parsed = await _parse(
         body,
         lambda: parse_infer(body, content_type, model.spec, max_rows=state.options.max_rows),
@@ -385,4 +447,4 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
         predictions=predictions,
         prediction_ids=prediction_ids(prefix, parsed.rows.count),
     )
-    return json_response(content, headers=_answer_headers(model, rid))
+    return model, content
