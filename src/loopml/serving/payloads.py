@@ -183,10 +183,20 @@ def _split(value: Any, spec: InputSpec, *, max_rows: int) -> Rows:
             f"{field}.data: expected a list of rows, got {describe_value(data)}."
         )
     check_row_count(len(data), max_rows, f"{field}.data")
+    index = value.get("index")
+    if index is not None and not isinstance(index, list):
+        raise InvalidInputError(
+            f"{field}.index: expected a list (one label per row) or null, got "
+            f"{describe_value(index)}."
+        )
     columns = value.get("columns")
     if spec.columns is None:
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            raise InvalidInputError(
+                f"{field}.columns: expected a list of column names, got {describe_value(columns)}."
+            )
         width = spec.tensor.width if spec.tensor is not None else None
-        if isinstance(columns, list) and width is not None and len(columns) != width:
+        if width is not None and len(columns) != width:
             raise InputMismatchError(
                 f"{field}.columns: {len(columns)} columns, but the model takes {width} values "
                 "per row."

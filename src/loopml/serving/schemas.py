@@ -180,7 +180,12 @@ FEEDBACK_REQUEST_BODY: dict[str, Any] = {
         "required": True,
         "content": {
             "application/json": {
-                "schema": {"oneOf": [_inline(Label), {"type": "array", "items": _inline(Label)}]},
+                "schema": {
+                    "oneOf": [
+                        _inline(Label),
+                        {"type": "array", "items": _inline(Label), "minItems": 1},
+                    ]
+                },
                 "example": {"prediction_id": "9f2c…-0", "label": 1},
             }
         },
