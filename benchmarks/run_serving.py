@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/run_serving.py                  # ~6 min
     .venv/bin/python benchmarks/run_serving.py --seconds 5 --models logistic
+    .venv/bin/python benchmarks/run_serving.py --seconds 8 --models logistic --repeat 3
 
 Both tools serve the same two models (``_serving_models.py``: LogisticRegression and a
 100-tree RandomForest on scikit-learn's breast-cancer data; loopml serves the forest's checked
@@ -28,6 +29,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -129,6 +131,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=15, help="measured seconds per case")
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds of every case, tools taking turns; medians"
+    )
     parser.add_argument("--mlflow-spec", default=MLFLOW_SPEC)
     args = parser.parse_args()
     wrk = ensure_wrk()
@@ -146,7 +151,8 @@ def main() -> int:
         script = root / "post.lua"
         script.write_text(LUA % body, encoding="utf-8")
         infos[NO_LOG] = infos["loopml"]
-        for model in args.models:
+        rounds = [(model, r) for model in args.models for r in range(args.repeat)]
+        for model, round_index in rounds:
             for tool in ("mlflow", NO_LOG, "loopml"):
                 port = free_port()
                 env = {"MLFLOW_TRACKING_URI": infos[tool].get("tracking_uri", "")}
@@ -168,7 +174,8 @@ def main() -> int:
                         )
                         if measured["non_2xx"] or measured["socket_errors"]:
                             sys.exit(f"{tool} answered errors under load: {measured}")
-                        case = {"tool": tool, "model": model, "concurrency": connections}
+                        case = {"tool": tool, "model": model, "concurrency": connections,
+                                "round": round_index}  # fmt: skip
                         results["cases"].append({**case, **measured, "prediction": prediction})
                         print(f"  c={connections}: {measured}", flush=True)
     report(results)
@@ -179,7 +186,10 @@ def main() -> int:
 
 
 def report(results: dict[str, Any]) -> None:
-    cases = {(c["tool"], c["model"], c["concurrency"]): c for c in results["cases"]}
+    rounds: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    for case in results["cases"]:
+        rounds.setdefault((case["tool"], case["model"], case["concurrency"]), []).append(case)
+    cases = {key: _median_case(found) for key, found in rounds.items()}
     lines = [["model", "concurrency", "MLflow req/s (p50 ms)", "loopml req/s (p50 ms)", "×"]]
     verdicts = []
     for (tool, model, connections), mine in sorted(cases.items()):
@@ -219,6 +229,14 @@ def report(results: dict[str, Any]) -> None:
     print(markdown_table(lines, right=(1, 2, 3, 4)))
     for line in verdicts:
         print(line)
+
+
+def _median_case(found: list[dict[str, Any]]) -> dict[str, Any]:
+    """The medians of a case's rounds (requests/s and p50 each on its own)."""
+    return {
+        key: statistics.median(case[key] for case in found if key in case)
+        for key in ("requests_per_s", "p50_ms")
+    }
 
 
 if __name__ == "__main__":
