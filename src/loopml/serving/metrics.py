@@ -135,7 +135,7 @@ class LogMetrics:
         )
         self.queue_rows = Gauge(
             "loopml_serving_log_queue_rows",
-            "Rows logged and still in memory (written to the spool within a second).",
+            "Rows logged and still in memory (sampled twice a second; spooled every second).",
             registry=registry,
             multiprocess_mode="livesum",
         )

@@ -141,7 +141,6 @@ class PredictionLog:
             self._pending.append(entry)
             self._pending_rows += entry.count
             waiting = self._pending_rows
-        self.metrics.queue_rows.set(waiting)
         if waiting >= self.max_memory_rows:
             self._wake.set()
 
@@ -202,7 +201,6 @@ class PredictionLog:
         with self._lock:
             entries, self._pending = self._pending, []
             self._pending_rows = 0
-        self.metrics.queue_rows.set(0)
         if not entries:
             return
         groups: dict[tuple[str, ...], list[LogEntry]] = defaultdict(list)
@@ -250,6 +248,8 @@ class PredictionLog:
         self._set_spooled()
 
     def _set_spooled(self) -> None:
+        """The gauges, sampled every poll (not set on the request path, which only appends)."""
+        self.metrics.queue_rows.set(self._pending_rows)
         self.metrics.spooled_rows.set(sum(chunk.rows for chunk in _chunks(self.folder)))
 
     def _roll(self, folder: Path, sink: LogSink, *, final: bool = False) -> bool:

@@ -17,7 +17,7 @@ from loopml.models.inputs import to_model_input
 __all__ = ["Rows", "combine", "model_input", "split"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rows:
     """One request's checked input: ``data`` is a numpy array or a ``pyarrow.Table``."""
 
