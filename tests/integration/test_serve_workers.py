@@ -25,6 +25,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from loopml.serving import read_predictions
+from tests.fixtures.backends import backend_unavailable
 from tests.fixtures.model_server import (
     ModelServer,
     start_model_server,
@@ -33,9 +34,13 @@ from tests.fixtures.model_server import (
 )
 from tests.fixtures.serving_project import TABLE, ServingProject, registered_models
 
-pytestmark = pytest.mark.skipif(
-    not Path("/proc/net/tcp").exists(), reason="traces connections to workers through /proc"
-)
+
+@pytest.fixture(autouse=True)
+def _proc() -> None:
+    """Skip without /proc (fail instead under LOOPML_TEST_REQUIRE_BACKENDS=1)."""
+    if not Path("/proc/net/tcp").exists():
+        backend_unavailable("tracing connections to workers needs /proc")
+
 
 WORKERS = 2
 CONNECTIONS_PER_WORKER = 3
