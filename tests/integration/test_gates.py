@@ -110,6 +110,19 @@ def test_a_worse_challenger_fails_against_the_champion_scored_on_the_same_data(
     assert schema["passed"] and schema["detail"] == "same inputs and outputs as v1"
 
 
+def test_a_tie_with_the_champion_passes_a_zero_margin_and_says_it_was_a_tie(
+    client: Client, holdout: Holdout
+) -> None:
+    loopml.data.add("bc_holdout", holdout.path, client=client)
+    for _ in range(2):  # the same model twice: equal scores
+        loopml.models.register("bc", strong(holdout), input_example=holdout.x[:5], client=client)
+    loopml.models.set_alias("bc", "champion", 1, client=client)
+    result = loopml.models.gate("bc@2", policy_from_yaml(POLICY), client=client)
+    beat = next(c for c in result.checks if c["name"] == "beats champion on accuracy")
+    assert beat["passed"] and beat["observed"] == 0
+    assert "a tie, passed because the margin is 0" in beat["detail"]
+
+
 def test_slices_judge_the_worst_group_and_skip_small_ones(client: Client, holdout: Holdout) -> None:
     register_both(client, holdout)
     model = weak(holdout)

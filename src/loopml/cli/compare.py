@@ -19,7 +19,12 @@ if TYPE_CHECKING:
 
 # metric key words that mean "lower is better" when marking the best run in a comparison
 LOWER_IS_BETTER = frozenset(
-    ("loss", "error", "err", "mse", "rmse", "mae", "mape", "latency", "time", "seconds", "ms")
+    (
+        *("loss", "logloss", "error", "err", "mse", "rmse", "mae", "mape", "brier"),
+        *("fpr", "fnr", "wer", "cer", "perplexity", "regret", "cost"),
+        *("latency", "duration", "elapsed", "runtime", "wall", "time"),
+        *("seconds", "secs", "sec", "s", "ms", "us", "ns", "bytes", "memory", "mem", "rss"),
+    )
 )
 
 
@@ -142,8 +147,12 @@ def _same(a: float | None, b: float | None) -> bool:
     return a == b or (math.isnan(a) and math.isnan(b))
 
 
-def _lower_is_better(key: str) -> bool:
-    return any(part in LOWER_IS_BETTER for part in re.split(r"[^a-z0-9]+", key.lower()))
+def lower_is_better(key: str) -> bool:
+    """Whether a smaller value of metric ``key`` is better (a loss, an error, a duration…)."""
+    parts = re.split(r"[^a-z0-9]+", key.lower())
+    if "per" in parts:  # a rate (rows_per_s, requests_per_second): more is better
+        return False
+    return any(part in LOWER_IS_BETTER for part in parts)
 
 
 def _best_run(row: dict[str, float | None], key: str) -> str | None:
@@ -151,5 +160,5 @@ def _best_run(row: dict[str, float | None], key: str) -> str | None:
     finite = {run_id: v for run_id, v in row.items() if v is not None and math.isfinite(v)}
     if not finite:
         return None
-    pick = min if _lower_is_better(key) else max
+    pick = min if lower_is_better(key) else max
     return pick(finite, key=lambda run_id: finite[run_id])

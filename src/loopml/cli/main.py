@@ -8,7 +8,7 @@ exit 2 through Typer; 1 is reserved for "a check failed".
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -28,7 +28,7 @@ from loopml.cli import (
 )
 from loopml.cli.feedback import feedback_command
 from loopml.cli.gate import gate_command
-from loopml.cli.output import print_error
+from loopml.cli.output import print_error, print_json
 from loopml.cli.package import package_command
 from loopml.cli.predict import predict_command
 from loopml.cli.serve import serve_command
@@ -89,9 +89,30 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry point: run the app, turning loopml errors into exit codes."""
+    """Console-script entry point: run the app, turning loopml errors into exit codes.
+
+    Under ``--json`` a failure also prints its error object on stdout
+    (``{"error": {"code", "message"}}``, the platform API's shape), so a script that parses
+    stdout reads why the command failed; people still get the message on stderr.
+    """
+    as_json = "--json" in sys.argv[1:]
     try:
-        app()
+        if not as_json:
+            app()
+            return
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except LoopMLError as err:
-        print_error(err.message)
-        sys.exit(err.exit_code)
+        _fail(err.code, err.message, err.exit_code, as_json=as_json)
+    except typer.Abort:  # only caught here under --json (standalone mode handles it)
+        _fail("aborted", "Aborted.", 1, as_json=True)
+    except typer.TyperException as err:  # a usage error, under --json
+        message = err.format_message() if hasattr(err, "format_message") else str(err)
+        _fail("usage_error", message, getattr(err, "exit_code", 2), as_json=True)
+
+
+def _fail(code: str, message: str, exit_code: int, *, as_json: bool) -> NoReturn:
+    if as_json:
+        print_json({"error": {"code": code, "message": message}})
+    print_error(message)
+    sys.exit(exit_code)

@@ -57,6 +57,35 @@ def _version_dict(version: ModelVersion) -> dict[str, Any]:
     }
 
 
+def _version_lines(version: ModelVersion) -> list[tuple[str, str]]:
+    """``models show`` for people: one plain line per field, no Python reprs."""
+    metrics = ", ".join(f"{k} {output.format_number(v)}" for k, v in version.metrics.items())
+    lines = [
+        ("created", format_ms(version.created_at)),
+        ("files", version.tree_digest),
+        ("run", version.run_id or "none"),
+        ("trained on", ", ".join(version.datasets) or "unknown"),
+        ("metrics", metrics or "none"),
+        ("inputs", _spec_text(version.signature.get("inputs"))),
+        ("outputs", _spec_text(version.signature.get("outputs"))),
+    ]
+    if version.description:
+        lines.append(("description", version.description))
+    lines += [(f"tag {k}", v) for k, v in version.tags.items()]
+    lines.append(("requirements", " ".join(version.requirements) or "none"))
+    return lines
+
+
+def _spec_text(spec: object) -> str:
+    """A signature half as one line: ``age: long, city: string`` or ``float64 [-1, 4]``."""
+    if not isinstance(spec, dict):
+        return "not recorded"
+    if spec.get("kind") == "columns":
+        columns = spec.get("columns") or []
+        return ", ".join(f"{c.get('name')}: {c.get('type')}" for c in columns) or "no columns"
+    return f"{spec.get('dtype', '?')} {json.dumps(spec.get('shape', []))}"
+
+
 def _change_dict(change: AliasChange) -> dict[str, Any]:
     return {
         "model": change.model,
@@ -258,9 +287,8 @@ def show_command(
         return
     out = output.console()
     out.print(f"[bold]{output.escape(version.model)}@{version.version}[/] ({version.flavor})")
-    for key in ("tree_digest", "run_id", "datasets", "metrics", "requirements", "created_at"):
-        out.print(f"  {key}: {document[key]}", markup=False)
-    out.print(f"  signature: {json.dumps(version.signature)}", markup=False)
+    for label, text in _version_lines(version):
+        out.print(f"  {label + ':':<14}{text}", markup=False)
     if last is None:
         out.print("  last gate: none (loopml gate)", markup=False)
     else:

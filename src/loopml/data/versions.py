@@ -32,6 +32,7 @@ from loopml.core.errors import (
 from loopml.core.hashing import Digest, hash_bytes
 from loopml.core.ids import now_ms
 from loopml.core.refs import check_dataset_name, format_dataset_ref, parse_dataset_ref
+from loopml.core.suggest import did_you_mean
 from loopml.data.formats import table_format
 from loopml.data.profiles import TableProfile
 from loopml.data.statcache import StatCache
@@ -324,8 +325,10 @@ def log(name: str, *, client: Client | None = None) -> list[DatasetVersion]:
     check_dataset_name(name)
     with client_scope(client, create=False) as active:
         versions = active.metadata.list_dataset_versions(name)
-    if not versions:
-        raise NotFoundError(f"No dataset named {name!r}. List datasets with 'loopml data list'.")
+        if not versions:
+            known = (v.dataset for v in active.metadata.list_dataset_versions(None))
+            hint = did_you_mean(name, known) or " List datasets with 'loopml data list'."
+            raise NotFoundError(f"No dataset named {name!r}.{hint}")
     return versions
 
 

@@ -270,6 +270,8 @@ def _champion_checks(
                 continue
             better = mine - before if METRICS[metric].higher_is_better else before - mine
             detail = f"v{challenger.version} {mine:.6g} vs v{champion.version} {before:.6g}"
+            if better == 0 and margin <= 0:
+                detail += "; a tie, passed because the margin is 0 (raise it to need a gain)"
             checks.append(
                 _check("champion", name, better >= margin, round(better, 6), margin, detail)
             )

@@ -27,6 +27,7 @@ from loopml.core.entities import (
 )
 from loopml.core.errors import AlreadyExistsError, ConfigError, NotFoundError
 from loopml.core.ids import format_ms, new_id, now_ms
+from loopml.core.suggest import did_you_mean
 from loopml.core.validation import (
     normalize_artifact_path,
     validate_key,
@@ -146,7 +147,9 @@ class Client:
         try:
             return self.metadata.get_experiment(id_or_name)
         except NotFoundError:
-            raise NotFoundError(f"No experiment with name or id {id_or_name!r}.") from None
+            known = (e.name for e in self.metadata.list_experiments(max_results=1000))
+            hint = did_you_mean(id_or_name, known) or " List them with 'loopml experiments list'."
+            raise NotFoundError(f"No experiment with name or id {id_or_name!r}.{hint}") from None
 
     def get_or_create_experiment(self, name: str) -> Experiment:
         cached = self._experiments_by_name.get(name)

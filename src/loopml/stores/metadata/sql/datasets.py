@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Row
 from loopml.core.entities import DatasetInput, DatasetVersion
 from loopml.core.errors import ConflictError, NotFoundError
 from loopml.core.ids import new_id, now_ms
+from loopml.core.suggest import MAX_CANDIDATES, did_you_mean
 from loopml.stores.metadata.sql.schema import dataset_inputs, dataset_versions, datasets
 
 # versions named in a "not found" message; more are elided
@@ -31,7 +32,9 @@ def find_dataset(conn: Connection, name: str, *, lock: bool = False) -> Row[Any]
         query = query.with_for_update()
     row = conn.execute(query).first()
     if row is None:
-        raise NotFoundError(f"No dataset named {name!r}; add a version to create it.")
+        names = conn.scalars(sa.select(datasets.c.name).limit(MAX_CANDIDATES))
+        hint = did_you_mean(name, names)
+        raise NotFoundError(f"No dataset named {name!r}.{hint or ' Add a version to create it.'}")
     return row
 
 

@@ -28,6 +28,7 @@ from loopml.core.entities import (
 )
 from loopml.core.errors import ConflictError, NotFoundError
 from loopml.core.ids import new_id, now_ms
+from loopml.core.suggest import MAX_CANDIDATES, did_you_mean
 from loopml.stores.metadata.sql.schema import (
     model_alias_history,
     model_aliases,
@@ -47,7 +48,11 @@ def find_model(conn: Connection, name: str, *, lock: bool = False) -> Row[Any]:
         query = query.with_for_update(key_share=True)
     row = conn.execute(query).first()
     if row is None:
-        raise NotFoundError(f"No model named {name!r}; register a version to create it.")
+        names = conn.scalars(sa.select(registered_models.c.name).limit(MAX_CANDIDATES))
+        hint = did_you_mean(name, names)
+        raise NotFoundError(
+            f"No model named {name!r}.{hint or ' Register a version to create it.'}"
+        )
     return row
 
 
