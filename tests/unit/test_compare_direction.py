@@ -15,6 +15,8 @@ def test_durations_losses_and_errors_are_better_lower(key: str) -> None:
     assert lower_is_better(key)
 
 
-@pytest.mark.parametrize("key", ["auc", "accuracy", "f1", "r2", "throughput", "samples_per_s", "rows_per_second"])
+@pytest.mark.parametrize(
+    "key", ["auc", "accuracy", "f1", "r2", "throughput", "samples_per_s", "rows_per_second"]
+)
 def test_scores_are_better_higher(key: str) -> None:
     assert not lower_is_better(key)
