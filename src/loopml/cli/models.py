@@ -60,14 +60,15 @@ def _version_dict(version: ModelVersion) -> dict[str, Any]:
 def _version_lines(version: ModelVersion) -> list[tuple[str, str]]:
     """``models show`` for people: one plain line per field, no Python reprs."""
     metrics = ", ".join(f"{k} {output.format_number(v)}" for k, v in version.metrics.items())
+    signature = version.signature or {}
     lines = [
         ("created", format_ms(version.created_at)),
         ("files", version.tree_digest),
         ("run", version.run_id or "none"),
         ("trained on", ", ".join(version.datasets) or "unknown"),
         ("metrics", metrics or "none"),
-        ("inputs", _spec_text(version.signature.get("inputs"))),
-        ("outputs", _spec_text(version.signature.get("outputs"))),
+        ("inputs", _spec_text(signature.get("inputs"))),
+        ("outputs", _spec_text(signature.get("outputs"))),
     ]
     if version.description:
         lines.append(("description", version.description))
