@@ -201,6 +201,30 @@ def test_github_workflow_trains_registers_gates_and_promotes_only_on_the_default
     assert {"run.json", "gate.json"} <= set(upload["with"]["path"].split())
 
 
+def test_the_default_model_is_the_projects_registered_model_not_the_folder(
+    project: Path,
+) -> None:
+    from sklearn.datasets import load_iris  # type: ignore[import-untyped]
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+
+    import loopml.models
+    from loopml.core.config import init_project
+    from loopml.tracking.client import Client
+
+    x, y = load_iris(return_X_y=True)
+    with Client(config=init_project(project), create=False) as client:
+        loopml.models.register("iris-clf", LogisticRegression(max_iter=500).fit(x, y),
+                               input_example=x[:2], client=client)  # fmt: skip
+    workflow = write_workflow(project, "github")
+    assert workflow["env"]["LOOPML_MODEL"] == "iris-clf"
+    with Client(config=init_project(project), create=False) as client:
+        loopml.models.register("other", LogisticRegression(max_iter=500).fit(x, y),
+                               input_example=x[:2], client=client)  # fmt: skip
+    several = cli("ci", "init", "--force", cwd=project)
+    assert several.returncode == 2 and "--model NAME" in several.stderr
+    assert "iris-clf, other" in several.stderr
+
+
 def test_gitlab_pipeline_trains_registers_gates_then_promotes_only_on_the_default_branch(
     project: Path,
 ) -> None:

@@ -78,3 +78,9 @@ def test_models_show_prints_fields_not_python_reprs(project: Path) -> None:
     assert "metrics:      accuracy 0.75" in out
     assert "inputs:       float64 [-1, 1]" in out
     assert "{" not in out and "[" not in out.replace("[-1, 1]", "").replace("[-1]", "")
+
+
+def test_help_shows_flags_without_a_value_type(project: Path) -> None:
+    result = cli("predict", "--help", cwd=project)
+    assert result.returncode == 0 and "--quiet" in result.stdout
+    assert "<bool>" not in result.stdout

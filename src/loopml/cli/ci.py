@@ -136,10 +136,31 @@ def project_folder(start: Path) -> Path:
     return here
 
 
-def default_model_name(folder: Path) -> str:
-    """The folder's name as a model name: lower case, other characters as ``-``."""
+def default_model_name(folder: Path) -> tuple[str, str]:
+    """The model CI should register, and why: the project's only registered model; with none
+    yet, the folder's name (lower case, other characters as ``-``). Several models: an error
+    asking for ``--model``."""
+    names = _registered_models(folder)
+    if len(names) == 1:
+        return names[0], "the project's registered model"
+    if len(names) > 1:
+        raise InvalidInputError(
+            f"The project has {len(names)} registered models ({', '.join(names)}); "
+            "choose the one CI should train with --model NAME."
+        )
     name = _NOT_IN_MODEL_NAME.sub("-", folder.name.lower()).strip("-.")
-    return name or "model"
+    return name or "model", "no model is registered yet, so named after the folder"
+
+
+def _registered_models(folder: Path) -> list[str]:
+    """The names of the models in ``folder``'s own store (none without ``.loopml/``)."""
+    from loopml.core.config import load_config
+    from loopml.tracking.client import Client
+
+    if not (folder / DIR_NAME).is_dir():
+        return []
+    with Client(config=load_config(folder), create=False) as client:
+        return sorted(model.name for model in client.metadata.list_registered_models())
 
 
 def default_pipeline(folder: Path) -> str:
@@ -221,7 +242,9 @@ def init_command(
 
     folder = project_folder(Path.cwd())
     pipeline = pipeline or default_pipeline(folder)
-    model = model or default_model_name(folder)
+    why = "--model"
+    if not model:
+        model, why = default_model_name(folder)
     text = render_workflow(provider, pipeline=pipeline, model=model, policy=policy, python=python)
     resolve(pipeline, folder)  # a name loopml.yaml does not know fails here, not in CI
     workflow = WORKFLOWS[provider]
@@ -231,6 +254,8 @@ def init_command(
         output.print_json({"path": str(path), "provider": str(provider)})
         return
     _print_next_steps(workflow, path, folder, pipeline=pipeline, model=model, policy=policy)
+    if why != "--model":
+        output.console().print(f"Model {model!r}: {why} (choose another with --model).")
 
 
 def _print_next_steps(

@@ -8,7 +8,7 @@ exit 2 through Typer; 1 is reserved for "a check failed".
 from __future__ import annotations
 
 import sys
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -96,11 +96,13 @@ def main() -> None:
     stdout reads why the command failed; people still get the message on stderr.
     """
     as_json = "--json" in sys.argv[1:]
+    command = typer.main.get_command(app)
+    _hide_flag_types(command)
     try:
         if not as_json:
-            app()
+            command.main(prog_name="loopml")
             return
-        code = app(standalone_mode=False)
+        code = command.main(prog_name="loopml", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except LoopMLError as err:
         _fail(err.code, err.message, err.exit_code, as_json=as_json)
@@ -109,6 +111,16 @@ def main() -> None:
     except typer.TyperException as err:  # a usage error, under --json
         message = err.format_message() if hasattr(err, "format_message") else str(err)
         _fail("usage_error", message, getattr(err, "exit_code", 2), as_json=True)
+
+
+def _hide_flag_types(command: Any) -> None:
+    """Show ``--quiet`` in help as a flag, not as ``--quiet <bool>`` (Typer's default)."""
+    bare = typer.Context(command)  # only to build the command's --help option
+    for param in [*command.params, command.get_help_option(bare)]:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _hide_flag_types(sub)
 
 
 def _fail(code: str, message: str, exit_code: int, *, as_json: bool) -> NoReturn:
