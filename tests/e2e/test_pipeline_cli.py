@@ -66,6 +66,7 @@ def project(tmp_path: Path) -> Path:
 def test_run_then_rerun_from_cache_with_params_and_json(project: Path) -> None:
     out = expect(cli("pipeline", "run", "flows:sums", "-p", "count=4", cwd=project), 0)
     assert "3 step(s) ran, 0 cached" in out
+    assert "Returned: 10.0" in out  # 1 + 2 + 3 + 4
     first = json.loads(
         expect(cli("pipeline", "run", "flows:sums", "-p", "count=4", "--json", cwd=project), 0)
     )
@@ -88,6 +89,8 @@ def test_run_then_rerun_from_cache_with_params_and_json(project: Path) -> None:
         )
     )
     assert [s["cached"] for s in changed["steps"]] == [True, False, False]
+    (returned,) = changed["returned"]
+    assert (returned["call"], returned["value"]) == ("total", 30.0)  # 1 + 4 + 9 + 16
     runs = json.loads(expect(cli("runs", "list", "--experiment", "sums", "--json", cwd=project), 0))
     parents = [r for r in runs if r.get("tags", {}).get("loopml.pipeline") == "sums"]
     assert len(parents) == 3

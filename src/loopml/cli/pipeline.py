@@ -159,12 +159,39 @@ def rerun_command(
     _print_run(result, as_json=as_json)
 
 
+def returned(result: PipelineRun) -> list[dict[str, Any]]:
+    """What the pipeline returned, per output: its step call, how it is stored, and the value
+    itself when it is plain data (a metric, a dict); models and tables stay in the store."""
+    outputs = []
+    for ref in result.plan.outputs:
+        step = result.steps[ref.call]
+        entry: dict[str, Any] = {
+            "call": ref.call,
+            "materializer": step.materializer,
+            "output": step.output,
+        }
+        if step.materializer == "json" or step.output is None:
+            entry["value"] = result.value(ref.call) if step.output is not None else None
+        outputs.append(entry)
+    return outputs
+
+
+def returned_text(entry: dict[str, Any]) -> str:
+    """One output for people: ``0.9712`` or ``a sklearn object in blake3:ab12… (step train)``."""
+    if "value" in entry:
+        shown = repr(entry["value"])
+        return shown if len(shown) <= 200 else shown[:197] + "..."
+    digest = str(entry["output"])
+    return f"a {entry['materializer']} output, stored as {digest[:19]}… (step {entry['call']})"
+
+
 def run_document(result: PipelineRun) -> dict[str, Any]:
-    """A pipeline run for ``--json``: its id, params and every step's result."""
+    """A pipeline run for ``--json``: its id, params, what it returned, every step's result."""
     return {
         "run_id": result.run_id,
         "pipeline": result.plan.pipeline,
         "params": dict(result.plan.params),
+        "returned": returned(result),
         "steps": [
             {
                 "call": step.call,
@@ -205,3 +232,5 @@ def _print_run(result: PipelineRun, *, as_json: bool) -> None:
         f"Run {result.run_id} finished: {len(result.steps) - hits} step(s) ran, {hits} cached.",
         markup=False,
     )
+    for entry in returned(result):
+        out.print(f"Returned: {returned_text(entry)}", markup=False)
