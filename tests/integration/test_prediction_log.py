@@ -62,7 +62,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     config = init_project(folder)
     x, y = load_breast_cancer(return_X_y=True)
     with Client(config.store_uri, config.artifact_uri) as client:
-        for name in ("logged", "crashed", "split", "shadowed"):
+        for name in ("logged", "crashed", "split", "shadowed", "unsplit"):
             first = loopml.models.register(name, _fit(x, y), input_example=x[:3], client=client)
             loopml.models.set_alias(name, "champion", first.version, client=client)
             if name in ("split", "shadowed"):
@@ -85,6 +85,9 @@ def servers(project: Project) -> Iterator[dict[str, ModelServer]]:
         ),
         "shadowed": start_model_server(
             project.folder, "shadowed@champion", "--shadow", "challenger", *FAST_LOG
+        ),
+        "unsplit": start_model_server(  # its challenger alias is not set
+            project.folder, "unsplit@champion", "--canary", "challenger:50%", "--no-log"
         ),
     }
     try:
@@ -292,6 +295,18 @@ def test_a_canary_answers_its_share_and_is_counted_and_logged_by_version(
     assert canary.num_rows == load.versions["split@2"]
     assert set(canary["model_version"].to_pylist()) == {"split@2"}
     assert _log(project, "split").num_rows == load.versions["split@1"]
+
+
+def test_a_canary_alias_not_set_yet_leaves_all_traffic_to_the_main_model(
+    project: Project, servers: dict[str, ModelServer]
+) -> None:
+    server = _serving(servers, "unsplit")
+    load = Load(server.url, _rows(project, 0, 20))
+    load.run(clients=2, seconds=0.5)
+    assert load.failures == 0 and set(load.versions) == {"unsplit@1"}
+    banner = server.log()
+    assert "unsplit@challenger is not set yet: the main model answers every request" in banner
+    assert "503" not in banner
 
 
 def test_a_shadow_scores_every_request_but_never_answers(

@@ -63,9 +63,10 @@ def open_source(target: str, *, prefer_onnx: bool = True) -> ModelSource:
     return RegistrySource(ref, Client(create=False), prefer_onnx=prefer_onnx)
 
 
-def check_source(source: ModelSource) -> str | None:
+def check_source(source: ModelSource, *, second: bool = False) -> str | None:
     """Fail early (exit code 2) for a model that does not exist; for an alias that is not set
-    yet, return a note: the server starts and serves once the alias is set."""
+    yet, return a note: the server starts and serves once the alias is set (a canary's or
+    shadow's alias: the main model takes all traffic until then)."""
     try:
         source.current_version()
     except NotFoundError as exc:
@@ -74,8 +75,13 @@ def check_source(source: ModelSource) -> str | None:
                 source.client.metadata.get_registered_model(source.ref.model)
             except NotFoundError:
                 raise exc from None
+            meanwhile = (
+                "the main model answers every request until it is"
+                if second
+                else "the server answers 503 until it is"
+            )
             return (
-                f"{source.ref} is not set yet: the server answers 503 until it is "
+                f"{source.ref} is not set yet: {meanwhile} "
                 f"(loopml models alias set {source.ref.model} {source.ref.alias} VERSION)."
             )
         raise
@@ -157,7 +163,7 @@ def serve(
         note = check_source(source)
         second = second_source(source, options)
         if second is not None:
-            note = "\n".join(filter(None, [note, check_source(second)]))
+            note = "\n".join(filter(None, [note, check_source(second, second=True)]))
             second.close()
         run_client, run_id, log_note = _start_log_run(target, source, options)
     finally:
