@@ -25,6 +25,7 @@ from loopml.core.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from loopml.core.query_limits import MAX_FILTER_CLAUSES, MAX_ORDER_BY_KEYS
 from loopml.stores.metadata.base import MAX_RESULTS_LIMIT, MetadataStore, NewRun, RunQuery
 
 StoreCheck = Callable[[MetadataStore], None]
@@ -515,6 +516,27 @@ def check_search_max_results_and_page_token_are_checked(store: MetadataStore) ->
     for token in ("garbage!", "eyJrIjoicnVucyJ9"):
         with pytest.raises(InvalidInputError):
             _search(store, experiment_id, page_token=token)
+
+
+def check_search_refuses_more_order_keys_or_clauses_than_the_limits(store: MetadataStore) -> None:
+    # SQLite crashed the process on 31 order keys and refused 5,000 clauses as a backend error
+    experiment_id = _experiment(store)
+    for i in range(2):
+        run = _run(store, experiment_id, f"r{i}", start_time=1_000 + i)
+        metrics = [Metric(f"m{k}", float(i), 0, 0) for k in range(MAX_ORDER_BY_KEYS)]
+        store.log_batch(run.id, metrics=metrics, tags=[Tag("t", "x")])
+    orders = [f"metrics.m{k} DESC" for k in range(MAX_ORDER_BY_KEYS)]
+    clauses = " and ".join(["metrics.m0 >= 0", "tags.t = 'x'"] * (MAX_FILTER_CLAUSES // 2))
+    at_limits = _search(store, experiment_id, filter=clauses, order_by=orders)
+    assert _names(at_limits) == ["r1", "r0"]
+    for count in (MAX_ORDER_BY_KEYS + 1, 31, 500):
+        order_by = [f"metrics.m{k % MAX_ORDER_BY_KEYS}" for k in range(count)]
+        with pytest.raises(InvalidInputError, match=f"order_by has {count} keys; at most 10"):
+            _search(store, experiment_id, order_by=order_by)
+    for count in (MAX_FILTER_CLAUSES + 1, 5_000):
+        text = " and ".join(["metrics.m0 >= 0"] * count)
+        with pytest.raises(InvalidInputError, match="at most 100 are allowed"):
+            _search(store, experiment_id, filter=text)
 
 
 # events

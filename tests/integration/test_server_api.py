@@ -132,6 +132,19 @@ def test_bad_input_is_a_400_naming_the_field(http: httpx.Client) -> None:
     assert "body.status" in _error(bad_status, 400, "invalid_input")
 
 
+def test_an_oversized_search_is_a_400_saying_the_limit(http: httpx.Client) -> None:
+    # 500 order keys were a 500 (RecursionError), 5,000 clauses a 503 backend_unavailable
+    many_keys = {"order_by": [f"metrics.m{i}" for i in range(500)]}
+    message = _error(http.post("/api/v1/runs/search", json=many_keys), 400, "invalid_input")
+    assert "order_by has 500 keys; at most 10 are allowed" in message
+    many_clauses = {"filter": " and ".join(f"metrics.m{i} > 0" for i in range(5_000))}
+    message = _error(http.post("/api/v1/runs/search", json=many_clauses), 400, "invalid_input")
+    assert "filter has more than 100 clauses" in message
+    huge_page = {"max_results": 10**9}
+    message = _error(http.post("/api/v1/runs/search", json=huge_page), 400, "invalid_input")
+    assert "max_results must be from 1 to 50000" in message
+
+
 def test_bad_artifact_edges_are_a_4xx_naming_the_problem_and_write_nothing(
     http: httpx.Client, store: HttpMetadataStore
 ) -> None:
