@@ -20,9 +20,11 @@ from typing import BinaryIO
 
 import pytest
 
+from loopml.core.entities import ArtifactEntry
 from loopml.core.errors import IntegrityError, InvalidInputError, NotFoundError
 from loopml.core.hashing import Digest, hash_bytes, hash_chunks
 from loopml.stores.artifacts.base import ArtifactStore
+from loopml.stores.artifacts.entries import check_entries_point_at_stored_blobs
 from loopml.stores.artifacts.trees import (
     TreeEntry,
     get_tree,
@@ -302,6 +304,26 @@ def check_materialize_publishes_no_file_from_a_tampered_blob(
         assert sorted(p.name for p in dst.iterdir()) == ["a.txt"]  # no b.txt, no temp file
 
 
+def check_index_entries_must_point_at_stored_blobs_of_their_size(
+    backend: ArtifactBackendHandle,
+) -> None:
+    stored = backend.store.put(io.BytesIO(b"twelve bytes"))
+    absent = hash_bytes(b"never stored")
+    fine = [ArtifactEntry("a.txt", str(stored), 12), ArtifactEntry("b/c", str(stored), 12)]
+    check_entries_point_at_stored_blobs(backend.store, fine)
+    refused = [
+        (ArtifactEntry("gone.txt", str(absent), 12), "'gone.txt' points at blob .* not in"),
+        (ArtifactEntry("short.txt", str(stored), 5), "'short.txt' says 5 bytes, but .* holds 12"),
+        (ArtifactEntry("C:/x", str(stored), 12), "no drive letter"),
+        (ArtifactEntry("bad.txt", "md5:00", 12), "digest of artifact 'bad.txt' is invalid"),
+    ]
+    for entry, message in refused:
+        with pytest.raises(InvalidInputError, match=message):
+            check_entries_point_at_stored_blobs(
+                backend.store, [ArtifactEntry("ok.txt", str(stored), 12), entry]
+            )
+
+
 def artifact_store_checks() -> list[ArtifactCheck]:
     """Every contract check, in a stable order (cheap ones first)."""
     return [
@@ -318,5 +340,6 @@ def artifact_store_checks() -> list[ArtifactCheck]:
         check_get_tree_rejects_a_blob_that_is_not_a_tree,
         check_materialize_tree_refuses_path_escape,
         check_materialize_publishes_no_file_from_a_tampered_blob,
+        check_index_entries_must_point_at_stored_blobs_of_their_size,
         check_large_blob_streams_in_bounded_memory,
     ]

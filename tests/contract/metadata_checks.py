@@ -25,10 +25,26 @@ from loopml.core.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from loopml.core.hashing import hash_bytes
+from loopml.core.query_limits import MAX_FILTER_CLAUSES, MAX_ORDER_BY_KEYS
 from loopml.stores.metadata.base import MAX_RESULTS_LIMIT, MetadataStore, NewRun, RunQuery
 
 StoreCheck = Callable[[MetadataStore], None]
-DIGEST = "blake3:" + "ab" * 32
+STORED_BLOB_SIZES = range(5)
+
+
+def blob_content(size: int) -> bytes:
+    """The bytes of the test blob of ``size`` bytes (``size`` in :data:`STORED_BLOB_SIZES`)."""
+    return b"x" * size
+
+
+def blob(size: int) -> str:
+    """The digest of a blob of ``size`` bytes. A server refuses index entries pointing at
+    blobs it does not hold, so the remote fixture uploads every one of them first."""
+    return str(hash_bytes(blob_content(size)))
+
+
+DIGEST = blob(1)  # an artifact entry of 1 byte
 
 
 def _unique(prefix: str) -> str:
@@ -319,13 +335,16 @@ def check_overlong_and_bad_keys_are_rejected_with_nothing_written(store: Metadat
 
 def check_artifact_paths_outside_the_run_are_rejected(store: MetadataStore) -> None:
     run = _run(store, _experiment(store))
-    for bad in ("../x", "a/../../x", "/abs", "", "a\\b"):
-        with pytest.raises(InvalidInputError):
+    for bad in ("../x", "a/../../x", "/abs", "", "a\\b", "C:/x", "c:x", "C:\\x", "a\x00b"):
+        with pytest.raises(InvalidInputError, match="artifact path"):
             store.add_artifacts(
                 run.id, [ArtifactEntry("ok.txt", DIGEST, 1), ArtifactEntry(bad, DIGEST, 1)]
             )
     with pytest.raises(InvalidInputError):
         store.add_artifacts(run.id, [ArtifactEntry("neg.txt", DIGEST, -1)])
+    for digest in ("sha256:" + "ab" * 32, "blake3:XYZ", "C:/x"):
+        with pytest.raises(InvalidInputError, match=r"'bad-digest\.txt'"):
+            store.add_artifacts(run.id, [ArtifactEntry("bad-digest.txt", digest, 1)])
     with pytest.raises(InvalidInputError):
         store.list_artifact_entries(run.id, "../x")
     assert store.list_artifact_entries(run.id) == []
@@ -337,7 +356,7 @@ def check_artifact_paths_outside_the_run_are_rejected(store: MetadataStore) -> N
 def check_artifacts_are_listed_by_prefix(store: MetadataStore) -> None:
     run = _run(store, _experiment(store))
     paths = ["model/model.onnx", "model/conda.yaml", "model_card.md", "plots/roc.png", "Model/x"]
-    store.add_artifacts(run.id, [ArtifactEntry(p, DIGEST, i) for i, p in enumerate(paths)])
+    store.add_artifacts(run.id, [ArtifactEntry(p, blob(i), i) for i, p in enumerate(paths)])
     assert [e.path for e in store.list_artifact_entries(run.id, "model")] == [
         "model/conda.yaml",
         "model/model.onnx",
@@ -352,14 +371,14 @@ def check_artifacts_are_listed_by_prefix(store: MetadataStore) -> None:
     assert len(store.list_artifact_entries(run.id)) == len(paths)
     assert store.list_artifact_entries(run.id, "nothing") == []
     assert store.list_artifact_entries(run.id, "plots/roc.png")[0] == ArtifactEntry(
-        "plots/roc.png", DIGEST, 3
+        "plots/roc.png", blob(3), 3
     )
 
 
 def check_artifact_logged_again_points_at_the_new_content(store: MetadataStore) -> None:
     run = _run(store, _experiment(store))
     store.add_artifacts(run.id, [ArtifactEntry("a/b.txt", DIGEST, 1)])
-    new_digest = "blake3:" + "cd" * 32
+    new_digest = blob(2)
     store.add_artifacts(run.id, [ArtifactEntry("a/./b.txt", new_digest, 2)])
     assert store.list_artifact_entries(run.id) == [ArtifactEntry("a/b.txt", new_digest, 2)]
 
@@ -515,6 +534,27 @@ def check_search_max_results_and_page_token_are_checked(store: MetadataStore) ->
     for token in ("garbage!", "eyJrIjoicnVucyJ9"):
         with pytest.raises(InvalidInputError):
             _search(store, experiment_id, page_token=token)
+
+
+def check_search_refuses_more_order_keys_or_clauses_than_the_limits(store: MetadataStore) -> None:
+    # SQLite crashed the process on 31 order keys and refused 5,000 clauses as a backend error
+    experiment_id = _experiment(store)
+    for i in range(2):
+        run = _run(store, experiment_id, f"r{i}", start_time=1_000 + i)
+        metrics = [Metric(f"m{k}", float(i), 0, 0) for k in range(MAX_ORDER_BY_KEYS)]
+        store.log_batch(run.id, metrics=metrics, tags=[Tag("t", "x")])
+    orders = [f"metrics.m{k} DESC" for k in range(MAX_ORDER_BY_KEYS)]
+    clauses = " and ".join(["metrics.m0 >= 0", "tags.t = 'x'"] * (MAX_FILTER_CLAUSES // 2))
+    at_limits = _search(store, experiment_id, filter=clauses, order_by=orders)
+    assert _names(at_limits) == ["r1", "r0"]
+    for count in (MAX_ORDER_BY_KEYS + 1, 31, 500):
+        order_by = [f"metrics.m{k % MAX_ORDER_BY_KEYS}" for k in range(count)]
+        with pytest.raises(InvalidInputError, match=f"order_by has {count} keys; at most 10"):
+            _search(store, experiment_id, order_by=order_by)
+    for count in (MAX_FILTER_CLAUSES + 1, 5_000):
+        text = " and ".join(["metrics.m0 >= 0"] * count)
+        with pytest.raises(InvalidInputError, match="at most 100 are allowed"):
+            _search(store, experiment_id, filter=text)
 
 
 # events

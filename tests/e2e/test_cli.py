@@ -242,6 +242,16 @@ def test_bad_filter_exits_2_and_points_at_the_position(project: Project) -> None
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
+def test_too_many_order_keys_exit_2_saying_the_limit(project: Project) -> None:
+    # 31 keys crashed the process inside SQLite (exit 139)
+    keys = ["metrics.auc", "metrics.loss", "params.model", "tags.team", "start_time"]
+    order_by = [option for i in range(31) for option in ("--order-by", keys[i % len(keys)])]
+    result = cli("runs", "list", *order_by, cwd=project.folder)
+    assert result.returncode == 2, result.stderr
+    assert "order_by has 31 keys; at most 10 are allowed" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
 def test_unknown_experiment_exits_2_naming_it(project: Project) -> None:
     result = cli("runs", "list", "-e", "no-such-exp", cwd=project.folder)
     assert result.returncode == 2

@@ -132,6 +132,44 @@ def test_bad_input_is_a_400_naming_the_field(http: httpx.Client) -> None:
     assert "body.status" in _error(bad_status, 400, "invalid_input")
 
 
+def test_an_oversized_search_is_a_400_saying_the_limit(http: httpx.Client) -> None:
+    # 500 order keys were a 500 (RecursionError), 5,000 clauses a 503 backend_unavailable
+    many_keys = {"order_by": [f"metrics.m{i}" for i in range(500)]}
+    message = _error(http.post("/api/v1/runs/search", json=many_keys), 400, "invalid_input")
+    assert "order_by has 500 keys; at most 10 are allowed" in message
+    many_clauses = {"filter": " and ".join(f"metrics.m{i} > 0" for i in range(5_000))}
+    message = _error(http.post("/api/v1/runs/search", json=many_clauses), 400, "invalid_input")
+    assert "filter has more than 100 clauses" in message
+    huge_page = {"max_results": 10**9}
+    message = _error(http.post("/api/v1/runs/search", json=huge_page), 400, "invalid_input")
+    assert "max_results must be from 1 to 50000" in message
+
+
+def test_artifact_entries_must_point_at_uploaded_blobs_of_their_size(
+    http: httpx.Client, store: HttpMetadataStore, server: PlatformServer
+) -> None:
+    # each of these was answered 204 and recorded
+    run_id = _new_run(store, "index")
+    blobs = HttpArtifactStore(server.url)
+    try:
+        digest = str(blobs.put(io.BytesIO(b"0123456789")))
+    finally:
+        blobs.close()
+    missing = "blake3:" + "0" * 64
+    cases = [
+        ({"path": "m.txt", "digest": missing, "size": 10}, "'m.txt' points at blob"),
+        ({"path": "m.txt", "digest": digest, "size": 11}, "'m.txt' says 11 bytes, but"),
+        ({"path": "C:/x", "digest": digest, "size": 10}, "no drive letter"),
+    ]
+    for entry, message in cases:
+        entries = [{"path": "fine.txt", "digest": digest, "size": 10}, entry]
+        added = http.post(f"/api/v1/runs/{run_id}/artifacts", json={"entries": entries})
+        assert message in _error(added, 400, "invalid_input")
+    assert store.list_artifact_entries(run_id) == []
+    store.add_artifacts(run_id, [ArtifactEntry("fine.txt", digest, 10)])
+    assert store.list_artifact_entries(run_id) == [ArtifactEntry("fine.txt", digest, 10)]
+
+
 def test_bad_artifact_edges_are_a_4xx_naming_the_problem_and_write_nothing(
     http: httpx.Client, store: HttpMetadataStore
 ) -> None:

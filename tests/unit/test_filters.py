@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loopml.core.errors import FilterSyntaxError
+from loopml.core.errors import FilterSyntaxError, InvalidInputError
 from loopml.core.filters import (
     ATTRIBUTES,
     NUMERIC_ATTRIBUTES,
@@ -18,6 +18,7 @@ from loopml.core.filters import (
     parse_filter,
     parse_order_by,
 )
+from loopml.core.query_limits import MAX_FILTER_CLAUSES, MAX_ORDER_BY_KEYS
 
 # examples
 
@@ -228,7 +229,12 @@ def test_near_miss_filters_never_crash(text: str) -> None:
 
 
 @NO_DEADLINE
-@given(st.lists(st.tuples(st.sampled_from(["metric", "param", "tag"]), keys, st.booleans())))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["metric", "param", "tag"]), keys, st.booleans()),
+        max_size=MAX_ORDER_BY_KEYS,
+    )
+)
 def test_rendered_order_by_parses_back(items: list[tuple[str, str, bool]]) -> None:
     prefix = {"metric": "metrics", "param": "params", "tag": "tags"}
     rendered = [
@@ -244,3 +250,14 @@ def test_any_order_by_either_parses_or_raises_a_syntax_error(item: str) -> None:
         parse_order_by([item])
     except FilterSyntaxError as error:
         assert 0 <= error.position <= len(item)
+
+
+def test_a_filter_or_an_order_over_the_limits_is_refused_saying_the_limit() -> None:
+    clauses = ["metrics.a > 1"] * MAX_FILTER_CLAUSES
+    assert len(parse_filter(" and ".join(clauses))) == MAX_FILTER_CLAUSES
+    with pytest.raises(InvalidInputError, match=f"at most {MAX_FILTER_CLAUSES} are allowed"):
+        parse_filter(" and ".join([*clauses, "metrics.b > 1"]))
+    keys = [f"metrics.m{i}" for i in range(MAX_ORDER_BY_KEYS)]
+    assert len(parse_order_by(keys)) == MAX_ORDER_BY_KEYS
+    with pytest.raises(InvalidInputError, match=f"at most {MAX_ORDER_BY_KEYS} are allowed"):
+        parse_order_by([*keys, "start_time"])

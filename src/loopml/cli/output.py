@@ -14,12 +14,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, TypeAlias
-from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
 from loopml.core.entities import Experiment, Metric, Run, RunStatus
 from loopml.core.ids import format_ms, now_ms
+from loopml.core.redaction import redact_uri as core_redact_uri
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -221,17 +221,8 @@ def short_id(run_id: str) -> str:
 
 
 def redact_uri(uri: str | None) -> str:
-    """``uri`` with any password replaced by ``***`` (safe to print)."""
-    if not uri:
-        return ""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{parts.username or ''}:***@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """``uri`` with any password or secret query value replaced by ``***`` (safe to print)."""
+    return core_redact_uri(uri)
 
 
 def split_tags(tags: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:

@@ -44,11 +44,31 @@ def server_command(
     log_level: Annotated[
         LogLevel, typer.Option("--log-level", help="Server log level.")
     ] = "warning",
+    max_body_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-body-mb",
+            min=0.001,
+            envvar="LOOPML_SERVER_MAX_BODY_MB",
+            help="Largest JSON request body in MiB; larger ones get 413. [default: 32]",
+        ),
+    ] = None,
+    max_blob_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-blob-mb",
+            min=0.001,
+            envvar="LOOPML_SERVER_MAX_BLOB_MB",
+            help="Largest artifact upload in MiB; larger ones get 413. [default: 10240]",
+        ),
+    ] = None,
 ) -> None:
     """Run the loopml platform server: the tracking API that remote clients talk to.
 
     Clients use it when LOOPML_SERVER_URL points at it. The stores default to the nearest
-    project (.loopml/) or LOOPML_STORE_URI / LOOPML_ARTIFACT_URI. Stop it with Ctrl-C.
+    project (.loopml/) or LOOPML_STORE_URI / LOOPML_ARTIFACT_URI, or a file named by
+    LOOPML_STORE_URI_FILE / LOOPML_ARTIFACT_URI_FILE (keeps a password out of ps). Passwords
+    are never printed. Stop it with Ctrl-C.
 
     Examples:
 
@@ -77,13 +97,17 @@ def server_command(
     )
     if host not in LOOPBACK:
         err.print(f"Warning: listening on {host}, reachable from other machines.", style="yellow")
-    _run_server(host, port, store, artifacts, log_level)
-
-
-def _run_server(host: str, port: int, store: str, artifacts: str, log_level: str) -> None:
     from loopml.server.run import serve  # imported here: it is what `loopml server` pays for
 
-    serve(host, port, store_uri=store, artifact_uri=artifacts, log_level=log_level)
+    serve(
+        host,
+        port,
+        store_uri=store,
+        artifact_uri=artifacts,
+        log_level=log_level,
+        max_body_mb=max_body_mb,
+        max_blob_mb=max_blob_mb,
+    )
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -64,6 +64,13 @@ class ExpressionError(InvalidInputError):
         self.position = position
 
 
+class PayloadTooLargeError(InvalidInputError):
+    """A request body or an upload is larger than the server accepts; the message says the
+    limit and how to raise it."""
+
+    code, http_status = "too_large", 413
+
+
 class NotFoundError(LoopMLError):
     code, http_status = "not_found", 404
 

@@ -10,6 +10,8 @@ Grammar (case-insensitive keywords)::
     value      := number | 'single-quoted' | "double-quoted"
 
 Keys with unusual characters may be back-quoted: ``metrics.`val/loss` < 0.2``.
+A filter holds at most ``MAX_FILTER_CLAUSES`` clauses and an order at most
+``MAX_ORDER_BY_KEYS`` keys (:mod:`loopml.core.query_limits`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from loopml.core.errors import FilterSyntaxError
+from loopml.core.query_limits import check_clause_count, check_order_by_count
 
 Kind = Literal["metric", "param", "tag", "attribute"]
 ATTRIBUTES = ("status", "name", "start_time", "end_time", "run_id", "parent_run_id")
@@ -151,6 +154,7 @@ def parse_filter(text: str | None) -> list[Comparison]:
             raise FilterSyntaxError(
                 f"{field} is text: quote the value, e.g. '{raw}'", text=text, position=vpos
             )
+        check_clause_count(len(clauses) + 1)
         clauses.append(Comparison(kind, key, op, value))
         i += 3
         if i == len(tokens):
@@ -164,8 +168,10 @@ def parse_filter(text: str | None) -> list[Comparison]:
 
 def parse_order_by(items: list[str] | None) -> list[OrderBy]:
     """``["metrics.auc DESC", "start_time"]`` → order clauses (ascending unless DESC)."""
+    items = items or []
+    check_order_by_count(len(items))
     orders: list[OrderBy] = []
-    for item in items or []:
+    for item in items:
         match = _ORDER_ITEM.fullmatch(item)
         if match is None:
             raise FilterSyntaxError(f"Invalid order_by {item!r}; use 'field [ASC|DESC]'")

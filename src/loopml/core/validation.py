@@ -18,6 +18,7 @@ from loopml.core.entities import (
 from loopml.core.errors import InvalidInputError
 from loopml.core.hashing import Digest
 
+_DRIVE = re.compile(r"^[A-Za-z]:")
 _KEY = re.compile(r"^[A-Za-z0-9_\-. /:]+$")
 # no '@' or '/': "name@version" and paths must stay unambiguous
 _REF_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -91,9 +92,13 @@ def validate_ref_name(kind: str, name: object) -> str:
 
 
 def normalize_artifact_path(path: str) -> str:
-    """A relative POSIX path inside a run's artifacts; ``..``, absolute paths and NULs refused."""
-    if not isinstance(path, str) or "\x00" in path or "\\" in path:
-        raise InvalidInputError(f"Invalid artifact path {path!r}: use a relative POSIX path.")
+    """A relative POSIX path inside a run's artifacts; ``..``, absolute paths, Windows drive
+    letters, backslashes and NULs refused."""
+    if not isinstance(path, str) or "\x00" in path or "\\" in path or _DRIVE.match(path):
+        raise InvalidInputError(
+            f"Invalid artifact path {path!r}: use a relative POSIX path such as 'model/m.onnx' "
+            "(no drive letter, no backslash, no NUL)."
+        )
     if path.startswith("/") or any(part == ".." for part in path.split("/")):
         raise InvalidInputError(
             f"Invalid artifact path {path!r}: it must stay inside the run's artifacts "

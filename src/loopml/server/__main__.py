@@ -7,6 +7,12 @@ import sys
 from pathlib import Path
 
 from loopml.core.errors import LoopMLError
+from loopml.server.limits import (
+    DEFAULT_MAX_BLOB_MB,
+    DEFAULT_MAX_BODY_MB,
+    ENV_MAX_BLOB_MB,
+    ENV_MAX_BODY_MB,
+)
 from loopml.server.run import DEFAULT_HOST, DEFAULT_PORT, serve
 
 
@@ -20,6 +26,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--artifact-uri", help="artifact store URI (default: from the config)")
     parser.add_argument(
         "--spool-dir", type=Path, help="folder for uploads in transit (default: TMPDIR)"
+    )
+    parser.add_argument(
+        "--max-body-mb",
+        type=float,
+        help=f"largest JSON request body in MiB (default: ${ENV_MAX_BODY_MB} or "
+        f"{DEFAULT_MAX_BODY_MB})",
+    )
+    parser.add_argument(
+        "--max-blob-mb",
+        type=float,
+        help=f"largest blob upload in MiB (default: ${ENV_MAX_BLOB_MB} or {DEFAULT_MAX_BLOB_MB})",
     )
     parser.add_argument(
         "--log-level",
@@ -36,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
             artifact_uri=args.artifact_uri,
             log_level=args.log_level,
             spool_dir=args.spool_dir,
+            max_body_mb=args.max_body_mb,
+            max_blob_mb=args.max_blob_mb,
         )
     except LoopMLError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI
 from loopml.server.auth import authorize
 from loopml.server.context import ServerContext
 from loopml.server.errors import install_error_handlers
+from loopml.server.limits import RequestLimits, RequestSizeLimit
 from loopml.server.routes import (
     artifacts,
     blobs,
@@ -47,11 +48,13 @@ def create_app(
     artifact_store: ArtifactStore,
     *,
     spool_dir: Path | None = None,
+    limits: RequestLimits | None = None,
 ) -> FastAPI:
     """The API over these stores. The caller owns the stores (and closes them).
 
     Uploads are spooled to a temporary file in ``spool_dir`` (default: the system's temporary
     folder, ``TMPDIR``) before they are stored; point it at a disk, not a RAM-backed /tmp.
+    Request bodies and uploads are bounded by ``limits`` (default: :class:`RequestLimits`).
     """
     app_version = server_version()
     app = FastAPI(
@@ -69,6 +72,9 @@ def create_app(
     )
     app.state.context = ServerContext(metadata_store, artifact_store, app_version, spool_dir)
     install_error_handlers(app)
+    app.add_middleware(
+        RequestSizeLimit, limits=limits or RequestLimits(), blob_path=f"{API_PREFIX}/blobs"
+    )
     for module in ROUTERS:
         # the one place authorization is attached: no route can be added without it
         app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(authorize)])

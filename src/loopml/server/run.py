@@ -9,6 +9,7 @@ import uvicorn
 from loopml.core.config import load_config
 from loopml.core.errors import ConfigError
 from loopml.server.app import create_app
+from loopml.server.limits import RequestLimits
 from loopml.stores.registry import open_artifact_store, open_metadata_store
 
 DEFAULT_HOST = "127.0.0.1"
@@ -26,10 +27,14 @@ def serve(
     artifact_uri: str | None = None,
     log_level: str = "warning",
     spool_dir: Path | None = None,
+    max_body_mb: float | None = None,
+    max_blob_mb: float | None = None,
 ) -> None:
     """Serve the API until interrupted (Ctrl-C or SIGTERM). Stores not given are taken from
-    the configuration (``LOOPML_STORE_URI``, ``LOOPML_ARTIFACT_URI``, ``.loopml/``);
-    uploads are spooled in ``spool_dir`` (default: ``TMPDIR``) on their way to the store."""
+    the configuration (``LOOPML_STORE_URI[_FILE]``, ``LOOPML_ARTIFACT_URI[_FILE]``,
+    ``.loopml/``); uploads are spooled in ``spool_dir`` (default: ``TMPDIR``) on their way to
+    the store. Bodies and uploads are bounded (see :class:`RequestLimits`)."""
+    limits = RequestLimits.resolve(max_body_mb, max_blob_mb)
     if store_uri is None or artifact_uri is None:
         config = load_config()
         store_uri = store_uri or config.store_uri
@@ -43,7 +48,7 @@ def serve(
     try:
         artifact_store = open_artifact_store(artifact_uri)
         server_config = uvicorn.Config(
-            create_app(metadata_store, artifact_store, spool_dir=spool_dir),
+            create_app(metadata_store, artifact_store, spool_dir=spool_dir, limits=limits),
             host=host,
             port=port,
             log_level=log_level,

@@ -7,6 +7,7 @@ from typing import cast
 from urllib.parse import urlsplit
 
 from loopml.core.errors import BackendUnavailableError, ConfigError
+from loopml.core.redaction import redact_uri
 from loopml.stores.artifacts.base import ArtifactStore
 from loopml.stores.metadata.base import MetadataStore
 
@@ -27,15 +28,6 @@ ARTIFACT_BACKENDS: dict[str, tuple[str, str]] = {
 }
 
 
-def redact(uri: str) -> str:
-    """The URI without its password, safe to show in a message."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
-
-
 def scheme_of(uri: str) -> str:
     scheme = urlsplit(uri).scheme.lower()
     # a bare path, or a Windows drive letter, is a local folder
@@ -47,7 +39,8 @@ def _load(table: dict[str, tuple[str, str]], uri: str, what: str) -> type:
     if scheme not in table:
         supported = ", ".join(f"{s}://" for s in sorted(table))
         raise ConfigError(
-            f"Unsupported {what} URI scheme {scheme!r} in {redact(uri)!r}; supported: {supported}."
+            f"Unsupported {what} URI scheme {scheme!r} in {redact_uri(uri)!r}; "
+            f"supported: {supported}."
         )
     target, extra = table[scheme]
     module_name, _, class_name = target.partition(":")

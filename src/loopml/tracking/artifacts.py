@@ -39,8 +39,15 @@ def upload(
     for file, relative in pairs:
         path = normalize_artifact_path(posixpath.join(base, relative) if base else relative)
         with file.open("rb") as stream:
+            before = os.fstat(stream.fileno())
             digest = artifacts.put(stream)
-        entries.append(ArtifactEntry(path, str(digest), file.stat().st_size))
+            after = os.fstat(stream.fileno())
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+            raise InvalidInputError(
+                f"Cannot log artifact: {file} changed while it was being stored; log it again "
+                "once it is complete."
+            )
+        entries.append(ArtifactEntry(path, str(digest), after.st_size))
     metadata.add_artifacts(run_id, entries)
     return entries
 

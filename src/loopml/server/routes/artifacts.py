@@ -10,6 +10,7 @@ from loopml.server.audit import record_event
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
 from loopml.server.schemas import ArtifactEntries, ArtifactEntriesIn, ArtifactEntryModel
+from loopml.stores.artifacts.entries import check_entries_point_at_stored_blobs
 
 router = APIRouter(tags=["artifacts"])
 
@@ -21,8 +22,11 @@ def add_artifacts(
     ctx: Context,
     principal: Annotated[Principal, Depends(require("artifacts:write"))],
 ) -> Response:
-    """Record files logged to the run; a path logged again points at the new content."""
-    ctx.metadata_store.add_artifacts(run_id, [entry.to_entity() for entry in body.entries])
+    """Record files logged to the run; a path logged again points at the new content. Every
+    entry must point at a blob already uploaded (``PUT /blobs``), with its size."""
+    entries = [entry.to_entity() for entry in body.entries]
+    check_entries_point_at_stored_blobs(ctx.artifact_store, entries)
+    ctx.metadata_store.add_artifacts(run_id, entries)
     payload = {"paths": sorted({entry.path for entry in body.entries})}
     record_event(ctx, principal, "run.add_artifacts", f"run:{run_id}", payload)
     return Response(status_code=204)

@@ -32,6 +32,7 @@ from loopml.core.errors import (
     PermissionDeniedError,
 )
 from loopml.core.hashing import CHUNK_SIZE, Digest, StreamHasher, iter_chunks
+from loopml.core.redaction import redact_uri
 from loopml.stores.artifacts.verify import VerifyingReader
 
 ENV_S3_ENDPOINT_URL = "LOOPML_S3_ENDPOINT_URL"
@@ -53,7 +54,7 @@ class FsspecArtifactStore:
         if self._scheme == "s3":
             if not parts.netloc:
                 raise ConfigError(
-                    f"The S3 artifact store URI {uri!r} names no bucket; "
+                    f"The S3 artifact store URI {redact_uri(uri)!r} names no bucket; "
                     "use s3://bucket or s3://bucket/prefix."
                 )
             self._fs, self._driver_errors = _s3_filesystem()
@@ -65,12 +66,12 @@ class FsspecArtifactStore:
         else:
             supported = ", ".join(f"{s}://" for s in SUPPORTED_SCHEMES)
             raise ConfigError(
-                f"FsspecArtifactStore does not support {uri!r}; supported: {supported}."
+                f"FsspecArtifactStore does not support {redact_uri(uri)!r}; supported: {supported}."
             )
         self._root = str(self._fs._strip_protocol(uri)).rstrip("/")
 
     def __repr__(self) -> str:
-        return f"FsspecArtifactStore({self.uri!r})"
+        return f"FsspecArtifactStore({redact_uri(self.uri)!r})"
 
     def blob_key(self, digest: Digest) -> str:
         """The filesystem path of the blob for ``digest`` (``bucket/prefix/blobs/ab/cdef…``)."""
@@ -132,7 +133,7 @@ class FsspecArtifactStore:
             raise self._translate(exc, action, digest) from exc
 
     def _translate(self, exc: BaseException, action: str, digest: Digest | None) -> LoopMLError:
-        where = f"the artifact store at {self.uri}"
+        where = f"the artifact store at {redact_uri(self.uri)}"
         if isinstance(exc, FileNotFoundError):
             if digest is not None:
                 return NotFoundError(

@@ -30,9 +30,9 @@ from loopml.core.entities import (
     RunStatus,
     Tag,
 )
+from loopml.core.query_limits import MAX_RESULTS_LIMIT as MAX_RESULTS_LIMIT
 
 DEFAULT_MAX_RESULTS = 1000
-MAX_RESULTS_LIMIT = 50_000
 
 
 @dataclass(frozen=True)

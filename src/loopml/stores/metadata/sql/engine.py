@@ -30,6 +30,7 @@ from loopml.core.errors import (
     InvalidInputError,
     LoopMLError,
 )
+from loopml.core.redaction import redact_uri
 
 BUSY_TIMEOUT_S = 30.0
 WRITE_OPTION = "loopml_write"
@@ -43,8 +44,9 @@ def parse_uri(uri: str) -> URL:
         url = sa.engine.make_url(uri)
     except (sa.exc.ArgumentError, ValueError) as exc:
         raise ConfigError(
-            f"Invalid metadata store URI {uri!r}: {exc}. Use sqlite:///path/to/file.db or "
-            "postgresql+psycopg://user:password@host:port/database."
+            # SQLAlchemy's message repeats the whole URI, password included: not shown
+            f"Invalid metadata store URI {redact_uri(uri)!r}. Use sqlite:///path/to/file.db "
+            "or postgresql+psycopg://user:password@host:port/database."
         ) from exc
     if url.drivername in _POSTGRES_DRIVERS:
         return url.set(drivername="postgresql+psycopg")
@@ -60,12 +62,13 @@ def parse_uri(uri: str) -> URL:
 
 
 def mask_uri(uri: str | URL) -> str:
-    """The URI with its password replaced by ``***``, safe to log or show."""
+    """The URI with its password and secret query values replaced by ``***``, safe to log or
+    show (SQLAlchemy's own rendering hides ``user:password@`` but not ``?password=``)."""
     try:
         url = sa.engine.make_url(uri)
     except (sa.exc.ArgumentError, ValueError):
         return "<unparsable URI>"
-    return url.render_as_string(hide_password=True)
+    return redact_uri(url.render_as_string(hide_password=False))
 
 
 def is_memory_sqlite(url: URL) -> bool:

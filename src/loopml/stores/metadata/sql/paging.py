@@ -13,20 +13,7 @@ import hashlib
 import json
 
 from loopml.core.errors import InvalidInputError
-from loopml.stores.metadata.base import MAX_RESULTS_LIMIT
-
-
-def check_max_results(max_results: object) -> int:
-    if isinstance(max_results, bool) or not isinstance(max_results, int):
-        raise InvalidInputError(
-            f"max_results must be an integer from 1 to {MAX_RESULTS_LIMIT}, got {max_results!r}."
-        )
-    if not 1 <= max_results <= MAX_RESULTS_LIMIT:
-        raise InvalidInputError(
-            f"max_results must be from 1 to {MAX_RESULTS_LIMIT}, got {max_results}; "
-            "page through larger results with page_token."
-        )
-    return max_results
+from loopml.core.query_limits import check_max_results as check_max_results
 
 
 def fingerprint(*parts: object) -> str:

@@ -212,11 +212,15 @@ def validate_artifacts(entries: Sequence[ArtifactEntry]) -> dict[str, ArtifactEn
                 f"The digest of artifact {path!r} must be a non-empty string of at most "
                 f"{MAX_DIGEST_LENGTH} characters, got {entry.digest!r:.80}."
             )
+        try:
+            digest = str(Digest.parse(entry.digest))
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"The digest of artifact {path!r} is invalid: {exc}") from exc
         if isinstance(entry.size, bool) or not isinstance(entry.size, int) or entry.size < 0:
             raise InvalidInputError(
                 f"The size of artifact {path!r} must be an integer >= 0, got {entry.size!r}."
             )
-        by_path[path] = ArtifactEntry(path, entry.digest, entry.size)
+        by_path[path] = ArtifactEntry(path, digest, entry.size)
     return by_path
 
 
