@@ -8,9 +8,11 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from loopml.core.entities import RunStatus
@@ -20,7 +22,9 @@ from loopml.stores.metadata.base import NewRun
 from loopml.stores.remote.metadata import HttpMetadataStore
 from loopml.tracking.batcher import Batcher, BatcherLimits
 from loopml.tracking.client import DROPPED_POINTS_TAG, Client
+from tests.e2e.runner import cli
 from tests.fixtures.model_server import wait_for
+from tests.fixtures.postgres import PostgresServer
 from tests.fixtures.server import PlatformServer, start_platform_server, wait_until_ready
 
 pytestmark = pytest.mark.timeout(180)
@@ -154,6 +158,7 @@ def test_points_logged_while_the_server_is_away_for_seconds_are_all_stored(
 
 def test_a_run_that_lost_points_to_a_long_outage_ends_failed_and_says_how_many(
     platform_server: PlatformServer,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -175,6 +180,7 @@ def test_a_run_that_lost_points_to_a_long_outage_ends_failed_and_says_how_many(
         client.set_terminated(run.id)
         stored = client.get_run(run.id)
         history = client.get_metric_history(run.id, "m")
+        shown = cli("runs", "show", run.id, cwd=tmp_path, env={"LOOPML_SERVER_URL": back.url})
     finally:
         client.close()
         if back is not None:
@@ -182,6 +188,9 @@ def test_a_run_that_lost_points_to_a_long_outage_ends_failed_and_says_how_many(
     assert stored.status is RunStatus.FAILED  # never FINISHED with holes
     assert stored.tags[DROPPED_POINTS_TAG] == "500"
     assert len(history) == 100
+    assert shown.returncode == 0, shown.stderr
+    assert "FAILED" in shown.stdout
+    assert "500 metrics/tags could not be stored" in shown.stdout
     assert f"500 metrics/tags logged to run {run.id} could not be stored" in capsys.readouterr().err
 
 
@@ -213,3 +222,53 @@ def test_the_server_closes_runs_whose_heartbeat_lapsed(tmp_path: Path) -> None:
         and e.payload["status"] == "KILLED"
         for e in events
     )
+
+
+@pytest.mark.postgres
+def test_a_postgres_outage_behind_the_server_is_a_503_and_loses_nothing(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    import psycopg
+
+    uri = postgres_server.create_database()
+    database = uri.rsplit("/", 1)[1]
+    server = start_platform_server(tmp_path / "server", store_uri=uri)
+    admin = psycopg.connect(
+        host=postgres_server.host,
+        port=postgres_server.port,
+        user=postgres_server.user,
+        dbname="postgres",
+        autocommit=True,
+    )
+    client: Client | None = None
+    try:
+        assert wait_until_ready(server, timeout=120), server.log()
+        client = Client(server_url=server.url)
+        run = client.create_run("database-outage")
+        for step in range(1000):
+            client.log_metric(run.id, "m", float(step), step=step)
+        client.flush()
+        # the database goes away behind the server: no new connections, existing ones cut
+        admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (database,),
+        )
+        answer = httpx.post(f"{server.url}/api/v1/runs/{run.id}/batch", json={}, timeout=30)
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"]["code"] == "backend_unavailable"
+        for step in range(1000, 2000):
+            client.log_metric(run.id, "m", float(step), step=step)
+        time.sleep(3)  # the outage lasts longer than the old 1.5 s of retries
+        admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        client.set_terminated(run.id)
+        history = client.get_metric_history(run.id, "m")
+        stored = client.get_run(run.id)
+    finally:
+        admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        admin.close()
+        if client is not None:
+            client.close()
+        server.stop()
+    assert [m.step for m in history] == list(range(2000))
+    assert stored.status is RunStatus.FINISHED and DROPPED_POINTS_TAG not in stored.tags
