@@ -272,3 +272,19 @@ def test_a_postgres_outage_behind_the_server_is_a_503_and_loses_nothing(
         server.stop()
     assert [m.step for m in history] == list(range(2000))
     assert stored.status is RunStatus.FINISHED and DROPPED_POINTS_TAG not in stored.tags
+
+
+def test_the_run_of_a_model_server_heartbeats_while_it_serves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loopml.serving.log_store import SERVER, start_log_run
+
+    monkeypatch.setenv("LOOPML_HEARTBEAT_SECONDS", "0.2")
+    store = f"sqlite:///{tmp_path / 'loopml.db'}"
+    with Client(store, str(tmp_path / "artifacts")) as client:  # as `loopml serve` opens it
+        run = start_log_run(client, model="m", kind=SERVER, name="serve m@champion")
+        first = run.heartbeat_at
+        assert first is not None
+        assert wait_for(lambda: (client.get_run(run.id).heartbeat_at or 0) > first, 60)
+        client.set_terminated(run.id)
+        assert client.get_run(run.id).status is RunStatus.FINISHED

@@ -168,6 +168,9 @@ class Batcher:
         while True:
             with self._write_lock:
                 self._form_batches()
+                waiting = self._unsent or (self._spool is not None and len(self._spool) > 0)
+                if not waiting:
+                    return
                 if time.monotonic() >= self._retry_at and not self._send_unsent():
                     return
                 delay = self._retry_at - time.monotonic()
