@@ -210,18 +210,19 @@ def test_the_server_closes_runs_whose_heartbeat_lapsed(tmp_path: Path) -> None:
                 server.log()
             )
             closed = store.get_run(run.id)
+            # the same through the API (what `loopml runs gc` sends to a server)
+            other = store.create_run(NewRun(experiment.id, "also silent", now_ms()))
+            time.sleep(0.01)
+            assert [r.id for r in store.close_lapsed_runs(0)] == [other.id]
             events = store.list_events(max_results=1000).items
         finally:
             store.close()
     finally:
         server.stop()
     assert closed.end_time == closed.heartbeat_at == run.heartbeat_at
-    assert any(
-        e.actor == "loopml-server"
-        and e.target == f"run:{run.id}"
-        and e.payload["status"] == "KILLED"
-        for e in events
-    )
+    by_target = {(e.target, e.actor): e.payload for e in events if e.action == "run.set_status"}
+    assert by_target[(f"run:{run.id}", "loopml-server")]["status"] == "KILLED"
+    assert by_target[(f"run:{other.id}", "anonymous")]["reason"] == "lapsed"
 
 
 @pytest.mark.postgres
