@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import random
 import string
+import time
 import uuid
 from collections.abc import Callable
 
@@ -578,6 +579,73 @@ def check_events_are_listed_in_append_order(store: MetadataStore) -> None:
     assert listed == appended
     with pytest.raises(InvalidInputError):
         store.append_event(actor="ana", action="x", target=target, payload={"bad": math.nan})
+
+
+# idempotent batches and heartbeats
+
+
+def check_same_batch_id_twice_stores_one_copy(store: MetadataStore) -> None:
+    run = _run(store, _experiment(store))
+    points = [Metric("loss", 1.0 / (step + 1), step, step) for step in range(50)]
+    tags = [Tag("phase", "warmup")]
+    for _ in range(2):  # the second time is a retry whose first answer was lost
+        store.log_batch(run.id, metrics=points, tags=tags, batch_id="b-0001")
+    store.log_batch(run.id, metrics=points[:1], batch_id="b-0002")  # a new id is new rows
+    history = store.get_metric_history(run.id, "loss")
+    assert [m.step for m in history] == [0, 0, *range(1, 50)]
+    assert store.get_run(run.id).tags["phase"] == "warmup"
+    other = _run(store, _experiment(store))  # batch ids belong to their run
+    store.log_batch(other.id, metrics=points[:3], batch_id="b-0001")
+    assert len(store.get_metric_history(other.id, "loss")) == 3
+
+
+def check_bad_batch_id_is_rejected_with_nothing_written(store: MetadataStore) -> None:
+    run = _run(store, _experiment(store))
+    for bad in ("", "x" * 65, "a b", "../x"):
+        with pytest.raises(InvalidInputError, match="batch id"):
+            store.log_batch(run.id, metrics=[Metric("m", 1.0, 0, 0)], batch_id=bad)
+    assert store.get_metric_history(run.id, "m") == []
+
+
+def check_heartbeat_moves_heartbeat_at_of_a_running_run_only(store: MetadataStore) -> None:
+    run = _run(store, _experiment(store))
+    assert run.heartbeat_at is not None
+    assert store.get_run(run.id).heartbeat_at == run.heartbeat_at
+    time.sleep(0.005)
+    store.heartbeat_run(run.id)
+    beat = store.get_run(run.id).heartbeat_at
+    assert beat is not None and beat > run.heartbeat_at
+    time.sleep(0.005)
+    store.log_batch(run.id, metrics=[Metric("m", 1.0, 0, 0)])  # a stored batch is a beat too
+    logged = store.get_run(run.id).heartbeat_at
+    assert logged is not None and logged > beat
+    store.set_run_status(run.id, RunStatus.FINISHED, None)
+    store.heartbeat_run(run.id)  # ended: nothing moves
+    assert store.get_run(run.id).heartbeat_at == logged
+    with pytest.raises(NotFoundError):
+        store.heartbeat_run("no-such-run")
+
+
+def check_close_lapsed_runs_kills_silent_running_runs_at_their_last_beat(
+    store: MetadataStore,
+) -> None:
+    experiment = _experiment(store)
+    silent, ended = _run(store, experiment, "silent"), _run(store, experiment, "ended")
+    store.set_run_status(ended.id, RunStatus.FINISHED, None)
+    time.sleep(0.005)
+    assert silent.id not in {r.id for r in store.close_lapsed_runs(3_600_000, dry_run=True)}
+    listed = {r.id for r in store.close_lapsed_runs(0, dry_run=True)}
+    assert silent.id in listed and ended.id not in listed
+    assert store.get_run(silent.id).status is RunStatus.RUNNING  # a dry run changes nothing
+    closed = {r.id: r for r in store.close_lapsed_runs(0)}
+    assert ended.id not in closed
+    assert closed[silent.id].status is RunStatus.KILLED
+    assert closed[silent.id].end_time == silent.heartbeat_at
+    stored = store.get_run(silent.id)
+    assert (stored.status, stored.end_time) == (RunStatus.KILLED, silent.heartbeat_at)
+    assert store.get_run(ended.id).status is RunStatus.FINISHED
+    with pytest.raises(InvalidInputError):
+        store.close_lapsed_runs(-1)
 
 
 def metadata_store_checks() -> list[StoreCheck]:

@@ -23,6 +23,7 @@ from loopml.core.entities import (
     ArtifactEdge,
     DatasetInput,
     GateResult,
+    Metric,
     ModelVersion,
     RunStatus,
 )
@@ -456,6 +457,57 @@ def test_a_store_at_revision_0005_is_upgraded_and_keeps_its_data(
         assert [r.id for r in store.list_gate_results("churn")] == ["0" * 31 + "2"]
         approvals = store.list_model_approvals("churn")
         assert [(a.version, a.actor, a.comment) for a in approvals] == [(2, "ops", "v2")]
+    engine = sa.create_engine(parse_uri(uri))
+    try:
+        with engine.connect() as conn:
+            assert current_revision(conn) == HEAD_REVISION
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "make_uri",
+    [
+        pytest.param(_sqlite_uri, id="sqlite"),
+        pytest.param(None, id="postgres", marks=pytest.mark.postgres),
+    ],
+)
+def test_a_store_at_revision_0006_is_upgraded_and_keeps_its_data(
+    make_uri: Callable[[Path], str] | None, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    uri = make_uri(tmp_path) if make_uri else request.getfixturevalue("postgres_uri")
+    engine = sa.create_engine(parse_uri(uri))
+    try:
+        with engine.begin() as conn:
+            _migrate_to(conn, "0006")
+            conn.execute(sa.insert(experiments).values(id="e1", name="old", created_at=1))
+            for run_id, status in (("r1", "RUNNING"), ("r2", "FINISHED")):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO runs (id, experiment_id, name, status, start_time) "
+                        "VALUES (:id, 'e1', :id, :status, 1)"
+                    ),
+                    {"id": run_id, "status": status},
+                )
+        with engine.connect() as conn:
+            assert current_revision(conn) == "0006"
+            assert not sa.inspect(conn).has_table("run_batches")
+    finally:
+        engine.dispose()
+
+    with SqlMetadataStore(uri) as store:
+        old = store.get_run("r1")
+        assert (old.status, old.heartbeat_at) == (RunStatus.RUNNING, None)
+        assert store.get_run("r2").status is RunStatus.FINISHED
+        # a run from before heartbeats is never taken for a lost one
+        assert "r1" not in {run.id for run in store.close_lapsed_runs(0)}
+        for _ in range(2):
+            store.log_batch("r1", metrics=[Metric("m", 1.0, 0, 1)], batch_id="b1")
+        assert len(store.get_metric_history("r1", "m")) == 1
+        assert store.get_run("r1").heartbeat_at is not None  # the batch was a heartbeat
+        store.delete_run("r1")  # its batch ids go with it
+        store.log_batch("r2", metrics=[Metric("m", 1.0, 0, 1)], batch_id="b1")
+        assert len(store.get_metric_history("r2", "m")) == 1
     engine = sa.create_engine(parse_uri(uri))
     try:
         with engine.connect() as conn:

@@ -462,6 +462,8 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
     metadata.log_batch(
         run.id, metrics=[Metric("m", 1.0, 0, 1)], params=[Param("p", "1")], tags=[Tag("t", "x")]
     )
+    metadata.heartbeat_run(run.id)  # liveness, not a change: no event
+    metadata.close_lapsed_runs(0, dry_run=True)  # only lists: no event
     digest = blobs.put(io.BytesIO(b"audited bytes"))
     metadata.add_artifacts(run.id, [ArtifactEntry("a.txt", str(digest), 13)])
     dataset = f"audited-{run.id}"
@@ -547,7 +549,7 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
         ]
     }
     assert token not in server.log()
-    # every mutating route of the app was exercised above (search only reads)
+    # every mutating route of the app was exercised above (search and a dry run only read)
     exercised = {
         ("POST", "/api/v1/experiments"),
         ("POST", "/api/v1/runs"),
@@ -570,6 +572,8 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
         ("POST", "/api/v1/models/{name}/versions/{version}/approvals"),
         ("POST", "/api/v1/events"),
         ("POST", "/api/v1/runs/search"),
+        ("PUT", "/api/v1/runs/{run_id}/heartbeat"),
+        ("POST", "/api/v1/runs/close-lapsed"),  # a real closure's event: test_tracking_outage
     }
     assert _mutating_operations(offline_app) == exercised
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from loopml import Client, RunStatus
+from tests.e2e.runner import cli
+from tests.fixtures.model_server import wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -182,3 +185,52 @@ def test_a_run_left_open_is_ended_when_the_process_exits(
     with _client(tmp_path) as client:
         assert client.get_run(run_id).status is status
         assert len(client.get_metric_history(run_id, "m")) == 50
+
+
+def test_a_sigkilled_run_shows_as_lost_and_runs_gc_closes_it_at_its_last_heartbeat(
+    tmp_path: Path,
+) -> None:
+    script = _script(
+        tmp_path,
+        """
+        import time, loopml
+        with loopml.start_run(experiment="sigkill") as run:
+            run.log_metric("m", 1.0)
+            print(run.id, flush=True)
+            time.sleep(120)
+        """,
+    )
+    env = {**_env(tmp_path), "LOOPML_HEARTBEAT_SECONDS": "0.2"}
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    with _client(tmp_path) as client:
+        started = client.get_run(run_id).heartbeat_at
+        assert started is not None
+        assert wait_for(lambda: (client.get_run(run_id).heartbeat_at or 0) > started, 60)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        last_beat = client.get_run(run_id).heartbeat_at
+        time.sleep(1.5)  # the heartbeat lapses (threshold 1 s below)
+        assert client.get_run(run_id).status is RunStatus.RUNNING
+
+    store_env = {k: v for k, v in _env(tmp_path).items() if k.startswith("LOOPML_")}
+    listed = cli("runs", "list", cwd=tmp_path, env={**store_env, "LOOPML_RUN_LAPSE_SECONDS": "1"})
+    assert listed.returncode == 0, listed.stderr
+    assert "RUNNING (lost, last heartbeat" in listed.stdout
+    dry = cli(
+        "runs", "gc", "--older-than", "1s", "--dry-run", "--json", cwd=tmp_path, env=store_env
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert [r["id"] for r in json.loads(dry.stdout)["runs"]] == [run_id]
+    closed = cli("runs", "gc", "--older-than", "1s", cwd=tmp_path, env=store_env)
+    assert closed.returncode == 0, closed.stderr
+    assert "Closed 1 run" in closed.stdout
+    bad = cli("runs", "gc", "--older-than", "soon", cwd=tmp_path, env=store_env)
+    assert bad.returncode == 2 and "--older-than" in bad.stderr
+    with _client(tmp_path) as client:
+        run = client.get_run(run_id)
+    assert run.status is RunStatus.KILLED
+    assert run.end_time == run.heartbeat_at == last_beat

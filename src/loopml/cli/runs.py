@@ -14,13 +14,15 @@ from loopml.cli.compare import compare_runs
 from loopml.cli.resolve import ExperimentNames, open_client, resolve_run
 from loopml.core.entities import Metric, Run
 from loopml.core.errors import InvalidInputError
-from loopml.tracking.client import Client
+from loopml.core.ids import now_ms
+from loopml.tracking.client import DROPPED_POINTS_TAG, Client
+from loopml.tracking.heartbeat import format_age, lapse_seconds, lost_for_ms
 
 if TYPE_CHECKING:
     from rich.table import Table
 
 app = typer.Typer(
-    help="List, inspect, compare and delete tracked runs.",
+    help="List, inspect, compare, delete and garbage-collect tracked runs.",
     no_args_is_help=True,
 )
 
@@ -83,7 +85,7 @@ def list_runs(
         experiment_names = {run.experiment_id: names(run.experiment_id) for run in page}
     runs = list(page)
     if as_json:
-        output.print_json([output.run_to_dict(r, experiment_names[r.experiment_id]) for r in runs])
+        output.print_json([_run_dict(r, experiment_names[r.experiment_id]) for r in runs])
         if page.next_page_token:
             sys.stderr.write(f"More runs: add --page-token {page.next_page_token}\n")
         return
@@ -125,7 +127,7 @@ def _runs_table(
     ]
     if len({r.experiment_id for r in runs}) > 1:
         required.append(_Column("experiment", [experiment_names[r.experiment_id] for r in runs]))
-    required.append(_Column("status", [str(r.status) for r in runs]))
+    required.append(_Column("status", [_status_text(r) for r in runs]))
     start = _Column("start", [output.format_time(r.start_time) for r in runs])
     duration = _Column("duration", [output.run_duration_text(r) for r in runs], justify="right")
     metrics, params = _key_columns(runs)
@@ -155,7 +157,7 @@ def _runs_table(
         )
     for i, run in enumerate(runs):
         cells = [output.escape(c.texts[i]) for c in columns]
-        cells[columns.index(required[-1])] = output.status_markup(run.status)
+        cells[columns.index(required[-1])] = _status_markup(run)
         table.add_row(*cells)
     if hidden:
         names = ", ".join(hidden[:6]) + (", …" if len(hidden) > 6 else "")
@@ -205,7 +207,7 @@ def show_run(
         histories = {key: client.get_metric_history(run.id, key) for key in sorted(run.metrics)}
         artifacts = _all_artifacts(client, run.id)
     if as_json:
-        data = output.run_to_dict(run, experiment_name)
+        data = _run_dict(run, experiment_name)
         data["metric_history"] = {k: output.metric_summary(h) for k, h in histories.items()}
         data["artifacts"] = artifacts
         output.print_json(data)
@@ -247,10 +249,7 @@ def _print_run(
     from rich.table import Table
 
     out = output.console()
-    out.print(
-        f"[bold]Run {output.escape(run.name)}[/]  {output.status_markup(run.status)}  "
-        f"[dim]{run.id}[/]"
-    )
+    out.print(f"[bold]Run {output.escape(run.name)}[/]  {_status_markup(run)}  [dim]{run.id}[/]")
     header = {
         "experiment": experiment_name,
         "start": output.format_time(run.start_time),
@@ -259,6 +258,13 @@ def _print_run(
     }
     if run.parent_run_id:
         header["parent"] = run.parent_run_id
+    if run.heartbeat_at is not None and not run.status.is_terminal:
+        age = format_age(now_ms() - run.heartbeat_at)
+        header["heartbeat"] = f"{output.format_time(run.heartbeat_at)} ({age} ago)"
+    if DROPPED_POINTS_TAG in run.tags:
+        header["dropped"] = (
+            f"{run.tags[DROPPED_POINTS_TAG]} metrics/tags could not be stored (incomplete run)"
+        )
     out.print(_key_value_table("", header, style="bold", sort=False))
     out.print()
     out.print(_key_value_table("Params", run.params) if run.params else "[dim]No params.[/]")
@@ -316,6 +322,97 @@ def _format_size(size: object) -> str:
 
 
 app.command("compare")(compare_runs)  # defined in its own module, listed here in help order
+
+
+def _status_text(run: Run) -> str:
+    """``RUNNING (lost, last heartbeat 5m ago)`` for a run whose process stopped beating."""
+    lost = lost_for_ms(run, now_ms(), lapse_seconds())
+    if lost is None:
+        return str(run.status)
+    return f"{run.status} (lost, last heartbeat {format_age(lost)} ago)"
+
+
+def _status_markup(run: Run) -> str:
+    text = _status_text(run)
+    if text == str(run.status):
+        return output.status_markup(run.status)
+    return f"[red]{output.escape(text)}[/]"
+
+
+def _run_dict(run: Run, experiment_name: str) -> dict[str, object]:
+    data = output.run_to_dict(run, experiment_name)
+    data["heartbeat_at"] = run.heartbeat_at
+    data["lost"] = lost_for_ms(run, now_ms(), lapse_seconds()) is not None
+    return data
+
+
+# gc ------------------------------------------------------------------------------------------
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_age(text: str) -> float:
+    """``90`` or ``90s``, ``10m``, ``2h``, ``1d`` → seconds."""
+    value = text.strip().lower()
+    unit = _AGE_UNITS.get(value[-1:], 0)
+    number = value[:-1] if unit else value
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < 10**9:
+        raise InvalidInputError(
+            f"--older-than must be a duration such as 30s, 10m, 2h or 1d, got {text!r}."
+        )
+    return seconds
+
+
+@app.command("gc")
+def gc_runs(
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            help="Close RUNNING runs whose last heartbeat is older than this (30s, 10m, 2h). "
+            "Default: LOOPML_RUN_LAPSE_SECONDS, else 10m.",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only list the runs that would be closed.")
+    ] = False,
+    as_json: output.JsonFlag = False,
+) -> None:
+    """Close runs whose process died: RUNNING runs whose heartbeat lapsed become KILLED,
+    ended at their last heartbeat. A live run heartbeats every 30 s; `loopml server` does
+    this by itself every minute.
+
+    Examples:
+
+        loopml runs gc --dry-run
+        loopml runs gc --older-than 1h --json
+    """
+    lapse = parse_age(older_than) if older_than is not None else lapse_seconds()
+    with open_client() as client:
+        runs = client.metadata.close_lapsed_runs(int(lapse * 1000), dry_run=dry_run)
+        names = ExperimentNames(client)
+        experiment_names = {run.experiment_id: names(run.experiment_id) for run in runs}
+    if as_json:
+        output.print_json(
+            {
+                "dry_run": dry_run,
+                "older_than_seconds": lapse,
+                "runs": [_run_dict(r, experiment_names[r.experiment_id]) for r in runs],
+            }
+        )
+        return
+    out = output.console()
+    if not runs:
+        out.print("No run has a lapsed heartbeat.")
+        return
+    verb = "Would close" if dry_run else "Closed"
+    out.print(f"{verb} {len(runs)} run{'s' if len(runs) != 1 else ''} (heartbeat lapsed):")
+    for run in runs:
+        beat = output.format_time(run.heartbeat_at)
+        out.print(f"  {output.escape(run.name)} [dim]{run.id}[/]  last heartbeat {beat}")
 
 
 # delete --------------------------------------------------------------------------------------

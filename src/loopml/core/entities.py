@@ -66,7 +66,8 @@ class Tag:
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """A run as stored. ``metrics`` holds the latest value per key (highest step, then time)."""
+    """A run as stored. ``metrics`` holds the latest value per key (highest step, then time);
+    ``heartbeat_at`` is when its logging process last showed it was alive (None: never)."""
 
     id: str
     experiment_id: str
@@ -78,6 +79,7 @@ class Run:
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    heartbeat_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

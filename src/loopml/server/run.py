@@ -10,6 +10,7 @@ from loopml.core.config import load_config
 from loopml.core.errors import ConfigError
 from loopml.server.app import create_app
 from loopml.server.limits import RequestLimits
+from loopml.server.run_reaper import RunReaper
 from loopml.stores.registry import open_artifact_store, open_metadata_store
 
 DEFAULT_HOST = "127.0.0.1"
@@ -57,6 +58,11 @@ def serve(
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
-        uvicorn.Server(server_config).run()
+        reaper = RunReaper.from_env(metadata_store)  # closes runs whose process died
+        reaper.start()
+        try:
+            uvicorn.Server(server_config).run()
+        finally:
+            reaper.stop()
     finally:
         metadata_store.close()

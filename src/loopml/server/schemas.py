@@ -133,6 +133,7 @@ class RunOut(_Response):
     params: dict[str, str]
     metrics: dict[str, JsonFloat]
     tags: dict[str, str]
+    heartbeat_at: int | None = None
 
     @classmethod
     def of(cls, run: Run) -> RunOut:
@@ -147,6 +148,7 @@ class RunOut(_Response):
             params=dict(run.params),
             metrics=dict(run.metrics),
             tags=dict(run.tags),
+            heartbeat_at=run.heartbeat_at,
         )
 
 
@@ -183,6 +185,17 @@ class LogBatch(_Request):
     metrics: list[MetricIn] = Field(default_factory=list)
     params: list[KeyValue] = Field(default_factory=list)
     tags: list[KeyValue] = Field(default_factory=list)
+    # the client's id of this batch: the same id again is stored once (see log_batch)
+    batch_id: str | None = None
+
+
+class CloseLapsedRuns(_Request):
+    lapsed_for_ms: int
+    dry_run: bool = False
+
+
+class RunList(_Response):
+    items: list[RunOut]
 
 
 class MetricOut(_Response):

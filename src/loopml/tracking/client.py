@@ -7,6 +7,7 @@ over HTTP), because both are just implementations of the same store interfaces.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,10 +41,13 @@ from loopml.stores.artifacts.base import ArtifactStore
 from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, MetadataStore, NewRun, RunQuery
 from loopml.stores.registry import open_artifact_store, open_metadata_store
 from loopml.tracking import artifacts as run_artifacts
-from loopml.tracking.batcher import Batcher
+from loopml.tracking.batcher import Batcher, BatcherLimits
 from loopml.tracking.system_info import system_tags
 
 DEFAULT_EXPERIMENT = "Default"
+DROPPED_POINTS_TAG = "loopml.dropped_points"
+"""Set on a run whose metrics or tags could not all be stored (how many were lost); such a
+run ends FAILED instead of FINISHED."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,9 @@ class Client:
         """The project's ``.loopml`` folder (where its caches live), or None outside one."""
         self.executor: str | None = config.executor
         """The configured executor for pipelines and tuning (``LOOPML_EXECUTOR``), if any."""
-        self.batcher = Batcher(self.metadata)
+        self.batcher = Batcher(
+            self.metadata, limits=BatcherLimits.from_env(), spool_dir=_spool_root(config.root)
+        )
         # experiments are never renamed or deleted, so a name once resolved stays valid
         self._experiments_by_name: dict[str, Experiment] = {}
 
@@ -186,19 +192,34 @@ class Client:
         start = now_ms()
         all_tags = {**(system_tags() if capture_system_info else {}), **(tags or {})}
         run_name = validate_name("run", name) if name else _default_run_name(start)
-        return self.metadata.create_run(
+        run = self.metadata.create_run(
             NewRun(exp.id, run_name, start, parent_run_id=parent_run_id, tags=all_tags)
         )
+        self.batcher.watch(run.id)  # heartbeats until the run is ended (or the client closed)
+        return run
 
     def get_run(self, run_id: str) -> Run:
         return self.metadata.get_run(run_id)
 
     def set_terminated(self, run_id: str, status: RunStatus = RunStatus.FINISHED) -> None:
         """Flush what is pending for the run, then mark it ended with ``status`` (even when
-        the flush reports a failed write, which is raised afterwards)."""
+        the flush reports a failed write, which is raised afterwards). If some of its
+        metrics or tags could not be stored, the run gets the tag ``loopml.dropped_points``
+        (how many), a warning goes to stderr, and FINISHED becomes FAILED: a run with holes
+        never looks complete."""
         try:
             self.batcher.flush()
         finally:
+            self.batcher.unwatch(run_id)
+            dropped = self.batcher.dropped(run_id)
+            if dropped:
+                status = RunStatus.FAILED if status is RunStatus.FINISHED else status
+                print(
+                    f"loopml: {dropped} metrics/tags logged to run {run_id} could not be "
+                    f"stored; the run is marked {status} with tag {DROPPED_POINTS_TAG}={dropped}.",
+                    file=sys.stderr,
+                )
+                self.metadata.log_batch(run_id, tags=[Tag(DROPPED_POINTS_TAG, str(dropped))])
             self.metadata.set_run_status(run_id, status, now_ms())
 
     def delete_run(self, run_id: str) -> None:
@@ -293,6 +314,14 @@ class Client:
     ) -> Path:
         """Download an artifact file or folder into ``dst``; returns the local path."""
         return run_artifacts.download(self.metadata, self.artifacts, run_id, path, dst)
+
+
+def _spool_root(project_root: Path | None) -> Path:
+    """Where unsent metrics wait on disk: the project's cache, else the user's."""
+    if project_root is not None:
+        return project_root / "cache" / "spool"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "loopml" / "spool"
 
 
 def _default_run_name(start_ms: int) -> str:

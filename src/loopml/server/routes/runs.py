@@ -1,4 +1,5 @@
-"""Runs: create, get, set status, delete, log a batch, metric history, search."""
+"""Runs: create, get, set status, delete, log a batch, heartbeat, close lapsed runs, metric
+history, search."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from loopml.server.audit import record_event
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
 from loopml.server.schemas import (
+    CloseLapsedRuns,
     LogBatch,
     MetricHistory,
     MetricOut,
     RunCreate,
+    RunList,
     RunOut,
     RunPage,
     RunSearch,
@@ -24,6 +27,7 @@ from loopml.server.schemas import (
 router = APIRouter(tags=["runs"])
 Writer = Annotated[Principal, Depends(require("runs:write"))]
 READ = [Depends(require("runs:read"))]
+WRITE = Depends(require("runs:write"))
 
 
 @router.post("/runs", status_code=201)
@@ -71,6 +75,7 @@ def log_batch(run_id: str, body: LogBatch, ctx: Context, principal: Writer) -> R
         metrics=[metric.to_entity() for metric in body.metrics],
         params=[Param(p.key, p.value) for p in body.params],
         tags=[Tag(t.key, t.value) for t in body.tags],
+        batch_id=body.batch_id,
     )
     payload = {
         "metrics": len(body.metrics),
@@ -79,6 +84,24 @@ def log_batch(run_id: str, body: LogBatch, ctx: Context, principal: Writer) -> R
     }
     record_event(ctx, principal, "run.log_batch", f"run:{run_id}", payload)
     return Response(status_code=204)
+
+
+@router.put("/runs/{run_id}/heartbeat", status_code=204, dependencies=[WRITE])
+def heartbeat_run(run_id: str, ctx: Context) -> Response:
+    """The logging process is alive (not an audited change: it only moves ``heartbeat_at``)."""
+    ctx.metadata_store.heartbeat_run(run_id)
+    return Response(status_code=204)
+
+
+@router.post("/runs/close-lapsed")
+def close_lapsed_runs(body: CloseLapsedRuns, ctx: Context, principal: Writer) -> RunList:
+    """End as KILLED the RUNNING runs whose heartbeat is older than ``lapsed_for_ms``."""
+    closed = ctx.metadata_store.close_lapsed_runs(body.lapsed_for_ms, dry_run=body.dry_run)
+    if not body.dry_run:
+        for run in closed:
+            payload = {"status": str(run.status), "end_time": run.end_time, "reason": "lapsed"}
+            record_event(ctx, principal, "run.set_status", f"run:{run.id}", payload)
+    return RunList(items=[RunOut.of(run) for run in closed])
 
 
 @router.get("/runs/{run_id}/metric-history", dependencies=READ)

@@ -104,9 +104,26 @@ class MetadataStore(Protocol):
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[Tag] = (),
+        batch_id: str | None = None,
     ) -> None:
         """Write all or nothing. A param re-set to a different value → :class:`ConflictError`
-        naming both values; the same value again is a no-op. Tags overwrite."""
+        naming both values; the same value again is a no-op. Tags overwrite. ``batch_id``
+        (1-64 letters, digits, ``_``, ``-``), recorded in the same transaction, makes the
+        write idempotent: a batch id the run already has is a no-op success, so a client
+        may send a batch again when its answer was lost. Also marks a RUNNING run alive
+        (see :meth:`heartbeat_run`)."""
+        ...
+
+    def heartbeat_run(self, run_id: str) -> None:
+        """Mark a RUNNING run alive now (``Run.heartbeat_at``, the store's clock); an ended
+        run is left as it is. Unknown run → :class:`NotFoundError`."""
+        ...
+
+    def close_lapsed_runs(self, lapsed_for_ms: int, *, dry_run: bool = False) -> list[Run]:
+        """End as KILLED, with the last heartbeat as end time, every RUNNING run whose
+        heartbeat is older than ``lapsed_for_ms`` (its process died without ending it), and
+        return them as closed, ordered by id; ``dry_run`` only lists them. Runs that never
+        had a heartbeat (logged before heartbeats existed) are left alone."""
         ...
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:

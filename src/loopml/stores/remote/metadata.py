@@ -179,13 +179,30 @@ class HttpMetadataStore:
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[Tag] = (),
+        batch_id: str | None = None,
     ) -> None:
-        body = {
+        body: dict[str, object] = {
             "metrics": [_metric_json(metric) for metric in metrics],
             "params": [{"key": p.key, "value": p.value} for p in params],
             "tags": [{"key": t.key, "value": t.value} for t in tags],
         }
-        self._api.request("POST", f"/runs/{_segment(run_id)}/batch", json_body=body)
+        if batch_id is not None:
+            body["batch_id"] = batch_id
+        # with a batch id the server stores a repeated request once: safe to send again
+        self._api.request(
+            "POST",
+            f"/runs/{_segment(run_id)}/batch",
+            json_body=body,
+            idempotent=batch_id is not None,
+        )
+
+    def heartbeat_run(self, run_id: str) -> None:
+        self._api.request("PUT", f"/runs/{_segment(run_id)}/heartbeat")
+
+    def close_lapsed_runs(self, lapsed_for_ms: int, *, dry_run: bool = False) -> list[Run]:
+        body = {"lapsed_for_ms": lapsed_for_ms, "dry_run": dry_run}
+        data = self._api.request_json("POST", "/runs/close-lapsed", json_body=body)
+        return [wire.run_from_json(item) for item in wire.objects(data, "items")]
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         data = self._api.request_json(

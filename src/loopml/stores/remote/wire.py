@@ -165,6 +165,7 @@ def run_from_json(data: JsonObject) -> Run:
         params=_str_map(data, "params"),
         metrics={str(k): _float(v) for k, v in metrics.items()},
         tags=_str_map(data, "tags"),
+        heartbeat_at=_opt_int(data, "heartbeat_at"),
     )
 
 

@@ -62,6 +62,7 @@ def load_runs(connection: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
             params=dict(run_params.get(row.id, {})),
             metrics={k: metric_from_db(v) for k, v in run_metrics.get(row.id, {}).items()},
             tags=dict(tags.get(row.id, {})),
+            heartbeat_at=row.heartbeat_at,
         )
         for row in rows
     ]

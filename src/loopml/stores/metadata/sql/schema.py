@@ -77,9 +77,22 @@ runs = sa.Table(
     sa.Column("start_time", sa.BigInteger(), nullable=False),
     sa.Column("end_time", sa.BigInteger(), nullable=True),
     sa.Column("parent_run_id", ID, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=True),
+    # when the logging process last showed it is alive; NULL for runs from before heartbeats
+    sa.Column("heartbeat_at", sa.BigInteger(), nullable=True),
     sa.Index("ix_runs_experiment_start", "experiment_id", "start_time"),
     sa.Index("ix_runs_start_time", "start_time"),
     sa.Index("ix_runs_parent", "parent_run_id"),
+    sa.Index("ix_runs_status_heartbeat", "status", "heartbeat_at"),
+)
+
+# the id of every batch logged to a run, written with the batch's rows: a batch sent again
+# (because its answer was lost) is recognised and stored once
+run_batches = sa.Table(
+    "run_batches",
+    metadata,
+    sa.Column("run_id", ID, _fk_run(), primary_key=True),
+    sa.Column("batch_id", ID, primary_key=True),
+    sa.Column("logged_at", sa.BigInteger(), nullable=False),
 )
 
 params = sa.Table(

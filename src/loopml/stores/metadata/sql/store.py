@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import TracebackType
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -76,7 +77,7 @@ from loopml.stores.metadata.sql.engine import (
 )
 from loopml.stores.metadata.sql.locking import exclusive_file_lock, lock_file_for
 from loopml.stores.metadata.sql.migrate import ensure_schema
-from loopml.stores.metadata.sql.reads import load_experiments, load_runs, metric_from_db
+from loopml.stores.metadata.sql.reads import chunks, load_experiments, load_runs, metric_from_db
 from loopml.stores.metadata.sql.schema import (
     artifacts,
     events,
@@ -89,9 +90,11 @@ from loopml.stores.metadata.sql.schema import (
 from loopml.stores.metadata.sql.search import compile_search, count_matches
 from loopml.stores.metadata.sql.writes import (
     Upserts,
+    check_batch_id,
     check_dataset_name,
     check_dataset_version,
     check_id,
+    check_lapse,
     check_new_run_id,
     check_tags,
     check_time,
@@ -240,6 +243,7 @@ class SqlMetadataStore:
         parent = None if new_run.parent_run_id is None else check_id("run", new_run.parent_run_id)
         tag_values = check_tags(new_run.tags)
         run_id = new_id() if new_run.run_id is None else check_new_run_id(new_run.run_id)
+        alive_at = now_ms()  # the run's first heartbeat, by the store's clock
         row = {
             "id": run_id,
             "experiment_id": experiment_id,
@@ -248,6 +252,7 @@ class SqlMetadataStore:
             "start_time": start_time,
             "end_time": None,
             "parent_run_id": parent,
+            "heartbeat_at": alive_at,
         }
         try:
             with self._write() as conn:
@@ -284,6 +289,7 @@ class SqlMetadataStore:
             end_time=None,
             parent_run_id=parent,
             tags=tag_values,
+            heartbeat_at=alive_at,
         )
 
     def get_run(self, run_id: str) -> Run:
@@ -306,12 +312,11 @@ class SqlMetadataStore:
             end_time = None  # a running (or resumed) run has not ended
         elif end_time is None:
             end_time = now_ms()
+        values: dict[str, object] = {"status": new_status.value, "end_time": end_time}
+        if not new_status.is_terminal:
+            values["heartbeat_at"] = now_ms()  # resumed: alive from now on
         with self._write() as conn:
-            updated = conn.execute(
-                sa.update(runs)
-                .where(runs.c.id == run_id)
-                .values(status=new_status.value, end_time=end_time)
-            )
+            updated = conn.execute(sa.update(runs).where(runs.c.id == run_id).values(values))
             if updated.rowcount == 0:
                 raise NotFoundError(f"No run with id {run_id!r}.")
 
@@ -330,12 +335,49 @@ class SqlMetadataStore:
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[Tag] = (),
+        batch_id: str | None = None,
     ) -> None:
         check_id("run", run_id)
         batch = validate_batch(metrics, params, tags)
+        claim = None if batch_id is None else check_batch_id(batch_id)
+        now = now_ms()
         with self._write() as conn:
             self._require_run(conn, run_id, lock=True)
+            if claim is not None and not self._upserts.claim_batch(conn, run_id, claim, now):
+                return  # stored before: this is a retry whose first answer was lost
             self._upserts.write_batch(conn, run_id, batch)
+            conn.execute(_beat(run_id, now))
+
+    def heartbeat_run(self, run_id: str) -> None:
+        check_id("run", run_id)
+        with self._write() as conn:
+            if conn.execute(_beat(run_id, now_ms())).rowcount == 0:
+                self._require_run(conn, run_id)  # an ended run: nothing to do
+
+    def close_lapsed_runs(self, lapsed_for_ms: int, *, dry_run: bool = False) -> list[Run]:
+        cutoff = now_ms() - check_lapse(lapsed_for_ms)
+        lapsed = sa.and_(
+            runs.c.status == RunStatus.RUNNING.value,
+            runs.c.heartbeat_at.is_not(None),
+            runs.c.heartbeat_at < cutoff,
+        )
+        if dry_run:
+            with self._read() as conn:
+                found = conn.execute(sa.select(runs).where(lapsed).order_by(runs.c.id)).all()
+                return load_runs(conn, found)
+        with self._write() as conn:
+            # one statement: a heartbeat that lands first keeps its run open
+            closed = conn.execute(
+                sa.update(runs)
+                .where(lapsed)
+                .values(status=RunStatus.KILLED.value, end_time=runs.c.heartbeat_at)
+                .returning(runs.c.id)
+            ).scalars()
+            ids = sorted(closed)
+            rows: list[sa.Row[Any]] = []
+            for chunk in chunks(ids):
+                rows += conn.execute(sa.select(runs).where(runs.c.id.in_(chunk))).all()
+            return load_runs(conn, sorted(rows, key=lambda row: str(row.id)))
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         check_id("run", run_id)
@@ -619,6 +661,15 @@ class SqlMetadataStore:
         if row is None:
             raise NotFoundError(f"No run with id {run_id!r}.")
         return load_runs(conn, [row])[0]
+
+
+def _beat(run_id: str, now: int) -> sa.Update:
+    """Mark a RUNNING run alive at ``now`` (an ended run stays as it is)."""
+    return (
+        sa.update(runs)
+        .where(runs.c.id == run_id, runs.c.status == RunStatus.RUNNING.value)
+        .values(heartbeat_at=now)
+    )
 
 
 def _strings(what: str, values: object) -> list[str]:

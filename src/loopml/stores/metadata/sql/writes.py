@@ -29,7 +29,14 @@ from loopml.core.validation import (
     validate_value,
 )
 from loopml.stores.metadata.sql.reads import chunks, metric_to_db
-from loopml.stores.metadata.sql.schema import artifacts, latest_metrics, metrics, params, run_tags
+from loopml.stores.metadata.sql.schema import (
+    artifacts,
+    latest_metrics,
+    metrics,
+    params,
+    run_batches,
+    run_tags,
+)
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
 MAX_DIGEST_LENGTH = 256
@@ -47,6 +54,24 @@ def check_new_run_id(value: object) -> str:
     if not isinstance(value, str) or not _RUN_ID.match(value):
         raise InvalidInputError(
             f"A preset run id must be 1-64 letters, digits, '_' or '-', got {value!r}."
+        )
+    return value
+
+
+def check_batch_id(value: object) -> str:
+    """A client's batch id: 1-64 letters, digits, '_' or '-' (a :func:`new_id` fits)."""
+    if not isinstance(value, str) or not _RUN_ID.match(value):
+        raise InvalidInputError(
+            f"A batch id must be 1-64 letters, digits, '_' or '-', got {value!r:.80}."
+        )
+    return value
+
+
+def check_lapse(value: object) -> int:
+    """How long a run's heartbeat must have been silent, in milliseconds (>= 0)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**62:
+        raise InvalidInputError(
+            f"The lapse must be a whole number of milliseconds >= 0, got {value!r:.80}."
         )
     return value
 
@@ -273,6 +298,18 @@ class Upserts:
             ),
         )
         self._latest = batched(upsert, latest_metrics.c.key)
+        # RETURNING: a row back means it was new (rowcount is not reliable for upserts)
+        self._batch_id = (
+            insert(run_batches)
+            .on_conflict_do_nothing(index_elements=["run_id", "batch_id"])
+            .returning(run_batches.c.batch_id)
+        )
+
+    def claim_batch(self, connection: Connection, run_id: str, batch_id: str, now: int) -> bool:
+        """Record ``batch_id`` as logged to the run; False if it was logged before (then the
+        caller writes nothing: the batch is already stored)."""
+        row = {"run_id": run_id, "batch_id": batch_id, "logged_at": now}
+        return connection.execute(self._batch_id, row).first() is not None
 
     def write_batch(self, connection: Connection, run_id: str, batch: Batch) -> None:
         if batch.params:
