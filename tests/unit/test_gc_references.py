@@ -19,7 +19,7 @@ def test_every_digest_column_of_the_schema_is_a_gc_root_or_decided_not_to_be() -
         if "digest" in column.name or column.type is DIGEST
     }
     decided = {
-        f"{column.table.name}.{column.name}"  # type: ignore[attr-defined]
+        f"{column.table.name}.{column.name}"
         for column in (*references.BLOB_COLUMNS, *references.TREE_COLUMNS, *references.NOT_BLOBS)
     }
     assert digest_columns == decided
