@@ -168,3 +168,25 @@ def test_collection_through_a_server_is_refused_with_a_clear_message(
             plan_collection(metadata, artifacts, grace_seconds=0)
     finally:
         metadata.close()
+
+
+def test_a_data_add_that_reuses_a_cached_blob_claims_it(client: Client, tmp_path: Path) -> None:
+    """The stat cache lets ``data add`` reuse a stored blob without putting it again (a file
+    of a deleted version, added back): it claims the blob, so a collection running meanwhile
+    keeps it."""
+    store = client.artifacts
+    assert isinstance(store, LocalArtifactStore)
+    (tmp_path / "big.bin").write_bytes(b"q" * (2 << 20))  # a loose blob, not packed
+    time.sleep(0.25)  # the stat cache trusts only stats older than the timestamps' tick
+    first = loopml.data.add("files", tmp_path / "big.bin", client=client).version
+    client.metadata.delete_dataset_version("files")
+    blob = get_tree(store, Digest.parse(first.tree_digest))[0].digest
+    _age(store, blob, 7200)
+    planned = plan_collection(client.metadata, store, grace_seconds=3600)
+    assert str(blob) in {item.name for item in planned.removable}
+    loopml.data.add("files", tmp_path / "big.bin", client=client)
+    # as if the collection read the references before this add recorded its version
+    client.metadata.delete_dataset_version("files")
+    assert collect(planned, client.metadata, store).count < len(planned.removable)
+    with store.open(blob) as reader:
+        assert reader.read() == b"q" * (2 << 20)

@@ -93,6 +93,23 @@ class ScratchArtifactStore(Protocol):
         ...
 
 
+@runtime_checkable
+class ClaimingArtifactStore(Protocol):
+    """A store whose blobs garbage collection may remove: reusing a stored blob without
+    putting it again must claim it, so it is not removed before the reuse is recorded."""
+
+    def claim(self, digest: Digest) -> bool:
+        """Whether the blob is stored; if so, it counts as just written."""
+        ...
+
+
+def claim(store: ArtifactStore, digest: Digest) -> bool:
+    """``store.claim(digest)`` where the store has it; otherwise ``store.exists(digest)``."""
+    if isinstance(store, ClaimingArtifactStore):
+        return store.claim(digest)
+    return store.exists(digest)
+
+
 def scratch_folder(store: ArtifactStore) -> Path | None:
     """The store's scratch folder, or None for stores without one (then use the system's)."""
     if isinstance(store, ScratchArtifactStore):

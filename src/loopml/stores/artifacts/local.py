@@ -238,6 +238,11 @@ class LocalArtifactStore:
     def exists(self, digest: Digest) -> bool:
         return self._has(digest, None, fresh=True)
 
+    def claim(self, digest: Digest) -> bool:
+        """Whether the blob is stored, touching it (see :meth:`_freshen`): for a caller that
+        reuses a stored blob without putting it again."""
+        return self._has(digest, None, fresh=True) and self._freshen(digest)
+
     def size(self, digest: Digest) -> int:
         try:
             return self.blob_path(digest).stat().st_size
