@@ -161,3 +161,10 @@ def test_an_interrupted_quickstart_removes_its_temporary_project(tmp_path: Path)
     quickstart.send_signal(signal.SIGINT)  # Ctrl-C
     assert quickstart.wait(timeout=WAIT_S) != 0
     assert list(tmp.glob("loopml-qs-*")) == []
+
+
+def test_gc_through_a_server_is_refused_and_says_where_to_run_it(tmp_path: Path) -> None:
+    result = cli("gc", cwd=tmp_path, env={"LOOPML_SERVER_URL": "http://127.0.0.1:9"})
+    assert result.returncode == 2
+    assert "works on the stores directly, not through a server" in result.stderr
+    assert "LOOPML_STORE_URI and LOOPML_ARTIFACT_URI" in result.stderr

@@ -25,14 +25,17 @@ from loopml.stores.registry import open_artifact_store, open_metadata_store
 from loopml.tracking.client import Client
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "s3", pytest.param("postgres", marks=pytest.mark.postgres)])
 def any_client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Client]:
-    """A client on SQLite and a local or an S3 (moto) artifact store."""
-    if request.param == "local":
-        artifact_uri = str(tmp_path / "artifacts")
-    else:
+    """A client on SQLite and a local or an S3 (moto) artifact store, or on PostgreSQL and a
+    local artifact store."""
+    store_uri = f"sqlite:///{tmp_path / 'loopml.db'}"
+    artifact_uri = str(tmp_path / "artifacts")
+    if request.param == "s3":
         artifact_uri = request.getfixturevalue("s3_artifact_uri")
-    with Client(f"sqlite:///{tmp_path / 'loopml.db'}", artifact_uri) as client:
+    elif request.param == "postgres":
+        store_uri = request.getfixturevalue("postgres_uri")
+    with Client(store_uri, artifact_uri) as client:
         yield client
 
 
