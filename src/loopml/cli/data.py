@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from loopml.cli import data_views, output
-from loopml.cli.resolve import open_client
+from loopml.cli.resolve import client_creating_project, open_client
 from loopml.core.entities import DatasetVersion
 from loopml.core.errors import InvalidInputError, NotFoundError
 from loopml.core.hashing import Digest
@@ -71,7 +71,7 @@ def add_command(
     """
     from loopml import data  # lazily: pyarrow takes a while to import
 
-    with Client(create=True) as client:
+    with client_creating_project() as client:
         if require_valid or schema_file is not None:
             if not require_valid:
                 raise InvalidInputError("--schema needs --require-valid in 'loopml data add'.")

@@ -28,6 +28,7 @@ from loopml.cli import (
 )
 from loopml.cli.feedback import feedback_command
 from loopml.cli.gate import gate_command
+from loopml.cli.gc import gc_command
 from loopml.cli.output import print_error, print_json
 from loopml.cli.package import package_command
 from loopml.cli.predict import predict_command
@@ -65,6 +66,7 @@ app.command("serve")(serve_command)
 app.command("feedback")(feedback_command)
 app.add_typer(monitor.app, name="monitor")
 app.command("quickstart")(quickstart.quickstart_command)
+app.command("gc")(gc_command)
 
 
 def _show_version(value: bool) -> None:

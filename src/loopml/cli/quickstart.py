@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from loopml.core.config import Config, init_project
 from loopml.core.entities import DatasetVersion
 from loopml.core.errors import BackendUnavailableError
 from loopml.core.refs import format_dataset_ref
+from loopml.stores.scratch import scratch_prefix
 from loopml.tracking.client import Client
 
 if TYPE_CHECKING:
@@ -114,7 +116,26 @@ def quickstart_command(
             f"{exc.name or 'one of them'} is not installed. Install both with: "
             "pip install 'loopml[sklearn,tune]'"
         ) from exc
-    folder = directory.expanduser() if directory else Path(tempfile.mkdtemp(prefix="loopml-qs-"))
+    temporary = None if directory else Path(tempfile.mkdtemp(prefix=scratch_prefix("qs")))
+    folder = temporary or (directory or Path(".")).expanduser()
+    with _removed_on_failure(temporary):
+        _quickstart(folder, quiet=quiet, as_json=as_json)
+
+
+@contextlib.contextmanager
+def _removed_on_failure(folder: Path | None) -> Iterator[None]:
+    """A temp project that failed or was interrupted (Ctrl-C) is removed; a finished one stays
+    for the user to explore (``loopml gc`` removes it once it is older than its grace period
+    and this process has ended)."""
+    try:
+        yield
+    except BaseException:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _quickstart(folder: Path, *, quiet: bool, as_json: bool) -> None:
     config = init_project(folder)
     from loopml.data import versions
 

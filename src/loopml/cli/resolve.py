@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+from loopml.core.config import DIR_NAME, load_config
 from loopml.core.entities import Run
 from loopml.core.errors import InvalidInputError, NotFoundError
 from loopml.tracking.client import Client
@@ -29,6 +34,26 @@ def open_client() -> Client:
     """The client for the nearest project (or ``LOOPML_*`` settings); never creates a project,
     so a command run in the wrong folder says "run loopml init" instead of making one."""
     return Client(create=False)
+
+
+@contextmanager
+def client_creating_project() -> Iterator[Client]:
+    """The client for the nearest project, making ``.loopml/`` in the working directory when
+    there is none; if the command then fails, the ``.loopml/`` it made is removed again, so a
+    failed write outside a project leaves nothing behind."""
+    config = load_config()
+    made = None
+    if config.server_url is None and config.store_uri is None:
+        made = Path.cwd().resolve() / DIR_NAME
+        if made.exists():  # a file or a broken folder named .loopml: not ours to remove
+            made = None
+    try:
+        with Client(config=config, create=True) as client:
+            yield client
+    except BaseException:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+        raise
 
 
 def resolve_run(client: Client, run_id: str) -> Run:

@@ -45,7 +45,7 @@ from loopml.data.workspace import (
     scan,
     status_of,
 )
-from loopml.stores.artifacts.base import ArtifactStore, batched_writes
+from loopml.stores.artifacts.base import ArtifactStore, batched_writes, claim
 from loopml.stores.artifacts.trees import (
     TreeEntry,
     encode_tree,
@@ -249,7 +249,7 @@ def add(
                 files,
                 cache,
                 hash_file=lambda file: _put(store, file),
-                usable=store.exists,
+                usable=lambda digest: claim(store, digest),  # gc must not take it now
                 progress=progress,
             )
             tree = put_tree(store, entries)

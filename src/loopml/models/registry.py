@@ -33,6 +33,7 @@ from loopml.models.onnx import OnnxModel, convert_checked
 from loopml.models.signature import check_example, example_to_json, infer_signature
 from loopml.stores.artifacts.base import batched_writes
 from loopml.stores.artifacts.trees import materialize_tree, put_directory
+from loopml.stores.scratch import scratch_directory, scratch_prefix
 from loopml.tracking.active_run import ActiveRun
 from loopml.tracking.client import Client, client_scope
 from loopml.tracking.system_info import local_user
@@ -90,7 +91,8 @@ def register(
             recorded = dict(source.metrics)
             edges = active.metadata.list_dataset_inputs(run_id=run_id)
             datasets = tuple(format_dataset_ref(e.dataset, e.version) for e in edges)
-        with tempfile.TemporaryDirectory(prefix="loopml-model-") as scratch:
+        # in the store's tmp/ (local store): one rename from the store, found by loopml gc
+        with scratch_directory("model", active.artifacts) as scratch:
             folder = Path(scratch)
             (folder / MODEL_FOLDER).mkdir()
             details = flavor.save(model, folder / MODEL_FOLDER)
@@ -201,7 +203,7 @@ def open_version(
 ) -> OpenedVersion:
     """Materialize ``version``'s files (each checked against its digest) and read it back."""
     # the files stay while this process runs: a python_function model reads its data
-    folder = Path(tempfile.mkdtemp(prefix="loopml-model-")) / "version"
+    folder = Path(tempfile.mkdtemp(prefix=scratch_prefix("model"))) / "version"
     atexit.register(shutil.rmtree, folder.parent, ignore_errors=True)
     materialize_tree(client.artifacts, Digest.parse(version.tree_digest), folder)
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))

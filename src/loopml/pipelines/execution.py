@@ -9,7 +9,6 @@ in this process, in a worker process or in a Ray task.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from loopml.pipelines.materializers import Materializers
 from loopml.pipelines.steplogs import LOG_NAME, captured, write_exception
 from loopml.stores.artifacts.base import batched_writes
 from loopml.stores.artifacts.trees import materialize_tree, put_directory
+from loopml.stores.scratch import scratch_directory
 from loopml.tracking.client import Client
 from loopml.tracking.fluent import attached_run
 
@@ -66,7 +66,7 @@ def run_step(client: Client, job: StepJob, values: dict[str, Any] | None = None)
     """Run one attempt of ``job``. ``values`` (digest → object) holds outputs already in
     memory, read and filled when the job runs in the driver's process."""
     with (
-        tempfile.TemporaryDirectory(prefix="loopml-step-") as scratch,
+        scratch_directory("step") as scratch,
         attached_run(client, job.run) as run,
     ):
         path = Path(scratch) / LOG_NAME
@@ -112,7 +112,7 @@ def _store(client: Client, job: StepJob, value: Any) -> tuple[str | None, str | 
         materializer = job.registry.for_type(type(value))
     except InvalidInputError as exc:
         raise InvalidInputError(f"Step {job.call!r}: {exc.message}") from exc
-    with tempfile.TemporaryDirectory(prefix="loopml-output-") as scratch:
+    with scratch_directory("output", client.artifacts) as scratch:
         folder = Path(scratch)
         try:
             materializer.write(value, folder)
@@ -131,7 +131,7 @@ def load_output(
         return None
     if materializer is None:
         raise InvalidInputError(f"Output {output} does not record its materializer.")
-    with tempfile.TemporaryDirectory(prefix="loopml-input-") as scratch:
+    with scratch_directory("input", client.artifacts) as scratch:
         folder = Path(scratch) / "value"
         materialize_tree(client.artifacts, Digest.parse(output), folder)
         return registry.by_name(materializer).read(folder)

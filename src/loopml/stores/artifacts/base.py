@@ -8,7 +8,10 @@ Directories are tree objects built on top (see :mod:`loopml.stores.artifacts.tre
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
 from loopml.core.hashing import Digest
@@ -47,3 +50,68 @@ def batched_writes(store: ArtifactStore) -> AbstractContextManager[None]:
     if isinstance(store, BatchingArtifactStore):
         return store.batched_writes()
     return nullcontext()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """One thing a store holds, as garbage collection sees it.
+
+    ``kind``: ``"blob"`` (``name`` is its digest), ``"pack"`` (``name`` is the pack's file
+    name; ``blobs`` the digests inside, none when its index is missing) or ``"temp"`` (a
+    leftover of an interrupted write in the store's ``tmp/`` folder). ``mtime`` is seconds
+    since the epoch: when it was last written (or found again by a put of the same bytes).
+    """
+
+    kind: str
+    name: str
+    size: int
+    mtime: float
+    blobs: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class CollectableArtifactStore(Protocol):
+    """A store that can list what it holds and remove it (what ``loopml gc`` needs)."""
+
+    def list_stored(self) -> Iterator[StoredObject]:
+        """Every blob, pack and temp leftover, in no particular order."""
+        ...
+
+    def remove_stored(self, item: StoredObject, *, cutoff: float) -> bool:
+        """Remove one listed object unless it was written (or found again by a put) after
+        ``cutoff`` (seconds since the epoch); True if removed, or gone already."""
+        ...
+
+
+@runtime_checkable
+class ScratchArtifactStore(Protocol):
+    """A store with a local scratch folder: large temp files written there are on the
+    store's filesystem (one rename away from it) and found by ``loopml gc`` after a crash."""
+
+    def scratch_folder(self) -> Path:
+        """The store's ``tmp/`` folder, created if needed."""
+        ...
+
+
+@runtime_checkable
+class ClaimingArtifactStore(Protocol):
+    """A store whose blobs garbage collection may remove: reusing a stored blob without
+    putting it again must claim it, so it is not removed before the reuse is recorded."""
+
+    def claim(self, digest: Digest) -> bool:
+        """Whether the blob is stored; if so, it counts as just written."""
+        ...
+
+
+def claim(store: ArtifactStore, digest: Digest) -> bool:
+    """``store.claim(digest)`` where the store has it; otherwise ``store.exists(digest)``."""
+    if isinstance(store, ClaimingArtifactStore):
+        return store.claim(digest)
+    return store.exists(digest)
+
+
+def scratch_folder(store: ArtifactStore) -> Path | None:
+    """The store's scratch folder, or None for stores without one (then use the system's)."""
+    if isinstance(store, ScratchArtifactStore):
+        return store.scratch_folder()
+    return None

@@ -21,6 +21,7 @@ import math
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
@@ -33,6 +34,7 @@ from loopml.core.errors import (
 )
 from loopml.core.hashing import CHUNK_SIZE, Digest, StreamHasher, iter_chunks
 from loopml.core.redaction import redact_uri
+from loopml.stores.artifacts.base import StoredObject
 from loopml.stores.artifacts.verify import VerifyingReader
 
 ENV_S3_ENDPOINT_URL = "LOOPML_S3_ENDPOINT_URL"
@@ -79,7 +81,8 @@ class FsspecArtifactStore:
         return f"{self._root}/blobs/{shard}/{rest}" if self._root else f"blobs/{shard}/{rest}"
 
     def put(self, data: BinaryIO) -> Digest:
-        fd, spool = tempfile.mkstemp(prefix="loopml-put-", suffix=".part")
+        # named for this process: loopml gc removes the spool of a killed one
+        fd, spool = tempfile.mkstemp(prefix=f"loopml-put-{os.getpid()}-", suffix=".part")
         try:
             hasher = StreamHasher()
             with os.fdopen(fd, "wb") as out:
@@ -113,6 +116,32 @@ class FsspecArtifactStore:
     def size(self, digest: Digest) -> int:
         with self._wrap_driver_errors(f"read the size of blob {digest}", digest):
             return int(self._fs.size(self.blob_key(digest)))
+
+    def list_stored(self) -> Iterator[StoredObject]:
+        """Every blob (this store has no packs, and its temp files are local spools)."""
+        folder = f"{self._root}/blobs" if self._root else "blobs"
+        with self._wrap_driver_errors("list the blobs"):
+            found = self._fs.find(folder, detail=True)
+        for path, info in found.items():
+            shard, _, rest = str(path).rpartition("/")
+            name = f"blake3:{shard.rpartition('/')[2]}{rest}"
+            yield StoredObject("blob", name, int(info.get("size") or 0), _modified(info))
+
+    def remove_stored(self, item: StoredObject, *, cutoff: float) -> bool:
+        """Object stores cannot remove "unless touched": the blob's time is checked just
+        before the delete (a put that reuses a blob does not touch it here, so the grace
+        period is what protects a blob that a writer is about to record)."""
+        if item.kind != "blob":
+            raise ValueError(f"{self!r} holds blobs only, not {item.kind!r}")
+        key = self.blob_key(Digest.parse(item.name))
+        with self._wrap_driver_errors(f"remove blob {item.name}"):
+            try:
+                if _modified(self._fs.info(key)) > cutoff:
+                    return False
+                self._fs.rm_file(key)
+            except FileNotFoundError:
+                pass
+        return True
 
     def _upload(self, spool: str, key: str, size: int) -> None:
         if self._scheme == "memory":
@@ -154,6 +183,17 @@ class FsspecArtifactStore:
             f"endpoint is reachable (set {ENV_S3_ENDPOINT_URL} or AWS_ENDPOINT_URL for an "
             "S3-compatible server) and that credentials are configured."
         )
+
+
+def _modified(info: dict[str, Any]) -> float:
+    """When an object was written, in seconds since the epoch (S3: LastModified; the memory
+    filesystem: created)."""
+    when = info.get("LastModified", info.get("created"))
+    if isinstance(when, datetime):
+        return when.timestamp()
+    if isinstance(when, int | float):
+        return float(when)
+    raise LoopMLError(f"The artifact store lists no modification time for {info.get('name')}.")
 
 
 def _s3_filesystem() -> tuple[Any, tuple[type[BaseException], ...]]:

@@ -35,6 +35,8 @@ from loopml.core.errors import (
     PermissionDeniedError,
 )
 from loopml.core.hashing import CHUNK_SIZE, Digest, StreamHasher, hash_bytes, iter_chunks
+from loopml.stores.artifacts.base import StoredObject
+from loopml.stores.artifacts.local_listing import list_local, remove_local
 from loopml.stores.artifacts.packs import PACKED_BLOB_MAX, PackIndex, PackWriter
 from loopml.stores.artifacts.verify import VerifyingReader
 
@@ -123,6 +125,21 @@ class LocalArtifactStore:
     def __repr__(self) -> str:
         return f"LocalArtifactStore({self.uri!r})"
 
+    def scratch_folder(self) -> Path:
+        """``<root>/tmp``: temp files there are one rename from the store, and ``loopml gc``
+        removes what a killed process left behind."""
+        with _wrap_os_errors(f"create the scratch folder of {self.root}"):
+            self._tmp.mkdir(parents=True, exist_ok=True)
+        return self._tmp
+
+    def list_stored(self) -> Iterator[StoredObject]:
+        with _wrap_os_errors(f"list the artifact store at {self.root}"):
+            yield from list_local(self.root)
+
+    def remove_stored(self, item: StoredObject, *, cutoff: float) -> bool:
+        with _wrap_os_errors(f"remove {item.kind} {item.name} from {self.root}"):
+            return remove_local(self.root, item, cutoff)
+
     def blob_path(self, digest: Digest) -> Path:
         """Where the blob for ``digest`` lives (whether or not it exists)."""
         shard, rest = digest.shard
@@ -133,7 +150,7 @@ class LocalArtifactStore:
         second = data.read(CHUNK_SIZE) if first else b""
         if not second:  # all of it is in memory: hash first, write only if new
             digest = hash_bytes(first)
-            if self._has(digest, len(first)):
+            if self._has(digest, len(first)) and self._freshen(digest):
                 return digest
             if self._batching and len(first) <= PACKED_BLOB_MAX:
                 with _wrap_os_errors(f"write a pack in {self.root}"):
@@ -190,7 +207,7 @@ class LocalArtifactStore:
         """Move ``tmp`` to the blob's place unless an intact copy is there (then False)."""
         final = self.blob_path(digest)
         # an existing blob of another size is a truncated leftover: replace it
-        if _size_or_none(final) == size:
+        if _size_or_none(final) == size and self._freshen(digest):
             return False
         if final.parent.name not in self._shards:
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -221,6 +238,11 @@ class LocalArtifactStore:
     def exists(self, digest: Digest) -> bool:
         return self._has(digest, None, fresh=True)
 
+    def claim(self, digest: Digest) -> bool:
+        """Whether the blob is stored, touching it (see :meth:`_freshen`): for a caller that
+        reuses a stored blob without putting it again."""
+        return self._has(digest, None, fresh=True) and self._freshen(digest)
+
     def size(self, digest: Digest) -> int:
         try:
             return self.blob_path(digest).stat().st_size
@@ -248,6 +270,28 @@ class LocalArtifactStore:
             return True
         writer: PackWriter | None = getattr(self._batch, "pack", None)
         return writer is not None and digest.hexdigest in writer.blobs
+
+    def _freshen(self, digest: Digest) -> bool:
+        """Mark a blob that a put found already stored as just written, so that ``loopml gc``
+        (which spares whatever is younger than its grace period, and checks again as it
+        removes) cannot remove it before the caller records what it stored. False if it is
+        gone (removed a moment ago): then the put writes it again."""
+        if self._pending(digest) is not None:
+            return True  # in this thread's pack, not yet published
+        try:
+            os.utime(self.blob_path(digest))
+            return True
+        except FileNotFoundError:
+            packed = self._packs.find(digest, fresh=False)
+            if packed is None:
+                return False
+            try:
+                os.utime(packed.pack)
+            except FileNotFoundError:
+                return False
+            return True
+        except OSError:  # not ours to touch (another user's store): keep the old behaviour
+            return True
 
     def _packed(self, digest: Digest) -> bytes | None:
         packed = self._packs.find(digest)

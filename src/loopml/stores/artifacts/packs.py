@@ -62,6 +62,8 @@ class PackIndex:
         False at most every :data:`_LOOK_AGAIN_NS` (for "do we have it already?" checks, where
         a blob another process packed a moment ago may be stored twice, harmlessly)."""
         found = self._blobs.get(digest.hexdigest)
+        if found is not None and fresh and not found.pack.exists():
+            found = None  # removed by loopml gc since it was indexed
         if found is None:
             now = time.monotonic_ns()
             if fresh or now - self._looked_at > _LOOK_AGAIN_NS:
@@ -71,7 +73,8 @@ class PackIndex:
         return found
 
     def _refresh(self) -> bool:
-        """Read the indexes added since the last look; True if there were any. The folder's
+        """Read the indexes added since the last look (all of them again when one was removed);
+        True if anything changed. The folder's
         mtime says whether to look, unless it is so recent that another index could have
         landed in the same timestamp tick."""
         try:
@@ -80,19 +83,21 @@ class PackIndex:
             return False
         if mtime == self._seen_mtime and time.time_ns() - mtime > _RACY_NS:
             return False
-        new = [
-            entry
-            for entry in os.scandir(self.folder)
-            if entry.name.endswith(".idx") and entry.name not in self._loaded
-        ]
-        blobs = dict(self._blobs)
+        indexes = [entry for entry in os.scandir(self.folder) if entry.name.endswith(".idx")]
+        loaded, blobs = self._loaded, self._blobs
+        removed = bool(loaded - {entry.name for entry in indexes})
+        if removed:  # packs removed by loopml gc: read every index again
+            loaded, blobs = set(), {}
+        new = [entry for entry in indexes if entry.name not in loaded]
+        blobs = dict(blobs)
         for entry in new:
             pack = self.folder / (entry.name[: -len(".idx")] + ".pack")
             blobs.update(_read_index(Path(entry.path), pack))
-            self._loaded.add(entry.name)
+            loaded.add(entry.name)
         self._blobs = blobs  # one assignment: readers on other threads see old or new
+        self._loaded = loaded
         self._seen_mtime = mtime
-        return bool(new)
+        return bool(new) or removed
 
 
 def _read_index(index: Path, pack: Path) -> dict[str, PackedBlob]:

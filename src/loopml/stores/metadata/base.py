@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from loopml.core.entities import (
     AliasChange,
@@ -291,3 +291,20 @@ class MetadataStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ReferencedDigests:
+    """The digests the metadata names: ``blobs`` are plain blobs; ``trees`` may be tree
+    objects, whose entries are referenced too (a value that is not a tree is a plain blob)."""
+
+    blobs: frozenset[str]
+    trees: frozenset[str]
+
+
+@runtime_checkable
+class ReferenceListingMetadataStore(Protocol):
+    """A store that can list every digest it references (what ``loopml gc`` needs); the
+    remote client does not: garbage collection runs beside the stores, not over HTTP."""
+
+    def list_referenced_digests(self) -> ReferencedDigests: ...

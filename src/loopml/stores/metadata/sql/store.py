@@ -61,9 +61,14 @@ from loopml.core.validation import (
     validate_edge_digest,
     validate_name,
 )
-from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, NewRun, RunQuery
+from loopml.stores.metadata.base import (
+    DEFAULT_MAX_RESULTS,
+    NewRun,
+    ReferencedDigests,
+    RunQuery,
+)
 from loopml.stores.metadata.sql import datasets as dataset_rows
-from loopml.stores.metadata.sql import lineage, paging
+from loopml.stores.metadata.sql import lineage, paging, references
 from loopml.stores.metadata.sql import models as model_rows
 from loopml.stores.metadata.sql.engine import (
     BUSY_TIMEOUT_S,
@@ -499,6 +504,12 @@ class SqlMetadataStore:
         tree = None if digest is None else validate_edge_digest(digest)
         with self._read() as conn:
             return lineage.list_edges(conn, run, tree)
+
+    # garbage collection
+    def list_referenced_digests(self) -> ReferencedDigests:
+        """Every digest the metadata names (see :mod:`.references`), in one read."""
+        with self._read() as conn:
+            return references.referenced_digests(conn)
 
     # model registry (see .models for how versions are numbered and aliases moved)
 
