@@ -98,6 +98,14 @@ def serve_command(
         bool,
         typer.Option("--no-onnx", help="Serve the native model even if an ONNX variant exists."),
     ] = False,
+    log_stuck_seconds: Annotated[
+        float,
+        typer.Option(
+            "--log-stuck-seconds",
+            min=0.1,
+            help="/health calls the prediction log stuck when rows wait this much too long.",
+        ),
+    ] = 120.0,
     header_timeout: Annotated[
         float,
         typer.Option(
@@ -172,6 +180,7 @@ def serve_command(
         log_predictions=not no_log,
         log_roll_seconds=log_roll_seconds,
         log_roll_rows=log_roll_rows,
+        log_stuck_seconds=log_stuck_seconds,
         canary=canary,
         shadow=shadow,
         header_timeout_seconds=header_timeout,

@@ -23,7 +23,8 @@ class ServeOptions:
     moved; ``prefer_onnx`` serves a version's ONNX conversion when it has one.
 
     ``log_predictions`` logs every prediction to the store (spilled to the local spool every
-    ``log_flush_seconds``, stored as a part every ``log_roll_seconds`` or ``log_roll_rows``).
+    ``log_flush_seconds``, stored as a part every ``log_roll_seconds`` or ``log_roll_rows``;
+    ``/health`` calls it stuck when rows wait ``log_stuck_seconds`` longer than that).
     ``canary`` (``"challenger:10%"``) or ``shadow`` (``"challenger"``) name a second alias of
     the served model and what it gets (see :mod:`loopml.serving.traffic`).
 
@@ -41,6 +42,7 @@ class ServeOptions:
     log_flush_seconds: float = 1.0
     log_roll_seconds: float = 60.0
     log_roll_rows: int = 100_000
+    log_stuck_seconds: float = 120.0
     canary: str | None = None
     shadow: str | None = None
     header_timeout_seconds: float = 10.0
@@ -78,6 +80,7 @@ class ServeOptions:
         for name, low in (
             ("log_flush_seconds", 0.01),
             ("log_roll_seconds", 0.1),
+            ("log_stuck_seconds", 0.1),
             ("header_timeout_seconds", 0.1),
             ("body_timeout_seconds", 0.1),
         ):

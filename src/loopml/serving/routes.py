@@ -232,10 +232,14 @@ async def health(request: Request) -> Response:
 
 
 def _health(request: Request) -> Response:
-    model = _state(request).holder.require()
-    return json_response(
-        {"status": "ready", "model_version": model.label}, headers={VERSION_HEADER: model.label}
-    )
+    """Ready with the model loaded; the prediction log's state beside it (a stuck log does
+    not make the server unready: it still answers, and rows wait on disk)."""
+    state = _state(request)
+    model = state.holder.require()
+    content: dict[str, Any] = {"status": "ready", "model_version": model.label}
+    if state.traffic.log is not None:
+        content["prediction_log"] = state.traffic.log.health().as_json()
+    return json_response(content, headers={VERSION_HEADER: model.label})
 
 
 @router.get(

@@ -111,6 +111,7 @@ def build_app(target: str, options: ServeOptions, run_id: str | None) -> FastAPI
             flush_seconds=options.log_flush_seconds,
             roll_seconds=options.log_roll_seconds,
             roll_rows=options.log_roll_rows,
+            stuck_seconds=options.log_stuck_seconds,
             metrics=metrics.log,
         )
     return create_app(

@@ -19,6 +19,7 @@ __all__ = [
     "HealthBody",
     "InferResponse",
     "InvocationsResponse",
+    "LogHealthBody",
     "ModelMetadata",
     "ServerMetadata",
     "VersionBody",
@@ -109,9 +110,19 @@ class ServerMetadata(BaseModel):
     extensions: list[str]
 
 
+class LogHealthBody(BaseModel):
+    status: str = Field(examples=["ok"], description="'ok', or 'stuck': rows wait too long.")
+    unsent_rows: int = Field(examples=[0])
+    oldest_unsent_seconds: float = Field(examples=[0.8])
+    problem: str | None = Field(default=None, description="Why rows are not stored, if known.")
+
+
 class HealthBody(BaseModel):
     status: str = Field(examples=["ready"])
     model_version: str = Field(examples=["cancer@3"])
+    prediction_log: LogHealthBody | None = Field(
+        default=None, description="The prediction log's state (absent without a log)."
+    )
 
 
 class VersionBody(BaseModel):
