@@ -305,13 +305,16 @@ def test_health_is_503_until_the_alias_is_set_and_the_model_loaded_then_200(
     for path in ("/health", "/ping", "/v2/health/ready", "/v2/models/later/ready"):
         assert httpx.get(f"{url}{path}").status_code == 503, path
     refused = _invocations(url, {"inputs": project.x[:1].tolist()})
-    assert refused.status_code == 503 and refused.json()["error"]["code"] == "model_not_ready"
+    assert refused.status_code == 503 and refused.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+    assert refused.headers["x-loopml-error-code"] == "model_not_ready"
+    assert httpx.head(f"{url}/ping").status_code == 503
     assert httpx.get(f"{url}/v2/health/live").status_code == 200
 
     loopml.models.set_alias("later", "champion", 1, client=project.client)
     assert wait_for(lambda: httpx.get(f"{url}/health").status_code == 200)
     assert httpx.get(f"{url}/health").json()["model_version"] == "later@1"
     assert httpx.get(f"{url}/v2/health/ready").json() == {"ready": True}
+    assert httpx.head(f"{url}/ping").status_code == 200
     assert _invocations(url, {"inputs": project.x[:1].tolist()}).status_code == 200
 
 
@@ -395,9 +398,11 @@ def test_bad_table_input_gets_a_4xx_naming_the_field_never_a_5xx(
     for case, body, headers, status, text in _bad_table_requests(project.frame):
         response = _invocations(table_url, body, headers)
         assert response.status_code == status, (case, response.text)
-        error = response.json()["error"]
+        error = response.json()  # MLflow's shape, so MLflow's clients show it
+        assert set(error) == {"error_code", "message"}, (case, error)
         assert text in error["message"], (case, error)
-        assert error["code"] and response.headers["x-request-id"]
+        assert error["error_code"] in ("BAD_REQUEST", "REQUEST_LIMIT_EXCEEDED"), (case, error)
+        assert response.headers["x-loopml-error-code"] and response.headers["x-request-id"]
 
 
 def test_bad_array_input_gets_a_4xx_naming_the_field(project: Project, array_url: str) -> None:
@@ -412,7 +417,7 @@ def test_bad_array_input_gets_a_4xx_naming_the_field(project: Project, array_url
     for body, text in cases:
         response = _invocations(array_url, body)
         assert response.status_code == 422, response.text
-        assert text in response.json()["error"]["message"]
+        assert text in response.json()["message"]
     infer = f"{array_url}/v2/models/cancer-array/infer"
     tensor = {"name": "inputs", "shape": [2, 30], "datatype": "FP64", "data": row}
     oip_cases = [
@@ -426,8 +431,11 @@ def test_bad_array_input_gets_a_4xx_naming_the_field(project: Project, array_url
     for body, status, text in oip_cases:
         response = httpx.post(infer, json=body)
         assert response.status_code == status, response.text
-        assert text in response.json()["error"]["message"]
-    assert httpx.post(f"{array_url}/v2/models/other/infer", json={}).status_code == 404
+        body = response.json()  # the Open Inference Protocol's shape: {"error": "<message>"}
+        assert set(body) == {"error"} and text in body["error"], body
+    other = httpx.post(f"{array_url}/v2/models/other/infer", json={})
+    assert other.status_code == 404 and "No model 'other' here" in other.json()["error"]
+    assert "No such endpoint" in httpx.get(f"{array_url}/v2/nothing").json()["error"]
 
 
 # -- load -------------------------------------------------------------------------------------

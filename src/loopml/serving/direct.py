@@ -94,8 +94,8 @@ class DirectPredictions:
             status = 499  # nobody to answer; counted as nginx does
             return
         except Exception as exc:
-            status, error = error_answer(scope["method"], scope["path"], exc)
-            await _respond(send, status, json_body(error), rid, None)
+            status, error, extra = error_answer(scope["method"], scope["path"], exc)
+            await _respond(send, status, json_body(error), rid, None, extra)
         else:
             status, label = 200, model.label
             await _respond(send, 200, body, rid, label)
@@ -109,9 +109,15 @@ def _text(value: bytes | None) -> str | None:
 
 
 async def _respond(
-    send: Send, status: int, body: bytes, rid: str | None, label: str | None
+    send: Send,
+    status: int,
+    body: bytes,
+    rid: str | None,
+    label: str | None,
+    extra: dict[str, str] | None = None,
 ) -> None:
     headers = [(b"content-length", str(len(body)).encode()), _JSON]
+    headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in (extra or {}).items())
     if rid:
         headers.append((REQUEST_ID_HEADER.encode(), rid.encode("latin-1")))
     if label:

@@ -37,7 +37,9 @@ from loopml.serving.schemas import (
     HealthBody,
     InferResponse,
     InvocationsResponse,
+    MlflowErrorBody,
     ModelMetadata,
+    OipErrorBody,
     ServerMetadata,
     VersionBody,
 )
@@ -63,6 +65,12 @@ _USABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _ERRORS: dict[int | str, dict[str, Any]] = {
     "4XX": {"model": ErrorBody, "description": "The request is wrong; the message says how."},
     503: {"model": ErrorBody, "description": "The model is not loaded yet."},
+}
+_MLFLOW_ERRORS: dict[int | str, dict[str, Any]] = {
+    key: {**value, "model": MlflowErrorBody} for key, value in _ERRORS.items()
+}
+_OIP_ERRORS: dict[int | str, dict[str, Any]] = {
+    key: {**value, "model": OipErrorBody} for key, value in _ERRORS.items()
 }
 T = TypeVar("T")
 
@@ -173,7 +181,7 @@ def _numbers(predictions: Any) -> Any:
     "/invocations",
     summary="Predict (MLflow scoring protocol)",
     openapi_extra=INVOCATIONS_REQUEST_BODY,
-    responses={200: {"model": InvocationsResponse}, **_ERRORS},
+    responses={200: {"model": InvocationsResponse}, **_MLFLOW_ERRORS},
 )
 async def invocations(request: Request) -> Response:
     """Predictions for a `dataframe_split`, `dataframe_records`, `instances` or `inputs`
@@ -215,10 +223,11 @@ async def invocation_answer(
     return model, content
 
 
-@router.get(
+@router.api_route(
     "/ping",
+    methods=["GET", "HEAD"],
     summary="Health (SageMaker / MLflow)",
-    responses={200: {"model": HealthBody}, **_ERRORS},
+    responses={200: {"model": HealthBody}, **_MLFLOW_ERRORS},
 )
 async def ping(request: Request) -> Response:
     """200 once the model is loaded, 503 before."""
@@ -338,7 +347,7 @@ def named_model(state: ServingState, name: str, version: str | None) -> tuple[Se
 @router.get(
     "/v2/models/{name}",
     summary="Model metadata (OIP)",
-    responses={200: {"model": ModelMetadata}, **_ERRORS},
+    responses={200: {"model": ModelMetadata}, **_OIP_ERRORS},
 )
 async def metadata(name: str, request: Request) -> Response:
     """The inputs and outputs the model takes and gives, with datatype and shape."""
@@ -348,7 +357,7 @@ async def metadata(name: str, request: Request) -> Response:
 @router.get(
     "/v2/models/{name}/versions/{version}",
     summary="Model version metadata (OIP)",
-    responses={200: {"model": ModelMetadata}, **_ERRORS},
+    responses={200: {"model": ModelMetadata}, **_OIP_ERRORS},
 )
 async def version_metadata(name: str, version: str, request: Request) -> Response:
     return _metadata(named_model(_state(request), name, version)[0])
@@ -367,7 +376,7 @@ def _metadata(model: ServedModel) -> Response:
     return json_response(content, headers={VERSION_HEADER: loaded.label})
 
 
-@router.get("/v2/models/{name}/ready", summary="Model readiness (OIP)", responses=_ERRORS)
+@router.get("/v2/models/{name}/ready", summary="Model readiness (OIP)", responses=_OIP_ERRORS)
 async def model_ready(name: str, request: Request) -> Response:
     return _model_ready(request, name, None)
 
@@ -375,7 +384,7 @@ async def model_ready(name: str, request: Request) -> Response:
 @router.get(
     "/v2/models/{name}/versions/{version}/ready",
     summary="Model version readiness (OIP)",
-    responses=_ERRORS,
+    responses=_OIP_ERRORS,
 )
 async def model_version_ready(name: str, version: str, request: Request) -> Response:
     return _model_ready(request, name, version)
@@ -393,7 +402,7 @@ def _model_ready(request: Request, name: str, version: str | None) -> Response:
     "/v2/models/{name}/infer",
     summary="Predict (OIP)",
     openapi_extra=INFER_REQUEST_BODY,
-    responses={200: {"model": InferResponse}, **_ERRORS},
+    responses={200: {"model": InferResponse}, **_OIP_ERRORS},
 )
 async def infer(name: str, request: Request) -> Response:
     """Predictions for input tensors: one `inputs` tensor for an array model, one 1-D tensor
@@ -405,7 +414,7 @@ async def infer(name: str, request: Request) -> Response:
     "/v2/models/{name}/versions/{version}/infer",
     summary="Predict with a model version (OIP)",
     openapi_extra=INFER_REQUEST_BODY,
-    responses={200: {"model": InferResponse}, **_ERRORS},
+    responses={200: {"model": InferResponse}, **_OIP_ERRORS},
 )
 async def version_infer(name: str, version: str, request: Request) -> Response:
     return await _infer(request, name, version)

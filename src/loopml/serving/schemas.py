@@ -20,7 +20,9 @@ __all__ = [
     "InferResponse",
     "InvocationsResponse",
     "LogHealthBody",
+    "MlflowErrorBody",
     "ModelMetadata",
+    "OipErrorBody",
     "ServerMetadata",
     "VersionBody",
 ]
@@ -32,7 +34,22 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorBody(BaseModel):
+    """An error of loopml's own endpoints (``/health``, ``/feedback``, ``/version``)."""
+
     error: ErrorDetail
+
+
+class MlflowErrorBody(BaseModel):
+    """An error of MLflow's scoring protocol, as MLflow's clients read it."""
+
+    error_code: str = Field(examples=["BAD_REQUEST"])
+    message: str = Field(examples=["dataframe_split.columns[3]: expected 'mean_radius'."])
+
+
+class OipErrorBody(BaseModel):
+    """An error of the Open Inference Protocol, as the protocol defines it."""
+
+    error: str = Field(examples=["inputs[0].data: 30 values, but shape [2, 30] holds 60"])
 
 
 class DataframeSplit(BaseModel):
