@@ -21,7 +21,7 @@ from loopml.core.errors import ConflictError, NotFoundError
 from loopml.core.ids import new_id
 from loopml.core.version import __version__
 from loopml.serving.errors import ModelNotReadyError, PayloadTooLargeError
-from loopml.serving.feedback import parse_feedback
+from loopml.serving.feedback import parse_feedback, split_issued
 from loopml.serving.holder import ModelHolder, ServedModel
 from loopml.serving.log_records import prediction_ids
 from loopml.serving.metrics import ServingMetrics
@@ -283,7 +283,9 @@ async def version(request: Request) -> Response:
 async def feedback(request: Request) -> Response:
     """The true outcome of earlier predictions, by the `prediction_id` a response gave:
     `{"prediction_id": "…-0", "label": 1}` or a list of them. Logged like the predictions and
-    joined with them by id (`loopml monitor predictions NAME`)."""
+    joined with them by id (`loopml monitor predictions NAME`). Labels for ids no server of
+    this model gave out are not kept: the answer counts them (`unknown`, with the first few
+    `unknown_ids`), and is 422 when no id is known."""
     state = _state(request)
     request_id(request)
     if state.traffic.log is None:
@@ -293,8 +295,12 @@ async def feedback(request: Request) -> Response:
         )
     body = await read_body(request, state.options.max_body_bytes)
     entry = await _parse(body, lambda: parse_feedback(body, max_rows=state.options.max_rows))
-    state.traffic.log.add(entry)
-    return json_response({"accepted": entry.count})
+    known, unknown = split_issued(entry, state.traffic.main.source.name)
+    if known.count:
+        state.traffic.log.add(known)
+    return json_response(
+        {"accepted": known.count, "unknown": len(unknown), "unknown_ids": unknown[:10]}
+    )
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

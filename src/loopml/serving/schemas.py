@@ -159,7 +159,9 @@ class Label(BaseModel):
 
 
 class FeedbackResponse(BaseModel):
-    accepted: int = Field(examples=[1])
+    accepted: int = Field(examples=[1], description="Labels kept.")
+    unknown: int = Field(examples=[0], description="Labels for ids no server gave out.")
+    unknown_ids: list[str] = Field(examples=[[]], description="The first ten of those ids.")
 
 
 def _inline(*models: type[BaseModel]) -> dict[str, Any]:
