@@ -20,12 +20,19 @@ from fastapi import APIRouter, Request, Response
 from loopml.core.errors import ConflictError, NotFoundError
 from loopml.core.ids import new_id
 from loopml.core.version import __version__
+from loopml.serving.content_encoding import decode_body
 from loopml.serving.errors import ModelNotReadyError, PayloadTooLargeError
 from loopml.serving.feedback import parse_feedback, split_issued
 from loopml.serving.holder import ModelHolder, ServedModel
 from loopml.serving.log_records import prediction_ids
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.oip import infer_response, model_metadata, parse_infer
+from loopml.serving.oip_binary import (
+    HEADER_LENGTH,
+    decode_binary_request,
+    encode_binary_response,
+    wants_binary_output,
+)
 from loopml.serving.options import ServeOptions
 from loopml.serving.payloads import parse_invocation
 from loopml.serving.schemas import (
@@ -48,6 +55,7 @@ from loopml.serving.traffic import Traffic
 __all__ = [
     "ServingState",
     "infer_answer",
+    "infer_body",
     "invocation_answer",
     "json_body",
     "json_response",
@@ -129,13 +137,33 @@ def usable_request_id(given: str | None) -> str:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 once it is larger than ``limit`` (before any parsing)."""
-    return await read_chunks(request.stream(), request.headers.get("content-length", ""), limit)
+    """The body, refused with 413 once it is larger than ``limit`` (before any parsing), and
+    decompressed (``Content-Encoding``) to at most ``limit`` bytes."""
+    headers = request.headers
+    return await read_chunks(
+        request.stream(),
+        headers.get("content-length", ""),
+        limit,
+        content_encoding=headers.get("content-encoding"),
+    )
 
 
-async def read_chunks(stream: AsyncIterator[bytes], declared: str, limit: int) -> bytes:
+async def read_chunks(
+    stream: AsyncIterator[bytes],
+    declared: str,
+    limit: int,
+    *,
+    content_encoding: str | None = None,
+) -> bytes:
     """The body from ``stream`` (``declared``: its Content-Length, or ""), refused with 413
-    once it is larger than ``limit``."""
+    once it is larger than ``limit``; decompressed as ``content_encoding`` says."""
+    body = await _read_raw(stream, declared, limit)
+    if not content_encoding or content_encoding.strip().lower() == "identity":
+        return body
+    return await _parse(body, lambda: decode_body(body, content_encoding, limit))
+
+
+async def _read_raw(stream: AsyncIterator[bytes], declared: str, limit: int) -> bytes:
     too_large = declared.isdigit() and int(declared) > limit
     chunks: list[bytes] = []
     size = 0
@@ -315,7 +343,9 @@ async def metrics(request: Request) -> Response:
 
 @router.get("/v2", summary="Server metadata (OIP)", responses={200: {"model": ServerMetadata}})
 async def server_metadata() -> Response:
-    return json_response({"name": "loopml", "version": __version__, "extensions": []})
+    return json_response(
+        {"name": "loopml", "version": __version__, "extensions": ["binary_tensor_data"]}
+    )
 
 
 @router.get("/v2/health/live", summary="Liveness (OIP)")
@@ -430,7 +460,7 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
     started = time.perf_counter()
     state = _state(request)
     rid = request_id(request)
-    model, content = await infer_answer(
+    model, content, binary = await infer_answer(
         state,
         name,
         version,
@@ -438,8 +468,10 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
         request.headers.get("content-type"),
         rid,
         started,
+        binary_header=request.headers.get(HEADER_LENGTH),
     )
-    return json_response(content, headers=_answer_headers(model, rid))
+    body, headers = infer_body(content, binary=binary)
+    return Response(body, headers={**_answer_headers(model, rid), **headers})
 
 
 async def infer_answer(
@@ -450,10 +482,19 @@ async def infer_answer(
     content_type: str | None,
     rid: str,
     started: float,
-) -> tuple[ServedModel, dict[str, Any]]:
-    """The model an infer request names and its answer, as :func:`invocation_answer`."""
+    *,
+    binary_header: str | None = None,
+) -> tuple[ServedModel, dict[str, Any], bool]:
+    """The model an infer request names, its answer, as :func:`invocation_answer`, and
+    whether the answer is asked for in binary (``binary_header``: the request's
+    Inference-Header-Content-Length, for the binary tensor data extension)."""
     model, traffic = named_model(state, name, version)
     body = await read()
+    binary = False
+    if binary_header is not None:
+        document = await _parse(body, lambda: decode_binary_request(body, binary_header))
+        binary = wants_binary_output(document)
+        body, content_type = json_body(document), "application/json"
     parsed = await _parse(
         body,
         lambda: parse_infer(body, content_type, model.spec, max_rows=state.options.max_rows),
@@ -466,4 +507,27 @@ async def infer_answer(
         predictions=predictions,
         prediction_ids=prediction_ids(prefix, parsed.rows.count),
     )
-    return model, content
+    if not binary and binary_header is None:
+        binary = wants_binary_output(_plain_document(body))
+    return model, content, binary
+
+
+def _plain_document(body: bytes) -> dict[str, Any]:
+    """The parsed JSON infer request again (only when it may ask for a binary answer)."""
+    if b"binary_data" not in body:
+        return {}
+    import orjson
+
+    document = orjson.loads(body)
+    return document if isinstance(document, dict) else {}
+
+
+def infer_body(content: dict[str, Any], *, binary: bool) -> tuple[bytes, dict[str, str]]:
+    """The infer answer's body and headers: JSON, or the binary extension's form."""
+    if not binary:
+        return json_body(content), {"content-type": "application/json"}
+    body, header_length = encode_binary_response(content)
+    return body, {
+        "content-type": "application/octet-stream",
+        HEADER_LENGTH: str(header_length),
+    }
