@@ -63,8 +63,7 @@ def decode_binary_request(body: bytes, header_length: str) -> dict[str, Any]:
         ) from exc
     if not isinstance(document, dict):
         raise InvalidInputError(
-            f"The JSON part of the body ({_HEADER}) must be an infer request object with "
-            "'inputs'."
+            f"The JSON part of the body ({_HEADER}) must be an infer request object with 'inputs'."
         )
     inputs = document.get("inputs")
     if not isinstance(inputs, list):

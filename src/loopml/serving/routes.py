@@ -251,14 +251,19 @@ async def invocation_answer(
     return model, content
 
 
-@router.api_route(
+@router.get(
     "/ping",
-    methods=["GET", "HEAD"],
     summary="Health (SageMaker / MLflow)",
     responses={200: {"model": HealthBody}, **_MLFLOW_ERRORS},
 )
 async def ping(request: Request) -> Response:
     """200 once the model is loaded, 503 before."""
+    return _health(request)
+
+
+@router.head("/ping", summary="Health, without a body (load balancers)", responses=_MLFLOW_ERRORS)
+async def ping_head(request: Request) -> Response:
+    """200 once the model is loaded, 503 before; no body."""
     return _health(request)
 
 
