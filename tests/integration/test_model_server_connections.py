@@ -134,6 +134,7 @@ def test_more_idle_sockets_than_the_file_limit_do_not_stop_probes_or_predictions
             idle.append(socket.create_connection(("127.0.0.1", served.port)))
         health = httpx.get(f"{served.url}/health", timeout=30)
         assert health.status_code == 200
+        assert health.json()["prediction_log"]["status"] == "ok"
         assert _predict(served).status_code == 200
     finally:
         for sock in idle:
