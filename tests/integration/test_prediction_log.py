@@ -178,11 +178,15 @@ def test_sigterm_under_load_loses_no_logged_prediction_and_labels_join_by_id(
         thread.start()
     assert wait_for(lambda: len(load.ids) >= 300, timeout=60)
     labelled = load.ids[:5]
+    made_up = [f"{'0' * 32}-0", f"{labelled[0].rsplit('-', 1)[0]}-999999"]
     sent = httpx.post(
         f"{server.url}/feedback",
-        json=[{"prediction_id": pid, "label": 1} for pid in labelled],
+        json=[{"prediction_id": pid, "label": 1} for pid in [*labelled, *made_up]],
     )
-    assert sent.status_code == 200 and sent.json() == {"accepted": 5}
+    assert sent.status_code == 200
+    assert sent.json() == {"accepted": 5, "unknown": 2, "unknown_ids": made_up}
+    none_known = httpx.post(f"{server.url}/feedback", json={"prediction_id": "a-0", "label": 1})
+    assert none_known.status_code == 422 and "'a-0'" in none_known.json()["error"]["message"]
     wrong = httpx.post(f"{server.url}/feedback", json={"prediction_id": labelled[0]})
     assert wrong.status_code == 422 and "body.label: missing" in wrong.json()["error"]["message"]
 

@@ -98,6 +98,38 @@ def serve_command(
         bool,
         typer.Option("--no-onnx", help="Serve the native model even if an ONNX variant exists."),
     ] = False,
+    log_stuck_seconds: Annotated[
+        float,
+        typer.Option(
+            "--log-stuck-seconds",
+            min=0.1,
+            help="/health calls the prediction log stuck when rows wait this much too long.",
+        ),
+    ] = 120.0,
+    header_timeout: Annotated[
+        float,
+        typer.Option(
+            "--header-timeout",
+            min=0.1,
+            help="Seconds a client has to send a request's headers (else 408, closed).",
+        ),
+    ] = 10.0,
+    body_timeout: Annotated[
+        float,
+        typer.Option(
+            "--body-timeout",
+            min=0.1,
+            help="Seconds a client has to send a request's body after its headers (else 408).",
+        ),
+    ] = 60.0,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(
+            "--max-connections",
+            min=1,
+            help="Most open connections per process (default: the file limit less a reserve).",
+        ),
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only errors (no banner, no swaps).")
     ] = False,
@@ -148,8 +180,12 @@ def serve_command(
         log_predictions=not no_log,
         log_roll_seconds=log_roll_seconds,
         log_roll_rows=log_roll_rows,
+        log_stuck_seconds=log_stuck_seconds,
         canary=canary,
         shadow=shadow,
+        header_timeout_seconds=header_timeout,
+        body_timeout_seconds=body_timeout,
+        max_connections=max_connections,
     )
     check_port_free(host, port)
     err = output.console(stderr=True, quiet=quiet)

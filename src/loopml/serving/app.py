@@ -2,8 +2,8 @@
 
 The app starts loading the model when it starts (``/health`` answers 503 until it is loaded)
 and follows the source while it runs; predictions run in one worker thread, never on the
-event loop. Errors are ``{"error": {"code", "message"}}``: 4xx for anything wrong with a
-request, naming the field; 5xx only for the server's own faults.
+event loop. Errors take each protocol's shape (see ``errors.py``): 4xx for anything wrong
+with a request, naming the field; 5xx only for the server's own faults.
 
 >>> source = RegistrySource("cancer@champion", Client(create=False))  # doctest: +SKIP
 >>> uvicorn.run(create_app(source, ServeOptions(max_batch_size=32)))  # doctest: +SKIP
@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from loopml.core.errors import LoopMLError
 from loopml.core.version import __version__
 from loopml.serving.direct import DirectPredictions
-from loopml.serving.errors import error_answer
+from loopml.serving.errors import ERROR_CODE_HEADER, error_answer, error_body
 from loopml.serving.holder import ModelHolder
 from loopml.serving.metrics import RequestMetrics, ServingMetrics
 from loopml.serving.options import ServeOptions
@@ -133,13 +133,14 @@ def _headers(request: Request) -> dict[str, str]:
 
 
 def _error(request: Request, status: int, code: str, message: str) -> Response:
-    content = {"error": {"code": code, "message": message}}
-    return json_response(content, status_code=status, headers=_headers(request))
+    content = error_body(request.url.path, status, code, message)
+    headers = {**_headers(request), ERROR_CODE_HEADER: code}
+    return json_response(content, status_code=status, headers=headers)
 
 
 async def _loopml_error(request: Request, exc: Exception) -> Response:
-    status, content = error_answer(request.method, request.url.path, exc)
-    return json_response(content, status_code=status, headers=_headers(request))
+    status, content, headers = error_answer(request.method, request.url.path, exc)
+    return json_response(content, status_code=status, headers={**_headers(request), **headers})
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -155,5 +156,4 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    status, content = error_answer(request.method, request.url.path, exc)
-    return json_response(content, status_code=status, headers=_headers(request))
+    return await _loopml_error(request, exc)

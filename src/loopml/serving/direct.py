@@ -15,11 +15,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 from loopml.serving.errors import error_answer
+from loopml.serving.oip_binary import HEADER_LENGTH
 from loopml.serving.routes import (
     REQUEST_ID_HEADER,
     VERSION_HEADER,
     ServingState,
     infer_answer,
+    infer_body,
     invocation_answer,
     json_body,
     read_chunks,
@@ -77,28 +79,38 @@ class DirectPredictions:
             content_type = _text(headers.get(b"content-type"))
             declared = _text(headers.get(b"content-length")) or ""
             limit = self.state.options.max_body_bytes
+            encoding = _text(headers.get(b"content-encoding"))
 
             def read() -> Awaitable[bytes]:
-                return read_chunks(_chunks(receive), declared, limit)
+                return read_chunks(_chunks(receive), declared, limit, content_encoding=encoding)
 
+            extra: dict[str, str] = {}
             if name is None:
                 model, content = await invocation_answer(
                     self.state, read, content_type, rid, started
                 )
+                body = json_body(content)
             else:
-                model, content = await infer_answer(
-                    self.state, name, version, read, content_type, rid, started
+                model, content, binary = await infer_answer(
+                    self.state,
+                    name,
+                    version,
+                    read,
+                    content_type,
+                    rid,
+                    started,
+                    binary_header=_text(headers.get(HEADER_LENGTH.encode())),
                 )
-            body = json_body(content)
+                body, extra = infer_body(content, binary=binary)
         except ClientDisconnectedError:
             status = 499  # nobody to answer; counted as nginx does
             return
         except Exception as exc:
-            status, error = error_answer(scope["method"], scope["path"], exc)
-            await _respond(send, status, json_body(error), rid, None)
+            status, error, extra = error_answer(scope["method"], scope["path"], exc)
+            await _respond(send, status, json_body(error), rid, None, extra)
         else:
             status, label = 200, model.label
-            await _respond(send, 200, body, rid, label)
+            await _respond(send, 200, body, rid, label, extra)
         finally:
             seconds = time.perf_counter() - started
             self.state.metrics.observe_request(endpoint, status, label, seconds)
@@ -109,9 +121,18 @@ def _text(value: bytes | None) -> str | None:
 
 
 async def _respond(
-    send: Send, status: int, body: bytes, rid: str | None, label: str | None
+    send: Send,
+    status: int,
+    body: bytes,
+    rid: str | None,
+    label: str | None,
+    extra: dict[str, str] | None = None,
 ) -> None:
-    headers = [(b"content-length", str(len(body)).encode()), _JSON]
+    extra = extra or {}
+    headers = [(b"content-length", str(len(body)).encode())]
+    if "content-type" not in extra:
+        headers.append(_JSON)
+    headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in (extra or {}).items())
     if rid:
         headers.append((REQUEST_ID_HEADER.encode(), rid.encode("latin-1")))
     if label:

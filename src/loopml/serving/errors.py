@@ -1,6 +1,12 @@
-"""The errors the model server answers with, beyond the shared ones in ``loopml.core.errors``.
+"""The errors the model server answers with, beyond the shared ones in ``loopml.core.errors``,
+and the one place that renders an error in each protocol's own shape, so that protocol's
+clients can show it:
 
-Every one renders as ``{"error": {"code", "message"}}`` with its own HTTP status, and every
+- Open Inference Protocol (``/v2/...``): ``{"error": "<message>"}``;
+- MLflow scoring (``/invocations``, ``/ping``): ``{"error_code": "BAD_REQUEST", "message"}``;
+- loopml's own endpoints (``/health``, ``/feedback``, ...): ``{"error": {"code", "message"}}``.
+
+Every error also carries loopml's stable code in the ``x-loopml-error-code`` header, and every
 message names the field at fault (``dataframe_split.columns[3]: expected 'mean_radius'``).
 """
 
@@ -18,7 +24,20 @@ __all__ = [
     "PredictionFailedError",
     "UnsupportedMediaTypeError",
     "error_answer",
+    "error_body",
+    "protocol_of",
 ]
+
+ERROR_CODE_HEADER = "x-loopml-error-code"
+OIP, MLFLOW, LOOPML = "oip", "mlflow", "loopml"
+_MLFLOW_PATHS = frozenset({"/invocations", "/ping"})
+# MLflow's ErrorCode names (databricks.proto), by HTTP status
+_MLFLOW_CODES = {
+    404: "ENDPOINT_NOT_FOUND",
+    409: "RESOURCE_CONFLICT",
+    413: "REQUEST_LIMIT_EXCEEDED",
+    503: "TEMPORARILY_UNAVAILABLE",
+}
 
 log = logging.getLogger("loopml.serving")
 
@@ -54,17 +73,39 @@ class ModelNotReadyError(BackendUnavailableError):
     code = "model_not_ready"
 
 
-def error_answer(method: str, path: str, exc: Exception) -> tuple[int, dict[str, Any]]:
-    """The status and body for ``exc`` raised while answering ``method path``; the server's
-    own faults are logged (with the traceback when unexpected), never shown to the client."""
+def protocol_of(path: str) -> str:
+    """Which protocol's error shape a request to ``path`` gets: OIP, MLFLOW or LOOPML."""
+    if path == "/v2" or path.startswith("/v2/"):
+        return OIP
+    return MLFLOW if path in _MLFLOW_PATHS else LOOPML
+
+
+def error_body(path: str, status: int, code: str, message: str) -> dict[str, Any]:
+    """The body of an error answered to a request for ``path``, in its protocol's shape."""
+    protocol = protocol_of(path)
+    if protocol == OIP:
+        return {"error": message}
+    if protocol == MLFLOW:
+        fallback = "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR"
+        return {"error_code": _MLFLOW_CODES.get(status, fallback), "message": message}
+    return {"error": {"code": code, "message": message}}
+
+
+def error_answer(
+    method: str, path: str, exc: Exception
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """The status, body and headers for ``exc`` raised while answering ``method path``; the
+    server's own faults are logged (with the traceback when unexpected), never shown."""
     where = f"{method} {path}"
     if isinstance(exc, LoopMLError):
         if exc.http_status >= 500 and exc.http_status != 503:
             log.error("%s failed: %s", where, exc.message)
-        return exc.http_status, {"error": {"code": exc.code, "message": exc.message}}
-    log.error("%s failed", where, exc_info=exc)
-    message = (
-        f"The server failed to handle {where} because of an unexpected error; the details are "
-        "in the server log."
-    )
-    return 500, {"error": {"code": LoopMLError.code, "message": message}}
+        status, code, message = exc.http_status, exc.code, exc.message
+    else:
+        log.error("%s failed", where, exc_info=exc)
+        status, code = 500, LoopMLError.code
+        message = (
+            f"The server failed to handle {where} because of an unexpected error; the details "
+            "are in the server log."
+        )
+    return status, error_body(path, status, code, message), {ERROR_CODE_HEADER: code}

@@ -19,13 +19,32 @@ from loopml.core.ids import now_ms
 from loopml.serving.errors import InputMismatchError, PayloadTooLargeError
 from loopml.serving.log_records import FEEDBACK, FeedbackEntry, to_table
 from loopml.serving.log_store import FEEDBACK_RUN, KIND_TAG, MODEL_TAG, start_log_run
+from loopml.serving.prediction_ids import is_issued
 from loopml.serving.prediction_log import part_folder
 from loopml.tracking.client import Client
 
-__all__ = ["FeedbackResult", "parse_feedback", "send_feedback"]
+__all__ = ["FeedbackResult", "parse_feedback", "send_feedback", "split_issued"]
 
 MAX_ID_LENGTH = 128
 _EXAMPLE = '{"prediction_id": "…-0", "label": 1}'
+
+
+def split_issued(entry: FeedbackEntry, model: str) -> tuple[FeedbackEntry, list[str]]:
+    """The labels of ``entry`` whose prediction ids a server of ``model`` gave out, and the
+    other ids; InputMismatchError (422) when no id is one of them."""
+    keep = [is_issued(model, pid) for pid in entry.prediction_ids]
+    unknown = [pid for pid, ok in zip(entry.prediction_ids, keep, strict=True) if not ok]
+    if len(unknown) == entry.count:
+        raise InputMismatchError(
+            f"None of the {entry.count} prediction ids is one a server of {model!r} gave out "
+            f"(the first: {unknown[0]!r}); send the 'prediction_ids' of this model's answers."
+        )
+    known = FeedbackEntry(
+        [pid for pid, ok in zip(entry.prediction_ids, keep, strict=True) if ok],
+        [label for label, ok in zip(entry.labels, keep, strict=True) if ok],
+        entry.time_ms,
+    )
+    return known, unknown
 
 
 def parse_feedback(body: bytes, *, max_rows: int) -> FeedbackEntry:

@@ -133,6 +133,18 @@ class LogMetrics:
             "Attempts to store spooled parts that the store refused (retried).",
             registry=registry,
         )
+        self.thread_errors = Counter(
+            "loopml_serving_log_thread_errors",
+            "Errors that interrupted a log thread (spill or upload), which then retried.",
+            ["thread"],
+            registry=registry,
+        )
+        self.oldest_unsent_seconds = Gauge(
+            "loopml_serving_log_oldest_unsent_seconds",
+            "Age of the oldest row not yet in the artifact store (0: none waits).",
+            registry=registry,
+            multiprocess_mode="livemax",
+        )
         self.queue_rows = Gauge(
             "loopml_serving_log_queue_rows",
             "Rows logged and still in memory (sampled twice a second; spooled every second).",

@@ -78,7 +78,8 @@ def parse_infer(
     if media not in JSON_MEDIA_TYPES and not media.endswith("+json"):
         raise UnsupportedMediaTypeError(
             f"Content-Type {media!r} is not supported here; send the JSON form of the infer "
-            "request (application/json); the binary tensor extension is not supported."
+            "request (application/json), or the binary tensor data extension's form (with an "
+            "Inference-Header-Content-Length header)."
         )
     document = load_json(body)
     if not isinstance(document, dict):

@@ -23,9 +23,14 @@ class ServeOptions:
     moved; ``prefer_onnx`` serves a version's ONNX conversion when it has one.
 
     ``log_predictions`` logs every prediction to the store (spilled to the local spool every
-    ``log_flush_seconds``, stored as a part every ``log_roll_seconds`` or ``log_roll_rows``).
+    ``log_flush_seconds``, stored as a part every ``log_roll_seconds`` or ``log_roll_rows``;
+    ``/health`` calls it stuck when rows wait ``log_stuck_seconds`` longer than that).
     ``canary`` (``"challenger:10%"``) or ``shadow`` (``"challenger"``) name a second alias of
-    the served model and what it gets (see :mod:`loopml.serving.traffic`)."""
+    the served model and what it gets (see :mod:`loopml.serving.traffic`).
+
+    A request's headers must arrive within ``header_timeout_seconds`` and its body within
+    ``body_timeout_seconds`` (else 408); at most ``max_connections`` are open at once (None:
+    as many as the file limit allows, less a reserve; see :mod:`loopml.serving.connections`)."""
 
     max_batch_size: int = 64
     max_wait_ms: float = 2.0
@@ -37,8 +42,12 @@ class ServeOptions:
     log_flush_seconds: float = 1.0
     log_roll_seconds: float = 60.0
     log_roll_rows: int = 100_000
+    log_stuck_seconds: float = 120.0
     canary: str | None = None
     shadow: str | None = None
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 60.0
+    max_connections: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_batch_size", "max_rows", "max_body_bytes", "log_roll_rows"):
@@ -59,7 +68,22 @@ class ServeOptions:
                 f"≥ 0.05. Got {self.poll_seconds!r} instead."
             )
 
-        for name, low in (("log_flush_seconds", 0.01), ("log_roll_seconds", 0.1)):
+        if self.max_connections is not None and (
+            isinstance(self.max_connections, bool)
+            or not isinstance(self.max_connections, int)
+            or self.max_connections < 1
+        ):
+            raise InvalidInputError(
+                "The 'max_connections' option of the model server must be a whole number ≥ 1 "
+                f"(or None: from the file limit). Got {self.max_connections!r} instead."
+            )
+        for name, low in (
+            ("log_flush_seconds", 0.01),
+            ("log_roll_seconds", 0.1),
+            ("log_stuck_seconds", 0.1),
+            ("header_timeout_seconds", 0.1),
+            ("body_timeout_seconds", 0.1),
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
                 raise InvalidInputError(

@@ -12,13 +12,17 @@ process left behind are stored by the next server that starts on the same spool.
 
 ``close`` (the server's graceful shutdown) spills and stores everything. What is not yet
 stored shows in ``/metrics`` (``loopml_serving_log_queue_rows``: in memory;
-``loopml_serving_log_spooled_rows``: on disk). A process killed outright loses at most what
-was in memory: the last ``flush_seconds``.
+``loopml_serving_log_spooled_rows``: on disk; ``loopml_serving_log_oldest_unsent_seconds``)
+and in ``/health`` (:meth:`PredictionLog.health`: "stuck" once parts could not be stored for
+``stuck_seconds``). Neither thread ever stops on an error (a full file table, a bug): it is
+logged, counted (``loopml_serving_log_thread_errors``) and retried with backoff. A process
+killed outright loses at most what was in memory: the last ``flush_seconds``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import logging
@@ -36,7 +40,7 @@ from loopml.core.ids import now_ms
 from loopml.serving.log_records import KINDS, LogEntry, to_table
 from loopml.serving.metrics import LogMetrics
 
-__all__ = ["LogSink", "PredictionLog", "SpoolChunk", "part_folder"]
+__all__ = ["LogHealth", "LogSink", "PredictionLog", "SpoolChunk", "part_folder"]
 
 log = logging.getLogger("loopml.serving")
 LOCK_FILE = "lock"
@@ -44,6 +48,27 @@ CHUNK_SUFFIX = ".parquet"
 UPLOAD_POLL_SECONDS = 0.5
 CLOSE_RETRY_SECONDS = 10.0
 MAX_BACKOFF_SECONDS = 30.0
+STUCK_SECONDS = 300.0
+_RETRIED_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM}
+
+
+@dataclass(frozen=True)
+class LogHealth:
+    """What ``/health`` says of the log: ``stuck`` once rows due for storage have waited
+    ``stuck_seconds`` more than they should (the store refuses them, or a thread fails)."""
+
+    stuck: bool
+    unsent_rows: int
+    oldest_unsent_seconds: float
+    problem: str | None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "status": "stuck" if self.stuck else "ok",
+            "unsent_rows": self.unsent_rows,
+            "oldest_unsent_seconds": round(self.oldest_unsent_seconds, 3),
+            "problem": self.problem,
+        }
 
 
 class LogSink(Protocol):
@@ -111,6 +136,7 @@ class PredictionLog:
         roll_seconds: float = 60.0,
         roll_rows: int = 100_000,
         max_memory_rows: int = 20_000,
+        stuck_seconds: float = STUCK_SECONDS,
         metrics: LogMetrics | None = None,
     ) -> None:
         self.sink = sink
@@ -120,6 +146,7 @@ class PredictionLog:
         self.roll_seconds = roll_seconds
         self.roll_rows = roll_rows
         self.max_memory_rows = max_memory_rows
+        self.stuck_seconds = stuck_seconds
         self.metrics = metrics or LogMetrics(None)
         self._pending: list[LogEntry] = []
         self._pending_rows = 0
@@ -132,6 +159,9 @@ class PredictionLog:
         self._lock_file: IO[bytes] | None = None
         self._threads: list[threading.Thread] = []
         self._reported: str | None = None
+        self._oldest_pending_ms: int | None = None
+        self._oldest_spooled_ms: int | None = None
+        self._spooled_rows = 0
         self.persisted_rows = 0
 
     # the request path ------------------------------------------------------------------------
@@ -141,6 +171,8 @@ class PredictionLog:
             self._pending.append(entry)
             self._pending_rows += entry.count
             waiting = self._pending_rows
+            if self._oldest_pending_ms is None:
+                self._oldest_pending_ms = now_ms()
         if waiting >= self.max_memory_rows:
             self._wake.set()
 
@@ -187,34 +219,82 @@ class PredictionLog:
             waiting = self._pending_rows
         return waiting + sum(chunk.rows for chunk in _chunks(self.folder))
 
+    def health(self) -> LogHealth:
+        """Whether rows wait longer than they should (from what the threads last saw; no
+        disk access, so it answers even when the process is out of file descriptors)."""
+        with self._lock:
+            pending_rows, oldest_pending = self._pending_rows, self._oldest_pending_ms
+        stamps = [ms for ms in (oldest_pending, self._oldest_spooled_ms) if ms is not None]
+        age = max(0.0, (now_ms() - min(stamps)) / 1000) if stamps else 0.0
+        due = self.roll_seconds + self.flush_seconds + self.stuck_seconds
+        return LogHealth(
+            stuck=age > due,
+            unsent_rows=pending_rows + self._spooled_rows,
+            oldest_unsent_seconds=age,
+            problem=self._reported,
+        )
+
     # spill: memory -> local Parquet chunks ------------------------------------------------------
     def _spill_loop(self) -> None:
+        backoff = self.flush_seconds
         while True:
-            self._wake.wait(self.flush_seconds)
+            self._wake.wait(backoff)
             self._wake.clear()
             stopping = self._stop_spill.is_set()
-            self._spill()
+            try:
+                self._spill()
+            except Exception as exc:  # never die: the entries stay in memory for the next try
+                self._thread_failed("spill", exc)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            else:
+                backoff = self.flush_seconds
             if stopping:
                 return
+
+    def _thread_failed(self, thread: str, exc: Exception) -> None:
+        self.metrics.thread_errors.labels(thread).inc()
+        message = f"{type(exc).__name__}: {exc}"
+        if message != self._reported:
+            self._reported = message
+            log.error("prediction log: the %s thread failed (%s); retrying", thread, message)
 
     def _spill(self) -> None:
         with self._lock:
             entries, self._pending = self._pending, []
             self._pending_rows = 0
+            oldest, self._oldest_pending_ms = self._oldest_pending_ms, None
         if not entries:
             return
         groups: dict[tuple[str, ...], list[LogEntry]] = defaultdict(list)
         for entry in entries:
             groups[entry.group].append(entry)
-        for key, group in groups.items():
+        waiting = list(groups.items())
+        while waiting:
+            key, group = waiting[0]
             rows = sum(entry.count for entry in group)
             try:
                 self._write_chunk(key, group, rows)
-            except Exception as exc:  # a full disk, or a bug: say so loudly, keep serving
-                self.metrics.dropped_rows.labels(key[0]).inc(rows)
-                log.error("prediction log: %d %s rows lost: %s", rows, key[0], exc, exc_info=exc)
+            except OSError as exc:
+                if _out_of_descriptors(exc):  # keep the entries and retry
+                    self._put_back([e for _key, each in waiting for e in each], oldest)
+                    raise
+                self._lost(key[0], rows, exc)
+            except Exception as exc:
+                self._lost(key[0], rows, exc)
             else:
                 self.metrics.logged_rows.labels(key[0]).inc(rows)
+            waiting.pop(0)
+
+    def _lost(self, kind: str, rows: int, exc: Exception) -> None:
+        """A full disk, or a bug: say so loudly, keep serving."""
+        self.metrics.dropped_rows.labels(kind).inc(rows)
+        log.error("prediction log: %d %s rows lost: %s", rows, kind, exc, exc_info=exc)
+
+    def _put_back(self, entries: list[LogEntry], oldest: int | None) -> None:
+        with self._lock:
+            self._pending[:0] = entries
+            self._pending_rows += sum(entry.count for entry in entries)
+            self._oldest_pending_ms = oldest or self._oldest_pending_ms
 
     def _write_chunk(self, key: tuple[str, ...], entries: Sequence[LogEntry], rows: int) -> None:
         import pyarrow.parquet as pq
@@ -231,26 +311,47 @@ class PredictionLog:
 
     # upload: chunks -> parts in the store ---------------------------------------------------------
     def _upload_loop(self) -> None:
-        self._recover_orphans()
-        backoff = UPLOAD_POLL_SECONDS
+        recovered = False
+        backoff = 0.0
         while not self._stop_upload.wait(backoff):
-            backoff = (
-                UPLOAD_POLL_SECONDS
-                if self._roll(self.folder, self.sink)
-                else min(backoff * 2, MAX_BACKOFF_SECONDS)
-            )
+            try:
+                if not recovered:
+                    self._recover_orphans()
+                    recovered = True
+                stored = self._roll(self.folder, self.sink)
+            except Exception as exc:  # never die (EMFILE, a bug): log, count, retry
+                self._thread_failed("upload", exc)
+                stored = False
+            backoff = UPLOAD_POLL_SECONDS if stored else min(backoff * 2, MAX_BACKOFF_SECONDS)
+            backoff = max(backoff, UPLOAD_POLL_SECONDS)
             self._set_spooled()
         deadline = time.monotonic() + CLOSE_RETRY_SECONDS
-        while not self._roll(self.folder, self.sink, final=True):
-            if time.monotonic() > deadline:
-                break
+        while time.monotonic() <= deadline:
+            try:
+                if self._roll(self.folder, self.sink, final=True):
+                    break
+            except Exception as exc:
+                self._thread_failed("upload", exc)
             time.sleep(0.5)
         self._set_spooled()
 
     def _set_spooled(self) -> None:
-        """The gauges, sampled every poll (not set on the request path, which only appends)."""
-        self.metrics.queue_rows.set(self._pending_rows)
-        self.metrics.spooled_rows.set(sum(chunk.rows for chunk in _chunks(self.folder)))
+        """The gauges, sampled every poll (not set on the request path, which only appends);
+        the spooled ones keep their last value while the folder cannot be listed."""
+        with self._lock:
+            pending_rows, oldest_pending = self._pending_rows, self._oldest_pending_ms
+        self.metrics.queue_rows.set(pending_rows)
+        try:
+            chunks = list(_chunks(self.folder))
+        except OSError as exc:
+            self._thread_failed("upload", exc)
+        else:
+            self._spooled_rows = sum(chunk.rows for chunk in chunks)
+            self._oldest_spooled_ms = min((chunk.time_ms for chunk in chunks), default=None)
+            self.metrics.spooled_rows.set(self._spooled_rows)
+        stamps = [ms for ms in (oldest_pending, self._oldest_spooled_ms) if ms is not None]
+        age = (now_ms() - min(stamps)) / 1000 if stamps else 0.0
+        self.metrics.oldest_unsent_seconds.set(max(0.0, age))
 
     def _roll(self, folder: Path, sink: LogSink, *, final: bool = False) -> bool:
         """Store the groups of chunks that are due (all of them when ``final``); False when
@@ -327,6 +428,10 @@ class PredictionLog:
                         folder,
                     )
                     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _out_of_descriptors(exc: OSError) -> bool:
+    return exc.errno in _RETRIED_ERRNOS or "Too many open files" in str(exc)
 
 
 def _take(chunks: list[SpoolChunk], rows: int) -> list[SpoolChunk]:

@@ -20,12 +20,19 @@ from fastapi import APIRouter, Request, Response
 from loopml.core.errors import ConflictError, NotFoundError
 from loopml.core.ids import new_id
 from loopml.core.version import __version__
+from loopml.serving.content_encoding import decode_body
 from loopml.serving.errors import ModelNotReadyError, PayloadTooLargeError
-from loopml.serving.feedback import parse_feedback
+from loopml.serving.feedback import parse_feedback, split_issued
 from loopml.serving.holder import ModelHolder, ServedModel
 from loopml.serving.log_records import prediction_ids
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.oip import infer_response, model_metadata, parse_infer
+from loopml.serving.oip_binary import (
+    HEADER_LENGTH,
+    decode_binary_request,
+    encode_binary_response,
+    wants_binary_output,
+)
 from loopml.serving.options import ServeOptions
 from loopml.serving.payloads import parse_invocation
 from loopml.serving.schemas import (
@@ -37,7 +44,9 @@ from loopml.serving.schemas import (
     HealthBody,
     InferResponse,
     InvocationsResponse,
+    MlflowErrorBody,
     ModelMetadata,
+    OipErrorBody,
     ServerMetadata,
     VersionBody,
 )
@@ -46,6 +55,7 @@ from loopml.serving.traffic import Traffic
 __all__ = [
     "ServingState",
     "infer_answer",
+    "infer_body",
     "invocation_answer",
     "json_body",
     "json_response",
@@ -63,6 +73,12 @@ _USABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _ERRORS: dict[int | str, dict[str, Any]] = {
     "4XX": {"model": ErrorBody, "description": "The request is wrong; the message says how."},
     503: {"model": ErrorBody, "description": "The model is not loaded yet."},
+}
+_MLFLOW_ERRORS: dict[int | str, dict[str, Any]] = {
+    key: {**value, "model": MlflowErrorBody} for key, value in _ERRORS.items()
+}
+_OIP_ERRORS: dict[int | str, dict[str, Any]] = {
+    key: {**value, "model": OipErrorBody} for key, value in _ERRORS.items()
 }
 T = TypeVar("T")
 
@@ -121,13 +137,33 @@ def usable_request_id(given: str | None) -> str:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 once it is larger than ``limit`` (before any parsing)."""
-    return await read_chunks(request.stream(), request.headers.get("content-length", ""), limit)
+    """The body, refused with 413 once it is larger than ``limit`` (before any parsing), and
+    decompressed (``Content-Encoding``) to at most ``limit`` bytes."""
+    headers = request.headers
+    return await read_chunks(
+        request.stream(),
+        headers.get("content-length", ""),
+        limit,
+        content_encoding=headers.get("content-encoding"),
+    )
 
 
-async def read_chunks(stream: AsyncIterator[bytes], declared: str, limit: int) -> bytes:
+async def read_chunks(
+    stream: AsyncIterator[bytes],
+    declared: str,
+    limit: int,
+    *,
+    content_encoding: str | None = None,
+) -> bytes:
     """The body from ``stream`` (``declared``: its Content-Length, or ""), refused with 413
-    once it is larger than ``limit``."""
+    once it is larger than ``limit``; decompressed as ``content_encoding`` says."""
+    body = await _read_raw(stream, declared, limit)
+    if not content_encoding or content_encoding.strip().lower() == "identity":
+        return body
+    return await _parse(body, lambda: decode_body(body, content_encoding, limit))
+
+
+async def _read_raw(stream: AsyncIterator[bytes], declared: str, limit: int) -> bytes:
     too_large = declared.isdigit() and int(declared) > limit
     chunks: list[bytes] = []
     size = 0
@@ -173,7 +209,7 @@ def _numbers(predictions: Any) -> Any:
     "/invocations",
     summary="Predict (MLflow scoring protocol)",
     openapi_extra=INVOCATIONS_REQUEST_BODY,
-    responses={200: {"model": InvocationsResponse}, **_ERRORS},
+    responses={200: {"model": InvocationsResponse}, **_MLFLOW_ERRORS},
 )
 async def invocations(request: Request) -> Response:
     """Predictions for a `dataframe_split`, `dataframe_records`, `instances` or `inputs`
@@ -218,10 +254,16 @@ async def invocation_answer(
 @router.get(
     "/ping",
     summary="Health (SageMaker / MLflow)",
-    responses={200: {"model": HealthBody}, **_ERRORS},
+    responses={200: {"model": HealthBody}, **_MLFLOW_ERRORS},
 )
 async def ping(request: Request) -> Response:
     """200 once the model is loaded, 503 before."""
+    return _health(request)
+
+
+@router.head("/ping", summary="Health, without a body (load balancers)", responses=_MLFLOW_ERRORS)
+async def ping_head(request: Request) -> Response:
+    """200 once the model is loaded, 503 before; no body."""
     return _health(request)
 
 
@@ -232,10 +274,14 @@ async def health(request: Request) -> Response:
 
 
 def _health(request: Request) -> Response:
-    model = _state(request).holder.require()
-    return json_response(
-        {"status": "ready", "model_version": model.label}, headers={VERSION_HEADER: model.label}
-    )
+    """Ready with the model loaded; the prediction log's state beside it (a stuck log does
+    not make the server unready: it still answers, and rows wait on disk)."""
+    state = _state(request)
+    model = state.holder.require()
+    content: dict[str, Any] = {"status": "ready", "model_version": model.label}
+    if state.traffic.log is not None:
+        content["prediction_log"] = state.traffic.log.health().as_json()
+    return json_response(content, headers={VERSION_HEADER: model.label})
 
 
 @router.get(
@@ -270,7 +316,9 @@ async def version(request: Request) -> Response:
 async def feedback(request: Request) -> Response:
     """The true outcome of earlier predictions, by the `prediction_id` a response gave:
     `{"prediction_id": "…-0", "label": 1}` or a list of them. Logged like the predictions and
-    joined with them by id (`loopml monitor predictions NAME`)."""
+    joined with them by id (`loopml monitor predictions NAME`). Labels for ids no server of
+    this model gave out are not kept: the answer counts them (`unknown`, with the first few
+    `unknown_ids`), and is 422 when no id is known."""
     state = _state(request)
     request_id(request)
     if state.traffic.log is None:
@@ -280,8 +328,12 @@ async def feedback(request: Request) -> Response:
         )
     body = await read_body(request, state.options.max_body_bytes)
     entry = await _parse(body, lambda: parse_feedback(body, max_rows=state.options.max_rows))
-    state.traffic.log.add(entry)
-    return json_response({"accepted": entry.count})
+    known, unknown = split_issued(entry, state.traffic.main.source.name)
+    if known.count:
+        state.traffic.log.add(known)
+    return json_response(
+        {"accepted": known.count, "unknown": len(unknown), "unknown_ids": unknown[:10]}
+    )
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
@@ -296,7 +348,9 @@ async def metrics(request: Request) -> Response:
 
 @router.get("/v2", summary="Server metadata (OIP)", responses={200: {"model": ServerMetadata}})
 async def server_metadata() -> Response:
-    return json_response({"name": "loopml", "version": __version__, "extensions": []})
+    return json_response(
+        {"name": "loopml", "version": __version__, "extensions": ["binary_tensor_data"]}
+    )
 
 
 @router.get("/v2/health/live", summary="Liveness (OIP)")
@@ -334,7 +388,7 @@ def named_model(state: ServingState, name: str, version: str | None) -> tuple[Se
 @router.get(
     "/v2/models/{name}",
     summary="Model metadata (OIP)",
-    responses={200: {"model": ModelMetadata}, **_ERRORS},
+    responses={200: {"model": ModelMetadata}, **_OIP_ERRORS},
 )
 async def metadata(name: str, request: Request) -> Response:
     """The inputs and outputs the model takes and gives, with datatype and shape."""
@@ -344,7 +398,7 @@ async def metadata(name: str, request: Request) -> Response:
 @router.get(
     "/v2/models/{name}/versions/{version}",
     summary="Model version metadata (OIP)",
-    responses={200: {"model": ModelMetadata}, **_ERRORS},
+    responses={200: {"model": ModelMetadata}, **_OIP_ERRORS},
 )
 async def version_metadata(name: str, version: str, request: Request) -> Response:
     return _metadata(named_model(_state(request), name, version)[0])
@@ -363,7 +417,7 @@ def _metadata(model: ServedModel) -> Response:
     return json_response(content, headers={VERSION_HEADER: loaded.label})
 
 
-@router.get("/v2/models/{name}/ready", summary="Model readiness (OIP)", responses=_ERRORS)
+@router.get("/v2/models/{name}/ready", summary="Model readiness (OIP)", responses=_OIP_ERRORS)
 async def model_ready(name: str, request: Request) -> Response:
     return _model_ready(request, name, None)
 
@@ -371,7 +425,7 @@ async def model_ready(name: str, request: Request) -> Response:
 @router.get(
     "/v2/models/{name}/versions/{version}/ready",
     summary="Model version readiness (OIP)",
-    responses=_ERRORS,
+    responses=_OIP_ERRORS,
 )
 async def model_version_ready(name: str, version: str, request: Request) -> Response:
     return _model_ready(request, name, version)
@@ -389,7 +443,7 @@ def _model_ready(request: Request, name: str, version: str | None) -> Response:
     "/v2/models/{name}/infer",
     summary="Predict (OIP)",
     openapi_extra=INFER_REQUEST_BODY,
-    responses={200: {"model": InferResponse}, **_ERRORS},
+    responses={200: {"model": InferResponse}, **_OIP_ERRORS},
 )
 async def infer(name: str, request: Request) -> Response:
     """Predictions for input tensors: one `inputs` tensor for an array model, one 1-D tensor
@@ -401,7 +455,7 @@ async def infer(name: str, request: Request) -> Response:
     "/v2/models/{name}/versions/{version}/infer",
     summary="Predict with a model version (OIP)",
     openapi_extra=INFER_REQUEST_BODY,
-    responses={200: {"model": InferResponse}, **_ERRORS},
+    responses={200: {"model": InferResponse}, **_OIP_ERRORS},
 )
 async def version_infer(name: str, version: str, request: Request) -> Response:
     return await _infer(request, name, version)
@@ -411,7 +465,7 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
     started = time.perf_counter()
     state = _state(request)
     rid = request_id(request)
-    model, content = await infer_answer(
+    model, content, binary = await infer_answer(
         state,
         name,
         version,
@@ -419,8 +473,10 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
         request.headers.get("content-type"),
         rid,
         started,
+        binary_header=request.headers.get(HEADER_LENGTH),
     )
-    return json_response(content, headers=_answer_headers(model, rid))
+    body, headers = infer_body(content, binary=binary)
+    return Response(body, headers={**_answer_headers(model, rid), **headers})
 
 
 async def infer_answer(
@@ -431,10 +487,19 @@ async def infer_answer(
     content_type: str | None,
     rid: str,
     started: float,
-) -> tuple[ServedModel, dict[str, Any]]:
-    """The model an infer request names and its answer, as :func:`invocation_answer`."""
+    *,
+    binary_header: str | None = None,
+) -> tuple[ServedModel, dict[str, Any], bool]:
+    """The model an infer request names, its answer, as :func:`invocation_answer`, and
+    whether the answer is asked for in binary (``binary_header``: the request's
+    Inference-Header-Content-Length, for the binary tensor data extension)."""
     model, traffic = named_model(state, name, version)
     body = await read()
+    binary = False
+    if binary_header is not None:
+        document = await _parse(body, lambda: decode_binary_request(body, binary_header))
+        binary = wants_binary_output(document)
+        body, content_type = json_body(document), "application/json"
     parsed = await _parse(
         body,
         lambda: parse_infer(body, content_type, model.spec, max_rows=state.options.max_rows),
@@ -447,4 +512,27 @@ async def infer_answer(
         predictions=predictions,
         prediction_ids=prediction_ids(prefix, parsed.rows.count),
     )
-    return model, content
+    if not binary and binary_header is None:
+        binary = wants_binary_output(_plain_document(body))
+    return model, content, binary
+
+
+def _plain_document(body: bytes) -> dict[str, Any]:
+    """The parsed JSON infer request again (only when it may ask for a binary answer)."""
+    if b"binary_data" not in body:
+        return {}
+    import orjson
+
+    document = orjson.loads(body)
+    return document if isinstance(document, dict) else {}
+
+
+def infer_body(content: dict[str, Any], *, binary: bool) -> tuple[bytes, dict[str, str]]:
+    """The infer answer's body and headers: JSON, or the binary extension's form."""
+    if not binary:
+        return json_body(content), {"content-type": "application/json"}
+    body, header_length = encode_binary_response(content)
+    return body, {
+        "content-type": "application/octet-stream",
+        HEADER_LENGTH: str(header_length),
+    }

@@ -24,6 +24,7 @@ from loopml.core.entities import RunStatus
 from loopml.core.errors import ConfigError, InvalidInputError, NotFoundError
 from loopml.core.refs import parse_model_ref
 from loopml.serving.app import create_app
+from loopml.serving.connections import LIMITS_ENV, PROTOCOL, ConnectionLimits
 from loopml.serving.log_store import SERVER, TARGET_TAG, RunSink, spool_root, start_log_run
 from loopml.serving.metrics import MULTIPROCESS_ENV, ServingMetrics
 from loopml.serving.options import ServeOptions
@@ -116,6 +117,7 @@ def build_app(target: str, options: ServeOptions, run_id: str | None) -> FastAPI
             flush_seconds=options.log_flush_seconds,
             roll_seconds=options.log_roll_seconds,
             roll_rows=options.log_roll_rows,
+            stuck_seconds=options.log_stuck_seconds,
             metrics=metrics.log,
         )
     return create_app(
@@ -248,6 +250,11 @@ def _run_uvicorn(
 ) -> None:
     import uvicorn
 
+    limits = ConnectionLimits(
+        header_timeout=options.header_timeout_seconds,
+        body_timeout=options.body_timeout_seconds,
+        max_connections=options.max_connections,
+    )
     common: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -256,9 +263,12 @@ def _run_uvicorn(
         "server_header": False,
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        "http": PROTOCOL,
     }
     if workers <= 1:
-        uvicorn.Server(uvicorn.Config(build_app(target, options, run_id), **common)).run()
+        config = uvicorn.Config(build_app(target, options, run_id), **common)
+        limits.attach(config)
+        uvicorn.Server(config).run()
         return
     metrics_dir = tempfile.mkdtemp(prefix="loopml-serve-metrics-")
     os.environ.update(
@@ -268,6 +278,7 @@ def _run_uvicorn(
             ENV_LOG_LEVEL: log_level,
             ENV_RUN_ID: run_id or "",
             MULTIPROCESS_ENV: metrics_dir,
+            LIMITS_ENV: limits.to_json(),
         }
     )
     try:

@@ -19,7 +19,10 @@ __all__ = [
     "HealthBody",
     "InferResponse",
     "InvocationsResponse",
+    "LogHealthBody",
+    "MlflowErrorBody",
     "ModelMetadata",
+    "OipErrorBody",
     "ServerMetadata",
     "VersionBody",
 ]
@@ -31,7 +34,22 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorBody(BaseModel):
+    """An error of loopml's own endpoints (``/health``, ``/feedback``, ``/version``)."""
+
     error: ErrorDetail
+
+
+class MlflowErrorBody(BaseModel):
+    """An error of MLflow's scoring protocol, as MLflow's clients read it."""
+
+    error_code: str = Field(examples=["BAD_REQUEST"])
+    message: str = Field(examples=["dataframe_split.columns[3]: expected 'mean_radius'."])
+
+
+class OipErrorBody(BaseModel):
+    """An error of the Open Inference Protocol, as the protocol defines it."""
+
+    error: str = Field(examples=["inputs[0].data: 30 values, but shape [2, 30] holds 60"])
 
 
 class DataframeSplit(BaseModel):
@@ -109,9 +127,19 @@ class ServerMetadata(BaseModel):
     extensions: list[str]
 
 
+class LogHealthBody(BaseModel):
+    status: str = Field(examples=["ok"], description="'ok', or 'stuck': rows wait too long.")
+    unsent_rows: int = Field(examples=[0])
+    oldest_unsent_seconds: float = Field(examples=[0.8])
+    problem: str | None = Field(default=None, description="Why rows are not stored, if known.")
+
+
 class HealthBody(BaseModel):
     status: str = Field(examples=["ready"])
     model_version: str = Field(examples=["cancer@3"])
+    prediction_log: LogHealthBody | None = Field(
+        default=None, description="The prediction log's state (absent without a log)."
+    )
 
 
 class VersionBody(BaseModel):
@@ -131,7 +159,9 @@ class Label(BaseModel):
 
 
 class FeedbackResponse(BaseModel):
-    accepted: int = Field(examples=[1])
+    accepted: int = Field(examples=[1], description="Labels kept.")
+    unknown: int = Field(examples=[0], description="Labels for ids no server gave out.")
+    unknown_ids: list[str] = Field(examples=[[]], description="The first ten of those ids.")
 
 
 def _inline(*models: type[BaseModel]) -> dict[str, Any]:

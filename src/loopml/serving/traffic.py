@@ -16,10 +16,11 @@ import random
 import time
 from typing import Any
 
-from loopml.core.ids import new_id, now_ms
+from loopml.core.ids import now_ms
 from loopml.serving.holder import ModelHolder, ServedModel
 from loopml.serving.log_records import PredictionEntry
 from loopml.serving.metrics import ServingMetrics
+from loopml.serving.prediction_ids import mint_prefix
 from loopml.serving.prediction_log import PredictionLog
 from loopml.serving.rows import Rows
 from loopml.serving.split import CANARY, MAIN, SHADOW, TrafficSplit
@@ -78,7 +79,7 @@ class Traffic:
     ) -> tuple[Any, str]:
         """The predictions and the id prefix of their prediction ids (``PREFIX-ROW``)."""
         predictions = await model.predict(rows)
-        prefix = new_id()
+        prefix = mint_prefix(model.name, rows.count)
         self._record(model, traffic, rows, predictions, prefix, request_id, started)
         if self.split is not None and self.split.mode == SHADOW and traffic == MAIN:
             self._shadow(model, rows, prefix, request_id)
