@@ -9,6 +9,10 @@ S3 endpoint: ``LOOPML_S3_ENDPOINT_URL`` if set, else botocore's own configuratio
 (``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``, profile files), else AWS. Credentials and
 region come from botocore's usual chain (``AWS_ACCESS_KEY_ID``, ``AWS_DEFAULT_REGION``, …).
 
+Transient failures (the endpoint unreachable, a 5xx) are tried again within the retry budget
+(``LOOPML_RETRY_BUDGET_S``, :class:`~loopml.core.retry.RetryPolicy`); a missing blob or a denied
+access is not.
+
 ``memory://`` uses fsspec's process-wide in-memory filesystem and keeps whole blobs in RAM:
 it is meant for quick experiments and tests, not for large artifacts.
 """
@@ -20,8 +24,8 @@ import io
 import math
 import os
 import tempfile
-from collections.abc import Iterator
-from typing import Any, BinaryIO
+from collections.abc import Callable
+from typing import Any, BinaryIO, TypeVar
 from urllib.parse import urlsplit
 
 from loopml.core.errors import (
@@ -32,6 +36,7 @@ from loopml.core.errors import (
     PermissionDeniedError,
 )
 from loopml.core.hashing import CHUNK_SIZE, Digest, StreamHasher, iter_chunks
+from loopml.core.retry import RetryPolicy
 from loopml.stores.artifacts.verify import VerifyingReader
 
 ENV_S3_ENDPOINT_URL = "LOOPML_S3_ENDPOINT_URL"
@@ -41,13 +46,15 @@ UPLOAD_PART_SIZE = 8 << 20
 UPLOAD_CONCURRENCY = 1
 MAX_UPLOAD_PARTS = 10_000
 READ_BLOCK_SIZE = 4 << 20
+T = TypeVar("T")
 
 
 class FsspecArtifactStore:
     """Blobs under a prefix of an object store reached through fsspec (S3 via s3fs)."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, *, retry: RetryPolicy | None = None) -> None:
         self.uri = uri
+        self._retry = retry or RetryPolicy.from_env()
         parts = urlsplit(uri)
         self._scheme = parts.scheme.lower()
         if self._scheme == "s3":
@@ -87,9 +94,12 @@ class FsspecArtifactStore:
                     out.write(chunk)
             digest = hasher.digest()
             key = self.blob_key(digest)
-            with self._wrap_driver_errors(f"store blob {digest}"):
+
+            def store() -> None:  # from the spool, so a retry can send it all again
                 if not self._fs.exists(key):
                     self._upload(spool, key, hasher.size)
+
+            self._driver_call(f"store blob {digest}", store)
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(spool)
@@ -97,21 +107,23 @@ class FsspecArtifactStore:
 
     def open(self, digest: Digest) -> BinaryIO:
         key = self.blob_key(digest)
-        with self._wrap_driver_errors(f"open blob {digest}", digest):
+
+        def reader() -> BinaryIO:
             if self._scheme == "memory":
                 # the memory fs hands every reader the same file object: copy instead
-                raw: BinaryIO = io.BytesIO(self._fs.cat_file(key))
-            else:
-                raw = self._fs.open(key, "rb", block_size=READ_BLOCK_SIZE)
-        return VerifyingReader(raw, digest)
+                return io.BytesIO(self._fs.cat_file(key))
+            return self._fs.open(key, "rb", block_size=READ_BLOCK_SIZE)  # type: ignore[no-any-return]
+
+        return VerifyingReader(self._driver_call(f"open blob {digest}", reader, digest), digest)
 
     def exists(self, digest: Digest) -> bool:
-        with self._wrap_driver_errors(f"look up blob {digest}"):
-            return bool(self._fs.exists(self.blob_key(digest)))
+        key = self.blob_key(digest)
+        return self._driver_call(f"look up blob {digest}", lambda: bool(self._fs.exists(key)))
 
     def size(self, digest: Digest) -> int:
-        with self._wrap_driver_errors(f"read the size of blob {digest}", digest):
-            return int(self._fs.size(self.blob_key(digest)))
+        key = self.blob_key(digest)
+        action = f"read the size of blob {digest}"
+        return self._driver_call(action, lambda: int(self._fs.size(key)), digest)
 
     def _upload(self, spool: str, key: str, size: int) -> None:
         if self._scheme == "memory":
@@ -122,14 +134,26 @@ class FsspecArtifactStore:
         part_size = max(UPLOAD_PART_SIZE, math.ceil(size / MAX_UPLOAD_PARTS))
         self._fs.put_file(spool, key, chunksize=part_size, max_concurrency=UPLOAD_CONCURRENCY)
 
-    @contextlib.contextmanager
-    def _wrap_driver_errors(self, action: str, digest: Digest | None = None) -> Iterator[None]:
-        try:
-            yield
-        except LoopMLError:
-            raise
-        except self._driver_errors as exc:
-            raise self._translate(exc, action, digest) from exc
+    def _driver_call(
+        self, action: str, operation: Callable[[], T], digest: Digest | None = None
+    ) -> T:
+        """``operation()`` with driver errors as :class:`LoopMLError`; an unreachable store
+        is tried again within the retry budget (every operation here is idempotent: blobs
+        are content-addressed)."""
+
+        def attempt() -> T:
+            try:
+                return operation()
+            except LoopMLError:
+                raise
+            except self._driver_errors as exc:
+                raise self._translate(exc, action, digest) from exc
+
+        return self._retry.call(
+            attempt,
+            is_transient=lambda exc: isinstance(exc, BackendUnavailableError),
+            what=f"Could not {action} in {self.uri}",
+        )
 
     def _translate(self, exc: BaseException, action: str, digest: Digest | None) -> LoopMLError:
         where = f"the artifact store at {self.uri}"
