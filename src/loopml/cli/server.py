@@ -44,6 +44,14 @@ def server_command(
     log_level: Annotated[
         LogLevel, typer.Option("--log-level", help="Server log level.")
     ] = "warning",
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Server processes sharing the port (migrations run once, before they start).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the loopml platform server: the tracking API that remote clients talk to.
 
@@ -56,6 +64,7 @@ def server_command(
         loopml server --host 0.0.0.0 --port 8080 \\
             --store-uri postgresql+psycopg://loopml@db/loopml \\
             --artifact-uri s3://ml-bucket/loopml
+        loopml server --host 0.0.0.0 --workers 4   # PostgreSQL: more processes
         LOOPML_SERVER_URL=http://127.0.0.1:5000 loopml runs list
     """
     config = load_config()
@@ -77,13 +86,15 @@ def server_command(
     )
     if host not in LOOPBACK:
         err.print(f"Warning: listening on {host}, reachable from other machines.", style="yellow")
-    _run_server(host, port, store, artifacts, log_level)
+    _run_server(host, port, store, artifacts, log_level, workers)
 
 
-def _run_server(host: str, port: int, store: str, artifacts: str, log_level: str) -> None:
+def _run_server(
+    host: str, port: int, store: str, artifacts: str, log_level: str, workers: int
+) -> None:
     from loopml.server.run import serve  # imported here: it is what `loopml server` pays for
 
-    serve(host, port, store_uri=store, artifact_uri=artifacts, log_level=log_level)
+    serve(host, port, store_uri=store, artifact_uri=artifacts, log_level=log_level, workers=workers)
 
 
 def check_port_free(host: str, port: int) -> None:

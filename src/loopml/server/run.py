@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
-from loopml.core.config import load_config
+from loopml.core.config import ENV_ARTIFACT_URI, ENV_STORE_URI, load_config
 from loopml.core.errors import ConfigError
 from loopml.server.app import create_app
 from loopml.stores.registry import open_artifact_store, open_metadata_store
@@ -16,6 +18,7 @@ DEFAULT_PORT = 5000
 # longer than the client's pooled-connection expiry, so the client always closes first
 KEEP_ALIVE_SECONDS = 15
 GRACEFUL_SHUTDOWN_SECONDS = 5
+ENV_SPOOL_DIR = "LOOPML_SERVER_SPOOL_DIR"  # how --workers hands the spool folder to workers
 
 
 def serve(
@@ -26,10 +29,13 @@ def serve(
     artifact_uri: str | None = None,
     log_level: str = "warning",
     spool_dir: Path | None = None,
+    workers: int = 1,
 ) -> None:
     """Serve the API until interrupted (Ctrl-C or SIGTERM). Stores not given are taken from
     the configuration (``LOOPML_STORE_URI``, ``LOOPML_ARTIFACT_URI``, ``.loopml/``);
-    uploads are spooled in ``spool_dir`` (default: ``TMPDIR``) on their way to the store."""
+    uploads are spooled in ``spool_dir`` (default: ``TMPDIR``) on their way to the store.
+    With ``workers`` > 1, that many processes share the port (uvicorn's supervisor); the
+    metadata store is migrated once, here, before they start."""
     if store_uri is None or artifact_uri is None:
         config = load_config()
         store_uri = store_uri or config.store_uri
@@ -39,19 +45,57 @@ def serve(
             "The server needs a metadata store and an artifact store: pass --store-uri and "
             "--artifact-uri, set LOOPML_STORE_URI and LOOPML_ARTIFACT_URI, or run loopml init."
         )
-    metadata_store = open_metadata_store(store_uri)
-    try:
-        artifact_store = open_artifact_store(artifact_uri)
-        server_config = uvicorn.Config(
-            create_app(metadata_store, artifact_store, spool_dir=spool_dir),
+    metadata_store = open_metadata_store(store_uri)  # creates or migrates it
+    if workers > 1:
+        metadata_store.close()
+        open_artifact_store(artifact_uri)  # a bad artifact URI fails here, once
+        # the workers read the stores like any loopml process: from the environment
+        os.environ[ENV_STORE_URI], os.environ[ENV_ARTIFACT_URI] = store_uri, artifact_uri
+        if spool_dir is not None:
+            os.environ[ENV_SPOOL_DIR] = str(spool_dir)
+        uvicorn.run(
+            f"{__name__}:app_from_environment",
+            factory=True,
+            workers=workers,
             host=host,
             port=port,
             log_level=log_level,
-            access_log=False,  # request lines are not logged, let alone their headers
+            access_log=False,
             server_header=False,
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
-        uvicorn.Server(server_config).run()
+        return
+    try:
+        artifact_store = open_artifact_store(artifact_uri)
+        app = create_app(metadata_store, artifact_store, spool_dir=spool_dir)
+        uvicorn.Server(_config(app, host, port, log_level)).run()
     finally:
         metadata_store.close()
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one ``--workers`` process, over the stores :func:`serve` put in the
+    environment (already migrated)."""
+    config = load_config()
+    if not config.store_uri or not config.artifact_uri:
+        raise ConfigError(f"A server worker needs {ENV_STORE_URI} and {ENV_ARTIFACT_URI}.")
+    spool = os.environ.get(ENV_SPOOL_DIR)
+    return create_app(
+        open_metadata_store(config.store_uri),
+        open_artifact_store(config.artifact_uri),
+        spool_dir=Path(spool) if spool else None,
+    )
+
+
+def _config(app: FastAPI, host: str, port: int, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,  # request lines are not logged, let alone their headers
+        server_header=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
