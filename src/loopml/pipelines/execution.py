@@ -97,18 +97,17 @@ def _attempt(
 
 def _call(client: Client, job: StepJob, values: dict[str, Any] | None, path: Path) -> StepOutcome:
     with captured(path) as log:
+        inputs: list[Any] | None = None
         try:
             inputs = [_input(client, job.registry, item, values) for item in job.inputs]
-        except BackendUnavailableError as exc:
-            write_exception(log, exc)
-            raise
-        started = time.perf_counter()
-        try:
+            started = time.perf_counter()
             value = job.step.fn(*inputs, **job.params)
+            seconds = time.perf_counter() - started
         except Exception as exc:
             write_exception(log, exc)
+            if inputs is None and isinstance(exc, BackendUnavailableError):
+                raise  # the inputs could not be loaded: not the step's failure
             return StepOutcome(error=f"{type(exc).__name__}: {exc}")
-        seconds = time.perf_counter() - started
     try:
         output, materializer = _store(client, job, value)
     except InvalidInputError as exc:
