@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping
-from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import urlsplit
 
 import httpx
@@ -29,6 +28,7 @@ from loopml.core.errors import (
     error_from_code,
 )
 from loopml.core.retry import RetryPolicy
+from loopml.core.version import __version__
 from loopml.stores.remote.connections import CONNECT_TIMEOUT, DEFAULT_TIMEOUT, shared_clients
 from loopml.stores.remote.wire import JsonObject, WireFormatError
 
@@ -41,13 +41,6 @@ _TRANSIENT_STATUS = frozenset({502, 503, 504})
 
 Params = Mapping[str, str | int]
 ContentFactory = Callable[[], Iterable[bytes]]
-
-
-def _client_version() -> str:
-    try:
-        return version("loopml")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 class ApiClient:
@@ -74,7 +67,7 @@ class ApiClient:
         self.base_url = uri.rstrip("/").removesuffix(API_PREFIX)
         self._retry = retry or RetryPolicy.from_env()
         self._timeout = timeout
-        headers = {"User-Agent": f"loopml/{_client_version()}", "Accept": "application/json"}
+        headers = {"User-Agent": f"loopml/{__version__}", "Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._client = shared_clients.get(self.base_url + API_PREFIX, headers)
