@@ -160,6 +160,8 @@ def test_a_store_away_past_the_budget_is_an_infrastructure_error_not_a_step_fail
 def test_s3_uploads_and_reads_ride_out_a_short_outage(
     s3_server: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # botocore's own few retries would hide whether loopml's policy is what rides it out
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     with proxy_to(s3_server) as proxy:
         monkeypatch.setenv("LOOPML_S3_ENDPOINT_URL", proxy.url)
         store = FsspecArtifactStore(f"s3://{s3_bucket}/artifacts")
