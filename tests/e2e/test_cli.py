@@ -154,6 +154,7 @@ def test_init_creates_the_project_and_says_where_the_store_lives(tmp_path: Path)
     assert again == {
         "root": str(root),
         "created": False,
+        "stores": "local",
         "store_uri": f"sqlite:///{root / 'loopml.db'}",
         "artifact_uri": str(root / "artifacts"),
         "server_url": None,

@@ -76,11 +76,13 @@ def test_the_bundle_holds_the_model_manifest_requirements_dockerfile_and_manifes
         "bundle.json",
         "k8s/deployment.yaml",
         "k8s/hpa.yaml",
+        "k8s/secret.yaml.example",
         "k8s/service.yaml",
         "model/input_example.json",
         "model/loopml-model.json",
         "model/model/model.skops",
         "requirements.txt",
+        f"wheels/loopml-{__version__}-py3-none-any.whl",
     ]
     assert [p.name for p in (tmp_path / "dist").iterdir()] == ["iris"]  # no temp folder left
 
@@ -92,7 +94,7 @@ def test_the_bundle_holds_the_model_manifest_requirements_dockerfile_and_manifes
     assert manifest["run_id"] == registered and manifest["datasets"] == ["iris@1"]
     assert manifest["metrics"] == {"accuracy": 0.97}
     assert manifest["created_at"].endswith("Z") and manifest["loopml_version"] == __version__
-    assert manifest["image"] == "loopml-iris-clf:1"
+    assert manifest["image"] == "loopml-iris-clf:1" and manifest["image_has_registry"] is False
     listed = {entry["path"]: entry["size"] for entry in manifest["files"]}
     assert set(listed) == set(files) - {"bundle.json"}
     assert all(listed[path] == (bundle / path).stat().st_size for path in listed)
@@ -142,7 +144,13 @@ def test_the_dockerfile_serves_the_bundle_as_a_non_root_user_on_8080(bundle: Pat
     names = [name for name, _ in instructions]
     args = dict(reversed(instructions))  # the first of each instruction
     assert names[0] == "FROM" and args["FROM"] == "python:3.11-slim"
-    assert ("RUN", "pip install --no-cache-dir -r requirements.txt") in instructions
+    install = "pip install --no-cache-dir --find-links /bundle/wheels -r requirements.txt"
+    assert ("RUN", install) in instructions
+    assert ("COPY", "wheels/ /bundle/wheels/") in instructions
+    # the wheel is there before pip runs
+    assert instructions.index(("COPY", "wheels/ /bundle/wheels/")) < instructions.index(
+        ("RUN", install)
+    )
     assert any(name == "COPY" and arg.endswith(" /bundle") for name, arg in instructions)
     users = [arg for name, arg in instructions if name == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0")
@@ -194,7 +202,32 @@ def test_the_kubernetes_manifests_load_into_the_client_models(
             "memory",
         }
     )
-    assert deployment.spec.template.spec.security_context.run_as_non_root is True
+    pod = deployment.spec.template.spec
+    assert pod.security_context.run_as_non_root is True
+    # the Pod Security "restricted" level
+    assert pod.security_context.seccomp_profile.type == "RuntimeDefault"
+    assert container.security_context.seccomp_profile.type == "RuntimeDefault"
+    assert container.security_context.allow_privilege_escalation is False
+    assert container.security_context.capabilities.drop == ["ALL"]
+    assert not container.security_context.capabilities.add
+    assert container.security_context.run_as_non_root is True
+    # a large model gets minutes to load before liveness counts
+    startup = container.startup_probe
+    assert startup.http_get.path == "/v2/health/live"
+    assert startup.period_seconds * startup.failure_threshold >= 300
+    # the platform server's URL and token from a Secret; the spool on a volume
+    env = {item.name: item for item in container.env}
+    for name, key in (("LOOPML_SERVER_URL", "server-url"), ("LOOPML_TOKEN", "token")):
+        ref = env[name].value_from.secret_key_ref
+        assert (ref.name, ref.key, ref.optional) == ("iris-clf-loopml", key, True)
+    spool = env["LOOPML_SPOOL_DIR"].value
+    (mount,) = container.volume_mounts
+    assert mount.mount_path == spool
+    (volume,) = [v for v in pod.volumes if v.name == mount.name]
+    assert volume.empty_dir is not None
+    secret = deserialize(read_yaml(bundle / "k8s" / "secret.yaml.example"), "V1Secret")
+    assert secret.metadata.name == "iris-clf-loopml"
+    assert set(secret.string_data) == {"server-url", "token"}
 
     assert service.spec.type == "ClusterIP" and service.spec.selector == {"app": "iris-clf"}
     (port,) = service.spec.ports
@@ -294,6 +327,12 @@ def test_the_package_command_writes_a_bundle_and_exits_2_on_bad_input(
     assert (manifest["model"], manifest["version"]) == ("iris-clf", 1)
     assert manifest == json.loads((out / "bundle.json").read_text(encoding="utf-8"))
     assert read_yaml(out / "k8s" / "deployment.yaml")["spec"]["replicas"] == 2
+
+    shown = expect(cli("package", "iris-clf@1", "--out", str(tmp_path / "dist2"), cwd=project), 0)
+    shown = " ".join(shown.split())  # the console wraps long lines
+    assert "names no registry" in shown and "--image REGISTRY/NAME:TAG" in shown
+    assert "secret.yaml.example" in shown
+    (tmp_path / "dist2").rename(tmp_path / "project" / "dist2")  # out of the listing below
 
     again = cli("package", "iris-clf@1", "--out", str(out), cwd=project)
     assert again.returncode == 2 and "dist" in again.stderr and "not empty" in again.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from loopml.core.ids import new_id, now_ms
 from loopml.serving.log_reader import read_predictions
@@ -31,8 +32,10 @@ def _value(metrics: LogMetrics, name: str) -> float:
 
 
 def test_rows_wait_on_disk_while_the_store_is_down_and_are_all_stored_when_it_is_back(
-    platform_server: PlatformServer, tmp_path: Path
+    platform_server: PlatformServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the spool outlasts any outage; the transport's own retrying would only slow this down
+    monkeypatch.setenv("LOOPML_RETRY_BUDGET_S", "0.5")
     client = Client(server_url=platform_server.url)
     run = start_log_run(client, model="m", kind=SERVER, name="serve m")
     metrics = LogMetrics(None)

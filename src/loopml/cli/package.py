@@ -22,7 +22,9 @@ def package_command(
     image: Annotated[
         str | None,
         typer.Option(
-            "--image", help="The image the Kubernetes manifests run [default: loopml-NAME:VERSION]."
+            "--image",
+            help="The image the Kubernetes manifests run, with its registry "
+            "[default: loopml-NAME:VERSION, which a cluster cannot pull].",
         ),
     ] = None,
     replicas: Annotated[
@@ -33,9 +35,13 @@ def package_command(
     """Write the model version REF names as a deployable bundle in --out.
 
     The bundle holds the version's verified files (model/), bundle.json, pinned
-    requirements.txt, a Dockerfile that runs 'loopml serve' on port 8080, and Kubernetes
-    manifests (k8s/: Deployment, Service, HorizontalPodAutoscaler). --out must be a new or
-    empty folder; it gets the whole bundle or nothing.
+    requirements.txt (with onnxruntime when the version has an ONNX variant), the loopml
+    wheel (wheels/; loopml is on no public index), a Dockerfile that runs 'loopml serve' on
+    port 8080, and Kubernetes manifests (k8s/: Deployment, Service, HorizontalPodAutoscaler,
+    and secret.yaml.example for the platform server's URL and token). The pods meet the Pod
+    Security "restricted" level. --out must be a new or empty folder; it gets the whole
+    bundle or nothing. Give --image with your registry (ghcr.io/acme/churn:3): the default
+    image name has none, so a cluster cannot pull it.
 
     Examples:
 
@@ -59,4 +65,17 @@ def package_command(
         f"Packaged {ref_text} into {bundle} ({len(manifest['files'])} files).", markup=False
     )
     console.print(f"  docker build -t {manifest['image']} {bundle}", markup=False)
+    if not manifest.get("image_has_registry", True):
+        console.print(
+            f"  Note: the image {manifest['image']} names no registry host, so a cluster's "
+            "nodes cannot pull it (or would look for it on Docker Hub). Push it to your "
+            "registry and package again with --image REGISTRY/NAME:TAG.",
+            markup=False,
+        )
+    secret = bundle / "k8s" / "secret.yaml.example"
+    console.print(
+        f"  To log predictions to the platform, fill in {secret} (server URL and token), "
+        "rename it to secret.yaml and apply it with the rest:",
+        markup=False,
+    )
     console.print(f"  kubectl apply -f {bundle / 'k8s'}", markup=False)

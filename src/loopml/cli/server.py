@@ -62,6 +62,14 @@ def server_command(
             help="Largest artifact upload in MiB; larger ones get 413. [default: 10240]",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Server processes sharing the port (migrations run once, before they start).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the loopml platform server: the tracking API that remote clients talk to.
 
@@ -76,6 +84,7 @@ def server_command(
         loopml server --host 0.0.0.0 --port 8080 \\
             --store-uri postgresql+psycopg://loopml@db/loopml \\
             --artifact-uri s3://ml-bucket/loopml
+        loopml server --host 0.0.0.0 --workers 4   # PostgreSQL: more processes
         LOOPML_SERVER_URL=http://127.0.0.1:5000 loopml runs list
     """
     config = load_config()
@@ -107,6 +116,7 @@ def server_command(
         log_level=log_level,
         max_body_mb=max_body_mb,
         max_blob_mb=max_blob_mb,
+        workers=workers,
     )
 
 

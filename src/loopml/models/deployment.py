@@ -2,7 +2,9 @@
 Service and HorizontalPodAutoscaler — pure builders (text and plain dicts), no I/O.
 
 The container runs ``loopml serve /bundle`` on port 8080 as a non-root user; the Kubernetes
-probes and the Docker HEALTHCHECK use the Open Inference Protocol health endpoints.
+probes and the Docker HEALTHCHECK use the Open Inference Protocol health endpoints. The pods
+meet the Pod Security "restricted" level and read the platform server's URL and token from a
+Secret (``k8s/secret.yaml.example`` in a bundle).
 
 >>> kubernetes_name("Churn_Model.v2")
 'churn-model-v2'
@@ -24,6 +26,8 @@ __all__ = [
     "dockerfile",
     "hpa_manifest",
     "kubernetes_name",
+    "secret_manifest",
+    "secret_name",
     "service_manifest",
 ]
 
@@ -31,7 +35,9 @@ BASE_IMAGE = "python:3.11-slim"
 PORT = 8080
 SERVICE_PORT = 80
 BUNDLE_DIR = "/bundle"
+WHEELS_DIR = "wheels"
 USER_ID = 10001  # numeric, so Kubernetes' runAsNonRoot can check it
+SPOOL_DIR = "/var/lib/loopml/spool"  # LOOPML_SPOOL_DIR: prediction-log chunks not yet stored
 LIVE_PATH = "/v2/health/live"
 READY_PATH = "/v2/health/ready"
 RESOURCES = {
@@ -92,8 +98,11 @@ def dockerfile(*, model: str, version: int, loopml_version: str) -> str:
         f"RUN useradd --create-home --uid {USER_ID} --user-group --shell /usr/sbin/nologin loopml",
         f"WORKDIR {BUNDLE_DIR}",
         "# Requirements first, so a new model version reuses the installed packages layer.",
+        "# loopml itself is on no public index: its wheel is in wheels/ (--find-links).",
         f"COPY requirements.txt {BUNDLE_DIR}/requirements.txt",
-        "RUN pip install --no-cache-dir -r requirements.txt",
+        f"COPY {WHEELS_DIR}/ {BUNDLE_DIR}/{WHEELS_DIR}/",
+        f"RUN pip install --no-cache-dir --find-links {BUNDLE_DIR}/{WHEELS_DIR} "
+        "-r requirements.txt",
         "# The bundle stays owned by root: the server reads it and cannot change it.",
         f"COPY . {BUNDLE_DIR}",
         f"USER {USER_ID}:{USER_ID}",
@@ -107,18 +116,42 @@ def dockerfile(*, model: str, version: int, loopml_version: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def secret_name(spec: DeploymentSpec) -> str:
+    """The Secret the pods read ``LOOPML_SERVER_URL`` and ``LOOPML_TOKEN`` from."""
+    return f"{spec.name}-loopml"[:_NAME_LIMIT]
+
+
 def deployment_manifest(spec: DeploymentSpec) -> dict[str, Any]:
-    """An ``apps/v1`` Deployment: probes on the health endpoints, resource requests and
-    limits, non-root. The selector matches ``app`` only, so a new model version rolls out
-    as an update of the same Deployment (a selector cannot change)."""
+    """An ``apps/v1`` Deployment that passes the Pod Security "restricted" level: probes on
+    the health endpoints (a startup probe gives a large model time to load), resource
+    requests and limits, non-root with no capabilities and the runtime's seccomp profile; the
+    platform server's URL and token from an optional Secret (without it the pods serve but
+    log no predictions); the prediction log's spool on a volume that outlives a container
+    restart. The selector matches ``app`` only, so a new model version rolls out as an
+    update of the same Deployment (a selector cannot change)."""
+    secret = secret_name(spec)
     container = {
         "name": "model",
         "image": spec.image,
+        "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-        "readinessProbe": _probe(READY_PATH, initial_delay=5, period=5),
-        "livenessProbe": _probe(LIVE_PATH, initial_delay=15, period=10),
+        "env": [
+            _secret_env("LOOPML_SERVER_URL", secret, "server-url"),
+            _secret_env("LOOPML_TOKEN", secret, "token"),
+            {"name": "LOOPML_SPOOL_DIR", "value": SPOOL_DIR},
+        ],
+        "volumeMounts": [{"name": "spool", "mountPath": SPOOL_DIR}],
+        # up to 5 minutes to load the model before liveness checks start counting
+        "startupProbe": _probe(LIVE_PATH, initial_delay=5, period=5, failures=60),
+        "readinessProbe": _probe(READY_PATH, initial_delay=0, period=5),
+        "livenessProbe": _probe(LIVE_PATH, initial_delay=0, period=10),
         "resources": RESOURCES,
-        "securityContext": {"allowPrivilegeEscalation": False},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "runAsNonRoot": True,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
     }
     return {
         "apiVersion": "apps/v1",
@@ -130,11 +163,43 @@ def deployment_manifest(spec: DeploymentSpec) -> dict[str, Any]:
             "template": {
                 "metadata": {"labels": spec.labels},
                 "spec": {
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": USER_ID},
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": USER_ID,
+                        "runAsGroup": USER_ID,
+                        "fsGroup": USER_ID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    # time to store the prediction log's last rows on SIGTERM
+                    "terminationGracePeriodSeconds": 60,
                     "containers": [container],
+                    # emptyDir: kept across container restarts (a crash, a failed liveness
+                    # probe); a deleted pod stores its spool on SIGTERM first
+                    "volumes": [{"name": "spool", "emptyDir": {"sizeLimit": "1Gi"}}],
                 },
             },
         },
+    }
+
+
+def secret_manifest(spec: DeploymentSpec) -> dict[str, Any]:
+    """A template of the Secret :func:`deployment_manifest` reads (placeholders to fill)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": secret_name(spec), "labels": {"app": spec.name}},
+        "type": "Opaque",
+        "stringData": {
+            "server-url": "https://loopml.example.com",
+            "token": "REPLACE-WITH-A-TOKEN",
+        },
+    }
+
+
+def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "valueFrom": {"secretKeyRef": {"name": secret, "key": key, "optional": True}},
     }
 
 
@@ -187,11 +252,11 @@ def _metadata(spec: DeploymentSpec) -> dict[str, Any]:
     }
 
 
-def _probe(path: str, *, initial_delay: int, period: int) -> dict[str, Any]:
+def _probe(path: str, *, initial_delay: int, period: int, failures: int = 3) -> dict[str, Any]:
     return {
         "httpGet": {"path": path, "port": PORT},
         "initialDelaySeconds": initial_delay,
         "periodSeconds": period,
         "timeoutSeconds": 2,
-        "failureThreshold": 3,
+        "failureThreshold": failures,
     }

@@ -4,10 +4,13 @@
 
     bundle/
       bundle.json          what is inside: model, version, flavor, digest, lineage, files
-      requirements.txt     the version's pinned requirements + loopml[serve]
+      requirements.txt     the version's pinned requirements + loopml[serve] (+ onnxruntime
+                           when the version has an ONNX variant)
+      wheels/              the loopml wheel itself (it is on no public index)
       Dockerfile           runs 'loopml serve /bundle' on port 8080
       model/               the version's stored files, verified against its digest
       k8s/deployment.yaml  k8s/service.yaml  k8s/hpa.yaml
+      k8s/secret.yaml.example   the platform server's URL and token, to fill in and apply
 
 The bundle is written into a hidden folder beside ``out`` and renamed into place at the end,
 so ``out`` either holds a whole bundle or nothing.
@@ -24,6 +27,8 @@ import re
 import secrets
 import shutil
 from collections.abc import Iterable
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as metadata_version
 from pathlib import Path
 from typing import Any
 
@@ -35,23 +40,28 @@ from loopml.core.hashing import Digest
 from loopml.core.ids import format_ms
 from loopml.core.version import __version__
 from loopml.models.deployment import (
+    WHEELS_DIR,
     DeploymentSpec,
     default_image,
     deployment_manifest,
     dockerfile,
     hpa_manifest,
+    secret_manifest,
     service_manifest,
 )
+from loopml.models.onnx import FILE as ONNX_FILE
 from loopml.models.registry import resolve
+from loopml.models.wheel import write_loopml_wheel
 from loopml.stores.artifacts.trees import materialize_tree
 from loopml.tracking.client import Client, client_scope
 
-__all__ = ["BUNDLE_MANIFEST", "bundle_requirements", "package"]
+__all__ = ["BUNDLE_MANIFEST", "bundle_requirements", "has_registry", "package"]
 
 BUNDLE_MANIFEST = "bundle.json"
 BUNDLE_FORMAT = 1
 MODEL_DIR = "model"
 SERVE_REQUIREMENT = f"loopml[serve]=={__version__}"
+ONNX_RUNTIME = "onnxruntime"
 _PROJECT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
@@ -66,13 +76,14 @@ def package(
     """Write the version ``ref`` names (``churn@champion``, ``churn@3``,
     ``models:/churn@champion``) as a deployable bundle in ``out``, a new or empty folder, and
     return its absolute path. ``image`` is the container image the Kubernetes manifests run
-    (default ``loopml-<name>:<version>``); ``replicas`` the Deployment's starting replicas."""
+    (default ``loopml-<name>:<version>``, which names no registry: a cluster can only pull it
+    once it is pushed somewhere and the manifests say where, see :func:`has_registry`);
+    ``replicas`` the Deployment's starting replicas."""
     target = Path(os.path.abspath(out))  # so that '.' has a name and a parent
     _check_out(target)
     _check_options(image=image, replicas=replicas)
     with client_scope(client) as active:
         version = resolve(ref, active)
-        requirements = bundle_requirements(version.requirements)
         spec = DeploymentSpec(
             model=version.model,
             version=version.version,
@@ -86,6 +97,9 @@ def package(
             materialize_tree(
                 active.artifacts, Digest.parse(version.tree_digest), scratch / MODEL_DIR
             )
+            has_onnx = any(path.name == ONNX_FILE for path in (scratch / MODEL_DIR).rglob("*"))
+            requirements = bundle_requirements(version.requirements, onnx=has_onnx)
+            write_loopml_wheel(scratch / WHEELS_DIR)
             _write_bundle(scratch, version, spec, requirements)
             _move_into_place(scratch, target)
         except BaseException:
@@ -94,11 +108,15 @@ def package(
     return target
 
 
-def bundle_requirements(pins: Iterable[str]) -> list[str]:
-    """The version's requirement lines plus ``loopml[serve]`` at this loopml's version:
+def bundle_requirements(pins: Iterable[str], *, onnx: bool = False) -> list[str]:
+    """The version's requirement lines plus ``loopml[serve]`` at this loopml's version (and
+    ONNX Runtime when ``onnx``: the version has an ONNX variant, which the server prefers):
     sorted, without duplicates, with any other pin of loopml replaced. A line that is a pip
     option or holds a line break is refused (it could pull from anywhere)."""
     lines = {SERVE_REQUIREMENT}
+    pinned = {_project(pin) for pin in pins}
+    if onnx and ONNX_RUNTIME not in pinned:
+        lines.add(_installed_pin(ONNX_RUNTIME))
     for pin in pins:
         line = pin.strip()
         if not line or line.startswith("#"):
@@ -109,11 +127,30 @@ def bundle_requirements(pins: Iterable[str]) -> list[str]:
                 "option or a line break); register the version with plain pins like "
                 "'scikit-learn==1.5.2'."
             )
-        project = _PROJECT.match(line)
-        if project and re.sub(r"[-_.]+", "-", project.group(1)).lower() == "loopml":
+        if _project(line) == "loopml":
             continue
         lines.add(line)
     return sorted(lines, key=lambda line: (line.lower(), line))
+
+
+def has_registry(image: str) -> bool:
+    """True when ``image`` names a registry host (``ghcr.io/acme/churn:3``,
+    ``localhost:5000/churn``), which a cluster's nodes can pull from."""
+    first, slash, _ = image.partition("/")
+    return bool(slash) and ("." in first or ":" in first or first == "localhost")
+
+
+def _project(line: str) -> str | None:
+    project = _PROJECT.match(line)
+    return re.sub(r"[-_.]+", "-", project.group(1)).lower() if project else None
+
+
+def _installed_pin(project: str) -> str:
+    """``project==<installed version>``, or just ``project`` when it is not installed here."""
+    try:
+        return f"{project}=={metadata_version(project)}"
+    except PackageNotFoundError:
+        return project
 
 
 def _write_bundle(
@@ -127,6 +164,8 @@ def _write_bundle(
         "k8s/deployment.yaml": _yaml(deployment_manifest(spec)),
         "k8s/service.yaml": _yaml(service_manifest(spec)),
         "k8s/hpa.yaml": _yaml(hpa_manifest(spec)),
+        # not .yaml, so 'kubectl apply -f k8s/' never applies the placeholders
+        "k8s/secret.yaml.example": _yaml(secret_manifest(spec)),
     }
     try:
         (folder / "k8s").mkdir()
@@ -156,6 +195,7 @@ def _manifest(
         "created_at": format_ms(version.created_at),
         "loopml_version": __version__,
         "image": spec.image,
+        "image_has_registry": has_registry(spec.image),
         "files": files,
     }
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from loopml.core.entities import DatasetVersion, Run
-from loopml.core.errors import InvalidInputError
+from loopml.core.errors import BackendUnavailableError, InvalidInputError
 from loopml.core.hashing import Digest
 from loopml.pipelines.definitions import Step
 from loopml.pipelines.materializers import Materializers
@@ -24,6 +24,7 @@ from loopml.pipelines.steplogs import LOG_NAME, captured, write_exception
 from loopml.stores.artifacts.base import batched_writes
 from loopml.stores.artifacts.trees import materialize_tree, put_directory
 from loopml.stores.scratch import scratch_directory
+from loopml.tracking.active_run import ActiveRun
 from loopml.tracking.client import Client
 from loopml.tracking.fluent import attached_run
 
@@ -52,7 +53,10 @@ class StepJob:
 @dataclass(frozen=True)
 class StepOutcome:
     """What an attempt did. ``error`` is set when it failed; ``retryable`` is False when a
-    retry cannot help (the output has no materializer)."""
+    retry cannot help (the output has no materializer); ``infrastructure`` is True when the
+    step's own code did not fail but the stores were unreachable for longer than the retry
+    budget (loading its inputs, storing its output or its log). ``log`` holds the step's log
+    when it could not be stored, for the driver to store once the store is back."""
 
     output: str | None = None
     materializer: str | None = None
@@ -60,36 +64,58 @@ class StepOutcome:
     dataset: tuple[str, int] | None = None  # the dataset version the step returned
     error: str | None = None
     retryable: bool = True
+    infrastructure: bool = False
+    log: str | None = None
 
 
 def run_step(client: Client, job: StepJob, values: dict[str, Any] | None = None) -> StepOutcome:
     """Run one attempt of ``job``. ``values`` (digest → object) holds outputs already in
     memory, read and filled when the job runs in the driver's process."""
-    with (
-        scratch_directory("step") as scratch,
-        attached_run(client, job.run) as run,
-    ):
+    try:
+        with attached_run(client, job.run) as run:
+            return _attempt(client, run, job, values)
+    except BackendUnavailableError as exc:
+        return StepOutcome(error=exc.message, infrastructure=True)
+
+
+def _attempt(
+    client: Client, run: ActiveRun, job: StepJob, values: dict[str, Any] | None
+) -> StepOutcome:
+    with scratch_directory("step") as scratch:
         path = Path(scratch) / LOG_NAME
         try:
-            with captured(path) as log:
-                try:
-                    inputs = [_input(client, job.registry, item, values) for item in job.inputs]
-                    started = time.perf_counter()
-                    value = job.step.fn(*inputs, **job.params)
-                    seconds = time.perf_counter() - started
-                except Exception as exc:
-                    write_exception(log, exc)
-                    return StepOutcome(error=f"{type(exc).__name__}: {exc}")
-            try:
-                output, materializer = _store(client, job, value)
-            except InvalidInputError as exc:
-                return StepOutcome(error=exc.message, retryable=False)
-        finally:
+            outcome = _call(client, job, values, path)
+        except BackendUnavailableError as exc:
+            outcome = StepOutcome(error=exc.message, infrastructure=True)
+        try:
             run.log_artifact(path)
-        if values is not None and output is not None:
-            values[output] = value
-        dataset = (value.dataset, value.version) if isinstance(value, DatasetVersion) else None
-        return StepOutcome(output, materializer, seconds, dataset)
+        except BackendUnavailableError:
+            # the store is still away after the retry budget: the driver stores it later
+            return replace(outcome, log=path.read_text(encoding="utf-8", errors="replace"))
+        return outcome
+
+
+def _call(client: Client, job: StepJob, values: dict[str, Any] | None, path: Path) -> StepOutcome:
+    with captured(path) as log:
+        inputs: list[Any] | None = None
+        try:
+            inputs = [_input(client, job.registry, item, values) for item in job.inputs]
+            started = time.perf_counter()
+            value = job.step.fn(*inputs, **job.params)
+            seconds = time.perf_counter() - started
+        except Exception as exc:
+            write_exception(log, exc)
+            if inputs is None and isinstance(exc, BackendUnavailableError):
+                raise  # the inputs could not be loaded: not the step's failure
+            return StepOutcome(error=f"{type(exc).__name__}: {exc}")
+    try:
+        output, materializer = _store(client, job, value)
+    except InvalidInputError as exc:
+        return StepOutcome(error=exc.message, retryable=False)
+    if values is not None and output is not None:
+        values[output] = value
+    dataset = (value.dataset, value.version) if isinstance(value, DatasetVersion) else None
+    return StepOutcome(output, materializer, seconds, dataset)
 
 
 def _input(

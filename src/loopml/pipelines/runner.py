@@ -18,6 +18,7 @@ needs them.
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -25,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from loopml.core.entities import Run, RunStatus
-from loopml.core.errors import InvalidInputError, StepFailedError
+from loopml.core.errors import BackendUnavailableError, InvalidInputError, StepFailedError
 from loopml.core.hashing import Digest
 from loopml.core.refs import format_dataset_ref
+from loopml.core.retry import ENV_RETRY_BUDGET_S
 from loopml.pipelines.cache import CACHE_KEY_TAG, cache_key, canonical_json, environment
 from loopml.pipelines.datasets import dataset_version
 from loopml.pipelines.definitions import Pipeline
@@ -53,6 +55,7 @@ DATASETS_TAG = "loopml.datasets"  # JSON {dataset_version ref: "name@N" it resol
 EXECUTOR_TAG = "loopml.executor"
 _NO_OUTPUT = "none"
 _MAX_BACKOFF_S = 5.0
+_LOG_TAIL_LINES = 20
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,7 @@ class _RunState:
     values: dict[str, Any] = field(default_factory=dict)  # in-process: digest → object
     running: dict[int, _Attempt] = field(default_factory=dict)  # ticket → attempt
     retries: list[tuple[float, _Attempt]] = field(default_factory=list)  # (when, attempt)
-    failure: StepFailedError | InvalidInputError | None = None
+    failure: StepFailedError | InvalidInputError | BackendUnavailableError | None = None
 
     def _done(self, result: StepResult) -> None:
         self.results[result.call] = result
@@ -276,6 +279,12 @@ class _RunState:
         call, step = attempt.call, attempt.run
         outcome = finished.value if finished.error is None else StepOutcome(error=finished.error)
         assert isinstance(outcome, StepOutcome)
+        log_stored = outcome.log is None or _store_log(step, outcome.log)
+        if outcome.infrastructure:  # not the step's fault: no retry of its code, no FAILED
+            step.end(RunStatus.KILLED)
+            if self.failure is None:
+                self.failure = _unreachable(call.name, outcome, step.id)
+            return
         if outcome.error is not None:
             if outcome.retryable and attempt.number <= call.step.retries:
                 backoff = min(0.1 * 2 ** (attempt.number - 1), _MAX_BACKOFF_S)
@@ -285,7 +294,7 @@ class _RunState:
             step.log_metrics({"attempts": attempt.number})
             step.end(RunStatus.FAILED)
             if self.failure is None:
-                self.failure = _failed(call.name, attempt.number, outcome, step.id)
+                self.failure = _failed(call.name, attempt.number, outcome, step.id, log_stored)
             return
         if outcome.dataset is not None:  # lineage: this run read that version
             dataset, version = outcome.dataset
@@ -353,16 +362,47 @@ class _RunState:
 
 
 def _failed(
-    call: str, attempts: int, outcome: StepOutcome, run_id: str
+    call: str, attempts: int, outcome: StepOutcome, run_id: str, log_stored: bool = True
 ) -> StepFailedError | InvalidInputError:
     if not outcome.retryable:
         return InvalidInputError(outcome.error or "")
+    if log_stored:
+        where = (
+            f"its output and traceback are the run's artifact {LOG_NAME} "
+            f"(loopml runs show {run_id[:8]})."
+        )
+    else:  # the store was away: show the end of the log here instead of pointing to it
+        tail = "\n".join((outcome.log or "").splitlines()[-_LOG_TAIL_LINES:])
+        where = (
+            f"its {LOG_NAME} could not be stored (the artifact store was unreachable); "
+            f"its last lines:\n{tail}"
+        )
     return StepFailedError(
         f"Step {call!r} failed after {attempts} attempt(s): {(outcome.error or '').rstrip('.')}. "
-        f"Its run is "
-        f"{run_id}; its output and traceback are the run's artifact {LOG_NAME} "
-        f"(loopml runs show {run_id[:8]})."
+        f"Its run is {run_id}; {where}"
     )
+
+
+def _unreachable(call: str, outcome: StepOutcome, run_id: str) -> BackendUnavailableError:
+    return BackendUnavailableError(
+        f"Step {call!r} did not fail, but the stores were unreachable for longer than the "
+        f"retry budget ({ENV_RETRY_BUDGET_S}): {(outcome.error or '').rstrip('.')}. Its run "
+        f"{run_id} was marked KILLED. Run the pipeline again once the stores are back; the "
+        "steps that finished are reused from the cache."
+    )
+
+
+def _store_log(step: ActiveRun, text: str) -> bool:
+    """Store a step's log that its attempt could not (the driver's store calls have their
+    own retry budget); False when the store is still unreachable."""
+    with tempfile.TemporaryDirectory(prefix="loopml-steplog-") as scratch:
+        path = Path(scratch) / LOG_NAME
+        path.write_text(text, encoding="utf-8")
+        try:
+            step.log_artifact(path)
+        except BackendUnavailableError:
+            return False
+    return True
 
 
 def step_output(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
-from loopml.core.config import load_config
+from loopml.core.config import ENV_ARTIFACT_URI, ENV_STORE_URI, load_config
 from loopml.core.errors import ConfigError
 from loopml.server.app import create_app
-from loopml.server.limits import RequestLimits
+from loopml.server.limits import ENV_MAX_BLOB_MB, ENV_MAX_BODY_MB, MiB, RequestLimits
 from loopml.server.run_reaper import RunReaper
 from loopml.stores.registry import open_artifact_store, open_metadata_store
 
@@ -18,6 +20,7 @@ DEFAULT_PORT = 5000
 # longer than the client's pooled-connection expiry, so the client always closes first
 KEEP_ALIVE_SECONDS = 15
 GRACEFUL_SHUTDOWN_SECONDS = 5
+ENV_SPOOL_DIR = "LOOPML_SERVER_SPOOL_DIR"  # how --workers hands the spool folder to workers
 
 
 def serve(
@@ -30,11 +33,14 @@ def serve(
     spool_dir: Path | None = None,
     max_body_mb: float | None = None,
     max_blob_mb: float | None = None,
+    workers: int = 1,
 ) -> None:
     """Serve the API until interrupted (Ctrl-C or SIGTERM). Stores not given are taken from
     the configuration (``LOOPML_STORE_URI[_FILE]``, ``LOOPML_ARTIFACT_URI[_FILE]``,
     ``.loopml/``); uploads are spooled in ``spool_dir`` (default: ``TMPDIR``) on their way to
-    the store. Bodies and uploads are bounded (see :class:`RequestLimits`)."""
+    the store. Bodies and uploads are bounded (see :class:`RequestLimits`). With ``workers``
+    > 1, that many processes share the port (uvicorn's supervisor); the metadata store is
+    migrated once, here, before they start, and lapsed runs are closed by this process."""
     limits = RequestLimits.resolve(max_body_mb, max_blob_mb)
     if store_uri is None or artifact_uri is None:
         config = load_config()
@@ -45,24 +51,64 @@ def serve(
             "The server needs a metadata store and an artifact store: pass --store-uri and "
             "--artifact-uri, set LOOPML_STORE_URI and LOOPML_ARTIFACT_URI, or run loopml init."
         )
-    metadata_store = open_metadata_store(store_uri)
+    metadata_store = open_metadata_store(store_uri)  # creates or migrates it
+    reaper = RunReaper.from_env(metadata_store)  # closes runs whose process died
     try:
+        if workers > 1:
+            open_artifact_store(artifact_uri)  # a bad artifact URI fails here, once
+            # the workers read the stores and limits like any loopml process: from the
+            # environment
+            os.environ[ENV_STORE_URI], os.environ[ENV_ARTIFACT_URI] = store_uri, artifact_uri
+            os.environ[ENV_MAX_BODY_MB] = str(limits.max_body_bytes / MiB)
+            os.environ[ENV_MAX_BLOB_MB] = str(limits.max_blob_bytes / MiB)
+            if spool_dir is not None:
+                os.environ[ENV_SPOOL_DIR] = str(spool_dir)
+            reaper.start()
+            uvicorn.run(
+                f"{__name__}:app_from_environment",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                log_level=log_level,
+                access_log=False,
+                server_header=False,
+                timeout_keep_alive=KEEP_ALIVE_SECONDS,
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            )
+            return
         artifact_store = open_artifact_store(artifact_uri)
-        server_config = uvicorn.Config(
-            create_app(metadata_store, artifact_store, spool_dir=spool_dir, limits=limits),
-            host=host,
-            port=port,
-            log_level=log_level,
-            access_log=False,  # request lines are not logged, let alone their headers
-            server_header=False,
-            timeout_keep_alive=KEEP_ALIVE_SECONDS,
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        )
-        reaper = RunReaper.from_env(metadata_store)  # closes runs whose process died
+        app = create_app(metadata_store, artifact_store, spool_dir=spool_dir, limits=limits)
         reaper.start()
-        try:
-            uvicorn.Server(server_config).run()
-        finally:
-            reaper.stop()
+        uvicorn.Server(_config(app, host, port, log_level)).run()
     finally:
+        reaper.stop()
         metadata_store.close()
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one ``--workers`` process, over the stores :func:`serve` put in the
+    environment (already migrated)."""
+    config = load_config()
+    if not config.store_uri or not config.artifact_uri:
+        raise ConfigError(f"A server worker needs {ENV_STORE_URI} and {ENV_ARTIFACT_URI}.")
+    spool = os.environ.get(ENV_SPOOL_DIR)
+    return create_app(
+        open_metadata_store(config.store_uri),
+        open_artifact_store(config.artifact_uri),
+        spool_dir=Path(spool) if spool else None,
+        limits=RequestLimits.resolve(),
+    )
+
+
+def _config(app: FastAPI, host: str, port: int, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,  # request lines are not logged, let alone their headers
+        server_header=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )

@@ -9,6 +9,10 @@ S3 endpoint: ``LOOPML_S3_ENDPOINT_URL`` if set, else botocore's own configuratio
 (``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``, profile files), else AWS. Credentials and
 region come from botocore's usual chain (``AWS_ACCESS_KEY_ID``, ``AWS_DEFAULT_REGION``, …).
 
+Transient failures (the endpoint unreachable, a 5xx) are tried again within the retry budget
+(``LOOPML_RETRY_BUDGET_S``, :class:`~loopml.core.retry.RetryPolicy`); a missing blob or a denied
+access is not.
+
 ``memory://`` uses fsspec's process-wide in-memory filesystem and keeps whole blobs in RAM:
 it is meant for quick experiments and tests, not for large artifacts.
 """
@@ -20,9 +24,9 @@ import io
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 from urllib.parse import urlsplit
 
 from loopml.core.errors import (
@@ -34,6 +38,7 @@ from loopml.core.errors import (
 )
 from loopml.core.hashing import CHUNK_SIZE, Digest, StreamHasher, iter_chunks
 from loopml.core.redaction import redact_uri
+from loopml.core.retry import RetryPolicy
 from loopml.stores.artifacts.base import StoredObject
 from loopml.stores.artifacts.verify import VerifyingReader
 
@@ -44,13 +49,15 @@ UPLOAD_PART_SIZE = 8 << 20
 UPLOAD_CONCURRENCY = 1
 MAX_UPLOAD_PARTS = 10_000
 READ_BLOCK_SIZE = 4 << 20
+T = TypeVar("T")
 
 
 class FsspecArtifactStore:
     """Blobs under a prefix of an object store reached through fsspec (S3 via s3fs)."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, *, retry: RetryPolicy | None = None) -> None:
         self.uri = uri
+        self._retry = retry or RetryPolicy.from_env()
         parts = urlsplit(uri)
         self._scheme = parts.scheme.lower()
         if self._scheme == "s3":
@@ -91,9 +98,12 @@ class FsspecArtifactStore:
                     out.write(chunk)
             digest = hasher.digest()
             key = self.blob_key(digest)
-            with self._wrap_driver_errors(f"store blob {digest}"):
+
+            def store() -> None:  # from the spool, so a retry can send it all again
                 if not self._fs.exists(key):
                     self._upload(spool, key, hasher.size)
+
+            self._driver_call(f"store blob {digest}", store)
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(spool)
@@ -101,27 +111,28 @@ class FsspecArtifactStore:
 
     def open(self, digest: Digest) -> BinaryIO:
         key = self.blob_key(digest)
-        with self._wrap_driver_errors(f"open blob {digest}", digest):
+
+        def reader() -> BinaryIO:
             if self._scheme == "memory":
                 # the memory fs hands every reader the same file object: copy instead
-                raw: BinaryIO = io.BytesIO(self._fs.cat_file(key))
-            else:
-                raw = self._fs.open(key, "rb", block_size=READ_BLOCK_SIZE)
-        return VerifyingReader(raw, digest)
+                return io.BytesIO(self._fs.cat_file(key))
+            return self._fs.open(key, "rb", block_size=READ_BLOCK_SIZE)  # type: ignore[no-any-return]
+
+        return VerifyingReader(self._driver_call(f"open blob {digest}", reader, digest), digest)
 
     def exists(self, digest: Digest) -> bool:
-        with self._wrap_driver_errors(f"look up blob {digest}"):
-            return bool(self._fs.exists(self.blob_key(digest)))
+        key = self.blob_key(digest)
+        return self._driver_call(f"look up blob {digest}", lambda: bool(self._fs.exists(key)))
 
     def size(self, digest: Digest) -> int:
-        with self._wrap_driver_errors(f"read the size of blob {digest}", digest):
-            return int(self._fs.size(self.blob_key(digest)))
+        key = self.blob_key(digest)
+        action = f"read the size of blob {digest}"
+        return self._driver_call(action, lambda: int(self._fs.size(key)), digest)
 
     def list_stored(self) -> Iterator[StoredObject]:
         """Every blob (this store has no packs, and its temp files are local spools)."""
         folder = f"{self._root}/blobs" if self._root else "blobs"
-        with self._wrap_driver_errors("list the blobs"):
-            found = self._fs.find(folder, detail=True)
+        found = self._driver_call("list the blobs", lambda: self._fs.find(folder, detail=True))
         for path, info in found.items():
             shard, _, rest = str(path).rpartition("/")
             name = f"blake3:{shard.rpartition('/')[2]}{rest}"
@@ -134,14 +145,17 @@ class FsspecArtifactStore:
         if item.kind != "blob":
             raise ValueError(f"{self!r} holds blobs only, not {item.kind!r}")
         key = self.blob_key(Digest.parse(item.name))
-        with self._wrap_driver_errors(f"remove blob {item.name}"):
+
+        def remove() -> bool:
             try:
                 if _modified(self._fs.info(key)) > cutoff:
                     return False
                 self._fs.rm_file(key)
             except FileNotFoundError:
                 pass
-        return True
+            return True
+
+        return self._driver_call(f"remove blob {item.name}", remove)
 
     def _upload(self, spool: str, key: str, size: int) -> None:
         if self._scheme == "memory":
@@ -152,14 +166,26 @@ class FsspecArtifactStore:
         part_size = max(UPLOAD_PART_SIZE, math.ceil(size / MAX_UPLOAD_PARTS))
         self._fs.put_file(spool, key, chunksize=part_size, max_concurrency=UPLOAD_CONCURRENCY)
 
-    @contextlib.contextmanager
-    def _wrap_driver_errors(self, action: str, digest: Digest | None = None) -> Iterator[None]:
-        try:
-            yield
-        except LoopMLError:
-            raise
-        except self._driver_errors as exc:
-            raise self._translate(exc, action, digest) from exc
+    def _driver_call(
+        self, action: str, operation: Callable[[], T], digest: Digest | None = None
+    ) -> T:
+        """``operation()`` with driver errors as :class:`LoopMLError`; an unreachable store
+        is tried again within the retry budget (every operation here is idempotent: blobs
+        are content-addressed)."""
+
+        def attempt() -> T:
+            try:
+                return operation()
+            except LoopMLError:
+                raise
+            except self._driver_errors as exc:
+                raise self._translate(exc, action, digest) from exc
+
+        return self._retry.call(
+            attempt,
+            is_transient=lambda exc: isinstance(exc, BackendUnavailableError),
+            what=f"Could not {action} in {self.uri}",
+        )
 
     def _translate(self, exc: BaseException, action: str, digest: Digest | None) -> LoopMLError:
         where = f"the artifact store at {redact_uri(self.uri)}"

@@ -1,17 +1,20 @@
 """One small wrapper around :class:`httpx.Client` shared by the remote stores.
 
-It owns the base URL, the bearer token header and the timeouts; it retries a request that never
-reached the server (connection refused, connect timeout) and, for idempotent requests only,
-one that broke on the way back; it turns the server's error JSON back into the same
-:class:`LoopMLError` subclass with :func:`error_from_code`. The token is never logged or shown.
+It owns the base URL, the bearer token header and the timeouts, over the process's shared
+pooled client (:mod:`loopml.stores.remote.connections`). It rides out short outages with the
+:class:`~loopml.core.retry.RetryPolicy` (``LOOPML_RETRY_BUDGET_S``): a request that never reached
+the server (connection refused, connect timeout) is always tried again; one that broke on the way
+back, or was answered 502/503/504 (a proxy without its upstream, the server's
+``backend_unavailable`` while its database is away), only when the request is retry-safe:
+idempotent by its method, or declared so by the caller (``idempotent=True``, for a write that
+carries its own id). It turns the server's error JSON back into the same :class:`LoopMLError`
+subclass with :func:`error_from_code`. The token is never logged or shown.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Collection, Iterable, Mapping
-from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import urlsplit
 
 import httpx
@@ -24,28 +27,20 @@ from loopml.core.errors import (
     LoopMLError,
     error_from_code,
 )
+from loopml.core.retry import RetryPolicy
+from loopml.core.version import __version__
+from loopml.stores.remote.connections import CONNECT_TIMEOUT, DEFAULT_TIMEOUT, shared_clients
 from loopml.stores.remote.wire import JsonObject, WireFormatError
 
 API_PREFIX = "/api/v1"
-DEFAULT_TIMEOUT = 30.0
-CONNECT_TIMEOUT = 5.0
-DEFAULT_RETRIES = 3
 # a blob upload is answered once the server has stored it, which takes a while for big ones
 SLOW_READ_TIMEOUT = 600.0
-_BACKOFF = (0.1, 0.3, 1.0, 2.0)
-# shorter than the server's keep-alive so a pooled connection is never reused as it closes
-_KEEPALIVE_EXPIRY = 2.0
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# a gateway without its upstream, or the server without its database or bucket
+_TRANSIENT_STATUS = frozenset({502, 503, 504})
 
 Params = Mapping[str, str | int]
 ContentFactory = Callable[[], Iterable[bytes]]
-
-
-def _client_version() -> str:
-    try:
-        return version("loopml")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 class ApiClient:
@@ -57,7 +52,7 @@ class ApiClient:
         *,
         token: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
-        retries: int = DEFAULT_RETRIES,
+        retry: RetryPolicy | None = None,
     ) -> None:
         parts = urlsplit(uri)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -70,18 +65,12 @@ class ApiClient:
             )
         # tolerate a URL that already names the API root (http://host:5000/api/v1)
         self.base_url = uri.rstrip("/").removesuffix(API_PREFIX)
-        self._retries = retries
+        self._retry = retry or RetryPolicy.from_env()
         self._timeout = timeout
-        headers = {"User-Agent": f"loopml/{_client_version()}", "Accept": "application/json"}
+        headers = {"User-Agent": f"loopml/{__version__}", "Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self._client = httpx.Client(
-            base_url=self.base_url + API_PREFIX,
-            headers=headers,
-            timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT),
-            limits=httpx.Limits(keepalive_expiry=_KEEPALIVE_EXPIRY),
-            follow_redirects=False,
-        )
+        self._client = shared_clients.get(self.base_url + API_PREFIX, headers)
 
     def __repr__(self) -> str:  # never show the token
         return f"ApiClient({self.base_url!r})"
@@ -154,7 +143,8 @@ class ApiClient:
         )
 
     def close(self) -> None:
-        self._client.close()
+        """Nothing to release: the pooled client is the process's, shared by every store
+        on this server (see :mod:`loopml.stores.remote.connections`)."""
 
     def _send(
         self,
@@ -178,7 +168,8 @@ class ApiClient:
             all_headers["Content-Type"] = "application/json"
         read = max(self._timeout, SLOW_READ_TIMEOUT) if slow else self._timeout
         timeout = httpx.Timeout(self._timeout, connect=CONNECT_TIMEOUT, read=read)
-        attempt = 0
+        window = self._retry.window()
+        what = f"{method} {path} at {self.base_url}"
         while True:
             request = self._client.build_request(
                 method,
@@ -192,19 +183,20 @@ class ApiClient:
                 response = self._client.send(request, stream=stream)
             except httpx.TransportError as exc:
                 retryable = isinstance(exc, _NOT_SENT) or idempotent
-                if not retryable or attempt >= self._retries:
-                    raise self.unavailable(exc) from exc
-                time.sleep(_BACKOFF[min(attempt, len(_BACKOFF) - 1)])
-                attempt += 1
-                continue
+                if retryable and window.wait(what, exc):
+                    continue
+                raise self.unavailable(exc) from exc
             if response.status_code < 300 or response.status_code in accept:
                 return response
             try:
                 if stream:
                     response.read()
-                raise self.error_of(response)
             finally:
                 response.close()
+            transient = idempotent and response.status_code in _TRANSIENT_STATUS
+            if transient and window.wait(what, f"HTTP {response.status_code}"):
+                continue
+            raise self.error_of(response)
 
     def unavailable(self, exc: httpx.TransportError) -> BackendUnavailableError:
         """The error for a server that could not be reached (or broke off mid-answer)."""

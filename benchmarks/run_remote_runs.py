@@ -1,0 +1,63 @@
+"""Remote ``start_run``: runs per second through ``loopml server`` on loopback (goal ≥ 150/s).
+
+What a training script does with ``LOOPML_SERVER_URL`` set: ``with loopml.start_run(): pass``,
+with no client passed, so every run opens (and closes) its own :class:`loopml.Client`. Each run
+is three requests (the experiment by name, create, end). The server runs over SQLite in a fresh
+folder and is left to settle before timing.
+
+    .venv/bin/python benchmarks/run_remote_runs.py            # 1000 runs × 3 rounds
+    .venv/bin/python benchmarks/run_remote_runs.py --quick    # 100 runs × 1 round
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+from _harness import LOOPBACK, free_port, median, timed
+from _loopml_side import loopml_server
+
+import loopml
+
+GOAL_PER_SECOND = 150.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="100 runs, one round")
+    args = parser.parse_args()
+    runs, rounds = (100, 1) if args.quick else (args.runs, args.rounds)
+    workdir = Path(tempfile.mkdtemp(prefix="loopml-bench-remote-runs-"))
+    with loopml_server(workdir, free_port()) as server:
+        server.settle()
+        os.environ["LOOPML_SERVER_URL"] = server.health_url.removesuffix("/api/v1/health")
+        with loopml.start_run(experiment="bench"):  # warm-up: imports, the experiment
+            pass
+
+        def body() -> None:
+            for _ in range(runs):
+                with loopml.start_run(experiment="bench"):
+                    pass
+
+        seconds = []
+        for index in range(rounds):
+            seconds.append(timed(body))
+            print(f"round {index + 1}: {runs / seconds[-1]:.1f} runs/s", flush=True)
+    per_second = runs / median(seconds)
+    verdict = "PASS" if per_second >= GOAL_PER_SECOND else "FAIL"
+    print(
+        f"remote start_run: {per_second:.1f} runs/s (median of {rounds} rounds of {runs}; "
+        f"goal ≥ {GOAL_PER_SECOND:.0f}/s) {verdict}\n"
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f}; server on "
+        f"{LOOPBACK}"
+    )
+
+
+if __name__ == "__main__":
+    main()
