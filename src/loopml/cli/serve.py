@@ -10,6 +10,7 @@ from loopml.cli import output
 
 # the platform server command's port check and URL formatting, shared
 from loopml.cli.server import LOOPBACK, check_port_free, url_host
+from loopml.cli.trust import TRUST_CODE_OPTION, TRUST_CODE_WARNING
 from loopml.core.errors import BackendUnavailableError
 
 MEGABYTE = 1024 * 1024
@@ -98,6 +99,7 @@ def serve_command(
         bool,
         typer.Option("--no-onnx", help="Serve the native model even if an ONNX variant exists."),
     ] = False,
+    trust_code: Annotated[bool, TRUST_CODE_OPTION] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only errors (no banner, no swaps).")
     ] = False,
@@ -150,6 +152,7 @@ def serve_command(
         log_roll_rows=log_roll_rows,
         canary=canary,
         shadow=shadow,
+        trust_code=trust_code,
     )
     check_port_free(host, port)
     err = output.console(stderr=True, quiet=quiet)
@@ -172,6 +175,8 @@ def serve_command(
                 markup=False,
                 soft_wrap=True,
             )
+        if trust_code:
+            err.print(TRUST_CODE_WARNING, style="yellow", markup=False, soft_wrap=True)
         for note in (started.note, started.log_note):
             if note:
                 err.print(note, style="yellow", markup=False, soft_wrap=True)

@@ -25,7 +25,11 @@ class ServeOptions:
     ``log_predictions`` logs every prediction to the store (spilled to the local spool every
     ``log_flush_seconds``, stored as a part every ``log_roll_seconds`` or ``log_roll_rows``).
     ``canary`` (``"challenger:10%"``) or ``shadow`` (``"challenger"``) name a second alias of
-    the served model and what it gets (see :mod:`loopml.serving.traffic`)."""
+    the served model and what it gets (see :mod:`loopml.serving.traffic`).
+
+    ``trust_code`` lets the server load versions whose loading runs code they name (pickles,
+    ``module:callable`` models, scikit-learn types outside loopml's allowlist) — decided once,
+    at start-up: a version the alias moves to later is held to it."""
 
     max_batch_size: int = 64
     max_wait_ms: float = 2.0
@@ -39,6 +43,7 @@ class ServeOptions:
     log_roll_rows: int = 100_000
     canary: str | None = None
     shadow: str | None = None
+    trust_code: bool = False
 
     def __post_init__(self) -> None:
         for name in ("max_batch_size", "max_rows", "max_body_bytes", "log_roll_rows"):

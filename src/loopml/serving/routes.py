@@ -232,10 +232,12 @@ async def health(request: Request) -> Response:
 
 
 def _health(request: Request) -> Response:
-    model = _state(request).holder.require()
-    return json_response(
-        {"status": "ready", "model_version": model.label}, headers={VERSION_HEADER: model.label}
-    )
+    holder = _state(request).holder
+    model = holder.require()
+    body: dict[str, Any] = {"status": "ready", "model_version": model.label}
+    if holder.refused:
+        body["refused"] = dict(holder.refused)
+    return json_response(body, headers={VERSION_HEADER: model.label})
 
 
 @router.get(

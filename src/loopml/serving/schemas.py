@@ -112,6 +112,12 @@ class ServerMetadata(BaseModel):
 class HealthBody(BaseModel):
     status: str = Field(examples=["ready"])
     model_version: str = Field(examples=["cancer@3"])
+    refused: dict[str, str] | None = Field(
+        default=None,
+        description="Versions the alias named that were not swapped in, and why (they "
+        "would run code the server does not trust; see --trust-code).",
+        examples=[{"cancer@4": "cancer@4: This model version is a pickled model: ..."}],
+    )
 
 
 class VersionBody(BaseModel):
