@@ -27,6 +27,8 @@ from tests.fixtures.model_server import (
 )
 from tests.fixtures.server import PlatformServer
 
+SLOW_START = 300.0  # two servers importing scikit-learn side by side on a busy machine
+
 CODE = """
 import os
 from pathlib import Path
@@ -88,8 +90,8 @@ def test_a_code_version_aliased_over_http_is_never_swapped_in_without_trust_code
         project, "churn@champion", "--poll-seconds", "0.1", "--trust-code"
     )
     try:
-        url = wait_until_serving(guarded).url
-        trusting_url = wait_until_serving(trusting).url
+        url = wait_until_serving(guarded, SLOW_START).url
+        trusting_url = wait_until_serving(trusting, SLOW_START).url
         # anyone who can reach the platform API moves the alias: no credentials needed here
         moved = httpx.put(
             f"{platform_server.url}/api/v1/models/churn/aliases/champion",
@@ -106,7 +108,9 @@ def test_a_code_version_aliased_over_http_is_never_swapped_in_without_trust_code
         assert "python_function" in reason and "--trust-code" in reason
         assert _refusals(url) == {"churn@2": 1.0}
         assert "refused version 2" in guarded.log() and "--trust-code" in guarded.log()
-        assert {p.name for p in markers.iterdir()} == ours  # nothing of it ran in the server
+        # nothing of it ran in the guarded server (the trusting one may have swapped already)
+        trusted = {f"imported-{trusting.process.pid}", f"called-{trusting.process.pid}"}
+        assert {p.name for p in markers.iterdir()} - ours <= trusted
 
         # the server started trusting code follows the alias (and said it would)
         def swapped() -> bool:
@@ -116,7 +120,7 @@ def test_a_code_version_aliased_over_http_is_never_swapped_in_without_trust_code
         assert wait_for(swapped), trusting.log()
         answer = httpx.post(f"{trusting_url}/invocations", json={"inputs": x.tolist()}, timeout=30)
         assert answer.json()["model_version"] == "churn@2"
-        assert {p.name for p in markers.iterdir()} > ours  # its code ran there, as asked
+        assert f"called-{trusting.process.pid}" in {p.name for p in markers.iterdir()}
         assert "--trust-code" in trusting.log() and "because code is trusted" in trusting.log()
     finally:
         guarded.stop()
