@@ -1,11 +1,11 @@
 """Reading scikit-learn models from skops files, deciding what may load from the file itself.
 
 skops builds only the types it trusts by default (scikit-learn's estimators, numpy and scipy
-basics). Whatever else a file names is asked of the file (``skops.io.get_untrusted_types``)
-and checked against :data:`ALLOWED_TYPES`, a fixed list loopml owns — never against a list
-recorded beside the file, which whoever wrote the file could have forged. A type outside it
-loads only when the caller trusts code (``trust_code=True``, ``--trust-code``), with a
-warning: building it can run code.
+basics) and the ones it is told to trust: here :data:`ALLOWED_TYPES`, a fixed list loopml
+owns — never a list recorded beside the file, which whoever wrote the file could have forged.
+skops reads from the file every type it names and checks them all before it builds anything.
+A type outside both (``skops.io.get_untrusted_types`` names them) loads only when the caller
+trusts code (``trust_code=True``, ``--trust-code``), with a warning: building it can run code.
 
 skops is imported on first use (``pip install 'loopml[sklearn]'``).
 """
@@ -69,19 +69,27 @@ def load_skops(path: Path, *, trust_code: bool = False) -> Any:
     """The object in the skops file at ``path``. Types outside skops' defaults and
     :data:`ALLOWED_TYPES` raise UntrustedCodeError naming them, unless ``trust_code`` (then a
     warning names them)."""
+    sio = _skops_io()
+    from skops.io.exceptions import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        UntrustedTypesFoundException,
+    )
+
+    try:  # skops checks every type the file names before it builds anything
+        return sio.load(path, trusted=sorted(ALLOWED_TYPES))
+    except UntrustedTypesFoundException:
+        pass
     found = untrusted_types(path)
     outside = ", ".join(name for name in found if name not in ALLOWED_TYPES)
-    if outside and not trust_code:
+    if not trust_code:
         raise UntrustedCodeError(
             f"The model file names types loopml does not load by default: {outside}. Building "
             "them can run code: load it only if you trust who registered it, with "
             f"{TRUST_CODE_HINT}."
         )
-    if outside:
-        warnings.warn(
-            f"Loading a model file with types outside loopml's allowlist ({outside}) because "
-            "code is trusted: building them can run code.",
-            UserWarning,
-            stacklevel=3,
-        )
-    return _skops_io().load(path, trusted=found)
+    warnings.warn(
+        f"Loading a model file with types outside loopml's allowlist ({outside}) because "
+        "code is trusted: building them can run code.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return sio.load(path, trusted=found)
