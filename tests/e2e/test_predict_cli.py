@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+import pytest
 from sklearn.datasets import load_breast_cancer  # type: ignore[import-untyped]
 from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 from sklearn.pipeline import make_pipeline  # type: ignore[import-untyped]
@@ -62,3 +63,35 @@ def test_predict_scores_a_csv_into_parquet_and_records_a_run(tmp_path: Path) -> 
     unknown = cli("predict", "cancer@1", "-i", "rows.csv", "-o", "bad.txt", cwd=tmp_path)
     assert unknown.returncode == 2 and "--format parquet|csv" in unknown.stderr
     assert not (tmp_path / "bad.parquet").exists() and not (tmp_path / "bad.txt").exists()
+
+
+def test_a_python_function_version_is_scored_only_with_trust_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    marker = tmp_path / "ran"
+    (code / "summing.py").write_text(
+        "from pathlib import Path\nimport numpy as np\n\n\ndef predict(inputs):\n"
+        f"    Path({str(marker)!r}).touch()\n    return np.asarray(inputs).sum(axis=1)\n",
+        encoding="utf-8",
+    )
+    config = init_project(tmp_path)
+    monkeypatch.syspath_prepend(str(code))  # registering imports the reference
+    with Client(config=config, create=False) as client:
+        function = loopml.models.PythonFunction("summing:predict")
+        loopml.models.register("scorer", function, input_example=np.ones((2, 2)), client=client)
+    pa_csv.write_csv(pa.table({"a": [1.0, 2.0], "b": [3.0, 4.0]}), tmp_path / "rows.csv")
+    args = ("predict", "scorer@1", "-i", "rows.csv", "-o", "scores.csv", "-q")
+    env = {"PYTHONPATH": str(code)}
+
+    refused = cli(*args, cwd=tmp_path, env=env, timeout=300)
+    assert refused.returncode == 2, refused.stderr
+    assert "scorer@1" in refused.stderr and "--trust-code" in refused.stderr
+    assert not marker.exists() and not (tmp_path / "scores.csv").exists()
+
+    trusted = cli(*args, "--trust-code", cwd=tmp_path, env=env, timeout=300)
+    expect(trusted, 0)
+    assert "because code is trusted" in trusted.stderr
+    assert marker.exists()
+    assert pa_csv.read_csv(tmp_path / "scores.csv")["prediction"].to_pylist() == [4.0, 6.0]

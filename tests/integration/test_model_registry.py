@@ -16,7 +16,12 @@ from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyp
 import loopml
 import loopml.data
 import loopml.models
-from loopml.core.errors import IntegrityError, InvalidInputError, NotFoundError
+from loopml.core.errors import (
+    IntegrityError,
+    InvalidInputError,
+    NotFoundError,
+    UntrustedCodeError,
+)
 from loopml.tracking.client import Client
 from tests.fixtures.server import start_platform_server, wait_until_ready
 
@@ -105,7 +110,10 @@ def test_a_python_function_model_references_code_and_carries_its_data(
                                      client=client)  # fmt: skip
     assert version.flavor == "python_function"
     (data / "factor.txt").write_text("9", encoding="utf-8")  # the registered copy is kept
-    loaded = loopml.models.load("scaler", client=client)
+    with pytest.raises(UntrustedCodeError, match=r"scaler@1: .*python_function.*--trust-code"):
+        loopml.models.load("scaler", client=client)
+    with pytest.warns(UserWarning, match=r"python_function .* because code is trusted"):
+        loaded = loopml.models.load("scaler", trust_code=True, client=client)
     assert np.array_equal(loaded.predict(np.ones((1, 2))), [[2.5, 2.5]])
 
 
@@ -143,14 +151,14 @@ def test_register_promote_and_load_through_the_server(
         server.stop()
 
 
-def test_a_pickle_needs_an_opt_in_to_register_and_again_to_load(client: Client) -> None:
+def test_a_pickle_needs_an_opt_in_to_register_and_trusting_code_to_load(client: Client) -> None:
     weights = {"weights": [1.0, 2.0]}
     version = loopml.models.register("rules", weights, allow_pickle=True, client=client)
     assert version.flavor == "pickle"
-    with pytest.raises(InvalidInputError, match=r"is a pickle: loading it runs whatever code"):
+    with pytest.raises(UntrustedCodeError, match=r"rules@1: .*pickled model: loading it runs"):
         loopml.models.load("rules", client=client)
-    with pytest.warns(UserWarning, match=r"can run arbitrary code"):
-        assert loopml.models.load("rules", allow_pickle=True, client=client) == weights
+    with pytest.warns(UserWarning, match=r"pickled model because code is trusted"):
+        assert loopml.models.load("rules", trust_code=True, client=client) == weights
 
 
 def test_two_versions_differ_in_metrics_params_data_and_signature(

@@ -9,6 +9,7 @@ import typer
 
 from loopml.cli import output
 from loopml.cli.resolve import open_client
+from loopml.cli.trust import TRUST_CODE_OPTION
 from loopml.core.entities import GateResult
 from loopml.core.errors import InvalidInputError
 from loopml.core.ids import format_ms
@@ -28,6 +29,7 @@ def gate_command(
             "--against", help="Compare with the version this alias names (overrides the policy)."
         ),
     ] = None,
+    trust_code: Annotated[bool, TRUST_CODE_OPTION] = False,
     as_json: output.JsonFlag = False,
 ) -> None:
     """Evaluate a model version against a gate policy; exit 1 if any check fails.
@@ -61,7 +63,7 @@ def gate_command(
         rules = read_policy(policy) if policy is not None else project_policy(client)
         if rules is None:
             raise InvalidInputError("No gates.yaml beside .loopml/; pass --policy FILE.")
-        result = gate(ref, rules, against=against, client=client)
+        result = gate(ref, rules, against=against, trust_code=trust_code, client=client)
     if as_json:
         output.print_json(gate_result_dict(result))
     else:

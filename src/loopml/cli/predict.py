@@ -9,6 +9,7 @@ import typer
 
 from loopml.cli import output
 from loopml.cli.resolve import open_client
+from loopml.cli.trust import TRUST_CODE_OPTION
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -68,6 +69,7 @@ def predict_command(
             "--no-onnx", help="Score with the native model even if an ONNX variant exists."
         ),
     ] = False,
+    trust_code: Annotated[bool, TRUST_CODE_OPTION] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     as_json: output.JsonFlag = False,
 ) -> None:
@@ -107,6 +109,7 @@ def predict_command(
             executor=executor,
             ray_address=ray_address,
             prefer_onnx=not no_onnx,
+            trust_code=trust_code,
             on_progress=progress.update,
             client=client,
         )

@@ -10,6 +10,7 @@ from loopml.cli import output
 
 # the platform server command's port check and URL formatting, shared
 from loopml.cli.server import LOOPBACK, check_port_free, url_host
+from loopml.cli.trust import TRUST_CODE_OPTION, TRUST_CODE_WARNING
 from loopml.core.errors import BackendUnavailableError
 
 MEGABYTE = 1024 * 1024
@@ -130,6 +131,7 @@ def serve_command(
             help="Most open connections per process (default: the file limit less a reserve).",
         ),
     ] = None,
+    trust_code: Annotated[bool, TRUST_CODE_OPTION] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only errors (no banner, no swaps).")
     ] = False,
@@ -186,6 +188,7 @@ def serve_command(
         header_timeout_seconds=header_timeout,
         body_timeout_seconds=body_timeout,
         max_connections=max_connections,
+        trust_code=trust_code,
     )
     check_port_free(host, port)
     err = output.console(stderr=True, quiet=quiet)
@@ -208,6 +211,8 @@ def serve_command(
                 markup=False,
                 soft_wrap=True,
             )
+        if trust_code:
+            err.print(TRUST_CODE_WARNING, style="yellow", markup=False, soft_wrap=True)
         for note in (started.note, started.log_note):
             if note:
                 err.print(note, style="yellow", markup=False, soft_wrap=True)

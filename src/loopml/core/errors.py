@@ -105,6 +105,14 @@ class PermissionDeniedError(LoopMLError):
     code, http_status = "permission_denied", 403
 
 
+class UntrustedCodeError(PermissionDeniedError):
+    """Loading would run code a model version names (a pickle, a ``module:callable``, a
+    scikit-learn file with types outside loopml's allowlist) and the caller did not opt in to
+    trusting code (``trust_code=True``, ``--trust-code``)."""
+
+    code = "untrusted_code"
+
+
 class StepFailedError(LoopMLError):
     """A pipeline step raised (after its retries); the message names the step, the exception
     and the run that holds its log."""

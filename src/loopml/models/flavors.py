@@ -1,17 +1,21 @@
 """Flavors: how a kind of model is written to files and read back — never by unpickling.
 
-- ``sklearn``: scikit-learn estimators as skops files. The types skops does not trust by
-  default are recorded in the manifest when the model is saved; loading trusts exactly those
-  (no question to the user, nothing else gets in). The stored tree is content-addressed and
-  its digest recorded with the version, so the list cannot be edited unnoticed.
+- ``sklearn``: scikit-learn estimators as skops files. Loading reads from the file which types
+  it names and builds them only if skops trusts them by default or they are on loopml's own
+  allowlist (:mod:`loopml.core.skops_files`); anything else needs ``trust_code``. (The list
+  recorded in the manifest at save is informational: a forged one widens nothing.)
 - ``xgboost`` / ``lightgbm``: their own file formats (UBJSON / text); loading rebuilds one of
   a fixed list of their classes.
 - ``onnx``: an ``onnx.ModelProto``, checked and stored as ``model.onnx``; loaded into an
   ONNX Runtime session (``predict`` / ``predict_proba``).
 - ``python_function``: a reference to importable code (``package.module:callable``) plus data
   files; loading imports the code the environment already has.
-- ``pickle``: anything else, only with ``allow_pickle=True`` at registration and again at
-  load (which warns).
+- ``pickle``: anything else, only with ``allow_pickle=True`` at registration.
+
+A ``module:callable`` reference is code exactly like a pickle: whoever registered the version
+chose what runs. Both load only when the caller trusts code (``trust_code=True``,
+``--trust-code``), with a warning; otherwise UntrustedCodeError, before anything is imported
+or unpickled.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
-from loopml.core.errors import BackendUnavailableError, InvalidInputError
+from loopml.core.errors import BackendUnavailableError, InvalidInputError, UntrustedCodeError
+from loopml.core.skops_files import TRUST_CODE_HINT, load_skops
 
-__all__ = ["Flavor", "PythonFunction", "flavor_for", "flavor_named"]
+__all__ = ["CODE_FLAVORS", "Flavor", "PythonFunction", "flavor_for", "flavor_named"]
 
 
 class Flavor(Protocol):
@@ -40,7 +45,9 @@ class Flavor(Protocol):
         """Write the model's files into ``folder``; return what loading needs to know."""
         ...
 
-    def load(self, folder: Path, details: Mapping[str, Any]) -> Any: ...
+    def load(self, folder: Path, details: Mapping[str, Any], *, trust_code: bool = False) -> Any:
+        """Read the model back; ``trust_code`` lets a flavor build what can run code."""
+        ...
 
     def requirements(self) -> list[str]:
         """Pinned pip requirements for loading the model elsewhere."""
@@ -86,9 +93,9 @@ class SklearnFlavor:
             "trusted": sorted(sio.get_untrusted_types(file=folder / "model.skops")),
         }
 
-    def load(self, folder: Path, details: Mapping[str, Any]) -> Any:
-        trusted = details.get("trusted", [])
-        return _skops().load(folder / str(details.get("file", "model.skops")), trusted=trusted)
+    def load(self, folder: Path, details: Mapping[str, Any], *, trust_code: bool = False) -> Any:
+        # details["trusted"] (recorded at save) is not asked: the file says what it holds
+        return load_skops(folder / str(details.get("file", "model.skops")), trust_code=trust_code)
 
     def requirements(self) -> list[str]:
         return _pinned("scikit-learn", "skops", "numpy")
@@ -122,7 +129,7 @@ class XGBoostFlavor:
         model.save_model(str(folder / "model.ubj"))
         return {"file": "model.ubj", "class": _class_in(model, "xgboost", _XGBOOST_CLASSES)}
 
-    def load(self, folder: Path, details: Mapping[str, Any]) -> Any:
+    def load(self, folder: Path, details: Mapping[str, Any], *, trust_code: bool = False) -> Any:
         import xgboost  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
         name = str(details.get("class"))
@@ -181,7 +188,7 @@ class LightGBMFlavor:
             details["classes"] = [c.item() if hasattr(c, "item") else c for c in classes]
         return details
 
-    def load(self, folder: Path, details: Mapping[str, Any]) -> Any:
+    def load(self, folder: Path, details: Mapping[str, Any], *, trust_code: bool = False) -> Any:
         import lightgbm  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
         booster = lightgbm.Booster(model_file=str(folder / str(details.get("file", "model.txt"))))
@@ -255,7 +262,8 @@ class PythonFunctionFlavor:
             details["data"] = "data"
         return details
 
-    def load(self, folder: Path, details: Mapping[str, Any]) -> Any:
+    def load(self, folder: Path, details: Mapping[str, Any], *, trust_code: bool = False) -> Any:
+        _require_trust(self.name, trust_code)
         data = folder / str(details["data"]) if details.get("data") else None
         return LoadedFunction(_import(str(details["ref"])), data)
 
@@ -265,8 +273,8 @@ class PythonFunctionFlavor:
 
 @dataclass(frozen=True)
 class PickleFlavor:
-    """Any object, pickled — only when the caller opts in, at registration and again at load
-    (unpickling runs whatever code the file names; load only what you trust)."""
+    """Any object, pickled — only when the caller opts in: ``allow_pickle`` at registration,
+    ``trust_code`` at load (unpickling runs whatever code the file names)."""
 
     name: str = "pickle"
 
@@ -279,9 +287,10 @@ class PickleFlavor:
         (folder / "model.pkl").write_bytes(pickle.dumps(model, protocol=5))
         return {"file": "model.pkl"}
 
-    def load(self, folder: Path, details: Mapping[str, Any]) -> Any:
+    def load(self, folder: Path, details: Mapping[str, Any], *, trust_code: bool = False) -> Any:
         import pickle
 
+        _require_trust(self.name, trust_code)
         return pickle.loads((folder / str(details.get("file", "model.pkl"))).read_bytes())
 
     def requirements(self) -> list[str]:
@@ -309,7 +318,7 @@ class OnnxFlavor:
         (folder / ONNX_FILE).write_bytes(model.SerializeToString())
         return {"file": ONNX_FILE}
 
-    def load(self, folder: Path, details: Mapping[str, Any]) -> Any:
+    def load(self, folder: Path, details: Mapping[str, Any], *, trust_code: bool = False) -> Any:
         from loopml.models.onnx import OnnxModel
 
         return OnnxModel(folder / str(details.get("file", ONNX_FILE)))
@@ -320,6 +329,7 @@ class OnnxFlavor:
 
 ONNX_FILE = "model.onnx"
 PICKLE = PickleFlavor()
+CODE_FLAVORS = frozenset({PICKLE.name, PythonFunctionFlavor.name})  # loading them runs code
 _FLAVORS: tuple[Flavor, ...] = (
     XGBoostFlavor(),  # before sklearn: XGBoost's and LightGBM's wrappers are estimators too
     LightGBMFlavor(),
@@ -345,24 +355,33 @@ def flavor_for(model: object, *, allow_pickle: bool = False) -> Flavor:
     )
 
 
-def flavor_named(name: str, *, allow_pickle: bool = False) -> Flavor:
-    if name == PICKLE.name:
-        if not allow_pickle:
-            raise InvalidInputError(
-                "This model version is a pickle: loading it runs whatever code the file "
-                "names. Load it only if you trust who registered it, with allow_pickle=True "
-                "(--allow-pickle)."
-            )
+def flavor_named(name: str, *, trust_code: bool = False) -> Flavor:
+    """The flavor called ``name``. A flavor whose loading runs code the version names
+    (:data:`CODE_FLAVORS`) raises UntrustedCodeError unless ``trust_code``, then warns."""
+    if name in CODE_FLAVORS:
+        _require_trust(name, trust_code)
         warnings.warn(
-            "Loading a pickled model (allow_pickle=True): it can run arbitrary code.",
+            f"Loading {_describe(name)} model because code is trusted (trust_code=True): it "
+            "runs whatever code the version names.",
             UserWarning,
             stacklevel=3,
         )
-        return PICKLE
-    for flavor in _FLAVORS:
+    for flavor in (*_FLAVORS, PICKLE):
         if flavor.name == name:
             return flavor
     raise InvalidInputError(
         f"Unknown model flavor {name!r} (this loopml knows "
         f"{', '.join(f.name for f in _FLAVORS)}); upgrade loopml to load it."
     )
+
+
+def _describe(name: str) -> str:
+    return "a pickled" if name == PICKLE.name else "a python_function (package.module:callable)"
+
+
+def _require_trust(name: str, trust_code: bool) -> None:
+    if not trust_code:
+        raise UntrustedCodeError(
+            f"This model version is {_describe(name)} model: loading it runs code that whoever "
+            f"registered it chose. Load it only if you trust them, with {TRUST_CODE_HINT}."
+        )

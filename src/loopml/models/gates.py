@@ -42,23 +42,27 @@ def gate(
     policy: GatePolicy,
     *,
     against: str | None = None,
+    trust_code: bool = False,
     client: Client | None = None,
 ) -> GateResult:
     """Evaluate the version ``ref`` names against ``policy`` and store the result with it.
 
     ``against`` (an alias) overrides the policy's ``champion.alias``; with neither, there is
     no comparison. A check that fails makes the result fail; bad input (an unknown column, a
-    dataset that does not exist) raises instead and stores nothing."""
+    dataset that does not exist) raises instead and stores nothing, and so does a version
+    whose loading runs code it names, unless ``trust_code`` (UntrustedCodeError)."""
     with client_scope(client) as active:
         challenger = resolve(ref, active)
         data = _evaluation_data(policy, active)
-        opened = open_version(challenger, active)
+        opened = open_version(challenger, active, trust_code=trust_code)
         scored = _score(opened, policy, data)
         checks = [_metric_check(bound.metric, scored, bound) for bound in policy.metrics]
         alias = against or policy.champion_alias
         champion = _champion(challenger, alias, active) if alias else None
         if alias:
-            checks += _champion_checks(challenger, champion, alias, policy, data, scored, active)
+            checks += _champion_checks(
+                challenger, champion, alias, policy, data, scored, active, trust_code
+            )
         checks += [_slice_check(rule, scored, data) for rule in policy.slices]
         if policy.latency_p95_ms is not None:
             checks.append(_latency_check(opened, policy))
@@ -247,6 +251,7 @@ def _champion_checks(
     data: _Data,
     scored: _Scored,
     client: Client,
+    trust_code: bool,
 ) -> list[dict[str, Any]]:
     """must-beat per metric and schema compatibility; passed with a note when there is no
     champion yet or the challenger is the champion."""
@@ -261,7 +266,7 @@ def _champion_checks(
         ]
     checks = []
     if policy.must_beat:
-        theirs = _score(open_version(champion, client), policy, data)
+        theirs = _score(open_version(champion, client, trust_code=trust_code), policy, data)
         for metric, margin in policy.must_beat.items():
             mine, before = _metric_value(metric, scored), _metric_value(metric, theirs)
             name = f"beats {alias} on {metric}"

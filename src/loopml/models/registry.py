@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from loopml.core.entities import AliasChange, ModelVersion
-from loopml.core.errors import InvalidInputError
+from loopml.core.errors import InvalidInputError, UntrustedCodeError
 from loopml.core.hashing import Digest
 from loopml.core.ids import now_ms
 from loopml.core.refs import ModelRef, check_alias, format_dataset_ref, parse_model_ref
@@ -38,7 +38,16 @@ from loopml.tracking.active_run import ActiveRun
 from loopml.tracking.client import Client, client_scope
 from loopml.tracking.system_info import local_user
 
-__all__ = ["get", "load", "open_version", "register", "resolve", "rollback", "set_alias"]
+__all__ = [
+    "get",
+    "load",
+    "load_flavor",
+    "open_version",
+    "register",
+    "resolve",
+    "rollback",
+    "set_alias",
+]
 
 CHAMPION = "champion"
 
@@ -169,18 +178,19 @@ def load(
     ref: str,
     *,
     variant: str | None = None,
-    allow_pickle: bool = False,
+    trust_code: bool = False,
     client: Client | None = None,
 ) -> Any:
     """The model ``ref`` names, read back by its flavor after every file was checked against
     the registered digest (a tampered file raises IntegrityError); ``variant="onnx"`` gives
-    its ONNX conversion in an ONNX Runtime session. A pickled version loads only with
-    ``allow_pickle`` (and a warning)."""
+    its ONNX conversion in an ONNX Runtime session. A version whose loading runs code it names
+    (a pickle, a python_function, a scikit-learn file with types outside loopml's allowlist)
+    loads only with ``trust_code`` (and a warning); otherwise UntrustedCodeError."""
     if variant not in (None, ONNX_FOLDER):
         raise InvalidInputError(f"Unknown model variant {variant!r}; the one there is: onnx.")
     with client_scope(client) as active:
         version = resolve(ref, active)
-        return open_version(version, active, variant=variant, allow_pickle=allow_pickle).model
+        return open_version(version, active, variant=variant, trust_code=trust_code).model
 
 
 @dataclass(frozen=True)
@@ -199,12 +209,14 @@ def open_version(
     client: Client,
     *,
     variant: str | None = None,
-    allow_pickle: bool = False,
+    trust_code: bool = False,
 ) -> OpenedVersion:
-    """Materialize ``version``'s files (each checked against its digest) and read it back."""
+    """Materialize ``version``'s files (each checked against its digest) and read it back;
+    UntrustedCodeError, before any of its code runs, for a version that needs ``trust_code``."""
     # the files stay while this process runs: a python_function model reads its data
     folder = Path(tempfile.mkdtemp(prefix=scratch_prefix("model"))) / "version"
     atexit.register(shutil.rmtree, folder.parent, ignore_errors=True)
+    label = f"{version.model}@{version.version}"
     materialize_tree(client.artifacts, Digest.parse(version.tree_digest), folder)
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     example_file = manifest.get("input_example")
@@ -215,14 +227,22 @@ def open_version(
         details = manifest.get(ONNX_FOLDER)
         if not details:
             raise InvalidInputError(
-                f"{version.model}@{version.version} has no ONNX variant; register it with "
-                "onnx=True (--onnx)."
+                f"{label} has no ONNX variant; register it with onnx=True (--onnx)."
             )
         model = OnnxModel(folder / ONNX_FOLDER / str(details["file"]))
     else:
-        flavor = flavor_named(str(manifest["flavor"]), allow_pickle=allow_pickle)
-        model = flavor.load(folder / MODEL_FOLDER, manifest[MODEL_FOLDER])
+        model = load_flavor(manifest, folder / MODEL_FOLDER, trust_code=trust_code, label=label)
     return OpenedVersion(version, model, manifest, example)
+
+
+def load_flavor(manifest: Mapping[str, Any], folder: Path, *, trust_code: bool, label: str) -> Any:
+    """The native model of a version from its manifest and its ``model/`` folder; an
+    UntrustedCodeError names the version ``label``."""
+    try:
+        flavor = flavor_named(str(manifest["flavor"]), trust_code=trust_code)
+        return flavor.load(folder, manifest[MODEL_FOLDER], trust_code=trust_code)
+    except UntrustedCodeError as exc:
+        raise UntrustedCodeError(f"{label}: {exc.message}") from exc
 
 
 def set_alias(

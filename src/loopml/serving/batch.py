@@ -118,6 +118,7 @@ def score(
     executor: str = "local",
     ray_address: str | None = None,
     prefer_onnx: bool = True,
+    trust_code: bool = False,
     on_progress: Progress | None = None,
     client: Client | None = None,
 ) -> BatchResult:
@@ -128,8 +129,9 @@ def score(
     Output columns: the input's (``keep_columns``), ``prediction``, and ``probability_<class>``
     for classifiers with ``predict_proba``. ``features`` names the columns an array model
     takes (default: every numeric column). The ONNX variant is used when the version has one,
-    unless ``prefer_onnx`` is False. Bad input (a missing file or column, an unknown format)
-    raises InvalidInputError before anything is written.
+    unless ``prefer_onnx`` is False. A version whose loading runs code it names loads only
+    with ``trust_code`` (else UntrustedCodeError). Bad input (a missing file or column, an
+    unknown format) raises InvalidInputError before anything is written.
     """
     fmt = output_format(output, format)
     if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
@@ -146,7 +148,7 @@ def score(
     with client_scope(client) as active:
         version = resolve(ref, active)
         source = open_input(input, active, output=target)
-        scorer = _Scorer.open(version, active, prefer_onnx, features, keep_columns)
+        scorer = _Scorer.open(version, active, prefer_onnx, features, keep_columns, trust_code)
         scorer.check(source)
         tags = {
             "loopml.model": version.model,
@@ -175,7 +177,14 @@ def score(
             started = time.perf_counter()
             with atomic(target) as temporary:
                 if executor == "ray":
-                    job = _Job(version, scorer.variant, scorer.features, keep_columns, batch_rows)
+                    job = _Job(
+                        version,
+                        scorer.variant,
+                        scorer.features,
+                        keep_columns,
+                        batch_rows,
+                        trust_code,
+                    )
                     rows = _score_on_ray(
                         job, source, temporary, fmt, ray_address, active, on_progress
                     )
@@ -234,14 +243,17 @@ class _Scorer:
         prefer_onnx: bool,
         features: Sequence[str] | None,
         keep_columns: bool,
+        trust_code: bool,
     ) -> _Scorer:
         onnx = prefer_onnx and version.tags.get(ONNX_TAG) == "true"
         if onnx:
             try:
-                return cls.of_variant(version, client, ONNX_FOLDER, features, keep_columns)
+                return cls.of_variant(
+                    version, client, ONNX_FOLDER, features, keep_columns, trust_code
+                )
             except BackendUnavailableError:
                 pass  # ONNX Runtime is not installed: the native model scores the same
-        return cls.of_variant(version, client, "native", features, keep_columns)
+        return cls.of_variant(version, client, "native", features, keep_columns, trust_code)
 
     @classmethod
     def of_variant(
@@ -251,9 +263,10 @@ class _Scorer:
         variant: str,
         features: Sequence[str] | None,
         keep_columns: bool,
+        trust_code: bool,
     ) -> _Scorer:
         chosen = ONNX_FOLDER if variant == ONNX_FOLDER else None
-        model = open_version(version, client, variant=chosen).model
+        model = open_version(version, client, variant=chosen, trust_code=trust_code).model
         known = getattr(model, "classes_", None)
         classes = list(known) if known is not None else None
         if isinstance(model, OnnxModel) and classes is None:
@@ -446,6 +459,7 @@ class _Job:
     features: Sequence[str] | None
     keep_columns: bool
     batch_rows: int
+    trust_code: bool  # what the driver was told to trust, so every task decides the same
 
 
 def _score_part(
@@ -456,7 +470,7 @@ def _score_part(
     driver raises the same class."""
     try:
         scorer = _Scorer.of_variant(
-            job.version, client, job.variant, job.features, job.keep_columns
+            job.version, client, job.variant, job.features, job.keep_columns, job.trust_code
         )
         writer = Writer(Path(part), fmt, header=False)
         try:

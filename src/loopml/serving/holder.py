@@ -3,7 +3,10 @@
 :class:`ModelHolder` loads the source's current version in the background (``/health`` is 503
 until then), then asks the source every ``poll_seconds`` which version it names. A new version
 is loaded beside the old one, in a thread; then ``current`` is switched in one assignment on
-the event loop. A request keeps the :class:`ServedModel` it started with, so requests in flight
+the event loop. A version that would run code the source does not trust (UntrustedCodeError)
+is never swapped in: the old one keeps serving, the refusal is logged, counted
+(``loopml_serving_model_refusals``) and listed in ``/health``, and the version (immutable) is
+not tried again. A request keeps the :class:`ServedModel` it started with, so requests in flight
 finish on the old version and none fails; the old batcher answers what it has queued and stops.
 """
 
@@ -15,7 +18,7 @@ from collections.abc import Sequence
 from concurrent.futures import Executor
 from typing import Any
 
-from loopml.core.errors import LoopMLError
+from loopml.core.errors import LoopMLError, UntrustedCodeError
 from loopml.serving.batching import MicroBatcher
 from loopml.serving.errors import ModelNotReadyError, PredictionFailedError
 from loopml.serving.metrics import ServingMetrics
@@ -121,6 +124,7 @@ class ModelHolder:
         self.metrics = metrics
         self.current: ServedModel | None = None
         self.problem: str | None = None  # why nothing (new) could be loaded, for messages
+        self.refused: dict[str, str] = {}  # "NAME@N" → why it was not loaded (untrusted code)
         self._reported: str | None = None
 
     def require(self) -> ServedModel:
@@ -151,11 +155,19 @@ class ModelHolder:
             return
         if self.current is not None and self.current.version == version:
             return
+        label = f"{self.source.name}@{version}"
+        if label in self.refused:
+            return
         try:
             loaded = await asyncio.to_thread(self.source.load, version)
             served = ServedModel(
                 loaded, options=self.options, executor=self.executor, metrics=self.metrics
             )
+        except UntrustedCodeError as exc:
+            self.refused[label] = exc.message
+            self.metrics.refusals.labels(label).inc()
+            self._report(exc, f"refused version {version}")
+            return
         except Exception as exc:
             self._report(exc, f"cannot load version {version}")
             return

@@ -66,6 +66,13 @@ class ServingMetrics:
             ["model_version"],
             registry=self.registry,
         )
+        self.refusals = Counter(
+            "loopml_serving_model_refusals",
+            "Model versions refused, not swapped in: loading them would run code the server "
+            "was not started trusting (--trust-code), by version.",
+            ["model_version"],
+            registry=self.registry,
+        )
         self.predictions = Counter(
             "loopml_serving_predictions",
             "Rows predicted, by model version and traffic (main, canary, or shadow: scored "

@@ -30,7 +30,11 @@ class ServeOptions:
 
     A request's headers must arrive within ``header_timeout_seconds`` and its body within
     ``body_timeout_seconds`` (else 408); at most ``max_connections`` are open at once (None:
-    as many as the file limit allows, less a reserve; see :mod:`loopml.serving.connections`)."""
+    as many as the file limit allows, less a reserve; see :mod:`loopml.serving.connections`).
+
+    ``trust_code`` lets the server load versions whose loading runs code they name (pickles,
+    ``module:callable`` models, scikit-learn types outside loopml's allowlist) — decided once,
+    at start-up: a version the alias moves to later is held to it."""
 
     max_batch_size: int = 64
     max_wait_ms: float = 2.0
@@ -48,6 +52,7 @@ class ServeOptions:
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 60.0
     max_connections: int | None = None
+    trust_code: bool = False
 
     def __post_init__(self) -> None:
         for name in ("max_batch_size", "max_rows", "max_body_bytes", "log_roll_rows"):

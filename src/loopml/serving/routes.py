@@ -275,12 +275,15 @@ async def health(request: Request) -> Response:
 
 def _health(request: Request) -> Response:
     """Ready with the model loaded; the prediction log's state beside it (a stuck log does
-    not make the server unready: it still answers, and rows wait on disk)."""
+    not make the server unready: it still answers, and rows wait on disk), and the versions
+    the alias named that were refused (code the server does not trust)."""
     state = _state(request)
     model = state.holder.require()
     content: dict[str, Any] = {"status": "ready", "model_version": model.label}
     if state.traffic.log is not None:
         content["prediction_log"] = state.traffic.log.health().as_json()
+    if state.holder.refused:
+        content["refused"] = dict(state.holder.refused)
     return json_response(content, headers={VERSION_HEADER: model.label})
 
 

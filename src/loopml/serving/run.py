@@ -51,25 +51,26 @@ GRACEFUL_SHUTDOWN_SECONDS = 10
 FACTORY = "loopml.serving.run:app_from_environment"
 
 
-def open_source(target: str, *, prefer_onnx: bool = True) -> ModelSource:
+def open_source(target: str, *, prefer_onnx: bool = True, trust_code: bool = False) -> ModelSource:
     """A bundle folder (it has a ``bundle.json``) or a registry reference."""
     if is_bundle(target):
-        return BundleSource(target, prefer_onnx=prefer_onnx)
+        return BundleSource(target, prefer_onnx=prefer_onnx, trust_code=trust_code)
     if os.path.isdir(target):
         raise InvalidInputError(
             f"{target} is a folder without a bundle.json; give a bundle written by 'loopml "
             "package', or a model reference such as 'cancer@champion'."
         )
     ref = parse_model_ref(target)
-    return RegistrySource(ref, Client(create=False), prefer_onnx=prefer_onnx)
+    return RegistrySource(ref, Client(create=False), prefer_onnx=prefer_onnx, trust_code=trust_code)
 
 
 def check_source(source: ModelSource, *, second: bool = False) -> str | None:
     """Fail early (exit code 2) for a model that does not exist; for an alias that is not set
     yet, return a note: the server starts and serves once the alias is set (a canary's or
-    shadow's alias: the main model takes all traffic until then)."""
+    shadow's alias: the main model takes all traffic until then). A version that would run
+    code the source does not trust fails early too (UntrustedCodeError)."""
     try:
-        source.current_version()
+        source.check_trusted(source.current_version())
     except NotFoundError as exc:
         if isinstance(source, RegistrySource) and source.ref.alias is not None:
             try:
@@ -100,12 +101,14 @@ def second_source(source: ModelSource, options: ServeOptions) -> RegistrySource 
             "bundle holds one version)."
         )
     ref = parse_model_ref(f"{source.ref.model}@{split.alias}")
-    return RegistrySource(ref, Client(create=False), prefer_onnx=options.prefer_onnx)
+    return RegistrySource(
+        ref, Client(create=False), prefer_onnx=options.prefer_onnx, trust_code=options.trust_code
+    )
 
 
 def build_app(target: str, options: ServeOptions, run_id: str | None) -> FastAPI:
     """The app of one server process: its sources, and its log into run ``run_id``."""
-    source = open_source(target, prefer_onnx=options.prefer_onnx)
+    source = open_source(target, prefer_onnx=options.prefer_onnx, trust_code=options.trust_code)
     second = second_source(source, options)
     metrics = ServingMetrics()
     prediction_log = None
@@ -160,7 +163,7 @@ def serve(
     ``on_start`` is told what was found once the target is checked."""
     options = options or ServeOptions()
     _log_to_stderr(log_level)
-    source = open_source(target, prefer_onnx=options.prefer_onnx)
+    source = open_source(target, prefer_onnx=options.prefer_onnx, trust_code=options.trust_code)
     try:
         note = check_source(source)
         second = second_source(source, options)

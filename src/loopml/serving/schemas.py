@@ -140,6 +140,12 @@ class HealthBody(BaseModel):
     prediction_log: LogHealthBody | None = Field(
         default=None, description="The prediction log's state (absent without a log)."
     )
+    refused: dict[str, str] | None = Field(
+        default=None,
+        description="Versions the alias named that were not swapped in, and why (they "
+        "would run code the server does not trust; see --trust-code).",
+        examples=[{"cancer@4": "cancer@4: This model version is a pickled model: ..."}],
+    )
 
 
 class VersionBody(BaseModel):

@@ -3,6 +3,12 @@ or a bundle folder written by ``loopml package`` (fixed; no store needed).
 
 Both verify every model file against the digest recorded at registration before loading it,
 and both prefer a version's checked ONNX conversion when it has one (``prefer_onnx``).
+
+What a source trusts is fixed when it is made (``trust_code``, from ``loopml serve
+--trust-code``): every version it loads later — a hot swap when the alias moves included — is
+held to it, so a version registered by anyone that would run code (a pickle, a
+``module:callable``, scikit-learn types outside loopml's allowlist) is refused with
+UntrustedCodeError unless the server was started trusting code.
 """
 
 from __future__ import annotations
@@ -16,10 +22,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from loopml.core.entities import ModelVersion
-from loopml.core.errors import BackendUnavailableError, IntegrityError, InvalidInputError
+from loopml.core.errors import (
+    BackendUnavailableError,
+    IntegrityError,
+    InvalidInputError,
+    UntrustedCodeError,
+)
 from loopml.core.hashing import hash_bytes, hash_chunks, iter_chunks
 from loopml.core.refs import ModelRef, parse_model_ref
-from loopml.models.flavors import flavor_named
+from loopml.models.flavors import CODE_FLAVORS
 from loopml.models.onnx import OnnxModel
 from loopml.models.packaging import BUNDLE_MANIFEST, MODEL_DIR
 from loopml.models.registry import (
@@ -27,6 +38,7 @@ from loopml.models.registry import (
     MODEL_FOLDER,
     ONNX_FOLDER,
     ONNX_TAG,
+    load_flavor,
     open_version,
     resolve,
 )
@@ -77,7 +89,15 @@ class ModelSource(Protocol):
         that is not set yet)."""
         ...
 
-    def load(self, version: int) -> LoadedModel: ...
+    def load(self, version: int) -> LoadedModel:
+        """The version in memory; UntrustedCodeError (nothing of it run) for one that needs
+        more trust than the source was made with."""
+        ...
+
+    def check_trusted(self, version: int) -> None:
+        """UntrustedCodeError now for a version whose flavor is code the source does not
+        trust (what its record says; :meth:`load` checks the files themselves)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -85,10 +105,18 @@ class ModelSource(Protocol):
 class RegistrySource:
     """A registered model by reference: ``churn@champion``, ``churn@3``, ``churn``."""
 
-    def __init__(self, ref: str | ModelRef, client: Client, *, prefer_onnx: bool = True) -> None:
+    def __init__(
+        self,
+        ref: str | ModelRef,
+        client: Client,
+        *,
+        prefer_onnx: bool = True,
+        trust_code: bool = False,
+    ) -> None:
         self.ref = parse_model_ref(ref) if isinstance(ref, str) else ref
         self.client = client
         self.prefer_onnx = prefer_onnx
+        self.trust_code = trust_code
 
     @property
     def name(self) -> str:
@@ -115,8 +143,12 @@ class RegistrySource:
                 log.warning("%s: serving the native model: %s", record.model, exc.message)
         return self._open(record, None)
 
+    def check_trusted(self, version: int) -> None:
+        record = self.client.metadata.get_model_version(self.ref.model, version)
+        _check_flavor(record.flavor, f"{record.model}@{record.version}", self.trust_code)
+
     def _open(self, record: ModelVersion, variant: str | None) -> LoadedModel:
-        opened = open_version(record, self.client, variant=variant)
+        opened = open_version(record, self.client, variant=variant, trust_code=self.trust_code)
         return _loaded(
             name=record.model,
             version=record.version,
@@ -140,9 +172,16 @@ class BundleSource:
     """A bundle folder from ``loopml package``: ``bundle.json`` and the version's files under
     ``model/``, checked against the digest the bundle records."""
 
-    def __init__(self, folder: str | os.PathLike[str], *, prefer_onnx: bool = True) -> None:
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        *,
+        prefer_onnx: bool = True,
+        trust_code: bool = False,
+    ) -> None:
         self.folder = Path(folder).resolve()
         self.prefer_onnx = prefer_onnx
+        self.trust_code = trust_code
         try:
             self.manifest = json.loads((self.folder / BUNDLE_MANIFEST).read_text(encoding="utf-8"))
             self._name = str(self.manifest["model"])
@@ -169,6 +208,9 @@ class BundleSource:
     def current_version(self) -> int:
         return self._version
 
+    def check_trusted(self, version: int) -> None:
+        _check_flavor(str(self.manifest.get("flavor", "")), self.description, self.trust_code)
+
     def load(self, version: int) -> LoadedModel:
         files = self.folder / MODEL_DIR
         found = tree_digest(files)
@@ -186,8 +228,10 @@ class BundleSource:
                 return self._loaded(manifest, ONNX_FOLDER, predictor)
             except BackendUnavailableError as exc:
                 log.warning("%s: serving the native model: %s", self._name, exc.message)
-        flavor = flavor_named(str(manifest["flavor"]))
-        predictor = flavor.load(files / MODEL_FOLDER, manifest[MODEL_FOLDER])
+        label = f"{self._name}@{self._version}"
+        predictor = load_flavor(
+            manifest, files / MODEL_FOLDER, trust_code=self.trust_code, label=label
+        )
         return self._loaded(manifest, NATIVE, predictor)
 
     def _loaded(self, manifest: Mapping[str, Any], variant: str, predictor: Any) -> LoadedModel:
@@ -203,6 +247,14 @@ class BundleSource:
 
     def close(self) -> None:
         pass
+
+
+def _check_flavor(flavor: str, label: str, trust_code: bool) -> None:
+    if flavor in CODE_FLAVORS and not trust_code:
+        raise UntrustedCodeError(
+            f"{label} is a {flavor} model: loading it runs code that whoever registered it "
+            "chose. Serve it only if you trust them, with --trust-code."
+        )
 
 
 def tree_digest(folder: Path) -> str:
