@@ -147,6 +147,7 @@ def test_a_model_on_real_column_kinds_registers_gates_scores_and_serves(
     policy = policy_from_yaml(
         "evaluation: {dataset: customers@latest, target: churned}\n"
         "metrics: {accuracy: {min: 0.5}, roc_auc: {min: 0.5}}\n"
+        "latency: {p95_ms: 60000}\n"  # predicts on the stored example: datetimes read back
     )
     result = loopml.models.gate("mixed@champion", policy, client=project.client)
     assert result.passed, result.checks

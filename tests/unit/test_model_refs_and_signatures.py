@@ -166,3 +166,25 @@ def test_a_missing_value_the_model_does_not_take_is_refused_by_row_and_column() 
     with pytest.raises(InvalidInputError, match=r"scores.csv: row 12, column 'b': a missing"):
         to_model_input(signature, table, source="scores.csv", first_row=10)
     assert to_model_input(signature, table.slice(0, 2))["a"].isna().tolist() == [True, False]
+
+
+def test_a_stored_example_is_read_back_in_the_signatures_types() -> None:
+    import pandas as pd
+
+    from loopml.models.inputs import example_input
+
+    frame = pd.DataFrame(
+        {
+            "when": pd.to_datetime(["2024-05-01T10:00:00", "2024-05-02T00:00:00"]),
+            "visits": pd.array([None, 3], dtype="Int64"),
+            "word": ["a", None],
+        }
+    )
+    signature = infer_signature(frame)
+    stored = example_to_json(frame)  # what input_example.json holds: text for the datetime
+    assert stored["data"][0] == ["2024-05-01T10:00:00", None, "a"]
+    row = example_input(signature, stored)
+    assert str(row["when"].dtype).startswith("datetime64") and row["when"][0].hour == 10
+    assert row["visits"].isna().tolist() == [True] and list(row["word"]) == ["a"]
+    words = {"inputs": {"kind": "tensor", "dtype": "str", "shape": [-1, 1]}}
+    assert example_input(words, {"inputs": [["x"], ["y"]]}).dtype == object

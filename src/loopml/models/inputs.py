@@ -22,7 +22,18 @@ from loopml.models.signature import TEXT_DTYPE
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["feature_columns", "to_model_input"]
+__all__ = ["example_input", "feature_columns", "to_model_input"]
+
+# a signature's column type → the Arrow type its stored JSON values are read back as
+_ARROW_TYPES = {
+    "double": "float64",
+    "float": "float32",
+    "long": "int64",
+    "integer": "int32",
+    "boolean": "bool",
+    "string": "string",
+    "binary": "binary",
+}
 
 
 def feature_columns(
@@ -110,6 +121,41 @@ def _floats(column: Any) -> bool:
     import pyarrow as pa
 
     return bool(pa.types.is_floating(column.type))
+
+
+def example_input(
+    signature: Mapping[str, Any] | None, example: Mapping[str, Any], rows: int = 1
+) -> Any:
+    """The first ``rows`` of a stored input example (``input_example.json``) as the model
+    takes them: datetimes and binary values read back from their JSON text, columns in the
+    signature's types (an integer column with gaps stays one)."""
+    import numpy as np
+    import pyarrow as pa
+
+    inputs = _inputs(signature)
+    if "columns" not in example:
+        dtype = inputs.get("dtype")
+        return np.asarray(example["inputs"][:rows], dtype=object if dtype == TEXT_DTYPE else dtype)
+    kinds = {c["name"]: c["type"] for c in inputs.get("columns", [])}
+    names, data = example["columns"], example["data"][:rows]
+    arrays = {}
+    for position, name in enumerate(names):
+        values = [row[position] for row in data]
+        kind = kinds.get(name)
+        if kind == "datetime":
+            arrays[name] = pa.array([_datetime(v) for v in values], type=pa.timestamp("us"))
+        elif kind == "binary":
+            arrays[name] = pa.array([None if v is None else bytes.fromhex(v) for v in values])
+        else:
+            alias = _ARROW_TYPES.get(str(kind))
+            arrays[name] = pa.array(values, type=pa.type_for_alias(alias) if alias else None)
+    return to_model_input(signature, pa.table(arrays), source="The input example")
+
+
+def _datetime(text: str | None) -> Any:
+    from datetime import datetime
+
+    return None if text is None else datetime.fromisoformat(text)
 
 
 def _inputs(signature: Mapping[str, Any] | None) -> Mapping[str, Any]:
