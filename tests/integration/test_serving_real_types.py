@@ -10,7 +10,9 @@ scoring and gates hold to the same answer in every format.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,8 +36,10 @@ from loopml.core.errors import InvalidInputError
 from loopml.models.gate_policy import policy_from_yaml
 from loopml.serving.batch import score
 from loopml.tracking.client import Client
-from tests.fixtures.model_server import ModelServer, start_model_server, wait_until_serving
+from tests.fixtures.model_server import start_model_server, wait_until_serving
 
+_post = functools.partial(httpx.post, timeout=60)  # a busy machine is slow, not wrong
+_get = functools.partial(httpx.get, timeout=60)
 FEATURES = ["plan", "member", "visits", "joined", "spend"]
 
 
@@ -98,16 +102,14 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
         yield Project(folder, client, frame, words)
 
 
-@pytest.fixture(scope="module")
-def servers(project: Project) -> Iterator[dict[str, ModelServer]]:
-    started = {
-        name: start_model_server(project.folder, f"{name}@champion") for name in ("mixed", "words")
-    }
+@contextmanager
+def serving(project: Project, model: str) -> Iterator[str]:
+    """The URL of a real ``loopml serve MODEL@champion`` (one at a time: each warms up alone)."""
+    server = start_model_server(project.folder, f"{model}@champion")
     try:
-        yield {name: wait_until_serving(server) for name, server in started.items()}
+        yield wait_until_serving(server).url
     finally:
-        for server in started.values():
-            server.stop()
+        server.stop()
 
 
 def _json_rows(frame: pd.DataFrame) -> list[list[Any]]:
@@ -126,7 +128,7 @@ def _json_rows(frame: pd.DataFrame) -> list[list[Any]]:
 
 
 def test_a_model_on_real_column_kinds_registers_gates_scores_and_serves(
-    project: Project, servers: dict[str, ModelServer], tmp_path: Path
+    project: Project, tmp_path: Path
 ) -> None:
     frame = project.frame
     version = loopml.models.get("mixed@champion", client=project.client)
@@ -160,15 +162,32 @@ def test_a_model_on_real_column_kinds_registers_gates_scores_and_serves(
     assert scored.rows == len(frame)
     assert pd.read_parquet(tmp_path / "out.parquet")["prediction"].tolist() == expected
 
-    # the server, through both protocols: nulls, empty CSV cells, strings, datetimes, booleans
-    url = servers["mixed"].url
+    with serving(project, "mixed") as url:
+        _served_alike(url, frame, expected, tmp_path / "rows.csv")
+    (tmp_path / "gap.csv").write_text(_with_gap(tmp_path / "rows.csv"), encoding="utf-8")
+    with pytest.raises(InvalidInputError, match=r"gap\.csv: row 2, column 'member': a missing"):
+        score("mixed@champion", tmp_path / "gap.csv", tmp_path / "gap.parquet",
+              client=project.client)  # fmt: skip
+
+
+def _with_gap(rows: Path) -> str:
+    """The header and first row of ``rows``, then that row again without its 'member'."""
+    header, first = rows.read_text(encoding="utf-8").splitlines()[:2]
+    cells = first.split(",")
+    cells[FEATURES.index("member")] = ""
+    return f"{header}\n{first}\n{','.join(cells)}\n"
+
+
+def _served_alike(url: str, frame: pd.DataFrame, expected: list[Any], rows_csv: Path) -> None:
+    """Both protocols: nulls, empty CSV cells, strings, datetimes, booleans; and a gap where
+    the model takes none refused alike in JSON and CSV."""
     rows = _json_rows(frame)
-    split = httpx.post(f"{url}/invocations", json={"dataframe_split": {"columns": FEATURES,
+    split = _post(f"{url}/invocations", json={"dataframe_split": {"columns": FEATURES,
                                                                        "data": rows}})  # fmt: skip
     assert split.status_code == 200, split.text
     assert split.json()["predictions"] == expected
-    text = (tmp_path / "rows.csv").read_text(encoding="utf-8")
-    as_csv = httpx.post(f"{url}/invocations", content=text, headers={"content-type": "text/csv"})
+    text = rows_csv.read_text(encoding="utf-8")
+    as_csv = _post(f"{url}/invocations", content=text, headers={"content-type": "text/csv"})
     assert as_csv.status_code == 200, as_csv.text
     assert as_csv.json()["predictions"] == expected
     datatypes = {"plan": "BYTES", "member": "BOOL", "visits": "INT64", "joined": "BYTES",
@@ -178,31 +197,21 @@ def test_a_model_on_real_column_kinds_registers_gates_scores_and_serves(
          "data": [row[k] for row in rows]}
         for k, name in enumerate(FEATURES)
     ]  # fmt: skip
-    oip = httpx.post(f"{url}/v2/models/mixed/infer", json={"inputs": tensors})
+    oip = _post(f"{url}/v2/models/mixed/infer", json={"inputs": tensors})
     assert oip.status_code == 200, oip.text
     assert oip.json()["outputs"][0]["data"] == expected
 
-    # a gap where the model takes none is refused alike in JSON, CSV and batch scoring
     gap = [[*rows[0][:1], None, *rows[0][2:]]]
-    refused = httpx.post(
+    refused = _post(
         f"{url}/invocations", json={"dataframe_split": {"columns": FEATURES, "data": gap}}
     )
     assert refused.status_code == 422 and "(column 'member'): a missing value" in refused.text
-    header, first = text.splitlines()[:2]
-    cells = first.split(",")
-    cells[FEATURES.index("member")] = ""
-    blank = httpx.post(f"{url}/invocations", content=f"{header}\n{','.join(cells)}\n",
+    blank = _post(f"{url}/invocations", content=_with_gap(rows_csv),
                        headers={"content-type": "text/csv"})  # fmt: skip
-    assert blank.status_code == 422 and "row 1 (column 'member'): a missing value" in blank.text
-    (tmp_path / "gap.csv").write_text(f"{header}\n{first}\n{','.join(cells)}\n", encoding="utf-8")
-    with pytest.raises(InvalidInputError, match=r"gap\.csv: row 2, column 'member': a missing"):
-        score("mixed@champion", tmp_path / "gap.csv", tmp_path / "gap.parquet",
-              client=project.client)  # fmt: skip
+    assert blank.status_code == 422 and "row 2 (column 'member'): a missing value" in blank.text
 
 
-def test_a_model_that_takes_strings_serves_through_both_protocols(
-    project: Project, servers: dict[str, ModelServer]
-) -> None:
+def test_a_model_that_takes_strings_serves_through_both_protocols(project: Project) -> None:
     version = loopml.models.get("words@champion", client=project.client)
     assert version.signature["inputs"] == {
         "kind": "tensor",
@@ -210,19 +219,23 @@ def test_a_model_that_takes_strings_serves_through_both_protocols(
         "shape": [-1, 2],
         "missing": True,  # the encoder ignores what it does not know, a null included
     }
-    url = servers["words"].url
     rows = project.words[:4].tolist()
     expected = loopml.models.load("words@1", client=project.client).predict(project.words[:4])
-    mlflow = httpx.post(f"{url}/invocations", json={"inputs": rows})
+    with serving(project, "words") as url:
+        _strings_served(url, rows, expected)
+
+
+def _strings_served(url: str, rows: list[list[str]], expected: np.ndarray) -> None:
+    mlflow = _post(f"{url}/invocations", json={"inputs": rows})
     assert mlflow.status_code == 200, mlflow.text
     assert mlflow.json()["predictions"] == expected.tolist()
     flat = [value for row in rows for value in row]
     tensor = {"name": "inputs", "shape": [4, 2], "datatype": "BYTES", "data": flat}
-    oip = httpx.post(f"{url}/v2/models/words/infer", json={"inputs": [tensor]})
+    oip = _post(f"{url}/v2/models/words/infer", json={"inputs": [tensor]})
     assert oip.status_code == 200, oip.text
     assert oip.json()["outputs"][0]["data"] == expected.tolist()
     csv = "\n".join(",".join(row) for row in rows) + "\n"
-    as_csv = httpx.post(f"{url}/invocations", content=csv, headers={"content-type": "text/csv"})
+    as_csv = _post(f"{url}/invocations", content=csv, headers={"content-type": "text/csv"})
     assert as_csv.json()["predictions"] == expected.tolist()
-    metadata = httpx.get(f"{url}/v2/models/words").json()
+    metadata = _get(f"{url}/v2/models/words").json()
     assert metadata["inputs"] == [{"name": "inputs", "datatype": "BYTES", "shape": [-1, 2]}]
