@@ -188,3 +188,24 @@ def test_a_stored_example_is_read_back_in_the_signatures_types() -> None:
     assert row["visits"].isna().tolist() == [True] and list(row["word"]) == ["a"]
     words = {"inputs": {"kind": "tensor", "dtype": "str", "shape": [-1, 1]}}
     assert example_input(words, {"inputs": [["x"], ["y"]]}).dtype == object
+
+
+def test_only_losing_missing_values_is_a_signature_change() -> None:
+    from loopml.models.compare import signature_changes
+
+    def tensor(missing: bool) -> dict[str, object]:
+        return {"inputs": {"kind": "tensor", "dtype": "float64", "shape": [-1, 4],
+                           "missing": missing}}  # fmt: skip
+
+    def columns(missing: bool) -> dict[str, object]:
+        column = {"name": "a", "type": "double", "missing": missing}
+        return {"inputs": {"kind": "columns", "columns": [column]}}
+
+    assert signature_changes(tensor(False), tensor(True)) == {"changed": False, "changes": []}
+    assert signature_changes(tensor(True), tensor(False))["changes"] == [
+        "inputs: missing values no longer taken"
+    ]
+    assert signature_changes(columns(False), columns(True))["changes"] == []
+    assert signature_changes(columns(True), columns(False))["changes"] == [
+        "inputs: column 'a' no longer takes missing values"
+    ]
