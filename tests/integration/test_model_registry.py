@@ -54,7 +54,7 @@ def test_a_model_registered_from_a_run_keeps_its_lineage_and_loads_back(
     assert version.run_id == run.id and version.datasets == ("iris@1",)
     assert version.metrics == {"accuracy": 0.97}
     assert version.signature == {
-        "inputs": {"kind": "tensor", "dtype": "float64", "shape": [-1, 4]},
+        "inputs": {"kind": "tensor", "dtype": "float64", "shape": [-1, 4], "missing": False},
         "outputs": {"kind": "tensor", "dtype": "int64", "shape": [-1]},
     }
     assert any(line.startswith("scikit-learn==") for line in version.requirements)

@@ -184,7 +184,10 @@ def test_the_array_model_answers_every_format_like_the_model_locally(
         assert response.status_code == 200, response.text
         assert response.json()["predictions"] == expected
     csv = pd.DataFrame(rows, columns=[f"f{i}" for i in range(30)]).to_csv(index=False)
-    assert _invocations(array_url, csv, CSV).json()["predictions"] == expected
+    with_header = {"content-type": "text/csv; header=present"}
+    assert _invocations(array_url, csv, with_header).json()["predictions"] == expected
+    one_line = pd.DataFrame(rows[:1]).to_csv(index=False, header=False)  # once read as a header
+    assert _invocations(array_url, one_line, CSV).json()["predictions"] == expected[:1]
 
 
 def test_every_prediction_names_its_model_version_and_has_an_id_per_row(

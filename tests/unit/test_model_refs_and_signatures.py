@@ -100,3 +100,112 @@ def test_rollback_walks_back_through_moves_not_through_rollbacks() -> None:
     assert previous_versions(moves(1, 2, 3, 2, 1)) == [1]
     assert previous_versions(moves(1, 2, None, 5)) == [5]  # unset starts afresh
     assert previous_versions(moves(1, 3, 2)) == [1, 3, 2]  # 3 → 2 moved on, not back
+
+
+def test_string_predictions_and_string_arrays_have_a_text_dtype() -> None:
+    labels = np.array(["no", "yes"], dtype=object)  # what a classifier on string labels gives
+    signature = infer_signature({"a": [1.0, 2.0]}, labels)
+    assert signature["outputs"] == {"kind": "tensor", "dtype": "str", "shape": [-1]}
+    words = infer_signature(np.array([["red", "s"], ["blue", "m"]]))
+    assert words["inputs"] == {"kind": "tensor", "dtype": "str", "shape": [-1, 2]}
+    check_example(words, np.array([["x", "y"]], dtype=object))
+
+
+def test_an_array_of_mixed_values_is_named_as_what_it_is() -> None:
+    mixed = np.array([["a", 1.0]], dtype=object)
+    with pytest.raises(InvalidInputError, match=r"The input example: a numpy array of mixed"):
+        infer_signature(mixed)
+    with pytest.raises(InvalidInputError, match=r"The model's predictions: a numpy array of"):
+        infer_signature({"a": [1.0]}, np.array(["a", 1], dtype=object))
+
+
+class _Imputing:
+    """A model that fills a missing 'a' itself but fails on a missing 'b'."""
+
+    def predict(self, frame: object) -> np.ndarray:
+        import pandas as pd
+
+        assert isinstance(frame, pd.DataFrame)
+        if frame["b"].isna().any():
+            raise ValueError("Input contains NaN")
+        return np.zeros(len(frame))
+
+
+def test_registration_asks_the_model_which_inputs_may_be_missing() -> None:
+    from loopml.models.missing_values import mark_missing
+
+    example = {"a": [1.0, 2.0], "b": ["x", "y"], "c": [1, 2]}
+    signature = mark_missing(infer_signature(example), _Imputing().predict, example)
+    flags = {c["name"]: c["missing"] for c in signature["inputs"]["columns"]}
+    assert flags == {"a": True, "b": False, "c": True}
+
+    def no_nan(array: np.ndarray) -> np.ndarray:
+        if np.isnan(array).any():
+            raise ValueError("Input contains NaN")
+        return array[:, 0]
+
+    tensor = np.ones((3, 2))
+    assert mark_missing(infer_signature(tensor), no_nan, tensor)["inputs"]["missing"] is False
+    nan_ok = mark_missing(infer_signature(tensor), lambda x: x[:, 0], tensor)
+    assert nan_ok["inputs"]["missing"] is True
+
+
+def test_a_missing_value_the_model_does_not_take_is_refused_by_row_and_column() -> None:
+    from loopml.models.inputs import to_model_input
+
+    signature = {
+        "inputs": {
+            "kind": "columns",
+            "columns": [
+                {"name": "a", "type": "double", "missing": True},
+                {"name": "b", "type": "double", "missing": False},
+            ],
+        }
+    }
+    table = pa.table({"a": [None, 1.0, 2.0], "b": [1.0, 2.0, float("nan")]})
+    with pytest.raises(InvalidInputError, match=r"scores.csv: row 12, column 'b': a missing"):
+        to_model_input(signature, table, source="scores.csv", first_row=10)
+    assert to_model_input(signature, table.slice(0, 2))["a"].isna().tolist() == [True, False]
+
+
+def test_a_stored_example_is_read_back_in_the_signatures_types() -> None:
+    import pandas as pd
+
+    from loopml.models.inputs import example_input
+
+    frame = pd.DataFrame(
+        {
+            "when": pd.to_datetime(["2024-05-01T10:00:00", "2024-05-02T00:00:00"]),
+            "visits": pd.array([None, 3], dtype="Int64"),
+            "word": ["a", None],
+        }
+    )
+    signature = infer_signature(frame)
+    stored = example_to_json(frame)  # what input_example.json holds: text for the datetime
+    assert stored["data"][0] == ["2024-05-01T10:00:00", None, "a"]
+    row = example_input(signature, stored)
+    assert str(row["when"].dtype).startswith("datetime64") and row["when"][0].hour == 10
+    assert row["visits"].isna().tolist() == [True] and list(row["word"]) == ["a"]
+    words = {"inputs": {"kind": "tensor", "dtype": "str", "shape": [-1, 1]}}
+    assert example_input(words, {"inputs": [["x"], ["y"]]}).dtype == object
+
+
+def test_only_losing_missing_values_is_a_signature_change() -> None:
+    from loopml.models.compare import signature_changes
+
+    def tensor(missing: bool) -> dict[str, object]:
+        return {"inputs": {"kind": "tensor", "dtype": "float64", "shape": [-1, 4],
+                           "missing": missing}}  # fmt: skip
+
+    def columns(missing: bool) -> dict[str, object]:
+        column = {"name": "a", "type": "double", "missing": missing}
+        return {"inputs": {"kind": "columns", "columns": [column]}}
+
+    assert signature_changes(tensor(False), tensor(True)) == {"changed": False, "changes": []}
+    assert signature_changes(tensor(True), tensor(False))["changes"] == [
+        "inputs: missing values no longer taken"
+    ]
+    assert signature_changes(columns(False), columns(True))["changes"] == []
+    assert signature_changes(columns(True), columns(False))["changes"] == [
+        "inputs: column 'a' no longer takes missing values"
+    ]

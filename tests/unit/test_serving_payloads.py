@@ -33,6 +33,7 @@ TABLE = {
     }
 }
 ARRAY = {"inputs": {"kind": "tensor", "dtype": "float64", "shape": [-1, 3]}}
+ARRAY_1 = {"inputs": {"kind": "tensor", "dtype": "float64", "shape": [-1, 1]}}
 COLUMNS = ["age", "income", "city", "member"]
 ROWS = [[41, 52000.5, "Oslo", True], [29, 31000.0, "Lima", False]]
 JSON_TYPE = "application/json"
@@ -106,8 +107,23 @@ def test_array_formats_build_a_numpy_array_of_the_signature_dtype() -> None:
         rows = parse(body, array_spec())
         assert isinstance(rows.data, np.ndarray) and rows.data.dtype == np.float64
         assert rows.data.tolist() == [[1.0, 2.5, 3.0], [4.0, 5.0, 6.5]], body
-    csv = parse(b"a,b,c\n1,2.5,3\n4,5,6.5\n", array_spec(), media="text/csv")
+    csv = parse(b"a,b,c\n1,2.5,3\n4,5,6.5\n", array_spec(), media="text/csv; header=present")
     assert csv.data.tolist() == [[1.0, 2.5, 3.0], [4.0, 5.0, 6.5]]
+    csv = parse(b"1,2.5,3\n4,5,6.5\n", array_spec(), media="text/csv")
+    assert csv.data.tolist() == [[1.0, 2.5, 3.0], [4.0, 5.0, 6.5]]
+
+
+def test_a_csv_for_an_array_model_has_no_header_unless_the_content_type_says_so() -> None:
+    one_line = parse(b"1,2.5,3", array_spec(), media="text/csv")  # once read as a header: 0 rows
+    assert one_line.data.tolist() == [[1.0, 2.5, 3.0]]
+    message = refused(b"a,b,c\n1,2,3\n", array_spec(), MISMATCH, "text/csv row 1 (value 1): 'a'",
+                      media="text/csv")  # fmt: skip
+    assert "header=present" in message
+    absent = parse(b"1,2,3\n", array_spec(), media="text/csv; header=absent")
+    assert absent.count == 1
+    refused(b"1,2,3\n", array_spec(), INVALID, "header='maybe'", media="text/csv; header=maybe")
+    refused(b"41,1.0,Oslo,true\n", table_spec(), INVALID, "header=absent, but this model takes",
+            media="text/csv; header=absent")  # fmt: skip
 
 
 def test_whole_floats_are_taken_for_integer_columns() -> None:
@@ -140,7 +156,37 @@ def test_missing_values_pass_only_when_the_model_takes_them() -> None:
         MISMATCH,
         "inputs[0][1]: a missing value",
     )
-    refused(b"a,b,c\n1,,3\n", array_spec(), MISMATCH, "a missing value", media="text/csv")
+    refused(b"1,,3\n", array_spec(), MISMATCH, "a missing value", media="text/csv")
+
+
+def test_an_empty_csv_cell_is_a_missing_value_like_a_json_null() -> None:
+    header = b"age,income,city,member\n"
+    for cells in (b"41,1.0,,true\n", b'41,1.0,"",true\n'):
+        refused(
+            header + cells,
+            table_spec(),
+            MISMATCH,
+            "text/csv row 1 (column 'city'): a missing value",
+            media="text/csv",
+        )
+        rows = parse(header + cells, table_spec(allow_missing=True), media="text/csv")
+        assert table_rows(rows)[0]["city"] is None
+    null = {"dataframe_split": {"columns": COLUMNS, "data": [[41, 1.0, None, True]]}}
+    assert table_rows(parse(null, table_spec(allow_missing=True)))[0]["city"] is None
+
+
+def test_the_signature_says_per_column_whether_a_missing_value_may_reach_the_model() -> None:
+    from loopml.serving.signatures import input_spec
+
+    columns = [dict(c, missing=c["name"] == "income") for c in TABLE["inputs"]["columns"]]
+    spec = input_spec({"inputs": {"kind": "columns", "columns": columns}}, allow_missing=False)
+    body = {"dataframe_split": {"columns": COLUMNS, "data": [[41, None, "x", True]]}}
+    assert table_rows(parse(body, spec))[0]["income"] is None
+    body = {"dataframe_split": {"columns": COLUMNS, "data": [[41, 1.0, None, True]]}}
+    refused(body, spec, MISMATCH, "(column 'city'): a missing value")
+    # the flag wins over what the server would guess from the model's tags
+    tensor = {"inputs": {**ARRAY["inputs"], "missing": True}}
+    assert np.isnan(parse({"inputs": [[1, None, 3]]}, input_spec(tensor)).data[0, 1])
 
 
 # -- refusals ---------------------------------------------------------------------------------
@@ -255,6 +301,13 @@ def test_array_shape_and_value_problems_are_named() -> None:
         spec,
         MISMATCH,
         "text/csv header: 2 columns, but the model takes 3",
+        media="text/csv; header=present",
+    )
+    refused(
+        b"1,2\n",
+        spec,
+        MISMATCH,
+        "text/csv row 1: 2 columns, but the model takes 3",
         media="text/csv",
     )
     refused(
@@ -262,7 +315,7 @@ def test_array_shape_and_value_problems_are_named() -> None:
         spec,
         MISMATCH,
         "text/csv row 1 (column 'b'): 'x'",
-        media="text/csv",
+        media="text/csv; header=present",
     )
 
 
@@ -390,6 +443,59 @@ def test_infer_problems_are_named() -> None:
     ]
     with pytest.raises(LoopMLError, match=r"inputs\[0\].datatype: BYTES, but column 'age'"):
         infer({"inputs": [{**column, "datatype": "BYTES"}, *others]}, table_spec())
+
+
+def test_infer_data_must_hold_values_of_the_declared_datatype() -> None:
+    uint8 = {"inputs": {"kind": "tensor", "dtype": "uint8", "shape": [-1, 1]}}
+    tensor = {"name": "inputs", "shape": [2, 1], "datatype": "UINT8", "data": [3, 500]}
+    cases: list[tuple[dict[str, Any], Any, str]] = [
+        (
+            tensor,
+            uint8,
+            "inputs[0].data[1]: the number 500 is not a UINT8 value; UINT8 data "
+            "is whole numbers from 0 to 255",
+        ),
+        ({**tensor, "data": [-2, 1]}, uint8, "inputs[0].data[0]: the number -2 is not a UINT8"),
+        ({**tensor, "datatype": "INT64", "data": [1, 5.1]}, ARRAY_1, "the number 5.1 is not a"),
+        ({**tensor, "datatype": "FP64", "data": [1, "x"]}, ARRAY_1, "the string 'x' is not a FP64"),
+        ({**tensor, "datatype": "FP32", "data": [1, 1e300]}, ARRAY_1, "1e+300 is not a FP32"),
+    ]
+    from loopml.serving.signatures import input_spec
+
+    for body, signature, text in cases:
+        with pytest.raises(InvalidInputError) as caught:
+            infer({"inputs": [body]}, input_spec(signature))
+        assert caught.value.http_status == 400 and text in caught.value.message, caught.value
+    column = {"name": "age", "shape": [1], "datatype": "INT32", "data": [2**40]}
+    others = [
+        {"name": "income", "shape": [1], "datatype": "FP64", "data": [1.0]},
+        {"name": "city", "shape": [1], "datatype": "BYTES", "data": ["x"]},
+        {"name": "member", "shape": [1], "datatype": "BOOL", "data": [True]},
+    ]
+    with pytest.raises(InvalidInputError, match=r"inputs\[0\].data\[0\]: the number 1099511627776"):
+        infer({"inputs": [column, *others]}, table_spec())
+    whole = infer(
+        {"inputs": [{**tensor, "datatype": "INT64", "data": [1, 5.0]}]}, input_spec(ARRAY_1)
+    )
+    assert whole.data.tolist() == [[1.0], [5.0]]
+
+
+def test_a_model_that_takes_strings_is_served_through_both_protocols() -> None:
+    from loopml.serving.signatures import input_spec
+
+    spec = input_spec({"inputs": {"kind": "tensor", "dtype": "str", "shape": [-1, 2]}})
+    tensor = {"name": "inputs", "shape": [2, 2], "datatype": "BYTES", "data": ["a", "b", "c", "d"]}
+    for rows in (
+        infer({"inputs": [tensor]}, spec),
+        parse({"inputs": [["a", "b"], ["c", "d"]]}, spec),
+        parse(b"a,b\nc,d\n", spec, media="text/csv"),
+    ):
+        assert rows.data.dtype == object and rows.data.tolist() == [["a", "b"], ["c", "d"]]
+    with pytest.raises(LoopMLError, match=r"inputs\[0\].datatype: FP64, but the model takes BYTES"):
+        infer({"inputs": [{**tensor, "datatype": "FP64"}]}, spec)
+    refused({"inputs": [["a", 1]]}, spec, MISMATCH, "inputs[0][1]: expected a string")
+    refused({"inputs": [["a", None]]}, spec, MISMATCH, "inputs[0][1]: a missing value")
+    refused(b"a,\n", spec, MISMATCH, "text/csv row 1 (value 2): a missing value", media="text/csv")
 
 
 # -- any body at all --------------------------------------------------------------------------

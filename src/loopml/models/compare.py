@@ -60,7 +60,9 @@ def _added_removed(a: tuple[str, ...], b: tuple[str, ...]) -> dict[str, list[str
 
 
 def signature_changes(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> dict[str, Any]:
-    """What changed from signature ``a`` to ``b``: ``{"changed": bool, "changes": [text]}``."""
+    """What changed from signature ``a`` to ``b``: ``{"changed": bool, "changes": [text]}``.
+    Of the ``missing`` flags, only a loss counts: ``b`` refusing gaps ``a`` took breaks
+    clients that send them; taking more than before breaks no one."""
     changes: list[str] = []
     for side in ("inputs", "outputs"):
         left = (a or {}).get(side)
@@ -77,9 +79,21 @@ def signature_changes(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) 
                 for n in old
                 if n in new and old[n] != new[n]
             ]
-        else:
+            took = {c["name"] for c in left["columns"] if c.get("missing")}
+            refuses = {c["name"] for c in right["columns"] if c.get("missing") is False}
+            changes += [
+                f"{side}: column {n!r} no longer takes missing values"
+                for n in sorted(took & refuses)
+            ]
+        elif _without_missing(left) != _without_missing(right):
             changes.append(f"{side}: {_describe(left)} → {_describe(right)}")
+        elif (left or {}).get("missing") and (right or {}).get("missing") is False:
+            changes.append(f"{side}: missing values no longer taken")
     return {"changed": bool(changes), "changes": changes}
+
+
+def _without_missing(spec: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if spec is None else {k: v for k, v in spec.items() if k != "missing"}
 
 
 def _describe(spec: Mapping[str, Any] | None) -> str:

@@ -23,7 +23,7 @@ from loopml.core.errors import InvalidInputError, NotFoundError
 from loopml.core.ids import new_id, now_ms
 from loopml.models.compare import signature_changes
 from loopml.models.gate_policy import METRICS, GatePolicy, SliceRule
-from loopml.models.inputs import to_model_input
+from loopml.models.inputs import example_input, to_model_input
 from loopml.models.registry import OpenedVersion, open_version, resolve
 from loopml.tracking.client import Client, client_scope
 from loopml.tracking.system_info import local_user
@@ -366,12 +366,4 @@ def _latency_check(opened: OpenedVersion, policy: GatePolicy) -> dict[str, Any]:
 
 
 def _example_row(opened: OpenedVersion) -> Any:
-    import numpy as np
-    import pyarrow as pa
-
-    example = opened.input_example
-    if "columns" in example:
-        columns, first = example["columns"], example["data"][:1]
-        return pa.Table.from_pylist([dict(zip(columns, first[0], strict=True))]).to_pandas()
-    inputs = ((opened.version.signature or {}).get("inputs")) or {}
-    return np.asarray(example["inputs"][:1], dtype=inputs.get("dtype"))
+    return example_input(opened.version.signature, opened.input_example)

@@ -29,6 +29,7 @@ from loopml.core.ids import now_ms
 from loopml.core.refs import ModelRef, check_alias, format_dataset_ref, parse_model_ref
 from loopml.core.version import __version__
 from loopml.models.flavors import flavor_for, flavor_named
+from loopml.models.missing_values import mark_missing
 from loopml.models.onnx import OnnxModel, convert_checked
 from loopml.models.signature import check_example, example_to_json, infer_signature
 from loopml.stores.artifacts.base import batched_writes
@@ -108,6 +109,8 @@ def register(
             if input_example is not None:
                 if signature is None:
                     signature = infer_signature(input_example, _predict(model, input_example))
+                    if hasattr(model, "predict"):
+                        signature = mark_missing(signature, model.predict, input_example)
                 text = json.dumps(example_to_json(input_example), allow_nan=False)
                 (folder / EXAMPLE).write_text(text, encoding="utf-8")
             converted = None

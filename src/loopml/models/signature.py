@@ -9,7 +9,12 @@ A signature is plain JSON, stored with the model version::
 Tabular inputs (pandas / polars DataFrames, pyarrow Tables, a dict of columns, a list of
 records) are ``columns`` with types ``double``, ``float``, ``long``, ``integer``, ``boolean``,
 ``string``, ``binary`` or ``datetime``; numpy arrays are ``tensor`` with a dtype and a shape
-whose first dimension (the batch) is ``-1``.
+whose first dimension (the batch) is ``-1`` — ``str`` for an array of strings (text
+features, or a classifier's string labels among the outputs).
+
+At registration, a ``missing`` flag per column (per tensor) records whether the model
+predicts when that input is missing (``loopml.models.missing_values``); the model server,
+batch scoring and gates refuse a missing value where it is ``false``.
 """
 
 from __future__ import annotations
@@ -19,7 +24,14 @@ from typing import Any
 
 from loopml.core.errors import InvalidInputError
 
-__all__ = ["check_example", "example_to_json", "infer_signature", "spec_of"]
+__all__ = [
+    "TEXT_DTYPE",
+    "check_example",
+    "example_table",
+    "example_to_json",
+    "infer_signature",
+    "spec_of",
+]
 
 _ARROW_NAMES = {
     "double": "double",
@@ -41,7 +53,7 @@ _ARROW_NAMES = {
 }
 
 
-def _as_table(example: Any) -> Any:
+def example_table(example: Any) -> Any:
     """A pyarrow Table for a tabular example, or None for anything else."""
     import pyarrow as pa
 
@@ -73,28 +85,46 @@ def _column_type(arrow_type: Any) -> str:
     return name
 
 
-def spec_of(value: Any) -> dict[str, Any]:
-    """The signature entry for ``value``: columns for tables, a tensor for arrays."""
+def spec_of(value: Any, *, what: str = "The input example") -> dict[str, Any]:
+    """The signature entry for ``value``: columns for tables, a tensor for arrays (``str``
+    for an array of strings). ``what`` names the value in the error for an array of mixed
+    objects, which has no one type."""
     import numpy as np
 
-    table = _as_table(value)
+    table = example_table(value)
     if table is not None:
         columns = [{"name": field.name, "type": _column_type(field.type)} for field in table.schema]
         return {"kind": "columns", "columns": columns}
     array = np.asarray(value)
-    if array.dtype == object:
-        raise InvalidInputError(
-            "The example has no fixed type (a numpy array of objects); pass a DataFrame, a "
-            "pyarrow Table, a dict of columns or a numeric array."
-        )
-    return {"kind": "tensor", "dtype": str(array.dtype), "shape": [-1, *array.shape[1:]]}
+    dtype = str(array.dtype)
+    if array.dtype.kind in "OUS":
+        if not _all_strings(array):
+            kinds = sorted({type(v).__name__ for v in array.ravel().tolist()})
+            raise InvalidInputError(
+                f"{what}: a numpy array of mixed values ({', '.join(kinds)}), which has no "
+                "one type; pass a DataFrame, a pyarrow Table or a dict of columns (each column "
+                "of one type), or an array of numbers or of strings."
+            )
+        dtype = TEXT_DTYPE
+    return {"kind": "tensor", "dtype": dtype, "shape": [-1, *array.shape[1:]]}
+
+
+TEXT_DTYPE = "str"  # a tensor of strings, whatever their length
+
+
+def _all_strings(array: Any) -> bool:
+    return array.dtype.kind == "U" or all(isinstance(v, str) for v in array.ravel().tolist())
 
 
 def infer_signature(example: Any, predictions: Any | None = None) -> dict[str, Any]:
-    """The signature of a model that takes ``example`` (and returned ``predictions`` for it)."""
+    """The signature of a model that takes ``example`` (and returned ``predictions`` for it).
+
+    >>> infer_signature(pd.DataFrame({"a": [1.0]}), np.array(["yes"]))["outputs"]
+    {'kind': 'tensor', 'dtype': 'str', 'shape': [-1]}
+    """
     signature = {"inputs": spec_of(example)}
     if predictions is not None:
-        signature["outputs"] = spec_of(predictions)
+        signature["outputs"] = spec_of(predictions, what="The model's predictions")
     return signature
 
 
@@ -138,7 +168,7 @@ def example_to_json(example: Any) -> dict[str, Any]:
     ``dataframe_split``), ``{"inputs": [...]}`` for tensors."""
     import numpy as np
 
-    table = _as_table(example)
+    table = example_table(example)
     if table is not None:
         rows = table.to_pylist()
         columns = table.column_names

@@ -286,8 +286,14 @@ class _Scorer:
                 "or score without keeping the input columns."
             )
 
-    def model_input(self, table: pa.Table, source: str) -> Any:
-        return to_model_input(self.version.signature, table, features=self.features, source=source)
+    def model_input(self, table: pa.Table, source: str, first_row: int = 1) -> Any:
+        return to_model_input(
+            self.version.signature,
+            table,
+            features=self.features,
+            source=source,
+            first_row=first_row,
+        )
 
     def score(self, batch: pa.RecordBatch, source: str, first_row: int) -> pa.Table:
         """The output rows for ``batch`` (rows ``first_row``… of ``source``)."""
@@ -295,7 +301,7 @@ class _Scorer:
         import pyarrow as pa
 
         table = pa.Table.from_batches([batch])
-        inputs = self.model_input(table, source)
+        inputs = self.model_input(table, source, first_row + 1)  # counted from 1 in messages
         try:
             labels, probabilities = self._predict(inputs)
         except Exception as exc:

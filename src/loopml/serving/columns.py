@@ -25,12 +25,10 @@ _NONE = type(None)
 _INTEGER_RANGES = {"long": (-(2**63), 2**63 - 1), "integer": (-(2**31), 2**31 - 1)}
 
 
-def column_array(
-    values: list[Any], column: ColumnSpec, where: Where, *, allow_missing: bool
-) -> Any:
+def column_array(values: list[Any], column: ColumnSpec, where: Where) -> Any:
     """``values`` as a ``pyarrow.Array`` of the column's type; InputMismatchError naming the
     first value of the wrong type, out of range, or missing (null) where the model takes no
-    missing values."""
+    missing value in this column."""
     import pyarrow as pa
 
     kinds = set(map(type, values))
@@ -40,7 +38,7 @@ def column_array(
     if wrong:
         index = next(i for i, value in enumerate(values) if type(value) in wrong)
         raise _mismatch(where(index), column, values[index])
-    if has_missing and not allow_missing:
+    if has_missing and not column.allow_missing:
         raise InputMismatchError(
             f"{where(values.index(None))}: a missing value (null), but this model does not "
             "take missing values; send a value."
@@ -100,8 +98,8 @@ def _datetime(text: str) -> datetime:
 
 
 def check_complete(array: Any, column: ColumnSpec, where: Where) -> None:
-    """InputMismatchError naming the first null or NaN in ``array`` (an Arrow array), for
-    models that take no missing values."""
+    """InputMismatchError naming the first null or NaN in ``array`` (an Arrow array) of a
+    column where the model takes no missing value."""
     import pyarrow.compute as pc
 
     if array.null_count:

@@ -21,6 +21,7 @@ from typing import Any
 from loopml.core.errors import InvalidInputError
 from loopml.serving.columns import Where, column_array, describe_value
 from loopml.serving.errors import InputMismatchError, UnsupportedMediaTypeError
+from loopml.serving.oip_datatypes import DATATYPES, NUMERIC, check_declared
 from loopml.serving.payloads import (
     JSON_MEDIA_TYPES,
     check_row_count,
@@ -42,22 +43,6 @@ from loopml.serving.tensors import tensor_array
 
 __all__ = ["DATATYPES", "InferRequest", "infer_response", "model_metadata", "parse_infer"]
 
-DATATYPES = (
-    "BOOL",
-    "UINT8",
-    "UINT16",
-    "UINT32",
-    "UINT64",
-    "INT8",
-    "INT16",
-    "INT32",
-    "INT64",
-    "FP16",
-    "FP32",
-    "FP64",
-    "BYTES",
-)
-_NUMERIC = frozenset(DATATYPES[1:12])
 _REQUEST_KEYS = ("id", "parameters", "inputs", "outputs")
 _TENSOR_KEYS = ("name", "shape", "datatype", "data", "parameters")
 
@@ -165,11 +150,14 @@ def _tensor_rows(tensors: list[dict[str, Any]], spec: InputSpec, *, max_rows: in
             f"{tensors[index]['name']!r}."
         )
     tensor = tensors[0]
-    wants_bool = spec.tensor.dtype.kind == "b"
-    numeric = tensor["datatype"] in _NUMERIC
-    if (wants_bool and tensor["datatype"] != "BOOL") or (not wants_bool and not numeric):
+    declared = tensor["datatype"]
+    if spec.tensor.is_text or spec.tensor.dtype.kind == "b":
+        fits = declared == spec.tensor.datatype
+    else:
+        fits = declared in NUMERIC
+    if not fits:
         raise InputMismatchError(
-            f"inputs[0].datatype: {tensor['datatype']}, but the model takes {spec.tensor.datatype}."
+            f"inputs[0].datatype: {declared}, but the model takes {spec.tensor.datatype}."
         )
     shape = tensor["shape"]
     if shape:
@@ -182,6 +170,7 @@ def _tensor_rows(tensors: list[dict[str, Any]], spec: InputSpec, *, max_rows: in
         "inputs[0].data",
         allow_missing=spec.allow_missing,
         shape=shape,
+        declared=declared,
     )
     return Rows(array)
 
@@ -215,15 +204,19 @@ def _column_rows(tensors: list[dict[str, Any]], spec: InputSpec, *, max_rows: in
             raise InputMismatchError(
                 f"{field}.data: {len(values)} values, but shape {shape} holds {shape[0]}."
             )
-        arrays.append(
-            column_array(
-                values,
-                column,
-                _tensor_field(field, column.name),
-                allow_missing=spec.allow_missing,
-            )
-        )
+        check_declared(_array(values), values, tensor["datatype"], f"{field}.data")
+        arrays.append(column_array(values, column, _tensor_field(field, column.name)))
     return Rows(pa.Table.from_arrays(arrays, names=spec.column_names))
+
+
+def _array(values: list[Any]) -> Any:
+    """``values`` as numpy holds them (objects when they are of several kinds)."""
+    import numpy as np
+
+    try:
+        return np.array(values)
+    except (ValueError, TypeError):
+        return np.array(values, dtype=object)
 
 
 def _tensor_field(field: str, name: str) -> Where:
@@ -231,7 +224,7 @@ def _tensor_field(field: str, name: str) -> Where:
 
 
 def _check_column_datatype(datatype: str, column: ColumnSpec, field: str) -> None:
-    fits = datatype in _NUMERIC if column.is_numeric else datatype == column.datatype
+    fits = datatype in NUMERIC if column.is_numeric else datatype == column.datatype
     if not fits:
         raise InputMismatchError(
             f"{field}.datatype: {datatype}, but column {column.name!r} is {column.type_name} "

@@ -6,7 +6,7 @@
     {"dataframe_records": [{"a": 1, "b": 2.5}, {"a": 3, "b": 4.0}]}
     {"instances": [[1, 2.5], [3, 4.0]]}     # or records, or {"a": [1, 3], "b": [2.5, 4.0]}
     {"inputs": [[1, 2.5], [3, 4.0]]}        # the same forms as "instances"
-    a,b\\n1,2.5\\n3,4.0                        # Content-Type: text/csv, a header line first
+    a,b\\n1,2.5\\n3,4.0                        # Content-Type: text/csv (see csv_body)
 
 A body that is not JSON or CSV, or not one of these shapes, is refused with 400 / 415; one
 that does not match the model's signature (columns, types, shape, missing values) with 422;
@@ -15,13 +15,11 @@ more rows than allowed with 413 — each message naming the field at fault.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from typing import Any
 
 from loopml.core.errors import InvalidInputError
-from loopml.serving.columns import Where, check_complete, column_array, describe_value
+from loopml.serving.columns import Where, column_array, describe_value
 from loopml.serving.errors import (
     InputMismatchError,
     PayloadTooLargeError,
@@ -29,7 +27,7 @@ from loopml.serving.errors import (
 )
 from loopml.serving.rows import Rows
 from loopml.serving.signatures import InputSpec
-from loopml.serving.tensors import checked_array, tensor_array
+from loopml.serving.tensors import tensor_array
 
 __all__ = [
     "FORMATS",
@@ -58,11 +56,13 @@ def parse_invocation(
     """The rows of an ``/invocations`` body, checked against ``spec``."""
     media = media_type(content_type)
     if media == CSV_MEDIA_TYPE:
-        return csv_rows(body, spec, max_rows=max_rows)
+        from loopml.serving.csv_body import csv_rows
+
+        return csv_rows(body, spec, content_type or "", max_rows=max_rows)
     if media not in JSON_MEDIA_TYPES and not media.endswith("+json"):
         raise UnsupportedMediaTypeError(
             f"Content-Type {media!r} is not supported; send JSON (application/json) with one "
-            f"of the keys {', '.join(FORMATS)}, or CSV (text/csv) with a header line."
+            f"of the keys {', '.join(FORMATS)}, or CSV (text/csv)."
         )
     document = load_json(body)
     if not isinstance(document, dict):
@@ -241,7 +241,6 @@ def _records(value: Any, spec: InputSpec, field: str, *, max_rows: int) -> Rows:
             [record[column.name] for record in value],
             column,
             _record_field(field, column.name),
-            allow_missing=spec.allow_missing,
         )
         for column in spec.columns
     ]
@@ -305,7 +304,6 @@ def _columnar(value: dict[str, Any], spec: InputSpec, field: str, *, max_rows: i
             value[names[position]],
             column,
             _column_field(field, column.name),
-            allow_missing=spec.allow_missing,
         )
         for column, position in zip(spec.columns, order, strict=True)
     ]
@@ -342,7 +340,6 @@ def _table_from_rows(data: list[Any], spec: InputSpec, order: list[int], field: 
             list(by_column[position]),
             column,
             _cell_field(field, position, column.name),
-            allow_missing=spec.allow_missing,
         )
         for column, position in zip(spec.columns, order, strict=True)
     ]
@@ -365,113 +362,3 @@ def _record_field(field: str, name: str) -> Where:
 
 def _column_field(field: str, name: str) -> Where:
     return lambda row: f"{field}.{name}[{row}]"
-
-
-# -- CSV --------------------------------------------------------------------------------------
-
-
-def csv_rows(body: bytes, spec: InputSpec, *, max_rows: int) -> Rows:
-    """A CSV body (a header line, then rows) checked against ``spec``."""
-    import pyarrow as pa
-
-    field = "text/csv"
-    header = _csv_header(body)
-    if spec.columns is not None:
-        match_columns(header, spec, f"{field} header")
-        types = {column.name: column.arrow_type for column in spec.columns}
-        table = _read_csv(body, header, types, spec)
-        check_row_count(table.num_rows, max_rows, field)
-        for column in spec.columns:
-            array = table.column(column.name).combine_chunks()
-            if not spec.allow_missing:
-                check_complete(array, column, _csv_field(column.name))
-        return Rows(table.select(spec.column_names))
-    assert spec.tensor is not None
-    width = spec.tensor.width
-    if width is not None and len(header) != width:
-        raise InputMismatchError(
-            f"{field} header: {len(header)} columns, but the model takes {width} values per row."
-        )
-    names = [f"c{i}" for i in range(len(header))]
-    labels = dict(zip(names, header, strict=True))
-    table = _read_csv(body, names, dict.fromkeys(names, pa.float64()), spec, labels)
-    check_row_count(table.num_rows, max_rows, field)
-    if table.num_rows == 0:
-        return empty_rows(spec)
-    import numpy as np
-
-    array = np.column_stack([table.column(n).to_numpy(zero_copy_only=False) for n in names])
-    return Rows(checked_array(array, spec.tensor, field, allow_missing=spec.allow_missing))
-
-
-def _csv_header(body: bytes) -> list[str]:
-    first = body.split(b"\n", 1)[0].rstrip(b"\r")
-    try:
-        text = first.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"text/csv: the header line is not UTF-8 ({exc}).") from exc
-    if not text.strip():
-        raise InvalidInputError(
-            "text/csv: the body has no header line; start with the column names."
-        )
-    try:
-        return next(csv.reader([text]))
-    except csv.Error as exc:
-        raise InvalidInputError(
-            f"text/csv: the header line is not CSV ({exc}); give the column names separated "
-            "by commas, one line, ended by a newline."
-        ) from exc
-
-
-def _read_csv(
-    body: bytes,
-    names: list[str],
-    types: dict[str, Any],
-    spec: InputSpec,
-    labels: dict[str, str] | None = None,
-) -> Any:
-    import pyarrow as pa
-    import pyarrow.csv as pv
-
-    read = pv.ReadOptions(column_names=names, skip_rows=1, use_threads=False)
-    convert = pv.ConvertOptions(column_types=types, strings_can_be_null=spec.allow_missing)
-    try:
-        return pv.read_csv(io.BytesIO(body), read_options=read, convert_options=convert)
-    except pa.ArrowInvalid as exc:
-        message = str(exc)
-        if "conversion error" in message:
-            _raise_bad_csv_value(body, names, types, labels or {}, exc)
-        raise InvalidInputError(f"text/csv: {message}.") from exc
-
-
-def _raise_bad_csv_value(
-    body: bytes,
-    names: list[str],
-    types: dict[str, Any],
-    labels: dict[str, str],
-    exc: Exception,
-) -> None:
-    """Find the value pyarrow could not convert and name its row and column."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pv
-
-    read = pv.ReadOptions(column_names=names, skip_rows=1, use_threads=False)
-    as_text = pv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()))
-    table = pv.read_csv(io.BytesIO(body), read_options=read, convert_options=as_text)
-    for name in names:
-        for row, text in enumerate(table.column(name).to_pylist()):
-            if text is None or text == "":
-                continue
-            try:
-                pc.cast(pa.array([text]), types[name])
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise InputMismatchError(
-                    f"{_csv_field(labels.get(name, name))(row)}: {text!r} is not a "
-                    f"{types[name]} value."
-                ) from exc
-    raise InputMismatchError(f"text/csv: {exc}.") from exc
-
-
-def _csv_field(name: str) -> Where:
-    return lambda row: f"text/csv row {row + 1} (column {name!r})"

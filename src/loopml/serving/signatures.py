@@ -1,6 +1,11 @@
 """What a served model takes, compiled once from its signature (``loopml.models.signature``)
-so that checking a request costs as little as possible: named, typed columns, or one numeric
-tensor of a dtype and a shape.
+so that checking a request costs as little as possible: named, typed columns, or one tensor
+of a dtype (numbers, booleans, or strings: ``str``) and a shape.
+
+Whether a missing value (null, NaN, an empty CSV cell) may reach the model is the signature's
+``missing`` flag of each column (of the tensor), found at registration by asking the model;
+a signature without the flags (written by an older loopml, or by hand) falls back to what
+the server knows of the model (``allow_missing``).
 
 A version registered without an input example has no signature; it is served as a model that
 takes rows of numbers (a float64 tensor of any width).
@@ -17,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from loopml.core.errors import InvalidInputError
+from loopml.models.signature import TEXT_DTYPE
 
 __all__ = [
     "PREDICTIONS",
@@ -78,6 +84,7 @@ class ColumnSpec:
     arrow_type: Any  # a pyarrow DataType
     python_types: tuple[type, ...]
     described: str
+    allow_missing: bool = False  # may a value be null?
 
     @property
     def datatype(self) -> str:
@@ -95,11 +102,15 @@ class ColumnSpec:
 
 @dataclass(frozen=True)
 class TensorSpec:
-    """One numeric array: its numpy dtype and shape (``-1`` where any size goes; the first
-    dimension is the batch)."""
+    """One array: its numpy dtype (``object`` for strings) and shape (``-1`` where any size
+    goes; the first dimension is the batch)."""
 
     dtype: Any  # a numpy dtype
     shape: tuple[int, ...]
+
+    @property
+    def is_text(self) -> bool:
+        return bool(self.dtype.kind == "O")
 
     @property
     def datatype(self) -> str:
@@ -133,24 +144,28 @@ def input_spec(signature: Mapping[str, Any] | None, *, allow_missing: bool = Fal
     if not inputs:
         return InputSpec(tensor=TensorSpec(np.dtype("float64"), (-1, -1)), allow_missing=False)
     if inputs.get("kind") == "columns":
-        columns = tuple(_column(column) for column in inputs.get("columns", []))
-        return InputSpec(columns=columns, allow_missing=allow_missing)
+        columns = tuple(_column(column, allow_missing) for column in inputs.get("columns", []))
+        return InputSpec(
+            columns=columns, allow_missing=any(column.allow_missing for column in columns)
+        )
     if inputs.get("kind") == "tensor":
+        text = str(inputs.get("dtype", "float64"))
         try:
-            dtype = np.dtype(str(inputs.get("dtype", "float64")))
+            dtype = np.dtype(object if text == TEXT_DTYPE else text)
         except TypeError as exc:
             raise InvalidInputError(
                 f"The signature's tensor dtype {inputs.get('dtype')!r} is not a numpy dtype."
             ) from exc
         shape = tuple(int(size) for size in inputs.get("shape") or (-1,))
-        return InputSpec(tensor=TensorSpec(dtype, shape), allow_missing=allow_missing)
+        takes = bool(inputs.get("missing", allow_missing))
+        return InputSpec(tensor=TensorSpec(dtype, shape), allow_missing=takes)
     raise InvalidInputError(
         f"The signature's inputs are of kind {inputs.get('kind')!r}; the server serves "
         "'columns' and 'tensor' inputs."
     )
 
 
-def _column(column: Mapping[str, Any]) -> ColumnSpec:
+def _column(column: Mapping[str, Any], allow_missing: bool) -> ColumnSpec:
     import pyarrow as pa
 
     kind = str(column.get("type"))
@@ -161,7 +176,8 @@ def _column(column: Mapping[str, Any]) -> ColumnSpec:
         )
     arrow_name, python_types, described = _COLUMN_TYPES[kind]
     arrow_type = pa.timestamp("us") if arrow_name == "timestamp" else pa.type_for_alias(arrow_name)
-    return ColumnSpec(str(column["name"]), kind, arrow_type, python_types, described)
+    takes = bool(column.get("missing", allow_missing))
+    return ColumnSpec(str(column["name"]), kind, arrow_type, python_types, described, takes)
 
 
 def oip_datatype(dtype: Any) -> str:
@@ -176,7 +192,8 @@ def output_metadata(signature: Mapping[str, Any] | None) -> list[dict[str, Any]]
     if outputs.get("kind") == "tensor":
         import numpy as np
 
-        datatype = oip_datatype(np.dtype(str(outputs.get("dtype", "object"))))
+        dtype = str(outputs.get("dtype", "object"))
+        datatype = oip_datatype(np.dtype(object if dtype == TEXT_DTYPE else dtype))
         shape = [int(size) for size in outputs.get("shape") or (-1,)]
     else:
         datatype, shape = "BYTES", [-1]

@@ -1,5 +1,6 @@
 """JSON lists → a numpy array of the model's dtype and shape, built straight from the lists
-(no pandas), checked against the signature.
+(no pandas), checked against the signature. A model that takes strings gets an array of
+Python strings (numpy ``object``).
 
 Numbers of one kind convert in C; only a body that is wrong gets walked in Python, to name the
 first offending value (``inputs[3][7]: expected a number, got the string "abc"``) or the first
@@ -14,6 +15,7 @@ from typing import Any
 
 from loopml.serving.columns import describe_value
 from loopml.serving.errors import InputMismatchError
+from loopml.serving.oip_datatypes import check_declared
 from loopml.serving.signatures import TensorSpec
 
 __all__ = ["check_shape", "checked_array", "tensor_array"]
@@ -28,18 +30,26 @@ def tensor_array(
     *,
     allow_missing: bool,
     shape: Sequence[int] | None = None,
+    declared: str | None = None,
 ) -> Any:
     """``data`` (nested lists of numbers) as an array of ``spec.dtype`` whose shape the
-    signature allows. ``shape`` (the Open Inference Protocol's declared shape) reshapes flat
-    row-major data. InputMismatchError names the field at fault."""
+    signature allows. ``shape`` and ``declared`` (the Open Inference Protocol's shape and
+    datatype) reshape flat row-major data and say what its values must be. InputMismatchError
+    names the field at fault."""
     import numpy as np
 
     if not isinstance(data, list):
         raise InputMismatchError(f"{field}: expected a list (of rows), got {describe_value(data)}.")
+    if spec.is_text:
+        if declared is not None:
+            check_declared(np.array(data, dtype=object), data, declared, field)
+        return _text_array(data, spec, field, allow_missing=allow_missing, shape=shape)
     try:
         array = np.array(data)
     except (ValueError, TypeError) as exc:
         raise InputMismatchError(_ragged(data, field) or f"{field}: {exc}.") from exc
+    if declared is not None:
+        check_declared(array, data, declared, field)
     wants_bool = spec.dtype.kind == "b"
     if array.dtype.kind == "O" or array.dtype.kind in "USV":
         array = _numbers_with_missing(data, field, allow_missing=allow_missing and not wants_bool)
@@ -93,6 +103,36 @@ def _numbers_with_missing(data: list[Any], field: str, *, allow_missing: bool) -
         return np.array(data, dtype=np.float64)
     except (ValueError, TypeError) as exc:
         raise InputMismatchError(_ragged(data, field) or f"{field}: {exc}.") from exc
+
+
+def _text_array(
+    data: list[Any],
+    spec: TensorSpec,
+    field: str,
+    *,
+    allow_missing: bool,
+    shape: Sequence[int] | None,
+) -> Any:
+    """Strings (and nulls, when missing values are allowed) as an array of objects."""
+    import numpy as np
+
+    for path, value in _leaves(data, field):
+        if value is None:
+            if not allow_missing:
+                raise InputMismatchError(
+                    f"{path}: a missing value (null), but this model does not take missing "
+                    "values; send a string."
+                )
+        elif type(value) is not str:
+            raise InputMismatchError(f"{path}: expected a string, got {describe_value(value)}.")
+    ragged = _ragged(data, field)
+    if ragged:
+        raise InputMismatchError(ragged)
+    array = np.array(data, dtype=object)
+    if shape is not None:
+        array = _reshaped(array, shape, field)
+    check_shape(array.shape, spec, field)
+    return array
 
 
 def _reshaped(array: Any, shape: Sequence[int], field: str) -> Any:
