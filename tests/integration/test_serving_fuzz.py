@@ -155,10 +155,12 @@ def _rows(draw: st.DrawFn) -> Rows:
     return Rows(values, odd)
 
 
-def _csv(columns: list[str], values: list[list[Any]]) -> str:
+def _csv(columns: list[str] | None, values: list[list[Any]]) -> str:
+    """A CSV body: a header line (a table model's), then the rows."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(columns)
+    if columns is not None:
+        writer.writerow(columns)
     writer.writerows([[repr(v) if isinstance(v, float) else v for v in row] for row in values])
     return text.getvalue()
 
@@ -188,7 +190,8 @@ def _request(served: Served, columns: list[str], values: list[list[Any]], form: 
         return infer.Case(path_parameters={"name": served.model}, body=body)
     invocations = served.api["/invocations"]["POST"]
     if form == "csv":
-        return invocations.Case(body=_csv(columns, values), media_type="text/csv")
+        header = columns if table else None  # an array model's CSV has no header line
+        return invocations.Case(body=_csv(header, values), media_type="text/csv")
     records = [dict(zip(columns, row, strict=True)) for row in values]
     bodies: dict[str, Any] = {
         "dataframe_split": {"dataframe_split": {"columns": columns, "data": values}},

@@ -121,6 +121,7 @@ def test_a_csv_for_an_array_model_has_no_header_unless_the_content_type_says_so(
     assert "header=present" in message
     absent = parse(b"1,2,3\n", array_spec(), media="text/csv; header=absent")
     assert absent.count == 1
+    assert parse(b"", array_spec(), media="text/csv").count == 0  # no header, no rows
     refused(b"1,2,3\n", array_spec(), INVALID, "header='maybe'", media="text/csv; header=maybe")
     refused(b"41,1.0,Oslo,true\n", table_spec(), INVALID, "header=absent, but this model takes",
             media="text/csv; header=absent")  # fmt: skip

@@ -2,9 +2,9 @@
 
 - A table model (a signature with columns) reads a header line first, naming the columns in
   any order, then the rows.
-- An array model reads rows of values only: ``1,2.5`` is one row. A header line is read only
-  when the Content-Type says so with RFC 4180's parameter, ``text/csv; header=present``
-  (``header=absent`` is the default for an array model).
+- An array model reads rows of values only: ``1,2.5`` is one row, an empty body no rows. A
+  header line is read only when the Content-Type says so with RFC 4180's parameter,
+  ``text/csv; header=present`` (``header=absent`` is the default for an array model).
 - An empty cell is a missing value in every column, text included (as ``loopml data`` reads
   CSV). It reaches the model only where the model takes missing values; elsewhere it is
   refused with 422 naming its row and column, exactly as a JSON ``null`` is.
@@ -34,8 +34,8 @@ def csv_rows(body: bytes, spec: InputSpec, content_type: str, *, max_rows: int) 
     """The rows of a CSV body, checked against ``spec`` (``content_type`` may carry the
     ``header`` parameter)."""
     header = _header_parameter(content_type)
-    if not body.strip():
-        raise InvalidInputError(f"{FIELD}: the body is empty; send rows of comma-separated values.")
+    if not body.strip() and (spec.columns is not None or header):
+        raise InvalidInputError(f"{FIELD}: the body is empty; start with the header line.")
     if spec.columns is not None:
         if header is False:
             raise InvalidInputError(
@@ -81,6 +81,8 @@ def _array_rows(
     import numpy as np
     import pyarrow as pa
 
+    if not body.strip():
+        return empty_rows(spec)  # no header, no rows
     first = _first_line(body, "the header line" if header else "the first row")
     width = tensor.width
     if width is not None and len(first) != width:
