@@ -29,6 +29,7 @@ import typer
 import yaml
 
 from loopml.cli import output
+from loopml.cli.quickstart_data import DATASET, HOLDOUT, TARGET, write_example_data
 from loopml.cli.quickstart_serving import START_TIMEOUT, LiveServer, ServingStory
 from loopml.core.config import Config, init_project
 from loopml.core.entities import DatasetVersion
@@ -42,14 +43,11 @@ if TYPE_CHECKING:
     from loopml.pipelines.runner import PipelineRun
 
 EXPERIMENT = "quickstart"
-DATASET = "breast_cancer"
-TARGET = "target"  # 1 = benign, 0 = malignant, as scikit-learn codes it
 PIPELINE_FILE = "quickstart_pipeline.py"
 PIPELINE_NAME = "training"
 PIPELINE_REF = "quickstart_pipeline:training"
 MODEL = "breast-cancer"  # the registered model
 CHAMPION = "champion"
-HOLDOUT = "breast_cancer_holdout"  # never trained on; gates score here
 HOLDOUT_MESSAGE = "a fifth of the bundled data, held out for gates"
 BAD_BATCH_MESSAGE = "a new labelling batch: a third of the malignant cases marked benign"
 POLICY_FILE = "gates.yaml"
@@ -310,30 +308,12 @@ def _version_data(client: Client, folder: Path, *, bad_batch: bool) -> DatasetVe
     score on) and version the rest as breast_cancer (what the pipeline trains on). With
     ``bad_batch`` a new training version arrives in which a labelling job marked a third of
     the malignant cases benign. Adding the same bytes again makes no new version."""
-    from sklearn.datasets import load_breast_cancer  # type: ignore[import-untyped]
-    from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
-
     from loopml.data import versions
 
-    bunch = load_breast_cancer()
-    header = [str(name).replace(" ", "_") for name in bunch.feature_names] + [TARGET]
-    rows = list(range(len(bunch.target)))
-    train, holdout = train_test_split(rows, test_size=0.2, random_state=0, stratify=bunch.target)
-    labels = [int(label) for label in bunch.target]
-    if bad_batch:  # malignant (0) relabelled benign (1), every third training row
-        mislabelled = set(train[::3])
-        labels = [1 if i in mislabelled else label for i, label in enumerate(labels)]
-    data = folder / "data"
-    data.mkdir(parents=True, exist_ok=True)
-    for name, chosen in ((HOLDOUT, holdout), (DATASET, train)):
-        with (data / f"{name}.csv").open("w", encoding="utf-8", newline="") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(header)
-            for i in sorted(chosen):
-                writer.writerow([repr(float(v)) for v in bunch.data[i]] + [labels[i]])
-    versions.add(HOLDOUT, data / f"{HOLDOUT}.csv", message=HOLDOUT_MESSAGE, client=client)
+    files = write_example_data(folder, bad_batch=bad_batch)
+    versions.add(HOLDOUT, files.holdout, message=HOLDOUT_MESSAGE, client=client)
     message = BAD_BATCH_MESSAGE if bad_batch else "breast-cancer data bundled with scikit-learn"
-    return versions.add(DATASET, data / f"{DATASET}.csv", message=message, client=client).version
+    return versions.add(DATASET, files.train, message=message, client=client).version
 
 
 def _write_policy(folder: Path) -> None:
