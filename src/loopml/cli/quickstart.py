@@ -31,7 +31,7 @@ import yaml
 from loopml.cli import output
 from loopml.cli.quickstart_data import DATASET, HOLDOUT, TARGET, write_example_data
 from loopml.cli.quickstart_serving import START_TIMEOUT, LiveServer, ServingStory
-from loopml.core.config import Config, init_project
+from loopml.core.config import Config, find_root, init_project
 from loopml.core.entities import DatasetVersion
 from loopml.core.errors import BackendUnavailableError
 from loopml.core.refs import format_dataset_ref
@@ -75,8 +75,19 @@ promotion:
 def quickstart_command(
     directory: Annotated[
         Path | None,
-        typer.Argument(help="Project folder to create (default: a new temporary folder)."),
+        typer.Argument(
+            help="Project folder (created if need be; default: the project you are in, "
+            "else a new temporary folder)."
+        ),
     ] = None,
+    data_only: Annotated[
+        bool,
+        typer.Option(
+            "--data-only",
+            help="Only write the example data (data/breast_cancer.csv and "
+            "data/breast_cancer_holdout.csv) into the folder, for the docs' examples.",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the runs, best first, as JSON.")
@@ -97,9 +108,14 @@ def quickstart_command(
     model fails the gate, promotion is refused, then forced and rolled back — see 'loopml
     models alias history breast-cancer'. 'loopml pipeline run training' reruns from cache.
 
+    Without DIRECTORY it runs in the project you are in (see 'loopml init'), else in a new
+    temporary folder; it prints where.
+
     Examples:
 
         loopml quickstart ./demo
+        loopml init && loopml quickstart      # in this project: 'loopml runs list' shows it
+        loopml quickstart --data-only         # just the CSV files, into ./data
         loopml quickstart ./demo --quiet      # the second run: a gate fails, a rollback
         cd ./demo && loopml pipeline run training -p n_trials=25
     """
@@ -112,7 +128,12 @@ def quickstart_command(
             f"{exc.name or 'one of them'} is not installed. Install both with: "
             "pip install 'loopml[sklearn,tune]'"
         ) from exc
-    folder = directory.expanduser() if directory else Path(tempfile.mkdtemp(prefix="loopml-qs-"))
+    folder = _project_folder(directory, data_only=data_only)
+    if data_only:
+        files = write_example_data(folder)
+        for path in (files.train, files.holdout):
+            output.console().print(f"Wrote {path}", markup=False)
+        return
     config = init_project(folder)
     from loopml.data import versions
 
@@ -157,6 +178,20 @@ def quickstart_command(
         )
         return
     _print_summary(config, folder, result, outcome, handle, registered, story, first, serving)
+
+
+def _project_folder(directory: Path | None, *, data_only: bool) -> Path:
+    """``directory``; else the project the working directory is in (so that the next
+    commands, run here, find the quickstart's runs); else the working directory for
+    --data-only, or a new temporary folder."""
+    if directory is not None:
+        return directory.expanduser()
+    root = find_root()
+    if root is not None:
+        return root.parent
+    if data_only:
+        return Path.cwd()
+    return Path(tempfile.mkdtemp(prefix="loopml-qs-"))
 
 
 @dataclass(frozen=True)
@@ -483,6 +518,8 @@ def _print_serving(serving: ServingStory) -> None:
         markup=False,
         soft_wrap=True,
     )
+    for failure in serving.failures:
+        out.print(f"  failed: {failure}", style="red", markup=False, soft_wrap=True)
     table = Table(
         title=f"Its prediction log: {serving.logged:,} rows (newest first)",
         title_justify="left",
