@@ -14,6 +14,7 @@ import traceback
 from pathlib import Path
 
 _EXPECTED = re.compile(r"^\s*exit\s+(\d+)")
+_HEREDOC = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?")
 
 
 def shell_commands(language: str, text: str) -> list[tuple[str, int]]:
@@ -23,7 +24,20 @@ def shell_commands(language: str, text: str) -> list[tuple[str, int]]:
         lines = [line[2:] for line in lines if line.startswith("$ ")]
     commands: list[tuple[str, int]] = []
     current = ""
+    heredoc: str | None = None
     for line in lines:
+        if heredoc is not None:  # a here-document's lines belong to its command
+            current += "\n" + line
+            if line.strip() == heredoc:
+                heredoc = None
+                commands.append((current, 0))
+                current = ""
+            continue
+        opened = _HEREDOC.search(line)
+        if opened is not None:
+            heredoc = opened.group(1)
+            current += line
+            continue
         if line.rstrip().endswith("\\"):
             current += line.rstrip()[:-1].rstrip() + " "
             continue

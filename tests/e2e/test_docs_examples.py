@@ -109,6 +109,10 @@ def test_the_convention_reads_blocks_markers_and_expected_exit_codes(tmp_path: P
         ("a   --b", 0),
         ("c  # exit 1: it fails", 1),
     ]
+    assert shell_commands("bash", "python - <<'EOF'\nprint(1)\nEOF\nls\n") == [
+        ("python - <<'EOF'\nprint(1)\nEOF", 0),
+        ("ls", 0),
+    ]
     assert shell_commands("console", "$ loopml x\noutput\n$ loopml y\n") == [
         ("loopml x", 0),
         ("loopml y", 0),
