@@ -523,50 +523,6 @@ def test_moving_the_alias_swaps_the_version_under_traffic_without_a_failed_reque
         assert all(predictions == expected[version] for _, version, predictions in answered)
 
 
-def test_several_swaps_under_concurrent_keep_alive_clients_fail_no_request(
-    project: Project, servers: dict[str, ModelServer]
-) -> None:
-    """Four clients on keep-alive connections while the alias moves back and forth: every
-    request is answered 200 (a reset connection or a timeout counts as a failure too)."""
-    url = wait_until_serving(servers["swap"]).url
-    body = {"inputs": project.x[:1].tolist()}
-    failures: list[str] = []
-    latest: list[str | None] = [None] * 4
-    answered = [0] * 4
-    stop = threading.Event()
-
-    def send(index: int) -> None:
-        with httpx.Client(timeout=60) as client:
-            while not stop.is_set():
-                try:
-                    response = client.post(f"{url}/invocations", json=body)
-                except httpx.TransportError as exc:
-                    failures.append(f"{type(exc).__name__}: {exc}")
-                    continue
-                if response.status_code != 200:
-                    failures.append(f"HTTP {response.status_code}: {response.text[:300]}")
-                    continue
-                latest[index] = response.json()["model_version"]
-                answered[index] += 1
-
-    senders = [threading.Thread(target=send, args=(i,)) for i in range(4)]
-    for sender in senders:
-        sender.start()
-    try:
-        for version in (1, 2, 1, 2):  # the module's other tests expect swap@2 afterwards
-            loopml.models.set_alias("swap", "champion", version, client=project.client)
-            assert wait_for(lambda v=version: all(seen == f"swap@{v}" for seen in latest))
-            counts = list(answered)
-            assert wait_for(
-                lambda c=counts: all(a >= n + 5 for a, n in zip(answered, c, strict=True))
-            )
-    finally:
-        stop.set()
-        for sender in senders:
-            sender.join()
-    assert failures == [], f"{len(failures)} of {sum(answered) + len(failures)} failed"
-
-
 # -- the command ------------------------------------------------------------------------------
 
 
