@@ -66,7 +66,7 @@ def test_add_list_show_log_get_and_rm(project: Path) -> None:
         (2, ""),
     ]
     text = expect(shown, 0)
-    for part in ("iris@1", "first", "iris.csv: 3 rows", "sepal", "species", "numeric", "6.3"):
+    for part in ("iris@1", "first", "iris.csv: 24 rows", "sepal", "species", "numeric", "6.8"):
         assert part in text
     expect(got, 0)
     assert (project / "restored" / "iris.csv").read_text(encoding="utf-8") == IRIS

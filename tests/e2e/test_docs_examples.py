@@ -95,7 +95,8 @@ def test_the_convention_reads_blocks_markers_and_expected_exit_codes(tmp_path: P
         "```bash\nloopml data list\n```\n"
         "<!-- docs-test: skip needs a Ray cluster -->\n\n"
         "```bash\nloopml pipeline run training --ray-address 10.0.0.5:6379\n```\n"
-        "```\nuntagged\n```\n",
+        "```\nuntagged\n```\n"
+        "<!-- docs-test: file flows.py -->\n```python\nimport loopml\n```\n",
         encoding="utf-8",
     )
     parsed = read_doc(doc)
@@ -104,7 +105,9 @@ def test_the_convention_reads_blocks_markers_and_expected_exit_codes(tmp_path: P
         ("bash", None),
         ("bash", "needs a Ray cluster"),
         ("", None),
+        ("python", None),
     ]
+    assert parsed.blocks[-1].save_as == "flows.py" and parsed.blocks[-1].runs
     assert shell_commands("bash", "a \\\n  --b\n# note\nc  # exit 1: it fails\n") == [
         ("a   --b", 0),
         ("c  # exit 1: it fails", 1),
