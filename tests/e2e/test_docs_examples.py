@@ -4,8 +4,10 @@ listed with its reason, and a fenced block without a language is refused."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -65,17 +67,26 @@ def test_the_examples_of_a_doc_run_as_written(
         pytest.fail(f"{doc.name}: unknown docs-test project {doc.project!r}; known: quickstart")
     blocks_file = tmp_path / "blocks.json"
     blocks_file.write_text(doc.to_json(), encoding="utf-8")
-    done = subprocess.run(
+    driver = subprocess.Popen(
         [sys.executable, str(DRIVER), str(blocks_file)],
         cwd=folder,
         env=_env(),
         stdin=subprocess.DEVNULL,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=FILE_TIMEOUT,
-        check=False,
+        start_new_session=True,  # so that a timeout stops the servers and workers it started
     )
-    assert done.returncode == 0, f"{doc.name}:\n{done.stdout[-6000:]}\n{done.stderr[-6000:]}"
+    try:
+        out, err = driver.communicate(timeout=FILE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(driver.pid, signal.SIGKILL)
+        out, err = driver.communicate()
+        pytest.fail(f"{doc.name}: over {FILE_TIMEOUT} s\n{out[-6000:]}\n{err[-6000:]}")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(driver.pid, signal.SIGKILL)  # e.g. a `loopml serve &` left running
+    assert driver.returncode == 0, f"{doc.name}:\n{out[-6000:]}\n{err[-6000:]}"
 
 
 @pytest.mark.parametrize("block", SKIPPED, ids=[block.where for block in SKIPPED])
