@@ -19,8 +19,8 @@ $(DEMO_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[sklearn,tune,serve]'
 	touch $@
 
-demo: $(DEMO_STAMP)
-	$(BIN)/loopml quickstart
+demo: $(DEMO_STAMP)  # a new project each time, never this checkout even if it is one
+	$(BIN)/loopml quickstart "$$(mktemp -d -t loopml-demo-XXXXXX)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

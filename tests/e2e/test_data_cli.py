@@ -13,9 +13,11 @@ import pytest
 from loopml.core.config import init_project
 from tests.e2e.runner import cli
 
-IRIS = "sepal,species\n5.1,setosa\n4.9,setosa\n6.3,virginica\n"
+IRIS = "sepal,species\n" + "".join(  # 24 rows: enough for an inferred range of sepal
+    f"{4.5 + 0.1 * i:.1f},{('setosa', 'virginica')[i % 2]}\n" for i in range(24)
+)
 GOOD = "sepal,species\n5.0,setosa\n6.0,virginica\n"
-BAD = "sepal,species\n5.0,setosa\n99.5,virginica\n"  # above the max seen in iris@1
+BAD = "sepal,species\n5.0,setosa\n99.5,virginica\n"  # far above the sepal seen in iris@1
 
 
 def expect(result: subprocess.CompletedProcess[str], code: int) -> str:
@@ -64,7 +66,7 @@ def test_add_list_show_log_get_and_rm(project: Path) -> None:
         (2, ""),
     ]
     text = expect(shown, 0)
-    for part in ("iris@1", "first", "iris.csv: 3 rows", "sepal", "species", "numeric", "6.3"):
+    for part in ("iris@1", "first", "iris.csv: 24 rows", "sepal", "species", "numeric", "6.8"):
         assert part in text
     expect(got, 0)
     assert (project / "restored" / "iris.csv").read_text(encoding="utf-8") == IRIS

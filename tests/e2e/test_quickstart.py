@@ -6,6 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 import loopml
 from loopml.core.config import load_config
 from tests.e2e.runner import cli as run_loopml
@@ -146,3 +148,29 @@ def test_quickstart_without_scikit_learn_says_what_to_install(tmp_path: Path) ->
     assert result.returncode == 2
     assert "pip install 'loopml[sklearn,tune]'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_data_only_writes_the_bundled_example_data_and_makes_no_project(tmp_path: Path) -> None:
+    done = cli("quickstart", "--data-only", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    train, holdout = (
+        tmp_path / "data" / "breast_cancer.csv",
+        tmp_path / "data" / "breast_cancer_holdout.csv",
+    )
+    assert train.read_text(encoding="utf-8").startswith("mean_radius,mean_texture,")
+    assert len(train.read_text(encoding="utf-8").splitlines()) == 455 + 1
+    assert len(holdout.read_text(encoding="utf-8").splitlines()) == 114 + 1
+    assert not (tmp_path / ".loopml").exists()
+
+
+def test_without_a_folder_the_quickstart_uses_the_project_it_is_run_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loopml.cli.quickstart import _project_folder
+    from loopml.core.config import init_project
+
+    init_project(tmp_path)
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert _project_folder(None, data_only=False) == tmp_path.resolve()
+    assert _project_folder(tmp_path / "elsewhere", data_only=False) == tmp_path / "elsewhere"

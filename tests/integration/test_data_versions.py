@@ -171,3 +171,17 @@ def test_dataset_references_parse() -> None:
     assert parse_dataset_ref("iris") == ("iris", None)
     assert parse_dataset_ref("iris@LATEST") == ("iris", None)
     assert parse_dataset_ref("iris@12") == ("iris", 12)
+
+
+def test_the_schema_inferred_from_a_version_accepts_a_held_out_batch_of_the_same_data(
+    tmp_path: Path, client: Client
+) -> None:
+    from loopml.cli.quickstart_data import write_example_data
+
+    files = write_example_data(tmp_path)  # the quickstart's data: training rows and a holdout
+    loopml.data.add("cancer", files.train, client=client)
+    handle = loopml.data.get("cancer@1", client=client)
+    [report] = loopml.data.validate_files(files.holdout, reference=handle)
+    assert report.ok, report.render_text()
+    radius = handle.schema().column("mean_radius")
+    assert radius.min == 0.0 and radius.max is not None and radius.max > 28.11  # widened

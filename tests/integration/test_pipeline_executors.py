@@ -14,7 +14,7 @@ import pytest
 import loopml
 from loopml.core.entities import RunStatus
 from loopml.core.errors import InvalidInputError, StepFailedError
-from loopml.pipelines import run
+from loopml.pipelines import run, tune, uniform
 from loopml.tracking.client import Client
 
 
@@ -84,6 +84,27 @@ def flaky(*, counter: str) -> int:
 @loopml.pipeline
 def retried(counter: str) -> int:
     return flaky(counter=counter)
+
+
+@loopml.step(timeout=120)
+def parabola(*, x: float) -> float:
+    return -((x - 0.4) ** 2)
+
+
+@loopml.pipeline
+def timed_scoring(x: float = 0.0) -> float:
+    return parabola(x=x)
+
+
+def test_trials_in_worker_processes_can_run_steps_with_a_timeout(client: Client) -> None:
+    """Each trial's pipeline runs in a worker, and its timed step in a child of that worker."""
+    result = tune(
+        timed_scoring, {"x": uniform(0, 1)}, n_trials=2, seed=2, client=client,
+        executor="process", workers=2,
+    )  # fmt: skip
+    assert [trial.state for trial in result.trials] == ["complete", "complete"]
+    for trial in result.trials:
+        assert trial.value == pytest.approx(-((trial.params["x"] - 0.4) ** 2))
 
 
 def test_independent_branches_run_side_by_side_in_worker_processes(

@@ -135,7 +135,7 @@ def test_trials_run_side_by_side_as_ray_tasks(client: Client) -> None:
     assert result.best_value == max(t.value for t in result.trials if t.value is not None)
 
 
-@loopml.step
+@loopml.step(timeout=120)  # run in a child process of the trial's Ray task
 def score_x(*, x: float) -> float:
     return -((x - 0.5) ** 2)
 

@@ -62,6 +62,33 @@ def test_a_pipeline_is_tuned_by_an_entry_of_its_output(client: Client) -> None:
     assert again.steps["quadratic"].cached
 
 
+@loopml.step
+def fitted(*, x: float = 0.0) -> np.ndarray:
+    return np.array([x, 1.0])
+
+
+@loopml.pipeline
+def fitting(x: float = 0.0) -> np.ndarray:
+    return fitted(x=x)
+
+
+@loopml.step
+def described(*, x: float = 0.0) -> dict[str, str]:
+    return {"verdict": "good" if x > 0.5 else "bad"}
+
+
+@loopml.pipeline
+def describing(x: float = 0.0) -> dict[str, str]:
+    return described(x=x)
+
+
+def test_a_pipeline_that_returns_no_number_is_told_what_tune_needs(client: Client) -> None:
+    with pytest.raises(InvalidInputError, match=r"returns a ndarray, not a number.*--metric"):
+        tune(fitting, {"x": uniform(0.0, 1.0)}, n_trials=1, client=client)
+    with pytest.raises(InvalidInputError, match=r"Entry 'verdict' of .* is a str, not a num"):
+        tune(describing, {"x": uniform(0.0, 1.0)}, n_trials=1, metric="verdict", client=client)
+
+
 def test_pruned_trials_are_marked_and_do_not_win(client: Client) -> None:
     import optuna
 

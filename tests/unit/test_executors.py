@@ -37,6 +37,15 @@ def test_steps_travel_to_worker_processes_by_module_and_name() -> None:
     assert pickle.loads(_dumps(module_level)) is module_level
 
 
+def test_a_copy_of_a_step_made_by_value_still_travels_by_module_and_name() -> None:
+    """In a Ray worker a trial's pipeline arrives by value (cloudpickle), so its steps are
+    copies; a step with a timeout must still reach the child process that runs it."""
+    cloudpickle = pytest.importorskip("cloudpickle")  # comes with the ray extra
+    copy = cloudpickle.loads(cloudpickle.dumps(module_level))
+    assert copy is not module_level
+    assert pickle.loads(_dumps(copy)) is module_level
+
+
 def test_a_step_defined_in_a_function_cannot_travel_and_says_why() -> None:
     @loopml.step
     def nested() -> int:

@@ -81,42 +81,66 @@ checks:
     assert schema.checks == [RowCheck("c", "n > 0")]
 
 
-def test_infer_schema_from_a_profile() -> None:
-    profile = TableProfile(
-        rows=4,
+def _profile(rows: int) -> TableProfile:
+    """Four columns profiled over ``rows`` rows (ids all distinct, prices 0.5 to 9.5)."""
+    return TableProfile(
+        rows=rows,
         columns=[
-            ColumnProfile("id", T.INTEGER, "int64", 4, 0, 4, min=1.0, max=4.0),
-            ColumnProfile("price", T.NUMERIC, "double", 4, 1, 3, min=0.5, max=9.5),
+            ColumnProfile("id", T.INTEGER, "int64", rows, 0, rows, min=1.0, max=float(rows)),
+            ColumnProfile("price", T.NUMERIC, "double", rows, 1, 3, min=0.5, max=9.5),
             ColumnProfile(
                 "status",
                 T.CATEGORICAL,
                 "string",
-                4,
+                rows,
                 0,
                 2,
-                top_categories=[CategoryCount("a", 3), CategoryCount("b", 1)],
+                top_categories=[CategoryCount("a", rows - 1), CategoryCount("b", 1)],
             ),
             ColumnProfile(
                 "city",
                 T.CATEGORICAL,
                 "string",
-                4,
+                rows,
                 0,
                 3,
                 top_categories=[CategoryCount("x", 2), CategoryCount("y", 1)],
             ),
             ColumnProfile(
-                "day", T.DATETIME, "timestamp[us]", 4, 0, 2, min="2024-01-01", max="2024-02-01"
+                "day", T.DATETIME, "timestamp[us]", rows, 0, 2, min="2024-01-01", max="2024-02-01"
             ),
         ],
     )
-    schema = infer_schema(profile)
-    assert schema.column("id") == ColumnSchema("id", T.INTEGER, False, 1, 4, unique=True)
-    assert schema.column("price") == ColumnSchema("price", T.NUMERIC, True, 0.5, 9.5)
-    assert schema.column("status").allowed == ["a", "b"]
+
+
+def test_a_schema_inferred_from_a_few_rows_keeps_types_and_nullability_only() -> None:
+    schema = infer_schema(_profile(5))
+    assert schema.column("id") == ColumnSchema("id", T.INTEGER, nullable=False)  # never unique
+    assert schema.column("price") == ColumnSchema("price", T.NUMERIC, nullable=True)
+    assert schema.column("status").allowed == ["a", "b"]  # 2 categories in 5 rows
     assert schema.column("city").allowed is None  # not every category is listed
-    assert schema.column("day").min == "2024-01-01"
+    assert schema.column("day") == ColumnSchema("day", T.DATETIME, nullable=False)
+    assert "no range from fewer than 20 values" in schema.notes["price"]
     assert schema_from_yaml(schema_to_yaml(schema)) == schema
+
+
+def test_inferred_ranges_are_widened_by_half_the_span_and_stay_non_negative() -> None:
+    schema = infer_schema(_profile(200))
+    assert (schema.column("id").min, schema.column("id").max) == (0, 300)
+    assert (schema.column("price").min, schema.column("price").max) == (0.0, 14.0)
+    assert schema.column("day").min is None and schema.column("day").max is None
+    assert not any(column.unique for column in schema.columns)
+    assert schema.notes["price"] == (
+        "inferred: numeric, 1 missing of 200; seen 0.5 to 9.5, widened by half the span"
+    )
+
+
+def test_the_yaml_of_an_inferred_schema_says_what_was_inferred() -> None:
+    text = schema_to_yaml(infer_schema(_profile(200)))
+    assert "# inferred: integer, none missing of 200; seen 1 to 200, widened by half" in text
+    assert "# inferred: categorical, none missing of 200; allowed: the 2 categories seen" in text
+    assert "no range for datetimes" in text
+    assert schema_from_yaml(text) == infer_schema(_profile(200))
 
 
 def error_of(text: str) -> str:

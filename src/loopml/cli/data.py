@@ -342,6 +342,11 @@ def schema_command(
 ) -> None:
     """Infer a schema (YAML) from a version's profile, to edit and use with --schema.
 
+    The inferred rules are tolerant, so that the next batch of the same data passes: types,
+    nullability, allowed sets of low-cardinality columns, number ranges widened by half their
+    span (left out below 20 values); never unique. A comment above each column says what was
+    seen.
+
     Examples:
 
         loopml data schema iris --out iris.schema.yaml
@@ -358,7 +363,12 @@ def schema_command(
         out_file.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise InvalidInputError(f"Cannot write {out_file}: {exc.strerror}.") from exc
-    output.console().print(f"Wrote the schema of {handle.ref} to {out_file}", markup=False)
+    output.console().print(
+        f"Wrote the schema inferred from {handle.ref} to {out_file}: types, nullability, "
+        "allowed sets of low-cardinality columns, ranges widened by half their span (a comment "
+        "above each column says what was seen). Tighten what you know.",
+        markup=False,
+    )
 
 
 # diff ----------------------------------------------------------------------------------------

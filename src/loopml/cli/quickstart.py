@@ -30,8 +30,9 @@ import typer
 import yaml
 
 from loopml.cli import output
+from loopml.cli.quickstart_data import DATASET, HOLDOUT, TARGET, write_example_data
 from loopml.cli.quickstart_serving import START_TIMEOUT, LiveServer, ServingStory
-from loopml.core.config import Config, init_project
+from loopml.core.config import Config, find_root, init_project
 from loopml.core.entities import DatasetVersion
 from loopml.core.errors import BackendUnavailableError
 from loopml.core.refs import format_dataset_ref
@@ -44,14 +45,11 @@ if TYPE_CHECKING:
     from loopml.pipelines.runner import PipelineRun
 
 EXPERIMENT = "quickstart"
-DATASET = "breast_cancer"
-TARGET = "target"  # 1 = benign, 0 = malignant, as scikit-learn codes it
 PIPELINE_FILE = "quickstart_pipeline.py"
 PIPELINE_NAME = "training"
 PIPELINE_REF = "quickstart_pipeline:training"
 MODEL = "breast-cancer"  # the registered model
 CHAMPION = "champion"
-HOLDOUT = "breast_cancer_holdout"  # never trained on; gates score here
 HOLDOUT_MESSAGE = "a fifth of the bundled data, held out for gates"
 BAD_BATCH_MESSAGE = "a new labelling batch: a third of the malignant cases marked benign"
 POLICY_FILE = "gates.yaml"
@@ -79,8 +77,19 @@ promotion:
 def quickstart_command(
     directory: Annotated[
         Path | None,
-        typer.Argument(help="Project folder to create (default: a new temporary folder)."),
+        typer.Argument(
+            help="Project folder (created if need be; default: the project you are in, "
+            "else a new temporary folder)."
+        ),
     ] = None,
+    data_only: Annotated[
+        bool,
+        typer.Option(
+            "--data-only",
+            help="Only write the example data (data/breast_cancer.csv and "
+            "data/breast_cancer_holdout.csv) into the folder, for the docs' examples.",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the runs, best first, as JSON.")
@@ -101,9 +110,14 @@ def quickstart_command(
     model fails the gate, promotion is refused, then forced and rolled back — see 'loopml
     models alias history breast-cancer'. 'loopml pipeline run training' reruns from cache.
 
+    Without DIRECTORY it runs in the project you are in (see 'loopml init'), else in a new
+    temporary folder; it prints where.
+
     Examples:
 
         loopml quickstart ./demo
+        loopml init && loopml quickstart      # in this project: 'loopml runs list' shows it
+        loopml quickstart --data-only         # just the CSV files, into ./data
         loopml quickstart ./demo --quiet      # the second run: a gate fails, a rollback
         cd ./demo && loopml pipeline run training -p n_trials=25
     """
@@ -116,9 +130,13 @@ def quickstart_command(
             f"{exc.name or 'one of them'} is not installed. Install both with: "
             "pip install 'loopml[sklearn,tune]'"
         ) from exc
-    temporary = None if directory else Path(tempfile.mkdtemp(prefix=scratch_prefix("qs")))
-    folder = temporary or (directory or Path(".")).expanduser()
-    with _removed_on_failure(temporary):
+    folder, temporary = _project_folder(directory, data_only=data_only)
+    if data_only:
+        files = write_example_data(folder)
+        for path in (files.train, files.holdout):
+            output.console().print(f"Wrote {path}", markup=False)
+        return
+    with _removed_on_failure(folder if temporary else None):
         _quickstart(folder, quiet=quiet, as_json=as_json)
 
 
@@ -180,6 +198,20 @@ def _quickstart(folder: Path, *, quiet: bool, as_json: bool) -> None:
         )
         return
     _print_summary(config, folder, result, outcome, handle, registered, story, first, serving)
+
+
+def _project_folder(directory: Path | None, *, data_only: bool) -> tuple[Path, bool]:
+    """``directory``; else the project the working directory is in (so that the next
+    commands, run here, find the quickstart's runs); else the working directory for
+    --data-only, or a new temporary folder (True: it is one)."""
+    if directory is not None:
+        return directory.expanduser(), False
+    root = find_root()
+    if root is not None:
+        return root.parent, False
+    if data_only:
+        return Path.cwd(), False
+    return Path(tempfile.mkdtemp(prefix=scratch_prefix("qs"))), True
 
 
 @dataclass(frozen=True)
@@ -331,30 +363,12 @@ def _version_data(client: Client, folder: Path, *, bad_batch: bool) -> DatasetVe
     score on) and version the rest as breast_cancer (what the pipeline trains on). With
     ``bad_batch`` a new training version arrives in which a labelling job marked a third of
     the malignant cases benign. Adding the same bytes again makes no new version."""
-    from sklearn.datasets import load_breast_cancer  # type: ignore[import-untyped]
-    from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
-
     from loopml.data import versions
 
-    bunch = load_breast_cancer()
-    header = [str(name).replace(" ", "_") for name in bunch.feature_names] + [TARGET]
-    rows = list(range(len(bunch.target)))
-    train, holdout = train_test_split(rows, test_size=0.2, random_state=0, stratify=bunch.target)
-    labels = [int(label) for label in bunch.target]
-    if bad_batch:  # malignant (0) relabelled benign (1), every third training row
-        mislabelled = set(train[::3])
-        labels = [1 if i in mislabelled else label for i, label in enumerate(labels)]
-    data = folder / "data"
-    data.mkdir(parents=True, exist_ok=True)
-    for name, chosen in ((HOLDOUT, holdout), (DATASET, train)):
-        with (data / f"{name}.csv").open("w", encoding="utf-8", newline="") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(header)
-            for i in sorted(chosen):
-                writer.writerow([repr(float(v)) for v in bunch.data[i]] + [labels[i]])
-    versions.add(HOLDOUT, data / f"{HOLDOUT}.csv", message=HOLDOUT_MESSAGE, client=client)
+    files = write_example_data(folder, bad_batch=bad_batch)
+    versions.add(HOLDOUT, files.holdout, message=HOLDOUT_MESSAGE, client=client)
     message = BAD_BATCH_MESSAGE if bad_batch else "breast-cancer data bundled with scikit-learn"
-    return versions.add(DATASET, data / f"{DATASET}.csv", message=message, client=client).version
+    return versions.add(DATASET, files.train, message=message, client=client).version
 
 
 def _write_policy(folder: Path) -> None:
@@ -524,6 +538,8 @@ def _print_serving(serving: ServingStory) -> None:
         markup=False,
         soft_wrap=True,
     )
+    for failure in serving.failures:
+        out.print(f"  failed: {failure}", style="red", markup=False, soft_wrap=True)
     table = Table(
         title=f"Its prediction log: {serving.logged:,} rows (newest first)",
         title_justify="left",

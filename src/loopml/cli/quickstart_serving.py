@@ -25,9 +25,11 @@ from loopml.core.ids import format_ms, now_ms
 
 __all__ = ["LiveServer", "ServingStory"]
 
-START_TIMEOUT = 90.0
+START_TIMEOUT = 300.0  # a cold start imports scikit-learn and skops: slow on a busy machine
 SWAP_TIMEOUT = 30.0
 POLL_SECONDS = "0.2"
+HTTP_TIMEOUT = 30.0  # a request slower than this counts as failed
+MAX_FAILURES_SHOWN = 5
 
 
 @dataclass
@@ -40,6 +42,7 @@ class ServingStory:
     versions: list[tuple[str, int]] = field(default_factory=list)  # in order: (label, answers)
     logged: int = 0
     newest: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # the first few: status and message
 
 
 class LiveServer:
@@ -92,26 +95,34 @@ class LiveServer:
         import httpx
 
         index = 0
-        with httpx.Client(base_url=self.url, timeout=10) as http:
+        with httpx.Client(base_url=self.url, timeout=HTTP_TIMEOUT) as http:
             while not self._stop.is_set():
                 row = self.rows[index % len(self.rows)]
                 index += 1
                 try:
                     response = http.post("/invocations", json={"inputs": [row]})
-                except httpx.TransportError:  # not listening yet
-                    time.sleep(0.05)
+                except httpx.TransportError as exc:
+                    if self.story.answered:  # once it answered, every request counts
+                        self._fail(f"{type(exc).__name__}: {exc}")
+                    time.sleep(0.05)  # else: not listening yet
                     continue
-                if response.status_code == 503:  # listening, model not loaded yet
-                    time.sleep(0.05)
+                if response.status_code == 503 and not self.story.answered:
+                    time.sleep(0.05)  # listening, model not loaded yet
                     continue
                 self._note(response)
                 time.sleep(0.005)  # a steady trickle, not a load test
 
-    def _note(self, response: Any) -> None:
+    def _fail(self, why: str) -> None:
         with self._lock:
-            if response.status_code != 200:
-                self.story.failed += 1
-                return
+            self.story.failed += 1
+            if len(self.story.failures) < MAX_FAILURES_SHOWN:
+                self.story.failures.append(why)
+
+    def _note(self, response: Any) -> None:
+        if response.status_code != 200:
+            self._fail(f"HTTP {response.status_code}: {response.text[:300]}")
+            return
+        with self._lock:
             label = response.json()["model_version"]
             self.story.answered += 1
             versions = self.story.versions

@@ -33,6 +33,7 @@ The YAML format (``schema_to_yaml`` writes it with a commented header; flow mapp
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -41,7 +42,7 @@ import yaml
 from loopml.core.errors import SchemaError as SchemaError
 from loopml.core.yaml_nodes import YamlReader
 from loopml.data.expressions import ExpressionError, Node, parse_expression
-from loopml.data.profiles import LogicalType, TableProfile
+from loopml.data.profiles import ColumnProfile, LogicalType, TableProfile
 
 Bound = int | float | str | None
 SCHEMA_VERSION = 1
@@ -77,6 +78,8 @@ class Schema:
     columns: list[ColumnSchema]
     unique: list[list[str]] = field(default_factory=list)
     checks: list[RowCheck] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict, compare=False)
+    """Per column, how its rules were inferred (written as YAML comments, never read back)."""
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -104,46 +107,101 @@ class Schema:
         raise KeyError(name)
 
 
-def _bound(value: float | str | None, logical_type: LogicalType) -> Bound:
-    if value is None or logical_type not in _RANGED:
-        return None
-    if isinstance(value, float) and logical_type is LogicalType.INTEGER and value.is_integer():
-        return int(value)
-    return value
+MIN_ROWS_FOR_RANGE = 20  # fewer values say too little about the range of the next batch
+MAX_ALLOWED_CATEGORIES = 20  # a categorical column with more is not "low-cardinality"
 
 
 def infer_schema(profile: TableProfile) -> Schema:
-    """A schema that the profiled data satisfies: its types, nullability, ranges, categories.
+    """A schema that the profiled data and the next batches like it satisfy: types,
+    nullability, allowed sets of low-cardinality categorical columns, and number ranges
+    widened beyond what was seen. Each column's ``notes`` (a comment in the YAML) say what was
+    inferred from what.
 
-    Categories are fixed only when the profile lists all of them; ``unique`` is inferred for
-    integer and text columns whose exactly counted values are all distinct (e.g. ids).
+    Tolerant by design: a range is widened by half its span on each side (a column never
+    below zero stays so), left out with fewer than :data:`MIN_ROWS_FOR_RANGE` values, for a
+    constant column and for datetimes (new data is newer); an allowed set is inferred only
+    when every category was seen and each about twice; ``unique`` is never inferred (all
+    distinct in one sample does not make an id) — add it by hand.
     """
     columns = []
+    notes = {}
     for col in profile.columns:
-        listed = len(col.top_categories)
-        all_listed = col.distinct_is_exact and 0 < col.distinct <= listed
-        allowed = None
-        if col.logical_type is LogicalType.CATEGORICAL and all_listed:
-            allowed = [c.value for c in col.top_categories]
-        unique = (
-            col.logical_type in (LogicalType.INTEGER, LogicalType.TEXT)
-            and col.distinct_is_exact
-            and col.missing == 0
-            and col.count >= 2
-            and col.distinct == col.count
+        low, high, range_note = _range(col)
+        allowed, allowed_note = _allowed(col)
+        nullable = col.missing > 0
+        seen = (
+            f"{col.missing} missing of {col.count}" if nullable else f"none missing of {col.count}"
+        )
+        notes[col.name] = "; ".join(
+            part
+            for part in (f"inferred: {col.logical_type.value}, {seen}", range_note, allowed_note)
+            if part
         )
         columns.append(
             ColumnSchema(
                 name=col.name,
                 type=col.logical_type,
-                nullable=col.missing > 0,
-                min=_bound(col.min, col.logical_type),
-                max=_bound(col.max, col.logical_type),
+                nullable=nullable,
+                min=low,
+                max=high,
                 allowed=allowed,
-                unique=unique,
             )
         )
-    return Schema(columns=columns)
+    return Schema(columns=columns, notes=notes)
+
+
+def _range(col: ColumnProfile) -> tuple[Bound, Bound, str]:
+    """The column's range widened by half its span (rounded outwards), and a note."""
+    if col.logical_type is LogicalType.DATETIME:
+        return (
+            None,
+            None,
+            f"seen {col.min} to {col.max}; no range for datetimes (new data is newer)",
+        )
+    if col.logical_type not in (LogicalType.NUMERIC, LogicalType.INTEGER):
+        return None, None, ""
+    low, high = col.min, col.max
+    if not isinstance(low, int | float) or not isinstance(high, int | float):
+        return None, None, ""
+    values = col.count - col.missing
+    seen = f"seen {_number_text(low)} to {_number_text(high)}"
+    if values < MIN_ROWS_FOR_RANGE:
+        return None, None, f"{seen}; no range from fewer than {MIN_ROWS_FOR_RANGE} values"
+    span = high - low
+    if span <= 0 or not math.isfinite(span):
+        return None, None, f"{seen}; no range for a constant column"
+    margin = span / 2
+    step = 10.0 ** (math.floor(math.log10(margin)) - 1)
+    wide_low = math.floor((low - margin) / step) * step
+    wide_high = math.ceil((high + margin) / step) * step
+    if low >= 0 > wide_low:
+        wide_low = 0.0
+    if col.logical_type is LogicalType.INTEGER:
+        return (
+            math.floor(wide_low),
+            math.ceil(wide_high),
+            f"{seen}, widened by half the span",
+        )
+    return _tidy(wide_low), _tidy(wide_high), f"{seen}, widened by half the span"
+
+
+def _allowed(col: ColumnProfile) -> tuple[list[str] | None, str]:
+    if col.logical_type is not LogicalType.CATEGORICAL:
+        return None, ""
+    every_one_seen = col.distinct_is_exact and 0 < col.distinct <= len(col.top_categories)
+    low_cardinality = col.distinct <= MAX_ALLOWED_CATEGORIES
+    often_enough = col.count - col.missing >= 2 * col.distinct
+    if every_one_seen and low_cardinality and often_enough:
+        return [c.value for c in col.top_categories], f"allowed: the {col.distinct} categories seen"
+    return None, f"{col.distinct} categories: too many or too rarely seen for an allowed set"
+
+
+def _tidy(value: float) -> float:
+    return float(f"{value:.12g}")
+
+
+def _number_text(value: float) -> str:
+    return f"{value:.6g}"
 
 
 _HEADER = """\
@@ -158,12 +216,15 @@ _HEADER = """\
 #   {name: positive_total, expr: "quantity * price < 1e6"}; operators: + - * /,
 #   == != < <= > >=, in (...), not in (...), is null, is not null, and, or, not, ( ).
 #   A row whose inputs are missing passes the check.
+# An inferred schema is tolerant: ranges widened by half their span (or left out), allowed
+# sets only for low-cardinality columns, unique never; the comment above a column says
+# what was seen. Tighten what you know.
 """
 
 
 def schema_to_yaml(schema: Schema) -> str:
     """The schema as commented, stable YAML; :func:`schema_from_yaml` reads it back exactly."""
-    columns = []
+    parts = [_HEADER, _dump({"version": SCHEMA_VERSION}), "columns:\n"]
     for col in schema.columns:
         entry: dict[str, object] = {"name": col.name, "type": col.type.value}
         entry["nullable"] = col.nullable
@@ -172,12 +233,21 @@ def schema_to_yaml(schema: Schema) -> str:
                 entry[key] = getattr(col, key)
         if col.unique:
             entry["unique"] = True
-        columns.append(entry)
-    document: dict[str, object] = {"version": SCHEMA_VERSION, "columns": columns}
-    document["unique"] = [list(s) for s in schema.unique]
+        note = schema.notes.get(col.name)
+        if note:
+            parts.append(f"# {' '.join(note.split())}\n")
+        parts.append(_dump([entry]))
+    if not schema.columns:
+        parts[-1] = "columns: []\n"
+    document: dict[str, object] = {"unique": [list(s) for s in schema.unique]}
     document["checks"] = [{"name": c.name, "expr": c.expr} for c in schema.checks]
-    body = yaml.dump(document, Dumper=_SchemaDumper, sort_keys=False, allow_unicode=True, width=100)
-    return _HEADER + str(body)
+    parts.append(_dump(document))
+    return "".join(parts)
+
+
+def _dump(value: object) -> str:
+    text = yaml.dump(value, Dumper=_SchemaDumper, sort_keys=False, allow_unicode=True, width=100)
+    return str(text)
 
 
 class _SchemaDumper(yaml.SafeDumper):  # type: ignore[misc]

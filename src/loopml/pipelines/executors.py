@@ -214,7 +214,7 @@ def _reduce_definition(
         found = _import_definition(module, qualname)
     except (ImportError, AttributeError):
         found = None
-    if found is not definition:
+    if not _same_definition(found, definition):
         kind = "Step" if isinstance(definition, Step) else "Pipeline"
         raise InvalidInputError(
             f"{kind} {definition.name!r} ({module}.{qualname}) cannot be sent to a worker "
@@ -222,6 +222,19 @@ def _reduce_definition(
             "level of an importable module (or use the local or ray executor)."
         )
     return _import_definition, (module, qualname)
+
+
+def _same_definition(found: Any, definition: Step[Any, Any] | Pipeline[Any, Any]) -> bool:
+    """``found`` (what the module holds under the definition's name) is the definition, or a
+    copy of it: in a Ray worker, a trial's pipeline arrives by value, yet its steps' module is
+    importable there too, so a step with a timeout can still go on to a child process."""
+    if found is definition:
+        return True
+    return (
+        type(found) is type(definition)
+        and found.fn.__code__ == definition.fn.__code__
+        and found.name == definition.name
+    )
 
 
 def _import_definition(module: str, qualname: str) -> Any:
@@ -333,8 +346,10 @@ class ProcessExecutor:
 
     def _start(self) -> _Worker:
         ours, theirs = self._context.Pipe()
+        # not daemonic: a job may start a process of its own (a trial whose pipeline has a
+        # step with a timeout); a worker still ends with this process (its pipe closes)
         process = self._context.Process(
-            target=_serve, args=(theirs, self._spec), name="loopml-worker", daemon=True
+            target=_serve, args=(theirs, self._spec), name="loopml-worker", daemon=False
         )
         process.start()
         theirs.close()

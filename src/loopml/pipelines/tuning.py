@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -399,9 +400,27 @@ def _scorer(
                     "say which entry to optimise (metric=..., or --metric on the command line)."
                 )
             value = value[metric]
-        return float(value)
+        return _number(value, pipeline.name, metric)
 
     return score
+
+
+def _number(value: Any, pipeline: str, metric: str | None) -> float:
+    """``value`` as the trial's score; a pipeline that returns something else (a model, a
+    table) is told what tune needs."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    what = type(value).__name__
+    if metric is not None:
+        raise InvalidInputError(
+            f"Entry {metric!r} of pipeline {pipeline!r}'s output is a {what}, not a number; "
+            "tune scores each trial by that number."
+        )
+    raise InvalidInputError(
+        f"Pipeline {pipeline!r} returns a {what}, not a number; tune scores each trial by its "
+        "pipeline's output. Return a number (the score to optimise), or a dict of metrics and "
+        "name the entry with metric=... (--metric on the command line)."
+    )
 
 
 def cross_validate(
