@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.docs_examples import doc_files, read_doc
+from tests.fixtures.backends import backend_unavailable
 
 DRIVER = Path(__file__).with_name("docs_driver.py")
 FILES = [read_doc(path) for path in doc_files()]
@@ -58,6 +59,8 @@ def test_the_examples_of_a_doc_run_as_written(
     )
     if not any(block.runs for block in doc.blocks):
         return
+    if any(block.runs and "jq " in block.text for block in doc.blocks) and not shutil.which("jq"):
+        backend_unavailable(f"{doc.name}'s shell examples use jq, which is not installed")
     folder = tmp_path / "project"
     if doc.project == "quickstart":
         shutil.copytree(request.getfixturevalue("quickstart_project"), folder)
