@@ -13,7 +13,7 @@ import pytest
 
 from loopml.core.config import init_project
 from tests.e2e.runner import cli
-from tests.fixtures.ray import ray_env
+from tests.fixtures.ray import ray_env, short_temp_folder
 
 FLOWS = textwrap.dedent(
     """
@@ -65,12 +65,11 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_pipeline_run_starts_a_local_ray_runtime_when_given_no_address(
-    project: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    env = ray_env(tmp_path_factory.mktemp("ray-cli"))
+def test_pipeline_run_starts_a_local_ray_runtime_when_given_no_address(project: Path) -> None:
     args = ("pipeline", "run", "flows:summing", "-p", "count=4", "--executor", "ray", "--json")
-    document = json.loads(expect(cli(*args, cwd=project, env=env, timeout=180), 0))
+    with short_temp_folder("ray-cli-") as folder:
+        env = ray_env(folder)
+        document = json.loads(expect(cli(*args, cwd=project, env=env, timeout=180), 0))
     assert [step["call"] for step in document["steps"]] == ["numbers", "squares"]
     runs = json.loads(expect(cli("runs", "show", document["run_id"], "--json", cwd=project), 0))
     assert runs["tags"]["loopml.executor"] == "ray"

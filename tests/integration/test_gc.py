@@ -81,8 +81,8 @@ def test_unreferenced_blobs_go_and_everything_referenced_stays_readable(
         with client.artifacts.open(digests[key]) as reader:
             reader.read()
     assert loopml.data.get("iris@1", client=client).to_arrow().num_rows == 1
-    with pytest.warns(UserWarning, match=r"can run arbitrary code"):
-        assert loopml.models.load("rules", allow_pickle=True, client=client) == {"w": [1.0]}
+    with pytest.warns(UserWarning, match=r"because code is trusted"):
+        assert loopml.models.load("rules", trust_code=True, client=client) == {"w": [1.0]}
     again = plan_collection(client.metadata, client.artifacts, grace_seconds=0)
     assert again.removable == ()
 
