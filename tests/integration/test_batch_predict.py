@@ -276,7 +276,7 @@ def test_a_ray_task_that_fails_fails_the_scoring_with_its_error_and_leaves_nothi
     pa_csv.write_csv(pa.Table.from_pandas(rows, preserve_index=False), folder / "2.csv")
     out = tmp_path / "out" / "scores.parquet"
     out.parent.mkdir()
-    with pytest.raises(InvalidInputError, match=r"2\.csv: row 6, column 'f2': a missing value"):
+    with pytest.raises(InvalidInputError, match=r"2\.csv: row 8, column 'f4': a missing value"):
         score("cancer@1", folder, out, executor="ray", client=client)
     assert list(out.parent.iterdir()) == []
     (failed,) = client.search_runs()
