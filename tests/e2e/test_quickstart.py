@@ -172,5 +172,8 @@ def test_without_a_folder_the_quickstart_uses_the_project_it_is_run_in(
     init_project(tmp_path)
     (tmp_path / "notebooks").mkdir()
     monkeypatch.chdir(tmp_path / "notebooks")
-    assert _project_folder(None, data_only=False) == tmp_path.resolve()
-    assert _project_folder(tmp_path / "elsewhere", data_only=False) == tmp_path / "elsewhere"
+    assert _project_folder(None, data_only=False) == (tmp_path.resolve(), False)
+    assert _project_folder(tmp_path / "elsewhere", data_only=False) == (
+        tmp_path / "elsewhere",
+        False,
+    )
