@@ -9,8 +9,8 @@ The convention (written down in docs/architecture.md, "Docs examples"):
 - A shell command must exit 0, unless its comment says otherwise: ``cmd  # exit 1: ...``.
 - ``<!-- docs-test: file PATH -->`` right before a block writes it to PATH instead (code
   saved as ``flows.py``, a ``loopml.yaml``); say so in the text, too.
-- ``<!-- docs-test: skip REASON -->`` right before a block skips it; the test lists every
-  skipped block with its reason.
+- ``<!-- docs-test: skip REASON -->`` right before a block skips it; the test checks that
+  every skipped block gives a reason (one test per block, named by its place).
 - ``<!-- docs-test: project quickstart -->`` anywhere in a file runs its examples in a copy of
   a project where ``loopml quickstart`` ran (say so in the text, too); without it a file
   starts in an empty folder.

@@ -18,8 +18,6 @@ import pytest
 from loopml.core.config import init_project
 from tests.e2e.runner import LOOPML, cli
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
-
 WAIT_S = 60.0
 BIG = 256 << 20  # big enough that the kill lands while the blob is being written
 
@@ -140,8 +138,6 @@ def test_a_killed_models_register_leaves_its_files_where_gc_finds_them(tmp_path:
 
 
 def test_an_interrupted_quickstart_removes_its_temporary_project(tmp_path: Path) -> None:
-    pytest.importorskip("sklearn")
-    pytest.importorskip("optuna")
     tmp = tmp_path / "tmp"
     clean = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
     quickstart = subprocess.Popen(

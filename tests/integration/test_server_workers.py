@@ -7,10 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from loopml.tracking.client import Client
-from tests.fixtures.backends import free_port
+from tests.fixtures.backends import backend_unavailable, free_port
 from tests.fixtures.model_server import LOOPML
 from tests.fixtures.server import poll_ok
 
@@ -33,7 +31,7 @@ def _workers_of(pid: int) -> list[int]:
 
 def test_the_server_runs_several_workers_over_one_migrated_store(tmp_path: Path) -> None:
     if not Path("/proc/self/task").exists():
-        pytest.skip("counting worker processes needs /proc")
+        backend_unavailable("counting worker processes needs /proc")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
     env["LOOPML_STORE_URI"] = f"sqlite:///{tmp_path / 'loopml.db'}"

@@ -10,6 +10,7 @@ import pytest
 import loopml
 from loopml.core.errors import InvalidInputError
 from loopml.pipelines.executors import _dumps, ray_options
+from tests.fixtures.backends import backend_unavailable
 
 
 @loopml.step
@@ -40,7 +41,10 @@ def test_steps_travel_to_worker_processes_by_module_and_name() -> None:
 def test_a_copy_of_a_step_made_by_value_still_travels_by_module_and_name() -> None:
     """In a Ray worker a trial's pipeline arrives by value (cloudpickle), so its steps are
     copies; a step with a timeout must still reach the child process that runs it."""
-    cloudpickle = pytest.importorskip("cloudpickle")  # comes with the ray extra
+    try:
+        import cloudpickle  # comes with the ray extra
+    except ImportError:
+        backend_unavailable("cloudpickle is not installed (pip install 'loopml[ray]')")
     copy = cloudpickle.loads(cloudpickle.dumps(module_level))
     assert copy is not module_level
     assert pickle.loads(_dumps(copy)) is module_level
