@@ -13,7 +13,7 @@ import pytest
 from loopml.core.errors import BackendUnavailableError, ConfigError
 from loopml.stores.metadata.base import MetadataStore
 from loopml.stores.metadata.sql import SqlMetadataStore
-from loopml.stores.metadata.sql import store as sql_store
+from loopml.stores.metadata.sql import run_store as sql_run_store
 from loopml.stores.metadata.sql.engine import mask_uri, parse_uri
 from tests.contract.metadata_checks import (
     StoreCheck,
@@ -40,7 +40,7 @@ def test_sqlite_search_gives_the_same_answers_when_no_clause_is_selective(
 ) -> None:
     # small test data always looks selective, which picks the IN plan; a cap of 0 forces the
     # EXISTS plan that large stores use for clauses matching many runs
-    monkeypatch.setattr(sql_store, "SELECTIVE_CAP", 0)
+    monkeypatch.setattr(sql_run_store, "SELECTIVE_CAP", 0)
     with SqlMetadataStore(f"sqlite:///{tmp_path / 'loopml.db'}") as store:
         check(store)
 

@@ -15,7 +15,7 @@ from loopml.core.refs import format_dataset_ref
 from loopml.server.audit import record_event
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
-from loopml.server.schemas import (
+from loopml.server.dataset_schemas import (
     DatasetInputList,
     DatasetInputsIn,
     DatasetVersionAdded,

@@ -15,7 +15,7 @@ from loopml.core.validation import validate_artifact_edges
 from loopml.server.audit import record_event
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
-from loopml.server.schemas import ArtifactEdgeList, ArtifactEdgesIn
+from loopml.server.dataset_schemas import ArtifactEdgeList, ArtifactEdgesIn
 
 router = APIRouter(tags=["lineage"])
 Writer = Annotated[Principal, Depends(require("runs:write"))]

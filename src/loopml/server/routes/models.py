@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from loopml.server.audit import record_event
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
-from loopml.server.schemas import (
+from loopml.server.registry_schemas import (
     AliasChangeOut,
     AliasHistory,
     AliasOut,

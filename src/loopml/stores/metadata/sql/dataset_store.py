@@ -1,0 +1,90 @@
+"""Dataset versions, the datasets a run read, artifact lineage and the digests garbage
+collection must keep: the data slice of
+:class:`~loopml.stores.metadata.sql.store.SqlMetadataStore`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from loopml.core.entities import ArtifactEdge, DatasetInput, DatasetVersion
+from loopml.core.validation import validate_artifact_edges, validate_edge_digest
+from loopml.stores.metadata.base import ReferencedDigests
+from loopml.stores.metadata.sql import datasets as dataset_rows
+from loopml.stores.metadata.sql import lineage, references
+from loopml.stores.metadata.sql.connections import SqlStoreBase
+from loopml.stores.metadata.sql.writes import (
+    check_dataset_name,
+    check_dataset_version,
+    check_id,
+    validate_dataset_inputs,
+    validate_dataset_version,
+)
+
+
+class SqlDatasetStore(SqlStoreBase):
+    """Dataset versions, dataset inputs and artifact lineage on SQLite or PostgreSQL."""
+
+    # datasets (see .datasets for how versions are numbered)
+
+    def add_dataset_version(self, new: DatasetVersion) -> tuple[DatasetVersion, bool]:
+        spec = validate_dataset_version(new)
+        with self._write() as conn:
+            if spec.run_id is not None:
+                self._require_run(conn, spec.run_id, lock=True)
+            return dataset_rows.add_version(conn, spec)
+
+    def get_dataset_version(self, dataset: str, version: int | None = None) -> DatasetVersion:
+        name = check_dataset_name(dataset)
+        number = None if version is None else check_dataset_version(name, version)
+        with self._read() as conn:
+            return dataset_rows.get_version(conn, name, number)
+
+    def list_dataset_versions(self, dataset: str | None = None) -> list[DatasetVersion]:
+        name = None if dataset is None else check_dataset_name(dataset)
+        with self._read() as conn:
+            return dataset_rows.list_versions(conn, name)
+
+    def delete_dataset_version(self, dataset: str, version: int | None = None) -> None:
+        name = check_dataset_name(dataset)
+        number = None if version is None else check_dataset_version(name, version)
+        with self._write() as conn:
+            dataset_rows.delete(conn, name, number)
+
+    def add_dataset_inputs(self, run_id: str, inputs: Sequence[tuple[str, int]]) -> None:
+        check_id("run", run_id)
+        pairs = validate_dataset_inputs(inputs)
+        with self._write() as conn:
+            self._require_run(conn, run_id, lock=True)
+            dataset_rows.add_inputs(conn, run_id, pairs)
+
+    def list_dataset_inputs(
+        self, *, run_id: str | None = None, dataset: str | None = None
+    ) -> list[DatasetInput]:
+        run = None if run_id is None else check_id("run", run_id)
+        name = None if dataset is None else check_dataset_name(dataset)
+        with self._read() as conn:
+            return dataset_rows.list_inputs(conn, run, name)
+
+    # artifact lineage (see .lineage)
+
+    def add_artifact_edges(self, run_id: str, edges: Sequence[tuple[str, str, str]]) -> None:
+        check_id("run", run_id)
+        triples = validate_artifact_edges(edges)
+        with self._write() as conn:
+            self._require_run(conn, run_id, lock=True)
+            lineage.add_edges(conn, run_id, triples)
+
+    def list_artifact_edges(
+        self, *, run_id: str | None = None, digest: str | None = None
+    ) -> list[ArtifactEdge]:
+        run = None if run_id is None else check_id("run", run_id)
+        tree = None if digest is None else validate_edge_digest(digest)
+        with self._read() as conn:
+            return lineage.list_edges(conn, run, tree)
+
+    # garbage collection
+    def list_referenced_digests(self) -> ReferencedDigests:
+        """Every digest the metadata names (see :mod:`.references`), in one read."""
+        with self._read() as conn:
+            return references.referenced_digests(conn)

@@ -1,0 +1,124 @@
+"""The model registry (versions, aliases, tags), gate results and approvals: the registry
+slice of :class:`~loopml.stores.metadata.sql.store.SqlMetadataStore`.
+"""
+
+from __future__ import annotations
+
+from loopml.core.entities import (
+    AliasChange,
+    GateResult,
+    ModelApproval,
+    ModelVersion,
+    RegisteredModel,
+)
+from loopml.core.gate_validation import check_comment, validate_gate_result
+from loopml.core.model_validation import (
+    check_actor,
+    check_alias_name,
+    check_model_name,
+    check_model_version,
+    check_reason,
+    validate_model_tag,
+    validate_model_version,
+)
+from loopml.stores.metadata.sql import models as model_rows
+from loopml.stores.metadata.sql.connections import SqlStoreBase
+
+
+class SqlModelStore(SqlStoreBase):
+    """Registered models, their versions, aliases, gate results and approvals."""
+
+    # model registry (see .models for how versions are numbered and aliases moved)
+
+    def add_model_version(self, new: ModelVersion) -> ModelVersion:
+        spec = validate_model_version(new)
+        with self._write() as conn:
+            if spec.run_id is not None:
+                self._require_run(conn, spec.run_id, lock=True)
+            return model_rows.add_version(conn, spec)
+
+    def get_model_version(self, model: str, version: int | None = None) -> ModelVersion:
+        name = check_model_name(model)
+        number = None if version is None else check_model_version(name, version)
+        with self._read() as conn:
+            return model_rows.get_version(conn, name, number)
+
+    def list_model_versions(self, model: str) -> list[ModelVersion]:
+        name = check_model_name(model)
+        with self._read() as conn:
+            return model_rows.list_versions(conn, name)
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        checked = check_model_name(name)
+        with self._read() as conn:
+            return model_rows.get_model(conn, checked)
+
+    def list_registered_models(self) -> list[RegisteredModel]:
+        with self._read() as conn:
+            return model_rows.list_models(conn)
+
+    def set_model_alias(
+        self,
+        model: str,
+        alias: str,
+        version: int | None,
+        *,
+        actor: str | None = None,
+        reason: str = "",
+    ) -> AliasChange:
+        name = check_model_name(model)
+        alias = check_alias_name(alias)
+        number = None if version is None else check_model_version(name, version)
+        who, why = check_actor(actor), check_reason(reason)
+        with self._write() as conn:
+            return model_rows.set_alias(conn, name, alias, number, actor=who, reason=why)
+
+    def get_model_alias(self, model: str, alias: str) -> int:
+        name, alias = check_model_name(model), check_alias_name(alias)
+        with self._read() as conn:
+            return model_rows.get_alias(conn, name, alias)
+
+    def list_alias_history(self, model: str, alias: str | None = None) -> list[AliasChange]:
+        name = check_model_name(model)
+        alias = None if alias is None else check_alias_name(alias)
+        with self._read() as conn:
+            return model_rows.alias_history(conn, name, alias)
+
+    def set_model_version_tag(self, model: str, version: int, key: str, value: str) -> None:
+        name = check_model_name(model)
+        number = check_model_version(name, version)
+        key, value = validate_model_tag(name, key, value)
+        with self._write() as conn:
+            model_rows.set_tag(conn, name, number, key, value)
+
+    def delete_model_version(self, model: str, version: int) -> None:
+        name = check_model_name(model)
+        number = check_model_version(name, version)
+        with self._write() as conn:
+            model_rows.delete_version(conn, name, number)
+
+    def add_gate_result(self, result: GateResult) -> GateResult:
+        spec = validate_gate_result(result)
+        with self._write() as conn:
+            return model_rows.add_gate_result(conn, spec)
+
+    def list_gate_results(self, model: str, version: int | None = None) -> list[GateResult]:
+        name = check_model_name(model)
+        number = None if version is None else check_model_version(name, version)
+        with self._read() as conn:
+            return model_rows.list_gate_results(conn, name, number)
+
+    def add_model_approval(
+        self, model: str, version: int, *, actor: str | None = None, comment: str = ""
+    ) -> ModelApproval:
+        name = check_model_name(model)
+        number = check_model_version(name, version)
+        who, text = check_actor(actor), check_comment(comment)
+        with self._write() as conn:
+            return model_rows.add_approval(conn, name, number, actor=who, comment=text)
+
+    def list_model_approvals(self, model: str, version: int | None = None) -> list[ModelApproval]:
+        name = check_model_name(model)
+        number = None if version is None else check_model_version(name, version)
+        with self._read() as conn:
+            return model_rows.list_approvals(conn, name, number)
