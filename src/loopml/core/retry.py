@@ -14,14 +14,13 @@ transient, and whether repeating an operation is safe, is for the caller to say.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from loopml.core.errors import ConfigError
+from loopml.core.env_numbers import env_number
 
 __all__ = ["DEFAULT_RETRY_BUDGET_S", "ENV_RETRY_BUDGET_S", "RetryPolicy", "RetryWindow"]
 
@@ -47,17 +46,9 @@ class RetryPolicy:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RetryPolicy:
         """The policy ``LOOPML_RETRY_BUDGET_S`` asks for (seconds, ``0`` for no retries)."""
-        raw = (os.environ if environ is None else environ).get(ENV_RETRY_BUDGET_S, "").strip()
-        if not raw:
-            return cls()
-        try:
-            budget = float(raw)
-        except ValueError:
-            budget = -1.0
-        if not 0 <= budget <= 86_400:
-            raise ConfigError(
-                f"{ENV_RETRY_BUDGET_S} must be a number of seconds from 0 to 86400, got {raw!r}."
-            )
+        budget = env_number(
+            ENV_RETRY_BUDGET_S, DEFAULT_RETRY_BUDGET_S, high=86_400, unit="seconds", environ=environ
+        )
         return cls(budget_s=budget)
 
     def window(self) -> RetryWindow:

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loopml.core.entities import Metric, Tag
-from loopml.core.errors import BackendUnavailableError, ConfigError, LoopMLError, NotFoundError
+from loopml.core.env_numbers import env_number
+from loopml.core.errors import BackendUnavailableError, LoopMLError, NotFoundError
 from loopml.core.ids import new_id
 from loopml.stores.metadata.base import MetadataStore
 from loopml.tracking.heartbeat import heartbeat_seconds
@@ -52,23 +53,12 @@ class BatcherLimits:
         """``LOOPML_LOG_RETRY_SECONDS`` (default 60), ``LOOPML_LOG_SPOOL_MB`` (default 256)
         and ``LOOPML_HEARTBEAT_SECONDS`` (default 30)."""
         return cls(
-            retry_seconds=_env_number(RETRY_ENV, cls.retry_seconds),
-            spool_bytes=int(_env_number(SPOOL_ENV, cls.spool_bytes / (1 << 20)) * (1 << 20)),
+            retry_seconds=env_number(RETRY_ENV, cls.retry_seconds, unit="seconds"),
+            spool_bytes=int(
+                env_number(SPOOL_ENV, cls.spool_bytes / (1 << 20), unit="MiB") * (1 << 20)
+            ),
             heartbeat_seconds=heartbeat_seconds(),
         )
-
-
-def _env_number(name: str, default: float) -> float:
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if value < 0:
-        raise ConfigError(f"{name} must be a number >= 0, got {text!r}.")
-    return value
 
 
 class Batcher:

@@ -8,10 +8,8 @@ counts too); ``loopml runs gc`` and ``loopml server`` close runs silent for long
 
 from __future__ import annotations
 
-import os
-
 from loopml.core.entities import Run, RunStatus
-from loopml.core.errors import ConfigError
+from loopml.core.env_numbers import env_number
 
 HEARTBEAT_ENV = "LOOPML_HEARTBEAT_SECONDS"
 LAPSE_ENV = "LOOPML_RUN_LAPSE_SECONDS"
@@ -19,27 +17,18 @@ DEFAULT_HEARTBEAT_SECONDS = 30.0
 DEFAULT_LAPSE_SECONDS = 600.0
 
 
-def _seconds(name: str, default: float) -> float:
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 10**9:
-        raise ConfigError(f"{name} must be a positive number of seconds, got {text!r}.")
-    return value
+def _positive_seconds(name: str, default: float) -> float:
+    return env_number(name, default, low_allowed=False, high=1e9, unit="seconds")
 
 
 def heartbeat_seconds() -> float:
     """Seconds between heartbeats (``LOOPML_HEARTBEAT_SECONDS``, default 30)."""
-    return _seconds(HEARTBEAT_ENV, DEFAULT_HEARTBEAT_SECONDS)
+    return _positive_seconds(HEARTBEAT_ENV, DEFAULT_HEARTBEAT_SECONDS)
 
 
 def lapse_seconds() -> float:
     """Silence after which a RUNNING run is lost (``LOOPML_RUN_LAPSE_SECONDS``, default 600)."""
-    return _seconds(LAPSE_ENV, DEFAULT_LAPSE_SECONDS)
+    return _positive_seconds(LAPSE_ENV, DEFAULT_LAPSE_SECONDS)
 
 
 def lost_for_ms(run: Run, now_ms: int, lapse_s: float) -> int | None:
