@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.fixtures.ray",
     "tests.fixtures.s3",
     "tests.fixtures.server",
+    "tests.fixtures.server_restarts",
     "tests.fixtures.temp_folder",
 ]
 

@@ -23,7 +23,8 @@ from loopml.pipelines import run
 from loopml.stores.artifacts.fsspec_store import FsspecArtifactStore
 from loopml.stores.remote.http import ApiClient
 from loopml.tracking.client import Client
-from tests.fixtures.server import PlatformServer, start_platform_server
+from tests.fixtures.server import PlatformServer
+from tests.fixtures.server_restarts import PlatformServerRestarts
 from tests.fixtures.tcp_proxy import TcpProxy, proxy_to
 
 OUTAGE_S = 3.0  # longer than the old fixed retries (1.4 s), well inside the budget
@@ -36,19 +37,13 @@ def _budget(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_client_reads_and_writes_across_a_server_restart_on_the_same_port(
-    platform_server: PlatformServer, tmp_path: Path
+    platform_server: PlatformServer, server_restarts: PlatformServerRestarts, tmp_path: Path
 ) -> None:
     client = Client(server_url=platform_server.url)
     first = client.create_run("outage")
     platform_server.stop()
-    port = int(platform_server.url.rsplit(":", 1)[1])
     # the server comes back on its own while the client's requests are refused
-    back = start_platform_server(
-        platform_server.folder,
-        store_uri=platform_server.store_uri,
-        artifact_uri=str(platform_server.artifact_root),
-        port=port,
-    )
+    server_restarts.start_again(platform_server, wait=False)
     try:
         assert client.get_run(first.id).id == first.id  # a read, sent while it starts
         second = client.create_run("outage")  # a write that never reached the server
@@ -62,7 +57,6 @@ def test_a_client_reads_and_writes_across_a_server_restart_on_the_same_port(
         assert [a.path for a in client.list_artifacts(second.id)] == ["a.txt"]
     finally:
         client.close()
-        back.stop()
 
 
 @loopml.step(cache=False)

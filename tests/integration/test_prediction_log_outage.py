@@ -17,7 +17,8 @@ from loopml.serving.prediction_log import PredictionLog
 from loopml.serving.rows import Rows
 from loopml.tracking.client import Client
 from tests.fixtures.model_server import wait_for
-from tests.fixtures.server import PlatformServer, start_platform_server, wait_until_ready
+from tests.fixtures.server import PlatformServer
+from tests.fixtures.server_restarts import PlatformServerRestarts
 
 
 def _entry(index: int) -> PredictionEntry:
@@ -32,7 +33,10 @@ def _value(metrics: LogMetrics, name: str) -> float:
 
 
 def test_rows_wait_on_disk_while_the_store_is_down_and_are_all_stored_when_it_is_back(
-    platform_server: PlatformServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    platform_server: PlatformServer,
+    server_restarts: PlatformServerRestarts,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # the spool outlasts any outage; the transport's own retrying would only slow this down
     monkeypatch.setenv("LOOPML_RETRY_BUDGET_S", "0.5")
@@ -60,21 +64,11 @@ def test_rows_wait_on_disk_while_the_store_is_down_and_are_all_stored_when_it_is
         assert wait_for(lambda: _value(metrics, "loopml_serving_log_store_failures_total") > 0, 60)
         assert log.persisted_rows == 200 and log.unpersisted_rows() == 400
 
-        port = int(platform_server.url.rsplit(":", 1)[1])
-        back = start_platform_server(
-            platform_server.folder,
-            store_uri=platform_server.store_uri,
-            artifact_uri=str(platform_server.artifact_root),
-            port=port,
-        )
-        try:
-            assert wait_until_ready(back), back.log()
-            assert wait_for(lambda: log.persisted_rows == 600, timeout=90)
-            assert _value(metrics, "loopml_serving_log_spooled_rows") == 0
-            log.close()
-            stored = read_predictions("m", client)
-        finally:
-            back.stop()
+        server_restarts.start_again(platform_server)
+        assert wait_for(lambda: log.persisted_rows == 600, timeout=90)
+        assert _value(metrics, "loopml_serving_log_spooled_rows") == 0
+        log.close()
+        stored = read_predictions("m", client)
     finally:
         log.close()
         client.close()

@@ -26,6 +26,7 @@ from tests.e2e.runner import cli
 from tests.fixtures.model_server import wait_for
 from tests.fixtures.postgres import PostgresServer
 from tests.fixtures.server import PlatformServer, start_platform_server, wait_until_ready
+from tests.fixtures.server_restarts import PlatformServerRestarts
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -114,26 +115,14 @@ def test_a_batch_whose_answer_was_lost_is_sent_again_and_stored_once(
     assert stored.status is RunStatus.FINISHED and DROPPED_POINTS_TAG not in stored.tags
 
 
-def _restart(server: PlatformServer) -> PlatformServer:
-    back = start_platform_server(
-        server.folder,
-        store_uri=server.store_uri,
-        artifact_uri=str(server.artifact_root),
-        port=int(server.url.rsplit(":", 1)[1]),
-    )
-    assert wait_until_ready(back, timeout=120), back.log()
-    return back
-
-
 def test_points_logged_while_the_server_is_away_for_seconds_are_all_stored(
-    platform_server: PlatformServer, tmp_path: Path
+    platform_server: PlatformServer, server_restarts: PlatformServerRestarts, tmp_path: Path
 ) -> None:
     spool = tmp_path / "spool"
     client = Client(server_url=platform_server.url)
     # little room in memory, so the outage's batches go to the disk spool
     limits = BatcherLimits(retry_seconds=120, memory_points=300)
     client.batcher = Batcher(client.metadata, limits=limits, spool_dir=spool, max_batch=100)
-    back: PlatformServer | None = None
     try:
         run = client.create_run("outage")
         for step in range(1000):
@@ -143,14 +132,12 @@ def test_points_logged_while_the_server_is_away_for_seconds_are_all_stored(
         for step in range(1000, 3000):
             client.log_metric(run.id, "m", float(step), step=step)
         assert wait_for(lambda: any(spool.rglob("*.json")), timeout=60)  # spilled to disk
-        back = _restart(platform_server)
+        server_restarts.start_again(platform_server)
         client.set_terminated(run.id)  # sends everything that waited
         history = client.get_metric_history(run.id, "m")
         stored = client.get_run(run.id)
     finally:
         client.close()
-        if back is not None:
-            back.stop()
     assert [m.step for m in history] == list(range(3000))
     assert stored.status is RunStatus.FINISHED and DROPPED_POINTS_TAG not in stored.tags
     assert not any(spool.rglob("*.json"))  # the spool is cleaned up
@@ -158,13 +145,13 @@ def test_points_logged_while_the_server_is_away_for_seconds_are_all_stored(
 
 def test_a_run_that_lost_points_to_a_long_outage_ends_failed_and_says_how_many(
     platform_server: PlatformServer,
+    server_restarts: PlatformServerRestarts,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("LOOPML_LOG_RETRY_SECONDS", "1")
     client = Client(server_url=platform_server.url)
-    back: PlatformServer | None = None
     try:
         run = client.create_run("long-outage")
         for step in range(100):
@@ -176,15 +163,13 @@ def test_a_run_that_lost_points_to_a_long_outage_ends_failed_and_says_how_many(
         with pytest.raises(BackendUnavailableError):
             client.flush()  # the server stayed away longer than the retry budget
         assert client.batcher.dropped(run.id) == 500
-        back = _restart(platform_server)
+        back = server_restarts.start_again(platform_server)
         client.set_terminated(run.id)
         stored = client.get_run(run.id)
         history = client.get_metric_history(run.id, "m")
         shown = cli("runs", "show", run.id, cwd=tmp_path, env={"LOOPML_SERVER_URL": back.url})
     finally:
         client.close()
-        if back is not None:
-            back.stop()
     assert stored.status is RunStatus.FAILED  # never FINISHED with holes
     assert stored.tags[DROPPED_POINTS_TAG] == "500"
     assert len(history) == 100
