@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,9 +27,27 @@ def expect_ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout
 
 
-def test_quickstart_versions_data_and_trains_with_a_cached_pipeline(tmp_path: Path) -> None:
-    demo = tmp_path / "demo"
-    done = cli("quickstart", str(demo), "--quiet", cwd=tmp_path)
+@dataclass(frozen=True)
+class FirstQuickstart:
+    """A project made by ``loopml quickstart DEMO --quiet``, and what the command said."""
+
+    demo: Path
+    done: subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="module")
+def first_quickstart(tmp_path_factory: pytest.TempPathFactory) -> FirstQuickstart:
+    """The first quickstart, run once for the tests that read its project (or a copy of it):
+    it trains, registers and serves real models, so it is the module's slow part."""
+    folder = tmp_path_factory.mktemp("quickstart")
+    demo = folder / "demo"
+    return FirstQuickstart(demo, cli("quickstart", str(demo), "--quiet", cwd=folder))
+
+
+def test_quickstart_versions_data_and_trains_with_a_cached_pipeline(
+    first_quickstart: FirstQuickstart, tmp_path: Path
+) -> None:
+    demo, done = first_quickstart.demo, first_quickstart.done
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # --quiet: no progress bar, no warnings
     assert "Training data: breast_cancer@1, added from data/breast_cancer.csv" in done.stdout
@@ -95,24 +116,27 @@ def test_quickstart_versions_data_and_trains_with_a_cached_pipeline(tmp_path: Pa
 
 
 def test_quickstart_gates_promotes_then_a_bad_batch_fails_its_gate_and_is_rolled_back(
-    tmp_path: Path,
+    first_quickstart: FirstQuickstart, tmp_path: Path
 ) -> None:
-    demo = tmp_path / "demo"
-    first = cli("quickstart", str(demo), "--quiet", "--json", cwd=tmp_path)
-    story = json.loads(expect_ok(first))
-    assert story["first_champion"] == "breast-cancer@1"  # the runner-up, to be beaten
-    assert story["registered"] == "breast-cancer@2" and story["promoted"] is True
-    assert story["gate"]["passed"] and story["gate"]["dataset"] == "breast_cancer_holdout@1"
-    assert story["gate"]["against"] == 1
-    assert story["champion"] == 2 and (demo / "gates.yaml").is_file()
-    stored = json.loads(expect_ok(cli("models", "gates", "breast-cancer@2", "--json", cwd=demo)))
-    assert [result["id"] for result in stored] == [story["gate"]["id"]]
-    served = story["serving"]  # the champion answered while the alias moved, nothing lost
-    assert [label for label, _count in served["versions"]] == [
-        "breast-cancer@1",
-        "breast-cancer@2",
-    ]
-    assert served["failed"] == 0 and served["logged"] == served["answered"] > 0
+    said = expect_ok(first_quickstart.done)  # the first run gated @2 against @1, promoted it
+    assert "Registered breast-cancer@1 (the runner-up) as the first champion." in said
+    assert (
+        "Registered breast-cancer@2 (" in said
+        and "breast-cancer@champion is now version 2." in said
+    )
+    demo = tmp_path / "demo"  # a copy: the second run changes the project
+    shutil.copytree(first_quickstart.demo, demo, symlinks=True)
+    assert (demo / "gates.yaml").is_file()
+    (gate,) = json.loads(expect_ok(cli("models", "gates", "breast-cancer@2", "--json", cwd=demo)))
+    assert gate["passed"] and gate["dataset"] == "breast_cancer_holdout@1" and gate["against"] == 1
+    # the champion answered while the alias moved, nothing lost
+    served = re.search(r"([\d,]+) requests answered, (\d+) failed; answered by (.+?)\.\n", said)
+    logged = re.search(r"Its prediction log: ([\d,]+) rows", said)
+    assert served is not None and logged is not None, said
+    answered = int(served[1].replace(",", ""))
+    assert served[2] == "0" and int(logged[1].replace(",", "")) == answered > 0
+    versions = [move.rsplit(" (", 1)[0] for move in served[3].split(" → ")]
+    assert versions == ["breast-cancer@1", "breast-cancer@2"]
 
     second = json.loads(expect_ok(cli("quickstart", str(demo), "--quiet", "--json", cwd=tmp_path)))
     assert second["dataset"]["ref"] == "breast_cancer@2"  # the mislabelled batch
