@@ -266,10 +266,13 @@ class _Scorer:
         trust_code: bool,
     ) -> _Scorer:
         chosen = ONNX_FOLDER if variant == ONNX_FOLDER else None
-        model = open_version(version, client, variant=chosen, trust_code=trust_code).model
+        opened = open_version(version, client, variant=chosen, trust_code=trust_code)
+        model = opened.model
         known = getattr(model, "classes_", None)
+        if known is None and chosen is not None:  # the labels the registration recorded
+            known = (opened.manifest.get(ONNX_FOLDER) or {}).get("classes")
         classes = list(known) if known is not None else None
-        if isinstance(model, OnnxModel) and classes is None:
+        if isinstance(model, OnnxModel) and classes is None:  # older versions: from the graph
             classes = _onnx_classes(version, client, chosen or "model")
         return cls(version, model, variant, classes, features, keep_columns)
 
