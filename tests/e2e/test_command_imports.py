@@ -1,6 +1,6 @@
 """What the commands that load a model import (issue 13, item 21): a fully cached run of the
 quickstart pipeline imports neither scikit-learn nor skops nor Optuna; ``predict`` on a
-version's ONNX variant imports no scikit-learn, skops or onnx; scoring or gating natively
+version's ONNX variant imports no scikit-learn, skops, onnx or pandas; scoring or gating natively
 never pulls pytest in (skops' scan of every estimator, skipped by the snapshot).
 
 Each command runs as a user runs it with ``PYTHONPROFILEIMPORTTIME=1``; the test reads the
@@ -102,8 +102,9 @@ def test_a_fully_cached_pipeline_run_imports_no_scikit_learn(project: Project) -
 def test_predict_on_the_onnx_variant_imports_no_scikit_learn(project: Project) -> None:
     imported = project.imports("predict", f"{MODEL}@1", "-i", "rows.csv", "-o", "out.csv", "-q")
     assert "onnxruntime" in imported
-    # onnx (the Python package, protobuf and all) only to read class labels: in the manifest
-    unwanted = {"sklearn", "skops", "scipy", "pytest", "onnx"} & imported
+    # onnx (the Python package, protobuf and all) only to read class labels: in the manifest;
+    # pandas: pyarrow imports it to convert to and from numpy, which this path does not ask
+    unwanted = {"sklearn", "skops", "scipy", "pytest", "onnx", "pandas"} & imported
     assert not unwanted, sorted(unwanted)
 
 
