@@ -5,19 +5,24 @@
     .venv/bin/python benchmarks/run_startup.py --repeat 5 --importtime
 
 On a project made by ``loopml quickstart DIR --quiet`` (its champion ``breast-cancer`` is a
-scikit-learn model, its pipeline ``training`` has run), times four commands as a user runs
-them, each a fresh process, ``--repeat`` times (median reported):
+scikit-learn model, registered with its ONNX variant when the ONNX extra is installed; its
+pipeline ``training`` has run), times the commands as a user runs them, each a fresh process,
+``--repeat`` times (median reported):
 
-- ``loopml predict breast-cancer@champion`` of 60 holdout rows (CSV in, CSV out, ``--no-onnx``
-  so the scikit-learn model is what loads);
+- ``loopml predict breast-cancer@champion`` of 60 holdout rows (CSV in, CSV out): with
+  ``--no-onnx`` (the scikit-learn model loads, through skops) and as run by default (the ONNX
+  variant, when the version has one);
 - ``loopml gate breast-cancer@champion`` with the project's ``gates.yaml``;
 - ``loopml pipeline run training``, fully cached (run once before timing);
-- ``loopml serve breast-cancer@champion --no-onnx --no-log``: from start to ``/health`` 200.
+- ``loopml serve breast-cancer@champion --no-log``, with ``--no-onnx`` and by default: from
+  start to ``/health`` 200;
+- the floor: ``python -c "import sklearn.linear_model"`` (scikit-learn alone: no command that
+  builds a scikit-learn model can start faster) and ``python -c "import loopml.cli.main"``.
 
 Prints seconds per command against the goal (≤ 1.5 s each on an idle machine), the load
-average around the run, and with ``--importtime`` the ten slowest imports of ``loopml
-predict`` (``python -X importtime``). Raw numbers go to
-``benchmarks/results/startup-<date>.json``.
+average around the run, and with ``--importtime`` the ten slowest top-level imports of the
+native and the ONNX ``predict``, the gate and the cached run (``python -X importtime``). Raw
+numbers go to ``benchmarks/results/startup-<date>.json``.
 """
 
 from __future__ import annotations
@@ -46,6 +51,15 @@ GOAL_SECONDS = 1.5
 MODEL_REF = "breast-cancer@champion"
 ROWS = 60
 SERVE_TIMEOUT = 120.0
+FLOOR = ("sklearn.linear_model", "loopml.cli.main")
+
+
+def _has_onnx(project: Path, predict: list[str]) -> bool:
+    """Whether the champion has an ONNX variant (what predict then scores with)."""
+    done = subprocess.run(
+        [str(LOOPML), *predict], cwd=project, env=_env(), capture_output=True, text=True
+    )
+    return "(onnx)" in done.stdout
 
 
 def _env() -> dict[str, str]:
@@ -58,27 +72,32 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _run(project: Path, *args: str) -> tuple[float, float]:
-    """Wall and CPU seconds ``loopml ARGS`` took in ``project`` (it must succeed)."""
+def _run(project: Path, *args: str, expect: str = "") -> tuple[float, float]:
+    """Wall and CPU seconds ``loopml ARGS`` took in ``project`` (it must succeed and print
+    ``expect``)."""
+    return _timed([str(LOOPML), *args], project, expect)
+
+
+def _timed(command: list[str], project: Path, expect: str = "") -> tuple[float, float]:
     cpu = _children_cpu()
     start = time.perf_counter()
-    done = subprocess.run(
-        [str(LOOPML), *args], cwd=project, env=_env(), capture_output=True, text=True
-    )
+    done = subprocess.run(command, cwd=project, env=_env(), capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode not in (0, 1):  # gate exits 1 when a check fails: still a full run
-        raise SystemExit(f"loopml {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr}")
+    if expect not in done.stdout:
+        raise SystemExit(f"{' '.join(command)} did not print {expect!r}:\n{done.stdout}")
     return seconds, _children_cpu() - cpu
 
 
-def _serve_ready(project: Path) -> tuple[float, float]:
+def _serve_ready(project: Path, *options: str) -> tuple[float, float]:
     """Seconds from starting ``loopml serve`` to ``/health`` answering 200, and the CPU
     seconds the server used by then (and while stopping)."""
     port = free_port()
     cpu = _children_cpu()
     start = time.perf_counter()
     process = subprocess.Popen(
-        [str(LOOPML), "serve", MODEL_REF, "--port", str(port), "--no-onnx", "--no-log", "-q"],
+        [str(LOOPML), "serve", MODEL_REF, "--port", str(port), *options, "--no-log", "-q"],
         cwd=project,
         env=_env(),
         stdout=subprocess.DEVNULL,
@@ -113,10 +132,9 @@ def _holdout_rows(project: Path, target: Path) -> None:
             writer.writerow([row[i] for i in keep])
 
 
-def _slowest_imports(project: Path, rows: Path, out: Path, count: int = 10) -> list[list[Any]]:
-    """The ``count`` imports of ``loopml predict`` with the largest cumulative time."""
-    command = [sys.executable, "-X", "importtime", str(LOOPML), "predict", MODEL_REF]
-    command += ["-i", str(rows), "-o", str(out), "--no-onnx", "-q"]
+def _slowest_imports(project: Path, args: list[str], count: int = 10) -> list[list[Any]]:
+    """The ``count`` top-level imports of ``loopml ARGS`` with the largest cumulative time."""
+    command = [sys.executable, "-X", "importtime", str(LOOPML), *args]
     done = subprocess.run(
         command,
         cwd=project,
@@ -140,6 +158,7 @@ def main() -> int:
     parser.add_argument("--project", type=Path, help="a quickstart project to reuse")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--importtime", action="store_true")
+    parser.add_argument("--label", default="", help="appended to the result file's name")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="loopml-startup-"))
     project = args.project or scratch / "project"
@@ -150,14 +169,22 @@ def main() -> int:
     _holdout_rows(project, rows)
     _run(project, "pipeline", "run", "training")  # the cache is full from here on
     load_before = os.getloadavg()[0]
+    predict = ["predict", MODEL_REF, "-i", str(rows), "-o", str(out), "-q"]
+    onnx = _has_onnx(project, predict)
     commands: dict[str, Any] = {
-        f"loopml predict ({ROWS} rows)": lambda: _run(
-            project, "predict", MODEL_REF, "-i", str(rows), "-o", str(out), "--no-onnx", "-q"
-        ),
+        f"loopml predict ({ROWS} rows) --no-onnx": lambda: _run(project, *predict, "--no-onnx"),
         "loopml gate": lambda: _run(project, "gate", MODEL_REF),
         "loopml pipeline run (fully cached)": lambda: _run(project, "pipeline", "run", "training"),
-        "loopml serve (to /health 200)": lambda: _serve_ready(project),
+        "loopml serve --no-onnx (to /health 200)": lambda: _serve_ready(project, "--no-onnx"),
     }
+    if onnx:
+        commands[f"loopml predict ({ROWS} rows), ONNX variant"] = lambda: _run(
+            project, *predict, expect="(onnx)"
+        )
+        commands["loopml serve, ONNX variant (to /health 200)"] = lambda: _serve_ready(project)
+    for module in FLOOR:
+        command = [sys.executable, "-c", f"import {module}"]
+        commands[f"floor: python -c 'import {module}'"] = lambda c=command: _timed(c, project)
     timings: dict[str, list[float]] = {name: [] for name in commands}
     cpu: dict[str, list[float]] = {name: [] for name in commands}
     for _round in range(args.repeat):  # commands take turns, so load drifts hit all alike
@@ -170,9 +197,12 @@ def main() -> int:
     for name, seconds in timings.items():
         middle = statistics.median(seconds)
         verdict = "PASS" if middle <= GOAL_SECONDS else "MISS"
+        goal = f"≤ {GOAL_SECONDS}"
+        if name.startswith("floor"):  # not a command: what scikit-learn / the CLI cost alone
+            goal, verdict = "—", ""
         spread = f"{min(seconds):.2f}–{max(seconds):.2f}"
         used = f"{statistics.median(cpu[name]):.2f}"
-        table.append([name, f"{middle:.2f}", spread, used, f"≤ {GOAL_SECONDS}", verdict])
+        table.append([name, f"{middle:.2f}", spread, used, goal, verdict])
     header = ["command", "median s", "range s", "CPU s", "goal s", ""]
     print(markdown_table([header, *table], {1, 2, 3}))
     print("(CPU s: user + system seconds of the command's process; on a busy machine it is")
@@ -186,12 +216,21 @@ def main() -> int:
         "repeat": args.repeat,
     }
     if args.importtime:
-        slowest = _slowest_imports(project, rows, out)
-        print("\nslowest top-level imports of loopml predict (cumulative s):")
-        for name, seconds in slowest:
-            print(f"  {seconds:6.2f}  {name}")
-        result["slowest_imports"] = slowest
-    stamp = dt.date.today().isoformat()
+        profiled = {
+            "predict --no-onnx": [*predict, "--no-onnx"],
+            "gate": ["gate", MODEL_REF],
+            "pipeline run (fully cached)": ["pipeline", "run", "training"],
+        }
+        if onnx:
+            profiled["predict, ONNX variant"] = predict
+        result["slowest_imports"] = {}
+        for name, command in profiled.items():
+            slowest = _slowest_imports(project, command)
+            print(f"\nslowest top-level imports of loopml {name} (cumulative s):")
+            for module, seconds in slowest:
+                print(f"  {seconds:6.2f}  {module}")
+            result["slowest_imports"][name] = slowest
+    stamp = dt.date.today().isoformat() + (f"-{args.label}" if args.label else "")
     target = HERE / "results" / f"startup-{stamp}.json"
     target.write_text(json.dumps(result, indent=2), encoding="utf-8")
     print(f"\nraw numbers: {target}")

@@ -130,6 +130,21 @@ def test_a_plan_whose_outputs_nobody_can_store_is_refused_before_running() -> No
     assert registry.for_type(Point).name == "point"
 
 
+@loopml.step
+def make_anything(*, x: int = 1) -> Any:
+    return [x]
+
+
+@loopml.pipeline
+def anything(x: int = 3) -> Any:
+    return make_anything(x=x)
+
+
+def test_a_step_returning_any_is_checked_on_its_value_not_refused_before_running() -> None:
+    # typing.Any is a class since Python 3.11: it must still mean "decided at run time"
+    Materializers.default().check_plan(anything.plan())
+
+
 def test_a_registration_overrides_the_defaults(tmp_path: Path) -> None:
     class UpperJson:
         name = "upper"

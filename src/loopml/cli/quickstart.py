@@ -8,9 +8,10 @@ The pipeline (:mod:`loopml.cli.quickstart_pipeline`, copied into the project as
 ``quickstart_pipeline.py`` and named ``training`` in ``loopml.yaml``) goes from that dataset
 version to features, tunes logistic regression and a random forest with Optuna (each trial a
 nested run with per-fold AUC), refits the best of each, evaluates them on a test split and
-picks the winner, which is registered, gated against the champion under the project's
-``gates.yaml`` and promoted. Run again in the same folder, a mislabelled batch arrives: its
-model fails the gate, promotion is refused, forced, and rolled back.
+picks the winner, which is registered (with its checked ONNX conversion when the ONNX extra
+is installed: what ``predict`` and ``serve`` then use), gated against the champion under the
+project's ``gates.yaml`` and promoted. Run again in the same folder, a mislabelled batch
+arrives: its model fails the gate, promotion is refused, forced, and rolled back.
 """
 
 from __future__ import annotations
@@ -354,8 +355,17 @@ def _register(
         run=result.run_id,
         metrics={**report["test"], "cv_auc": report["cv_auc"]},
         description=f"{family} tuned by the quickstart pipeline",
+        onnx=_onnx_installed(),
         client=client,
     )
+
+
+def _onnx_installed() -> bool:
+    """Whether the ONNX extra is there: then the model is registered with its checked ONNX
+    conversion too, which predict and serve prefer (they start without scikit-learn)."""
+    from importlib.util import find_spec
+
+    return all(find_spec(name) is not None for name in ("skl2onnx", "onnxruntime"))
 
 
 def _version_data(client: Client, folder: Path, *, bad_batch: bool) -> DatasetVersion:

@@ -7,7 +7,8 @@ skops reads from the file every type it names and checks them all before it buil
 A type outside both (``skops.io.get_untrusted_types`` names them) loads only when the caller
 trusts code (``trust_code=True``, ``--trust-code``), with a warning: building it can run code.
 
-skops is imported on first use (``pip install 'loopml[sklearn]'``).
+skops is imported on first use (``pip install 'loopml[sklearn]'``), without its scan of every
+scikit-learn estimator when it can be (:mod:`loopml.core.skops_import`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from loopml.core.errors import BackendUnavailableError, InvalidInputError, UntrustedCodeError
+from loopml.core.skops_import import import_skops_io
 
-__all__ = ["ALLOWED_TYPES", "TRUST_CODE_HINT", "load_skops", "untrusted_types"]
+__all__ = ["ALLOWED_TYPES", "TRUST_CODE_HINT", "load_skops", "skops_io", "untrusted_types"]
 
 TRUST_CODE_HINT = "trust_code=True (--trust-code)"
 
@@ -45,22 +47,22 @@ ALLOWED_TYPES = frozenset(
 )
 
 
-def _skops_io() -> Any:
+def skops_io() -> Any:
+    """The ``skops.io`` module (BackendUnavailableError when skops is not installed)."""
     try:
-        import skops.io as sio  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        return import_skops_io()
     except ImportError as exc:
         raise BackendUnavailableError(
             "scikit-learn models are stored with skops, which is not installed: "
             "pip install 'loopml[sklearn]'."
         ) from exc
-    return sio
 
 
 def untrusted_types(path: Path) -> list[str]:
     """The types the skops file at ``path`` names that skops does not trust by default, read
     from the file (nothing is built)."""
     try:
-        return sorted(_skops_io().get_untrusted_types(file=path))
+        return sorted(skops_io().get_untrusted_types(file=path))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InvalidInputError(f"{path} is not a readable skops file: {exc}") from exc
 
@@ -69,7 +71,7 @@ def load_skops(path: Path, *, trust_code: bool = False) -> Any:
     """The object in the skops file at ``path``. Types outside skops' defaults and
     :data:`ALLOWED_TYPES` raise UntrustedCodeError naming them, unless ``trust_code`` (then a
     warning names them)."""
-    sio = _skops_io()
+    sio = skops_io()
     from skops.io.exceptions import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
         UntrustedTypesFoundException,
     )

@@ -29,8 +29,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
-from loopml.core.errors import BackendUnavailableError, InvalidInputError, UntrustedCodeError
-from loopml.core.skops_files import TRUST_CODE_HINT, load_skops
+from loopml.core.errors import InvalidInputError, UntrustedCodeError
+from loopml.core.skops_files import TRUST_CODE_HINT, load_skops, skops_io
 
 __all__ = ["CODE_FLAVORS", "Flavor", "PythonFunction", "flavor_for", "flavor_named"]
 
@@ -64,17 +64,6 @@ def _pinned(*distributions: str) -> list[str]:
     return pins
 
 
-def _skops() -> Any:
-    try:
-        import skops.io as sio  # type: ignore[import-untyped,import-not-found,unused-ignore]
-    except ImportError as exc:
-        raise BackendUnavailableError(
-            "scikit-learn models are stored with skops, which is not installed: "
-            "pip install 'loopml[sklearn]'."
-        ) from exc
-    return sio
-
-
 @dataclass(frozen=True)
 class SklearnFlavor:
     name: str = "sklearn"
@@ -86,7 +75,7 @@ class SklearnFlavor:
         )
 
     def save(self, model: Any, folder: Path) -> dict[str, Any]:
-        sio = _skops()
+        sio = skops_io()
         sio.dump(model, folder / "model.skops")
         return {
             "file": "model.skops",

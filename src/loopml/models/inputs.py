@@ -97,9 +97,25 @@ def to_model_input(
     if inputs.get("missing") is False:
         for name in names:
             _check_complete(table.column(name), name, source, first_row)
-    columns = [table.column(name).to_numpy(zero_copy_only=False) for name in names]
+    columns = [_as_numpy(table.column(name)) for name in names]
     dtype = inputs.get("dtype", "float64")
     return np.column_stack(columns).astype(object if dtype == TEXT_DTYPE else dtype)
+
+
+def _as_numpy(column: Any) -> Any:
+    """A column (a ChunkedArray) as a numpy array: a numeric one without nulls through DLPack,
+    since pyarrow's ``to_numpy`` imports pandas whenever it is installed (half a second of a
+    command's start, for a model that takes an array)."""
+    import numpy as np
+    import pyarrow as pa
+
+    kind = column.type
+    if column.null_count == 0 and (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+        if column.num_chunks == 0:  # an empty table: the caller casts to the model's dtype
+            return np.empty(0)
+        chunk = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+        return np.from_dlpack(chunk)
+    return column.to_numpy(zero_copy_only=False)
 
 
 def _check_complete(column: Any, name: str, source: str, first_row: int) -> None:

@@ -67,7 +67,8 @@ class OnnxModel:
 def convert_checked(model: Any, example: Any, folder: Path) -> dict[str, Any]:
     """Convert a scikit-learn ``model`` to ``folder/model.onnx`` and check it against the
     original on ``example``; InvalidInputError when it cannot be converted or predicts
-    differently. Returns what the manifest records about the check."""
+    differently. Returns what the manifest records: the file, the check, and a classifier's
+    class labels (the order of its probability columns)."""
     import numpy as np
 
     try:
@@ -112,4 +113,12 @@ def convert_checked(model: Any, example: Any, folder: Path) -> dict[str, Any]:
             f"{len(rows)} predictions differ, probabilities by up to {difference}. Not "
             "registered; register without --onnx."
         )
-    return {"file": FILE, "checked_rows": len(rows), "max_probability_diff": difference}
+    details: dict[str, Any] = {
+        "file": FILE,
+        "checked_rows": len(rows),
+        "max_probability_diff": difference,
+    }
+    classes = getattr(model, "classes_", None)
+    if classes is not None:  # the probability columns' labels, so scoring needs no onnx parse
+        details["classes"] = [c.item() if hasattr(c, "item") else c for c in classes]
+    return details

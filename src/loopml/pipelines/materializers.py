@@ -272,7 +272,7 @@ class Materializers:
         for call in plan.calls:
             returns = call.step.returns
             origin = typing.get_origin(returns) or returns
-            if returns is None or not isinstance(origin, type):
+            if returns is None or returns is Any or not isinstance(origin, type):
                 continue  # not annotated (or a union / Any): checked on the value at run time
             if self._find(origin) is None:
                 raise InvalidInputError(

@@ -266,18 +266,24 @@ class _Scorer:
         trust_code: bool,
     ) -> _Scorer:
         chosen = ONNX_FOLDER if variant == ONNX_FOLDER else None
-        model = open_version(version, client, variant=chosen, trust_code=trust_code).model
+        opened = open_version(version, client, variant=chosen, trust_code=trust_code)
+        model = opened.model
         known = getattr(model, "classes_", None)
+        if known is None and chosen is not None:  # the labels the registration recorded
+            known = (opened.manifest.get(ONNX_FOLDER) or {}).get("classes")
         classes = list(known) if known is not None else None
-        if isinstance(model, OnnxModel) and classes is None:
+        if isinstance(model, OnnxModel) and classes is None:  # older versions: from the graph
             classes = _onnx_classes(version, client, chosen or "model")
         return cls(version, model, variant, classes, features, keep_columns)
 
     def check(self, source: BatchInput) -> None:
         """Refuse an input a file of which lacks a column the model takes (naming both), or
         whose kept columns would clash with the output's, before anything is written."""
+        import pyarrow as pa
+
         for file, schema in zip(source.files, source.physical, strict=True):
-            self.model_input(schema.empty_table(), file)
+            # not schema.empty_table(): it imports pandas whenever pandas is installed
+            self.model_input(pa.Table.from_batches([], schema=schema), file)
         taken = {PREDICTION, *(f"{PROBABILITY}{c}" for c in self.classes or ())}
         clash = sorted(taken & set(source.schema.names)) if self.keep_columns else []
         if clash:
@@ -317,15 +323,15 @@ class _Scorer:
         if labels.ndim == 2 and labels.shape[1] == 1:
             labels = labels[:, 0]
         if labels.ndim == 1:
-            columns[PREDICTION] = labels
+            columns[PREDICTION] = _arrow_array(labels)
         else:
             for index in range(labels.shape[1]):
-                columns[f"{PREDICTION}_{index}"] = labels[:, index]
+                columns[f"{PREDICTION}_{index}"] = _arrow_array(labels[:, index])
         if probabilities is not None:
             probabilities = np.asarray(probabilities)
             names = self.classes or list(range(probabilities.shape[1]))
             for index, name in enumerate(names):
-                columns[f"{PROBABILITY}{name}"] = probabilities[:, index]
+                columns[f"{PROBABILITY}{name}"] = _arrow_array(probabilities[:, index])
         return pa.table(columns)
 
     def _predict(self, inputs: Any) -> tuple[Any, Any]:
@@ -345,6 +351,20 @@ class _Scorer:
         if not hasattr(model, "predict_proba"):
             return labels, None
         return labels, model.predict_proba(inputs)
+
+
+def _arrow_array(values: Any) -> Any:
+    """A 1-D numpy array as an Arrow array: plain numbers straight from their buffer, since
+    ``pa.array`` imports pandas whenever it is installed (half a second of a command's start);
+    anything else through ``pa.array``."""
+    import numpy as np
+    import pyarrow as pa
+
+    if values.dtype.kind in "iuf" and values.dtype.isnative:
+        contiguous = np.ascontiguousarray(values)
+        kind = pa.from_numpy_dtype(contiguous.dtype)
+        return pa.Array.from_buffers(kind, len(contiguous), [None, pa.py_buffer(contiguous)])
+    return pa.array(values)
 
 
 def _onnx_classes(version: ModelVersion, client: Client, folder: str) -> list[Any] | None:
