@@ -4,8 +4,10 @@ The convention (written down in docs/architecture.md, "Docs examples"):
 
 - Fenced ``python``, ``bash``, ``sh``, ``shell`` and ``console`` blocks are run, in the order
   of the file, in one fresh folder per file: python blocks in one interpreter (later blocks
-  see what earlier ones defined), shell blocks through ``bash`` with loopml on the PATH. In a
-  ``console`` block only the ``$ `` lines run; the rest is output.
+  see what earlier ones defined), shell blocks in one ``bash`` with loopml on the PATH (later
+  blocks see its variables and background jobs, e.g. a ``loopml serve … &`` and its ``$!``;
+  what is still running at the end is stopped). In a ``console`` block only the ``$ `` lines
+  run; the rest is output. A quoted string may span lines.
 - A shell command must exit 0, unless its comment says otherwise: ``cmd  # exit 1: ...``.
 - ``<!-- docs-test: file PATH -->`` right before a block writes it to PATH instead (code
   saved as ``flows.py``, a ``loopml.yaml``); say so in the text, too.

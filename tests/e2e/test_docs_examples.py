@@ -5,6 +5,7 @@ listed with its reason, and a fenced block without a language is refused."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -131,7 +132,37 @@ def test_the_convention_reads_blocks_markers_and_expected_exit_codes(tmp_path: P
         ("python - <<'EOF'\nprint(1)\nEOF", 0),
         ("ls", 0),
     ]
+    assert shell_commands("bash", "curl -d '{\"a\": [\n  1]}'  # it's JSON\nls\n") == [
+        ("curl -d '{\"a\": [\n  1]}'  # it's JSON", 0),
+        ("ls", 0),
+    ]
     assert shell_commands("console", "$ loopml x\noutput\n$ loopml y\n") == [
         ("loopml x", 0),
         ("loopml y", 0),
     ]
+
+
+def test_shell_blocks_share_one_bash_and_a_broken_block_fails(tmp_path: Path) -> None:
+    """Variables and a background job carry from block to block, as in a terminal; a block
+    bash cannot even parse fails the file (it is not skipped silently)."""
+
+    def block(line: int, text: str) -> dict[str, object]:
+        return {"file": "x.md", "line": line, "language": "bash", "text": text}
+
+    def run(*blocks: dict[str, object]) -> subprocess.CompletedProcess[str]:
+        listed = [{"skip": None, "save_as": None, **each} for each in blocks]
+        (tmp_path / "blocks.json").write_text(json.dumps(listed), encoding="utf-8")
+        return subprocess.run(
+            [sys.executable, str(DRIVER), str(tmp_path / "blocks.json")],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+            start_new_session=True,
+        )  # fmt: skip
+
+    done = run(
+        block(1, "sleep 300 &\nSLEEPER=$!\n"),
+        block(5, 'test -n "$SLEEPER"\nkill $SLEEPER && wait $SLEEPER  # exit 143: terminated\n'),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    broken = run(block(1, "echo 'an open quote\n"), block(3, "echo after\n"))
+    assert broken.returncode != 0 and "x.md:1: the shell block failed" in broken.stderr
+    assert "after" not in broken.stdout

@@ -43,12 +43,14 @@ def predictions_command(
     as_json: output.JsonFlag = False,
 ) -> None:
     """Summarise the prediction log of MODEL and show its newest rows, with the labels sent
-    for them (POST /feedback or 'loopml feedback') joined by prediction id.
+    for them (POST /feedback or 'loopml feedback') joined by prediction id, and how right the
+    labelled predictions were: accuracy for a classifier, MAE and RMSE for a regressor.
 
     The log holds what every 'loopml serve' of the model answered (and what a shadow
     scored): prediction id, time, model version, traffic, latency, inputs and prediction.
-    A server stores its log in parts (every --log-roll-seconds, and when it stops), so the
-    newest predictions of a running server may not show yet.
+    A server stores its log in parts (every --log-roll-seconds, 60 by default, and when it
+    stops), so the newest predictions of a running server may not show yet: the summary says
+    how often the running servers store it.
 
     Examples:
 
@@ -56,7 +58,7 @@ def predictions_command(
         loopml monitor predictions cancer --since 1h --traffic canary
         loopml monitor predictions cancer -o log.parquet --json
     """
-    from loopml.serving.log_reader import read_predictions
+    from loopml.serving.log_reader import log_storage, read_predictions
 
     if traffic is not None and traffic not in ("main", "canary", "shadow"):
         raise InvalidInputError(f"--traffic {traffic!r}: expected main, canary or shadow.")
@@ -65,22 +67,26 @@ def predictions_command(
     since_ms = _since(since) if since else None
     with open_client() as client:
         table = read_predictions(model, client, since_ms=since_ms)
-    if traffic is not None and table.num_rows:
-        import pyarrow.compute as pc
+        storage = log_storage(model, client)
+        if traffic is not None and table.num_rows:
+            import pyarrow.compute as pc
 
-        table = table.filter(pc.equal(table["traffic"], traffic))
+            table = table.filter(pc.equal(table["traffic"], traffic))
+        summary = _summary(table)
+        _add_scores(summary["versions"], table, client)
     if out is not None:
         _write(table, out)
-    summary = _summary(table)
     newest = table.slice(max(0, table.num_rows - limit)) if limit else table.slice(0, 0)
     if as_json:
         rows = newest.drop_columns(["inputs"]).to_pylist() if newest.num_rows else []
         for row in rows:
             for key in ("time", "label_time"):
                 row[key] = _iso(row[key])
-        output.print_json({"model": model, **summary, "newest": rows})
+        output.print_json(
+            {"model": model, **summary, "log_storage": storage.as_json(), "newest": rows}
+        )
         return
-    _print(model, summary, newest)
+    _print(model, summary, newest, storage.note())
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -159,6 +165,66 @@ def _summary(table: Any) -> dict[str, Any]:
     }
 
 
+def _add_scores(versions: list[dict[str, Any]], table: Any, client: Any) -> None:
+    """Each version's labelled predictions scored against their labels: ``task``
+    (classification or regression, from the version's signature), ``scored`` (the pairs
+    compared), ``accuracy``, ``mae`` and ``rmse`` (None where they do not apply)."""
+    import pyarrow.compute as pc
+
+    from loopml.serving.label_scores import score_labels, task_of
+
+    labelled = table.filter(pc.is_valid(table["label"])) if table.num_rows else table
+    dtypes: dict[str, str | None] = {}
+    for row in versions:
+        version, traffic = row["model_version"], row["traffic"]
+        mine = pc.and_(
+            pc.equal(labelled["model_version"], version), pc.equal(labelled["traffic"], traffic)
+        )
+        part = labelled.filter(mine)
+        predictions, labels = part["prediction"].to_pylist(), part["label"].to_pylist()
+        if version not in dtypes:
+            dtypes[version] = _output_dtype(version, client)
+        task = task_of(dtypes[version], predictions) if predictions or dtypes[version] else None
+        scores = score_labels(predictions, labels, task) if task is not None else None
+        row.update(
+            task=task,
+            scored=scores.scored if scores is not None else 0,
+            accuracy=scores.accuracy if scores is not None else None,
+            mae=scores.mae if scores is not None else None,
+            rmse=scores.rmse if scores is not None else None,
+        )
+
+
+_COLUMN_DTYPES = {"long": "int64", "integer": "int64", "boolean": "bool", "string": "str"}
+
+
+def _output_dtype(label: str, client: Any) -> str | None:
+    """What the version ``NAME@N`` returns, as its signature says (None: unknown)."""
+    from loopml.core.errors import LoopMLError
+
+    name, _, number = label.rpartition("@")
+    try:
+        signature = client.metadata.get_model_version(name, int(number)).signature or {}
+    except (LoopMLError, ValueError):
+        return None
+    outputs = signature.get("outputs") or {}
+    if outputs.get("kind") == "tensor":
+        return str(outputs.get("dtype") or "") or None
+    columns = outputs.get("columns") or []
+    if len(columns) == 1:
+        kind = str(columns[0].get("type", ""))
+        return _COLUMN_DTYPES.get(kind, "float64" if kind in ("double", "float") else None)
+    return None
+
+
+def _score_text(row: dict[str, Any]) -> str:
+    if row.get("accuracy") is not None:
+        return f"accuracy {row['accuracy']:.3f}"
+    if row.get("mae") is not None:
+        return f"MAE {row['mae']:.4g}, RMSE {row['rmse']:.4g}"
+    return ""
+
+
 def _request_latencies(table: Any) -> dict[tuple[str, str], tuple[float, float, int]]:
     """p50 and p95 latency and the number of requests, by version and traffic: per request
     (every row of a request shares its latency, so counting rows would weigh a 10,000-row
@@ -184,20 +250,31 @@ def _request_latencies(table: Any) -> dict[tuple[str, str], tuple[float, float, 
     return found
 
 
-def _print(model: str, summary: dict[str, Any], newest: Any) -> None:
+def _print(model: str, summary: dict[str, Any], newest: Any, note: str | None) -> None:
     from rich.table import Table
 
     console = output.console()
     if not summary["rows"]:
         console.print(f"No logged predictions of {model} yet.", markup=False)
+        if note:
+            console.print(note, markup=False)
         return
     console.print(
         f"{summary['rows']:,} predictions of {model} from {summary['first']} to "
         f"{summary['last']}; {summary['labelled']:,} labelled.",
         markup=False,
     )
+    if note:
+        console.print(note, markup=False)
     versions = Table(
-        "version", "traffic", "requests", "rows", "labelled", "p50 latency", "p95 latency"
+        "version",
+        "traffic",
+        "requests",
+        "rows",
+        "labelled",
+        "score",
+        "p50 latency",
+        "p95 latency",
     )
     for row in summary["versions"]:
         versions.add_row(
@@ -206,6 +283,7 @@ def _print(model: str, summary: dict[str, Any], newest: Any) -> None:
             f"{row['requests']:,}",
             f"{row['rows']:,}",
             f"{row['labelled']:,}",
+            _score_text(row),
             f"{row['latency_ms_p50']:.2f} ms",
             f"{row['latency_ms_p95']:.2f} ms",
         )

@@ -141,8 +141,10 @@ def serve_command(
     Every request is checked against the version's signature (bad input gets a 4xx naming
     the field); concurrent requests share model calls (micro-batching); when NAME@ALIAS
     moves, the new version is loaded in the background and swapped in without failing a
-    request. Versions with an ONNX variant are served with ONNX Runtime. Docs of every
-    endpoint: http://HOST:PORT/docs. Stop with Ctrl-C.
+    request. Versions with an ONNX variant are served with ONNX Runtime. Once the model is
+    loaded, it prints a curl request for each protocol that fits it (one row of its input
+    example, in the columns of its signature). Docs of every endpoint:
+    http://HOST:PORT/docs. Stop with Ctrl-C.
 
     Examples:
 

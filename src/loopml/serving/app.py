@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -24,7 +24,7 @@ from loopml.core.errors import LoopMLError
 from loopml.core.version import __version__
 from loopml.serving.direct import DirectPredictions
 from loopml.serving.errors import ERROR_CODE_HEADER, error_answer, error_body
-from loopml.serving.holder import ModelHolder
+from loopml.serving.holder import ModelHolder, ServedModel
 from loopml.serving.metrics import RequestMetrics, ServingMetrics
 from loopml.serving.options import ServeOptions
 from loopml.serving.prediction_log import PredictionLog
@@ -45,11 +45,13 @@ def create_app(
     second: ModelSource | None = None,
     prediction_log: PredictionLog | None = None,
     metrics: ServingMetrics | None = None,
+    on_ready: Callable[[ServedModel], None] | None = None,
 ) -> FastAPI:
     """The model server for ``source`` (a registry reference or a bundle), with ``second``
     (another alias of the same model) as the canary or shadow that ``options`` names, and
-    every prediction logged to ``prediction_log``. The app owns the sources and the log from
-    now on: at shutdown, after the last request, it stores the whole log and closes them."""
+    every prediction logged to ``prediction_log``; ``on_ready`` is told when the source's
+    first version is loaded. The app owns the sources and the log from now on: at shutdown,
+    after the last request, it stores the whole log and closes them."""
     options = options or ServeOptions()
     metrics = metrics or ServingMetrics()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loopml-predict")
@@ -58,8 +60,11 @@ def create_app(
     def holder(of: ModelSource) -> ModelHolder:
         return ModelHolder(of, options=options, executor=executor, metrics=metrics)
 
+    main = ModelHolder(
+        source, options=options, executor=executor, metrics=metrics, on_ready=on_ready
+    )
     traffic = Traffic(
-        holder(source),
+        main,
         metrics=metrics,
         split=split if second is not None else None,
         second=holder(second) if second is not None else None,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
@@ -108,7 +108,8 @@ class ServedModel:
 
 
 class ModelHolder:
-    """Holds the current :class:`ServedModel` of a source and keeps it up to date."""
+    """Holds the current :class:`ServedModel` of a source and keeps it up to date;
+    ``on_ready`` is told when the first version is loaded (the server is ready)."""
 
     def __init__(
         self,
@@ -117,11 +118,13 @@ class ModelHolder:
         options: ServeOptions,
         executor: Executor,
         metrics: ServingMetrics,
+        on_ready: Callable[[ServedModel], None] | None = None,
     ) -> None:
         self.source = source
         self.options = options
         self.executor = executor
         self.metrics = metrics
+        self.on_ready = on_ready  # told once, when the first version is loaded
         self.current: ServedModel | None = None
         self.problem: str | None = None  # why nothing (new) could be loaded, for messages
         self.refused: dict[str, str] = {}  # "NAME@N" → why it was not loaded (untrusted code)
@@ -179,6 +182,8 @@ class ModelHolder:
         log.info("serving %s [%s]%s", served.label, served.loaded.variant, was)
         if previous is not None:
             await previous.close()
+        elif self.on_ready is not None:
+            self.on_ready(served)
 
     def _report(self, exc: Exception, what: str) -> None:
         message = exc.message if isinstance(exc, LoopMLError) else f"{type(exc).__name__}: {exc}"

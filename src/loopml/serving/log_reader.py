@@ -12,15 +12,79 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from loopml.core.entities import ArtifactEntry
+from loopml.core.entities import ArtifactEntry, RunStatus
 from loopml.core.hashing import Digest
 from loopml.serving.log_records import FEEDBACK, PREDICTIONS
-from loopml.serving.log_store import serving_runs
+from loopml.serving.log_store import KIND_TAG, SERVER, serving_runs
 from loopml.tracking.client import Client
 
-__all__ = ["read_feedback", "read_predictions"]
+__all__ = ["LogStorage", "log_storage", "read_feedback", "read_predictions"]
+
+ROLL_PARAM = "log_roll_seconds"  # the server run's param: its --log-roll-seconds
+
+
+@dataclass(frozen=True)
+class LogStorage:
+    """How a model's servers store its log: ``running`` servers (their newest predictions are
+    not stored yet) and how often they store it (``roll_seconds``: the longest of the running
+    servers', else the newest server's; None when no server ever logged)."""
+
+    servers: int
+    running: int
+    roll_seconds: float | None
+
+    def note(self) -> str | None:
+        """What a reader of the log should know about what is not in it yet."""
+        if self.roll_seconds is None:
+            return None
+        every = (
+            f"Servers store the log every {self.roll_seconds:g} s (--log-roll-seconds) and "
+            "when they stop"
+        )
+        if self.running == 0:
+            return f"{every}; none is running now."
+        which = "1 server is" if self.running == 1 else f"{self.running} servers are"
+        whose = "its" if self.running == 1 else "their"
+        return (
+            f"{every}; {which} still running, so {whose} newest predictions (up to "
+            f"{self.roll_seconds:g} s) may not be here yet."
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "servers": self.servers,
+            "running": self.running,
+            "roll_seconds": self.roll_seconds,
+            "note": self.note(),
+        }
+
+
+def log_storage(model: str, client: Client) -> LogStorage:
+    """The servers of ``model`` that log (every ``loopml serve`` is a run) and their settings;
+    a server whose run stopped beating (killed) does not count as running."""
+    from loopml.core.ids import now_ms
+    from loopml.tracking.heartbeat import lapse_seconds, lost_for_ms
+
+    servers = [run for run in serving_runs(client, model) if run.tags.get(KIND_TAG) == SERVER]
+    now, lapse = now_ms(), lapse_seconds()
+    running = [
+        run
+        for run in servers
+        if run.status == RunStatus.RUNNING and lost_for_ms(run, now, lapse) is None
+    ]
+    rolls = [_seconds(run.params.get(ROLL_PARAM)) for run in (running or servers[-1:])]
+    known = [seconds for seconds in rolls if seconds is not None]
+    return LogStorage(len(servers), len(running), max(known) if known else None)
+
+
+def _seconds(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
 
 
 def read_predictions(

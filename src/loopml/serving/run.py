@@ -25,10 +25,12 @@ from loopml.core.errors import ConfigError, InvalidInputError, NotFoundError
 from loopml.core.refs import parse_model_ref
 from loopml.serving.app import create_app
 from loopml.serving.connections import LIMITS_ENV, PROTOCOL, ConnectionLimits
+from loopml.serving.holder import ServedModel
 from loopml.serving.log_store import SERVER, TARGET_TAG, RunSink, spool_root, start_log_run
 from loopml.serving.metrics import MULTIPROCESS_ENV, ServingMetrics
 from loopml.serving.options import ServeOptions
 from loopml.serving.prediction_log import PredictionLog
+from loopml.serving.request_examples import example_requests
 from loopml.serving.sources import BundleSource, ModelSource, RegistrySource, is_bundle
 from loopml.serving.split import parse_split
 from loopml.tracking.client import Client
@@ -46,9 +48,12 @@ ENV_TARGET = "LOOPML_SERVE_TARGET"
 ENV_OPTIONS = "LOOPML_SERVE_OPTIONS"
 ENV_LOG_LEVEL = "LOOPML_SERVE_LOG_LEVEL"
 ENV_RUN_ID = "LOOPML_SERVE_RUN_ID"
+ENV_URL = "LOOPML_SERVE_URL"
+ANNOUNCED = "announced"  # in a multi-worker server's metrics folder: a worker printed the example
 KEEP_ALIVE_SECONDS = 15
 GRACEFUL_SHUTDOWN_SECONDS = 10
 FACTORY = "loopml.serving.run:app_from_environment"
+log = logging.getLogger("loopml.serving")
 
 
 def open_source(target: str, *, prefer_onnx: bool = True, trust_code: bool = False) -> ModelSource:
@@ -106,8 +111,17 @@ def second_source(source: ModelSource, options: ServeOptions) -> RegistrySource 
     )
 
 
-def build_app(target: str, options: ServeOptions, run_id: str | None) -> FastAPI:
-    """The app of one server process: its sources, and its log into run ``run_id``."""
+def build_app(
+    target: str,
+    options: ServeOptions,
+    run_id: str | None,
+    *,
+    url: str | None = None,
+    announce_once_in: str | None = None,
+) -> FastAPI:
+    """The app of one server process: its sources, and its log into run ``run_id``. With
+    ``url``, it prints requests that fit the model once it is loaded (one worker of several:
+    the first to create the marker in the folder ``announce_once_in``)."""
     source = open_source(target, prefer_onnx=options.prefer_onnx, trust_code=options.trust_code)
     second = second_source(source, options)
     metrics = ServingMetrics()
@@ -123,9 +137,35 @@ def build_app(target: str, options: ServeOptions, run_id: str | None) -> FastAPI
             stuck_seconds=options.log_stuck_seconds,
             metrics=metrics.log,
         )
+    on_ready = _announcer(url, announce_once_in) if url else None
     return create_app(
-        source, options, second=second, prediction_log=prediction_log, metrics=metrics
+        source,
+        options,
+        second=second,
+        prediction_log=prediction_log,
+        metrics=metrics,
+        on_ready=on_ready,
     )
+
+
+def _announcer(url: str, once_in: str | None) -> Callable[[ServedModel], None]:
+    """Prints, when the model is ready, ``curl`` requests that fit it (see request_examples)."""
+
+    def announce(served: ServedModel) -> None:
+        if once_in is not None:
+            try:
+                os.close(os.open(os.path.join(once_in, ANNOUNCED), os.O_CREAT | os.O_EXCL))
+            except OSError:  # another worker did (or the folder is gone): no second copy
+                return
+        example = served.loaded.input_example
+        lines = example_requests(served.spec, example, url=url, name=served.name)
+        if lines:
+            what = "a row of its input example" if example else "placeholder values"
+            log.info(
+                "ready. Requests that fit %s (%s):\n  %s", served.label, what, "\n  ".join(lines)
+            )
+
+    return announce
 
 
 def app_from_environment() -> FastAPI:
@@ -135,7 +175,13 @@ def app_from_environment() -> FastAPI:
     target = os.environ.get(ENV_TARGET)
     if not target:
         raise InvalidInputError(f"{ENV_TARGET} is not set; start workers with 'loopml serve'.")
-    return build_app(target, options, os.environ.get(ENV_RUN_ID) or None)
+    return build_app(
+        target,
+        options,
+        os.environ.get(ENV_RUN_ID) or None,
+        url=os.environ.get(ENV_URL) or None,
+        announce_once_in=os.environ.get(MULTIPROCESS_ENV) or None,
+    )
 
 
 @dataclass(frozen=True)
@@ -268,8 +314,9 @@ def _run_uvicorn(
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
         "http": PROTOCOL,
     }
+    url = f"http://{_reachable(host)}:{port}"
     if workers <= 1:
-        config = uvicorn.Config(build_app(target, options, run_id), **common)
+        config = uvicorn.Config(build_app(target, options, run_id, url=url), **common)
         limits.attach(config)
         uvicorn.Server(config).run()
         return
@@ -280,6 +327,7 @@ def _run_uvicorn(
             ENV_OPTIONS: options.to_json(),
             ENV_LOG_LEVEL: log_level,
             ENV_RUN_ID: run_id or "",
+            ENV_URL: url,
             MULTIPROCESS_ENV: metrics_dir,
             LIMITS_ENV: limits.to_json(),
         }
@@ -288,6 +336,15 @@ def _run_uvicorn(
         uvicorn.run(FACTORY, factory=True, workers=workers, **common)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _reachable(host: str) -> str:
+    """The host to put in a URL for this machine: a wildcard address is reached on loopback."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
 
 
 def _log_to_stderr(level: str) -> None:

@@ -63,6 +63,7 @@ class LoadedModel:
     signature: Mapping[str, Any] | None
     predictor: Any
     allow_missing: bool  # may null / NaN reach it?
+    input_example: Mapping[str, Any] | None = None  # as stored: {"columns", "data"} or {"inputs"}
 
     @property
     def label(self) -> str:
@@ -157,6 +158,7 @@ class RegistrySource:
             digest=record.tree_digest,
             signature=record.signature,
             predictor=opened.model,
+            input_example=opened.input_example,
         )
 
     def close(self) -> None:
@@ -235,6 +237,11 @@ class BundleSource:
         return self._loaded(manifest, NATIVE, predictor)
 
     def _loaded(self, manifest: Mapping[str, Any], variant: str, predictor: Any) -> LoadedModel:
+        example_file = manifest.get("input_example")
+        example = None
+        if example_file:
+            path = self.folder / MODEL_DIR / str(example_file)
+            example = json.loads(path.read_text(encoding="utf-8"))
         return _loaded(
             name=self._name,
             version=self._version,
@@ -243,6 +250,7 @@ class BundleSource:
             digest=self._digest,
             signature=manifest.get("signature"),
             predictor=predictor,
+            input_example=example,
         )
 
     def close(self) -> None:
