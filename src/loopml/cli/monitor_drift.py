@@ -118,7 +118,7 @@ def drift_command(
     if html is not None:
         _write_html(report, html)
     if as_json:
-        output.print_json(report.to_dict())
+        output.print_json(report.to_dict(bins=True))
     else:
         _print(report, html)
     if report.drifted:
