@@ -69,8 +69,9 @@ class TableSource:
             return self.table.column(name)
         import pyarrow.parquet as pq
 
-        try:
-            return pq.read_table(self.path, columns=[name], use_threads=False).column(0)
+        try:  # ParquetFile, not read_table: that one imports pyarrow.dataset and pandas
+            with pq.ParquetFile(self.path) as parquet:
+                return parquet.read(columns=[name], use_threads=False).column(0)
         except (pa.ArrowException, OSError) as exc:
             raise TableFormatError(
                 f"{self.path}: column '{name}' cannot be read ({exc}); the file is truncated "
