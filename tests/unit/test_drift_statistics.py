@@ -189,6 +189,8 @@ def test_few_valued_numbers_are_compared_as_categories_and_free_text_is_not_test
     by_name = {c.column: c for c in compare(*_sources(ref, cur)).features}
     assert by_name["year"].method == "chi_square"
     assert by_name["id"].kind is ColumnKind.TEXT and by_name["id"].method is None
+    asked = compare(*_sources(ref, cur), DriftOptions(methods={"year": "ks"})).features[0]
+    assert asked.method == "ks"  # a test asked for by name is the one used
 
 
 def test_prediction_drift_is_judged_apart_from_the_features() -> None:

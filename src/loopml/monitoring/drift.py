@@ -314,7 +314,9 @@ def _numeric(
     )  # fmt: skip
     if n == 0:
         return replace(blank, note="not tested: no value present on a side")
-    if kind is ColumnKind.NUMERIC and few_values(ref.values, FEW_VALUES):
+    explicit = options.methods.get(name)
+    few = kind is ColumnKind.NUMERIC and explicit not in _NUMERIC_ONLY
+    if few and few_values(ref.values, FEW_VALUES):  # codes, years, counts: compared as categories
         counted = (number_counts(ref.values), ref.missing), (number_counts(cur.values), cur.missing)
         return replace(_categorical(name, kind, *counted, options), kind=kind)
     method = _method(name, kind, n, options)
