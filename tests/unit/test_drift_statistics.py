@@ -4,6 +4,7 @@ false-positive rate on samples of one distribution, known shifts, missing values
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -13,7 +14,7 @@ from scipy import stats
 from loopml.core.errors import InvalidInputError
 from loopml.monitoring import statistics
 from loopml.monitoring.drift import DriftOptions, compare
-from loopml.monitoring.references import TableSource
+from loopml.monitoring.references import TableSource, open_table
 from loopml.monitoring.samples import ColumnKind
 
 
@@ -231,3 +232,27 @@ def test_a_constant_reference_is_compared_without_dividing_by_zero() -> None:
     column = report.features[0]
     assert column.method == "chi_square" or math.isfinite(column.statistic or 0.0)
     assert column.drifted
+
+
+def test_parquet_files_read_column_by_column_give_the_same_report(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(11)
+    sides = []
+    for name, shift in (("ref", 0.0), ("cur", 0.4)):
+        values = rng.normal(shift, 1, 3_000)
+        table = pa.table(
+            {
+                "x": pa.array(values, mask=rng.random(3_000) < 0.05),
+                "c": pa.array(rng.choice(["a", "b", "c"], 3_000)).dictionary_encode(),
+                "t": pa.array(np.datetime64("2025-01-01", "s") + (values * 3600).astype(int)),
+            }
+        )
+        pq.write_table(table, tmp_path / f"{name}.parquet", row_group_size=700)  # chunked reads
+        sides.append(table)
+    from_files = compare(open_table(tmp_path / "ref.parquet"), open_table(tmp_path / "cur.parquet"))
+    in_memory = compare(TableSource.in_memory(sides[0]), TableSource.in_memory(sides[1]))
+    assert [c.to_dict(bins=True) for c in from_files.features] == [
+        c.to_dict(bins=True) for c in in_memory.features
+    ]
+    assert from_files.drifted_features == ["x", "t"]
