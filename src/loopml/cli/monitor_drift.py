@@ -45,6 +45,7 @@ def drift_command(
     method: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="[COLUMN=]METHOD",
             help="A test for every column it applies to (ks, wasserstein, chi_square, psi, "
             "jensen_shannon), or for one column: COLUMN=METHOD. Repeatable.",
         ),
@@ -52,14 +53,18 @@ def drift_command(
     threshold: Annotated[
         list[str] | None,
         typer.Option(
-            help="METHOD=VALUE: the significance level of ks and chi_square (default 0.05), "
+            metavar="METHOD=VALUE",
+            help="The significance level of ks and chi_square (default 0.05), "
             "the distance from which wasserstein, psi, jensen_shannon flag drift (0.1). "
             "Repeatable.",
         ),
     ] = None,
     correction: Annotated[
         str,
-        typer.Option(help="Adjust p-values for testing many columns: none, bonferroni or bh."),
+        typer.Option(
+            metavar="none|bonferroni|bh",
+            help="Adjust p-values for testing many columns: none, bonferroni or bh.",
+        ),
     ] = "none",
     drift_share: Annotated[
         float,
