@@ -29,11 +29,14 @@ def installed_version(venv: Path, distribution: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def ensure_installed(venv: Path, spec: str, distribution: str, *, option: str) -> str:
+def ensure_installed(
+    venv: Path, spec: str, distribution: str, *, option: str, also: tuple[str, ...] = ()
+) -> str:
     """Create ``venv`` and pip-install ``spec`` (``"zenml[local]==0.98.0"``) there unless it
     already has a matching ``distribution`` (``3.67.*`` matches 3.67.1); its version.
 
-    ``option`` names the command-line flag that picks another spec, for the error message.
+    ``option`` names the command-line flag that picks another spec, for the error message;
+    ``also`` are more requirements installed with it (a missing or too new dependency).
     """
     version = installed_version(venv, distribution)
     pinned = spec.partition("==")[2]
@@ -46,7 +49,7 @@ def ensure_installed(venv: Path, spec: str, distribution: str, *, option: str) -
     log_path = venv / "pip-install.log"
     with log_path.open("w") as log_file:
         done = subprocess.run(
-            [str(venv_python(venv)), "-m", "pip", "install", "--quiet", spec],
+            [str(venv_python(venv)), "-m", "pip", "install", "--quiet", spec, *also],
             stdout=log_file,
             stderr=subprocess.STDOUT,
             check=False,

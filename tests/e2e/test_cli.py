@@ -48,6 +48,7 @@ HELP_COMMANDS = [
     ["models", "alias", "set"],
     ["models", "register"],
     ["package"],
+    ["monitor", "drift"],
 ]
 
 

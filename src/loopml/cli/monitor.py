@@ -10,12 +10,16 @@ from typing import Annotated, Any
 import typer
 
 from loopml.cli import output
+from loopml.cli.monitor_drift import drift_command
 from loopml.cli.resolve import open_client
 from loopml.core.errors import InvalidInputError
 from loopml.core.ids import format_ms, now_ms
 
 app = typer.Typer(
-    help="Look at what served models saw and answered: the prediction log, with labels.",
+    help=(
+        "Look at what served models saw and answered (the prediction log, with labels), "
+        "and whether data drifted from a reference."
+    ),
     no_args_is_help=True,
 )
 _AGO = re.compile(r"^(?P<count>\d+(\.\d+)?)(?P<unit>[smhd])$")
@@ -300,3 +304,6 @@ def _print(model: str, summary: dict[str, Any], newest: Any, note: str | None) -
                 "" if row["label"] is None else output.escape(row["label"]),
             )
         console.print(rows)
+
+
+app.command("drift")(drift_command)

@@ -1,0 +1,12 @@
+"""Monitoring: is the data a model sees still like the data it was trained on?
+
+``loopml.monitoring.drift.compare(reference, current)`` tests every column (statistics in
+``statistics.py``, by SciPy), ``references.py`` finds the tables (a file, a dataset version,
+or a model version's training data), ``drift_html.py`` renders an offline report. The CLI is
+``loopml monitor drift``.
+
+>>> from loopml.monitoring.drift import compare  # doctest: +SKIP
+>>> from loopml.monitoring.references import open_table  # doctest: +SKIP
+>>> compare(open_table("train.csv"), open_table("today.csv")).drifted  # doctest: +SKIP
+False
+"""
