@@ -57,9 +57,10 @@ def gc_command(
     """Find what nothing references in the artifact store: blobs and packs no run, dataset
     version, model version or lineage edge names, and the leftovers of killed writes (.part
     files, unfinished packs, scratch folders; also loopml's folders in the system temp folder
-    whose process has ended). Lists them; --apply removes them. Also sends the metrics and
-    tags that crashed processes left unsent in their spool, and removes spooled batches that
-    cannot be sent (their run is gone) once older than --grace.
+    whose process has ended). Lists them; --apply removes them.
+
+    Also sends the metrics and tags that crashed processes left unsent in their spool, and
+    removes spooled batches that cannot be sent (their run is gone) once older than --grace.
 
     Safe beside running writers: nothing younger than --grace is removed, and references are
     read again just before removing. Works on local and S3 artifact stores; run it where the

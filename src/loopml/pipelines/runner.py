@@ -430,7 +430,7 @@ def step_output(
     the pipeline run ``run_id`` — read back as an object (how a pipeline's model reaches the
     registry: ``step_output(run_id, "train")``). ``trust_code`` as for :func:`run`."""
     registry = (materializers or Materializers.default()).trusting_code(trust_code)
-    with client_scope(client) as active:
+    with client_scope(client, create=False) as active:
         step = active.get_run(run_id)
         if call is not None:
             if "'" in call:
@@ -468,7 +468,7 @@ def rerun(
     params and the same dataset versions (even where it said ``@latest``)."""
     from loopml.pipelines.loading import load_pipeline, parse_params
 
-    with client_scope(client) as active:
+    with client_scope(client, create=False) as active:
         original = active.get_run(run_id)
         ref = original.tags.get(REF_TAG)
         if ref is None:
