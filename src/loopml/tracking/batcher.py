@@ -271,8 +271,6 @@ class Batcher:
                 else:
                     self._forget_oldest()
                     self._backoff = _FIRST_BACKOFF
-                    if batch.run_id in self._watched:
-                        self._watched[batch.run_id] = time.monotonic()
                     continue
             if time.time() < batch.deadline:  # wait for the store to come back
                 self._retry_at = time.monotonic() + self._backoff
@@ -287,7 +285,8 @@ class Batcher:
         self._errors.append(error)
 
     def _beat(self) -> None:
-        """Mark watched runs alive when no stored batch did so for ``heartbeat_seconds``."""
+        """Mark watched runs alive every ``heartbeat_seconds`` (a stored batch may not: the
+        store marks a run alive by a batch only now and then)."""
         now = time.monotonic()
         due = [
             r for r, at in list(self._watched.items()) if now - at >= self._limits.heartbeat_seconds
