@@ -12,10 +12,12 @@ import typer
 from loopml.cli import output
 from loopml.cli.data_views import format_size
 from loopml.cli.resolve import open_client
+from loopml.cli.spool import spool_document, spool_lines
 from loopml.core.errors import ConfigError, InvalidInputError
 from loopml.stores.artifacts.base import StoredObject
 from loopml.stores.gc import CollectionPlan, Totals, collect, plan_collection
 from loopml.stores.scratch import list_system_scratch, remove_system_scratch
+from loopml.tracking.spool_recovery import recover_spools
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -57,6 +59,9 @@ def gc_command(
     files, unfinished packs, scratch folders; also loopml's folders in the system temp folder
     whose process has ended). Lists them; --apply removes them.
 
+    Also sends the metrics and tags that crashed processes left unsent in their spool, and
+    removes spooled batches that cannot be sent (their run is gone) once older than --grace.
+
     Safe beside running writers: nothing younger than --grace is removed, and references are
     read again just before removing. Works on local and S3 artifact stores; run it where the
     stores are, not through LOOPML_SERVER_URL.
@@ -76,6 +81,12 @@ def gc_command(
                 "the server's machine with LOOPML_STORE_URI and LOOPML_ARTIFACT_URI set to the "
                 "server's stores; it is safe beside the running server."
             )
+        spooled = recover_spools(
+            client.batcher.spool_root,
+            client.metadata,
+            remove_older_than=grace_seconds,
+            dry_run=not apply,
+        )
         plan = plan_collection(client.metadata, client.artifacts, grace_seconds=grace_seconds)
         scratch = [item for item in list_system_scratch() if item.mtime <= plan.cutoff]
         removed = None
@@ -86,8 +97,11 @@ def gc_command(
                 removed = removed.plus(item)
         store = output.redact_uri(client.artifacts.uri)
     if as_json:
-        output.print_json(_document(plan, scratch, removed, store, grace_seconds))
+        document = _document(plan, scratch, removed, store, grace_seconds)
+        output.print_json({**document, "spool": spool_document(spooled)})
         return
+    for line in spool_lines(spooled, dry_run=not apply):
+        output.console().print(line, markup=False)
     _print_plan(plan, scratch, removed, store, grace)
 
 

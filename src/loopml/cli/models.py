@@ -10,6 +10,7 @@ import typer
 
 from loopml.cli import output
 from loopml.cli.resolve import open_client
+from loopml.cli.trust import STEP_TRUST_CODE_OPTION
 from loopml.core.entities import AliasChange, ModelVersion, RegisteredModel
 from loopml.core.ids import format_ms
 
@@ -128,6 +129,7 @@ def register_command(
     alias: Annotated[
         str | None, typer.Option("--alias", "-a", help="Point this alias at the new version.")
     ] = None,
+    trust_code: Annotated[bool, STEP_TRUST_CODE_OPTION] = False,
     as_json: output.JsonFlag = False,
 ) -> None:
     """Register a pipeline's output as the next version of NAME.
@@ -147,7 +149,7 @@ def register_command(
     example = _read_example(input_example) if input_example is not None else None
     with open_client() as client:
         run = resolve_run(client, run_id)
-        model = step_output(run.id, step, client=client)
+        model = step_output(run.id, step, client=client, trust_code=trust_code)
         version = register(name, model, input_example=example, run=run.id, onnx=onnx,
                            description=description, client=client)  # fmt: skip
         if alias is not None:

@@ -9,6 +9,7 @@ import typer
 
 from loopml.cli import output
 from loopml.cli.resolve import open_client
+from loopml.cli.trust import STEP_TRUST_CODE_OPTION
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -74,6 +75,7 @@ def run_command(
     executor: ExecutorOption = None,
     workers: WorkersOption = None,
     ray_address: RayAddressOption = None,
+    trust_code: Annotated[bool, STEP_TRUST_CODE_OPTION] = False,
     as_json: output.JsonFlag = False,
 ) -> None:
     """Plan and run a pipeline; print each step (cached or run) and its time.
@@ -116,6 +118,7 @@ def run_command(
             executor=executor,
             workers=workers,
             ray_address=ray_address,
+            trust_code=trust_code,
         )
     _print_run(result, as_json=as_json)
 
@@ -132,6 +135,7 @@ def rerun_command(
     executor: ExecutorOption = None,
     workers: WorkersOption = None,
     ray_address: RayAddressOption = None,
+    trust_code: Annotated[bool, STEP_TRUST_CODE_OPTION] = False,
     as_json: output.JsonFlag = False,
 ) -> None:
     """Reproduce a pipeline run: the same pipeline, params and dataset versions (a ref like
@@ -155,6 +159,7 @@ def rerun_command(
             executor=executor,
             workers=workers,
             ray_address=ray_address,
+            trust_code=trust_code,
         )
     _print_run(result, as_json=as_json)
 

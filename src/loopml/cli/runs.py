@@ -383,28 +383,37 @@ def gc_runs(
 ) -> None:
     """Close runs whose process died: RUNNING runs whose heartbeat lapsed become KILLED,
     ended at their last heartbeat. A live run heartbeats every 30 s; `loopml server` does
-    this by itself every minute.
+    this by itself every minute. Then send the metrics and tags that dead processes left
+    unsent in their spool (.loopml/cache/spool).
 
     Examples:
 
         loopml runs gc --dry-run
         loopml runs gc --older-than 1h --json
     """
+    from loopml.cli.spool import spool_document, spool_lines
+    from loopml.tracking.spool_recovery import recover_spools
+
     lapse = parse_age(older_than) if older_than is not None else lapse_seconds()
     with open_client() as client:
         runs = client.metadata.close_lapsed_runs(int(lapse * 1000), dry_run=dry_run)
         names = ExperimentNames(client)
         experiment_names = {run.experiment_id: names(run.experiment_id) for run in runs}
+        # after closing: a resent batch must not count as a sign of life of its dead run
+        spooled = recover_spools(client.batcher.spool_root, client.metadata, dry_run=dry_run)
     if as_json:
         output.print_json(
             {
                 "dry_run": dry_run,
                 "older_than_seconds": lapse,
                 "runs": [_run_dict(r, experiment_names[r.experiment_id]) for r in runs],
+                "spool": spool_document(spooled),
             }
         )
         return
     out = output.console()
+    for line in spool_lines(spooled, dry_run=dry_run):
+        out.print(line, markup=False)
     if not runs:
         out.print("No run has a lapsed heartbeat.")
         return

@@ -10,6 +10,7 @@ import typer
 from loopml.cli import output
 from loopml.cli.pipeline import ExecutorOption, RayAddressOption, WorkersOption
 from loopml.cli.resolve import open_client
+from loopml.cli.trust import STEP_TRUST_CODE_OPTION
 from loopml.core.errors import InvalidInputError
 
 _KINDS = "uniform:LOW:HIGH, loguniform:LOW:HIGH, int:LOW:HIGH or choice:A,B,C"
@@ -48,6 +49,7 @@ def tune_command(
     executor: ExecutorOption = None,
     workers: WorkersOption = None,
     ray_address: RayAddressOption = None,
+    trust_code: Annotated[bool, STEP_TRUST_CODE_OPTION] = False,
     as_json: output.JsonFlag = False,
 ) -> None:
     """Tune a pipeline's params (Optuna, TPE): every trial runs the pipeline — steps whose
@@ -92,6 +94,7 @@ def tune_command(
             executor=executor,
             workers=workers,
             ray_address=ray_address,
+            trust_code=trust_code,
         )
     if as_json:
         output.print_json(

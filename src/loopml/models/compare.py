@@ -22,7 +22,7 @@ def diff(a: str, b: str, *, client: Client | None = None) -> dict[str, Any]:
     ``metrics`` and ``params`` (every key of either, with both values and, for metrics, the
     delta b − a), ``datasets``/``requirements`` (added and removed), ``signature`` (changed
     or not, and the column/shape differences), ``flavor``."""
-    with client_scope(client) as active:
+    with client_scope(client, create=False) as active:
         first, second = resolve(a, active), resolve(b, active)
         params = [_params(active, version) for version in (first, second)]
     return {

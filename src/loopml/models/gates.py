@@ -51,7 +51,7 @@ def gate(
     no comparison. A check that fails makes the result fail; bad input (an unknown column, a
     dataset that does not exist) raises instead and stores nothing, and so does a version
     whose loading runs code it names, unless ``trust_code`` (UntrustedCodeError)."""
-    with client_scope(client) as active:
+    with client_scope(client, create=False) as active:
         challenger = resolve(ref, active)
         data = _evaluation_data(policy, active)
         opened = open_version(challenger, active, trust_code=trust_code)

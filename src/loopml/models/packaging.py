@@ -82,7 +82,7 @@ def package(
     target = Path(os.path.abspath(out))  # so that '.' has a name and a parent
     _check_out(target)
     _check_options(image=image, replicas=replicas)
-    with client_scope(client) as active:
+    with client_scope(client, create=False) as active:
         version = resolve(ref, active)
         spec = DeploymentSpec(
             model=version.model,

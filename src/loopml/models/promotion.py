@@ -45,7 +45,7 @@ def promote(
     check_alias(alias)
     if force and not reason.strip():
         raise InvalidInputError("A forced promotion needs a reason (--reason), kept in history.")
-    with client_scope(client) as active:
+    with client_scope(client, create=False) as active:
         version = resolve(ref, active)
         rules = _policy(policy, active)
         deadline = time.monotonic() + max(wait, 0.0)
@@ -71,7 +71,7 @@ def promote(
 
 def approve(ref: str, *, comment: str = "", client: Client | None = None) -> ModelApproval:
     """Record the caller's approval of the version ``ref`` names for promotion."""
-    with client_scope(client) as active:
+    with client_scope(client, create=False) as active:
         version = resolve(ref, active)
         return active.metadata.add_model_approval(
             version.model, version.version, actor=local_user(), comment=comment

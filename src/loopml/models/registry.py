@@ -173,7 +173,7 @@ def resolve(ref: str | ModelRef, client: Client) -> ModelVersion:
 
 def get(ref: str, *, client: Client | None = None) -> ModelVersion:
     """The registered version ``ref`` names (its record, not the model)."""
-    with client_scope(client) as active:
+    with client_scope(client, create=False) as active:
         return resolve(ref, active)
 
 
@@ -191,7 +191,7 @@ def load(
     loads only with ``trust_code`` (and a warning); otherwise UntrustedCodeError."""
     if variant not in (None, ONNX_FOLDER):
         raise InvalidInputError(f"Unknown model variant {variant!r}; the one there is: onnx.")
-    with client_scope(client) as active:
+    with client_scope(client, create=False) as active:
         version = resolve(ref, active)
         return open_version(version, active, variant=variant, trust_code=trust_code).model
 
@@ -259,7 +259,7 @@ def set_alias(
     """Point ``name@alias`` at ``version`` (None removes the alias); the move is recorded in
     the alias's history with who, when and ``reason``."""
     check_alias(alias)
-    with client_scope(client) as active:
+    with client_scope(client, create=False) as active:
         return active.metadata.set_model_alias(
             name, alias, version, actor=local_user(), reason=reason
         )
@@ -272,7 +272,7 @@ def rollback(
     again goes further back (a rollback undoes a move; it is not itself undone by the next
     one); removing the alias starts its history afresh."""
     check_alias(alias)
-    with client_scope(client) as active:
+    with client_scope(client, create=False) as active:
         stack = previous_versions(active.metadata.list_alias_history(name, alias))
         if len(stack) < 2:
             raise InvalidInputError(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from loopml.core.entities import DatasetVersion, Run
-from loopml.core.errors import BackendUnavailableError, InvalidInputError
+from loopml.core.errors import BackendUnavailableError, InvalidInputError, UntrustedCodeError
 from loopml.core.hashing import Digest
 from loopml.pipelines.definitions import Step
 from loopml.pipelines.materializers import Materializers
@@ -53,7 +53,8 @@ class StepJob:
 @dataclass(frozen=True)
 class StepOutcome:
     """What an attempt did. ``error`` is set when it failed; ``retryable`` is False when a
-    retry cannot help (the output has no materializer); ``infrastructure`` is True when the
+    retry cannot help (the output has no materializer, an input needs ``trust_code``: then
+    ``untrusted``); ``infrastructure`` is True when the
     step's own code did not fail but the stores were unreachable for longer than the retry
     budget (loading its inputs, storing its output or its log). ``log`` holds the step's log
     when it could not be stored, for the driver to store once the store is back."""
@@ -66,6 +67,7 @@ class StepOutcome:
     retryable: bool = True
     infrastructure: bool = False
     log: str | None = None
+    untrusted: bool = False  # an input needs trust_code to load
 
 
 def run_step(client: Client, job: StepJob, values: dict[str, Any] | None = None) -> StepOutcome:
@@ -107,6 +109,10 @@ def _call(client: Client, job: StepJob, values: dict[str, Any] | None, path: Pat
             write_exception(log, exc)
             if inputs is None and isinstance(exc, BackendUnavailableError):
                 raise  # the inputs could not be loaded: not the step's failure
+            if inputs is None and isinstance(exc, UntrustedCodeError):
+                # an input that may not load without trust_code will not load on a retry either
+                error = f"Step {job.call!r} cannot load an input: {exc.message}"
+                return StepOutcome(error=error, retryable=False, untrusted=True)
             return StepOutcome(error=f"{type(exc).__name__}: {exc}")
     try:
         output, materializer = _store(client, job, value)

@@ -20,7 +20,7 @@ import json
 import math
 import typing
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -189,24 +189,25 @@ class PolarsMaterializer:
 
 @dataclass(frozen=True)
 class SklearnMaterializer:
-    """scikit-learn estimators → ``model.skops`` (never pickle). The types skops does not trust
-    by default are recorded in ``trusted.json`` when the model is written, and loading trusts
-    exactly those: nothing to confirm by hand, and nothing else gets in."""
+    """scikit-learn estimators → ``model.skops`` (never pickle). Reading builds only the types
+    skops trusts by default and loopml's allowlist (:mod:`loopml.core.skops_files`), decided
+    from the file itself; any other type needs ``trust_code`` (``--trust-code``). A
+    ``trusted.json`` that older versions wrote beside the file is never read: whoever can write
+    to the artifact store could forge it."""
 
     name: str = "sklearn"
+    trust_code: bool = False
 
     def handles(self, value_type: type) -> bool:
         return "sklearn.base.BaseEstimator" in _qualified(value_type)
 
     def write(self, value: Any, folder: Path) -> None:
-        sio = _skops()
-        sio.dump(value, folder / "model.skops")
-        trusted = sio.get_untrusted_types(file=folder / "model.skops")
-        (folder / "trusted.json").write_text(json.dumps(sorted(trusted)), encoding="utf-8")
+        _skops().dump(value, folder / "model.skops")
 
     def read(self, folder: Path) -> Any:
-        trusted = json.loads((folder / "trusted.json").read_text(encoding="utf-8"))
-        return _skops().load(folder / "model.skops", trusted=trusted)
+        from loopml.core.skops_files import load_skops
+
+        return load_skops(folder / "model.skops", trust_code=self.trust_code)
 
 
 def _skops() -> Any:
@@ -227,7 +228,9 @@ class Materializers:
         self._items: list[Materializer] = list(materializers)
 
     @classmethod
-    def default(cls) -> Materializers:
+    def default(cls, *, trust_code: bool = False) -> Materializers:
+        """The built-in materializers; ``trust_code`` lets the scikit-learn one build types
+        outside loopml's allowlist (building them can run code)."""
         from loopml.pipelines.datasets import DatasetVersionMaterializer
 
         return cls(
@@ -237,9 +240,16 @@ class Materializers:
                 ArrowMaterializer(),
                 PandasMaterializer(),
                 PolarsMaterializer(),
-                SklearnMaterializer(),
+                SklearnMaterializer(trust_code=trust_code),
                 DatasetVersionMaterializer(),
             ]
+        )
+
+    def trusting_code(self, trust_code: bool) -> Materializers:
+        """These materializers, with the built-in scikit-learn one trusting code or not."""
+        return Materializers(
+            replace(item, trust_code=trust_code) if isinstance(item, SklearnMaterializer) else item
+            for item in self._items
         )
 
     def register(self, materializer: Materializer) -> None:

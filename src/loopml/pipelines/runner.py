@@ -26,7 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from loopml.core.entities import Run, RunStatus
-from loopml.core.errors import BackendUnavailableError, InvalidInputError, StepFailedError
+from loopml.core.errors import (
+    BackendUnavailableError,
+    InvalidInputError,
+    StepFailedError,
+    UntrustedCodeError,
+)
 from loopml.core.hashing import Digest
 from loopml.core.refs import format_dataset_ref
 from loopml.core.retry import ENV_RETRY_BUDGET_S
@@ -113,6 +118,7 @@ def run(
     workers: int | None = None,
     ray_address: str | None = None,
     on_step: Callable[[StepResult], None] | None = None,
+    trust_code: bool = False,
 ) -> PipelineRun:
     """Run a pipeline (planned with ``params``) or a plan on an executor.
 
@@ -123,7 +129,9 @@ def run(
     data of the original run); the versions used are recorded in the tag ``loopml.datasets``.
     ``executor`` is ``"local"`` (default, or ``LOOPML_EXECUTOR``), ``"process"`` (``workers``
     processes), ``"ray"`` (at ``ray_address``) or an open :class:`Executor`. ``on_step`` is
-    called with each step's result as it finishes (for progress displays).
+    called with each step's result as it finishes (for progress displays). ``trust_code``
+    lets step outputs load that build types outside loopml's allowlist (scikit-learn models
+    whose files name other code): only for pipelines whose steps you trust.
     """
     if isinstance(target, Plan):
         if params:
@@ -132,7 +140,7 @@ def run(
     else:
         plan = target.plan(**dict(params or {}))
     plan, asked = _pinned(plan, dataset_pins or {})
-    registry = materializers or Materializers.default()
+    registry = (materializers or Materializers.default()).trusting_code(trust_code)
     registry.check_plan(plan)
     for call in plan.calls:
         ray_options(call.step.resources)  # a bad resource fails before anything runs
@@ -162,6 +170,9 @@ def run(
             return PipelineRun(parent.id, plan, state.results, active, registry)
 
 
+_Failure = StepFailedError | InvalidInputError | UntrustedCodeError | BackendUnavailableError
+
+
 @dataclass
 class _Attempt:
     call: StepCall
@@ -186,7 +197,7 @@ class _RunState:
     values: dict[str, Any] = field(default_factory=dict)  # in-process: digest → object
     running: dict[int, _Attempt] = field(default_factory=dict)  # ticket → attempt
     retries: list[tuple[float, _Attempt]] = field(default_factory=list)  # (when, attempt)
-    failure: StepFailedError | InvalidInputError | BackendUnavailableError | None = None
+    failure: _Failure | None = None
 
     def _done(self, result: StepResult) -> None:
         self.results[result.call] = result
@@ -363,7 +374,9 @@ class _RunState:
 
 def _failed(
     call: str, attempts: int, outcome: StepOutcome, run_id: str, log_stored: bool = True
-) -> StepFailedError | InvalidInputError:
+) -> StepFailedError | InvalidInputError | UntrustedCodeError:
+    if outcome.untrusted:
+        return UntrustedCodeError(outcome.error or "")
     if not outcome.retryable:
         return InvalidInputError(outcome.error or "")
     if log_stored:
@@ -411,12 +424,13 @@ def step_output(
     *,
     client: Client | None = None,
     materializers: Materializers | None = None,
+    trust_code: bool = False,
 ) -> Any:
     """The stored output of the step run ``run_id`` — or, given ``call``, of that step call of
     the pipeline run ``run_id`` — read back as an object (how a pipeline's model reaches the
-    registry: ``step_output(run_id, "train")``)."""
-    registry = materializers or Materializers.default()
-    with client_scope(client) as active:
+    registry: ``step_output(run_id, "train")``). ``trust_code`` as for :func:`run`."""
+    registry = (materializers or Materializers.default()).trusting_code(trust_code)
+    with client_scope(client, create=False) as active:
         step = active.get_run(run_id)
         if call is not None:
             if "'" in call:
@@ -448,12 +462,13 @@ def rerun(
     executor: str | Executor | None = None,
     workers: int | None = None,
     ray_address: str | None = None,
+    trust_code: bool = False,
 ) -> PipelineRun:
     """Run again the pipeline run ``run_id`` recorded: the same pipeline reference, the same
     params and the same dataset versions (even where it said ``@latest``)."""
     from loopml.pipelines.loading import load_pipeline, parse_params
 
-    with client_scope(client) as active:
+    with client_scope(client, create=False) as active:
         original = active.get_run(run_id)
         ref = original.tags.get(REF_TAG)
         if ref is None:
@@ -481,6 +496,7 @@ def rerun(
             executor=executor,
             workers=workers,
             ray_address=ray_address,
+            trust_code=trust_code,
         )
 
 

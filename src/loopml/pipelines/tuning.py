@@ -148,6 +148,7 @@ def tune(
     workers: int | None = None,
     ray_address: str | None = None,
     resources: Mapping[str, float] | None = None,
+    trust_code: bool = False,
 ) -> TuneResult:
     """Search ``space`` (name → :func:`uniform`, :func:`loguniform`, :func:`integer`,
     :func:`choice` or any Optuna distribution) for ``n_trials`` trials.
@@ -163,7 +164,8 @@ def tune(
     it has room for, each with ``resources`` (Ray task options, e.g. ``{"num_cpus": 1}``);
     a pipeline objective then runs inside its trial's job. Pruning needs ``local``.
     The search run goes to ``experiment`` (default: that of the current run, when tuning
-    inside one such as a pipeline step, else "tuning").
+    inside one such as a pipeline step, else "tuning"). ``trust_code`` is passed to each
+    trial's pipeline run (:func:`loopml.pipelines.run`).
     """
     optuna = _optuna()
     if direction not in DIRECTIONS:
@@ -203,12 +205,12 @@ def tune(
             client=active,
         ) as search:
             if chosen.in_process:
-                score = _scorer(objective, metric, fixed, chosen)
+                score = _scorer(objective, _Scoring(metric, fixed, trust_code), chosen)
                 for _ in range(n_trials):
                     trials.append(_one_trial(study, distributions, score, active, experiment))
             else:
                 search_spec = _Search(study, distributions, experiment, search.id, n_trials)
-                job = (objective, metric, fixed)
+                job = (objective, _Scoring(metric, fixed, trust_code))
                 trials = _parallel_trials(search_spec, job, active, chosen, resources)
             return _conclude(search, str(label), direction, trials)
 
@@ -249,7 +251,7 @@ class _Search:
 
 def _parallel_trials(
     search: _Search,
-    job: tuple[Objective, str | None, Mapping[str, Any]],
+    job: tuple[Objective, _Scoring],
     client: Client,
     executor: Executor,
     resources: Mapping[str, float] | None,
@@ -316,15 +318,14 @@ def _parallel_trials(
 def _trial_job(
     client: Client,
     objective: Objective,
-    metric: str | None,
-    fixed: Mapping[str, Any],
+    scoring: _Scoring,
     number: int,
     params: dict[str, Any],
     run: Run,
 ) -> float:
     """One trial in a worker: the objective with its run as the current run."""
     with attached_run(client, run) as trial_run:
-        score = _scorer(objective, metric, fixed, executor="local")
+        score = _scorer(objective, scoring, executor="local")
         return float(score(params, Trial(number, params, trial_run)))
 
 
@@ -377,19 +378,30 @@ def _check_space(space: Mapping[str, Any], objective: Objective, optuna: Any) ->
     return dict(space)
 
 
+@dataclass(frozen=True)
+class _Scoring:
+    """How a pipeline objective's trial is run and scored."""
+
+    metric: str | None
+    fixed: Mapping[str, Any]
+    trust_code: bool = False
+
+
 def _scorer(
-    objective: Objective,
-    metric: str | None,
-    fixed: Mapping[str, Any],
-    executor: str | Executor | None = None,
+    objective: Objective, scoring: _Scoring, executor: str | Executor | None = None
 ) -> Callable[[dict[str, Any], Trial], float]:
     if not isinstance(objective, Pipeline):
         return objective
     pipeline = objective
+    metric = scoring.metric
 
     def score(params: dict[str, Any], trial: Trial) -> float:
         result = run(
-            pipeline, params={**fixed, **params}, client=trial.run.client, executor=executor
+            pipeline,
+            params={**scoring.fixed, **params},
+            client=trial.run.client,
+            executor=executor,
+            trust_code=scoring.trust_code,
         )
         trial.run.set_tag("loopml.pipeline_run", result.run_id)
         value = result.value()

@@ -25,7 +25,7 @@ from loopml.core.version import __version__
 from loopml.serving.direct import DirectPredictions
 from loopml.serving.errors import ERROR_CODE_HEADER, error_answer, error_body
 from loopml.serving.holder import ModelHolder, ServedModel
-from loopml.serving.metrics import RequestMetrics, ServingMetrics
+from loopml.serving.metrics import METRICS_STATE, RequestMetrics, ServingMetrics
 from loopml.serving.options import ServeOptions
 from loopml.serving.prediction_log import PredictionLog
 from loopml.serving.routes import REQUEST_ID_HEADER, ServingState, json_response, router
@@ -72,14 +72,14 @@ def create_app(
     )
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         await traffic.start()
         follow = [
             asyncio.create_task(each.run(), name=f"loopml-model-holder-{each.source.name}")
             for each in traffic.holders
         ]
         try:
-            yield
+            yield {METRICS_STATE: metrics}  # for the HTTP protocol's 408s (connections.py)
         finally:
             for task in follow:
                 task.cancel()

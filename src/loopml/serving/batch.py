@@ -145,7 +145,7 @@ def score(
         raise InvalidInputError(f"{output}: the folder {target.parent} does not exist.")
     if target.is_dir():
         raise InvalidInputError(f"{output}: is a folder; give the output file's path.")
-    with client_scope(client) as active:
+    with client_scope(client, create=False) as active:
         version = resolve(ref, active)
         source = open_input(input, active, output=target)
         scorer = _Scorer.open(version, active, prefer_onnx, features, keep_columns, trust_code)

@@ -14,6 +14,10 @@ which the server cannot open a model file, a log chunk or a probe's socket.
   files, the log and the store), so the server never runs out of descriptors: at the cap the
   longest-idle connection (a keep-alive one, or one still sending its headers) is closed to make
   room, and if every connection has a request in progress the new one is closed at once.
+
+Each 408 is counted in ``/metrics`` (``loopml_serving_request_timeouts_total{phase}``): the
+app's :class:`~loopml.serving.metrics.ServingMetrics` reach the protocol through the ASGI
+lifespan state (:data:`~loopml.serving.metrics.METRICS_STATE`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from loopml.serving.metrics import METRICS_STATE, ServingMetrics
 
 __all__ = ["PROTOCOL", "ConnectionLimits", "GuardedHttpProtocol", "connection_cap"]
 
@@ -103,6 +109,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self.limits, self.cap = _limits_of(config)
         self._deadline: asyncio.TimerHandle | None = None
+        self._waiting_for = "headers"  # what the armed deadline waits for
         self._idle_since: float | None = time.monotonic()  # None: a request is in progress
 
     # the cap -----------------------------------------------------------------------------------
@@ -112,7 +119,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self.connections.discard(self)
             transport.abort()
             return
-        self._arm(self.limits.header_timeout)
+        self._arm(self.limits.header_timeout, "headers")
 
     def _make_room(self) -> bool:
         """Close the connection idle the longest (not this one); False if none is idle."""
@@ -135,14 +142,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         if self._deadline is None:
-            self._arm(self.limits.header_timeout)
+            self._arm(self.limits.header_timeout, "headers")
 
     def on_headers_complete(self) -> None:
         self._disarm()
         self._idle_since = None
         super().on_headers_complete()
         if self.cycle is not None and self.cycle.more_body:
-            self._arm(self.limits.body_timeout)
+            self._arm(self.limits.body_timeout, "body")
 
     def on_message_complete(self) -> None:
         self._disarm()
@@ -157,8 +164,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._disarm()
         super().connection_lost(exc)
 
-    def _arm(self, seconds: float) -> None:
+    def _arm(self, seconds: float, waiting_for: str) -> None:
         self._disarm()
+        self._waiting_for = waiting_for
         self._deadline = self.loop.call_later(seconds, self._timed_out)
 
     def _disarm(self) -> None:
@@ -176,6 +184,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if cycle is not None and not cycle.response_complete:
             cycle.disconnected = True  # the app reading the body sees http.disconnect
             cycle.message_event.set()
+        metrics = self.app_state.get(METRICS_STATE)  # the app's, once its lifespan started
+        if isinstance(metrics, ServingMetrics):
+            metrics.observe_timeout(self._waiting_for)
         if not answered:
             self.transport.write(
                 b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"

@@ -13,8 +13,11 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["LogMetrics", "RequestMetrics", "ServingMetrics"]
+__all__ = ["METRICS_STATE", "LogMetrics", "RequestMetrics", "ServingMetrics"]
 
+# the key of the app's lifespan state that holds its ServingMetrics, for the HTTP protocol
+# (serving/connections.py), which answers slow clients before any request reaches the app
+METRICS_STATE = "loopml.serving.metrics"
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 VERSION_HEADER = b"x-loopml-model-version"
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
@@ -86,11 +89,22 @@ class ServingMetrics:
             ["model_version", "reason"],
             registry=self.registry,
         )
+        self.timeouts = Counter(
+            "loopml_serving_request_timeouts",
+            "Requests answered 408 and closed because their headers (--header-timeout) or "
+            "their body (--body-timeout) did not arrive in time, by phase.",
+            ["phase"],
+            registry=self.registry,
+        )
         self.log = LogMetrics(self.registry)
 
     def observe_request(self, endpoint: str, status: int, version: str, seconds: float) -> None:
         self.requests.labels(endpoint, str(status), version).inc()
         self.latency.labels(endpoint).observe(seconds)
+
+    def observe_timeout(self, phase: str) -> None:
+        """A slow client answered 408: ``phase`` is ``headers`` or ``body``."""
+        self.timeouts.labels(phase).inc()
 
     def observe_batch(self, requests: int, rows: int) -> None:
         self.batch_requests.observe(requests)

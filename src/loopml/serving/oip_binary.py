@@ -5,7 +5,9 @@ A request with an ``Inference-Header-Content-Length: N`` header starts with N by
 (the infer request); the raw data of every input whose ``parameters`` hold ``binary_data_size``
 follows, in the order of the inputs: little-endian values in row-major order, BOOL one byte
 each, BYTES elements each a 4-byte little-endian length and that many bytes.
-:func:`decode_binary_request` turns such a body into the plain JSON infer request.
+:func:`decode_binary_request` turns such a body into the plain JSON infer request, holding
+the values to their datatype as a JSON request is (``oip_datatypes.check_declared``): a BOOL
+byte other than 0 or 1 and an infinite float are refused; a NaN is a missing value (null).
 
 The answer is binary too when the request asks for it (``parameters.binary_data_output``, or
 ``binary_data`` in the parameters of a requested output): :func:`encode_binary_response`.
@@ -18,6 +20,7 @@ from typing import Any
 
 from loopml.core.errors import InvalidInputError
 from loopml.serving.errors import InputMismatchError
+from loopml.serving.oip_datatypes import check_declared
 
 __all__ = [
     "HEADER_LENGTH",
@@ -124,7 +127,18 @@ def _values(raw: bytes, tensor: dict[str, Any], field: str) -> list[Any]:
             f"{field}.parameters.binary_data_size: {len(raw)} bytes is not a whole number of "
             f"{datatype} values ({dtype.itemsize} bytes each)."
         )
-    values: list[Any] = np.frombuffer(raw, dtype=dtype).tolist()
+    if datatype == "BOOL":  # any byte reads as a bool: only 0 and 1 are BOOL values
+        codes = np.frombuffer(raw, "<u1")
+        flags: list[Any] = [value if value > 1 else bool(value) for value in codes.tolist()]
+        if codes.size and int(codes.max()) > 1:
+            check_declared(np.array(flags, dtype=object), flags, datatype, f"{field}.data")
+        return flags
+    array = np.frombuffer(raw, dtype=dtype)
+    values: list[Any] = array.tolist()
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        # NaN is how a binary tensor says "missing" (JSON null); ±inf is no value at all
+        values = [None if value != value else value for value in values]
+        check_declared(np.array(values, dtype=object), values, datatype, f"{field}.data")
     return values
 
 

@@ -51,7 +51,7 @@ def list_system_scratch(folder: Path | None = None) -> Iterator[StoredObject]:
     uid = getattr(os, "getuid", lambda: None)()
     for entry in entries:
         found = _NAME.match(entry.name)
-        if found is None or _running(int(found.group(1))):
+        if found is None or process_running(int(found.group(1))):
             continue
         with contextlib.suppress(OSError):
             stat = entry.stat(follow_symlinks=False)
@@ -71,7 +71,8 @@ def remove_system_scratch(item: StoredObject) -> None:
             path.unlink()
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
+    """Whether process ``pid`` may still run (this one, another user's, or unknown: yes)."""
     if pid == os.getpid() or os.name == "nt":  # Windows: os.kill would end the process
         return True
     try:

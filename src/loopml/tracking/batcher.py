@@ -9,13 +9,16 @@ up to ``memory_points`` metrics and tags, then in a bounded folder on local disk
 (:class:`~loopml.tracking.spool.BatchSpool`), and are sent again with backoff until each has
 waited ``retry_seconds``. Only then, or when the spool is full, or when the store rejects a
 batch, are its points dropped; :meth:`Batcher.dropped` counts them per run, so the run's end
-can say so. The same thread marks watched runs alive every ``heartbeat_seconds``.
+can say so. The same thread marks watched runs alive every ``heartbeat_seconds``, and when
+it starts sends again what a dead process of the same store left in its spool
+(:mod:`loopml.tracking.spool_recovery`).
 ``flush()`` sends everything in the caller's thread (waiting out an outage up to the budget)
 and re-raises the first failed write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
@@ -31,6 +34,7 @@ from loopml.core.ids import new_id
 from loopml.stores.metadata.base import MetadataStore
 from loopml.tracking.heartbeat import heartbeat_seconds
 from loopml.tracking.spool import BatchSpool, PendingBatch
+from loopml.tracking.spool_recovery import recover_spools, store_key
 
 _Item = tuple[str, Metric | Tag]
 RETRY_ENV = "LOOPML_LOG_RETRY_SECONDS"
@@ -146,6 +150,7 @@ class Batcher:
                 self._thread.start()
 
     def _loop(self) -> None:
+        self._recover_orphans()
         while not self._stop.is_set():
             self._wake.wait(self._interval)
             self._wake.clear()
@@ -193,7 +198,9 @@ class Batcher:
             self._unsent_points += batch.points
             return
         if self._spool is None:
-            self._spool = BatchSpool(self._spool_folder(), self._limits.spool_bytes)
+            folder = self.spool_root / f"{os.getpid()}-{new_id()[:8]}"
+            key = store_key(self._store.uri)
+            self._spool = BatchSpool(folder, self._limits.spool_bytes, store_key=key)
         try:
             kept = self._spool.push(batch)
         except BackendUnavailableError as exc:
@@ -209,9 +216,16 @@ class Batcher:
                 ),
             )
 
-    def _spool_folder(self) -> Path:
-        base = self._spool_dir or Path(tempfile.gettempdir()) / "loopml-spool"
-        return base / f"{os.getpid()}-{new_id()[:8]}"
+    @property
+    def spool_root(self) -> Path:
+        """The folder of every batcher's spool (each in a subfolder of its own)."""
+        return self._spool_dir or Path(tempfile.gettempdir()) / "loopml-spool"
+
+    def _recover_orphans(self) -> None:
+        """Send again what dead processes of this store left spooled (once, at start)."""
+        # the store or the disk is away: the next process tries again
+        with contextlib.suppress(LoopMLError, OSError):
+            recover_spools(self.spool_root, self._store)
 
     def _oldest(self) -> PendingBatch | None:
         if self._unsent:
@@ -247,8 +261,6 @@ class Batcher:
                 else:
                     self._forget_oldest()
                     self._backoff = _FIRST_BACKOFF
-                    if batch.run_id in self._watched:
-                        self._watched[batch.run_id] = time.monotonic()
                     continue
             if time.time() < batch.deadline:  # wait for the store to come back
                 self._retry_at = time.monotonic() + self._backoff
@@ -263,7 +275,8 @@ class Batcher:
         self._errors.append(error)
 
     def _beat(self) -> None:
-        """Mark watched runs alive when no stored batch did so for ``heartbeat_seconds``."""
+        """Mark watched runs alive every ``heartbeat_seconds`` (a stored batch may not: the
+        store marks a run alive by a batch only now and then)."""
         now = time.monotonic()
         due = [
             r for r, at in list(self._watched.items()) if now - at >= self._limits.heartbeat_seconds

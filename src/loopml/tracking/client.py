@@ -28,6 +28,7 @@ from loopml.core.entities import (
 )
 from loopml.core.errors import AlreadyExistsError, ConfigError, NotFoundError
 from loopml.core.ids import format_ms, new_id, now_ms
+from loopml.core.redaction import redact_uri
 from loopml.core.suggest import did_you_mean
 from loopml.core.validation import (
     normalize_artifact_path,
@@ -59,6 +60,18 @@ class ClientSpec:
     artifact_uri: str | None = None
     server_url: str | None = None
     token: str | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:  # a URI may carry user:password@ or ?password=…
+        shown = ", ".join(
+            f"{name}={redact_uri(value)!r}"
+            for name, value in (
+                ("store_uri", self.store_uri),
+                ("artifact_uri", self.artifact_uri),
+                ("server_url", self.server_url),
+            )
+            if value is not None
+        )
+        return f"ClientSpec({shown})"
 
     def open(self) -> Client:
         return Client(
@@ -121,6 +134,9 @@ class Client:
         )
         # experiments are never renamed or deleted, so a name once resolved stays valid
         self._experiments_by_name: dict[str, Experiment] = {}
+
+    def __repr__(self) -> str:  # the stores, credentials masked (ClientSpec's repr)
+        return f"Client({self.spec!r})"
 
     # lifecycle -----------------------------------------------------------------------------
     def close(self) -> None:

@@ -2,8 +2,9 @@
 whose process stopped saying so counts as lost.
 
 A client marks each run it created alive every :func:`heartbeat_seconds` (a stored batch
-counts too); ``loopml runs gc`` and ``loopml server`` close runs silent for longer than
-:func:`lapse_seconds` as KILLED, ended at their last heartbeat.
+counts too, at most once per the default interval); ``loopml runs gc`` and ``loopml server``
+close runs silent for longer than :func:`lapse_seconds` as KILLED, ended at their last
+heartbeat.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ A :class:`PendingBatch` carries the id the store deduplicates on, so sending one
 a lost answer never stores it twice. :class:`BatchSpool` is a bounded first-in first-out
 queue of batches on disk (one small JSON file each, written atomically) for when the store
 is away longer than memory should hold; it belongs to one client and is removed on close.
+A spool whose process died is sent again by the next one (:mod:`loopml.tracking.spool_recovery`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from pathlib import Path
 
 from loopml.core.entities import Metric, Tag
 from loopml.core.errors import BackendUnavailableError
+
+STORE_KEY_FILE = "store.key"
+"""The file of a spool that names (by a hash) the store its batches are for."""
 
 
 @dataclass(frozen=True)
@@ -66,11 +70,13 @@ class _Entry:
 
 
 class BatchSpool:
-    """Batches in ``folder`` (created on first use), oldest first, at most ``max_bytes``."""
+    """Batches in ``folder`` (created on first use, with ``store_key`` in
+    :data:`STORE_KEY_FILE`), oldest first, at most ``max_bytes``."""
 
-    def __init__(self, folder: Path, max_bytes: int) -> None:
+    def __init__(self, folder: Path, max_bytes: int, *, store_key: str = "") -> None:
         self.folder = folder
         self.max_bytes = max_bytes
+        self.store_key = store_key
         self._entries: deque[_Entry] = deque()
         self._bytes = 0
         self._points = 0
@@ -91,7 +97,9 @@ class BatchSpool:
         path = self.folder / f"{self._next:012d}.json"
         staging = path.with_suffix(".tmp")
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            if not self.folder.exists():
+                self.folder.mkdir(parents=True)
+                (self.folder / STORE_KEY_FILE).write_text(self.store_key, encoding="utf-8")
             staging.write_bytes(data)
             os.replace(staging, path)
         except OSError as exc:

@@ -14,6 +14,7 @@ import httpx
 
 from loopml.core.errors import IntegrityError, NotFoundError
 from loopml.core.hashing import CHUNK_SIZE, Digest, iter_chunks
+from loopml.core.redaction import redact_uri
 from loopml.stores.artifacts.verify import VerifyingReader
 from loopml.stores.remote.http import ApiClient
 from loopml.stores.remote.wire import WireFormatError
@@ -21,8 +22,8 @@ from loopml.stores.remote.wire import WireFormatError
 
 def _missing(digest: Digest, uri: str) -> NotFoundError:
     return NotFoundError(
-        f"Blob {digest} is not in the artifact store of the server at {uri}. Check the digest, "
-        "or that the artifact was logged to this server."
+        f"Blob {digest} is not in the artifact store of the server at {redact_uri(uri)}. Check "
+        "the digest, or that the artifact was logged to this server."
     )
 
 
@@ -67,7 +68,7 @@ class _ResponseReader(io.RawIOBase, BinaryIO):
         except httpx.RemoteProtocolError as exc:
             # the server stops short of Content-Length when the stored bytes fail verification
             raise IntegrityError(
-                f"Blob {self._digest} failed verification: the server at {self._api.base_url} "
+                f"Blob {self._digest} failed verification: the server at {self._api.shown_url} "
                 "cut the download short, which it does when the stored bytes do not match the "
                 f"digest ({exc}). Do not use the partial data; the server log has the details."
             ) from exc
@@ -83,7 +84,7 @@ class HttpArtifactStore:
         self._api = ApiClient(uri, token=token)
 
     def __repr__(self) -> str:
-        return f"HttpArtifactStore({self.uri!r})"
+        return f"HttpArtifactStore({redact_uri(self.uri)!r})"
 
     def put(self, data: BinaryIO) -> Digest:
         start = _position(data)

@@ -27,6 +27,7 @@ from loopml.core.errors import (
     LoopMLError,
     error_from_code,
 )
+from loopml.core.redaction import redact_uri
 from loopml.core.retry import RetryPolicy
 from loopml.core.version import __version__
 from loopml.stores.remote.connections import CONNECT_TIMEOUT, DEFAULT_TIMEOUT, shared_clients
@@ -57,7 +58,8 @@ class ApiClient:
         parts = urlsplit(uri)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(
-                f"Invalid server URL {uri!r}: use http://host:port or https://host[:port]."
+                f"Invalid server URL {redact_uri(uri)!r}: use http://host:port or "
+                "https://host[:port]."
             )
         if parts.username or parts.password:
             raise ConfigError(
@@ -65,6 +67,8 @@ class ApiClient:
             )
         # tolerate a URL that already names the API root (http://host:5000/api/v1)
         self.base_url = uri.rstrip("/").removesuffix(API_PREFIX)
+        self.shown_url = redact_uri(self.base_url)
+        """The base URL as errors, logs and reprs show it (secret query values masked)."""
         self._retry = retry or RetryPolicy.from_env()
         self._timeout = timeout
         headers = {"User-Agent": f"loopml/{__version__}", "Accept": "application/json"}
@@ -73,7 +77,7 @@ class ApiClient:
         self._client = shared_clients.get(self.base_url + API_PREFIX, headers)
 
     def __repr__(self) -> str:  # never show the token
-        return f"ApiClient({self.base_url!r})"
+        return f"ApiClient({self.shown_url!r})"
 
     def request(
         self,
@@ -122,7 +126,7 @@ class ApiClient:
             data = None
         if not isinstance(data, dict):
             raise WireFormatError(
-                f"{method} {response.request.url.path} at {self.base_url} did not answer a JSON "
+                f"{method} {response.request.url.path} at {self.shown_url} did not answer a JSON "
                 "object; is this URL a loopml server?"
             )
         return data
@@ -169,7 +173,7 @@ class ApiClient:
         read = max(self._timeout, SLOW_READ_TIMEOUT) if slow else self._timeout
         timeout = httpx.Timeout(self._timeout, connect=CONNECT_TIMEOUT, read=read)
         window = self._retry.window()
-        what = f"{method} {path} at {self.base_url}"
+        what = f"{method} {path} at {self.shown_url}"
         while True:
             request = self._client.build_request(
                 method,
@@ -202,7 +206,7 @@ class ApiClient:
         """The error for a server that could not be reached (or broke off mid-answer)."""
         reason = str(exc) or type(exc).__name__
         return BackendUnavailableError(
-            f"Could not reach the loopml server at {self.base_url} ({reason}). Check that it "
+            f"Could not reach the loopml server at {self.shown_url} ({reason}). Check that it "
             "is running (loopml server) and that the URL (LOOPML_SERVER_URL) is right."
         )
 
@@ -224,7 +228,7 @@ class ApiClient:
         text = response.text[:200] if response.content else "no body"
         cls = BackendUnavailableError if response.status_code >= 500 else LoopMLError
         return cls(
-            f"{where} at {self.base_url} answered HTTP {response.status_code} without a loopml "
+            f"{where} at {self.shown_url} answered HTTP {response.status_code} without a loopml "
             f"error ({text}); is this URL a loopml server?"
         )
 

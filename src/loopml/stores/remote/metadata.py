@@ -39,6 +39,7 @@ from loopml.core.model_validation import (
     check_reason,
     validate_model_version,
 )
+from loopml.core.redaction import redact_uri
 from loopml.core.validation import (
     validate_artifact_edges,
     validate_key,
@@ -117,7 +118,7 @@ class HttpMetadataStore:
         self._api = ApiClient(uri, token=token)
 
     def __repr__(self) -> str:
-        return f"HttpMetadataStore({self.uri!r})"
+        return f"HttpMetadataStore({redact_uri(self.uri)!r})"
 
     # experiments
     def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> Experiment:

@@ -44,6 +44,11 @@ _INSERT_RUN = sa.insert(runs)
 _INSERT_RUN_TAG = sa.insert(run_tags)
 # a search clause matching fewer rows than this drives the query (see .search)
 SELECTIVE_CAP = 1000
+BATCH_BEAT_MS = 30_000
+"""A stored batch marks its run alive only when its last beat is older than this (the default
+heartbeat interval): concurrent batches of one run then do not all write the run's row (on
+PostgreSQL, serialisation conflicts). Clients beat their runs explicitly on their own interval
+(``heartbeat_run``), so a run that logs stays alive however its batches fall."""
 
 
 class SqlRunStore(SqlStoreBase):
@@ -226,7 +231,7 @@ class SqlRunStore(SqlStoreBase):
             if claim is not None and not self._upserts.claim_batch(conn, run_id, claim, now):
                 return  # stored before: this is a retry whose first answer was lost
             self._upserts.write_batch(conn, run_id, batch)
-            conn.execute(_beat(run_id, now))
+            conn.execute(_beat(run_id, now, unless_within_ms=BATCH_BEAT_MS))
 
     def heartbeat_run(self, run_id: str) -> None:
         check_id("run", run_id)
@@ -344,13 +349,15 @@ class SqlRunStore(SqlStoreBase):
         return load_runs(conn, [row])[0]
 
 
-def _beat(run_id: str, now: int) -> sa.Update:
-    """Mark a RUNNING run alive at ``now`` (an ended run stays as it is)."""
-    return (
-        sa.update(runs)
-        .where(runs.c.id == run_id, runs.c.status == RunStatus.RUNNING.value)
-        .values(heartbeat_at=now)
-    )
+def _beat(run_id: str, now: int, *, unless_within_ms: int = 0) -> sa.Update:
+    """Mark a RUNNING run alive at ``now`` (an ended run stays as it is); with
+    ``unless_within_ms``, only when its last beat is older than that (else the run's row is
+    not written, so concurrent batches of one run do not contend for it)."""
+    alive = [runs.c.id == run_id, runs.c.status == RunStatus.RUNNING.value]
+    if unless_within_ms:
+        stale = runs.c.heartbeat_at <= now - unless_within_ms
+        alive.append(sa.or_(runs.c.heartbeat_at.is_(None), stale))
+    return sa.update(runs).where(*alive).values(heartbeat_at=now)
 
 
 def _strings(what: str, values: object) -> list[str]:
