@@ -67,6 +67,7 @@ from loopml.stores.metadata.base import (
     ReferencedDigests,
     RunQuery,
 )
+from loopml.stores.metadata.new_runs import resolve_experiment
 from loopml.stores.metadata.sql import datasets as dataset_rows
 from loopml.stores.metadata.sql import lineage, paging, references
 from loopml.stores.metadata.sql import models as model_rows
@@ -100,7 +101,6 @@ from loopml.stores.metadata.sql.writes import (
     check_dataset_version,
     check_id,
     check_lapse,
-    check_new_run_id,
     check_tags,
     check_time,
     validate_artifacts,
@@ -242,12 +242,11 @@ class SqlMetadataStore:
     # runs
 
     def create_run(self, new_run: NewRun) -> Run:
+        new_run = resolve_experiment(self, new_run)[0]  # checked; by name: created if needed
         experiment_id = check_id("experiment", new_run.experiment_id)
-        name = validate_name("run", new_run.name)
-        start_time = check_time("start_time", new_run.start_time)
-        parent = None if new_run.parent_run_id is None else check_id("run", new_run.parent_run_id)
-        tag_values = check_tags(new_run.tags)
-        run_id = new_id() if new_run.run_id is None else check_new_run_id(new_run.run_id)
+        name, start_time, parent = new_run.name, new_run.start_time, new_run.parent_run_id
+        tag_values = dict(new_run.tags)
+        run_id = new_id() if new_run.run_id is None else new_run.run_id
         alive_at = now_ms()  # the run's first heartbeat, by the store's clock
         row = {
             "id": run_id,
