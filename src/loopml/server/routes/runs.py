@@ -41,7 +41,8 @@ def create_run(body: RunCreate, ctx: Context, principal: Writer) -> RunOut:
     known = ctx.experiment_ids.get(body.experiment_name) if body.experiment_name else None
     if known is not None and body.experiment_id is None:
         new_run = replace(new_run, experiment_id=known, experiment_name=None)
-    new_run, created = resolve_experiment(ctx.metadata_store, new_run)
+    may_create = principal.allows("experiments:write")  # a new name creates the experiment
+    new_run, created = resolve_experiment(ctx.metadata_store, new_run, may_create=may_create)
     if created is not None:
         payload = {"name": created.name}
         record_event(ctx, principal, "experiment.create", f"experiment:{created.id}", payload)

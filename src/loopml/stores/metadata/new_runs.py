@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from loopml.core.entities import Experiment
-from loopml.core.errors import AlreadyExistsError, InvalidInputError
+from loopml.core.errors import AlreadyExistsError, InvalidInputError, PermissionDeniedError
 from loopml.core.validation import validate_name
 from loopml.stores.metadata.base import MetadataStore, NewRun
 from loopml.stores.metadata.checks import check_id, check_new_run_id, check_tags, check_time
@@ -58,12 +58,23 @@ def get_or_create_experiment(store: MetadataStore, name: str) -> tuple[Experimen
         return found, False
 
 
-def resolve_experiment(store: MetadataStore, new_run: NewRun) -> tuple[NewRun, Experiment | None]:
+def resolve_experiment(
+    store: MetadataStore, new_run: NewRun, *, may_create: bool = True
+) -> tuple[NewRun, Experiment | None]:
     """``new_run`` checked and naming its experiment by id, and the experiment if finding it
-    by name created it. Bad input fails before an experiment is created."""
+    by name created it (only if ``may_create``, else :class:`PermissionDeniedError`). Bad
+    input fails before an experiment is created."""
     checked = checked_new_run(new_run)
     if checked.experiment_name is None:
         return checked, None
+    if not may_create:
+        found = store.get_experiment_by_name(checked.experiment_name)
+        if found is None:
+            raise PermissionDeniedError(
+                f"There is no experiment named {checked.experiment_name!r}, and creating one "
+                "needs the permission 'experiments:write'; ask an admin, or name an existing one."
+            )
+        return replace(checked, experiment_id=found.id, experiment_name=None), None
     experiment, created = get_or_create_experiment(store, checked.experiment_name)
     by_id = replace(checked, experiment_id=experiment.id, experiment_name=None)
     return by_id, experiment if created else None
