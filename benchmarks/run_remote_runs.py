@@ -2,8 +2,9 @@
 
 What a training script does with ``LOOPML_SERVER_URL`` set: ``with loopml.start_run(): pass``,
 with no client passed, so every run opens (and closes) its own :class:`loopml.Client`. Each run
-is three requests (the experiment by name, create, end). The server runs over SQLite in a fresh
-folder and is left to settle before timing.
+is two requests: create (naming the experiment, which the server resolves) and end (``Prefer:
+return=minimal``, so the run is not read back). The server runs over SQLite in a fresh folder
+and is left to settle before timing.
 
     .venv/bin/python benchmarks/run_remote_runs.py            # 1000 runs × 3 rounds
     .venv/bin/python benchmarks/run_remote_runs.py --quick    # 100 runs × 1 round

@@ -5,9 +5,6 @@ heartbeat lapsed."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,72 +20,13 @@ from loopml.stores.remote.metadata import HttpMetadataStore
 from loopml.tracking.batcher import Batcher, BatcherLimits
 from loopml.tracking.client import DROPPED_POINTS_TAG, Client
 from tests.e2e.runner import cli
+from tests.fixtures.lossy_proxy import AnswerDroppingProxy
 from tests.fixtures.model_server import wait_for
 from tests.fixtures.postgres import PostgresServer
 from tests.fixtures.server import PlatformServer, start_platform_server, wait_until_ready
 from tests.fixtures.server_restarts import PlatformServerRestarts
 
 pytestmark = pytest.mark.timeout(180)
-
-
-class AnswerDroppingProxy:
-    """A loopback TCP proxy to a server that forwards everything, except that it swallows
-    the answer to the first ``POST …/batch`` and closes that connection: the server has
-    stored the batch, the client never hears so."""
-
-    def __init__(self, upstream_port: int) -> None:
-        self._upstream_port = upstream_port
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self.dropped = threading.Event()
-        self._armed = threading.Lock()  # taken by the one connection that drops an answer
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def close(self) -> None:
-        self._listener.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self._upstream_port))
-            dropping = threading.Event()
-            threading.Thread(
-                target=self._forward_requests, args=(client, upstream, dropping), daemon=True
-            ).start()
-            threading.Thread(
-                target=self._forward_answers, args=(upstream, client, dropping), daemon=True
-            ).start()
-
-    def _forward_requests(
-        self, client: socket.socket, upstream: socket.socket, dropping: threading.Event
-    ) -> None:
-        try:
-            while data := client.recv(65536):
-                is_batch = data.startswith(b"POST /api/v1/runs/") and b"/batch " in data[:200]
-                if is_batch and self._armed.acquire(blocking=False):
-                    dropping.set()
-                upstream.sendall(data)
-        except OSError:
-            pass
-
-    def _forward_answers(
-        self, upstream: socket.socket, client: socket.socket, dropping: threading.Event
-    ) -> None:
-        try:
-            while data := upstream.recv(65536):
-                if dropping.is_set():  # the batch is stored: hang up instead of answering
-                    self.dropped.set()
-                    break
-                client.sendall(data)
-        except OSError:
-            pass
-        for sock in (client, upstream):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, cast
 
@@ -10,6 +10,24 @@ from fastapi import Depends, Request
 
 from loopml.stores.artifacts.base import ArtifactStore
 from loopml.stores.metadata.base import MetadataStore
+
+
+class ExperimentIds:
+    """Experiment ids by name, as runs named them (``POST /runs`` with ``experiment_name``):
+    experiments are never renamed or deleted, so a name once resolved stays valid, and a run
+    start needs no lookup. Bounded: forgotten all at once when full."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._limit = limit
+        self._ids: dict[str, str] = {}
+
+    def get(self, name: str) -> str | None:
+        return self._ids.get(name)
+
+    def remember(self, name: str, experiment_id: str) -> None:
+        if len(self._ids) >= self._limit:
+            self._ids = {}
+        self._ids[name] = experiment_id
 
 
 @dataclass(frozen=True)
@@ -21,6 +39,7 @@ class ServerContext:
     version: str
     # where uploads are spooled before they are stored; None: the system's (TMPDIR)
     spool_dir: Path | None = None
+    experiment_ids: ExperimentIds = field(default_factory=ExperimentIds)
 
 
 async def get_context(request: Request) -> ServerContext:

@@ -57,7 +57,10 @@ class ExperimentPage(_Response):
 
 # runs
 class RunCreate(_Request):
-    experiment_id: str
+    """A new run; its experiment by id, or by name (created if there is none yet)."""
+
+    experiment_id: str | None = None
+    experiment_name: str | None = None
     name: str
     start_time: int
     parent_run_id: str | None = None
@@ -72,6 +75,7 @@ class RunCreate(_Request):
             parent_run_id=self.parent_run_id,
             tags=self.tags,
             run_id=self.run_id,
+            experiment_name=self.experiment_name,
         )
 
 

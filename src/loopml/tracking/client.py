@@ -26,7 +26,7 @@ from loopml.core.entities import (
     RunStatus,
     Tag,
 )
-from loopml.core.errors import AlreadyExistsError, ConfigError, NotFoundError
+from loopml.core.errors import ConfigError, NotFoundError
 from loopml.core.ids import format_ms, new_id, now_ms
 from loopml.core.redaction import redact_uri
 from loopml.core.suggest import did_you_mean
@@ -40,6 +40,7 @@ from loopml.core.validation import (
 )
 from loopml.stores.artifacts.base import ArtifactStore
 from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, MetadataStore, NewRun, RunQuery
+from loopml.stores.metadata.new_runs import get_or_create_experiment
 from loopml.stores.registry import open_artifact_store, open_metadata_store
 from loopml.tracking import artifacts as run_artifacts
 from loopml.tracking.batcher import Batcher, BatcherLimits
@@ -134,6 +135,7 @@ class Client:
         )
         # experiments are never renamed or deleted, so a name once resolved stays valid
         self._experiments_by_name: dict[str, Experiment] = {}
+        self._experiment_ids: dict[str, str] = {}
 
     def __repr__(self) -> str:  # the stores, credentials masked (ClientSpec's repr)
         return f"Client({self.spec!r})"
@@ -177,15 +179,9 @@ class Client:
         cached = self._experiments_by_name.get(name)
         if cached is not None:
             return cached
-        found = self.metadata.get_experiment_by_name(name)
-        if found is None:
-            try:
-                found = self.create_experiment(name)
-            except AlreadyExistsError:  # another process created it first
-                found = self.metadata.get_experiment_by_name(name)
-                if found is None:
-                    raise
+        found = get_or_create_experiment(self.metadata, name)[0]
         self._experiments_by_name[name] = found
+        self._experiment_ids[name] = found.id
         return found
 
     def list_experiments(
@@ -203,14 +199,27 @@ class Client:
         tags: Mapping[str, str] | None = None,
         capture_system_info: bool = True,
     ) -> Run:
-        """Start a RUNNING run in ``experiment`` (a name, created if needed)."""
-        exp = self.get_or_create_experiment(experiment)
+        """Start a RUNNING run in ``experiment`` (a name, created if needed).
+
+        One store call: the experiment goes by name until its id is known, and the run's id is
+        chosen here, so a create repeated after a lost answer finds the run it made.
+        """
+        experiment = validate_name("experiment", experiment)
+        experiment_id = self._experiment_ids.get(experiment)
         start = now_ms()
         all_tags = {**(system_tags() if capture_system_info else {}), **(tags or {})}
         run_name = validate_name("run", name) if name else _default_run_name(start)
-        run = self.metadata.create_run(
-            NewRun(exp.id, run_name, start, parent_run_id=parent_run_id, tags=all_tags)
+        new_run = NewRun(
+            experiment_id,
+            run_name,
+            start,
+            parent_run_id=parent_run_id,
+            tags=all_tags,
+            run_id=new_id(),
+            experiment_name=None if experiment_id else experiment,
         )
+        run = self.metadata.create_run(new_run)
+        self._experiment_ids[experiment] = run.experiment_id
         self.batcher.watch(run.id)  # heartbeats until the run is ended (or the client closed)
         return run
 

@@ -3,11 +3,13 @@ history, search."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
 from loopml.core.entities import Param, Tag
+from loopml.core.ids import now_ms
 from loopml.server.audit import record_event
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
@@ -23,6 +25,7 @@ from loopml.server.schemas import (
     RunSearch,
     RunStatusUpdate,
 )
+from loopml.stores.metadata.new_runs import resolve_experiment
 
 router = APIRouter(tags=["runs"])
 Writer = Annotated[Principal, Depends(require("runs:write"))]
@@ -32,7 +35,20 @@ WRITE = Depends(require("runs:write"))
 
 @router.post("/runs", status_code=201)
 def create_run(body: RunCreate, ctx: Context, principal: Writer) -> RunOut:
-    run = ctx.metadata_store.create_run(body.to_new_run())
+    """A RUNNING run. With ``run_id`` preset, a repeated request answers the run it made;
+    with ``experiment_name``, the experiment is looked up (or created) in the same call."""
+    new_run = body.to_new_run()
+    known = ctx.experiment_ids.get(body.experiment_name) if body.experiment_name else None
+    if known is not None and body.experiment_id is None:
+        new_run = replace(new_run, experiment_id=known, experiment_name=None)
+    may_create = principal.allows("experiments:write")  # a new name creates the experiment
+    new_run, created = resolve_experiment(ctx.metadata_store, new_run, may_create=may_create)
+    if created is not None:
+        payload = {"name": created.name}
+        record_event(ctx, principal, "experiment.create", f"experiment:{created.id}", payload)
+    run = ctx.metadata_store.create_run(new_run)
+    if body.experiment_name is not None:
+        ctx.experiment_ids.remember(body.experiment_name, run.experiment_id)
     payload = {"experiment_id": run.experiment_id, "name": run.name}
     if run.parent_run_id:
         payload["parent_run_id"] = run.parent_run_id
@@ -51,13 +67,39 @@ def get_run(run_id: str, ctx: Context) -> RunOut:
     return RunOut.of(ctx.metadata_store.get_run(run_id))
 
 
-@router.put("/runs/{run_id}/status")
-def set_run_status(run_id: str, body: RunStatusUpdate, ctx: Context, principal: Writer) -> RunOut:
-    ctx.metadata_store.set_run_status(run_id, body.status, body.end_time)
-    run = ctx.metadata_store.get_run(run_id)
-    payload = {"status": str(run.status), "end_time": run.end_time}
+@router.put(
+    "/runs/{run_id}/status",
+    response_model=RunOut,
+    responses={204: {"description": "Set; the run is not sent back (Prefer: return=minimal)."}},
+)
+def set_run_status(
+    run_id: str,
+    body: RunStatusUpdate,
+    ctx: Context,
+    principal: Writer,
+    prefer: Annotated[str | None, Header()] = None,
+) -> RunOut | Response:
+    """The run with its new status, or 204 when the request says ``Prefer: return=minimal``
+    (RFC 7240): the run is then not read back, which a client ending the run does not need."""
+    status = body.status
+    # an ended run's end time defaults to now; a running (resumed) run has none
+    end_time = body.end_time if status.is_terminal else None
+    if status.is_terminal and end_time is None:
+        end_time = now_ms()
+    ctx.metadata_store.set_run_status(run_id, status, end_time)
+    payload = {"status": str(status), "end_time": end_time}
     record_event(ctx, principal, "run.set_status", f"run:{run_id}", payload)
-    return RunOut.of(run)
+    if prefers_minimal(prefer):
+        return Response(status_code=204)
+    return RunOut.of(ctx.metadata_store.get_run(run_id))
+
+
+def prefers_minimal(prefer: str | None) -> bool:
+    """Whether a ``Prefer`` header asks for ``return=minimal`` (RFC 7240)."""
+    if not prefer:
+        return False
+    preferences = (item.split(";")[0].strip().lower() for item in prefer.split(","))
+    return "return=minimal" in preferences
 
 
 @router.delete("/runs/{run_id}", status_code=204)

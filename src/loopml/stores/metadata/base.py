@@ -37,14 +37,20 @@ DEFAULT_MAX_RESULTS = 1000
 
 @dataclass(frozen=True)
 class NewRun:
-    """What a new run starts with. ``run_id`` may be preset (idempotent retries)."""
+    """What a new run starts with. ``run_id`` may be preset (idempotent retries).
 
-    experiment_id: str
+    The experiment is named by its id, or by ``experiment_name`` (with ``experiment_id``
+    None): the experiment of that name, created if there is none yet (see
+    :func:`~loopml.stores.metadata.experiment_names.run_experiment`).
+    """
+
+    experiment_id: str | None
     name: str
     start_time: int
     parent_run_id: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     run_id: str | None = None
+    experiment_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,8 @@ from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, NewRun, RunQuery
 from loopml.stores.remote import wire
 from loopml.stores.remote.http import ApiClient, Params
 
+_RETURN_MINIMAL = {"Prefer": "return=minimal"}
+
 
 def _segment(value: str) -> str:
     """One path segment, with ``/`` and every other reserved character escaped."""
@@ -157,6 +159,8 @@ class HttpMetadataStore:
             "tags": dict(new_run.tags),
             "run_id": new_run.run_id,
         }
+        if new_run.experiment_name is not None:  # resolved (or created) by the server
+            body["experiment_name"] = new_run.experiment_name
         # with a preset id a repeated request cannot create a second run
         data = self._api.request_json(
             "POST", "/runs", json_body=body, idempotent=new_run.run_id is not None
@@ -168,7 +172,10 @@ class HttpMetadataStore:
 
     def set_run_status(self, run_id: str, status: RunStatus, end_time: int | None) -> None:
         body = {"status": str(status), "end_time": end_time}
-        self._api.request_json("PUT", f"/runs/{_segment(run_id)}/status", json_body=body)
+        # the run is not read back: 204 from a server that knows Prefer, the run from one before
+        self._api.request(
+            "PUT", f"/runs/{_segment(run_id)}/status", json_body=body, headers=_RETURN_MINIMAL
+        )
 
     def delete_run(self, run_id: str) -> None:
         self._api.request("DELETE", f"/runs/{_segment(run_id)}")

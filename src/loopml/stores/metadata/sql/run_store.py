@@ -16,6 +16,7 @@ from loopml.core.filters import Comparison, parse_filter, parse_order_by
 from loopml.core.ids import new_id, now_ms
 from loopml.core.validation import normalize_artifact_path, validate_name
 from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, NewRun, RunQuery
+from loopml.stores.metadata.new_runs import resolve_experiment
 from loopml.stores.metadata.sql import paging
 from loopml.stores.metadata.sql.connections import SqlStoreBase
 from loopml.stores.metadata.sql.reads import chunks, load_experiments, load_runs, metric_from_db
@@ -122,12 +123,11 @@ class SqlRunStore(SqlStoreBase):
     # runs
 
     def create_run(self, new_run: NewRun) -> Run:
+        new_run = resolve_experiment(self, new_run)[0]  # checked; by name: created if needed
         experiment_id = check_id("experiment", new_run.experiment_id)
-        name = validate_name("run", new_run.name)
-        start_time = check_time("start_time", new_run.start_time)
-        parent = None if new_run.parent_run_id is None else check_id("run", new_run.parent_run_id)
-        tag_values = check_tags(new_run.tags)
-        run_id = new_id() if new_run.run_id is None else check_new_run_id(new_run.run_id)
+        name, start_time, parent = new_run.name, new_run.start_time, new_run.parent_run_id
+        tag_values = dict(new_run.tags)
+        run_id = new_id() if new_run.run_id is None else new_run.run_id
         alive_at = now_ms()  # the run's first heartbeat, by the store's clock
         row = {
             "id": run_id,

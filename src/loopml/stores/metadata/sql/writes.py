@@ -8,7 +8,6 @@ param re-set to a different value) rolls back everything else in the batch too.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,11 @@ from loopml.core.validation import (
     validate_step,
     validate_value,
 )
+from loopml.stores.metadata.checks import RUN_ID as _RUN_ID
+from loopml.stores.metadata.checks import check_id as check_id
+from loopml.stores.metadata.checks import check_new_run_id as check_new_run_id
+from loopml.stores.metadata.checks import check_tags as check_tags
+from loopml.stores.metadata.checks import check_time as check_time
 from loopml.stores.metadata.sql.reads import chunks, metric_to_db
 from loopml.stores.metadata.sql.schema import (
     artifacts,
@@ -38,24 +42,8 @@ from loopml.stores.metadata.sql.schema import (
     run_tags,
 )
 
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
 MAX_DIGEST_LENGTH = 256
 MAX_INT32 = 2**31 - 1
-
-
-def check_id(kind: str, value: object) -> str:
-    """An id passed to a lookup: any string (an unknown one is then "not found")."""
-    if not isinstance(value, str) or not value:
-        raise InvalidInputError(f"The {kind} id must be a non-empty string, got {value!r}.")
-    return value
-
-
-def check_new_run_id(value: object) -> str:
-    if not isinstance(value, str) or not _RUN_ID.match(value):
-        raise InvalidInputError(
-            f"A preset run id must be 1-64 letters, digits, '_' or '-', got {value!r}."
-        )
-    return value
 
 
 def check_batch_id(value: object) -> str:
@@ -74,22 +62,6 @@ def check_lapse(value: object) -> int:
             f"The lapse must be a whole number of milliseconds >= 0, got {value!r:.80}."
         )
     return value
-
-
-def check_time(what: str, value: object) -> int:
-    """A timestamp in milliseconds since the epoch."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
-        raise InvalidInputError(
-            f"The {what} must be an integer number of milliseconds since the epoch (>= 0), "
-            f"got {value!r}."
-        )
-    return value
-
-
-def check_tags(tags: object) -> dict[str, str]:
-    if not isinstance(tags, Mapping):
-        raise InvalidInputError(f"Tags must be a mapping of key to value, got {tags!r:.80}.")
-    return {validate_key("tag", k): validate_value("tag", k, v) for k, v in tags.items()}
 
 
 def check_dataset_name(name: object) -> str:
