@@ -33,7 +33,6 @@ from loopml.stores.metadata.sql.writes import (
     check_batch_id,
     check_id,
     check_lapse,
-    check_new_run_id,
     check_tags,
     check_time,
     validate_artifacts,
