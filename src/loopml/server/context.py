@@ -9,6 +9,7 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 
 from loopml.stores.artifacts.base import ArtifactStore
+from loopml.stores.loop.base import LoopStore
 from loopml.stores.metadata.base import MetadataStore
 
 
@@ -21,6 +22,8 @@ class ServerContext:
     version: str
     # where uploads are spooled before they are stored; None: the system's (TMPDIR)
     spool_dir: Path | None = None
+    # deployments and leases, on the metadata store's database; None: those routes answer 400
+    loop_store: LoopStore | None = None
 
 
 async def get_context(request: Request) -> ServerContext:

@@ -16,10 +16,10 @@ from typing import Any
 from loopml.core.entities import RunStatus
 from loopml.core.errors import InvalidInputError
 from loopml.core.ids import now_ms
+from loopml.monitoring.prediction_ids import is_issued
 from loopml.serving.errors import InputMismatchError, PayloadTooLargeError
 from loopml.serving.log_records import FEEDBACK, FeedbackEntry, to_table
 from loopml.serving.log_store import FEEDBACK_RUN, KIND_TAG, MODEL_TAG, start_log_run
-from loopml.serving.prediction_ids import is_issued
 from loopml.serving.prediction_log import part_folder
 from loopml.tracking.client import Client
 
