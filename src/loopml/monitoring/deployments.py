@@ -27,6 +27,7 @@ __all__ = [
     "DeploymentReporter",
     "IdResolution",
     "close_gone_deployments",
+    "end_deployment",
     "find_deployment",
     "resolve_prediction_ids",
 ]
@@ -38,10 +39,18 @@ STOPPED = "stopped"
 class DeploymentReporter:
     """Keeps one deployment's record current: registered when its model is first loaded
     (:meth:`served`), beating every ``interval_s`` from then, the version updated at every
-    swap, ended by :meth:`end`."""
+    swap, until :meth:`stop`."""
 
-    def __init__(self, loop: LoopStore, deployment: NewDeployment, *, interval_s: float) -> None:
+    def __init__(
+        self,
+        loop: LoopStore,
+        deployment: NewDeployment,
+        *,
+        interval_s: float,
+        close_store: bool = False,
+    ) -> None:
         self._loop = loop
+        self._close_store = close_store
         self._deployment = deployment
         self._interval_s = interval_s
         self._registered = False
@@ -76,14 +85,13 @@ class DeploymentReporter:
                 self._call(lambda: self._loop.heartbeat_deployment(self.deployment_id))
 
     def stop(self) -> None:
-        """Stop beating (the goodbye is :meth:`end`, said once per deployment)."""
+        """Stop beating, and close the store if it is the reporter's. The goodbye
+        (:func:`end_deployment`) is said once per deployment, by whoever started the server."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-
-    def end(self, reason: str = STOPPED) -> None:
-        self.stop()
-        end_deployment(self._loop, self.deployment_id, reason)
+        if self._close_store:
+            self._loop.close()
 
     def _start(self) -> None:
         if self._thread is None and self._registered:
@@ -156,10 +164,10 @@ def find_deployment(loop: LoopStore, deployment_id: str) -> Deployment:
 @dataclass
 class IdResolution:
     """Which model each prediction id belongs to (its positions in the input, per model), and
-    the ids no deployment (of the model asked for) made."""
+    the positions of the ids no deployment (of the model asked for) made."""
 
     by_model: dict[str, list[int]] = field(default_factory=dict)
-    unknown: list[str] = field(default_factory=list)
+    unknown: list[int] = field(default_factory=list)
 
 
 def resolve_prediction_ids(
@@ -185,7 +193,7 @@ def resolve_prediction_ids(
         if owner is not None and is_issued(owner, pid):
             resolution.by_model.setdefault(owner, []).append(index)
         else:
-            resolution.unknown.append(pid)
+            resolution.unknown.append(index)
     return resolution
 
 

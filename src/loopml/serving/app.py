@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,9 +22,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from loopml.core.errors import LoopMLError
 from loopml.core.version import __version__
+from loopml.monitoring.deployments import DeploymentReporter
 from loopml.serving.direct import DirectPredictions
 from loopml.serving.errors import ERROR_CODE_HEADER, error_answer, error_body
-from loopml.serving.holder import ModelHolder
+from loopml.serving.holder import ModelHolder, ServedModel
 from loopml.serving.metrics import RequestMetrics, ServingMetrics
 from loopml.serving.options import ServeOptions
 from loopml.serving.prediction_log import PredictionLog
@@ -45,25 +46,33 @@ def create_app(
     second: ModelSource | None = None,
     prediction_log: PredictionLog | None = None,
     metrics: ServingMetrics | None = None,
+    deployment: DeploymentReporter | None = None,
 ) -> FastAPI:
     """The model server for ``source`` (a registry reference or a bundle), with ``second``
     (another alias of the same model) as the canary or shadow that ``options`` names, and
-    every prediction logged to ``prediction_log``. The app owns the sources and the log from
-    now on: at shutdown, after the last request, it stores the whole log and closes them."""
+    every prediction logged to ``prediction_log``, and the record of this server kept current
+    by ``deployment`` (registered once the main model is loaded, its version updated at every
+    swap, beating meanwhile). The app owns the sources, the log and the reporter from now on:
+    at shutdown, after the last request, it stores the whole log and closes them (the goodbye
+    is the caller's, who knows why the server stopped)."""
     options = options or ServeOptions()
     metrics = metrics or ServingMetrics()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loopml-predict")
     split = parse_split(canary=options.canary, shadow=options.shadow)
 
-    def holder(of: ModelSource) -> ModelHolder:
-        return ModelHolder(of, options=options, executor=executor, metrics=metrics)
+    def holder(of: ModelSource, *, main: bool = False) -> ModelHolder:
+        on_serve = _reporting(deployment) if main and deployment is not None else None
+        return ModelHolder(
+            of, options=options, executor=executor, metrics=metrics, on_serve=on_serve
+        )
 
     traffic = Traffic(
-        holder(source),
+        holder(source, main=True),
         metrics=metrics,
         split=split if second is not None else None,
         second=holder(second) if second is not None else None,
         prediction_log=prediction_log,
+        deployment_id=None if deployment is None else deployment.deployment_id,
     )
 
     @contextlib.asynccontextmanager
@@ -86,6 +95,8 @@ def create_app(
                 for each in traffic.holders:
                     await each.close()
                 executor.shutdown(wait=True)
+                if deployment is not None:
+                    await asyncio.to_thread(deployment.stop)
 
     state = ServingState(traffic=traffic, metrics=metrics, options=options)
     app = _ModelServer(
@@ -109,6 +120,13 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
     return app
+
+
+def _reporting(deployment: DeploymentReporter) -> Callable[[ServedModel], Awaitable[None]]:
+    async def served(model: ServedModel) -> None:
+        await asyncio.to_thread(deployment.served, model.version)
+
+    return served
 
 
 class _ModelServer(FastAPI):

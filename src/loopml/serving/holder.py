@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
@@ -117,8 +117,11 @@ class ModelHolder:
         options: ServeOptions,
         executor: Executor,
         metrics: ServingMetrics,
+        on_serve: Callable[[ServedModel], Awaitable[None]] | None = None,
     ) -> None:
         self.source = source
+        # told about every version swapped in (the first load too): the deployment record
+        self.on_serve = on_serve
         self.options = options
         self.executor = executor
         self.metrics = metrics
@@ -179,6 +182,8 @@ class ModelHolder:
         log.info("serving %s [%s]%s", served.label, served.loaded.variant, was)
         if previous is not None:
             await previous.close()
+        if self.on_serve is not None:
+            await self.on_serve(served)
 
     def _report(self, exc: Exception, what: str) -> None:
         message = exc.message if isinstance(exc, LoopMLError) else f"{type(exc).__name__}: {exc}"
