@@ -24,7 +24,7 @@ from loopml.core.errors import (
     NotFoundError,
 )
 from loopml.core.ids import new_id
-from loopml.core.loop_records import LAPSE_INTERVALS, DeploymentState, NewDeployment
+from loopml.core.loop_records import LAPSE_INTERVALS, DeploymentState, Lease, NewDeployment
 from loopml.stores.loop.base import LoopStore
 
 
@@ -247,34 +247,45 @@ def check_bad_lease_arguments_are_refused(backend: LoopBackend) -> None:
         store.acquire_lease(f"lease-{uuid.uuid4().hex[:10]}", "agent-a", 0)
 
 
+def _race(first: LoopStore, second: LoopStore, name: str) -> dict[str, object]:
+    """Both stores acquire ``name`` at the same moment; what each got (or raised)."""
+    barrier = threading.Barrier(2)
+    results: dict[str, object] = {}
+
+    def contend(store: LoopStore, holder: str) -> None:
+        barrier.wait()
+        try:
+            results[holder] = store.acquire_lease(name, holder, HOUR_MS)
+        except Exception as exc:  # reported by the caller, not lost in the thread
+            results[holder] = exc
+
+    threads = [
+        threading.Thread(target=contend, args=(first, "agent-a")),
+        threading.Thread(target=contend, args=(second, "agent-b")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 def check_two_contenders_never_both_hold_a_lease(backend: LoopBackend) -> None:
-    """Two stores (as two processes would have) race for fresh leases; each round exactly
-    one wins, and every winner's token is new."""
+    """Two stores (as two processes would have) race for fresh leases, then for the same one
+    once released; each round exactly one wins, with a token larger than the last."""
     other = backend.open_another()
     try:
+        name = f"race-{uuid.uuid4().hex[:10]}"
+        last = 0
         for _ in range(10):
-            name = f"race-{uuid.uuid4().hex[:10]}"
-            barrier = threading.Barrier(2)
-            results: dict[str, object] = {}
-
-            def contend(store: LoopStore, holder: str) -> None:
-                barrier.wait()
-                try:
-                    results[holder] = store.acquire_lease(name, holder, HOUR_MS)
-                except Exception as exc:  # reported below, not lost in the thread
-                    results[holder] = exc
-
-            threads = [
-                threading.Thread(target=contend, args=(backend.store, "agent-a")),
-                threading.Thread(target=contend, args=(other, "agent-b")),
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            winners = [lease for lease in results.values() if lease is not None]
-            assert len(winners) == 1, results
+            results = _race(backend.store, other, name)
+            winners = [lease for lease in results.values() if isinstance(lease, Lease)]
+            assert len(winners) == 1 and len(results) == 2, results
+            assert [v for v in results.values() if v is not winners[0]] == [None], results
+            assert winners[0].token > last
+            last = winners[0].token
             assert backend.store.get_lease(name) == winners[0]
+            backend.store.release_lease(winners[0])
     finally:
         other.close()
 
