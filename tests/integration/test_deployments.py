@@ -13,12 +13,15 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from sklearn.datasets import load_breast_cancer  # type: ignore[import-untyped]
 from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+from sklearn.pipeline import make_pipeline  # type: ignore[import-untyped]
+from sklearn.preprocessing import StandardScaler  # type: ignore[import-untyped]
 
 import loopml.models
 from loopml.core.config import init_project
@@ -38,18 +41,36 @@ MODEL = "deployed"
 FAST_BEAT = {"LOOPML_HEARTBEAT_SECONDS": "0.2"}
 
 
+@dataclass
+class Project:
+    folder: Path
+    client: Client
+    swapping: ModelServer  # follows the alias every 0.1 s; stopped cleanly
+    killed: ModelServer  # killed with SIGKILL
+
+
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Client]]:
-    """A project with two versions of ``deployed``, ``@champion`` on version 1."""
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    """A project with two versions of ``deployed``, ``@champion`` on version 1, and two
+    servers of it warming up side by side."""
     folder = tmp_path_factory.mktemp("deployments")
     config = init_project(folder)
     x, y = load_breast_cancer(return_X_y=True)
     with Client(config.store_uri, config.artifact_uri) as client:
         for labels in (y, 1 - y):
-            model = LogisticRegression(max_iter=5000).fit(x, labels)
+            model = make_pipeline(StandardScaler(), LogisticRegression()).fit(x, labels)
             loopml.models.register(MODEL, model, input_example=x[:5], client=client)
         loopml.models.set_alias(MODEL, "champion", 1, client=client)
-        yield folder, client
+        target = f"{MODEL}@champion"
+        servers = [
+            start_model_server(folder, target, "--poll-seconds", "0.1", env=FAST_BEAT),
+            start_model_server(folder, target, env=FAST_BEAT),
+        ]
+        try:
+            yield Project(folder, client, *servers)
+        finally:
+            for server in servers:
+                server.stop()
 
 
 def _cli(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -80,12 +101,10 @@ def _predict(server: ModelServer) -> list[str]:
 
 
 def test_a_server_registers_records_its_swaps_and_ends_on_a_clean_stop(
-    project: tuple[Path, Client], tmp_path: Path
+    project: Project, tmp_path: Path
 ) -> None:
-    folder, client = project
-    server = wait_until_serving(
-        start_model_server(folder, f"{MODEL}@champion", "--poll-seconds", "0.1", env=FAST_BEAT)
-    )
+    folder, client = project.folder, project.client
+    server = wait_until_serving(project.swapping)
     try:
         deployment = _registered(client, server)
         assert (deployment.alias, deployment.version) == ("champion", 1)
@@ -124,10 +143,10 @@ def test_a_server_registers_records_its_swaps_and_ends_on_a_clean_stop(
 
 
 def test_a_killed_server_is_gone_after_its_heartbeat_lapses_and_its_run_is_closed(
-    project: tuple[Path, Client],
+    project: Project,
 ) -> None:
-    folder, client = project
-    server = wait_until_serving(start_model_server(folder, f"{MODEL}@champion", env=FAST_BEAT))
+    folder, client = project.folder, project.client
+    server = wait_until_serving(project.killed)
     deployment = _registered(client, server)
     server.process.kill()  # SIGKILL: no goodbye
     server.process.wait()

@@ -54,6 +54,7 @@ class DeploymentReporter:
         self._deployment = deployment
         self._interval_s = interval_s
         self._registered = False
+        self._version: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._reported: str | None = None
@@ -64,25 +65,27 @@ class DeploymentReporter:
         return self._deployment.id
 
     def served(self, version: int) -> None:
-        """``version`` is serving now: register the deployment (first time) or record it."""
+        """``version`` is serving now: register the deployment (first time) or record it.
+        A registration the store refused (it was away) is tried again at every beat."""
         with self._lock:
-            if not self._registered:
-                self._call(lambda: self._register(version))
-            else:
-                self._call(
-                    lambda: self._loop.heartbeat_deployment(self.deployment_id, version=version)
+            self._version = version
+            self._call(self._sync_locked)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="loopml-deployment-heartbeat", daemon=True
                 )
-        self._start()
-
-    def _register(self, version: int) -> None:
-        self._loop.register_deployment(replace(self._deployment, version=version))
-        self._loop.heartbeat_deployment(self.deployment_id, version=version)  # a re-registration
-        self._registered = True
+                self._thread.start()
 
     def beat(self) -> None:
         with self._lock:
-            if self._registered:
-                self._call(lambda: self._loop.heartbeat_deployment(self.deployment_id))
+            self._call(self._sync_locked)
+
+    def _sync_locked(self) -> None:
+        if not self._registered:
+            self._loop.register_deployment(replace(self._deployment, version=self._version))
+            self._registered = True
+        # a repeated registration returns the stored record: the beat brings it up to date
+        self._loop.heartbeat_deployment(self.deployment_id, version=self._version)
 
     def stop(self) -> None:
         """Stop beating, and close the store if it is the reporter's. The goodbye
@@ -92,13 +95,6 @@ class DeploymentReporter:
             self._thread.join(timeout=10)
         if self._close_store:
             self._loop.close()
-
-    def _start(self) -> None:
-        if self._thread is None and self._registered:
-            self._thread = threading.Thread(
-                target=self._run, name="loopml-deployment-heartbeat", daemon=True
-            )
-            self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):
