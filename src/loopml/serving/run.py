@@ -24,7 +24,7 @@ from fastapi import FastAPI
 
 from loopml.core.config import load_config
 from loopml.core.entities import RunStatus
-from loopml.core.errors import ConfigError, InvalidInputError, NotFoundError
+from loopml.core.errors import ConfigError, InvalidInputError, LoopMLError, NotFoundError
 from loopml.core.ids import new_id
 from loopml.core.loop_records import NewDeployment
 from loopml.core.refs import parse_model_ref
@@ -141,9 +141,16 @@ def build_app(
         )
     reporter = None
     if deployment is not None:
-        reporter = DeploymentReporter(
-            _open_loop_store(), deployment, interval_s=heartbeat_seconds(), close_store=True
-        )
+        try:
+            loop = _open_loop_store()
+        except LoopMLError as exc:  # serve anyway: the record is not worth an outage
+            logging.getLogger("loopml.serving").warning(
+                "deployment %s is not recorded: %s", deployment.id, exc.message
+            )
+        else:
+            reporter = DeploymentReporter(
+                loop, deployment, interval_s=heartbeat_seconds(), close_store=True
+            )
     return create_app(
         source,
         options,
