@@ -140,6 +140,8 @@ def test_a_server_registers_records_its_swaps_and_ends_on_a_clean_stop(
     shown = _cli(folder, "runs", "list", "--all", "--json")
     assert deployment.run_id not in [run["id"] for run in json.loads(hidden.stdout)]
     assert deployment.run_id in [run["id"] for run in json.loads(shown.stdout)]
+    helped = _cli(folder, "runs", "list", "--help").stdout.replace("│", " ")
+    assert "Also list the serving runs" in " ".join(helped.split())
 
 
 def test_a_killed_server_is_gone_after_its_heartbeat_lapses_and_its_run_is_closed(
