@@ -38,8 +38,9 @@ def feedback_command(
     known, send it here (or to the server's POST /feedback). Labels are stored in the model's
     log (a run in experiment 'serving'); 'loopml monitor predictions MODEL' shows them beside
     the predictions. Each id names the server (deployment) and version that made it, so the
-    model is found from the ids; ids no deployment made are refused, naming their rows. The command says how many ids matched a logged prediction (a running
-    server's newest predictions are stored every --log-roll-seconds).
+    model is found from the ids; ids no deployment made are refused, naming their rows. The
+    command says how many ids matched a logged prediction (a running server's newest
+    predictions are stored every --log-roll-seconds).
 
     Examples:
 
