@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from loopml.core.errors import ConfigError
-from loopml.core.loop_records import DeploymentState, Lease
+from loopml.core.errors import ConfigError, NotFoundError
+from loopml.core.loop_records import Deployment, DeploymentState, Lease
 from loopml.server.audit import record_event
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context, ServerContext
@@ -45,11 +45,24 @@ def _loop(ctx: ServerContext) -> LoopStore:
     return ctx.loop_store
 
 
+def _lookup(loop: LoopStore, deployment_id: str) -> list[Deployment]:
+    """The deployment as stored now, or nothing (for deciding whether a call changes it)."""
+    try:
+        return [loop.get_deployment(deployment_id)]
+    except NotFoundError:
+        return []
+
+
 @router.post("/deployments", status_code=201)
 def register_deployment(body: DeploymentCreate, ctx: Context, principal: Writer) -> DeploymentOut:
-    deployment = _loop(ctx).register_deployment(body.to_new())
-    payload = {"model": deployment.model, "address": deployment.address}
-    record_event(ctx, principal, "deployment.register", f"deployment:{deployment.id}", payload)
+    """Idempotent by the caller's id: a retry returns the stored record (and is not audited
+    again)."""
+    loop = _loop(ctx)
+    known = bool(_lookup(loop, body.id))
+    deployment = loop.register_deployment(body.to_new())
+    if not known:
+        payload = {"model": deployment.model, "address": deployment.address}
+        record_event(ctx, principal, "deployment.register", f"deployment:{deployment.id}", payload)
     return DeploymentOut.of(deployment)
 
 
@@ -94,9 +107,12 @@ def heartbeat_deployment(
 def end_deployment(
     deployment_id: str, body: DeploymentEnd, ctx: Context, principal: Writer
 ) -> DeploymentOut:
-    deployment = _loop(ctx).end_deployment(deployment_id, body.reason)
-    payload = {"reason": deployment.end_reason, "ended_at": deployment.ended_at}
-    record_event(ctx, principal, "deployment.end", f"deployment:{deployment.id}", payload)
+    loop = _loop(ctx)
+    ended_before = [d for d in _lookup(loop, deployment_id) if d.state is DeploymentState.ENDED]
+    deployment = loop.end_deployment(deployment_id, body.reason)
+    if not ended_before:
+        payload = {"reason": deployment.end_reason, "ended_at": deployment.ended_at}
+        record_event(ctx, principal, "deployment.end", f"deployment:{deployment.id}", payload)
     return DeploymentOut.of(deployment)
 
 
@@ -119,9 +135,12 @@ def renew_lease(name: str, body: LeaseRenew, ctx: Context) -> LeaseOut:
 
 @router.post("/leases/{name}/release", status_code=204)
 def release_lease(name: str, body: LeaseHeld, ctx: Context, principal: LeaseWriter) -> Response:
-    _loop(ctx).release_lease(Lease(name, body.holder, body.token, 0, 0))
-    payload = {"holder": body.holder, "token": body.token}
-    record_event(ctx, principal, "lease.release", f"lease:{name}", payload)
+    loop = _loop(ctx)
+    held = loop.get_lease(name)
+    loop.release_lease(Lease(name, body.holder, body.token, 0, 0))
+    if held is not None and (held.holder, held.token) == (body.holder, body.token):
+        payload = {"holder": body.holder, "token": body.token}
+        record_event(ctx, principal, "lease.release", f"lease:{name}", payload)
     return Response(status_code=204)
 
 
