@@ -20,8 +20,8 @@ def feedback_command(
         typer.Option(
             "--model",
             "-m",
-            help="The model the predictions came from [default: the only one "
-            "with a prediction log].",
+            help="Only accept ids of this model's servers [default: the model whose "
+            "deployment made the ids].",
         ),
     ] = None,
     id_column: Annotated[
@@ -37,8 +37,10 @@ def feedback_command(
     Every response of 'loopml serve' gives one prediction id per row; once the outcome is
     known, send it here (or to the server's POST /feedback). Labels are stored in the model's
     log (a run in experiment 'serving'); 'loopml monitor predictions MODEL' shows them beside
-    the predictions. The command says how many ids matched a logged prediction (a running
-    server's newest predictions are stored every --log-roll-seconds).
+    the predictions. Each id names the server (deployment) and version that made it, so the
+    model is found from the ids; ids no deployment made are refused, naming their rows. The
+    command says how many ids matched a logged prediction (a running server's newest
+    predictions are stored every --log-roll-seconds).
 
     Examples:
 

@@ -16,6 +16,7 @@ from loopml import __version__
 from loopml.cli import (
     ci,
     data,
+    deployments,
     experiments,
     init,
     models,
@@ -65,6 +66,7 @@ app.command("server")(server.server_command)
 app.command("serve")(serve_command)
 app.command("feedback")(feedback_command)
 app.add_typer(monitor.app, name="monitor")
+app.add_typer(deployments.app, name="deployments")
 app.command("quickstart")(quickstart.quickstart_command)
 app.command("gc")(gc_command)
 

@@ -12,9 +12,10 @@ import typer
 from loopml.cli import output
 from loopml.cli.compare import compare_runs
 from loopml.cli.resolve import ExperimentNames, open_client, resolve_run
-from loopml.core.entities import Metric, Run
+from loopml.core.entities import Metric, Page, Run
 from loopml.core.errors import InvalidInputError
 from loopml.core.ids import now_ms
+from loopml.monitoring.deployments import close_gone_deployments
 from loopml.tracking.client import DROPPED_POINTS_TAG, Client
 from loopml.tracking.heartbeat import format_age, lapse_seconds, lost_for_ms
 
@@ -59,9 +60,19 @@ def list_runs(
         str | None,
         typer.Option("--page-token", help="Continue a listing (the token a listing printed)."),
     ] = None,
+    show_all: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Also list the serving runs (prediction logs and feedback of 'loopml serve', "
+            "experiment 'serving'), hidden unless --all or --experiment serving.",
+        ),
+    ] = False,
     as_json: output.JsonFlag = False,
 ) -> None:
-    """List runs, newest first unless --order-by says otherwise.
+    """List runs, newest first unless --order-by says otherwise. Serving runs (the
+    prediction logs of 'loopml serve') are hidden: see them with --all, or their servers
+    with 'loopml deployments list'.
 
     The filter language: metrics.KEY, params.KEY, tags.KEY or an attribute (status, name,
     start_time, end_time, run_id, parent_run_id), an operator (= != < <= > >= like ilike)
@@ -74,13 +85,17 @@ def list_runs(
         loopml runs list --json | jq -r '.[].id'
     """
     with open_client() as client:
-        page = client.search_runs(
-            experiment=experiment or None,
-            filter=filter_text,
-            order_by=order_by or None,
-            max_results=max_results,
-            page_token=page_token,
-        )
+        experiments = experiment or (None if show_all else _experiments_but_serving(client))
+        if experiments == []:  # only serving runs so far
+            page: Page[Run] = Page([])
+        else:
+            page = client.search_runs(
+                experiment=experiments,
+                filter=filter_text,
+                order_by=order_by or None,
+                max_results=max_results,
+                page_token=page_token,
+            )
         names = ExperimentNames(client)
         experiment_names = {run.experiment_id: names(run.experiment_id) for run in page}
     runs = list(page)
@@ -97,6 +112,20 @@ def list_runs(
     if page.next_page_token:
         hint = f"More runs: add --page-token {page.next_page_token}"
         out.print(hint, markup=False, soft_wrap=True)
+
+
+def _experiments_but_serving(client: Client) -> list[str]:
+    """The ids of every experiment but 'serving' (where 'loopml serve' logs predictions)."""
+    from loopml.serving.log_store import EXPERIMENT
+
+    ids: list[str] = []
+    token = None
+    while True:
+        page = client.list_experiments(max_results=1000, page_token=token)
+        ids += [each.id for each in page if each.name != EXPERIMENT]
+        token = page.next_page_token
+        if token is None:
+            return ids
 
 
 @dataclass(frozen=True)
@@ -383,8 +412,9 @@ def gc_runs(
 ) -> None:
     """Close runs whose process died: RUNNING runs whose heartbeat lapsed become KILLED,
     ended at their last heartbeat. A live run heartbeats every 30 s; `loopml server` does
-    this by itself every minute. Then send the metrics and tags that dead processes left
-    unsent in their spool (.loopml/cache/spool).
+    this by itself every minute. Model servers whose heartbeat lapsed are marked gone too,
+    and their serving runs closed the same way (see 'loopml deployments list'). Then send the
+    metrics and tags that dead processes left unsent in their spool (.loopml/cache/spool).
 
     Examples:
 
@@ -396,6 +426,7 @@ def gc_runs(
 
     lapse = parse_age(older_than) if older_than is not None else lapse_seconds()
     with open_client() as client:
+        gone = [] if dry_run else close_gone_deployments(client.loop, client.metadata)
         runs = client.metadata.close_lapsed_runs(int(lapse * 1000), dry_run=dry_run)
         names = ExperimentNames(client)
         experiment_names = {run.experiment_id: names(run.experiment_id) for run in runs}
@@ -408,12 +439,20 @@ def gc_runs(
                 "older_than_seconds": lapse,
                 "runs": [_run_dict(r, experiment_names[r.experiment_id]) for r in runs],
                 "spool": spool_document(spooled),
+                "gone_deployments": [d.id for d in gone],
             }
         )
         return
     out = output.console()
     for line in spool_lines(spooled, dry_run=dry_run):
         out.print(line, markup=False)
+    for deployment in gone:
+        out.print(
+            f"Deployment {deployment.id} ({deployment.model} at {deployment.address}) is gone: "
+            f"no heartbeat since {output.format_time(deployment.heartbeat_at)}.",
+            markup=False,
+            soft_wrap=True,
+        )
     if not runs:
         out.print("No run has a lapsed heartbeat.")
         return

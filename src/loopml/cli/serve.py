@@ -213,6 +213,13 @@ def serve_command(
                 markup=False,
                 soft_wrap=True,
             )
+        if started.deployment_id is not None:
+            err.print(
+                f"Deployment {started.deployment_id} (registered once the model is loaded); "
+                "see 'loopml deployments list'.",
+                markup=False,
+                soft_wrap=True,
+            )
         if trust_code:
             err.print(TRUST_CODE_WARNING, style="yellow", markup=False, soft_wrap=True)
         for note in (started.note, started.log_note):

@@ -85,6 +85,13 @@ class ConflictError(LoopMLError):
     code, http_status = "conflict", 409
 
 
+class LeaseLostError(ConflictError):
+    """A lease renewed or released by a holder that no longer holds it (it expired and was
+    taken, or was never theirs): stop the work the lease guarded."""
+
+    code = "lease_lost"
+
+
 class IntegrityError(LoopMLError):
     """Stored bytes do not match their digest: the store was tampered with or corrupted."""
 

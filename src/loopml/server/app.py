@@ -25,15 +25,17 @@ from loopml.server.routes import (
     experiments,
     health,
     lineage,
+    loop,
     models,
     runs,
 )
 from loopml.server.schemas import ErrorBody
 from loopml.stores.artifacts.base import ArtifactStore
+from loopml.stores.loop.base import LoopStore
 from loopml.stores.metadata.base import MetadataStore
 
 API_PREFIX = "/api/v1"
-ROUTERS = (health, experiments, runs, artifacts, blobs, datasets, lineage, models, events)
+ROUTERS = (health, experiments, runs, artifacts, blobs, datasets, lineage, models, events, loop)
 
 
 def server_version() -> str:
@@ -49,12 +51,14 @@ def create_app(
     *,
     spool_dir: Path | None = None,
     limits: RequestLimits | None = None,
+    loop_store: LoopStore | None = None,
 ) -> FastAPI:
     """The API over these stores. The caller owns the stores (and closes them).
 
     Uploads are spooled to a temporary file in ``spool_dir`` (default: the system's temporary
     folder, ``TMPDIR``) before they are stored; point it at a disk, not a RAM-backed /tmp.
     Request bodies and uploads are bounded by ``limits`` (default: :class:`RequestLimits`).
+    ``loop_store`` (deployments, leases) is usually the one beside the metadata store.
     """
     app_version = server_version()
     app = FastAPI(
@@ -70,7 +74,9 @@ def create_app(
         redirect_slashes=False,
         responses={"default": {"model": ErrorBody, "description": "An error."}},
     )
-    app.state.context = ServerContext(metadata_store, artifact_store, app_version, spool_dir)
+    app.state.context = ServerContext(
+        metadata_store, artifact_store, app_version, spool_dir, loop_store
+    )
     install_error_handlers(app)
     app.add_middleware(
         RequestSizeLimit, limits=limits or RequestLimits(), blob_path=f"{API_PREFIX}/blobs"

@@ -31,6 +31,10 @@ Permission = Literal[
     "models:approve",
     "events:read",
     "events:write",
+    "deployments:read",
+    "deployments:write",
+    "leases:read",
+    "leases:write",
 ]
 
 _bearer = HTTPBearer(

@@ -9,6 +9,7 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 
 from loopml.stores.artifacts.base import ArtifactStore
+from loopml.stores.loop.base import LoopStore
 from loopml.stores.metadata.base import MetadataStore
 
 
@@ -40,6 +41,8 @@ class ServerContext:
     # where uploads are spooled before they are stored; None: the system's (TMPDIR)
     spool_dir: Path | None = None
     experiment_ids: ExperimentIds = field(default_factory=ExperimentIds)
+    # deployments and leases, on the metadata store's database; None: those routes answer 400
+    loop_store: LoopStore | None = None
 
 
 async def get_context(request: Request) -> ServerContext:

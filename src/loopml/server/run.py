@@ -13,7 +13,7 @@ from loopml.core.errors import ConfigError
 from loopml.server.app import create_app
 from loopml.server.limits import ENV_MAX_BLOB_MB, ENV_MAX_BODY_MB, MiB, RequestLimits
 from loopml.server.run_reaper import RunReaper
-from loopml.stores.registry import open_artifact_store, open_metadata_store
+from loopml.stores.registry import open_artifact_store, open_loop_store, open_metadata_store
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
@@ -52,7 +52,9 @@ def serve(
             "--artifact-uri, set LOOPML_STORE_URI and LOOPML_ARTIFACT_URI, or run loopml init."
         )
     metadata_store = open_metadata_store(store_uri)  # creates or migrates it
-    reaper = RunReaper.from_env(metadata_store)  # closes runs whose process died
+    loop_store = open_loop_store(store_uri)
+    # closes runs whose process died, and the runs of deployments whose heartbeat lapsed
+    reaper = RunReaper.from_env(metadata_store, loop_store)
     try:
         if workers > 1:
             open_artifact_store(artifact_uri)  # a bad artifact URI fails here, once
@@ -78,11 +80,18 @@ def serve(
             )
             return
         artifact_store = open_artifact_store(artifact_uri)
-        app = create_app(metadata_store, artifact_store, spool_dir=spool_dir, limits=limits)
+        app = create_app(
+            metadata_store,
+            artifact_store,
+            spool_dir=spool_dir,
+            limits=limits,
+            loop_store=loop_store,
+        )
         reaper.start()
         uvicorn.Server(_config(app, host, port, log_level)).run()
     finally:
         reaper.stop()
+        loop_store.close()
         metadata_store.close()
 
 
@@ -98,6 +107,7 @@ def app_from_environment() -> FastAPI:
         open_artifact_store(config.artifact_uri),
         spool_dir=Path(spool) if spool else None,
         limits=RequestLimits.resolve(),
+        loop_store=open_loop_store(config.store_uri),
     )
 
 

@@ -1,7 +1,9 @@
 """The server closes runs whose logging process died: every ``LOOPML_RUN_GC_INTERVAL_SECONDS``
 (default 60; 0 turns it off) the RUNNING runs silent for longer than
 ``LOOPML_RUN_LAPSE_SECONDS`` (default 600) are ended KILLED at their last heartbeat, as
-``loopml runs gc`` does, and each closure is recorded in the event log."""
+``loopml runs gc`` does, and each closure is recorded in the event log. Deployments whose
+heartbeat lapsed are marked gone at the same pace, and their serving runs ended KILLED at
+their last heartbeat (:func:`loopml.monitoring.deployments.close_gone_deployments`)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import os
 import threading
 
 from loopml.core.errors import ConfigError, LoopMLError
+from loopml.monitoring.deployments import close_gone_deployments
+from loopml.stores.loop.base import LoopStore
 from loopml.stores.metadata.base import MetadataStore
 from loopml.tracking.heartbeat import lapse_seconds
 
@@ -36,16 +40,26 @@ def interval_seconds() -> float:
 class RunReaper:
     """A daemon thread closing lapsed runs every ``interval_s`` seconds."""
 
-    def __init__(self, store: MetadataStore, *, interval_s: float, lapse_s: float) -> None:
+    def __init__(
+        self,
+        store: MetadataStore,
+        *,
+        interval_s: float,
+        lapse_s: float,
+        loop_store: LoopStore | None = None,
+    ) -> None:
         self._store = store
+        self._loop_store = loop_store
         self._interval_s = interval_s
         self._lapse_ms = int(lapse_s * 1000)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def from_env(cls, store: MetadataStore) -> RunReaper:
-        return cls(store, interval_s=interval_seconds(), lapse_s=lapse_seconds())
+    def from_env(cls, store: MetadataStore, loop_store: LoopStore | None = None) -> RunReaper:
+        return cls(
+            store, interval_s=interval_seconds(), lapse_s=lapse_seconds(), loop_store=loop_store
+        )
 
     def start(self) -> None:
         if self._interval_s > 0 and self._thread is None:
@@ -60,6 +74,15 @@ class RunReaper:
     def close_lapsed(self) -> int:
         """Close the lapsed runs now; how many were closed."""
         closed = self._store.close_lapsed_runs(self._lapse_ms)
+        if self._loop_store is not None:
+            for deployment in close_gone_deployments(self._loop_store, self._store):
+                payload = {"heartbeat_at": deployment.heartbeat_at, "reason": deployment.end_reason}
+                self._store.append_event(
+                    actor=ACTOR,
+                    action="deployment.gone",
+                    target=f"deployment:{deployment.id}",
+                    payload=payload,
+                )
         for run in closed:
             payload = {"status": str(run.status), "end_time": run.end_time, "reason": "lapsed"}
             self._store.append_event(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from loopml.core.errors import LoopMLError
 from loopml.core.version import __version__
+from loopml.monitoring.deployments import DeploymentReporter
 from loopml.serving.direct import DirectPredictions
 from loopml.serving.errors import ERROR_CODE_HEADER, error_answer, error_body
 from loopml.serving.holder import ModelHolder, ServedModel
@@ -46,12 +47,16 @@ def create_app(
     prediction_log: PredictionLog | None = None,
     metrics: ServingMetrics | None = None,
     on_ready: Callable[[ServedModel], None] | None = None,
+    deployment: DeploymentReporter | None = None,
 ) -> FastAPI:
     """The model server for ``source`` (a registry reference or a bundle), with ``second``
     (another alias of the same model) as the canary or shadow that ``options`` names, and
     every prediction logged to ``prediction_log``; ``on_ready`` is told when the source's
-    first version is loaded. The app owns the sources and the log from now on: at shutdown,
-    after the last request, it stores the whole log and closes them."""
+    first version is loaded, and the record of this server is kept current by
+    ``deployment`` (registered once the main model is loaded, its version updated at every
+    swap, beating meanwhile). The app owns the sources, the log and the reporter from now on:
+    at shutdown, after the last request, it stores the whole log and closes them (the goodbye
+    is the caller's, who knows why the server stopped)."""
     options = options or ServeOptions()
     metrics = metrics or ServingMetrics()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loopml-predict")
@@ -61,7 +66,12 @@ def create_app(
         return ModelHolder(of, options=options, executor=executor, metrics=metrics)
 
     main = ModelHolder(
-        source, options=options, executor=executor, metrics=metrics, on_ready=on_ready
+        source,
+        options=options,
+        executor=executor,
+        metrics=metrics,
+        on_ready=on_ready,
+        on_serve=_reporting(deployment) if deployment is not None else None,
     )
     traffic = Traffic(
         main,
@@ -69,6 +79,7 @@ def create_app(
         split=split if second is not None else None,
         second=holder(second) if second is not None else None,
         prediction_log=prediction_log,
+        deployment_id=None if deployment is None else deployment.deployment_id,
     )
 
     @contextlib.asynccontextmanager
@@ -91,6 +102,8 @@ def create_app(
                 for each in traffic.holders:
                     await each.close()
                 executor.shutdown(wait=True)
+                if deployment is not None:
+                    await asyncio.to_thread(deployment.stop)
 
     state = ServingState(traffic=traffic, metrics=metrics, options=options)
     app = _ModelServer(
@@ -114,6 +127,13 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
     return app
+
+
+def _reporting(deployment: DeploymentReporter) -> Callable[[ServedModel], Awaitable[None]]:
+    async def served(model: ServedModel) -> None:
+        await asyncio.to_thread(deployment.served, model.version)
+
+    return served
 
 
 class _ModelServer(FastAPI):

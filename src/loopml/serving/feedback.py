@@ -16,10 +16,10 @@ from typing import Any
 from loopml.core.entities import RunStatus
 from loopml.core.errors import InvalidInputError
 from loopml.core.ids import now_ms
+from loopml.monitoring.prediction_ids import is_issued
 from loopml.serving.errors import InputMismatchError, PayloadTooLargeError
 from loopml.serving.log_records import FEEDBACK, FeedbackEntry, to_table
 from loopml.serving.log_store import FEEDBACK_RUN, KIND_TAG, MODEL_TAG, start_log_run
-from loopml.serving.prediction_ids import is_issued
 from loopml.serving.prediction_log import part_folder
 from loopml.tracking.client import Client
 
@@ -151,7 +151,7 @@ def send_feedback(
 
     path = Path(file)
     ids, labels = _read_file(path, id_column, label_column)
-    model = model or _only_model(client)
+    model = _model_of_ids(path, ids, client, model)
     entry = FeedbackEntry(ids, labels, now_ms())
     run = start_log_run(client, model=model, kind=FEEDBACK_RUN, name=f"feedback {model}")
     try:
@@ -207,6 +207,34 @@ def _read_file(path: Path, id_column: str, label_column: str) -> tuple[list[str]
         except InputMismatchError as exc:
             raise InvalidInputError(exc.message) from None
     return [str(pid) for pid in ids], labels
+
+
+def _model_of_ids(path: Path, ids: list[str], client: Client, model: str | None) -> str:
+    """The model whose deployments made ``ids`` (``model`` when given); InvalidInputError
+    naming the rows of the ids no deployment (of that model) made. Ids in the short form of a
+    server without a deployment need ``model``, or a store with one model's log."""
+    from loopml.monitoring.deployments import resolve_prediction_ids
+    from loopml.monitoring.prediction_ids import origin_of
+
+    if model is None and not any(origin_of(pid) for pid in ids):
+        model = _only_model(client)
+    resolution = resolve_prediction_ids(client.loop, ids, model=model)
+    if resolution.unknown:
+        shown = ", ".join(f"row {i + 1} {ids[i]!r}" for i in resolution.unknown[:5])
+        more = len(resolution.unknown) - 5
+        of = f" of {model!r}" if model else ""
+        raise InvalidInputError(
+            f"{path}: {len(resolution.unknown)} of {len(ids)} prediction ids were given out by "
+            f"no deployment{of}: {shown}{f' and {more} more' if more > 0 else ''}. Send the "
+            "'prediction_ids' of the server's answers (a typo, or another model's ids?)."
+        )
+    models = sorted(resolution.by_model)
+    if len(models) > 1:
+        raise InvalidInputError(
+            f"{path}: the prediction ids come from deployments of {len(models)} models "
+            f"({', '.join(models)}); send one file per model, or pick one with --model."
+        )
+    return models[0]
 
 
 def _only_model(client: Client) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
@@ -119,8 +119,11 @@ class ModelHolder:
         executor: Executor,
         metrics: ServingMetrics,
         on_ready: Callable[[ServedModel], None] | None = None,
+        on_serve: Callable[[ServedModel], Awaitable[None]] | None = None,
     ) -> None:
         self.source = source
+        # told about every version swapped in (the first load too): the deployment record
+        self.on_serve = on_serve
         self.options = options
         self.executor = executor
         self.metrics = metrics
@@ -184,6 +187,8 @@ class ModelHolder:
             await previous.close()
         elif self.on_ready is not None:
             self.on_ready(served)
+        if self.on_serve is not None:
+            await self.on_serve(served)
 
     def _report(self, exc: Exception, what: str) -> None:
         message = exc.message if isinstance(exc, LoopMLError) else f"{type(exc).__name__}: {exc}"

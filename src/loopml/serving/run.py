@@ -8,10 +8,12 @@ environment, and the stores come from the same configuration (``.loopml/``, ``LO
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -20,9 +22,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from loopml.core.config import load_config
 from loopml.core.entities import RunStatus
-from loopml.core.errors import ConfigError, InvalidInputError, NotFoundError
+from loopml.core.errors import ConfigError, InvalidInputError, LoopMLError, NotFoundError
+from loopml.core.ids import new_id
+from loopml.core.loop_records import NewDeployment
 from loopml.core.refs import parse_model_ref
+from loopml.monitoring.deployments import DeploymentReporter, end_deployment
 from loopml.serving.app import create_app
 from loopml.serving.connections import LIMITS_ENV, PROTOCOL, ConnectionLimits
 from loopml.serving.holder import ServedModel
@@ -33,7 +39,10 @@ from loopml.serving.prediction_log import PredictionLog
 from loopml.serving.request_examples import example_requests
 from loopml.serving.sources import BundleSource, ModelSource, RegistrySource, is_bundle
 from loopml.serving.split import parse_split
+from loopml.stores.loop.base import LoopStore
+from loopml.stores.registry import open_loop_store
 from loopml.tracking.client import Client
+from loopml.tracking.heartbeat import heartbeat_seconds
 
 __all__ = [
     "Started",
@@ -50,6 +59,7 @@ ENV_LOG_LEVEL = "LOOPML_SERVE_LOG_LEVEL"
 ENV_RUN_ID = "LOOPML_SERVE_RUN_ID"
 ENV_URL = "LOOPML_SERVE_URL"
 ANNOUNCED = "announced"  # in a multi-worker server's metrics folder: a worker printed the example
+ENV_DEPLOYMENT = "LOOPML_SERVE_DEPLOYMENT"
 KEEP_ALIVE_SECONDS = 15
 GRACEFUL_SHUTDOWN_SECONDS = 10
 FACTORY = "loopml.serving.run:app_from_environment"
@@ -115,13 +125,15 @@ def build_app(
     target: str,
     options: ServeOptions,
     run_id: str | None,
+    deployment: NewDeployment | None = None,
     *,
     url: str | None = None,
     announce_once_in: str | None = None,
 ) -> FastAPI:
-    """The app of one server process: its sources, and its log into run ``run_id``. With
-    ``url``, it prints requests that fit the model once it is loaded (one worker of several:
-    the first to create the marker in the folder ``announce_once_in``)."""
+    """The app of one server process: its sources, its log into run ``run_id``, and the
+    record of ``deployment`` (shared by every worker of one ``loopml serve``). With ``url``,
+    it prints requests that fit the model once it is loaded (one worker of several: the first
+    to create the marker in the folder ``announce_once_in``)."""
     source = open_source(target, prefer_onnx=options.prefer_onnx, trust_code=options.trust_code)
     second = second_source(source, options)
     metrics = ServingMetrics()
@@ -138,6 +150,18 @@ def build_app(
             metrics=metrics.log,
         )
     on_ready = _announcer(url, announce_once_in) if url else None
+    reporter = None
+    if deployment is not None:
+        try:
+            loop = _open_loop_store()
+        except LoopMLError as exc:  # serve anyway: the record is not worth an outage
+            logging.getLogger("loopml.serving").warning(
+                "deployment %s is not recorded: %s", deployment.id, exc.message
+            )
+        else:
+            reporter = DeploymentReporter(
+                loop, deployment, interval_s=heartbeat_seconds(), close_store=True
+            )
     return create_app(
         source,
         options,
@@ -145,6 +169,7 @@ def build_app(
         prediction_log=prediction_log,
         metrics=metrics,
         on_ready=on_ready,
+        deployment=reporter,
     )
 
 
@@ -175,10 +200,13 @@ def app_from_environment() -> FastAPI:
     target = os.environ.get(ENV_TARGET)
     if not target:
         raise InvalidInputError(f"{ENV_TARGET} is not set; start workers with 'loopml serve'.")
+    spec = os.environ.get(ENV_DEPLOYMENT)
+    deployment = NewDeployment(**json.loads(spec)) if spec else None
     return build_app(
         target,
         options,
         os.environ.get(ENV_RUN_ID) or None,
+        deployment,
         url=os.environ.get(ENV_URL) or None,
         announce_once_in=os.environ.get(MULTIPROCESS_ENV) or None,
     )
@@ -187,11 +215,13 @@ def app_from_environment() -> FastAPI:
 @dataclass(frozen=True)
 class Started:
     """What :func:`serve` tells its caller once the target is checked: a note on the alias
-    (not set yet), the run that logs predictions (None: no log) and why not, if so."""
+    (not set yet), the run that logs predictions (None: no log) and why not, if so, and the
+    deployment id it registers once the model is loaded (None: no store to register in)."""
 
     note: str | None
     run_id: str | None
     log_note: str | None
+    deployment_id: str | None = None
 
 
 def serve(
@@ -217,20 +247,68 @@ def serve(
             note = "\n".join(filter(None, [note, check_source(second, second=True)]))
             second.close()
         run_client, run_id, log_note = _start_log_run(target, source, options)
+        deployment = _plan_deployment(source, run_id, host, port)
     finally:
         source.close()  # each app opens its own
+    deployment_id = None if deployment is None else deployment.id
     if on_start is not None:
-        on_start(Started(note or None, run_id, log_note))
+        on_start(Started(note or None, run_id, log_note, deployment_id))
     status = RunStatus.KILLED
     try:
         with _stopped_by_signals():
-            _run_uvicorn(target, options, run_id, host, port, workers, log_level)
+            _run_uvicorn(target, options, run_id, deployment, (host, port, workers), log_level)
         status = RunStatus.FINISHED
     finally:
+        if deployment is not None:
+            _say_goodbye(deployment.id, "stopped" if status is RunStatus.FINISHED else "failed")
         if run_client is not None and run_id is not None:
             with contextlib.suppress(Exception):
                 run_client.set_terminated(run_id, status)
             run_client.close()
+
+
+def _open_loop_store() -> LoopStore:
+    """The loop store beside the configured metadata store (or server), as Client opens it."""
+    config = load_config()
+    uri = config.server_url or config.store_uri
+    if not uri:
+        raise ConfigError("No store to register the deployment in.")
+    return open_loop_store(uri, token=config.token)
+
+
+def _plan_deployment(
+    source: ModelSource, run_id: str | None, host: str, port: int
+) -> NewDeployment | None:
+    """The record this server registers once its model is loaded; None without a store."""
+    try:
+        config = load_config()
+    except ConfigError:
+        return None
+    if not (config.store_uri or config.server_url):
+        return None
+    alias = source.ref.alias if isinstance(source, RegistrySource) else None
+    where = socket.gethostname() if host in ("", "0.0.0.0", "::") else host
+    if ":" in where:  # an IPv6 address
+        where = f"[{where}]"
+    return NewDeployment(
+        id=new_id(),
+        model=source.name,
+        address=f"http://{where}:{port}",
+        heartbeat_ms=max(1, round(heartbeat_seconds() * 1000)),
+        alias=alias,
+        run_id=run_id,
+    )
+
+
+def _say_goodbye(deployment_id: str, reason: str) -> None:
+    try:
+        loop = _open_loop_store()
+    except Exception:  # the store is away: the deployment will be marked gone instead
+        return
+    try:
+        end_deployment(loop, deployment_id, reason)
+    finally:
+        loop.close()
 
 
 class _Stop(Exception):
@@ -292,13 +370,13 @@ def _run_uvicorn(
     target: str,
     options: ServeOptions,
     run_id: str | None,
-    host: str,
-    port: int,
-    workers: int,
+    deployment: NewDeployment | None,
+    where: tuple[str, int, int],
     log_level: str,
 ) -> None:
     import uvicorn
 
+    host, port, workers = where
     limits = ConnectionLimits(
         header_timeout=options.header_timeout_seconds,
         body_timeout=options.body_timeout_seconds,
@@ -316,7 +394,7 @@ def _run_uvicorn(
     }
     url = f"http://{_reachable(host)}:{port}"
     if workers <= 1:
-        config = uvicorn.Config(build_app(target, options, run_id, url=url), **common)
+        config = uvicorn.Config(build_app(target, options, run_id, deployment, url=url), **common)
         limits.attach(config)
         uvicorn.Server(config).run()
         return
@@ -328,6 +406,7 @@ def _run_uvicorn(
             ENV_LOG_LEVEL: log_level,
             ENV_RUN_ID: run_id or "",
             ENV_URL: url,
+            ENV_DEPLOYMENT: "" if deployment is None else json.dumps(asdict(deployment)),
             MULTIPROCESS_ENV: metrics_dir,
             LIMITS_ENV: limits.to_json(),
         }

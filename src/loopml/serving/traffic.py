@@ -17,10 +17,10 @@ import time
 from typing import Any
 
 from loopml.core.ids import now_ms
+from loopml.monitoring.prediction_ids import mint_prefix
 from loopml.serving.holder import ModelHolder, ServedModel
 from loopml.serving.log_records import PredictionEntry
 from loopml.serving.metrics import ServingMetrics
-from loopml.serving.prediction_ids import mint_prefix
 from loopml.serving.prediction_log import PredictionLog
 from loopml.serving.rows import Rows
 from loopml.serving.split import CANARY, MAIN, SHADOW, TrafficSplit
@@ -43,8 +43,11 @@ class Traffic:
         split: TrafficSplit | None = None,
         second: ModelHolder | None = None,
         prediction_log: PredictionLog | None = None,
+        deployment_id: str | None = None,
     ) -> None:
         self.main = main
+        # named in every prediction id, so feedback finds the deployment (and model) again
+        self.deployment_id = deployment_id
         self.second = second
         self.split = split
         self.metrics = metrics
@@ -79,7 +82,9 @@ class Traffic:
     ) -> tuple[Any, str]:
         """The predictions and the id prefix of their prediction ids (``PREFIX-ROW``)."""
         predictions = await model.predict(rows)
-        prefix = mint_prefix(model.name, rows.count)
+        prefix = mint_prefix(
+            model.name, rows.count, deployment=self.deployment_id, version=model.version
+        )
         self._record(model, traffic, rows, predictions, prefix, request_id, started)
         if self.split is not None and self.split.mode == SHADOW and traffic == MAIN:
             self._shadow(model, rows, prefix, request_id)

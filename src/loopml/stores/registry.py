@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from loopml.core.errors import BackendUnavailableError, ConfigError
 from loopml.core.redaction import redact_uri
 from loopml.stores.artifacts.base import ArtifactStore
+from loopml.stores.loop.base import LoopStore
 from loopml.stores.metadata.base import MetadataStore
 
 # scheme -> ("module:Class", extra that provides its dependencies or "")
@@ -18,6 +19,13 @@ METADATA_BACKENDS: dict[str, tuple[str, str]] = {
     "postgresql+psycopg": ("loopml.stores.metadata.sql.store:SqlMetadataStore", "postgres"),
     "http": ("loopml.stores.remote.metadata:HttpMetadataStore", ""),
     "https": ("loopml.stores.remote.metadata:HttpMetadataStore", ""),
+}
+LOOP_BACKENDS: dict[str, tuple[str, str]] = {
+    "sqlite": ("loopml.stores.loop.sql:SqlLoopStore", ""),
+    "postgresql": ("loopml.stores.loop.sql:SqlLoopStore", "postgres"),
+    "postgresql+psycopg": ("loopml.stores.loop.sql:SqlLoopStore", "postgres"),
+    "http": ("loopml.stores.remote.loop:HttpLoopStore", ""),
+    "https": ("loopml.stores.remote.loop:HttpLoopStore", ""),
 }
 ARTIFACT_BACKENDS: dict[str, tuple[str, str]] = {
     "file": ("loopml.stores.artifacts.local:LocalArtifactStore", ""),
@@ -71,3 +79,12 @@ def open_artifact_store(uri: str, *, token: str | None = None) -> ArtifactStore:
     if scheme_of(uri) in ("http", "https"):
         return cast(ArtifactStore, cls(uri, token=token))
     return cast(ArtifactStore, cls(uri))
+
+
+def open_loop_store(uri: str, *, token: str | None = None) -> LoopStore:
+    """Open the loop store (deployments, leases) beside the metadata store at ``uri``: the
+    same database (migrated like it), or the same ``loopml server``."""
+    cls = _load(LOOP_BACKENDS, uri, "loop store")
+    if scheme_of(uri) in ("http", "https"):
+        return cast(LoopStore, cls(uri, token=token))
+    return cast(LoopStore, cls(uri))

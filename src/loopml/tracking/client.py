@@ -39,9 +39,10 @@ from loopml.core.validation import (
     validate_value,
 )
 from loopml.stores.artifacts.base import ArtifactStore
+from loopml.stores.loop.base import LoopStore
 from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, MetadataStore, NewRun, RunQuery
 from loopml.stores.metadata.new_runs import get_or_create_experiment
-from loopml.stores.registry import open_artifact_store, open_metadata_store
+from loopml.stores.registry import open_artifact_store, open_loop_store, open_metadata_store
 from loopml.tracking import artifacts as run_artifacts
 from loopml.tracking.batcher import Batcher, BatcherLimits
 from loopml.tracking.system_info import system_tags
@@ -139,6 +140,17 @@ class Client:
 
     def __repr__(self) -> str:  # the stores, credentials masked (ClientSpec's repr)
         return f"Client({self.spec!r})"
+        self._loop: LoopStore | None = None
+
+    @property
+    def loop(self) -> LoopStore:
+        """Deployments and leases, beside the metadata store (opened on first use)."""
+        if self._loop is None:
+            uri = self.spec.server_url or self.spec.store_uri
+            if uri is None:  # pragma: no cover - __init__ sets one of them
+                raise ConfigError("This client has no store to open the loop store on.")
+            self._loop = open_loop_store(uri, token=self.spec.token)
+        return self._loop
 
     # lifecycle -----------------------------------------------------------------------------
     def close(self) -> None:
@@ -146,6 +158,8 @@ class Client:
         try:
             self.batcher.close()
         finally:
+            if self._loop is not None:
+                self._loop.close()
             self.metadata.close()
 
     def __enter__(self) -> Client:

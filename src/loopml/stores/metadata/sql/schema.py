@@ -321,3 +321,34 @@ model_approvals = sa.Table(
     _fk_model_version(),
     sa.Index("ix_model_approvals_version", "model_id", "version", "id"),
 )
+
+# the loop's records (stores/loop/sql.py): model servers, and leases with a fencing token
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("id", ID, primary_key=True),  # chosen by the server: registering is idempotent
+    sa.Column("model", NAME, nullable=False),
+    sa.Column("alias", sa.String(64), nullable=True),
+    sa.Column("version", sa.Integer(), nullable=True),  # served now; None until loaded
+    sa.Column("address", sa.String(500), nullable=False),
+    sa.Column("run_id", ID, nullable=True),  # its prediction log; not a key (runs are deleted)
+    sa.Column("heartbeat_ms", sa.BigInteger(), nullable=False),  # the declared interval
+    sa.Column("started_at", sa.BigInteger(), nullable=False),
+    sa.Column("heartbeat_at", sa.BigInteger(), nullable=False),
+    sa.Column("expires_at", sa.BigInteger(), nullable=False),  # gone after this, if not ended
+    sa.Column("ended_at", sa.BigInteger(), nullable=True),
+    sa.Column("end_reason", sa.Text(), nullable=True),
+    sa.Column("state", sa.String(16), nullable=False),  # live | ended | gone (as last marked)
+    sa.Index("ix_deployments_model_started", "model", "started_at"),
+    sa.Index("ix_deployments_state_expires", "state", "expires_at"),
+)
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=True),  # None: released
+    sa.Column("token", sa.BigInteger(), nullable=False),  # +1 at every new acquisition
+    sa.Column("acquired_at", sa.BigInteger(), nullable=False),
+    sa.Column("expires_at", sa.BigInteger(), nullable=False),
+)

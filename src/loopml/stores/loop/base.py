@@ -1,0 +1,79 @@
+"""The :class:`LoopStore` protocol: deployments and leases, as the fewest primitives.
+
+Every time (``started_at``, ``heartbeat_at``, ``expires_at``, a lease's expiry) is the store's
+clock, never the caller's, so servers with skewed clocks agree on who is gone and who holds a
+lease. Backends: :class:`~loopml.stores.loop.sql.SqlLoopStore` (SQLite, PostgreSQL) and
+:class:`~loopml.stores.remote.loop.HttpLoopStore` (``loopml server``).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from loopml.core.entities import Page
+from loopml.core.loop_records import Deployment, DeploymentState, Lease, NewDeployment
+
+DEFAULT_MAX_RESULTS = 100
+
+
+@runtime_checkable
+class LoopStore(Protocol):
+    def close(self) -> None: ...
+
+    # deployments -------------------------------------------------------------------------
+    def register_deployment(self, deployment: NewDeployment) -> Deployment:
+        """Record a model server as live, beating from now. The id is the caller's: the same
+        registration sent again returns the stored deployment unchanged; the id registered
+        with another model or address is a ConflictError."""
+        ...
+
+    def heartbeat_deployment(self, deployment_id: str, *, version: int | None = None) -> Deployment:
+        """The server is alive now, serving ``version`` (None: unchanged). A gone deployment
+        beats again (it was cut off, not dead) and is live; an ended one is a ConflictError."""
+        ...
+
+    def end_deployment(self, deployment_id: str, reason: str) -> Deployment:
+        """The server said goodbye (``reason``: "stopped", "failed: …"). Ending an ended
+        deployment returns it unchanged."""
+        ...
+
+    def get_deployment(self, deployment_id: str) -> Deployment:
+        """NotFoundError for an id no server registered."""
+        ...
+
+    def list_deployments(
+        self,
+        *,
+        model: str | None = None,
+        state: DeploymentState | None = None,
+        max_results: int = DEFAULT_MAX_RESULTS,
+        page_token: str | None = None,
+    ) -> Page[Deployment]:
+        """Deployments, newest first, of ``model`` and in ``state`` (None: any)."""
+        ...
+
+    def mark_gone_deployments(self) -> list[Deployment]:
+        """Mark gone every live deployment whose heartbeat lapsed (``expires_at`` passed) and
+        return them, once each: the caller closes what they left open (their runs)."""
+        ...
+
+    # leases ------------------------------------------------------------------------------
+    def acquire_lease(self, name: str, holder: str, ttl_ms: int) -> Lease | None:
+        """Hold ``name`` for ``ttl_ms`` if nobody else holds it; None if another holder
+        does. A new acquisition gets a larger token than any before it; the holder acquiring
+        the lease it holds extends it and keeps its token."""
+        ...
+
+    def renew_lease(self, lease: Lease, ttl_ms: int) -> Lease:
+        """Extend ``lease`` to ``ttl_ms`` from now; LeaseLostError if it expired or is held
+        by someone else (or with another token) by now."""
+        ...
+
+    def release_lease(self, lease: Lease) -> None:
+        """Let go of ``lease`` so another holder can take it at once; a no-op when it is no
+        longer held by this holder and token."""
+        ...
+
+    def get_lease(self, name: str) -> Lease | None:
+        """The unexpired lease on ``name``, None if nobody holds it."""
+        ...
