@@ -75,7 +75,7 @@ def create_app(
         responses={"default": {"model": ErrorBody, "description": "An error."}},
     )
     app.state.context = ServerContext(
-        metadata_store, artifact_store, app_version, spool_dir, loop_store
+        metadata_store, artifact_store, app_version, spool_dir, loop_store=loop_store
     )
     install_error_handlers(app)
     app.add_middleware(

@@ -6,13 +6,24 @@ Experiments are never renamed or deleted, so a name once resolved stays valid.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Protocol
 
 from loopml.core.entities import Experiment
 from loopml.core.errors import AlreadyExistsError, InvalidInputError, PermissionDeniedError
 from loopml.core.validation import validate_name
-from loopml.stores.metadata.base import MetadataStore, NewRun
+from loopml.stores.metadata.base import NewRun
 from loopml.stores.metadata.checks import check_id, check_new_run_id, check_tags, check_time
+
+
+class ExperimentsByName(Protocol):
+    """What finding or creating an experiment by name needs of a store (every metadata
+    store, and the SQL store's runs slice)."""
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None: ...
+
+    def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> Experiment: ...
 
 
 def checked_new_run(new_run: NewRun) -> NewRun:
@@ -43,7 +54,7 @@ def checked_new_run(new_run: NewRun) -> NewRun:
     )
 
 
-def get_or_create_experiment(store: MetadataStore, name: str) -> tuple[Experiment, bool]:
+def get_or_create_experiment(store: ExperimentsByName, name: str) -> tuple[Experiment, bool]:
     """The experiment called ``name`` and whether this call created it."""
     name = validate_name("experiment", name)
     found = store.get_experiment_by_name(name)
@@ -59,7 +70,7 @@ def get_or_create_experiment(store: MetadataStore, name: str) -> tuple[Experimen
 
 
 def resolve_experiment(
-    store: MetadataStore, new_run: NewRun, *, may_create: bool = True
+    store: ExperimentsByName, new_run: NewRun, *, may_create: bool = True
 ) -> tuple[NewRun, Experiment | None]:
     """``new_run`` checked and naming its experiment by id, and the experiment if finding it
     by name created it (only if ``may_create``, else :class:`PermissionDeniedError`). Bad
