@@ -12,8 +12,9 @@ import sqlalchemy as sa
 
 from loopml.core.entities import Metric
 from loopml.stores.metadata.base import NewRun
+from loopml.stores.metadata.sql.run_store import BATCH_BEAT_MS
 from loopml.stores.metadata.sql.schema import runs
-from loopml.stores.metadata.sql.store import BATCH_BEAT_MS, SqlMetadataStore
+from loopml.stores.metadata.sql.store import SqlMetadataStore
 from loopml.stores.registry import open_metadata_store
 
 
