@@ -137,10 +137,10 @@ class Client:
         # experiments are never renamed or deleted, so a name once resolved stays valid
         self._experiments_by_name: dict[str, Experiment] = {}
         self._experiment_ids: dict[str, str] = {}
+        self._loop: LoopStore | None = None
 
     def __repr__(self) -> str:  # the stores, credentials masked (ClientSpec's repr)
         return f"Client({self.spec!r})"
-        self._loop: LoopStore | None = None
 
     @property
     def loop(self) -> LoopStore:
