@@ -4,6 +4,8 @@ API's error body naming the field."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from loopml.core.ids import new_id
@@ -29,6 +31,10 @@ def test_loop_changes_are_audited_once_and_liveness_is_not(platform_server: Plat
         loop.renew_lease(lease, 60_000)
         loop.release_lease(lease)
         loop.release_lease(lease)  # not held any more: nothing happens
+        lapsing = NewDeployment(new_id(), "cancer", "http://10.0.0.6:8080", 1)
+        loop.register_deployment(lapsing)
+        time.sleep(0.05)  # three missed 1 ms beats: gone
+        assert [d.id for d in loop.mark_gone_deployments() if d.model == "cancer"] == [lapsing.id]
         events = metadata.list_events(max_results=50_000).items[before:]
     finally:
         loop.close()
@@ -38,6 +44,8 @@ def test_loop_changes_are_audited_once_and_liveness_is_not(platform_server: Plat
         ("deployment.end", f"deployment:{new.id}"),
         ("lease.acquire", "lease:retrain:cancer"),
         ("lease.release", "lease:retrain:cancer"),
+        ("deployment.register", f"deployment:{lapsing.id}"),
+        ("deployment.gone", f"deployment:{lapsing.id}"),
     ]
     assert events[1].payload["reason"] == "stopped"
 

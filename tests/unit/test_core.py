@@ -166,6 +166,7 @@ def test_public_names_are_exactly_all() -> None:
         "cli",
         "server",
         "serving",
+        "monitoring",
     }
     assert public == set(loopml.__all__) - {"__version__"}
 

@@ -238,6 +238,15 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
         ("POST", "/api/v1/runs/search"),
         ("PUT", "/api/v1/runs/{run_id}/heartbeat"),
         ("POST", "/api/v1/runs/close-lapsed"),  # a real closure's event: test_tracking_outage
+        # the loop store's changes and their events (heartbeats and renewals record none):
+        # tests/integration/test_loop_routes.py
+        ("POST", "/api/v1/deployments"),
+        ("PUT", "/api/v1/deployments/{deployment_id}/heartbeat"),
+        ("POST", "/api/v1/deployments/{deployment_id}/end"),
+        ("POST", "/api/v1/deployments/mark-gone"),
+        ("POST", "/api/v1/leases/{name}/acquire"),
+        ("POST", "/api/v1/leases/{name}/renew"),
+        ("POST", "/api/v1/leases/{name}/release"),
     }
     assert _mutating_operations(offline_app) == exercised
 
