@@ -8,14 +8,11 @@ decided on, so two contenders for a lease, or a heartbeat racing the reaper, are
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from loopml.core.entities import Page
 from loopml.core.errors import ConflictError, InvalidInputError, LeaseLostError
@@ -37,69 +34,25 @@ from loopml.core.loop_records import (
 )
 from loopml.stores.loop.base import DEFAULT_MAX_RESULTS
 from loopml.stores.metadata.sql import paging
-from loopml.stores.metadata.sql.engine import (
-    BUSY_TIMEOUT_S,
-    create_store_engine,
-    is_memory_sqlite,
-    mask_uri,
-    parse_uri,
-    sqlite_path,
-    translate_errors,
-    write_engine,
-)
-from loopml.stores.metadata.sql.locking import exclusive_file_lock, lock_file_for
-from loopml.stores.metadata.sql.migrate import ensure_schema
+from loopml.stores.metadata.sql.connections import SqlStoreBase
 from loopml.stores.metadata.sql.schema import deployments, leases
 
 _LIVE, _ENDED, _GONE = (state.value for state in DeploymentState)
 LAPSED_REASON = "heartbeat lapsed"
 
 
-class SqlLoopStore:
+class SqlLoopStore(SqlStoreBase):
     """:class:`~loopml.stores.loop.base.LoopStore` on ``sqlite:///…`` or
     ``postgresql+psycopg://…``; opening it migrates the database like the metadata store."""
 
     def __init__(self, uri: str) -> None:
-        self.uri = uri
-        url = parse_uri(uri)
-        self._masked_uri = mask_uri(url)
-        self._engine: Engine = create_store_engine(url)
-        self._writer = write_engine(self._engine)
+        super().__init__(uri)  # the engine, the migration, the read and write transactions
         self._insert = (
             postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
         )
-        self._serial: AbstractContextManager[object] = (
-            threading.RLock() if is_memory_sqlite(url) else nullcontext()
-        )
-        path = sqlite_path(url)
-        self._lock_file = None if path is None else lock_file_for(path)
-        try:
-            with translate_errors(self._masked_uri):
-                ensure_schema(self._engine, lock_file=self._lock_file)
-        except BaseException:
-            self._engine.dispose()
-            raise
 
     def __repr__(self) -> str:
         return f"SqlLoopStore({self._masked_uri!r})"
-
-    def close(self) -> None:
-        self._engine.dispose()
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self._serial, translate_errors(self._masked_uri), self._engine.begin() as conn:
-            yield conn
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with (
-            self._serial,
-            exclusive_file_lock(self._lock_file, timeout_s=BUSY_TIMEOUT_S),
-            translate_errors(self._masked_uri),
-            self._writer.begin() as conn,
-        ):
-            yield conn
 
     # deployments -------------------------------------------------------------------------
 
