@@ -11,6 +11,7 @@ from datetime import date, datetime
 import yaml
 
 from loopml.core.errors import InvalidInputError
+from loopml.core.suggest import did_you_mean
 
 __all__ = ["YamlReader"]
 
@@ -48,15 +49,17 @@ class YamlReader:
         return self.error_class(f"{self.source}:{line}:{column}: {where}: {problem}")
 
     def mapping(self, node: object, where: str, keys: tuple[str, ...]) -> dict[str, object]:
-        """The mapping's value nodes by key; a key outside ``keys`` or given twice raises."""
+        """The mapping's value nodes by key; a key outside ``keys`` (with a did-you-mean hint)
+        or given twice raises."""
         if not isinstance(node, yaml.MappingNode):
             raise self.error(node, where, f"expected a mapping with keys {', '.join(keys)}")
         found: dict[str, object] = {}
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             if key not in keys:
+                hint = did_you_mean(key, keys) if isinstance(key, str) else ""
                 raise self.error(
-                    key_node, where, f"unknown key {key!r}; allowed keys: {', '.join(keys)}"
+                    key_node, where, f"unknown key {key!r}; allowed keys: {', '.join(keys)}.{hint}"
                 )
             if key in found:
                 raise self.error(key_node, f"{where}.{key}", "key given twice")
