@@ -99,15 +99,10 @@ def run_command(
         loopml pipeline run training --executor process --workers 4
         loopml pipeline run training --executor ray --ray-address 10.0.0.5:6379
     """
-    from loopml.pipelines.loading import load_pipeline, parse_params, resolve
+    from loopml.pipelines.loading import plan_named
     from loopml.pipelines.runner import REF_TAG, run
 
-    folder = path or Path.cwd()
-    ref, defaults = resolve(target, folder)
-    pipeline = load_pipeline(ref, search_path=folder)
-    texts = [f"{key}={value}" for key, value in defaults.items()] + list(param or [])
-    params = parse_params(texts, pipeline.params, pipeline.name)
-    plan = pipeline.plan(**params)
+    ref, plan = plan_named(target, path or Path.cwd(), param or [])
     with open_client() as client, output.stdout_to_stderr(as_json):
         result = run(
             plan,

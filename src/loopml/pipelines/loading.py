@@ -20,8 +20,16 @@ import yaml
 
 from loopml.core.errors import InvalidInputError, NotFoundError
 from loopml.pipelines.definitions import ParamSpecEntry, Pipeline
+from loopml.pipelines.plan import Plan
 
-__all__ = ["NamedPipeline", "load_pipeline", "named_pipelines", "parse_params", "resolve"]
+__all__ = [
+    "NamedPipeline",
+    "load_pipeline",
+    "named_pipelines",
+    "parse_params",
+    "plan_named",
+    "resolve",
+]
 
 PROJECT_FILE = "loopml.yaml"
 
@@ -90,6 +98,16 @@ def resolve(target: str, project: Path) -> tuple[str, dict[str, str]]:
             "like 'package.module:function'."
         )
     return named[target].ref, named[target].params
+
+
+def plan_named(target: str, project: Path, params: Iterable[str] = ()) -> tuple[str, Plan]:
+    """The reference and plan of the pipeline ``target`` names (a name from loopml.yaml, or a
+    reference), with its loopml.yaml defaults and then ``params`` (``key=value``) over them:
+    what ``loopml pipeline run`` and an alert's pipeline action run."""
+    ref, defaults = resolve(target, project)
+    pipeline = load_pipeline(ref, search_path=project)
+    texts = [f"{key}={value}" for key, value in defaults.items()] + list(params)
+    return ref, pipeline.plan(**parse_params(texts, pipeline.params, pipeline.name))
 
 
 def load_pipeline(ref: str, *, search_path: Path | None = None) -> Pipeline[Any, Any]:
