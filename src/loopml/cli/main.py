@@ -14,6 +14,7 @@ import typer
 
 from loopml import __version__
 from loopml.cli import (
+    alerts,
     ci,
     data,
     deployments,
@@ -67,6 +68,7 @@ app.command("serve")(serve_command)
 app.command("feedback")(feedback_command)
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(deployments.app, name="deployments")
+app.add_typer(alerts.app, name="alerts")
 app.command("quickstart")(quickstart.quickstart_command)
 app.command("gc")(gc_command)
 
