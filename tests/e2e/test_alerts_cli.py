@@ -110,3 +110,10 @@ def test_alerts_test_exits_1_when_an_action_fails_and_2_without_its_secret(
     unknown = cli("alerts", "test", "drift-hig", cwd=project)
     assert unknown.returncode == 2 and "Did you mean 'drift-high'?" in unknown.stderr
     assert len(receiver.received) == 1  # neither refused command sent anything
+
+
+def test_help_on_the_alerts_commands_teaches_with_an_example(tmp_path: Path) -> None:
+    for command in (["list"], ["test"]):
+        shown = cli("alerts", *command, "--help", cwd=tmp_path)
+        assert shown.returncode == 0 and "Usage: loopml alerts" in shown.stdout, shown.stderr
+        assert f"loopml alerts {command[0]}" in shown.stdout.split("Examples:", 1)[1]

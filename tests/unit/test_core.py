@@ -167,6 +167,7 @@ def test_public_names_are_exactly_all() -> None:
         "server",
         "serving",
         "monitoring",
+        "loop",
     }
     assert public == set(loopml.__all__) - {"__version__"}
 
