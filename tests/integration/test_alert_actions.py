@@ -11,6 +11,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,14 @@ from loopml.loop.alert_actions import (
     log_firing,
     send_webhook,
 )
-from loopml.loop.alert_rules import AlertRule, Condition, WebhookAction, read_alert_rules
+from loopml.loop.alert_rules import (
+    AlertRule,
+    Condition,
+    LogAction,
+    PipelineAction,
+    WebhookAction,
+    read_alert_rules,
+)
 from loopml.loop.alerts import Firing, synthetic_firing
 from loopml.pipelines.runner import PARAMS_TAG, REF_TAG
 from loopml.tracking.client import Client
@@ -163,6 +171,22 @@ def test_the_log_action_logs_one_line_at_the_rules_severity_without_secrets(
     assert message.startswith("alert drift-high (test) fired: drift_share of churn@champion is")
     assert firing.delivery_id in message and "abc" not in message and SECRET not in message
     assert record.loopml_alert["value"] == 0.42  # type: ignore[attr-defined]
+
+
+def test_each_action_runs_whatever_the_others_did(receiver: WebhookReceiver) -> None:
+    receiver.script(Reply(400))
+    webhook = WebhookAction(receiver.url)
+    rule = replace(
+        _firing(webhook).rule, actions=(webhook, PipelineAction("training"), LogAction())
+    )
+    firing = synthetic_firing(rule, now_ms=1_700_000_000_000)
+    outcomes = fire(firing, project=Path("."))
+    assert [(o.action, o.ok) for o in outcomes] == [
+        ("webhook", False), ("pipeline", False), ("log", True),
+    ]  # fmt: skip
+    assert "no client was given" in outcomes[1].detail
+    only_log = fire(firing, project=Path("."), kinds={"log"})
+    assert [o.action for o in only_log] == ["log"] and len(receiver.received) == 1
 
 
 FLOWS = """

@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
+
+from loopml.core.errors import InvalidInputError
 from loopml.loop.alert_rules import AlertRule, Condition
 from loopml.loop.alerts import AlertState, SignalWindow, evaluate, synthetic_firing
 
@@ -133,3 +136,5 @@ def test_a_synthetic_firing_is_marked_as_a_test_and_defaults_to_the_threshold() 
     assert firing.test and firing.value == 0.3 and firing.end_ms - firing.start_ms == HOUR
     assert synthetic_firing(_rule(), now_ms=START, value=2).to_dict()["value"] == 2.0
     assert firing.delivery_id != synthetic_firing(_rule(), now_ms=START).delivery_id
+    with pytest.raises(InvalidInputError, match="finite value"):
+        synthetic_firing(_rule(), now_ms=START, value=math.nan)

@@ -11,7 +11,8 @@ A webhook is the firing as JSON (:meth:`Firing.to_dict`) with three headers:
 
 Attempts are retried on a connection error, a timeout, HTTP 5xx, 408 and 429 — after the
 ``Retry-After`` the receiver asked for, else after an exponential backoff with jitter — up to
-the action's ``retries`` and within its ``budget``; other 4xx answers are not retried.
+the action's ``retries`` and within its ``budget``; other answers (4xx, 3xx: redirects are not
+followed) are not retried.
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def fire(
             elif isinstance(action, LogAction):
                 outcomes.append(log_firing(firing))
             elif client is None:
-                outcomes.append(ActionOutcome(action.kind, False, "no store to run it with"))
+                detail = f"pipeline {action.name}: not run, no client was given to run it with"
+                outcomes.append(ActionOutcome(action.kind, False, detail, attempts=0))
             else:
                 outcomes.append(run_pipeline_action(action, firing, client=client, project=project))
         except LoopMLError as exc:
@@ -205,7 +207,7 @@ def _attempt(
     failure = f"HTTP {status}"
     if status >= 500 or status in _RETRIED_STATUSES:
         return failure, True, _retry_after_s(response.headers.get("Retry-After"))
-    return f"{failure} (not retried: the receiver refused the request)", False, None
+    return f"{failure} (not retried)", False, None
 
 
 def _retry_after_s(header: str | None) -> float | None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loopml.core.durations import format_duration_ms
+from loopml.core.errors import InvalidInputError
 from loopml.core.ids import format_ms, new_id
 from loopml.loop.alert_rules import AlertRule
 
@@ -193,6 +194,8 @@ def evaluate(
 def synthetic_firing(rule: AlertRule, *, now_ms: int, value: float | None = None) -> Firing:
     """A firing of ``rule`` marked as a test, on the window ending now, with ``value``
     (default: the rule's threshold), to check that its actions reach their targets."""
+    if value is not None and not math.isfinite(value):
+        raise InvalidInputError(f"A test firing needs a finite value; got {value!r}.")
     return Firing(
         rule=rule,
         model=rule.model,
