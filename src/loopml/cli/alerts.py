@@ -49,7 +49,7 @@ def list_command(path: PathOption = None, as_json: output.JsonFlag = False) -> N
 
     table = Table(box=None)
     for column in ("rule", "model", "when", "window", "cooldown", "severity", "actions"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for rule in rules:
         document = rule.to_dict()
         table.add_row(
