@@ -19,6 +19,7 @@ from loopml.cli import (
     deployments,
     experiments,
     init,
+    loop,
     models,
     monitor,
     pipeline,
@@ -67,6 +68,7 @@ app.command("serve")(serve_command)
 app.command("feedback")(feedback_command)
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(deployments.app, name="deployments")
+app.add_typer(loop.app, name="loop")
 app.command("quickstart")(quickstart.quickstart_command)
 app.command("gc")(gc_command)
 
