@@ -373,7 +373,9 @@ def check_decision_update(update: DecisionUpdate) -> DecisionUpdate:
         check_served_version(update.candidate_version)
     for field in ("action", "error"):
         text = getattr(update, field)
-        if text is not None and (not isinstance(text, str) or not 0 < len(text) <= 2000):
+        if text is not None and (
+            not isinstance(text, str) or not 0 < len(text) <= MAX_ACTION_LENGTH
+        ):
             raise InvalidInputError(
                 f"{field} must be 1-{MAX_ACTION_LENGTH} characters, got {text!r:.80}."
             )
