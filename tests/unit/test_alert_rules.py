@@ -131,7 +131,7 @@ def _with(line: int, text: str) -> str:
         ),
         (
             _with(6, "    window: 1 hour"),
-            "loopml.yaml:6:13: alerts.a.window: expected a number and a unit: ms, s, m, h or d",
+            "loopml.yaml:6:13: alerts.a.window: expected a number and a unit: ms, s, m, h, d or w",
         ),
         (_with(6, "    window: 500ms"), "loopml.yaml:6:13: alerts.a.window: expected at least 1s"),
         (_with(6, "    cooldown: 1h"), "loopml.yaml:3:5: alerts.a: missing key 'window'"),

@@ -20,6 +20,7 @@ from loopml.cli import (
     deployments,
     experiments,
     init,
+    loop,
     models,
     monitor,
     pipeline,
@@ -69,6 +70,7 @@ app.command("feedback")(feedback_command)
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(deployments.app, name="deployments")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(loop.app, name="loop")
 app.command("quickstart")(quickstart.quickstart_command)
 app.command("gc")(gc_command)
 

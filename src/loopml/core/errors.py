@@ -92,6 +92,13 @@ class LeaseLostError(ConflictError):
     code = "lease_lost"
 
 
+class StaleDecisionError(ConflictError):
+    """A loop decision moved from a state it is no longer in: another writer (a second agent,
+    or this one before a restart) advanced it first. Read it again and carry on from there."""
+
+    code = "stale_decision"
+
+
 class IntegrityError(LoopMLError):
     """Stored bytes do not match their digest: the store was tampered with or corrupted."""
 

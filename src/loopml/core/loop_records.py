@@ -1,5 +1,6 @@
 """The records of the loop that are not runs: deployments (a model server that is, or was,
-serving) and leases (one holder at a time for a named job, with a fencing token).
+serving), leases (one holder at a time for a named job, with a fencing token) and decisions
+(what the loop did, why, with the numbers, and how far it got).
 
 Plain frozen dataclasses, validated where they are made (:func:`check_new_deployment`), so
 every backend refuses the same input with the same message.
@@ -8,12 +9,14 @@ every backend refuses the same input with the same message.
 from __future__ import annotations
 
 import enum
+import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from loopml.core.errors import InvalidInputError, NotFoundError
+from loopml.core.errors import ConflictError, InvalidInputError, NotFoundError, StaleDecisionError
 from loopml.core.model_validation import check_model_name
+from loopml.core.refs import check_alias
 
 # a deployment is gone once its heartbeat has been silent for this many declared intervals
 LAPSE_INTERVALS = 3
@@ -169,3 +172,245 @@ def deployment_state(stored: str, expires_at: int, now: int) -> DeploymentState:
     if stored == DeploymentState.LIVE and expires_at < now:
         return DeploymentState.GONE
     return DeploymentState(stored)
+
+
+# loop decisions ----------------------------------------------------------------------------
+
+MAX_DECISION_KEY_LENGTH = 400
+MAX_EVIDENCE_BYTES = 64 * 1024
+MAX_ACTION_LENGTH = 2000
+_DECISION_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,399}$")
+
+
+class TriggerKind(enum.StrEnum):
+    """Why the loop acted: the champion's data drifted, its performance decayed, the schedule
+    came round, a new dataset version arrived, a person asked, or the rollback guard fired."""
+
+    DRIFT = "drift"
+    DECAY = "decay"
+    SCHEDULE = "schedule"
+    NEW_DATA = "new_data"
+    MANUAL = "manual"
+    ROLLBACK_GUARD = "rollback_guard"
+
+
+class DecisionState(enum.StrEnum):
+    """Where a decision is: ``triggered → training → trained → gated → promoted | held |
+    rejected``, ``held → promoted | rejected``, ``promoted → rolled_back`` (the guard undid
+    it), and ``failed`` from any open state. A rollback-guard decision goes ``triggered →
+    rolled_back | failed``."""
+
+    TRIGGERED = "triggered"
+    TRAINING = "training"
+    TRAINED = "trained"
+    GATED = "gated"
+    HELD = "held"
+    PROMOTED = "promoted"
+    REJECTED = "rejected"
+    ROLLED_BACK = "rolled_back"
+    FAILED = "failed"
+
+    @property
+    def is_open(self) -> bool:
+        """Work is still to be done (or an approval awaited) before the decision is settled."""
+        return self in OPEN_DECISION_STATES
+
+
+OPEN_DECISION_STATES = frozenset(
+    {
+        DecisionState.TRIGGERED,
+        DecisionState.TRAINING,
+        DecisionState.TRAINED,
+        DecisionState.GATED,
+        DecisionState.HELD,
+    }
+)
+_S = DecisionState
+DECISION_TRANSITIONS: dict[DecisionState, frozenset[DecisionState]] = {
+    _S.TRIGGERED: frozenset({_S.TRAINING, _S.ROLLED_BACK, _S.FAILED}),
+    _S.TRAINING: frozenset({_S.TRAINED, _S.FAILED}),
+    _S.TRAINED: frozenset({_S.GATED, _S.FAILED}),
+    _S.GATED: frozenset({_S.PROMOTED, _S.HELD, _S.REJECTED, _S.FAILED}),
+    _S.HELD: frozenset({_S.PROMOTED, _S.REJECTED, _S.FAILED}),
+    _S.PROMOTED: frozenset({_S.ROLLED_BACK}),
+    _S.REJECTED: frozenset(),
+    _S.ROLLED_BACK: frozenset(),
+    _S.FAILED: frozenset(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NewDecision:
+    """A decision the loop takes, before it is stored. ``key`` makes it idempotent across the
+    project: the same situation (``retrain:churn@champion:drift:<window end>``) recorded again —
+    by a restarted agent, or a second one — gets the stored decision back, never a second one.
+    ``evidence`` holds the numbers that triggered it (JSON); ``champion_version`` is the
+    version ``alias`` named when it was triggered."""
+
+    key: str
+    model: str
+    alias: str
+    trigger: TriggerKind
+    evidence: dict[str, Any]
+    champion_version: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionUpdate:
+    """Move a decision from ``expected`` to ``state`` (compare-and-set: refused if it is not in
+    ``expected`` any more), recording what the step produced. A field left None is unchanged;
+    the pipeline run, the candidate and the gate result, once recorded, never change."""
+
+    expected: DecisionState
+    state: DecisionState
+    pipeline_run_id: str | None = None
+    candidate_version: int | None = None
+    gate_result_id: str | None = None
+    action: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One decision of the loop as stored: its trigger and evidence, how far it got, and what
+    was done. Times are the store's clock (ms); ``lease_token`` is the fencing token of the
+    lease its last writer held (None when written without one)."""
+
+    id: str
+    key: str
+    model: str
+    alias: str
+    trigger: TriggerKind
+    evidence: dict[str, Any]
+    state: DecisionState
+    created_at: int
+    updated_at: int
+    champion_version: int | None = None
+    pipeline_run_id: str | None = None
+    candidate_version: int | None = None
+    gate_result_id: str | None = None
+    action: str | None = None
+    error: str | None = None
+    lease_token: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["trigger"], data["state"] = str(self.trigger), str(self.state)
+        return data
+
+
+_SET_ONCE = ("pipeline_run_id", "candidate_version", "gate_result_id")
+
+
+def decision_not_found(decision_id: object) -> NotFoundError:
+    return NotFoundError(f"No loop decision {decision_id!r:.80}; 'loopml loop log' lists them.")
+
+
+def check_decision_key(value: object) -> str:
+    if not isinstance(value, str) or not _DECISION_KEY.match(value):
+        raise InvalidInputError(
+            f"A decision key must be 1-{MAX_DECISION_KEY_LENGTH} letters, digits or '_-.:@' "
+            f"(starting with a letter or digit), got {value!r:.80}."
+        )
+    return value
+
+
+def _enum(kind: type[enum.StrEnum], field: str, value: object) -> Any:
+    try:
+        return kind(str(value))
+    except ValueError:
+        allowed = ", ".join(str(member) for member in kind)
+        raise InvalidInputError(f"{field} must be one of {allowed}, got {value!r:.40}.") from None
+
+
+def check_new_decision(decision: NewDecision) -> NewDecision:
+    """``decision`` with its trigger as a :class:`TriggerKind` when every field is allowed;
+    InvalidInputError naming the field otherwise."""
+    check_decision_key(decision.key)
+    check_model_name(decision.model)
+    check_alias(decision.alias)
+    trigger = _enum(TriggerKind, "trigger", decision.trigger)
+    if decision.champion_version is not None:
+        check_served_version(decision.champion_version)
+    check_evidence(decision.evidence)
+    return replace(decision, trigger=trigger)
+
+
+def check_evidence(evidence: object) -> dict[str, Any]:
+    """A JSON object of at most 64 KiB, finite numbers only (NaN has no JSON)."""
+    if not isinstance(evidence, dict) or not all(isinstance(key, str) for key in evidence):
+        raise InvalidInputError(f"evidence must be a JSON object, got {evidence!r:.80}.")
+    try:
+        text = json.dumps(evidence, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"evidence must be JSON with finite numbers (no NaN or infinity): {exc}."
+        ) from exc
+    if len(text.encode()) > MAX_EVIDENCE_BYTES:
+        raise InvalidInputError(
+            f"evidence is {len(text.encode())} bytes as JSON; at most {MAX_EVIDENCE_BYTES} are "
+            "kept. Record the numbers, not the data."
+        )
+    return evidence
+
+
+def check_decision_update(update: DecisionUpdate) -> DecisionUpdate:
+    """``update`` with its states as :class:`DecisionState` when the state machine has the
+    move and every field is allowed; InvalidInputError otherwise."""
+    expected = _enum(DecisionState, "expected", update.expected)
+    state = _enum(DecisionState, "state", update.state)
+    if state not in DECISION_TRANSITIONS[expected]:
+        allowed = ", ".join(sorted(DECISION_TRANSITIONS[expected])) or "none (it is settled)"
+        raise InvalidInputError(
+            f"A decision cannot move from {expected} to {state}; from {expected} it may move "
+            f"to: {allowed}."
+        )
+    if update.pipeline_run_id is not None:
+        check_record_id("run", update.pipeline_run_id)
+    if update.gate_result_id is not None:
+        check_record_id("gate result", update.gate_result_id)
+    if update.candidate_version is not None:
+        check_served_version(update.candidate_version)
+    for field in ("action", "error"):
+        text = getattr(update, field)
+        if text is not None and (
+            not isinstance(text, str) or not 0 < len(text) <= MAX_ACTION_LENGTH
+        ):
+            raise InvalidInputError(
+                f"{field} must be 1-{MAX_ACTION_LENGTH} characters, got {text!r:.80}."
+            )
+    return replace(update, expected=expected, state=state)
+
+
+def apply_decision_update(stored: Decision, update: DecisionUpdate) -> dict[str, Any] | None:
+    """The column values that move ``stored`` by ``update`` (checked), or None when ``stored``
+    already is where ``update`` leads (a retry after a lost answer). ConflictError when it is
+    not in ``update.expected`` or a recorded field would change."""
+    given = {f: getattr(update, f) for f in (*_SET_ONCE, "action", "error")}
+    given = {field: value for field, value in given.items() if value is not None}
+    if stored.state != update.expected:
+        if stored.state == update.state and all(
+            getattr(stored, field) == value for field, value in given.items()
+        ):
+            return None
+        raise StaleDecisionError(
+            f"Loop decision {stored.id} is {stored.state}, not {update.expected}: another "
+            f"writer moved it; read it again (loopml loop log --model {stored.model})."
+        )
+    rollback = stored.trigger is TriggerKind.ROLLBACK_GUARD
+    first_step = DecisionState.ROLLED_BACK if rollback else DecisionState.TRAINING
+    if stored.state is DecisionState.TRIGGERED and update.state not in (
+        first_step,
+        DecisionState.FAILED,
+    ):
+        raise InvalidInputError(
+            f"A {stored.trigger} decision cannot move from triggered to {update.state}: a "
+            "rollback-guard decision is rolled_back or failed; a retraining one starts training."
+        )
+    for field in _SET_ONCE:
+        if field in given and getattr(stored, field) not in (None, given[field]):
+            raise ConflictError(
+                f"Loop decision {stored.id} has {field}={getattr(stored, field)!r} recorded "
+                f"already; it cannot become {given[field]!r}."
+            )
+    return {"state": str(update.state), **given}

@@ -21,6 +21,7 @@ from loopml.server.routes import (
     artifacts,
     blobs,
     datasets,
+    decisions,
     events,
     experiments,
     health,
@@ -35,7 +36,19 @@ from loopml.stores.loop.base import LoopStore
 from loopml.stores.metadata.base import MetadataStore
 
 API_PREFIX = "/api/v1"
-ROUTERS = (health, experiments, runs, artifacts, blobs, datasets, lineage, models, events, loop)
+ROUTERS = (
+    health,
+    experiments,
+    runs,
+    artifacts,
+    blobs,
+    datasets,
+    lineage,
+    models,
+    events,
+    loop,
+    decisions,
+)
 
 
 def server_version() -> str:

@@ -35,6 +35,8 @@ Permission = Literal[
     "deployments:write",
     "leases:read",
     "leases:write",
+    "decisions:read",
+    "decisions:write",
 ]
 
 _bearer = HTTPBearer(

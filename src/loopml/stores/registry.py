@@ -82,8 +82,8 @@ def open_artifact_store(uri: str, *, token: str | None = None) -> ArtifactStore:
 
 
 def open_loop_store(uri: str, *, token: str | None = None) -> LoopStore:
-    """Open the loop store (deployments, leases) beside the metadata store at ``uri``: the
-    same database (migrated like it), or the same ``loopml server``."""
+    """Open the loop store (deployments, leases, decisions) beside the metadata store at
+    ``uri``: the same database (migrated like it), or the same ``loopml server``."""
     cls = _load(LOOP_BACKENDS, uri, "loop store")
     if scheme_of(uri) in ("http", "https"):
         return cast(LoopStore, cls(uri, token=token))

@@ -144,7 +144,8 @@ class Client:
 
     @property
     def loop(self) -> LoopStore:
-        """Deployments and leases, beside the metadata store (opened on first use)."""
+        """Deployments, leases and loop decisions, beside the metadata store (opened on first
+        use)."""
         if self._loop is None:
             uri = self.spec.server_url or self.spec.store_uri
             if uri is None:  # pragma: no cover - __init__ sets one of them

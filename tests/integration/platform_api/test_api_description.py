@@ -247,6 +247,9 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
         ("POST", "/api/v1/leases/{name}/acquire"),
         ("POST", "/api/v1/leases/{name}/renew"),
         ("POST", "/api/v1/leases/{name}/release"),
+        # loop decisions and their events: tests/integration/test_decision_routes.py
+        ("POST", "/api/v1/decisions"),
+        ("POST", "/api/v1/decisions/{decision_id}/advance"),
     }
     assert _mutating_operations(offline_app) == exercised
 

@@ -1,4 +1,5 @@
-"""The :class:`LoopStore` protocol: deployments and leases, as the fewest primitives.
+"""The :class:`LoopStore` protocol: deployments, leases and decisions, as the fewest
+primitives.
 
 Every time (``started_at``, ``heartbeat_at``, ``expires_at``, a lease's expiry) is the store's
 clock, never the caller's, so servers with skewed clocks agree on who is gone and who holds a
@@ -11,7 +12,16 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from loopml.core.entities import Page
-from loopml.core.loop_records import Deployment, DeploymentState, Lease, NewDeployment
+from loopml.core.loop_records import (
+    Decision,
+    DecisionState,
+    DecisionUpdate,
+    Deployment,
+    DeploymentState,
+    Lease,
+    NewDecision,
+    NewDeployment,
+)
 
 DEFAULT_MAX_RESULTS = 100
 
@@ -76,4 +86,42 @@ class LoopStore(Protocol):
 
     def get_lease(self, name: str) -> Lease | None:
         """The unexpired lease on ``name``, None if nobody holds it."""
+        ...
+
+    # decisions ---------------------------------------------------------------------------
+    def record_decision(self, decision: NewDecision, *, lease: Lease | None = None) -> Decision:
+        """Store ``decision`` as ``triggered``, or return the one stored under its key (the key
+        is unique in the project, so a restarted or second agent gets the first one back). The
+        key recorded for another model, alias or trigger is a ConflictError. With ``lease``,
+        the write happens only while it is held (LeaseLostError otherwise): a fenced write."""
+        ...
+
+    def advance_decision(
+        self, decision_id: str, update: DecisionUpdate, *, lease: Lease | None = None
+    ) -> Decision:
+        """Move the decision from ``update.expected`` to ``update.state`` in one
+        compare-and-set: StaleDecisionError (a ConflictError) if another writer moved it
+        first, so only one of two racing writers advances it. Sending a move that already
+        happened returns the decision unchanged. ``lease`` fences the write as above."""
+        ...
+
+    def get_decision(self, decision_id: str) -> Decision:
+        """NotFoundError for an id no decision has."""
+        ...
+
+    def find_decision(self, key: str) -> Decision | None:
+        """The decision recorded under ``key``, None if none is (yet)."""
+        ...
+
+    def list_decisions(
+        self,
+        *,
+        model: str | None = None,
+        states: tuple[DecisionState, ...] = (),
+        since: int | None = None,
+        max_results: int = DEFAULT_MAX_RESULTS,
+        page_token: str | None = None,
+    ) -> Page[Decision]:
+        """Decisions, newest first, of ``model``, in one of ``states`` (empty: any), created at
+        or after ``since`` (ms, store clock)."""
         ...

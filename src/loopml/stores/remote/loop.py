@@ -22,12 +22,13 @@ from loopml.core.loop_records import (
 from loopml.stores.loop.base import DEFAULT_MAX_RESULTS
 from loopml.stores.remote import wire
 from loopml.stores.remote.http import ApiClient
+from loopml.stores.remote.loop_decisions import HttpDecisionRecords
 from loopml.stores.remote.wire import JsonObject, WireFormatError
 
 _OPTIONAL = ("alias", "version", "run_id", "ended_at", "end_reason")
 
 
-class HttpLoopStore:
+class HttpLoopStore(HttpDecisionRecords):
     """:class:`~loopml.stores.loop.base.LoopStore` on ``http(s)://host:port``."""
 
     def __init__(self, uri: str, *, token: str | None = None) -> None:

@@ -352,3 +352,28 @@ leases = sa.Table(
     sa.Column("acquired_at", sa.BigInteger(), nullable=False),
     sa.Column("expires_at", sa.BigInteger(), nullable=False),
 )
+
+# every decision of the retraining loop (stores/loop/sql_decisions.py), one row each
+loop_decisions = sa.Table(
+    "loop_decisions",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("key", sa.String(400), nullable=False),  # the situation: unique in the project
+    sa.Column("model", NAME, nullable=False),
+    sa.Column("alias", ALIAS, nullable=False),
+    sa.Column("trigger", sa.String(32), nullable=False),  # drift | decay | schedule | …
+    sa.Column("evidence", DOCUMENT, nullable=False),  # the numbers, read and written whole
+    sa.Column("state", sa.String(16), nullable=False),  # triggered | training | … | failed
+    sa.Column("created_at", sa.BigInteger(), nullable=False),
+    sa.Column("updated_at", sa.BigInteger(), nullable=False),
+    sa.Column("champion_version", sa.Integer(), nullable=True),  # when it was triggered
+    sa.Column("pipeline_run_id", ID, nullable=True),  # not keys: runs and versions are deleted
+    sa.Column("candidate_version", sa.Integer(), nullable=True),
+    sa.Column("gate_result_id", ID, nullable=True),
+    sa.Column("action", sa.Text(), nullable=True),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("lease_token", sa.BigInteger(), nullable=True),  # the last writer's fence
+    sa.UniqueConstraint("key", name="uq_loop_decisions_key"),
+    sa.Index("ix_loop_decisions_model_created", "model", "created_at"),
+    sa.Index("ix_loop_decisions_created", "created_at"),
+)
