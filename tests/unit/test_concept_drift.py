@@ -163,3 +163,11 @@ def test_without_river_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(sys.modules, "river", None)
     with pytest.raises(BackendUnavailableError, match=r"pip install 'loopml\[monitor\]'"):
         ErrorStreamDetector("adwin")
+
+
+def test_the_modules_example_runs_as_written() -> None:
+    import doctest
+
+    from loopml.monitoring import concept_drift
+
+    assert doctest.testmod(concept_drift).failed == 0
