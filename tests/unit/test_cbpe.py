@@ -188,7 +188,9 @@ def test_a_reference_that_cannot_calibrate_is_refused() -> None:
     scores = np.linspace(0, 1, 100)
     with pytest.raises(InvalidInputError, match="rows of every class"):
         fit_cbpe(np.ones(100, dtype=int), scores)
-    with pytest.raises(InvalidInputError, match=r"labels \['2'\] that are not among"):
+    with pytest.raises(
+        InvalidInputError, match=r"labels \['2'\] that are not among the classes \['0', '1'\]"
+    ):
         fit_cbpe(np.r_[np.zeros(99, dtype=int), 2], scores)
     with pytest.raises(InvalidInputError, match="threshold must be between 0 and 1"):
         fit_cbpe(np.arange(100) % 2, scores, threshold=1.5)

@@ -222,13 +222,7 @@ def fit_cbpe(
         raise InvalidInputError(f"fit_cbpe got {len(truth)} labels for {len(raw)} score rows.")
     if not 0 < threshold < 1:
         raise InvalidInputError(f"The threshold must be between 0 and 1. Got {threshold}.")
-    index = {_label_key(name): k for k, name in enumerate(names)}
-    unknown = sorted({_label_key(v) for v in truth.tolist()} - set(index))
-    if unknown:
-        raise InvalidInputError(
-            f"fit_cbpe got labels {unknown[:5]} that are not among the classes {names}."
-        )
-    coded = np.array([index[_label_key(v)] for v in truth.tolist()], dtype=np.int64)
+    coded = _coded(truth, [_label_key(name) for name in names])
     columns = [raw] if width == 2 else [raw[:, k] for k in range(width)]
     targets = [coded == 1] if width == 2 else [coded == k for k in range(width)]
     curves = []
@@ -251,13 +245,7 @@ def realised_performance(
     truth = np.asarray(y_true).reshape(-1)
     if len(truth) != len(raw):
         raise InvalidInputError(f"Got {len(truth)} labels for {len(raw)} score rows.")
-    index = {name: k for k, name in enumerate(estimator.classes)}
-    try:
-        coded = np.array([index[_label_key(v)] for v in truth.tolist()], dtype=np.int64)
-    except KeyError as exc:
-        raise InvalidInputError(
-            f"The label {exc.args[0]!r} is not among the classes {list(estimator.classes)}."
-        ) from exc
+    coded = _coded(truth, list(estimator.classes))
     predicted = estimator.predicted(raw)
     if estimator.multiclass:
         return metrics.realised_multiclass(raw, coded, predicted)
@@ -296,6 +284,21 @@ def predicted_probabilities(model: object, features: Any) -> Floats:
         positive: Floats = probabilities[:, 1]
         return positive
     return probabilities
+
+
+def _coded(truth: npt.NDArray[Any], classes: list[str]) -> npt.NDArray[np.int64]:
+    """Each label's index in ``classes`` (names from :func:`_label_key`)."""
+    uniques, inverse = np.unique(truth, return_inverse=True)
+    index = {name: k for k, name in enumerate(classes)}
+    keys = [_label_key(v) for v in uniques.tolist()]
+    unknown = [key for key in keys if key not in index]
+    if unknown:
+        raise InvalidInputError(
+            f"Got labels {unknown[:5]} that are not among the classes {classes}."
+        )
+    codes = np.array([index[key] for key in keys], dtype=np.int64)
+    out: npt.NDArray[np.int64] = codes[inverse.reshape(-1)]
+    return out
 
 
 def _label_key(label: object) -> str:
