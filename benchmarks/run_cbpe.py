@@ -169,7 +169,7 @@ def report(
         found = agreement[name]
         errors = [found[k] for k in ("max_difference", "loopml_max_error", "nannyml_max_error")]
         span = f"{real[0]:.3f} → {real[-1]:.3f}"
-        rows.append([name, *(f"{e:.4f}" for e in errors), span])
+        rows.append([name, f"{errors[0]:.1e}", f"{errors[1]:.4f}", f"{errors[2]:.4f}", span])
     print()
     print(markdown_table(rows, right={1, 2, 3}))
     print(
