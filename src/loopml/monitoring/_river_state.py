@@ -68,6 +68,8 @@ def load(method: str, river: Any, state: Mapping[str, Any], written_by: str) -> 
     mean.n, mean._mean = float(state["mean"][0]), float(state["mean"][1])
     names = _PAGE_HINKLEY if method == "page_hinkley" else _DDM
     for name in names:
+        if not hasattr(river, name):  # a River release renamed its state: refuse, not guess
+            raise InvalidInputError(f"River's {method} has no {name} to restore any more.")
         setattr(river, name, _from_number(state[name.lstrip("_")]))
     if method == "ddm":
         river._warning_detected = bool(state["warning_detected"])

@@ -194,34 +194,38 @@ class ErrorStreamDetector:
                 "timestamp per error, or none."
             )
         found: list[Detection] = []
-        river = self._river
+        river, update = self._river, self._river.update
+        detected, count, total = bool(river.drift_detected), self._count, self._sum
         for position, value in enumerate(values.tolist()):
-            if river.drift_detected:  # River starts afresh on the next value; so do our sums
-                self._count, self._sum = 0, 0.0
-            river.update(value)
-            self._count += 1
-            self._sum += value
-            if river.drift_detected:
+            if detected:  # River starts afresh on the next value; so do our sums
+                count, total = 0, 0.0
+            update(value)
+            count += 1
+            total += value
+            detected = river.drift_detected
+            if detected:
                 stamp = timestamps[position] if timestamps is not None else None
-                detection = Detection(
-                    index=self.seen + position,
-                    timestamp=stamp,
-                    direction=self._direction(),
-                    error_mean_before=self._sum / self._count,
+                found.append(
+                    Detection(
+                        index=self.seen + position,
+                        timestamp=stamp,
+                        direction=self._direction(total / count),
+                        error_mean_before=total / count,
+                    )
                 )
-                found.append(detection)
+        self._count, self._sum = count, total
         self.seen += len(values)
         self.n_detections += len(found)
         if found:
             self.last_detection = found[-1]
         return self._result(tuple(found))
 
-    def _direction(self) -> str:
+    def _direction(self, mean_since_reset: float) -> str:
         river: Any = self._river
         if self.method == "ddm":
             return "up"
         if self.method == "adwin":  # ADWIN kept only the recent sub-window: its mean is "after"
-            return "up" if river.estimation > self._sum / self._count else "down"
+            return "up" if river.estimation > mean_since_reset else "down"
         rise = river._sum_increase - river._min_increase
         return "up" if rise > float(self.params["threshold"]) else "down"
 
