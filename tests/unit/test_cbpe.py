@@ -149,6 +149,22 @@ def test_a_fitted_estimator_round_trips_through_json(cancer: dict[str, Any]) -> 
     assert again.estimate(scores) == cancer["estimator"].estimate(scores)
 
 
+@pytest.mark.parametrize(
+    "broken, message",
+    [
+        ({"classes": ["0", "1"], "threshold": 0.5}, "malformed CBPE estimator: KeyError"),
+        ({"classes": ["0", "1"], "threshold": 0.5, "curves": []}, "need 1 calibration curves"),
+        (
+            {"classes": ["0", "1"], "threshold": 0.5, "curves": [{"x": [1, 0], "y": [0, 1]}]},
+            "x ascending",
+        ),
+    ],
+)
+def test_a_malformed_estimator_is_refused(broken: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        CBPE.from_dict(broken)
+
+
 def test_calibration_is_scikit_learns_isotonic_regression(cancer: dict[str, Any]) -> None:
     from sklearn.isotonic import IsotonicRegression
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -183,9 +184,23 @@ class CBPE:
                 (tuple(float(v) for v in c["x"]), tuple(float(v) for v in c["y"]))
                 for c in data["curves"]
             )
-            return cls(tuple(str(c) for c in data["classes"]), curves, float(data["threshold"]))
+            classes = tuple(str(c) for c in data["classes"])
+            threshold = float(data["threshold"])
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"A malformed CBPE estimator: {exc!r}.") from exc
+        wanted = 1 if len(classes) == 2 else len(classes)
+        if len(classes) < 2 or len(curves) != wanted:
+            raise InvalidInputError(
+                f"A malformed CBPE estimator: {len(classes)} classes need {wanted} calibration "
+                f"curves; it has {len(curves)}."
+            )
+        for x, y in curves:
+            if not x or len(x) != len(y) or any(b < a for a, b in pairwise(x)):
+                raise InvalidInputError(
+                    "A malformed CBPE estimator: a calibration curve needs as many x as y "
+                    "values, x ascending."
+                )
+        return cls(classes, curves, threshold)
 
 
 def fit_cbpe(

@@ -34,7 +34,7 @@ on a healthy model.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -91,8 +91,12 @@ class Detection:
 
     def to_dict(self) -> dict[str, Any]:
         stamp = self.timestamp.isoformat() if self.timestamp is not None else None
-        return {"index": self.index, "timestamp": stamp, "direction": self.direction,
-                "error_mean_before": self.error_mean_before}  # fmt: skip
+        return {
+            "index": self.index,
+            "timestamp": stamp,
+            "direction": self.direction,
+            "error_mean_before": self.error_mean_before,
+        }
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ class DetectionResult:
     error_mean: float | None
     warning: bool = False
     n_detections: int = 0
-    last_detection: Detection | None = field(default=None)
+    last_detection: Detection | None = None
 
     @property
     def decayed(self) -> bool:
