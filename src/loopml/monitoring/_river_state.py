@@ -18,10 +18,19 @@ from typing import Any
 
 from loopml.core.errors import InvalidInputError
 
-__all__ = ["dump", "load"]
+__all__ = ["dump", "load", "river_version"]
 
 _PAGE_HINKLEY = ("_sum_increase", "_sum_decrease", "_min_increase", "_max_decrease")
 _DDM = ("_p_min", "_s_min", "_ps_min")
+
+
+def river_version() -> str:
+    """The installed River's version (its ``__version__``: importlib.metadata parses the
+    package's metadata file on every call, too slow for every window)."""
+    import river
+
+    version: str = river.__version__  # type: ignore[attr-defined]
+    return version
 
 
 def dump(method: str, river: Any) -> dict[str, Any]:
@@ -45,9 +54,7 @@ def load(method: str, river: Any, state: Mapping[str, Any], written_by: str) -> 
     """Put ``state`` (from :func:`dump`, River ``written_by``) into the fresh ``river``."""
     river._drift_detected = bool(state["drift_detected"])
     if method == "adwin":
-        from importlib.metadata import version
-
-        installed = version("river")
+        installed = river_version()
         if written_by != installed:
             raise InvalidInputError(
                 f"This ADWIN state was written by River {written_by} and River "

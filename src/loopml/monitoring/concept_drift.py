@@ -266,7 +266,7 @@ class ErrorStreamDetector:
             "last_detection": last,
             "count": self._count,
             "sum": self._sum,
-            "river_version": _river_version(),
+            "river_version": _river_state.river_version(),
             "detector": _river_state.dump(self.method, self._river),
         }
 
@@ -341,12 +341,6 @@ def _build(method: str, params: Mapping[str, Param]) -> Any:
         return factory(**params)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"{method} refused its parameters {dict(params)}: {exc}") from exc
-
-
-def _river_version() -> str:
-    from importlib.metadata import version
-
-    return version("river")
 
 
 def _errors(method: str, errors: npt.ArrayLike) -> Floats:
