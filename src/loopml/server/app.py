@@ -35,7 +35,8 @@ from loopml.stores.loop.base import LoopStore
 from loopml.stores.metadata.base import MetadataStore
 
 API_PREFIX = "/api/v1"
-ROUTERS = (health, experiments, runs, artifacts, blobs, datasets, lineage, models, events, loop)
+# matched in this order, so the busiest first: every run's start, end, batches and heartbeats
+ROUTERS = (runs, health, experiments, artifacts, blobs, datasets, lineage, models, events, loop)
 
 
 def server_version() -> str:
