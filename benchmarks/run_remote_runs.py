@@ -33,8 +33,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100 runs, one round")
     args = parser.parse_args()
     runs, rounds = (100, 1) if args.quick else (args.runs, args.rounds)
-    workdir = Path(tempfile.mkdtemp(prefix="loopml-bench-remote-runs-"))
-    with loopml_server(workdir, free_port()) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="loopml-bench-remote-runs-") as folder,
+        loopml_server(Path(folder), free_port()) as server,
+    ):
         server.settle()
         os.environ["LOOPML_SERVER_URL"] = server.health_url.removesuffix("/api/v1/health")
         with loopml.start_run(experiment="bench"):  # warm-up: imports, the experiment
