@@ -152,6 +152,11 @@ class ServerProcess:
             before = after
         return time.perf_counter() - start
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server's processes have used so far (Linux)."""
+        assert self._proc is not None
+        return _group_cpu_ticks(self._proc.pid) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:

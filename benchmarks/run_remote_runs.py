@@ -4,7 +4,8 @@ What a training script does with ``LOOPML_SERVER_URL`` set: ``with loopml.start_
 with no client passed, so every run opens (and closes) its own :class:`loopml.Client`. Each run
 is two requests: create (naming the experiment, which the server resolves) and end (``Prefer:
 return=minimal``, so the run is not read back). The server runs over SQLite in a fresh folder
-and is left to settle before timing.
+and is left to settle before timing. Under load, compare builds by the CPU per run it also
+prints (client process, server process group), not by the wall time.
 
     .venv/bin/python benchmarks/run_remote_runs.py            # 1000 runs × 3 rounds
     .venv/bin/python benchmarks/run_remote_runs.py --quick    # 100 runs × 1 round
@@ -16,6 +17,7 @@ import argparse
 import os
 import platform
 import tempfile
+import time
 from pathlib import Path
 
 from _harness import LOOPBACK, free_port, median, timed
@@ -33,8 +35,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100 runs, one round")
     args = parser.parse_args()
     runs, rounds = (100, 1) if args.quick else (args.runs, args.rounds)
-    workdir = Path(tempfile.mkdtemp(prefix="loopml-bench-remote-runs-"))
-    with loopml_server(workdir, free_port()) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="loopml-bench-remote-runs-") as folder,
+        loopml_server(Path(folder), free_port()) as server,
+    ):
         server.settle()
         os.environ["LOOPML_SERVER_URL"] = server.health_url.removesuffix("/api/v1/health")
         with loopml.start_run(experiment="bench"):  # warm-up: imports, the experiment
@@ -45,15 +49,24 @@ def main() -> None:
                 with loopml.start_run(experiment="bench"):
                     pass
 
-        seconds = []
+        seconds, client_ms, server_ms = [], [], []
         for index in range(rounds):
+            client_cpu, server_cpu = time.process_time(), server.cpu_seconds()
             seconds.append(timed(body))
-            print(f"round {index + 1}: {runs / seconds[-1]:.1f} runs/s", flush=True)
+            client_ms.append((time.process_time() - client_cpu) * 1000 / runs)
+            server_ms.append((server.cpu_seconds() - server_cpu) * 1000 / runs)
+            print(
+                f"round {index + 1}: {runs / seconds[-1]:.1f} runs/s; CPU per run: client "
+                f"{client_ms[-1]:.2f} ms, server {server_ms[-1]:.2f} ms",
+                flush=True,
+            )
     per_second = runs / median(seconds)
     verdict = "PASS" if per_second >= GOAL_PER_SECOND else "FAIL"
     print(
         f"remote start_run: {per_second:.1f} runs/s (median of {rounds} rounds of {runs}; "
         f"goal ≥ {GOAL_PER_SECOND:.0f}/s) {verdict}\n"
+        f"CPU per run (medians; what load changes least): client {median(client_ms):.2f} ms, "
+        f"server {median(server_ms):.2f} ms\n"
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f}; server on "
         f"{LOOPBACK}"

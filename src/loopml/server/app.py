@@ -36,10 +36,11 @@ from loopml.stores.loop.base import LoopStore
 from loopml.stores.metadata.base import MetadataStore
 
 API_PREFIX = "/api/v1"
+# matched in this order, so the busiest first: every run's start, end, batches and heartbeats
 ROUTERS = (
+    runs,
     health,
     experiments,
-    runs,
     artifacts,
     blobs,
     datasets,

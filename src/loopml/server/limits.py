@@ -90,18 +90,13 @@ class RequestSizeLimit:
             await self.app(scope, receive, send)
             return
         upload = scope["method"] == "PUT" and scope["path"] == self.blob_path
-        if upload:
-            error = too_large("upload", self.limits.max_blob_bytes, "--max-blob-mb")
-            limit = self.limits.max_blob_bytes
-        else:
-            error = too_large("request body", self.limits.max_body_bytes, "--max-body-mb")
-            limit = self.limits.max_body_bytes
+        limit = self.limits.max_blob_bytes if upload else self.limits.max_body_bytes
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _refuse(error, scope, receive, send)
+            await _refuse(self._too_large(upload), scope, receive, send)
             return
         if upload:
-            await self._stream_upload(scope, receive, send, limit, error)
+            await self._stream_upload(scope, receive, send, limit, self._too_large(upload))
             return
         messages: list[Message] = []
         size = 0
@@ -112,11 +107,17 @@ class RequestSizeLimit:
                 break
             size += len(message.get("body", b""))
             if size > limit:
-                await _refuse(error, scope, receive, send)
+                await _refuse(self._too_large(upload), scope, receive, send)
                 return
             if not message.get("more_body", False):
                 break
         await self.app(scope, _replay(messages, receive), send)
+
+    def _too_large(self, upload: bool) -> PayloadTooLargeError:
+        """The error of a body over the limit (built only for a request refused)."""
+        if upload:
+            return too_large("upload", self.limits.max_blob_bytes, "--max-blob-mb")
+        return too_large("request body", self.limits.max_body_bytes, "--max-body-mb")
 
     async def _stream_upload(
         self, scope: Scope, receive: Receive, send: Send, limit: int, error: PayloadTooLargeError
@@ -162,11 +163,9 @@ async def _refuse(error: PayloadTooLargeError, scope: Scope, receive: Receive, s
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:
-    pending = list(messages)
+    pending = iter(messages)
 
     async def replayed() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
+        return next(pending, None) or await receive()
 
     return replayed

@@ -13,6 +13,7 @@ import threading
 
 from loopml.core.errors import ConfigError, LoopMLError
 from loopml.monitoring.deployments import close_gone_deployments
+from loopml.server.audit import lapsed_run
 from loopml.stores.loop.base import LoopStore
 from loopml.stores.metadata.base import MetadataStore
 from loopml.tracking.heartbeat import lapse_seconds
@@ -73,7 +74,10 @@ class RunReaper:
 
     def close_lapsed(self) -> int:
         """Close the lapsed runs now; how many were closed."""
-        closed = self._store.close_lapsed_runs(self._lapse_ms)
+        # each closure's event in the closing transaction
+        closed = self._store.close_lapsed_runs(
+            self._lapse_ms, event_of=lambda run: lapsed_run(ACTOR, run)
+        )
         if self._loop_store is not None:
             for deployment in close_gone_deployments(self._loop_store, self._store):
                 payload = {"heartbeat_at": deployment.heartbeat_at, "reason": deployment.end_reason}
@@ -83,11 +87,6 @@ class RunReaper:
                     target=f"deployment:{deployment.id}",
                     payload=payload,
                 )
-        for run in closed:
-            payload = {"status": str(run.status), "end_time": run.end_time, "reason": "lapsed"}
-            self._store.append_event(
-                actor=ACTOR, action="run.set_status", target=f"run:{run.id}", payload=payload
-            )
         return len(closed)
 
     def _loop(self) -> None:

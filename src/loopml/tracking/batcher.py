@@ -9,16 +9,16 @@ up to ``memory_points`` metrics and tags, then in a bounded folder on local disk
 (:class:`~loopml.tracking.spool.BatchSpool`), and are sent again with backoff until each has
 waited ``retry_seconds``. Only then, or when the spool is full, or when the store rejects a
 batch, are its points dropped; :meth:`Batcher.dropped` counts them per run, so the run's end
-can say so. The same thread marks watched runs alive every ``heartbeat_seconds``, and when
-it starts sends again what a dead process of the same store left in its spool
-(:mod:`loopml.tracking.spool_recovery`).
+can say so. Watched runs are marked alive every ``heartbeat_seconds``, and what a dead
+process of the same store left in its spool is sent again
+(:mod:`loopml.tracking.spool_recovery`), by the process's one heartbeat thread
+(:mod:`loopml.tracking.beat_thread`): a run that logs nothing starts no thread of its own.
 ``flush()`` sends everything in the caller's thread (waiting out an outage up to the budget)
 and re-raises the first failed write.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 import threading
@@ -29,12 +29,13 @@ from pathlib import Path
 
 from loopml.core.entities import Metric, Tag
 from loopml.core.env_numbers import env_number
-from loopml.core.errors import BackendUnavailableError, LoopMLError, NotFoundError
+from loopml.core.errors import BackendUnavailableError, LoopMLError
 from loopml.core.ids import new_id
 from loopml.stores.metadata.base import MetadataStore
+from loopml.tracking.beat_thread import heartbeats
 from loopml.tracking.heartbeat import heartbeat_seconds
 from loopml.tracking.spool import BatchSpool, PendingBatch
-from loopml.tracking.spool_recovery import recover_spools, store_key
+from loopml.tracking.spool_recovery import store_key
 
 _Item = tuple[str, Metric | Tag]
 RETRY_ENV = "LOOPML_LOG_RETRY_SECONDS"
@@ -87,7 +88,8 @@ class Batcher:
         self._dropped: dict[str, int] = {}
         self._retry_at = 0.0  # monotonic: no send before this while the store is away
         self._backoff = _FIRST_BACKOFF
-        self._watched: dict[str, float] = {}  # run id → monotonic time of its last beat
+        self._watched: set[str] = set()
+        self._recovered: threading.Event | None = None  # set once orphaned spools were sent
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -104,12 +106,13 @@ class Batcher:
 
     def watch(self, run_id: str) -> None:
         """Mark ``run_id`` alive every ``heartbeat_seconds`` until :meth:`unwatch`."""
-        self._watched[run_id] = time.monotonic()
-        if self._thread is None:
-            self._start()
+        self._watched.add(run_id)
+        heartbeats.watch(self._store, run_id, self._limits.heartbeat_seconds)
+        self._recover_orphans()
 
     def unwatch(self, run_id: str) -> None:
-        self._watched.pop(run_id, None)
+        self._watched.discard(run_id)
+        heartbeats.unwatch(self._store, run_id)
 
     @property
     def pending(self) -> int:
@@ -131,10 +134,14 @@ class Batcher:
             raise error
 
     def close(self) -> None:
+        for run_id in list(self._watched):
+            self.unwatch(run_id)
         self._stop.set()
         self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=30)
+        if self._recovered is not None:  # it uses the store, which is closed next
+            self._recovered.wait(timeout=30)
         try:
             self.flush()
         finally:
@@ -155,7 +162,6 @@ class Batcher:
             self._wake.wait(self._interval)
             self._wake.clear()
             self._drain(wait=False)
-            self._beat()
 
     def _drain(self, *, wait: bool) -> None:
         """Form batches of what is queued and send what waits; with ``wait``, until nothing
@@ -222,10 +228,10 @@ class Batcher:
         return self._spool_dir or Path(tempfile.gettempdir()) / "loopml-spool"
 
     def _recover_orphans(self) -> None:
-        """Send again what dead processes of this store left spooled (once, at start)."""
-        # the store or the disk is away: the next process tries again
-        with contextlib.suppress(LoopMLError, OSError):
-            recover_spools(self.spool_root, self._store)
+        """Have what dead processes of this store left spooled sent again (once, at the
+        first run watched or point added)."""
+        if self._recovered is None:
+            self._recovered = heartbeats.recover(self.spool_root, self._store)
 
     def _oldest(self) -> PendingBatch | None:
         if self._unsent:
@@ -273,21 +279,3 @@ class Batcher:
     def _drop(self, batch: PendingBatch, error: LoopMLError) -> None:
         self._dropped[batch.run_id] = self._dropped.get(batch.run_id, 0) + batch.points
         self._errors.append(error)
-
-    def _beat(self) -> None:
-        """Mark watched runs alive every ``heartbeat_seconds`` (a stored batch may not: the
-        store marks a run alive by a batch only now and then)."""
-        now = time.monotonic()
-        due = [
-            r for r, at in list(self._watched.items()) if now - at >= self._limits.heartbeat_seconds
-        ]
-        for run_id in due:
-            try:
-                self._store.heartbeat_run(run_id)
-            except NotFoundError:  # deleted meanwhile
-                self.unwatch(run_id)
-                continue
-            except LoopMLError:  # the store is away: the next beat tries again
-                pass
-            if run_id in self._watched:
-                self._watched[run_id] = now

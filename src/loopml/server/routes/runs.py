@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Response
 
 from loopml.core.entities import Param, Tag
-from loopml.core.ids import now_ms
-from loopml.server.audit import record_event
+from loopml.core.ids import new_id, now_ms
+from loopml.server.audit import event, lapsed_run, record_event
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
 from loopml.server.schemas import (
@@ -35,24 +35,27 @@ WRITE = Depends(require("runs:write"))
 
 @router.post("/runs", status_code=201)
 def create_run(body: RunCreate, ctx: Context, principal: Writer) -> RunOut:
-    """A RUNNING run. With ``run_id`` preset, a repeated request answers the run it made;
-    with ``experiment_name``, the experiment is looked up (or created) in the same call."""
+    """A RUNNING run. With ``run_id`` preset, a repeated request answers the run it made
+    (and records no second event); with ``experiment_name``, the experiment is looked up (or
+    created) in the same call."""
     new_run = body.to_new_run()
+    if new_run.run_id is None:  # the event names the run before it is written
+        new_run = replace(new_run, run_id=new_id())
     known = ctx.experiment_ids.get(body.experiment_name) if body.experiment_name else None
     if known is not None and body.experiment_id is None:
         new_run = replace(new_run, experiment_id=known, experiment_name=None)
     may_create = principal.allows("experiments:write")  # a new name creates the experiment
     new_run, created = resolve_experiment(ctx.metadata_store, new_run, may_create=may_create)
     if created is not None:
-        payload = {"name": created.name}
-        record_event(ctx, principal, "experiment.create", f"experiment:{created.id}", payload)
-    run = ctx.metadata_store.create_run(new_run)
+        named = {"name": created.name}
+        record_event(ctx, principal, "experiment.create", f"experiment:{created.id}", named)
+    payload: dict[str, object] = {"experiment_id": new_run.experiment_id, "name": new_run.name}
+    if new_run.parent_run_id:
+        payload["parent_run_id"] = new_run.parent_run_id
+    created_event = event(principal, "run.create", f"run:{new_run.run_id}", payload)
+    run = ctx.metadata_store.create_run(new_run, event=created_event)
     if body.experiment_name is not None:
         ctx.experiment_ids.remember(body.experiment_name, run.experiment_id)
-    payload = {"experiment_id": run.experiment_id, "name": run.name}
-    if run.parent_run_id:
-        payload["parent_run_id"] = run.parent_run_id
-    record_event(ctx, principal, "run.create", f"run:{run.id}", payload)
     return RunOut.of(run)
 
 
@@ -86,9 +89,9 @@ def set_run_status(
     end_time = body.end_time if status.is_terminal else None
     if status.is_terminal and end_time is None:
         end_time = now_ms()
-    ctx.metadata_store.set_run_status(run_id, status, end_time)
     payload = {"status": str(status), "end_time": end_time}
-    record_event(ctx, principal, "run.set_status", f"run:{run_id}", payload)
+    change = event(principal, "run.set_status", f"run:{run_id}", payload)
+    ctx.metadata_store.set_run_status(run_id, status, end_time, event=change)
     if prefers_minimal(prefer):
         return Response(status_code=204)
     return RunOut.of(ctx.metadata_store.get_run(run_id))
@@ -104,27 +107,27 @@ def prefers_minimal(prefer: str | None) -> bool:
 
 @router.delete("/runs/{run_id}", status_code=204)
 def delete_run(run_id: str, ctx: Context, principal: Writer) -> Response:
-    ctx.metadata_store.delete_run(run_id)
-    record_event(ctx, principal, "run.delete", f"run:{run_id}", {})
+    ctx.metadata_store.delete_run(run_id, event=event(principal, "run.delete", f"run:{run_id}", {}))
     return Response(status_code=204)
 
 
 @router.post("/runs/{run_id}/batch", status_code=204)
 def log_batch(run_id: str, body: LogBatch, ctx: Context, principal: Writer) -> Response:
-    """Metrics, params and tags, all or nothing (a param re-set differently is a conflict)."""
+    """Metrics, params and tags, all or nothing (a param re-set differently is a conflict);
+    a batch id stored before is not stored (nor recorded) again."""
+    payload = {
+        "metrics": len(body.metrics),
+        "params": sorted({p.key for p in body.params}),
+        "tags": sorted({t.key for t in body.tags}),
+    }
     ctx.metadata_store.log_batch(
         run_id,
         metrics=[metric.to_entity() for metric in body.metrics],
         params=[Param(p.key, p.value) for p in body.params],
         tags=[Tag(t.key, t.value) for t in body.tags],
         batch_id=body.batch_id,
+        event=event(principal, "run.log_batch", f"run:{run_id}", payload),
     )
-    payload = {
-        "metrics": len(body.metrics),
-        "params": sorted({p.key for p in body.params}),
-        "tags": sorted({t.key for t in body.tags}),
-    }
-    record_event(ctx, principal, "run.log_batch", f"run:{run_id}", payload)
     return Response(status_code=204)
 
 
@@ -138,11 +141,11 @@ def heartbeat_run(run_id: str, ctx: Context) -> Response:
 @router.post("/runs/close-lapsed")
 def close_lapsed_runs(body: CloseLapsedRuns, ctx: Context, principal: Writer) -> RunList:
     """End as KILLED the RUNNING runs whose heartbeat is older than ``lapsed_for_ms``."""
-    closed = ctx.metadata_store.close_lapsed_runs(body.lapsed_for_ms, dry_run=body.dry_run)
-    if not body.dry_run:
-        for run in closed:
-            payload = {"status": str(run.status), "end_time": run.end_time, "reason": "lapsed"}
-            record_event(ctx, principal, "run.set_status", f"run:{run.id}", payload)
+    closed = ctx.metadata_store.close_lapsed_runs(
+        body.lapsed_for_ms,
+        dry_run=body.dry_run,
+        event_of=lambda run: lapsed_run(principal.name, run),
+    )
     return RunList(items=[RunOut.of(run) for run in closed])
 
 

@@ -7,7 +7,7 @@ metric, set one tag) are written once on top of :meth:`MetadataStore.log_batch`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -54,6 +54,22 @@ class NewRun:
 
 
 @dataclass(frozen=True)
+class NewEvent:
+    """An event to append to the log in the same transaction as the change it records (the
+    store numbers and times it): a crash cannot keep the change and lose its event, and a
+    write that changes nothing (a retried create, a batch stored before) appends none."""
+
+    actor: str
+    action: str
+    target: str
+    payload: Mapping[str, object] = field(default_factory=dict)
+
+
+EventOf = Callable[[Run], NewEvent]
+"""The event of one run a write changed, for writes that find their runs themselves."""
+
+
+@dataclass(frozen=True)
 class RunQuery:
     """A run search. ``filter`` uses the language of :mod:`loopml.core.filters`."""
 
@@ -87,19 +103,30 @@ class MetadataStore(Protocol):
         """Experiments ordered by creation time, oldest first."""
         ...
 
-    # runs
-    def create_run(self, new_run: NewRun) -> Run:
-        """Insert a RUNNING run. Unknown experiment or parent → :class:`NotFoundError`."""
+    # runs: ``event`` (``event_of``), if given, is appended with the change, in its
+    # transaction (see :class:`NewEvent`); the remote client refuses it, since the server
+    # records its own
+    def create_run(self, new_run: NewRun, *, event: NewEvent | None = None) -> Run:
+        """Insert a RUNNING run. Unknown experiment or parent → :class:`NotFoundError`. A
+        preset ``run_id`` the store has in the same experiment returns that run (a retried
+        create), without ``event``."""
         ...
 
     def get_run(self, run_id: str) -> Run: ...
 
-    def set_run_status(self, run_id: str, status: RunStatus, end_time: int | None) -> None:
+    def set_run_status(
+        self,
+        run_id: str,
+        status: RunStatus,
+        end_time: int | None,
+        *,
+        event: NewEvent | None = None,
+    ) -> None:
         """Move a run to ``status``; ``end_time`` is set for terminal states (now if None)
         and cleared for RUNNING."""
         ...
 
-    def delete_run(self, run_id: str) -> None:
+    def delete_run(self, run_id: str, *, event: NewEvent | None = None) -> None:
         """Delete a run and everything logged to it, including its child runs."""
         ...
 
@@ -111,12 +138,14 @@ class MetadataStore(Protocol):
         params: Sequence[Param] = (),
         tags: Sequence[Tag] = (),
         batch_id: str | None = None,
+        event: NewEvent | None = None,
     ) -> None:
         """Write all or nothing. A param re-set to a different value → :class:`ConflictError`
         naming both values; the same value again is a no-op. Tags overwrite. ``batch_id``
         (1-64 letters, digits, ``_``, ``-``), recorded in the same transaction, makes the
         write idempotent: a batch id the run already has is a no-op success, so a client
-        may send a batch again when its answer was lost. Also marks a RUNNING run alive
+        may send a batch again when its answer was lost (and ``event`` is not appended
+        again). Also marks a RUNNING run alive
         (see :meth:`heartbeat_run`)."""
         ...
 
@@ -125,11 +154,14 @@ class MetadataStore(Protocol):
         run is left as it is. Unknown run → :class:`NotFoundError`."""
         ...
 
-    def close_lapsed_runs(self, lapsed_for_ms: int, *, dry_run: bool = False) -> list[Run]:
+    def close_lapsed_runs(
+        self, lapsed_for_ms: int, *, dry_run: bool = False, event_of: EventOf | None = None
+    ) -> list[Run]:
         """End as KILLED, with the last heartbeat as end time, every RUNNING run whose
         heartbeat is older than ``lapsed_for_ms`` (its process died without ending it), and
         return them as closed, ordered by id; ``dry_run`` only lists them. Runs that never
-        had a heartbeat (logged before heartbeats existed) are left alone."""
+        had a heartbeat (logged before heartbeats existed) are left alone. ``event_of`` gives
+        the event of each run closed."""
         ...
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:

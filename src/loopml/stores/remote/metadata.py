@@ -46,7 +46,13 @@ from loopml.core.validation import (
     validate_metric_value,
     validate_name,
 )
-from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, NewRun, RunQuery
+from loopml.stores.metadata.base import (
+    DEFAULT_MAX_RESULTS,
+    EventOf,
+    NewEvent,
+    NewRun,
+    RunQuery,
+)
 from loopml.stores.remote import wire
 from loopml.stores.remote.http import ApiClient, Params
 
@@ -150,7 +156,8 @@ class HttpMetadataStore:
         return Page(items, wire.page_token(data))
 
     # runs
-    def create_run(self, new_run: NewRun) -> Run:
+    def create_run(self, new_run: NewRun, *, event: NewEvent | None = None) -> Run:
+        _refuse_event(event)
         body = {
             "experiment_id": new_run.experiment_id,
             "name": new_run.name,
@@ -170,14 +177,23 @@ class HttpMetadataStore:
     def get_run(self, run_id: str) -> Run:
         return wire.run_from_json(self._api.request_json("GET", f"/runs/{_segment(run_id)}"))
 
-    def set_run_status(self, run_id: str, status: RunStatus, end_time: int | None) -> None:
+    def set_run_status(
+        self,
+        run_id: str,
+        status: RunStatus,
+        end_time: int | None,
+        *,
+        event: NewEvent | None = None,
+    ) -> None:
+        _refuse_event(event)
         body = {"status": str(status), "end_time": end_time}
         # the run is not read back: 204 from a server that knows Prefer, the run from one before
         self._api.request(
             "PUT", f"/runs/{_segment(run_id)}/status", json_body=body, headers=_RETURN_MINIMAL
         )
 
-    def delete_run(self, run_id: str) -> None:
+    def delete_run(self, run_id: str, *, event: NewEvent | None = None) -> None:
+        _refuse_event(event)
         self._api.request("DELETE", f"/runs/{_segment(run_id)}")
 
     def log_batch(
@@ -188,7 +204,9 @@ class HttpMetadataStore:
         params: Sequence[Param] = (),
         tags: Sequence[Tag] = (),
         batch_id: str | None = None,
+        event: NewEvent | None = None,
     ) -> None:
+        _refuse_event(event)
         body: dict[str, object] = {
             "metrics": [_metric_json(metric) for metric in metrics],
             "params": [{"key": p.key, "value": p.value} for p in params],
@@ -207,7 +225,10 @@ class HttpMetadataStore:
     def heartbeat_run(self, run_id: str) -> None:
         self._api.request("PUT", f"/runs/{_segment(run_id)}/heartbeat")
 
-    def close_lapsed_runs(self, lapsed_for_ms: int, *, dry_run: bool = False) -> list[Run]:
+    def close_lapsed_runs(
+        self, lapsed_for_ms: int, *, dry_run: bool = False, event_of: EventOf | None = None
+    ) -> list[Run]:
+        _refuse_event(event_of)
         body = {"lapsed_for_ms": lapsed_for_ms, "dry_run": dry_run}
         data = self._api.request_json("POST", "/runs/close-lapsed", json_body=body)
         return [wire.run_from_json(item) for item in wire.objects(data, "items")]
@@ -455,3 +476,12 @@ class HttpMetadataStore:
 
     def close(self) -> None:
         self._api.close()
+
+
+def _refuse_event(event: object) -> None:
+    """The server records the events of the changes made through it, as the caller it
+    authenticated: a client cannot add its own to a change."""
+    if event is not None:
+        raise InvalidInputError(
+            "A remote store does not take an event with a change: the server records it."
+        )

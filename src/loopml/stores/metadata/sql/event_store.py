@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from loopml.core.entities import Event, Page
 from loopml.core.errors import InvalidInputError
 from loopml.core.ids import now_ms
-from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS
+from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, NewEvent
 from loopml.stores.metadata.sql import paging
 from loopml.stores.metadata.sql.connections import SqlStoreBase
 from loopml.stores.metadata.sql.schema import events
@@ -26,20 +27,9 @@ class SqlEventStore(SqlStoreBase):
     def append_event(
         self, *, actor: str, action: str, target: str, payload: Mapping[str, object]
     ) -> Event:
-        actor = _text("actor", actor, 250, allow_empty=True)
-        action = _text("action", action, 250)
-        target = _text("target", target, 1000, allow_empty=True)
-        body = validate_payload(payload)
-        timestamp = now_ms()
+        event = check_event(NewEvent(actor, action, target, payload))
         with self._write() as conn:
-            event_id = conn.execute(
-                sa.insert(events)
-                .values(
-                    timestamp=timestamp, actor=actor, action=action, target=target, payload=body
-                )
-                .returning(events.c.id)
-            ).scalar_one()
-        return Event(event_id, timestamp, actor, action, target, body)
+            return insert_event(conn, event)
 
     def list_events(
         self, *, max_results: int = DEFAULT_MAX_RESULTS, page_token: str | None = None
@@ -56,7 +46,35 @@ class SqlEventStore(SqlStoreBase):
         more = len(rows) > limit
         return Page(items, paging.encode_token("events", items[-1].id) if more else None)
 
-    # helpers
+
+def check_event(event: NewEvent) -> NewEvent:
+    """``event`` checked (its payload a JSON object), before the transaction that appends it."""
+    return NewEvent(
+        actor=_text("actor", event.actor, 250, allow_empty=True),
+        action=_text("action", event.action, 250),
+        target=_text("target", event.target, 1000, allow_empty=True),
+        payload=validate_payload(event.payload),
+    )
+
+
+def insert_event(conn: Connection, event: NewEvent) -> Event:
+    """Append ``event`` (checked by :func:`check_event`) in the caller's transaction."""
+    timestamp = now_ms()
+    payload = dict(event.payload)
+    event_id = conn.execute(
+        _INSERT_EVENT,
+        {
+            "timestamp": timestamp,
+            "actor": event.actor,
+            "action": event.action,
+            "target": event.target,
+            "payload": payload,
+        },
+    ).scalar_one()
+    return Event(event_id, timestamp, event.actor, event.action, event.target, payload)
+
+
+_INSERT_EVENT = sa.insert(events).returning(events.c.id)
 
 
 def _text(what: str, value: object, limit: int, *, allow_empty: bool = False) -> str:

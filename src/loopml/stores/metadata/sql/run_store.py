@@ -15,10 +15,11 @@ from loopml.core.errors import AlreadyExistsError, ConflictError, InvalidInputEr
 from loopml.core.filters import Comparison, parse_filter, parse_order_by
 from loopml.core.ids import new_id, now_ms
 from loopml.core.validation import normalize_artifact_path, validate_name
-from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, NewRun, RunQuery
+from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, EventOf, NewEvent, NewRun, RunQuery
 from loopml.stores.metadata.new_runs import resolve_experiment
 from loopml.stores.metadata.sql import paging
 from loopml.stores.metadata.sql.connections import SqlStoreBase
+from loopml.stores.metadata.sql.event_store import check_event, insert_event
 from loopml.stores.metadata.sql.reads import chunks, load_experiments, load_runs, metric_from_db
 from loopml.stores.metadata.sql.schema import (
     artifacts,
@@ -121,8 +122,9 @@ class SqlRunStore(SqlStoreBase):
 
     # runs
 
-    def create_run(self, new_run: NewRun) -> Run:
+    def create_run(self, new_run: NewRun, *, event: NewEvent | None = None) -> Run:
         new_run = resolve_experiment(self, new_run)[0]  # checked; by name: created if needed
+        event = None if event is None else check_event(event)
         experiment_id = check_id("experiment", new_run.experiment_id)
         name, start_time, parent = new_run.name, new_run.start_time, new_run.parent_run_id
         tag_values = dict(new_run.tags)
@@ -155,6 +157,8 @@ class SqlRunStore(SqlStoreBase):
                         _INSERT_RUN_TAG,
                         [{"run_id": run_id, "key": k, "value": v} for k, v in tag_values.items()],
                     )
+                if event is not None:
+                    insert_event(conn, event)
         except ConflictError:  # a foreign key found no such experiment or parent
             with self._read() as conn:
                 if not conn.execute(
@@ -181,7 +185,14 @@ class SqlRunStore(SqlStoreBase):
         with self._read() as conn:
             return self._load_run(conn, run_id)
 
-    def set_run_status(self, run_id: str, status: RunStatus, end_time: int | None) -> None:
+    def set_run_status(
+        self,
+        run_id: str,
+        status: RunStatus,
+        end_time: int | None,
+        *,
+        event: NewEvent | None = None,
+    ) -> None:
         check_id("run", run_id)
         try:
             new_status = RunStatus(status)
@@ -199,18 +210,24 @@ class SqlRunStore(SqlStoreBase):
         values: dict[str, object] = {"status": new_status.value, "end_time": end_time}
         if not new_status.is_terminal:
             values["heartbeat_at"] = now_ms()  # resumed: alive from now on
+        event = None if event is None else check_event(event)
         with self._write() as conn:
             updated = conn.execute(sa.update(runs).where(runs.c.id == run_id).values(values))
             if updated.rowcount == 0:
                 raise NotFoundError(f"No run with id {run_id!r}.")
+            if event is not None:
+                insert_event(conn, event)
 
-    def delete_run(self, run_id: str) -> None:
+    def delete_run(self, run_id: str, *, event: NewEvent | None = None) -> None:
         check_id("run", run_id)
+        event = None if event is None else check_event(event)
         with self._write() as conn:
             # child runs and every row logged to them go too (ON DELETE CASCADE)
             deleted = conn.execute(sa.delete(runs).where(runs.c.id == run_id))
             if deleted.rowcount == 0:
                 raise NotFoundError(f"No run with id {run_id!r}.")
+            if event is not None:
+                insert_event(conn, event)
 
     def log_batch(
         self,
@@ -220,10 +237,12 @@ class SqlRunStore(SqlStoreBase):
         params: Sequence[Param] = (),
         tags: Sequence[Tag] = (),
         batch_id: str | None = None,
+        event: NewEvent | None = None,
     ) -> None:
         check_id("run", run_id)
         batch = validate_batch(metrics, params, tags)
         claim = None if batch_id is None else check_batch_id(batch_id)
+        event = None if event is None else check_event(event)
         now = now_ms()
         with self._write() as conn:
             self._require_run(conn, run_id, lock=True)
@@ -231,6 +250,8 @@ class SqlRunStore(SqlStoreBase):
                 return  # stored before: this is a retry whose first answer was lost
             self._upserts.write_batch(conn, run_id, batch)
             conn.execute(_beat(run_id, now, unless_within_ms=BATCH_BEAT_MS))
+            if event is not None:
+                insert_event(conn, event)
 
     def heartbeat_run(self, run_id: str) -> None:
         check_id("run", run_id)
@@ -238,7 +259,9 @@ class SqlRunStore(SqlStoreBase):
             if conn.execute(_beat(run_id, now_ms())).rowcount == 0:
                 self._require_run(conn, run_id)  # an ended run: nothing to do
 
-    def close_lapsed_runs(self, lapsed_for_ms: int, *, dry_run: bool = False) -> list[Run]:
+    def close_lapsed_runs(
+        self, lapsed_for_ms: int, *, dry_run: bool = False, event_of: EventOf | None = None
+    ) -> list[Run]:
         cutoff = now_ms() - check_lapse(lapsed_for_ms)
         lapsed = sa.and_(
             runs.c.status == RunStatus.RUNNING.value,
@@ -261,7 +284,11 @@ class SqlRunStore(SqlStoreBase):
             rows: list[sa.Row[Any]] = []
             for chunk in chunks(ids):
                 rows += conn.execute(sa.select(runs).where(runs.c.id.in_(chunk))).all()
-            return load_runs(conn, sorted(rows, key=lambda row: str(row.id)))
+            closed_runs = load_runs(conn, sorted(rows, key=lambda row: str(row.id)))
+            if event_of is not None:
+                for run in closed_runs:
+                    insert_event(conn, check_event(event_of(run)))
+            return closed_runs
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         check_id("run", run_id)
