@@ -169,7 +169,7 @@ def serve_command(
         from loopml.serving import ServeOptions, serve
         from loopml.serving.run import Started
         from loopml.serving.split import parse_split
-    except ImportError as exc:  # the 'serve' extra brings prometheus-client and orjson
+    except ImportError as exc:  # the 'serve' extra brings orjson (and uvicorn's own extras)
         raise BackendUnavailableError(
             f"'loopml serve' needs {exc.name}: pip install 'loopml[serve]'."
         ) from exc
