@@ -20,14 +20,16 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from loopml.core.errors import InvalidInputError
-from loopml.data.profiles import TableProfile
-from loopml.monitoring.drift import DriftOptions, DriftReport, compare
-from loopml.monitoring.references import TableSource
+
+if TYPE_CHECKING:  # the drift tests are imported when first computed, not at start-up
+    from loopml.data.profiles import TableProfile
+    from loopml.monitoring.drift import DriftReport
+    from loopml.monitoring.references import TableSource
 
 __all__ = ["PREDICTION_COLUMN", "LiveReference", "LiveWindow", "live_drift", "sample_reference"]
 
@@ -122,6 +124,9 @@ def live_drift(reference: LiveReference, inputs: pa.Table, predictions: Any) -> 
     """The window's drift: each reference feature, the dataset share, and the predictions
     when the reference has its own."""
     import numpy as np
+
+    from loopml.monitoring.drift import DriftOptions, compare
+    from loopml.monitoring.references import TableSource
 
     current = {
         name: inputs.column(name) for name in reference.features if name in inputs.schema.names

@@ -22,16 +22,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopml.core.errors import LoopMLError
-from loopml.monitoring.drift import DriftReport
-from loopml.monitoring.live_drift import LiveReference, LiveWindow, live_drift, sample_reference
-from loopml.monitoring.references import TableSource, resolve_table
+from loopml.monitoring.live_drift import LiveReference, LiveWindow
 from loopml.serving.holder import ServedModel
 from loopml.serving.metrics import DriftMetrics
 from loopml.serving.rows import Rows, model_input
 from loopml.serving.sources import BundleSource, ModelSource, RegistrySource
+
+if TYPE_CHECKING:
+    from loopml.monitoring.drift import DriftReport
+    from loopml.monitoring.references import TableSource
 
 __all__ = ["DriftSettings", "LiveDrift"]
 
@@ -131,6 +133,8 @@ class LiveDrift:
         reference = self._reference(version)
         if reference is None:
             return None
+        from loopml.monitoring.live_drift import live_drift
+
         report = live_drift(reference, inputs, predictions)
         now = time.time()
         self.metrics.publish(version, report, rows=inputs.num_rows, at=now)
@@ -156,6 +160,8 @@ class LiveDrift:
 
     def _load_reference(self, version: str) -> LiveReference:
         model = self._models[version]
+        from loopml.monitoring.references import resolve_table
+
         named = self._reference_name(model)
         opened: list[Any] = []
 
@@ -173,6 +179,8 @@ class LiveDrift:
                 each.close()
 
     def _sampled(self, model: ServedModel, source: TableSource) -> LiveReference:
+        from loopml.monitoring.live_drift import sample_reference
+
         features = tuple(model.spec.column_names) or tuple(source.columns)
         table, present = sample_reference(source, features, max_rows=self.settings.reference_rows)
         predictions = None
