@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.fixtures.server import PlatformServer
+from tests.fixtures.backends import free_port
+from tests.fixtures.model_server import LOOPML
+from tests.fixtures.server import PlatformServer, poll_ok
 
 
 def samples(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -88,3 +92,36 @@ def test_failures_of_a_store_are_counted_by_error_code(
     code = answer.json()["error"]["code"]
     found = samples(platform_server.url)
     assert value(found, "loopml_server_errors_total", route="/api/v1/blobs", code=code) == 1
+
+
+def test_with_workers_the_counts_of_every_process_are_summed(tmp_path: Path) -> None:
+    """``loopml server --workers 2``: requests answered by either process are counted once
+    each, whichever process answers the scrape (and its metrics folder is gone at exit)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOPML_", "PROMETHEUS_"))}
+    env["LOOPML_STORE_URI"] = f"sqlite:///{tmp_path / 'loopml.db'}"
+    env["LOOPML_ARTIFACT_URI"] = str(tmp_path / "artifacts")
+    env["TMPDIR"] = str(tmp_path / "tmp")
+    (tmp_path / "tmp").mkdir()
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(LOOPML), "server", "--port", str(port), "--workers", "2"],
+            cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert poll_ok(process, f"{url}/api/v1/health", 90), log_path.read_text()
+        requests = 30
+        for _ in range(requests):  # a new connection each: either worker may take it
+            assert httpx.get(f"{url}/api/v1/experiments/none").status_code == 404
+        for _ in range(4):
+            found = samples(url)
+            route = "/api/v1/experiments/{experiment_id}"
+            key = ("loopml_server_requests_total", route, "GET", "4xx")
+            assert value(found, key[0], route=key[1], method=key[2], status=key[3]) == requests
+    finally:
+        process.terminate()
+        process.wait(30)
+    assert list((tmp_path / "tmp").iterdir()) == []  # the metrics folder is removed

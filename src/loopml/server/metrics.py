@@ -11,15 +11,19 @@ mode, which has no process metrics).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
+    from prometheus_client.metrics_core import Metric
 
 __all__ = ["ERROR_CODE_SCOPE", "MULTIPROCESS_ENV", "ServerMetrics", "ServerRequestMetrics"]
 
@@ -30,29 +34,80 @@ UNMATCHED = "unmatched"  # a request no route answered (404, 405 before routing)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
+_STATUS_CLASSES = {n: f"{n}xx" for n in range(1, 6)}
+_REQUESTS = (
+    "loopml_server_requests",
+    "HTTP requests answered, by route template, method and status class (2xx…5xx).",
+)
+_LATENCY = (
+    "loopml_server_request_duration_seconds",
+    "Time from request to response, by route template and method.",
+)
+
 router = APIRouter(tags=["service"])
+
+
+class RequestTally:
+    """Request counts and latency histograms kept as plain numbers (a request costs a few
+    dict and list operations and no lock: requests are observed on the one event-loop
+    thread), made into Prometheus families only when scraped."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str, str], int] = {}
+        # (route, method) → a count per bucket (the last one: +Inf), then the sum
+        self.latency: dict[tuple[str, str], list[float]] = {}
+
+    def observe(self, route: str, method: str, status: str, seconds: float) -> None:
+        key = (route, method, status)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        histogram = self.latency.get((route, method))
+        if histogram is None:
+            histogram = self.latency[route, method] = [0.0] * (len(_LATENCY_BUCKETS) + 2)
+        histogram[bisect.bisect_left(_LATENCY_BUCKETS, seconds)] += 1
+        histogram[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+        from prometheus_client.utils import floatToGoString
+
+        counts = CounterMetricFamily(*_REQUESTS, labels=["route", "method", "status"])
+        for key, count in list(self.counts.items()):
+            counts.add_metric(list(key), count)
+        yield counts
+        edges = (*_LATENCY_BUCKETS, float("inf"))
+        bounds = [floatToGoString(b) for b in edges]  # type: ignore[no-untyped-call]
+        latency = HistogramMetricFamily(*_LATENCY, labels=["route", "method"])
+        for route_method, values in list(self.latency.items()):
+            cumulative = list(itertools.accumulate(values[:-1]))
+            buckets = list(zip(bounds, cumulative, strict=True))
+            latency.add_metric(list(route_method), buckets, values[-1])
+        yield latency
+
+
+class SharedRequestMetrics:
+    """The same metrics in prometheus-client's multiprocess mode (``--workers``), whose
+    values live in files that ``/metrics`` sums over the processes."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        from prometheus_client import Counter, Histogram
+
+        self.counts = Counter(*_REQUESTS, ["route", "method", "status"], registry=registry)
+        self.latency = Histogram(
+            *_LATENCY, ["route", "method"], buckets=_LATENCY_BUCKETS, registry=registry
+        )
+
+    def observe(self, route: str, method: str, status: str, seconds: float) -> None:
+        self.counts.labels(route, method, status).inc()
+        self.latency.labels(route, method).observe(seconds)
 
 
 class ServerMetrics:
     """The server's counters and histograms (see the module docstring)."""
 
     def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Histogram
+        from prometheus_client import CollectorRegistry, Counter
 
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "loopml_server_requests",
-            "HTTP requests answered, by route template, method and status class (2xx…5xx).",
-            ["route", "method", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "loopml_server_request_duration_seconds",
-            "Time from request to response, by route template and method.",
-            ["route", "method"],
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
-        )
         self.errors = Counter(
             "loopml_server_errors",
             "Requests the server failed (5xx), by route template and error code "
@@ -60,23 +115,19 @@ class ServerMetrics:
             ["route", "code"],
             registry=self.registry,
         )
-        if not os.environ.get(MULTIPROCESS_ENV):
+        self.requests: RequestTally | SharedRequestMetrics
+        if os.environ.get(MULTIPROCESS_ENV):
+            self.requests = SharedRequestMetrics(self.registry)
+        else:
             from prometheus_client import PlatformCollector, ProcessCollector
 
+            self.requests = RequestTally()
+            self.registry.register(self.requests)
             ProcessCollector(registry=self.registry)
             PlatformCollector(registry=self.registry)
-        # the label children of each (route, method, status), so a request costs two dict
-        # lookups, not a labels() call with its lock and validation
-        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        key = (route, method, f"{status // 100}xx")
-        children = self._children.get(key)
-        if children is None:
-            children = (self.requests.labels(*key), self.latency.labels(route, method))
-            self._children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        self.requests.observe(route, method, _STATUS_CLASSES.get(status // 100, "other"), seconds)
 
     def observe_error(self, route: str, code: str) -> None:
         self.errors.labels(route, code).inc()
