@@ -9,7 +9,8 @@ once and scores the sample with the version (for prediction drift); then it comp
 window with it (:func:`loopml.monitoring.live_drift.live_drift`) and sets the gauges. Without
 a reference (a model registered without lineage, a bundle without a store, a model that takes
 an array rather than named columns) no drift gauge has a value: ``/health``'s ``drift`` says
-why, and the log says it once.
+why, and the log says it (a reference not found is looked for again every 5 minutes:
+the store may have been away).
 
 With ``--workers N`` each worker keeps its own window over its share of the traffic; the
 gauges show the most recently computed worker's values (the window's rows are summed).
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["DriftSettings", "LiveDrift"]
 
 log = logging.getLogger("loopml.serving")
+RETRY_SECONDS = 300.0  # a reference that could not be found is looked for again after this
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class LiveDrift:
         self._thread: threading.Thread | None = None
         self._last: tuple[str, float] | None = None  # version, when computed
         self._problem: str | None = None
+        self._failed_at = 0.0
 
     def observe(self, model: ServedModel, rows: Rows, predictions: Any) -> None:
         """One request's rows (the request path: an append)."""
@@ -143,7 +146,8 @@ class LiveDrift:
 
     def _reference(self, version: str) -> LiveReference | None:
         found = self._references.get(version)
-        if found is None:
+        retry = isinstance(found, str) and time.monotonic() - self._failed_at > RETRY_SECONDS
+        if found is None or retry:
             try:
                 found = self._load_reference(version)
             except LoopMLError as exc:
@@ -151,6 +155,7 @@ class LiveDrift:
             except (OSError, ValueError) as exc:
                 found = f"{type(exc).__name__}: {exc}"
             if isinstance(found, str):
+                self._failed_at = time.monotonic()  # tried again later: a store may be back
                 log.warning("live drift of %s is off: %s", version, found)
             else:
                 log.info("live drift of %s: against %s", version, found.label)
