@@ -74,8 +74,12 @@ def test_the_bundle_holds_the_model_manifest_requirements_dockerfile_and_manifes
     assert files == [
         "Dockerfile",
         "bundle.json",
+        "grafana/dashboard.json",
+        "k8s/agent/deployment.yaml",
         "k8s/deployment.yaml",
         "k8s/hpa.yaml",
+        "k8s/kserve/inferenceservice.yaml",
+        "k8s/monitoring/servicemonitor.yaml",
         "k8s/secret.yaml.example",
         "k8s/service.yaml",
         "model/input_example.json",

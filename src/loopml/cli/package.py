@@ -37,9 +37,12 @@ def package_command(
     The bundle holds the version's verified files (model/), bundle.json, pinned
     requirements.txt (with onnxruntime when the version has an ONNX variant), the loopml
     wheel (wheels/; loopml is on no public index), a Dockerfile that runs 'loopml serve' on
-    port 8080, and Kubernetes manifests (k8s/: Deployment, Service, HorizontalPodAutoscaler,
-    and secret.yaml.example for the platform server's URL and token). The pods meet the Pod
-    Security "restricted" level. --out must be a new or empty folder; it gets the whole
+    port 8080, and Kubernetes manifests (k8s/: Deployment with Prometheus scrape
+    annotations, Service, HorizontalPodAutoscaler, and secret.yaml.example for the platform
+    server's URL and token; k8s/monitoring/: a ServiceMonitor; k8s/kserve/: a KServe
+    InferenceService instead of the Deployment; k8s/agent/: the 'loopml agent' Deployment)
+    and a Grafana dashboard (grafana/dashboard.json). The pods meet the Pod Security
+    "restricted" level. --out must be a new or empty folder; it gets the whole
     bundle or nothing. Give --image with your registry (ghcr.io/acme/churn:3): the default
     image name has none, so a cluster cannot pull it.
 

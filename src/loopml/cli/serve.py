@@ -132,6 +132,25 @@ def serve_command(
         ),
     ] = None,
     trust_code: Annotated[bool, TRUST_CODE_OPTION] = False,
+    drift_reference: Annotated[
+        str | None,
+        typer.Option(
+            "--drift-reference",
+            metavar="REF",
+            help="What live drift compares with: a table file or NAME@VERSION [default: the "
+            "training data of the version served].",
+        ),
+    ] = None,
+    drift_window: Annotated[
+        int, typer.Option("--drift-window", min=1, help="Live drift looks at the last ROWS.")
+    ] = 5_000,
+    drift_interval: Annotated[
+        float,
+        typer.Option("--drift-interval", min=0.05, help="Seconds between live drift updates."),
+    ] = 30.0,
+    no_drift: Annotated[
+        bool, typer.Option("--no-drift", help="Compute no live drift (no drift gauges).")
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only errors (no banner, no swaps).")
     ] = False,
@@ -169,7 +188,7 @@ def serve_command(
         from loopml.serving import ServeOptions, serve
         from loopml.serving.run import Started
         from loopml.serving.split import parse_split
-    except ImportError as exc:  # the 'serve' extra brings prometheus-client and orjson
+    except ImportError as exc:  # the 'serve' extra brings orjson (and uvicorn's own extras)
         raise BackendUnavailableError(
             f"'loopml serve' needs {exc.name}: pip install 'loopml[serve]'."
         ) from exc
@@ -191,6 +210,10 @@ def serve_command(
         body_timeout_seconds=body_timeout,
         max_connections=max_connections,
         trust_code=trust_code,
+        drift=not no_drift,
+        drift_window_rows=drift_window,
+        drift_interval_seconds=drift_interval,
+        drift_reference=drift_reference,
     )
     check_port_free(host, port)
     err = output.console(stderr=True, quiet=quiet)

@@ -4,7 +4,9 @@ Service and HorizontalPodAutoscaler — pure builders (text and plain dicts), no
 The container runs ``loopml serve /bundle`` on port 8080 as a non-root user; the Kubernetes
 probes and the Docker HEALTHCHECK use the Open Inference Protocol health endpoints. The pods
 meet the Pod Security "restricted" level and read the platform server's URL and token from a
-Secret (``k8s/secret.yaml.example`` in a bundle).
+Secret (``k8s/secret.yaml.example`` in a bundle). The pod template carries Prometheus's scrape
+annotations (``/metrics`` on port 8080); ``cluster_manifests.py`` adds a ServiceMonitor, a
+KServe InferenceService and the agent's Deployment.
 
 >>> kubernetes_name("Churn_Model.v2")
 'churn-model-v2'
@@ -12,6 +14,7 @@ Secret (``k8s/secret.yaml.example`` in a bundle).
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass
@@ -19,13 +22,21 @@ from typing import Any
 
 __all__ = [
     "BASE_IMAGE",
+    "CONTAINER_SECURITY",
+    "METRICS_PATH",
+    "POD_SECURITY",
     "PORT",
+    "SCRAPE_ANNOTATIONS",
     "DeploymentSpec",
     "default_image",
     "deployment_manifest",
     "dockerfile",
     "hpa_manifest",
     "kubernetes_name",
+    "metadata",
+    "model_container",
+    "probe",
+    "secret_env",
     "secret_manifest",
     "secret_name",
     "service_manifest",
@@ -46,6 +57,27 @@ RESOURCES = {
 }
 CPU_TARGET = 70  # percent of the CPU request, averaged over the pods
 MIN_REPLICAS, MAX_REPLICAS = 1, 5
+METRICS_PATH = "/metrics"
+# read by Prometheus's usual kubernetes-pods scrape job (and its Helm chart's default)
+SCRAPE_ANNOTATIONS = {
+    "prometheus.io/scrape": "true",
+    "prometheus.io/port": str(PORT),
+    "prometheus.io/path": METRICS_PATH,
+}
+# the Pod Security "restricted" level, for the pod and for each container
+POD_SECURITY = {
+    "runAsNonRoot": True,
+    "runAsUser": USER_ID,
+    "runAsGroup": USER_ID,
+    "fsGroup": USER_ID,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+CONTAINER_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "runAsNonRoot": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
 _NAME_LIMIT = 63  # a DNS-1123 label, which is also the limit of a label value
 _NOT_DNS = re.compile(r"[^a-z0-9]+")
 
@@ -129,47 +161,25 @@ def deployment_manifest(spec: DeploymentSpec) -> dict[str, Any]:
     log no predictions); the prediction log's spool on a volume that outlives a container
     restart. The selector matches ``app`` only, so a new model version rolls out as an
     update of the same Deployment (a selector cannot change)."""
-    secret = secret_name(spec)
     container = {
-        "name": "model",
-        "image": spec.image,
-        "imagePullPolicy": "IfNotPresent",
-        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        **model_container(spec),
         "env": [
-            _secret_env("LOOPML_SERVER_URL", secret, "server-url"),
-            _secret_env("LOOPML_TOKEN", secret, "token"),
+            *secret_env(spec),
             {"name": "LOOPML_SPOOL_DIR", "value": SPOOL_DIR},
         ],
         "volumeMounts": [{"name": "spool", "mountPath": SPOOL_DIR}],
-        # up to 5 minutes to load the model before liveness checks start counting
-        "startupProbe": _probe(LIVE_PATH, initial_delay=5, period=5, failures=60),
-        "readinessProbe": _probe(READY_PATH, initial_delay=0, period=5),
-        "livenessProbe": _probe(LIVE_PATH, initial_delay=0, period=10),
-        "resources": RESOURCES,
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-            "runAsNonRoot": True,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
     }
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _metadata(spec),
+        "metadata": metadata(spec),
         "spec": {
             "replicas": spec.replicas,
             "selector": {"matchLabels": {"app": spec.name}},
             "template": {
-                "metadata": {"labels": spec.labels},
+                "metadata": {"labels": spec.labels, "annotations": dict(SCRAPE_ANNOTATIONS)},
                 "spec": {
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": USER_ID,
-                        "runAsGroup": USER_ID,
-                        "fsGroup": USER_ID,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": copy.deepcopy(POD_SECURITY),
                     # time to store the prediction log's last rows on SIGTERM
                     "terminationGracePeriodSeconds": 60,
                     "containers": [container],
@@ -180,6 +190,37 @@ def deployment_manifest(spec: DeploymentSpec) -> dict[str, Any]:
             },
         },
     }
+
+
+def model_container(spec: DeploymentSpec) -> dict[str, Any]:
+    """The container that serves the bundle: its image, port, probes on the Open Inference
+    Protocol's health endpoints (a startup probe gives a large model time to load), resource
+    requests and limits, non-root with no capabilities and the runtime's seccomp profile."""
+    return copy.deepcopy(
+        {
+            "name": "model",
+            "image": spec.image,
+            "imagePullPolicy": "IfNotPresent",
+            "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+            "env": secret_env(spec),
+            # up to 5 minutes to load the model before liveness checks start counting
+            "startupProbe": probe(LIVE_PATH, initial_delay=5, period=5, failures=60),
+            "readinessProbe": probe(READY_PATH, initial_delay=0, period=5),
+            "livenessProbe": probe(LIVE_PATH, initial_delay=0, period=10),
+            "resources": RESOURCES,
+            "securityContext": CONTAINER_SECURITY,
+        }
+    )  # copies: a YAML document that holds one object twice would get anchors
+
+
+def secret_env(spec: DeploymentSpec) -> list[dict[str, Any]]:
+    """``LOOPML_SERVER_URL`` and ``LOOPML_TOKEN`` from the optional Secret of
+    :func:`secret_manifest` (without it a model server serves but logs no predictions)."""
+    secret = secret_name(spec)
+    return [
+        _secret_env("LOOPML_SERVER_URL", secret, "server-url"),
+        _secret_env("LOOPML_TOKEN", secret, "token"),
+    ]
 
 
 def secret_manifest(spec: DeploymentSpec) -> dict[str, Any]:
@@ -208,7 +249,7 @@ def service_manifest(spec: DeploymentSpec) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _metadata(spec),
+        "metadata": metadata(spec),
         "spec": {
             "type": "ClusterIP",
             "selector": {"app": spec.name},
@@ -225,7 +266,7 @@ def hpa_manifest(spec: DeploymentSpec) -> dict[str, Any]:
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": _metadata(spec),
+        "metadata": metadata(spec),
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name},
             "minReplicas": MIN_REPLICAS,
@@ -243,7 +284,7 @@ def hpa_manifest(spec: DeploymentSpec) -> dict[str, Any]:
     }
 
 
-def _metadata(spec: DeploymentSpec) -> dict[str, Any]:
+def metadata(spec: DeploymentSpec) -> dict[str, Any]:
     return {
         "name": spec.name,
         "labels": {**spec.labels, "app.kubernetes.io/managed-by": "loopml"},
@@ -252,7 +293,7 @@ def _metadata(spec: DeploymentSpec) -> dict[str, Any]:
     }
 
 
-def _probe(path: str, *, initial_delay: int, period: int, failures: int = 3) -> dict[str, Any]:
+def probe(path: str, *, initial_delay: int, period: int, failures: int = 3) -> dict[str, Any]:
     return {
         "httpGet": {"path": path, "port": PORT},
         "initialDelaySeconds": initial_delay,

@@ -11,6 +11,10 @@
       model/               the version's stored files, verified against its digest
       k8s/deployment.yaml  k8s/service.yaml  k8s/hpa.yaml
       k8s/secret.yaml.example   the platform server's URL and token, to fill in and apply
+      k8s/monitoring/servicemonitor.yaml   Prometheus Operator: scrape the pods' /metrics
+      k8s/kserve/inferenceservice.yaml     KServe: instead of deployment, service and hpa
+      k8s/agent/deployment.yaml            'loopml agent', the loop's long-lived process
+      grafana/dashboard.json               traffic, latency, errors, drift, the log's backlog
 
 The bundle is written into a hidden folder beside ``out`` and renamed into place at the end,
 so ``out`` either holds a whole bundle or nothing.
@@ -39,6 +43,11 @@ from loopml.core.errors import ConflictError, InvalidInputError
 from loopml.core.hashing import Digest
 from loopml.core.ids import format_ms
 from loopml.core.version import __version__
+from loopml.models.cluster_manifests import (
+    agent_deployment_manifest,
+    inference_service_manifest,
+    service_monitor_manifest,
+)
 from loopml.models.deployment import (
     WHEELS_DIR,
     DeploymentSpec,
@@ -49,6 +58,7 @@ from loopml.models.deployment import (
     secret_manifest,
     service_manifest,
 )
+from loopml.models.grafana_dashboard import dashboard
 from loopml.models.onnx import FILE as ONNX_FILE
 from loopml.models.registry import resolve
 from loopml.models.wheel import write_loopml_wheel
@@ -166,10 +176,16 @@ def _write_bundle(
         "k8s/hpa.yaml": _yaml(hpa_manifest(spec)),
         # not .yaml, so 'kubectl apply -f k8s/' never applies the placeholders
         "k8s/secret.yaml.example": _yaml(secret_manifest(spec)),
+        # in folders of their own, so 'kubectl apply -f k8s/' applies none of them: each
+        # needs something the cluster may not have (CRDs) or is an alternative
+        "k8s/monitoring/servicemonitor.yaml": _yaml(service_monitor_manifest(spec)),
+        "k8s/kserve/inferenceservice.yaml": _yaml(inference_service_manifest(spec)),
+        "k8s/agent/deployment.yaml": _yaml(agent_deployment_manifest(spec)),
+        "grafana/dashboard.json": json.dumps(dashboard(spec.model, spec.name), indent=2) + "\n",
     }
     try:
-        (folder / "k8s").mkdir()
         for relative, text in texts.items():
+            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
             (folder / relative).write_text(text, encoding="utf-8")
         manifest = _manifest(version, spec, _files(folder))
         (folder / BUNDLE_MANIFEST).write_text(

@@ -17,6 +17,8 @@ from loopml.server.auth import authorize
 from loopml.server.context import ServerContext
 from loopml.server.errors import install_error_handlers
 from loopml.server.limits import RequestLimits, RequestSizeLimit
+from loopml.server.metrics import ServerMetrics, ServerRequestMetrics
+from loopml.server.metrics import router as metrics_router
 from loopml.server.routes import (
     artifacts,
     blobs,
@@ -98,4 +100,8 @@ def create_app(
     for module in ROUTERS:
         # the one place authorization is attached: no route can be added without it
         app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(authorize)])
+    # Prometheus's conventional path, outside the API; outermost, so 413s are counted too
+    app.state.metrics = ServerMetrics()
+    app.include_router(metrics_router, dependencies=[Depends(authorize)])
+    app.add_middleware(ServerRequestMetrics, metrics=app.state.metrics, prefix=API_PREFIX)
     return app

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from loopml.core.errors import FilterSyntaxError, InvalidInputError, LoopMLError
+from loopml.server.metrics import ERROR_CODE_SCOPE
 
 MAX_LISTED_PROBLEMS = 5
 _CODE_BY_STATUS = {
@@ -73,6 +74,7 @@ def _loopml_error(request: Request, exc: Exception) -> JSONResponse:
     details: dict[str, int | str] = {}
     if isinstance(error, FilterSyntaxError):
         details["position"] = error.position
+    request.scope[ERROR_CODE_SCOPE] = error.code  # for /metrics' failures by code
     return error_response(error.http_status, error.code, error.message, details=details)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import uvicorn
@@ -12,6 +14,7 @@ from loopml.core.config import ENV_ARTIFACT_URI, ENV_STORE_URI, load_config
 from loopml.core.errors import ConfigError
 from loopml.server.app import create_app
 from loopml.server.limits import ENV_MAX_BLOB_MB, ENV_MAX_BODY_MB, MiB, RequestLimits
+from loopml.server.metrics import MULTIPROCESS_ENV
 from loopml.server.run_reaper import RunReaper
 from loopml.stores.registry import open_artifact_store, open_loop_store, open_metadata_store
 
@@ -66,18 +69,23 @@ def serve(
             if spool_dir is not None:
                 os.environ[ENV_SPOOL_DIR] = str(spool_dir)
             reaper.start()
-            uvicorn.run(
-                f"{__name__}:app_from_environment",
-                factory=True,
-                workers=workers,
-                host=host,
-                port=port,
-                log_level=log_level,
-                access_log=False,
-                server_header=False,
-                timeout_keep_alive=KEEP_ALIVE_SECONDS,
-                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-            )
+            metrics_dir = _metrics_folder()
+            try:
+                uvicorn.run(
+                    f"{__name__}:app_from_environment",
+                    factory=True,
+                    workers=workers,
+                    host=host,
+                    port=port,
+                    log_level=log_level,
+                    access_log=False,
+                    server_header=False,
+                    timeout_keep_alive=KEEP_ALIVE_SECONDS,
+                    timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+                )
+            finally:
+                if metrics_dir is not None:
+                    shutil.rmtree(metrics_dir, ignore_errors=True)
             return
         artifact_store = open_artifact_store(artifact_uri)
         app = create_app(
@@ -109,6 +117,16 @@ def app_from_environment() -> FastAPI:
         limits=RequestLimits.resolve(),
         loop_store=open_loop_store(config.store_uri),
     )
+
+
+def _metrics_folder() -> str | None:
+    """A new folder where the workers' metrics meet (``/metrics`` sums them), named in the
+    environment they inherit; None when the caller named one already (theirs to keep)."""
+    if os.environ.get(MULTIPROCESS_ENV):
+        return None
+    folder = tempfile.mkdtemp(prefix="loopml-server-metrics-")
+    os.environ[MULTIPROCESS_ENV] = folder
+    return folder
 
 
 def _config(app: FastAPI, host: str, port: int, log_level: str) -> uvicorn.Config:

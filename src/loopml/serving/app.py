@@ -26,6 +26,7 @@ from loopml.monitoring.deployments import DeploymentReporter
 from loopml.serving.direct import DirectPredictions
 from loopml.serving.errors import ERROR_CODE_HEADER, error_answer, error_body
 from loopml.serving.holder import ModelHolder, ServedModel
+from loopml.serving.live_drift import DriftSettings, LiveDrift
 from loopml.serving.metrics import METRICS_STATE, RequestMetrics, ServingMetrics
 from loopml.serving.options import ServeOptions
 from loopml.serving.prediction_log import PredictionLog
@@ -80,6 +81,7 @@ def create_app(
         second=holder(second) if second is not None else None,
         prediction_log=prediction_log,
         deployment_id=None if deployment is None else deployment.deployment_id,
+        drift=_live_drift(source, options, metrics) if options.drift else None,
     )
 
     @contextlib.asynccontextmanager
@@ -127,6 +129,20 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
     return app
+
+
+def _live_drift(source: ModelSource, options: ServeOptions, metrics: ServingMetrics) -> LiveDrift:
+    def client() -> Any:  # the store the reference is found in, opened when needed
+        from loopml.tracking.client import Client
+
+        return Client(create=False)
+
+    settings = DriftSettings(
+        window_rows=options.drift_window_rows,
+        interval_seconds=options.drift_interval_seconds,
+        reference=options.drift_reference,
+    )
+    return LiveDrift(source, metrics.drift, settings, client=client)
 
 
 def _reporting(deployment: DeploymentReporter) -> Callable[[ServedModel], Awaitable[None]]:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["METRICS_STATE", "LogMetrics", "RequestMetrics", "ServingMetrics"]
+__all__ = ["METRICS_STATE", "DriftMetrics", "LogMetrics", "RequestMetrics", "ServingMetrics"]
 
 # the key of the app's lifespan state that holds its ServingMetrics, for the HTTP protocol
 # (serving/connections.py), which answers slow clients before any request reaches the app
@@ -97,6 +97,11 @@ class ServingMetrics:
             registry=self.registry,
         )
         self.log = LogMetrics(self.registry)
+        self.drift = DriftMetrics(self.registry)
+        if not os.environ.get(MULTIPROCESS_ENV):  # the multiprocess mode has none
+            from prometheus_client import ProcessCollector
+
+            ProcessCollector(registry=self.registry)
 
     def observe_request(self, endpoint: str, status: int, version: str, seconds: float) -> None:
         self.requests.labels(endpoint, str(status), version).inc()
@@ -178,6 +183,89 @@ class LogMetrics:
             registry=registry,
             multiprocess_mode="livesum",
         )
+
+
+class DriftMetrics:
+    """Live drift of the served version against its reference (``serving/live_drift.py``).
+    With several workers a score is the most recent worker's, the window's rows their sum."""
+
+    def __init__(self, registry: Any) -> None:
+        from prometheus_client import Gauge
+
+        def gauge(name: str, text: str, labels: list[str], mode: Any) -> Any:
+            return Gauge(name, text, labels, registry=registry, multiprocess_mode=mode)
+
+        self.feature_score = gauge(
+            "loopml_serving_drift_feature_score",
+            "Each feature's drift statistic over the live window (method: ks, wasserstein, "
+            "chi_square, psi or jensen_shannon).",
+            ["model_version", "feature", "method"],
+            "livemostrecent",
+        )
+        self.feature_drifted = gauge(
+            "loopml_serving_drift_feature_drifted",
+            "1 when the feature drifted in the live window, else 0.",
+            ["model_version", "feature"],
+            "livemostrecent",
+        )
+        self.share = gauge(
+            "loopml_serving_drift_share",
+            "Drifted features over tested ones in the live window (the dataset drift share).",
+            ["model_version"],
+            "livemostrecent",
+        )
+        self.prediction_score = gauge(
+            "loopml_serving_drift_prediction_score",
+            "The predictions' drift statistic, against the served version's predictions on "
+            "its reference.",
+            ["model_version", "method"],
+            "livemostrecent",
+        )
+        self.prediction_drifted = gauge(
+            "loopml_serving_drift_prediction_drifted",
+            "1 when the predictions drifted in the live window, else 0.",
+            ["model_version"],
+            "livemostrecent",
+        )
+        self.window_rows = gauge(
+            "loopml_serving_drift_window_rows",
+            "Rows in the live window drift was last computed on.",
+            ["model_version"],
+            "livesum",
+        )
+        self.computed = gauge(
+            "loopml_serving_drift_computed_timestamp_seconds",
+            "When live drift was last computed (Unix time).",
+            ["model_version"],
+            "livemax",
+        )
+        self._all = (
+            self.feature_score, self.feature_drifted, self.share, self.prediction_score,
+            self.prediction_drifted, self.window_rows, self.computed,
+        )  # fmt: skip
+
+    def publish(self, version: str, report: Any, *, rows: int, at: float) -> None:
+        """Set the gauges from a :class:`loopml.monitoring.drift.DriftReport` (a score
+        whose method changed with the window's size is not left behind)."""
+        self.feature_score.clear()
+        self.prediction_score.clear()
+        for column in report.features:
+            if column.method is None or column.statistic is None:
+                continue
+            self.feature_score.labels(version, column.column, column.method).set(column.statistic)
+            self.feature_drifted.labels(version, column.column).set(int(column.drifted))
+        self.share.labels(version).set(report.share)
+        prediction = report.prediction
+        if prediction is not None and prediction.method and prediction.statistic is not None:
+            self.prediction_score.labels(version, prediction.method).set(prediction.statistic)
+            self.prediction_drifted.labels(version).set(int(prediction.drifted))
+        self.window_rows.labels(version).set(rows)
+        self.computed.labels(version).set(at)
+
+    def forget(self) -> None:
+        """Drop every series (the served version changed)."""
+        for gauge in self._all:
+            gauge.clear()
 
 
 class RequestMetrics:

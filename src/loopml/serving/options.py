@@ -32,6 +32,10 @@ class ServeOptions:
     ``body_timeout_seconds`` (else 408); at most ``max_connections`` are open at once (None:
     as many as the file limit allows, less a reserve; see :mod:`loopml.serving.connections`).
 
+    ``drift`` compares the last ``drift_window_rows`` rows of the main traffic with the served
+    version's reference (its training data, or the table ``drift_reference`` names) every
+    ``drift_interval_seconds``, off the request path (see :mod:`loopml.serving.live_drift`).
+
     ``trust_code`` lets the server load versions whose loading runs code they name (pickles,
     ``module:callable`` models, scikit-learn types outside loopml's allowlist) — decided once,
     at start-up: a version the alias moves to later is held to it."""
@@ -53,9 +57,15 @@ class ServeOptions:
     body_timeout_seconds: float = 60.0
     max_connections: int | None = None
     trust_code: bool = False
+    drift: bool = True
+    drift_window_rows: int = 5_000
+    drift_interval_seconds: float = 30.0
+    drift_reference: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("max_batch_size", "max_rows", "max_body_bytes", "log_roll_rows"):
+        for name in (
+            "max_batch_size", "max_rows", "max_body_bytes", "log_roll_rows", "drift_window_rows"
+        ):  # fmt: skip
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidInputError(
@@ -88,6 +98,7 @@ class ServeOptions:
             ("log_stuck_seconds", 0.1),
             ("header_timeout_seconds", 0.1),
             ("body_timeout_seconds", 0.1),
+            ("drift_interval_seconds", 0.05),
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value < low:

@@ -284,6 +284,8 @@ def _health(request: Request) -> Response:
         content["prediction_log"] = state.traffic.log.health().as_json()
     if state.holder.refused:
         content["refused"] = dict(state.holder.refused)
+    if state.traffic.drift is not None:
+        content["drift"] = state.traffic.drift.health()
     return json_response(content, headers={VERSION_HEADER: model.label})
 
 

@@ -146,6 +146,12 @@ class HealthBody(BaseModel):
         "would run code the server does not trust; see --trust-code).",
         examples=[{"cancer@4": "cancer@4: This model version is a pickled model: ..."}],
     )
+    drift: dict[str, Any] | None = Field(
+        default=None,
+        description="Live drift: on (its reference, the window's rows, when last computed), "
+        "waiting (no request yet) or off (and why); absent with --no-drift.",
+        examples=[{"status": "on", "reference": "models:/cancer/3 → cancer-data@2"}],
+    )
 
 
 class VersionBody(BaseModel):

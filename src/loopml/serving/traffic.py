@@ -19,6 +19,7 @@ from typing import Any
 from loopml.core.ids import now_ms
 from loopml.monitoring.prediction_ids import mint_prefix
 from loopml.serving.holder import ModelHolder, ServedModel
+from loopml.serving.live_drift import LiveDrift
 from loopml.serving.log_records import PredictionEntry
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.prediction_log import PredictionLog
@@ -44,6 +45,7 @@ class Traffic:
         second: ModelHolder | None = None,
         prediction_log: PredictionLog | None = None,
         deployment_id: str | None = None,
+        drift: LiveDrift | None = None,
     ) -> None:
         self.main = main
         # named in every prediction id, so feedback finds the deployment (and model) again
@@ -52,6 +54,7 @@ class Traffic:
         self.split = split
         self.metrics = metrics
         self.log = prediction_log
+        self.drift = drift  # the main traffic's live window
         self._shadows: set[asyncio.Task[None]] = set()
 
     @property
@@ -101,6 +104,8 @@ class Traffic:
         started: float,
     ) -> None:
         self.metrics.predictions.labels(model.label, traffic).inc(rows.count)
+        if self.drift is not None and traffic == MAIN and rows.count:
+            self.drift.observe(model, rows, predictions)
         if self.log is not None and rows.count:
             latency_ms = (time.perf_counter() - started) * 1000
             self.log.add(
@@ -146,10 +151,14 @@ class Traffic:
     async def start(self) -> None:
         if self.log is not None:
             await asyncio.to_thread(self.log.start)
+        if self.drift is not None:
+            self.drift.start()
 
     async def close(self) -> None:
         """Finish the shadow copies in flight, then store the whole log."""
         if self._shadows:
             await asyncio.gather(*self._shadows, return_exceptions=True)
+        if self.drift is not None:
+            await asyncio.to_thread(self.drift.close)
         if self.log is not None:
             await asyncio.to_thread(self.log.close)
