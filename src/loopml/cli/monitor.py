@@ -62,7 +62,7 @@ def predictions_command(
         loopml monitor predictions cancer --since 1h --traffic canary
         loopml monitor predictions cancer -o log.parquet --json
     """
-    from loopml.serving.log_reader import log_storage, read_predictions
+    from loopml.monitoring.log_reader import log_storage, read_predictions
 
     if traffic is not None and traffic not in ("main", "canary", "shadow"):
         raise InvalidInputError(f"--traffic {traffic!r}: expected main, canary or shadow.")
@@ -175,7 +175,7 @@ def _add_scores(versions: list[dict[str, Any]], table: Any, client: Any) -> None
     compared), ``accuracy``, ``mae`` and ``rmse`` (None where they do not apply)."""
     import pyarrow.compute as pc
 
-    from loopml.serving.label_scores import score_labels, task_of
+    from loopml.monitoring.label_scores import score_labels, task_of
 
     labelled = table.filter(pc.is_valid(table["label"])) if table.num_rows else table
     dtypes: dict[str, str | None] = {}

@@ -20,11 +20,11 @@ from fastapi import APIRouter, Request, Response
 from loopml.core.errors import ConflictError, NotFoundError
 from loopml.core.ids import new_id
 from loopml.core.version import __version__
+from loopml.monitoring.log_records import prediction_ids
 from loopml.serving.content_encoding import decode_body
 from loopml.serving.errors import ModelNotReadyError, PayloadTooLargeError
 from loopml.serving.feedback import parse_feedback, split_issued
 from loopml.serving.holder import ModelHolder, ServedModel
-from loopml.serving.log_records import prediction_ids
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.oip import infer_response, model_metadata, parse_infer
 from loopml.serving.oip_binary import (

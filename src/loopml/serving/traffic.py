@@ -17,11 +17,11 @@ import time
 from typing import Any
 
 from loopml.core.ids import now_ms
+from loopml.monitoring.log_records import PredictionEntry
 from loopml.monitoring.prediction_ids import mint_prefix
+from loopml.monitoring.prediction_log import PredictionLog
 from loopml.serving.holder import ModelHolder, ServedModel
-from loopml.serving.log_records import PredictionEntry
 from loopml.serving.metrics import ServingMetrics
-from loopml.serving.prediction_log import PredictionLog
 from loopml.serving.rows import Rows
 from loopml.serving.split import CANARY, MAIN, SHADOW, TrafficSplit
 

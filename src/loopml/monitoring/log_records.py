@@ -17,9 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from loopml.serving.rows import Rows, combine
+from typing import Any, Protocol
 
 __all__ = [
     "FEEDBACK",
@@ -37,6 +35,20 @@ FEEDBACK = "feedback"
 KINDS = (PREDICTIONS, FEEDBACK)
 
 
+class LoggedRows(Protocol):
+    """A request's checked input as the model server holds it (``serving.rows.Rows``):
+    ``data`` is a numpy array or a ``pyarrow.Table``."""
+
+    @property
+    def data(self) -> Any: ...
+
+    @property
+    def count(self) -> int: ...
+
+    @property
+    def is_table(self) -> bool: ...
+
+
 def prediction_ids(prefix: str, count: int) -> list[str]:
     """The ids of a request's rows: ``PREFIX-0``, ``PREFIX-1``, ..."""
     return [f"{prefix}-{index}" for index in range(count)]
@@ -52,7 +64,7 @@ class PredictionEntry:
     model_version: str
     traffic: str
     latency_ms: float
-    rows: Rows
+    rows: LoggedRows
     predictions: Any  # numpy array, one entry per row
 
     kind = PREDICTIONS
@@ -114,23 +126,26 @@ def _prediction_table(entries: Sequence[PredictionEntry]) -> Any:
         "model_version": pa.array([first.model_version] * len(ids), pa.string()),
         "traffic": pa.array([first.traffic] * len(ids), pa.string()),
         "latency_ms": pa.array(repeat([e.latency_ms for e in entries]), pa.float64()),
-        "inputs": _inputs(combine([entry.rows for entry in entries])),
+        "inputs": _inputs([entry.rows for entry in entries]),
         "prediction": _values(np.concatenate([np.asarray(e.predictions) for e in entries])),
     }
     return pa.table(columns)
 
 
-def _inputs(rows: Rows) -> Any:
+def _inputs(parts: Sequence[LoggedRows]) -> Any:
     """A table's rows as one struct column; an array's rows as lists of their values."""
+    import numpy as np
     import pyarrow as pa
 
-    if rows.is_table:
-        table = rows.data
+    if parts[0].is_table:
+        table = pa.concat_tables([part.data for part in parts]) if len(parts) > 1 else parts[0].data
         if table.num_columns == 0:
             return pa.array([{}] * table.num_rows, pa.struct([]))
         chunked = [column.combine_chunks() for column in table.columns]
         return pa.StructArray.from_arrays(chunked, names=table.column_names)
-    return _values(rows.data)
+    return _values(
+        np.concatenate([part.data for part in parts]) if len(parts) > 1 else parts[0].data
+    )
 
 
 def _values(array: Any) -> Any:
