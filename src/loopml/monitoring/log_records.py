@@ -10,7 +10,10 @@ Prediction rows: ``prediction_id``, ``request_id``, ``time`` (UTC, ms), ``model_
 ``latency_ms`` (the request's, to its predictions), ``inputs`` (a struct of the signature's
 columns, or a list of the row's values for an array model) and ``prediction`` (a number or
 string, or a list for several outputs per row). Feedback rows: ``prediction_id``, ``label``,
-``time``.
+``time``. Error rows (a request the chosen version did not answer: its body did not parse or
+fit the signature, or the model raised): ``request_id``, ``time``, ``model_version``,
+``traffic``, ``latency_ms``, ``status`` (the HTTP status answered) and ``code`` (loopml's
+error code), so monitoring counts an error rate per window.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 __all__ = [
+    "ERRORS",
     "FEEDBACK",
     "KINDS",
     "PREDICTIONS",
+    "ErrorEntry",
     "FeedbackEntry",
     "LogEntry",
     "PredictionEntry",
@@ -32,7 +37,8 @@ __all__ = [
 
 PREDICTIONS = "predictions"
 FEEDBACK = "feedback"
-KINDS = (PREDICTIONS, FEEDBACK)
+ERRORS = "errors"
+KINDS = (PREDICTIONS, FEEDBACK, ERRORS)
 
 
 class LoggedRows(Protocol):
@@ -98,13 +104,38 @@ class FeedbackEntry:
         return (FEEDBACK, _label_type(self.labels))
 
 
-LogEntry = PredictionEntry | FeedbackEntry
+@dataclass(frozen=True, slots=True)
+class ErrorEntry:
+    """A request that version ``model_version`` was chosen for and did not answer."""
+
+    request_id: str
+    time_ms: int
+    model_version: str
+    traffic: str
+    latency_ms: float
+    status: int
+    code: str
+
+    kind = ERRORS
+
+    @property
+    def count(self) -> int:
+        return 1
+
+    @property
+    def group(self) -> tuple[str, ...]:
+        return (ERRORS,)
+
+
+LogEntry = PredictionEntry | FeedbackEntry | ErrorEntry
 
 
 def to_table(entries: Sequence[LogEntry]) -> Any:
     """The ``pyarrow.Table`` of entries that share one ``group``."""
     if isinstance(entries[0], FeedbackEntry):
         return _feedback_table([e for e in entries if isinstance(e, FeedbackEntry)])
+    if isinstance(entries[0], ErrorEntry):
+        return _error_table([e for e in entries if isinstance(e, ErrorEntry)])
     return _prediction_table([e for e in entries if isinstance(e, PredictionEntry)])
 
 
@@ -165,6 +196,22 @@ def _flat(array: Any) -> Any:
     if array.dtype.kind in "biuf":
         return pa.array(array)
     return pa.array([None if value is None else str(value) for value in array.tolist()])
+
+
+def _error_table(entries: Sequence[ErrorEntry]) -> Any:
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "request_id": pa.array([e.request_id for e in entries], pa.string()),
+            "time": pa.array([e.time_ms for e in entries], pa.timestamp("ms", tz="UTC")),
+            "model_version": pa.array([e.model_version for e in entries], pa.string()),
+            "traffic": pa.array([e.traffic for e in entries], pa.string()),
+            "latency_ms": pa.array([e.latency_ms for e in entries], pa.float64()),
+            "status": pa.array([e.status for e in entries], pa.int32()),
+            "code": pa.array([e.code for e in entries], pa.string()),
+        }
+    )
 
 
 def _feedback_table(entries: Sequence[FeedbackEntry]) -> Any:
