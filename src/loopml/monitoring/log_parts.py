@@ -21,6 +21,8 @@ from loopml.tracking.client import Client
 
 __all__ = ["LogPart", "log_parts", "read_part"]
 
+DAY_MS = 86_400_000
+
 
 @dataclass(frozen=True, order=True)
 class LogPart:
@@ -45,9 +47,11 @@ def log_parts(
     until_ms: int | None = None,
 ) -> list[LogPart]:
     """The parts of ``kind`` in ``model``'s serving runs (only ``run_ids`` when given), only
-    those filed under the UTC days of ``[since_ms, until_ms)``; no part is read."""
-    first = _day(since_ms) if since_ms is not None else ""
-    last = _day(until_ms) if until_ms is not None else "9999"
+    those filed under the UTC days that can hold rows of ``[since_ms, until_ms)``; no part
+    is read. A part is filed under the day its first row was spooled, so the day before
+    ``since_ms`` is listed too (a part rolled over midnight)."""
+    first = _day(since_ms - DAY_MS) if since_ms is not None else ""
+    last = _day(until_ms + DAY_MS) if until_ms is not None else "9999"
     found: list[LogPart] = []
     for run in serving_runs(client, model):
         if run_ids is not None and run.id not in run_ids:
