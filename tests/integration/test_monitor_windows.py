@@ -62,9 +62,7 @@ def _requests(start_ms: int, window: int, rng: np.random.Generator) -> Iterator[
     for index in range(120):
         rows = int(rng.integers(1, 6))
         shift = 3.0 if window == WINDOWS - 1 else 0.0
-        table = pa.table(
-            {"a": rng.normal(shift, 1.0, rows), "b": rng.normal(0.0, 1.0, rows)}
-        )
+        table = pa.table({"a": rng.normal(shift, 1.0, rows), "b": rng.normal(0.0, 1.0, rows)})
         yield PredictionEntry(
             f"{window:02d}{index:04d}{'0' * 26}",
             f"r{window}-{index}",
@@ -84,8 +82,7 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logged]:
     rng = np.random.default_rng(7)
     train = folder / "train.csv"
     train.write_text(
-        "a,b,y\n"
-        + "".join(f"{a},{b},{int(a > 0)}\n" for a, b in rng.normal(0, 1, (3000, 2))),
+        "a,b,y\n" + "".join(f"{a},{b},{int(a > 0)}\n" for a, b in rng.normal(0, 1, (3000, 2))),
         encoding="utf-8",
     )
     start_ms = (now_ms() // HOUR - WINDOWS - 1) * HOUR  # where the writer files it: today
