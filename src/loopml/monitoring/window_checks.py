@@ -264,14 +264,14 @@ def _performance(
         rows = pairs.filter(mine)
         if rows.num_rows == 0:
             continue
-        predicted = rows[PREDICTION].to_pylist()
-        task = task_of(outputs[window.model_version][0], predicted[:1000])
+        predicted = rows[PREDICTION]
+        task = task_of(outputs[window.model_version][0], predicted.slice(0, 1000).to_pylist())
         if task is None:
             continue
-        scores = rows[SCORE].to_pylist() if SCORE in rows.column_names else None
-        window.checks.performance = realised_performance(
-            predicted, rows["label"].to_pylist(), task, scores
-        )
+        scores = None
+        if SCORE in rows.column_names:
+            scores = rows[SCORE].cast(pa.float64()).fill_null(float("nan")).to_numpy()
+        window.checks.performance = realised_performance(predicted, rows["label"], task, scores)
 
 
 def _touches(summary: PartSummary, window: Window) -> bool:
