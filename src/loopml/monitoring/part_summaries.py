@@ -6,8 +6,11 @@ cache), named by the part's digest. A window then merges the summaries of its pa
 reads a part twice; a long-running deployment adds parts, and only those are read.
 
 A summary holds, per minute (``BUCKET_MS``), model version and traffic: rows, requests, a
-latency sketch (per request), errors (5xx and all), and a uniform sample of up to
-``SAMPLE_ROWS`` rows (inputs and prediction) for drift, written beside it as Parquet.
+latency sketch (per request), errors (5xx and all), and a sample of rows (inputs and
+prediction) for drift, written beside it as Parquet. The sample is a bottom-k sketch: every
+row draws a random ``sample_key`` and each group keeps its ``SAMPLE_ROWS`` smallest, so the
+rows of a window with the smallest keys over all its groups are a uniform sample of the
+window, and the file, sorted by key in small row groups, is read only up to the key needed.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from loopml.tracking.client import Client
 
 __all__ = [
     "BUCKET_MS",
+    "SAMPLE_KEY",
     "SAMPLE_ROWS",
     "GroupSummary",
     "PartSummary",
@@ -35,7 +39,9 @@ __all__ = [
 
 BUCKET_MS = 60_000
 SAMPLE_ROWS = 5_000
-FORMAT = 1
+FORMAT = 2
+SAMPLE_KEY = "sample_key"
+SAMPLE_ROW_GROUP = 1_000
 SCORE = "score"  # an optional column of class-1 probabilities (ROC AUC, estimated performance)
 _SAMPLED = ("time", "model_version", "traffic", "inputs", "prediction", SCORE)
 
@@ -188,6 +194,7 @@ def _predictions(client: Client, part: LogPart, cache: SummaryCache) -> PartSumm
     latencies = table["latency_ms"].to_numpy()
     groups, which = _grouped(table, times)
     rng = np.random.default_rng(int(part.digest.rsplit(":", 1)[-1][:12], 16))
+    keys = rng.random(table.num_rows)
     picked: list[Any] = []
     for index, group in enumerate(groups):
         rows = np.flatnonzero(which == index)
@@ -195,15 +202,18 @@ def _predictions(client: Client, part: LogPart, cache: SummaryCache) -> PartSumm
         starts = rows[first_rows[rows]]
         group.requests = int(starts.size)
         group.latency = LatencySketch.of(latencies[starts])
-        chosen = rows if rows.size <= SAMPLE_ROWS else rng.choice(rows, SAMPLE_ROWS, replace=False)
-        picked.append(rng.permutation(chosen))  # any prefix of it is a uniform sample too
+        if rows.size > SAMPLE_ROWS:  # the group's smallest keys
+            rows = rows[np.argpartition(keys[rows], SAMPLE_ROWS - 1)[:SAMPLE_ROWS]]
+        picked.append(rows)
     order = np.concatenate(picked) if picked else np.zeros(0, np.int64)
+    order = order[np.argsort(keys[order], kind="stable")]
     sample = table.select([n for n in _SAMPLED if n in table.column_names]).take(pa.array(order))
     buckets = (times[order] // BUCKET_MS) * BUCKET_MS
     sample = sample.append_column("bucket_ms", pa.array(buckets, pa.int64()))
+    sample = sample.append_column(SAMPLE_KEY, pa.array(keys[order], pa.float64()))
     path = cache.path(part.digest, ".sample.parquet")
     with cache.writing(path) as temporary:
-        pq.write_table(sample, temporary)
+        pq.write_table(sample, temporary, row_group_size=SAMPLE_ROW_GROUP)
     return PartSummary(part.digest, PREDICTIONS, *_range(times), groups, path)
 
 

@@ -22,7 +22,13 @@ from loopml.core.errors import LoopMLError
 from loopml.monitoring.label_joins import labelled_pairs
 from loopml.monitoring.label_scores import task_of
 from loopml.monitoring.log_parts import LogPart
-from loopml.monitoring.part_summaries import SAMPLE_ROWS, SCORE, PartSummary, SummaryCache
+from loopml.monitoring.part_summaries import (
+    SAMPLE_KEY,
+    SAMPLE_ROWS,
+    SCORE,
+    PartSummary,
+    SummaryCache,
+)
 from loopml.monitoring.performance import realised_performance
 from loopml.tracking.client import Client
 
@@ -111,50 +117,60 @@ def check_windows(
 
 
 class _Samples:
-    """The sampled rows of the selected prediction parts, read once each."""
+    """Uniform samples of windows, from the selected prediction parts' bottom-k samples: the
+    window's rows with the smallest sample keys; each part's sample is read only up to the
+    key the window needs (its row groups are sorted by key)."""
 
     def __init__(
         self, selection: LogSelection, predictions: Sequence[tuple[LogPart, PartSummary]]
     ) -> None:
         self.selection = selection
         self.predictions = predictions
-        self._tables: dict[str, Any] = {}
 
     def rows(self, window: Window) -> Any:
         """A uniform sample of ``window``'s rows (a ``pyarrow.Table``), None if none."""
+        target = min(window.rows, SAMPLE_ROWS)
+        if target == 0:
+            return None
+        # rows with a key below the cut are a uniform sample, about twice the target
+        cut = min(1.0, 2 * target / window.rows)
+        found = self._below(window, cut)
+        if found is not None and found.num_rows < target and cut < 1.0:
+            found = self._below(window, 1.0)
+        if found is None:
+            return None
+        return found.sort_by(SAMPLE_KEY).slice(0, target)
+
+    def _below(self, window: Window, cut: float) -> Any:
         import pyarrow as pa
         import pyarrow.compute as pc
-
-        target = min(window.rows, SAMPLE_ROWS)
-        pieces = []
-        for part, summary in self.predictions:
-            for group in summary.groups:
-                inside = window.start_ms <= group.bucket_ms < window.end_ms
-                if not inside or group.model_version != window.model_version:
-                    continue
-                if not self.selection.wants(group) or summary.sample is None:
-                    continue
-                table = self._table(part, summary)
-                mine = pc.and_(
-                    pc.and_(
-                        pc.equal(table["bucket_ms"], group.bucket_ms),
-                        pc.equal(table["model_version"], group.model_version),
-                    ),
-                    pc.equal(table["traffic"], group.traffic),
-                )
-                quota = max(1, round(target * group.rows / window.rows))
-                pieces.append(table.filter(mine).slice(0, quota))
-        if not pieces or target == 0:
-            return None
-        return pa.concat_tables(pieces, promote_options="permissive")
-
-    def _table(self, part: LogPart, summary: PartSummary) -> Any:
         import pyarrow.parquet as pq
 
-        if part.digest not in self._tables:
-            with pq.ParquetFile(summary.sample) as parquet:
-                self._tables[part.digest] = parquet.read()
-        return self._tables[part.digest]
+        pieces = []
+        for _part, summary in self.predictions:
+            groups = [
+                g
+                for g in summary.groups
+                if window.start_ms <= g.bucket_ms < window.end_ms
+                and g.model_version == window.model_version
+                and self.selection.wants(g)
+            ]
+            if not groups or summary.sample is None:
+                continue
+            table = pq.read_table(summary.sample, filters=[(SAMPLE_KEY, "<=", cut)])
+            inside = pc.and_(
+                pc.and_(
+                    pc.greater_equal(table["bucket_ms"], window.start_ms),
+                    pc.less(table["bucket_ms"], window.end_ms),
+                ),
+                pc.equal(table["model_version"], window.model_version),
+            )
+            if self.selection.traffic is not None:
+                inside = pc.and_(inside, pc.equal(table["traffic"], self.selection.traffic))
+            pieces.append(table.filter(inside))
+        if not pieces:
+            return None
+        return pa.concat_tables(pieces, promote_options="permissive")
 
 
 def _reference(client: Client, version: str, notes: list[str]) -> TableSource | None:

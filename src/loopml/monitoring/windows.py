@@ -26,7 +26,6 @@ from loopml.monitoring.log_parts import LogPart, log_parts
 from loopml.monitoring.log_records import ERRORS, FEEDBACK, PREDICTIONS
 from loopml.monitoring.part_summaries import (
     BUCKET_MS,
-    SAMPLE_ROWS,
     GroupSummary,
     PartSummary,
     SummaryCache,
@@ -229,8 +228,3 @@ def _merge(
                 window.server_errors += group.server_errors
                 window.latency.merge(group.latency)
     return [windows[key] for key in sorted(windows)]
-
-
-def sample_rows(window: Window) -> int:
-    """How many rows of ``window`` its drift sample holds at most."""
-    return min(window.rows, SAMPLE_ROWS)
