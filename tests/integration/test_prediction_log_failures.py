@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from loopml.core.ids import new_id, now_ms
-from loopml.serving.log_records import PredictionEntry
-from loopml.serving.log_store import SERVER, RunSink, start_log_run
+from loopml.monitoring.log_records import PredictionEntry
+from loopml.monitoring.log_store import SERVER, RunSink, start_log_run
+from loopml.monitoring.prediction_log import PredictionLog
 from loopml.serving.metrics import LogMetrics
-from loopml.serving.prediction_log import PredictionLog
 from loopml.serving.rows import Rows
 from loopml.tracking.client import Client
 from tests.fixtures.model_server import wait_for

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from loopml.core.ids import new_id, now_ms
-from loopml.serving.log_reader import read_predictions
-from loopml.serving.log_records import PredictionEntry, prediction_ids
-from loopml.serving.log_store import SERVER, RunSink, start_log_run
+from loopml.monitoring.log_reader import read_predictions
+from loopml.monitoring.log_records import PredictionEntry, prediction_ids
+from loopml.monitoring.log_store import SERVER, RunSink, start_log_run
+from loopml.monitoring.prediction_log import PredictionLog
 from loopml.serving.metrics import LogMetrics
-from loopml.serving.prediction_log import PredictionLog
 from loopml.serving.rows import Rows
 from loopml.tracking.client import Client
 from tests.fixtures.model_server import wait_for

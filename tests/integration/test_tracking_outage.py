@@ -201,7 +201,7 @@ def test_a_postgres_outage_behind_the_server_is_a_503_and_loses_nothing(
 def test_the_run_of_a_model_server_heartbeats_while_it_serves(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from loopml.serving.log_store import SERVER, start_log_run
+    from loopml.monitoring.log_store import SERVER, start_log_run
 
     monkeypatch.setenv("LOOPML_HEARTBEAT_SECONDS", "0.2")
     store = f"sqlite:///{tmp_path / 'loopml.db'}"

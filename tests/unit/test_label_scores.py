@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from loopml.serving.label_scores import CLASSIFICATION, REGRESSION, score_labels, task_of
-from loopml.serving.log_reader import LogStorage
+from loopml.monitoring.label_scores import CLASSIFICATION, REGRESSION, score_labels, task_of
+from loopml.monitoring.log_reader import LogStorage
 
 
 def test_a_class_is_the_same_whatever_kind_its_label_was_sent_as() -> None:

@@ -10,11 +10,11 @@ import pyarrow as pa
 import pytest
 
 from loopml.core.errors import InvalidInputError
+from loopml.monitoring.log_records import FeedbackEntry, PredictionEntry, to_table
+from loopml.monitoring.prediction_log import SpoolChunk
 from loopml.serving.errors import InputMismatchError, PayloadTooLargeError
 from loopml.serving.feedback import parse_feedback
-from loopml.serving.log_records import FeedbackEntry, PredictionEntry, to_table
 from loopml.serving.options import ServeOptions
-from loopml.serving.prediction_log import SpoolChunk
 from loopml.serving.rows import Rows
 from loopml.serving.split import CANARY, SHADOW, TrafficSplit, parse_split
 

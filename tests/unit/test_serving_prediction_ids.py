@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from loopml.monitoring.log_records import FeedbackEntry
 from loopml.monitoring.prediction_ids import is_issued, mint_prefix
 from loopml.serving.errors import InputMismatchError
 from loopml.serving.feedback import split_issued
-from loopml.serving.log_records import FeedbackEntry
 
 
 @given(rows=st.integers(min_value=1, max_value=50_000), model=st.text(min_size=1))

@@ -11,6 +11,7 @@ import typer
 
 from loopml.cli import output
 from loopml.cli.monitor_drift import drift_command
+from loopml.cli.monitor_report import report_command
 from loopml.cli.resolve import open_client
 from loopml.core.errors import InvalidInputError
 from loopml.core.ids import format_ms, now_ms
@@ -62,13 +63,13 @@ def predictions_command(
         loopml monitor predictions cancer --since 1h --traffic canary
         loopml monitor predictions cancer -o log.parquet --json
     """
-    from loopml.serving.log_reader import log_storage, read_predictions
+    from loopml.monitoring.log_reader import log_storage, read_predictions
 
     if traffic is not None and traffic not in ("main", "canary", "shadow"):
         raise InvalidInputError(f"--traffic {traffic!r}: expected main, canary or shadow.")
     if out is not None and out.suffix not in (".parquet", ".csv"):
         raise InvalidInputError(f"--output {out}: give a .parquet or .csv file.")
-    since_ms = _since(since) if since else None
+    since_ms = moment_ms(since) if since else None
     with open_client() as client:
         table = read_predictions(model, client, since_ms=since_ms)
         storage = log_storage(model, client)
@@ -97,7 +98,8 @@ def _iso(moment: datetime | None) -> str | None:
     return format_ms(int(moment.timestamp() * 1000)) if moment is not None else None
 
 
-def _since(text: str) -> int:
+def moment_ms(text: str, *, flag: str = "--since") -> int:
+    """A moment as a user writes it: this long ago (30m, 2h, 7d) or a UTC time."""
     match = _AGO.match(text.strip())
     if match:
         return now_ms() - int(float(match["count"]) * _UNIT_MS[match["unit"]])
@@ -105,7 +107,7 @@ def _since(text: str) -> int:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInputError(
-            f"--since {text!r}: expected a duration such as 30m, 2h or 7d, or a time such as "
+            f"{flag} {text!r}: expected a duration such as 30m, 2h or 7d, or a time such as "
             "2026-11-27T09:00."
         ) from None
     if moment.tzinfo is None:
@@ -175,7 +177,8 @@ def _add_scores(versions: list[dict[str, Any]], table: Any, client: Any) -> None
     compared), ``accuracy``, ``mae`` and ``rmse`` (None where they do not apply)."""
     import pyarrow.compute as pc
 
-    from loopml.serving.label_scores import score_labels, task_of
+    from loopml.monitoring.label_scores import score_labels, task_of
+    from loopml.monitoring.window_checks import version_output
 
     labelled = table.filter(pc.is_valid(table["label"])) if table.num_rows else table
     dtypes: dict[str, str | None] = {}
@@ -187,7 +190,7 @@ def _add_scores(versions: list[dict[str, Any]], table: Any, client: Any) -> None
         part = labelled.filter(mine)
         predictions, labels = part["prediction"].to_pylist(), part["label"].to_pylist()
         if version not in dtypes:
-            dtypes[version] = _output_dtype(version, client)
+            dtypes[version] = version_output(client, version)[0]
         task = task_of(dtypes[version], predictions) if predictions or dtypes[version] else None
         scores = score_labels(predictions, labels, task) if task is not None else None
         row.update(
@@ -197,28 +200,6 @@ def _add_scores(versions: list[dict[str, Any]], table: Any, client: Any) -> None
             mae=scores.mae if scores is not None else None,
             rmse=scores.rmse if scores is not None else None,
         )
-
-
-_COLUMN_DTYPES = {"long": "int64", "integer": "int64", "boolean": "bool", "string": "str"}
-
-
-def _output_dtype(label: str, client: Any) -> str | None:
-    """What the version ``NAME@N`` returns, as its signature says (None: unknown)."""
-    from loopml.core.errors import LoopMLError
-
-    name, _, number = label.rpartition("@")
-    try:
-        signature = client.metadata.get_model_version(name, int(number)).signature or {}
-    except (LoopMLError, ValueError):
-        return None
-    outputs = signature.get("outputs") or {}
-    if outputs.get("kind") == "tensor":
-        return str(outputs.get("dtype") or "") or None
-    columns = outputs.get("columns") or []
-    if len(columns) == 1:
-        kind = str(columns[0].get("type", ""))
-        return _COLUMN_DTYPES.get(kind, "float64" if kind in ("double", "float") else None)
-    return None
 
 
 def _score_text(row: dict[str, Any]) -> str:
@@ -307,3 +288,4 @@ def _print(model: str, summary: dict[str, Any], newest: Any, note: str | None) -
 
 
 app.command("drift")(drift_command)
+app.command("report")(report_command)

@@ -150,7 +150,7 @@ class LiveServer:
 
     def read_log(self, client: Any) -> None:
         """What the server logged since it started (after it stopped: everything)."""
-        from loopml.serving.log_reader import read_predictions
+        from loopml.monitoring.log_reader import read_predictions
 
         table = read_predictions(self.model, client, since_ms=self.started_ms)
         self.story.logged = table.num_rows

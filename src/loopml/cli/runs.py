@@ -116,7 +116,7 @@ def list_runs(
 
 def _experiments_but_serving(client: Client) -> list[str]:
     """The ids of every experiment but 'serving' (where 'loopml serve' logs predictions)."""
-    from loopml.serving.log_store import EXPERIMENT
+    from loopml.monitoring.log_store import EXPERIMENT
 
     ids: list[str] = []
     token = None

@@ -17,9 +17,9 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from loopml.monitoring.log_reader import read_feedback, read_predictions
     from loopml.serving.app import create_app
     from loopml.serving.feedback import send_feedback
-    from loopml.serving.log_reader import read_feedback, read_predictions
     from loopml.serving.options import ServeOptions
     from loopml.serving.run import open_source, serve
     from loopml.serving.sources import BundleSource, LoadedModel, ModelSource, RegistrySource
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "loopml.serving.app": ("create_app",),
     "loopml.serving.feedback": ("send_feedback",),
-    "loopml.serving.log_reader": ("read_feedback", "read_predictions"),
+    "loopml.monitoring.log_reader": ("read_feedback", "read_predictions"),
     "loopml.serving.options": ("ServeOptions",),
     "loopml.serving.run": ("open_source", "serve"),
     "loopml.serving.sources": ("BundleSource", "LoadedModel", "ModelSource", "RegistrySource"),

@@ -23,13 +23,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from loopml.core.errors import LoopMLError
 from loopml.core.version import __version__
 from loopml.monitoring.deployments import DeploymentReporter
+from loopml.monitoring.prediction_log import PredictionLog
 from loopml.serving.direct import DirectPredictions
 from loopml.serving.errors import ERROR_CODE_HEADER, error_answer, error_body
 from loopml.serving.holder import ModelHolder, ServedModel
 from loopml.serving.live_drift import DriftSettings, LiveDrift
 from loopml.serving.metrics import METRICS_STATE, RequestMetrics, ServingMetrics
 from loopml.serving.options import ServeOptions
-from loopml.serving.prediction_log import PredictionLog
 from loopml.serving.routes import REQUEST_ID_HEADER, ServingState, json_response, router
 from loopml.serving.sources import ModelSource
 from loopml.serving.split import parse_split

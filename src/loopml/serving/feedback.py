@@ -16,11 +16,11 @@ from typing import Any
 from loopml.core.entities import RunStatus
 from loopml.core.errors import InvalidInputError
 from loopml.core.ids import now_ms
+from loopml.monitoring.log_records import FEEDBACK, FeedbackEntry, to_table
+from loopml.monitoring.log_store import FEEDBACK_RUN, KIND_TAG, MODEL_TAG, start_log_run
 from loopml.monitoring.prediction_ids import is_issued
+from loopml.monitoring.prediction_log import part_folder
 from loopml.serving.errors import InputMismatchError, PayloadTooLargeError
-from loopml.serving.log_records import FEEDBACK, FeedbackEntry, to_table
-from loopml.serving.log_store import FEEDBACK_RUN, KIND_TAG, MODEL_TAG, start_log_run
-from loopml.serving.prediction_log import part_folder
 from loopml.tracking.client import Client
 
 __all__ = ["FeedbackResult", "parse_feedback", "send_feedback", "split_issued"]
@@ -147,7 +147,7 @@ def send_feedback(
     predictions, as a run in the ``serving`` experiment; counts the ids that match."""
     import pyarrow.compute as pc
 
-    from loopml.serving.log_reader import read_predictions
+    from loopml.monitoring.log_reader import read_predictions
 
     path = Path(file)
     ids, labels = _read_file(path, id_column, label_column)
@@ -239,7 +239,7 @@ def _model_of_ids(path: Path, ids: list[str], client: Client, model: str | None)
 
 def _only_model(client: Client) -> str:
     from loopml.core.errors import NotFoundError
-    from loopml.serving.log_store import EXPERIMENT, SERVER
+    from loopml.monitoring.log_store import EXPERIMENT, SERVER
 
     try:
         page = client.search_runs(EXPERIMENT, filter=f"tags.`{KIND_TAG}` = '{SERVER}'")

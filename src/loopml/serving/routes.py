@@ -20,13 +20,13 @@ from fastapi import APIRouter, Request, Response
 from loopml.core.errors import ConflictError, NotFoundError
 from loopml.core.ids import new_id
 from loopml.core.version import __version__
+from loopml.monitoring.log_records import prediction_ids
 from loopml.serving.content_encoding import decode_body
 from loopml.serving.errors import ModelNotReadyError, PayloadTooLargeError
 from loopml.serving.feedback import parse_feedback, split_issued
 from loopml.serving.holder import ModelHolder, ServedModel
-from loopml.serving.log_records import prediction_ids
 from loopml.serving.metrics import ServingMetrics
-from loopml.serving.oip import infer_response, model_metadata, parse_infer
+from loopml.serving.oip import InferRequest, infer_response, model_metadata, parse_infer
 from loopml.serving.oip_binary import (
     HEADER_LENGTH,
     decode_binary_request,
@@ -237,12 +237,18 @@ async def invocation_answer(
     """The model that answers an ``/invocations`` request and its answer: the body (from
     ``read``) parsed, checked against that model's signature, predicted and logged."""
     model, traffic = state.traffic.choose()
-    body = await read()
-    rows = await _parse(
-        body,
-        lambda: parse_invocation(body, content_type, model.spec, max_rows=state.options.max_rows),
-    )
-    predictions, prefix = await state.traffic.predict(model, traffic, rows, rid, started)
+    try:
+        body = await read()
+        rows = await _parse(
+            body,
+            lambda: parse_invocation(
+                body, content_type, model.spec, max_rows=state.options.max_rows
+            ),
+        )
+        predictions, prefix = await state.traffic.predict(model, traffic, rows, rid, started)
+    except Exception as exc:
+        state.traffic.failed(model, traffic, rid, started, exc)
+        raise
     content = {
         "predictions": _numbers(predictions),
         "model_version": model.label,
@@ -499,17 +505,13 @@ async def infer_answer(
     whether the answer is asked for in binary (``binary_header``: the request's
     Inference-Header-Content-Length, for the binary tensor data extension)."""
     model, traffic = named_model(state, name, version)
-    body = await read()
-    binary = False
-    if binary_header is not None:
-        document = await _parse(body, lambda: decode_binary_request(body, binary_header))
-        binary = wants_binary_output(document)
-        body, content_type = json_body(document), "application/json"
-    parsed = await _parse(
-        body,
-        lambda: parse_infer(body, content_type, model.spec, max_rows=state.options.max_rows),
-    )
-    predictions, prefix = await state.traffic.predict(model, traffic, parsed.rows, rid, started)
+    try:
+        body, parsed, binary = await _infer_input(state, model, read, content_type, binary_header)
+        rows = parsed.rows
+        predictions, prefix = await state.traffic.predict(model, traffic, rows, rid, started)
+    except Exception as exc:
+        state.traffic.failed(model, traffic, rid, started, exc)
+        raise
     content = infer_response(
         model_name=model.name,
         model_version=model.version,
@@ -520,6 +522,28 @@ async def infer_answer(
     if not binary and binary_header is None:
         binary = wants_binary_output(_plain_document(body))
     return model, content, binary
+
+
+async def _infer_input(
+    state: ServingState,
+    model: ServedModel,
+    read: Callable[[], Awaitable[bytes]],
+    content_type: str | None,
+    binary_header: str | None,
+) -> tuple[bytes, InferRequest, bool]:
+    """An infer request's body (as JSON), its parsed rows and whether the binary extension
+    asked for a binary answer."""
+    body = await read()
+    binary = False
+    if binary_header is not None:
+        document = await _parse(body, lambda: decode_binary_request(body, binary_header))
+        binary = wants_binary_output(document)
+        body, content_type = json_body(document), "application/json"
+    parsed = await _parse(
+        body,
+        lambda: parse_infer(body, content_type, model.spec, max_rows=state.options.max_rows),
+    )
+    return body, parsed, binary
 
 
 def _plain_document(body: bytes) -> dict[str, Any]:

@@ -29,13 +29,13 @@ from loopml.core.ids import new_id
 from loopml.core.loop_records import NewDeployment
 from loopml.core.refs import parse_model_ref
 from loopml.monitoring.deployments import DeploymentReporter, end_deployment
+from loopml.monitoring.log_store import SERVER, TARGET_TAG, RunSink, spool_root, start_log_run
+from loopml.monitoring.prediction_log import PredictionLog
 from loopml.serving.app import create_app
 from loopml.serving.connections import LIMITS_ENV, PROTOCOL, ConnectionLimits
 from loopml.serving.holder import ServedModel
-from loopml.serving.log_store import SERVER, TARGET_TAG, RunSink, spool_root, start_log_run
 from loopml.serving.metrics import MULTIPROCESS_ENV, ServingMetrics
 from loopml.serving.options import ServeOptions
-from loopml.serving.prediction_log import PredictionLog
 from loopml.serving.request_examples import example_requests
 from loopml.serving.sources import BundleSource, ModelSource, RegistrySource, is_bundle
 from loopml.serving.split import parse_split

@@ -16,13 +16,14 @@ import random
 import time
 from typing import Any
 
+from loopml.core.errors import LoopMLError
 from loopml.core.ids import now_ms
+from loopml.monitoring.log_records import ErrorEntry, PredictionEntry
 from loopml.monitoring.prediction_ids import mint_prefix
+from loopml.monitoring.prediction_log import PredictionLog
 from loopml.serving.holder import ModelHolder, ServedModel
 from loopml.serving.live_drift import LiveDrift
-from loopml.serving.log_records import PredictionEntry
 from loopml.serving.metrics import ServingMetrics
-from loopml.serving.prediction_log import PredictionLog
 from loopml.serving.rows import Rows
 from loopml.serving.split import CANARY, MAIN, SHADOW, TrafficSplit
 
@@ -120,6 +121,25 @@ class Traffic:
                     predictions,
                 )
             )
+
+    def failed(
+        self, model: ServedModel, traffic: str, request_id: str, started: float, exc: Exception
+    ) -> None:
+        """Log that ``model`` did not answer a request it was chosen for (a body that does not
+        parse or fit, or the model raised), so monitoring sees the error rate."""
+        if self.log is None:
+            return
+        self.log.add(
+            ErrorEntry(
+                request_id,
+                now_ms(),
+                model.label,
+                traffic,
+                (time.perf_counter() - started) * 1000,
+                exc.http_status if isinstance(exc, LoopMLError) else 500,
+                exc.code if isinstance(exc, LoopMLError) else LoopMLError.code,
+            )
+        )
 
     def _shadow(self, main: ServedModel, rows: Rows, prefix: str, request_id: str) -> None:
         shadow = self.second.current if self.second is not None else None

@@ -82,6 +82,11 @@ class FsspecArtifactStore:
     def __repr__(self) -> str:
         return f"FsspecArtifactStore({redact_uri(self.uri)!r})"
 
+    @property
+    def filesystem(self) -> Any:
+        """The fsspec filesystem, for readers that open blobs in place (ranged reads)."""
+        return self._fs
+
     def blob_key(self, digest: Digest) -> str:
         """The filesystem path of the blob for ``digest`` (``bucket/prefix/blobs/ab/cdef…``)."""
         shard, rest = digest.shard

@@ -10,21 +10,24 @@ Prediction rows: ``prediction_id``, ``request_id``, ``time`` (UTC, ms), ``model_
 ``latency_ms`` (the request's, to its predictions), ``inputs`` (a struct of the signature's
 columns, or a list of the row's values for an array model) and ``prediction`` (a number or
 string, or a list for several outputs per row). Feedback rows: ``prediction_id``, ``label``,
-``time``.
+``time``. Error rows (a request the chosen version did not answer: its body did not parse or
+fit the signature, or the model raised): ``request_id``, ``time``, ``model_version``,
+``traffic``, ``latency_ms``, ``status`` (the HTTP status answered) and ``code`` (loopml's
+error code), so monitoring counts an error rate per window.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from loopml.serving.rows import Rows, combine
+from typing import Any, Protocol
 
 __all__ = [
+    "ERRORS",
     "FEEDBACK",
     "KINDS",
     "PREDICTIONS",
+    "ErrorEntry",
     "FeedbackEntry",
     "LogEntry",
     "PredictionEntry",
@@ -34,7 +37,22 @@ __all__ = [
 
 PREDICTIONS = "predictions"
 FEEDBACK = "feedback"
-KINDS = (PREDICTIONS, FEEDBACK)
+ERRORS = "errors"
+KINDS = (PREDICTIONS, FEEDBACK, ERRORS)
+
+
+class LoggedRows(Protocol):
+    """A request's checked input as the model server holds it (``serving.rows.Rows``):
+    ``data`` is a numpy array or a ``pyarrow.Table``."""
+
+    @property
+    def data(self) -> Any: ...
+
+    @property
+    def count(self) -> int: ...
+
+    @property
+    def is_table(self) -> bool: ...
 
 
 def prediction_ids(prefix: str, count: int) -> list[str]:
@@ -52,7 +70,7 @@ class PredictionEntry:
     model_version: str
     traffic: str
     latency_ms: float
-    rows: Rows
+    rows: LoggedRows
     predictions: Any  # numpy array, one entry per row
 
     kind = PREDICTIONS
@@ -86,13 +104,38 @@ class FeedbackEntry:
         return (FEEDBACK, _label_type(self.labels))
 
 
-LogEntry = PredictionEntry | FeedbackEntry
+@dataclass(frozen=True, slots=True)
+class ErrorEntry:
+    """A request that version ``model_version`` was chosen for and did not answer."""
+
+    request_id: str
+    time_ms: int
+    model_version: str
+    traffic: str
+    latency_ms: float
+    status: int
+    code: str
+
+    kind = ERRORS
+
+    @property
+    def count(self) -> int:
+        return 1
+
+    @property
+    def group(self) -> tuple[str, ...]:
+        return (ERRORS,)
+
+
+LogEntry = PredictionEntry | FeedbackEntry | ErrorEntry
 
 
 def to_table(entries: Sequence[LogEntry]) -> Any:
     """The ``pyarrow.Table`` of entries that share one ``group``."""
     if isinstance(entries[0], FeedbackEntry):
         return _feedback_table([e for e in entries if isinstance(e, FeedbackEntry)])
+    if isinstance(entries[0], ErrorEntry):
+        return _error_table([e for e in entries if isinstance(e, ErrorEntry)])
     return _prediction_table([e for e in entries if isinstance(e, PredictionEntry)])
 
 
@@ -114,23 +157,26 @@ def _prediction_table(entries: Sequence[PredictionEntry]) -> Any:
         "model_version": pa.array([first.model_version] * len(ids), pa.string()),
         "traffic": pa.array([first.traffic] * len(ids), pa.string()),
         "latency_ms": pa.array(repeat([e.latency_ms for e in entries]), pa.float64()),
-        "inputs": _inputs(combine([entry.rows for entry in entries])),
+        "inputs": _inputs([entry.rows for entry in entries]),
         "prediction": _values(np.concatenate([np.asarray(e.predictions) for e in entries])),
     }
     return pa.table(columns)
 
 
-def _inputs(rows: Rows) -> Any:
+def _inputs(parts: Sequence[LoggedRows]) -> Any:
     """A table's rows as one struct column; an array's rows as lists of their values."""
+    import numpy as np
     import pyarrow as pa
 
-    if rows.is_table:
-        table = rows.data
+    if parts[0].is_table:
+        table = pa.concat_tables([part.data for part in parts]) if len(parts) > 1 else parts[0].data
         if table.num_columns == 0:
             return pa.array([{}] * table.num_rows, pa.struct([]))
         chunked = [column.combine_chunks() for column in table.columns]
         return pa.StructArray.from_arrays(chunked, names=table.column_names)
-    return _values(rows.data)
+    return _values(
+        np.concatenate([part.data for part in parts]) if len(parts) > 1 else parts[0].data
+    )
 
 
 def _values(array: Any) -> Any:
@@ -150,6 +196,22 @@ def _flat(array: Any) -> Any:
     if array.dtype.kind in "biuf":
         return pa.array(array)
     return pa.array([None if value is None else str(value) for value in array.tolist()])
+
+
+def _error_table(entries: Sequence[ErrorEntry]) -> Any:
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "request_id": pa.array([e.request_id for e in entries], pa.string()),
+            "time": pa.array([e.time_ms for e in entries], pa.timestamp("ms", tz="UTC")),
+            "model_version": pa.array([e.model_version for e in entries], pa.string()),
+            "traffic": pa.array([e.traffic for e in entries], pa.string()),
+            "latency_ms": pa.array([e.latency_ms for e in entries], pa.float64()),
+            "status": pa.array([e.status for e in entries], pa.int32()),
+            "code": pa.array([e.code for e in entries], pa.string()),
+        }
+    )
 
 
 def _feedback_table(entries: Sequence[FeedbackEntry]) -> Any:

@@ -37,10 +37,9 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from loopml.core.ids import now_ms
-from loopml.serving.log_records import KINDS, LogEntry, to_table
-from loopml.serving.metrics import LogMetrics
+from loopml.monitoring.log_records import KINDS, LogEntry, to_table
 
-__all__ = ["LogHealth", "LogSink", "PredictionLog", "SpoolChunk", "part_folder"]
+__all__ = ["LogHealth", "LogMeters", "LogSink", "PredictionLog", "SpoolChunk", "part_folder"]
 
 log = logging.getLogger("loopml.serving")
 LOCK_FILE = "lock"
@@ -69,6 +68,70 @@ class LogHealth:
             "oldest_unsent_seconds": round(self.oldest_unsent_seconds, 3),
             "problem": self.problem,
         }
+
+
+class Counting(Protocol):
+    """A counter, optionally by labels (``prometheus_client.Counter`` is one)."""
+
+    def labels(self, *values: str) -> Counting: ...
+
+    def inc(self, amount: float = 1) -> None: ...
+
+
+class Gauging(Protocol):
+    """A gauge (``prometheus_client.Gauge`` is one)."""
+
+    def set(self, value: float) -> None: ...
+
+
+class LogMeters(Protocol):
+    """What the log counts as it goes; the model server's are Prometheus metrics
+    (``serving.metrics.LogMetrics``), a log without them counts nowhere."""
+
+    @property
+    def logged_rows(self) -> Counting: ...
+
+    @property
+    def persisted_rows(self) -> Counting: ...
+
+    @property
+    def dropped_rows(self) -> Counting: ...
+
+    @property
+    def failures(self) -> Counting: ...
+
+    @property
+    def thread_errors(self) -> Counting: ...
+
+    @property
+    def oldest_unsent_seconds(self) -> Gauging: ...
+
+    @property
+    def queue_rows(self) -> Gauging: ...
+
+    @property
+    def spooled_rows(self) -> Gauging: ...
+
+
+class _Unmetered:
+    """Counts nowhere: the meters of a log that has none."""
+
+    def labels(self, *values: str) -> _Unmetered:
+        return self
+
+    def inc(self, amount: float = 1) -> None:
+        return None
+
+    def set(self, value: float) -> None:
+        return None
+
+
+class _NoMeters:
+    def __init__(self) -> None:
+        meter = _Unmetered()
+        self.logged_rows = self.persisted_rows = self.dropped_rows = meter
+        self.failures = self.thread_errors = meter
+        self.oldest_unsent_seconds = self.queue_rows = self.spooled_rows = meter
 
 
 class LogSink(Protocol):
@@ -137,7 +200,7 @@ class PredictionLog:
         roll_rows: int = 100_000,
         max_memory_rows: int = 20_000,
         stuck_seconds: float = STUCK_SECONDS,
-        metrics: LogMetrics | None = None,
+        metrics: LogMeters | None = None,
     ) -> None:
         self.sink = sink
         self.spool_root = Path(spool_root)
@@ -147,7 +210,7 @@ class PredictionLog:
         self.roll_rows = roll_rows
         self.max_memory_rows = max_memory_rows
         self.stuck_seconds = stuck_seconds
-        self.metrics = metrics or LogMetrics(None)
+        self.metrics: LogMeters = metrics if metrics is not None else _NoMeters()
         self._pending: list[LogEntry] = []
         self._pending_rows = 0
         self._lock = threading.Lock()

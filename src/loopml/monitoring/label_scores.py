@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CLASSIFICATION", "REGRESSION", "LabelScores", "score_labels", "task_of"]
+__all__ = [
+    "CLASSIFICATION",
+    "REGRESSION",
+    "LabelScores",
+    "class_name",
+    "number_of",
+    "score_labels",
+    "task_of",
+]
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
@@ -108,3 +116,13 @@ def _number(value: Any) -> float | None:
     except ValueError:
         return None
     return number if math.isfinite(number) else None
+
+
+def class_name(value: Any) -> str:
+    """The one spelling of a class however it was sent (``1``, ``1.0``, ``"1"``: ``1``)."""
+    return _class(value)
+
+
+def number_of(value: Any) -> float | None:
+    """``value`` as a finite number, None when it is not one."""
+    return _number(value)

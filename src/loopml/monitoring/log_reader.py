@@ -17,8 +17,8 @@ from typing import Any
 
 from loopml.core.entities import ArtifactEntry, RunStatus
 from loopml.core.hashing import Digest
-from loopml.serving.log_records import FEEDBACK, PREDICTIONS
-from loopml.serving.log_store import KIND_TAG, SERVER, serving_runs
+from loopml.monitoring.log_records import FEEDBACK, PREDICTIONS
+from loopml.monitoring.log_store import KIND_TAG, SERVER, serving_runs
 from loopml.tracking.client import Client
 
 __all__ = ["LogStorage", "log_storage", "read_feedback", "read_predictions"]
