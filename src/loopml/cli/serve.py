@@ -201,6 +201,7 @@ def serve_command(
             f"loopml serve {target} on http://{url_host(host)}:{port}{processes}  "
             f"(docs: /docs, health: /health)",
             markup=False,
+            emoji=False,  # no emoji codes here (rich's table of them is slow to import)
             soft_wrap=True,
         )
         split = parse_split(canary=canary, shadow=shadow)
