@@ -193,15 +193,16 @@ def serve_command(
         trust_code=trust_code,
     )
     check_port_free(host, port)
-    err = output.console(stderr=True, quiet=quiet)
 
     def announce(started: Started) -> None:
+        if quiet:  # nothing to print: not even rich is imported
+            return
+        err = output.console(stderr=True)
         processes = f", {workers} workers" if workers > 1 else ""
         err.print(
             f"loopml serve {target} on http://{url_host(host)}:{port}{processes}  "
             f"(docs: /docs, health: /health)",
             markup=False,
-            emoji=False,  # no emoji codes here (rich's table of them is slow to import)
             soft_wrap=True,
         )
         split = parse_split(canary=canary, shadow=shadow)
