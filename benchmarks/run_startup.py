@@ -12,12 +12,17 @@ pipeline ``training`` has run), times the commands as a user runs them, each a f
 - ``loopml predict breast-cancer@champion`` of 60 holdout rows (CSV in, CSV out): with
   ``--no-onnx`` (the scikit-learn model loads, through skops) and as run by default (the ONNX
   variant, when the version has one);
-- ``loopml gate breast-cancer@champion`` with the project's ``gates.yaml``;
+- ``loopml gate breast-cancer@champion`` with the project's ``gates.yaml``: with ``--no-onnx``
+  and as run by default (the ONNX variant);
 - ``loopml pipeline run training``, fully cached (run once before timing);
 - ``loopml serve breast-cancer@champion --no-log``, with ``--no-onnx`` and by default: from
   start to ``/health`` 200;
 - the floor: ``python -c "import sklearn.linear_model"`` (scikit-learn alone: no command that
   builds a scikit-learn model can start faster) and ``python -c "import loopml.cli.main"``.
+
+With ``--before-src DIR`` each command also runs on the loopml source in DIR (``PYTHONPATH``,
+e.g. another checkout's ``src``) in the same rounds, so "before" and "after" share the machine's
+load; a source whose ``gate`` has no ``--no-onnx`` gates natively by default.
 
 Prints seconds per command against the goal (≤ 1.5 s each on an idle machine), the load
 average around the run, and with ``--importtime`` the ten slowest top-level imports of the
@@ -62,8 +67,11 @@ def _has_onnx(project: Path, predict: list[str]) -> bool:
     return "(onnx)" in done.stdout
 
 
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
+def _env(source: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
+    if source is not None:
+        env["PYTHONPATH"] = source
+    return env
 
 
 def _children_cpu() -> float:
@@ -72,16 +80,20 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _run(project: Path, *args: str, expect: str = "") -> tuple[float, float]:
+def _run(
+    project: Path, *args: str, expect: str = "", source: str | None = None
+) -> tuple[float, float]:
     """Wall and CPU seconds ``loopml ARGS`` took in ``project`` (it must succeed and print
-    ``expect``)."""
-    return _timed([str(LOOPML), *args], project, expect)
+    ``expect``), on the loopml in ``source`` when given."""
+    return _timed([str(LOOPML), *args], project, expect, source)
 
 
-def _timed(command: list[str], project: Path, expect: str = "") -> tuple[float, float]:
+def _timed(
+    command: list[str], project: Path, expect: str = "", source: str | None = None
+) -> tuple[float, float]:
     cpu = _children_cpu()
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=project, env=_env(), capture_output=True, text=True)
+    done = subprocess.run(command, cwd=project, env=_env(source), capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode not in (0, 1):  # gate exits 1 when a check fails: still a full run
         raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr}")
@@ -90,7 +102,7 @@ def _timed(command: list[str], project: Path, expect: str = "") -> tuple[float, 
     return seconds, _children_cpu() - cpu
 
 
-def _serve_ready(project: Path, *options: str) -> tuple[float, float]:
+def _serve_ready(project: Path, *options: str, source: str | None = None) -> tuple[float, float]:
     """Seconds from starting ``loopml serve`` to ``/health`` answering 200, and the CPU
     seconds the server used by then (and while stopping)."""
     port = free_port()
@@ -99,7 +111,7 @@ def _serve_ready(project: Path, *options: str) -> tuple[float, float]:
     process = subprocess.Popen(
         [str(LOOPML), "serve", MODEL_REF, "--port", str(port), *options, "--no-log", "-q"],
         cwd=project,
-        env=_env(),
+        env=_env(source),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -132,13 +144,22 @@ def _holdout_rows(project: Path, target: Path) -> None:
             writer.writerow([row[i] for i in keep])
 
 
-def _slowest_imports(project: Path, args: list[str], count: int = 10) -> list[list[Any]]:
+def _gate_has_no_onnx(source: str | None) -> bool:
+    done = subprocess.run(
+        [str(LOOPML), "gate", "--help"], env=_env(source), capture_output=True, text=True
+    )
+    return "--no-onnx" in done.stdout
+
+
+def _slowest_imports(
+    project: Path, args: list[str], count: int = 10, source: str | None = None
+) -> list[list[Any]]:
     """The ``count`` top-level imports of ``loopml ARGS`` with the largest cumulative time."""
     command = [sys.executable, "-X", "importtime", str(LOOPML), *args]
     done = subprocess.run(
         command,
         cwd=project,
-        env=_env(),
+        env=_env(source),
         capture_output=True,
         text=True,
     )
@@ -159,6 +180,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--importtime", action="store_true")
     parser.add_argument("--label", default="", help="appended to the result file's name")
+    parser.add_argument(
+        "--before-src", help="also time the loopml source in this folder (PYTHONPATH)"
+    )
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="loopml-startup-"))
     project = args.project or scratch / "project"
@@ -171,17 +195,33 @@ def main() -> int:
     load_before = os.getloadavg()[0]
     predict = ["predict", MODEL_REF, "-i", str(rows), "-o", str(out), "-q"]
     onnx = _has_onnx(project, predict)
-    commands: dict[str, Any] = {
-        f"loopml predict ({ROWS} rows) --no-onnx": lambda: _run(project, *predict, "--no-onnx"),
-        "loopml gate": lambda: _run(project, "gate", MODEL_REF),
-        "loopml pipeline run (fully cached)": lambda: _run(project, "pipeline", "run", "training"),
-        "loopml serve --no-onnx (to /health 200)": lambda: _serve_ready(project, "--no-onnx"),
-    }
-    if onnx:
-        commands[f"loopml predict ({ROWS} rows), ONNX variant"] = lambda: _run(
-            project, *predict, expect="(onnx)"
-        )
-        commands["loopml serve, ONNX variant (to /health 200)"] = lambda: _serve_ready(project)
+    commands: dict[str, Any] = {}
+    sources = {"": None} if args.before_src is None else {"": None, "before: ": args.before_src}
+    for tag, src in sources.items():
+        native_gate = ["gate", MODEL_REF] + (["--no-onnx"] if _gate_has_no_onnx(src) else [])
+        commands |= {
+            f"{tag}loopml predict ({ROWS} rows) --no-onnx": lambda s=src: _run(
+                project, *predict, "--no-onnx", source=s
+            ),
+            f"{tag}loopml gate --no-onnx": lambda s=src, g=native_gate: _run(project, *g, source=s),
+            f"{tag}loopml pipeline run (fully cached)": lambda s=src: _run(
+                project, "pipeline", "run", "training", source=s
+            ),
+            f"{tag}loopml serve --no-onnx (to /health 200)": lambda s=src: _serve_ready(
+                project, "--no-onnx", source=s
+            ),
+        }
+        if onnx:
+            commands[f"{tag}loopml predict ({ROWS} rows), ONNX variant"] = lambda s=src: _run(
+                project, *predict, expect="(onnx)", source=s
+            )
+            if len(native_gate) == 3:  # this source's gate scores the ONNX variant by default
+                commands[f"{tag}loopml gate, ONNX variant"] = lambda s=src: _run(
+                    project, "gate", MODEL_REF, expect="(onnx)", source=s
+                )
+            commands[f"{tag}loopml serve, ONNX variant (to /health 200)"] = lambda s=src: (
+                _serve_ready(project, source=s)
+            )
     for module in FLOOR:
         command = [sys.executable, "-c", f"import {module}"]
         commands[f"floor: python -c 'import {module}'"] = lambda c=command: _timed(c, project)
@@ -216,13 +256,16 @@ def main() -> int:
         "repeat": args.repeat,
     }
     if args.importtime:
+        gate_options = ["--no-onnx"] if _gate_has_no_onnx(None) else []
         profiled = {
             "predict --no-onnx": [*predict, "--no-onnx"],
-            "gate": ["gate", MODEL_REF],
+            "gate --no-onnx": ["gate", MODEL_REF, *gate_options],
             "pipeline run (fully cached)": ["pipeline", "run", "training"],
         }
         if onnx:
             profiled["predict, ONNX variant"] = predict
+            if gate_options:
+                profiled["gate, ONNX variant"] = ["gate", MODEL_REF]
         result["slowest_imports"] = {}
         for name, command in profiled.items():
             slowest = _slowest_imports(project, command)

@@ -1,7 +1,9 @@
 """What the commands that load a model import (issue 13, item 21): a fully cached run of the
-quickstart pipeline imports neither scikit-learn nor skops nor Optuna; ``predict`` on a
-version's ONNX variant imports no scikit-learn, skops, onnx or pandas; scoring or gating natively
-never pulls pytest in (skops' scan of every estimator, skipped by the snapshot).
+quickstart pipeline imports neither scikit-learn nor skops nor Optuna; ``predict`` and ``gate``
+on a version's ONNX variant import no scikit-learn, skops, onnx or pandas; scoring or gating
+natively never pulls pytest in (skops' scan of every estimator, skipped by the snapshot); and
+none of them, on a SQLite store already migrated, imports the PostgreSQL side of SQLAlchemy,
+psycopg or Alembic.
 
 Each command runs as a user runs it with ``PYTHONPROFILEIMPORTTIME=1``; the test reads the
 modules it imported from stderr. No timing is asserted: only what is imported.
@@ -25,12 +27,15 @@ from loopml.core.config import init_project
 from loopml.data import versions
 from loopml.tracking.client import Client
 from tests.e2e.runner import cli
+from tests.fixtures.model_server import start_model_server, wait_until_serving
 
 MODEL = "cancer"
 POLICY = f"""evaluation: {{dataset: {HOLDOUT}@latest, target: {TARGET}}}
 metrics: {{accuracy: {{min: 0.5}}}}
 """
 PIPELINE = ("pipeline", "run", "quickstart_pipeline:training", "-p", "n_trials=1")
+# what a SQLite store, migrated already, never needs
+POSTGRES_OR_MIGRATIONS = {"sqlalchemy.dialects.postgresql", "psycopg", "alembic"}
 
 
 @dataclass(frozen=True)
@@ -42,11 +47,16 @@ class Project:
         """The modules ``loopml ARGS`` imported (it must succeed)."""
         env = {**self.env, "PYTHONPROFILEIMPORTTIME": "1"}
         done = expect(cli(*args, cwd=self.folder, env=env, timeout=300))
-        return {
-            line.rsplit("|", 1)[1].strip()
-            for line in done.stderr.splitlines()
-            if line.startswith("import time:") and "cumulative" not in line
-        }
+        return imported_modules(done.stderr)
+
+
+def imported_modules(stderr: str) -> set[str]:
+    """The modules a ``PYTHONPROFILEIMPORTTIME=1`` process reported importing."""
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in stderr.splitlines()
+        if line.startswith("import time:") and "cumulative" not in line
+    }
 
 
 def expect(done: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
@@ -95,24 +105,51 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
 def test_a_fully_cached_pipeline_run_imports_no_scikit_learn(project: Project) -> None:
     imported = project.imports(*PIPELINE)
     assert "loopml.pipelines.runner" in imported  # it did run the pipeline
-    heavy = {"sklearn", "skops", "optuna", "scipy", "pandas", "pytest"}
+    heavy = {"sklearn", "skops", "optuna", "scipy", "pandas", "pytest", *POSTGRES_OR_MIGRATIONS}
     assert not heavy & imported, sorted(heavy & imported)
 
 
-def test_predict_on_the_onnx_variant_imports_no_scikit_learn(project: Project) -> None:
-    imported = project.imports("predict", f"{MODEL}@1", "-i", "rows.csv", "-o", "out.csv", "-q")
+@pytest.mark.parametrize(
+    "command",
+    [("predict", f"{MODEL}@1", "-i", "rows.csv", "-o", "out.csv", "-q"), ("gate", f"{MODEL}@1")],
+    ids=["predict", "gate"],
+)
+def test_scoring_the_onnx_variant_imports_no_scikit_learn(
+    project: Project, command: tuple[str, ...]
+) -> None:
+    imported = project.imports(*command)
     assert "onnxruntime" in imported
     # onnx (the Python package, protobuf and all) only to read class labels: in the manifest;
     # pandas: pyarrow imports it to convert to and from numpy, which this path does not ask
-    unwanted = {"sklearn", "skops", "scipy", "pytest", "onnx", "pandas"} & imported
-    assert not unwanted, sorted(unwanted)
+    unwanted = {"sklearn", "skops", "scipy", "pytest", "onnx", "pandas", *POSTGRES_OR_MIGRATIONS}
+    if command[0] == "predict":
+        unwanted.add("yaml")  # no policy, pipeline or manifest to read
+    assert not unwanted & imported, sorted(unwanted & imported)
+
+
+def test_serving_the_onnx_variant_imports_no_scikit_learn_nor_websockets(
+    project: Project,
+) -> None:
+    env = {**project.env, "PYTHONPROFILEIMPORTTIME": "1"}
+    server = start_model_server(project.folder, f"{MODEL}@1", "--no-log", "-q", env=env)
+    try:
+        wait_until_serving(server)
+    finally:
+        server.stop()
+    imported = imported_modules(server.log())
+    assert "onnxruntime" in imported
+    # websockets: uvicorn's WebSocket protocol, for routes the model server does not have;
+    # rich: with -q there is nothing to print; yaml: no policy or manifest is read
+    unwanted = {"sklearn", "skops", "scipy", "pytest", "onnx", "pandas", "websockets", "rich"}
+    unwanted |= {"yaml", *POSTGRES_OR_MIGRATIONS - {"sqlalchemy.dialects.postgresql"}}
+    assert not unwanted & imported, sorted(unwanted & imported)
 
 
 def test_native_scoring_and_gating_skip_skops_scan_of_every_estimator(project: Project) -> None:
     args = ("predict", f"{MODEL}@1", "-i", "rows.csv", "-o", "out.csv", "-q", "--no-onnx")
     expect(cli(*args, cwd=project.folder, env=project.env, timeout=300))  # the snapshot
-    for command in (args, ("gate", f"{MODEL}@1")):
+    for command in (args, ("gate", f"{MODEL}@1", "--no-onnx")):
         imported = project.imports(*command)
         assert "skops.io._persist" in imported  # it did load the model with skops
-        scanned = {"pytest", "sklearn.utils._testing", "sklearn.frozen"} & imported
-        assert not scanned, (command, sorted(scanned))
+        unwanted = {"pytest", "sklearn.utils._testing", "sklearn.frozen", *POSTGRES_OR_MIGRATIONS}
+        assert not unwanted & imported, (command, sorted(unwanted & imported))

@@ -128,7 +128,7 @@ def test_gate_and_approve_from_the_shell(project: Path) -> None:
         "promotion: {require_gate: true, require_approval: true}\n"
     )
     gated = expect(cli("gate", "iris-clf@2", cwd=project), 0)
-    assert "passed: 2 checks." in gated and "gate iris-clf@2 on iris@1" in gated
+    assert "passed: 2 checks." in gated and "gate iris-clf@2 (native) on iris@1" in gated
     blocked = cli("models", "promote", "iris-clf@2", cwd=project)
     assert blocked.returncode == 1 and "it needs an approval" in blocked.stderr
     expect(cli("models", "approve", "iris-clf@2", "-m", "looked fine", cwd=project), 0)
@@ -136,6 +136,7 @@ def test_gate_and_approve_from_the_shell(project: Path) -> None:
         cli("models", "promote", "iris-clf@2", cwd=project), 0
     )
     (stored,) = json.loads(expect(cli("models", "gates", "iris-clf@2", "--json", cwd=project), 0))
-    assert stored["passed"] and [c["name"] for c in stored["checks"]] == ["accuracy", "f1"]
+    assert stored["passed"] and stored["variant"] == "native"
+    assert [c["name"] for c in stored["checks"]] == ["scored variant", "accuracy", "f1"]
     shown = json.loads(expect(cli("models", "show", "iris-clf@2", "--json", cwd=project), 0))
     assert shown["last_gate"]["passed"] is True and shown["last_gate"]["dataset"] == "iris@1"

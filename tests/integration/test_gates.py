@@ -139,7 +139,8 @@ def test_slices_judge_the_worst_group_and_skip_small_ones(client: Client, holdou
         f"slices: [{{column: site, metric: recall, min: {bound}}}]\n"
     )
     result = loopml.models.gate("bc@2", policy, client=client)
-    (check,) = result.checks
+    scored, check = result.checks  # first: which variant was scored (bc has no ONNX variant)
+    assert (scored["check"], scored["observed"], scored["passed"]) == ("variant", "native", True)
     assert not check["passed"] and check["observed"] == pytest.approx(recalls[worst_site])
     assert f"worst site={worst_site}" in check["detail"]
     assert f"failing: {worst_site}" in check["detail"]
@@ -147,7 +148,7 @@ def test_slices_judge_the_worst_group_and_skip_small_ones(client: Client, holdou
         "evaluation: {dataset: bc_holdout@1, target: target}\n"
         f"slices: [{{column: site, metric: recall, min: {bound}, min_rows: 1000}}]\n"
     )
-    (skipped,) = loopml.models.gate("bc@2", lenient, client=client).checks
+    _, skipped = loopml.models.gate("bc@2", lenient, client=client).checks
     assert skipped["passed"] and skipped["detail"] == "no group to judge"
 
 
@@ -157,7 +158,7 @@ def test_a_latency_budget_no_model_can_meet_fails(client: Client, holdout: Holdo
         "evaluation: {dataset: bc_holdout@1, target: target}\n"
         "latency: {p95_ms: 0.000001, repeats: 10}\n"
     )
-    (check,) = loopml.models.gate("bc@1", policy, client=client).checks
+    _, check = loopml.models.gate("bc@1", policy, client=client).checks
     assert not check["passed"] and check["observed"] > 0.000001
     assert check["detail"].startswith("10 calls, median ")
 
@@ -177,7 +178,7 @@ def test_changed_inputs_are_not_schema_compatible(client: Client, holdout: Holdo
         "champion: {schema_compatible: true, must_beat: {accuracy: -1}}\n"
     )
     result = loopml.models.gate("bc@4", policy, client=client)
-    beat, schema = result.checks
+    _, beat, schema = result.checks
     assert beat["passed"]  # both scored, each on its own columns
     assert not schema["passed"] and "column 'f29' removed" in schema["detail"]
 

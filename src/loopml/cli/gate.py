@@ -10,7 +10,7 @@ import typer
 from loopml.cli import output
 from loopml.cli.resolve import open_client
 from loopml.cli.trust import TRUST_CODE_OPTION
-from loopml.core.entities import GateResult
+from loopml.core.entities import GATE_VARIANT_CHECK, GateResult
 from loopml.core.errors import InvalidInputError
 from loopml.core.ids import format_ms
 
@@ -30,6 +30,12 @@ def gate_command(
         ),
     ] = None,
     trust_code: Annotated[bool, TRUST_CODE_OPTION] = False,
+    no_onnx: Annotated[
+        bool,
+        typer.Option(
+            "--no-onnx", help="Score with the native model even if an ONNX variant exists."
+        ),
+    ] = False,
     as_json: output.JsonFlag = False,
 ) -> None:
     """Evaluate a model version against a gate policy; exit 1 if any check fails.
@@ -38,8 +44,9 @@ def gate_command(
     (files checked against their digests) and scored here, on the same evaluation dataset
     version: nothing is taken from logs. Checks: metric thresholds, must beat the champion
     by a margin, no slice of rows worse than a bound, p95 single-row latency on the input
-    example, inputs compatible with the champion's. The result is stored with the version;
-    'loopml models promote' can require it.
+    example, inputs compatible with the champion's. A version with an ONNX variant is scored
+    through it, as predict and serve run it (--no-onnx: the native model); the result says
+    which. The result is stored with the version; 'loopml models promote' can require it.
 
     A policy (gates.yaml):
 
@@ -63,7 +70,14 @@ def gate_command(
         rules = read_policy(policy) if policy is not None else project_policy(client)
         if rules is None:
             raise InvalidInputError("No gates.yaml beside .loopml/; pass --policy FILE.")
-        result = gate(ref, rules, against=against, trust_code=trust_code, client=client)
+        result = gate(
+            ref,
+            rules,
+            against=against,
+            trust_code=trust_code,
+            prefer_onnx=not no_onnx,
+            client=client,
+        )
     if as_json:
         output.print_json(gate_result_dict(result))
     else:
@@ -77,6 +91,7 @@ def gate_result_dict(result: GateResult) -> dict[str, Any]:
         "model": result.model,
         "version": result.version,
         "passed": result.passed,
+        "variant": result.variant,
         "against": result.against,
         "dataset": result.dataset,
         "policy_digest": result.policy_digest,
@@ -91,13 +106,15 @@ def print_gate_result(result: GateResult) -> None:
     from rich.table import Table
 
     against = f" against v{result.against}" if result.against is not None else ""
+    variant = f" ({result.variant})" if result.variant is not None else ""
     table = Table(
-        title=f"gate {result.model}@{result.version}{against} on {result.dataset}",
+        title=f"gate {result.model}@{result.version}{variant}{against} on {result.dataset}",
         title_justify="left",
     )
     for column in ("check", "observed", "limit", "result", "detail"):
         table.add_column(column, justify="right" if column in ("observed", "limit") else "left")
-    for check in result.checks:
+    checks = [check for check in result.checks if check["check"] != GATE_VARIANT_CHECK]
+    for check in checks:
         verdict = "[green]pass[/]" if check["passed"] else "[red]FAIL[/]"
         table.add_row(
             output.escape(check["name"]),
@@ -109,10 +126,10 @@ def print_gate_result(result: GateResult) -> None:
     out = output.console()
     out.print(table)
     if result.passed:
-        out.print(f"[green]passed[/]: {len(result.checks)} checks.")
+        out.print(f"[green]passed[/]: {len(checks)} checks.")
     else:
-        failed = sum(1 for check in result.checks if not check["passed"])
-        out.print(f"[red]failed[/]: {failed} of {len(result.checks)} checks.")
+        failed = sum(1 for check in checks if not check["passed"])
+        out.print(f"[red]failed[/]: {failed} of {len(checks)} checks.")
 
 
 def _cell(value: object) -> str:

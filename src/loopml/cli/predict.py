@@ -144,6 +144,7 @@ class _RowProgress:
             TimeElapsedColumn(),
             console=output.console(stderr=True, quiet=hidden),
             transient=True,
+            disable=hidden,  # no refresh thread redrawing a bar nobody sees
         )
         self.task: TaskID | None = None
 

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 
 from loopml.cli import output
 from loopml.cli.quickstart_data import DATASET, HOLDOUT, TARGET, write_example_data
@@ -391,6 +390,8 @@ def _write_policy(folder: Path) -> None:
 def _write_pipeline(folder: Path) -> None:
     """The pipeline's source into the project, and its name into loopml.yaml (an existing
     file keeps its other entries; a user's own 'training' entry is left alone)."""
+    import yaml  # here: every loopml command imports this module
+
     source = resources.files("loopml.cli").joinpath("quickstart_pipeline.py").read_text("utf-8")
     (folder / PIPELINE_FILE).write_text(source, encoding="utf-8")
     path = folder / "loopml.yaml"

@@ -216,9 +216,11 @@ def serve_command(
         drift_reference=drift_reference,
     )
     check_port_free(host, port)
-    err = output.console(stderr=True, quiet=quiet)
 
     def announce(started: Started) -> None:
+        if quiet:  # nothing to print: not even rich is imported
+            return
+        err = output.console(stderr=True)
         processes = f", {workers} workers" if workers > 1 else ""
         err.print(
             f"loopml serve {target} on http://{url_host(host)}:{port}{processes}  "

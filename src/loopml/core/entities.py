@@ -221,13 +221,17 @@ class AliasChange:
     reason: str = ""
 
 
+GATE_VARIANT_CHECK = "variant"  # the kind of a gate result's record of the variant scored
+
+
 @dataclass(frozen=True, slots=True)
 class GateResult:
     """One evaluation of a model version against a gate policy, stored with the version.
 
     ``checks`` holds one JSON object per check, in policy order: ``{"check": "metric" |
     "champion" | "slice" | "latency" | "schema" | "fairness", "name": str, "passed": bool,
-    "observed": number | str | None, "limit": number | str | None, "detail": str}``."""
+    "observed": number | str | None, "limit": number | str | None, "detail": str}``; before
+    them, a record of kind ``"variant"`` whose ``observed`` names the model variant scored."""
 
     id: str  # new_id(), chosen by the caller
     model: str
@@ -240,6 +244,15 @@ class GateResult:
     against: int | None = None  # the champion version it was compared with
     dataset: str | None = None  # "name@N": the evaluation dataset version
     actor: str | None = None
+
+    @property
+    def variant(self) -> str | None:
+        """The model variant that was scored, ``"onnx"`` or ``"native"`` (the check of kind
+        ``"variant"``; None for results stored before gates recorded it)."""
+        for check in self.checks:
+            if check.get("check") == GATE_VARIANT_CHECK:
+                return str(check.get("observed"))
+        return None
 
 
 @dataclass(frozen=True, slots=True)

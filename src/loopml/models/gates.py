@@ -18,13 +18,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from loopml.core.entities import GateResult, ModelVersion
+from loopml.core.entities import GATE_VARIANT_CHECK, GateResult, ModelVersion
 from loopml.core.errors import InvalidInputError, NotFoundError
 from loopml.core.ids import new_id, now_ms
+from loopml.models import gate_metrics
 from loopml.models.compare import signature_changes
 from loopml.models.gate_policy import METRICS, GatePolicy, SliceRule
 from loopml.models.inputs import example_input, to_model_input
-from loopml.models.registry import OpenedVersion, open_version, resolve
+from loopml.models.registry import ONNX_FOLDER, OpenedVersion, open_preferred, resolve
 from loopml.tracking.client import Client, client_scope
 from loopml.tracking.system_info import local_user
 
@@ -43,6 +44,7 @@ def gate(
     *,
     against: str | None = None,
     trust_code: bool = False,
+    prefer_onnx: bool = True,
     client: Client | None = None,
 ) -> GateResult:
     """Evaluate the version ``ref`` names against ``policy`` and store the result with it.
@@ -50,18 +52,23 @@ def gate(
     ``against`` (an alias) overrides the policy's ``champion.alias``; with neither, there is
     no comparison. A check that fails makes the result fail; bad input (an unknown column, a
     dataset that does not exist) raises instead and stores nothing, and so does a version
-    whose loading runs code it names, unless ``trust_code`` (UntrustedCodeError)."""
+    whose loading runs code it names, unless ``trust_code`` (UntrustedCodeError).
+
+    Versions are scored as predict and serve run them: through their ONNX variant when they
+    have one (registration checked it against the native model), unless ``prefer_onnx`` is
+    False. The first check (kind ``"variant"``) records which variant was scored."""
     with client_scope(client, create=False) as active:
         challenger = resolve(ref, active)
         data = _evaluation_data(policy, active)
-        opened = open_version(challenger, active, trust_code=trust_code)
+        opened = open_preferred(challenger, active, prefer_onnx=prefer_onnx, trust_code=trust_code)
         scored = _score(opened, policy, data)
-        checks = [_metric_check(bound.metric, scored, bound) for bound in policy.metrics]
+        checks = [_variant_check(opened)]
+        checks += [_metric_check(bound.metric, scored, bound) for bound in policy.metrics]
         alias = against or policy.champion_alias
         champion = _champion(challenger, alias, active) if alias else None
         if alias:
             checks += _champion_checks(
-                challenger, champion, alias, policy, data, scored, active, trust_code
+                challenger, champion, alias, policy, data, scored, active, trust_code, prefer_onnx
             )
         checks += [_slice_check(rule, scored, data) for rule in policy.slices]
         if policy.latency_p95_ms is not None:
@@ -110,6 +117,7 @@ class _Scored:
     scores: np.ndarray | None
     classes: list[Any]
     task: str
+    variant: str  # "onnx" or "native": what produced them
 
 
 def _evaluation_data(policy: GatePolicy, client: Client) -> _Data:
@@ -158,9 +166,9 @@ def _score(opened: OpenedVersion, policy: GatePolicy, data: _Data) -> _Scored:
                 f"{policy.source} needs for roc_auc / log_loss; use label metrics."
             )
         scores = np.asarray(model.predict_proba(features))
-    known = getattr(model, "classes_", None)
-    classes = list(known) if known is not None else sorted(set(data.labels.tolist()))
-    return _Scored(data.labels, predictions, scores, classes, policy.task)
+    known = opened.classes
+    classes = known if known is not None else sorted(set(data.labels.tolist()))
+    return _Scored(data.labels, predictions, scores, classes, policy.task, opened.variant)
 
 
 def _metric_names(policy: GatePolicy) -> set[str]:
@@ -174,9 +182,6 @@ def _metric_names(policy: GatePolicy) -> set[str]:
 def _metric_value(name: str, scored: _Scored, rows: Any = None) -> float | None:
     """``name`` computed on ``scored`` (restricted to ``rows``, a mask, when given); None
     when it is undefined there (AUC of a group holding one class)."""
-    import numpy as np
-    from sklearn import metrics  # type: ignore[import-untyped]
-
     y, predicted = scored.labels, scored.predictions
     scores = scored.scores
     if rows is not None:
@@ -187,30 +192,24 @@ def _metric_value(name: str, scored: _Scored, rows: Any = None) -> float | None:
     if scored.task == "regression":
         y, predicted = y.astype(float), predicted.astype(float)
         error: dict[str, Callable[[], float | None]] = {
-            "rmse": lambda: float(np.sqrt(metrics.mean_squared_error(y, predicted))),
-            "mae": lambda: float(metrics.mean_absolute_error(y, predicted)),
-            "r2": lambda: float(metrics.r2_score(y, predicted)) if len(y) > 1 else None,
-            "mape": lambda: float(metrics.mean_absolute_percentage_error(y, predicted)),
+            "rmse": lambda: gate_metrics.rmse(y, predicted),
+            "mae": lambda: gate_metrics.mae(y, predicted),
+            "r2": lambda: gate_metrics.r2(y, predicted) if len(y) > 1 else None,
+            "mape": lambda: gate_metrics.mape(y, predicted),
         }
         return error[name]()
     binary = len(scored.classes) <= 2
-    positive = scored.classes[-1]
-    averaged = {"pos_label": positive} if binary else {"average": "macro"}
     if name == "accuracy":
-        return float(metrics.accuracy_score(y, predicted))
+        return gate_metrics.accuracy(y, predicted)
     if name == "balanced_accuracy":
-        return float(metrics.balanced_accuracy_score(y, predicted))
-    if name in ("precision", "recall", "f1"):
-        function = getattr(metrics, f"{name}_score")
-        return float(function(y, predicted, zero_division=0, **averaged))
+        return gate_metrics.balanced_accuracy(y, predicted)
+    if name in gate_metrics.LABEL_SCORES:
+        positive = scored.classes[-1] if binary else None
+        return gate_metrics.label_score(name, y, predicted, positive)
     assert scores is not None  # metrics that need scores made _score compute them
     if name == "log_loss":
-        return float(metrics.log_loss(y, scores, labels=scored.classes))
-    if len(set(y.tolist())) < 2:
-        return None  # AUC is undefined on one class
-    if binary:
-        return float(metrics.roc_auc_score(y, scores[:, -1]))
-    return float(metrics.roc_auc_score(y, scores, multi_class="ovr", labels=scored.classes))
+        return gate_metrics.log_loss(y, scores, scored.classes)
+    return gate_metrics.roc_auc(y, scores, scored.classes)
 
 
 def _check(
@@ -226,6 +225,21 @@ def _check(
         "limit": limit,
         "detail": detail,
     }
+
+
+def _variant_check(opened: OpenedVersion) -> dict[str, Any]:
+    """Which model was scored: a record, not a limit (it always passes)."""
+    if opened.variant == ONNX_FOLDER:
+        checked = (opened.manifest.get(ONNX_FOLDER) or {}).get("max_probability_diff")
+        within = f", probabilities within {checked:.2g}" if isinstance(checked, float) else ""
+        detail = (
+            "the ONNX variant, as predict and serve run it (it predicted the native model's "
+            f"labels on the input example at registration{within}); --no-onnx scores the "
+            "native model"
+        )
+    else:
+        detail = f"the native {opened.version.flavor} model"
+    return _check(GATE_VARIANT_CHECK, "scored variant", True, opened.variant, None, detail)
 
 
 def _metric_check(metric: str, scored: _Scored, bound: Any) -> dict[str, Any]:
@@ -252,6 +266,7 @@ def _champion_checks(
     scored: _Scored,
     client: Client,
     trust_code: bool,
+    prefer_onnx: bool,
 ) -> list[dict[str, Any]]:
     """must-beat per metric and schema compatibility; passed with a note when there is no
     champion yet or the challenger is the champion."""
@@ -266,7 +281,11 @@ def _champion_checks(
         ]
     checks = []
     if policy.must_beat:
-        theirs = _score(open_version(champion, client, trust_code=trust_code), policy, data)
+        theirs = _score(
+            open_preferred(champion, client, prefer_onnx=prefer_onnx, trust_code=trust_code),
+            policy,
+            data,
+        )
         for metric, margin in policy.must_beat.items():
             mine, before = _metric_value(metric, scored), _metric_value(metric, theirs)
             name = f"beats {alias} on {metric}"
@@ -275,6 +294,8 @@ def _champion_checks(
                 continue
             better = mine - before if METRICS[metric].higher_is_better else before - mine
             detail = f"v{challenger.version} {mine:.6g} vs v{champion.version} {before:.6g}"
+            if theirs.variant != scored.variant:
+                detail += f" (v{champion.version} scored with its {theirs.variant} model)"
             if better == 0 and margin <= 0:
                 detail += "; a tie, passed because the margin is 0 (raise it to need a gain)"
             checks.append(

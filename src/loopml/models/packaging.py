@@ -36,8 +36,6 @@ from importlib.metadata import version as metadata_version
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from loopml.core.entities import ModelVersion
 from loopml.core.errors import ConflictError, InvalidInputError
 from loopml.core.hashing import Digest
@@ -224,6 +222,8 @@ def _files(folder: Path) -> list[dict[str, Any]]:
 
 
 def _yaml(document: dict[str, Any]) -> str:
+    import yaml  # here: serving a bundle reads this module's names, not its manifests
+
     text: str = yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
     return text
 

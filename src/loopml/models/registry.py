@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from loopml.core.entities import AliasChange, ModelVersion
-from loopml.core.errors import InvalidInputError, UntrustedCodeError
+from loopml.core.errors import BackendUnavailableError, InvalidInputError, UntrustedCodeError
 from loopml.core.hashing import Digest
 from loopml.core.ids import now_ms
 from loopml.core.refs import ModelRef, check_alias, format_dataset_ref, parse_model_ref
@@ -43,6 +44,7 @@ __all__ = [
     "get",
     "load",
     "load_flavor",
+    "open_preferred",
     "open_version",
     "register",
     "resolve",
@@ -57,6 +59,9 @@ EXAMPLE = "input_example.json"
 MODEL_FOLDER = "model"
 ONNX_FOLDER = "onnx"
 ONNX_TAG = "loopml.onnx"  # "true" on versions that carry a checked ONNX conversion
+NATIVE = "native"  # the variant that is the registered model itself
+
+log = logging.getLogger("loopml.models")
 
 
 def register(
@@ -205,6 +210,34 @@ class OpenedVersion:
     model: Any
     manifest: Mapping[str, Any]
     input_example: Any
+    variant: str = NATIVE  # or ONNX_FOLDER: the checked ONNX conversion
+
+    @property
+    def classes(self) -> list[Any] | None:
+        """A classifier's class labels, in the order of its probability columns: the native
+        model's ``classes_``, or those registration recorded for the ONNX variant."""
+        known = getattr(self.model, "classes_", None)
+        if known is None and self.variant == ONNX_FOLDER:
+            known = (self.manifest.get(ONNX_FOLDER) or {}).get("classes")
+        return list(known) if known is not None else None
+
+
+def open_preferred(
+    version: ModelVersion,
+    client: Client,
+    *,
+    prefer_onnx: bool = True,
+    trust_code: bool = False,
+) -> OpenedVersion:
+    """``version`` opened as predict, serve and gate run it: its ONNX variant when it has one
+    (a conversion registration checked against the native model) and ``prefer_onnx``, else
+    — or when ONNX Runtime is not installed — the native model."""
+    if prefer_onnx and version.tags.get(ONNX_TAG) == "true":
+        try:
+            return open_version(version, client, variant=ONNX_FOLDER, trust_code=trust_code)
+        except BackendUnavailableError as exc:
+            log.warning("%s: using the native model: %s", version.model, exc.message)
+    return open_version(version, client, trust_code=trust_code)
 
 
 def open_version(
@@ -235,7 +268,9 @@ def open_version(
         model = OnnxModel(folder / ONNX_FOLDER / str(details["file"]))
     else:
         model = load_flavor(manifest, folder / MODEL_FOLDER, trust_code=trust_code, label=label)
-    return OpenedVersion(version, model, manifest, example)
+    return OpenedVersion(
+        version, model, manifest, example, ONNX_FOLDER if variant == ONNX_FOLDER else NATIVE
+    )
 
 
 def load_flavor(manifest: Mapping[str, Any], folder: Path, *, trust_code: bool, label: str) -> Any:

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 from loopml.core.entities import ModelVersion
 from loopml.core.errors import (
-    BackendUnavailableError,
     InvalidInputError,
     LoopMLError,
     error_from_code,
@@ -35,7 +34,14 @@ from loopml.core.errors import (
 from loopml.core.hashing import Digest
 from loopml.models.inputs import to_model_input
 from loopml.models.onnx import OnnxModel
-from loopml.models.registry import ONNX_FOLDER, ONNX_TAG, open_version, resolve
+from loopml.models.registry import (
+    MODEL_FOLDER,
+    ONNX_FOLDER,
+    OpenedVersion,
+    open_preferred,
+    open_version,
+    resolve,
+)
 from loopml.serving.batch_input import FORMATS, BatchInput, Unit, open_input, read_unit
 from loopml.serving.batch_output import Writer, atomic, file_digest, output_columns
 from loopml.tracking.active_run import ActiveRun
@@ -245,15 +251,8 @@ class _Scorer:
         keep_columns: bool,
         trust_code: bool,
     ) -> _Scorer:
-        onnx = prefer_onnx and version.tags.get(ONNX_TAG) == "true"
-        if onnx:
-            try:
-                return cls.of_variant(
-                    version, client, ONNX_FOLDER, features, keep_columns, trust_code
-                )
-            except BackendUnavailableError:
-                pass  # ONNX Runtime is not installed: the native model scores the same
-        return cls.of_variant(version, client, "native", features, keep_columns, trust_code)
+        opened = open_preferred(version, client, prefer_onnx=prefer_onnx, trust_code=trust_code)
+        return cls.of_opened(opened, client, features, keep_columns)
 
     @classmethod
     def of_variant(
@@ -267,14 +266,21 @@ class _Scorer:
     ) -> _Scorer:
         chosen = ONNX_FOLDER if variant == ONNX_FOLDER else None
         opened = open_version(version, client, variant=chosen, trust_code=trust_code)
-        model = opened.model
-        known = getattr(model, "classes_", None)
-        if known is None and chosen is not None:  # the labels the registration recorded
-            known = (opened.manifest.get(ONNX_FOLDER) or {}).get("classes")
-        classes = list(known) if known is not None else None
-        if isinstance(model, OnnxModel) and classes is None:  # older versions: from the graph
-            classes = _onnx_classes(version, client, chosen or "model")
-        return cls(version, model, variant, classes, features, keep_columns)
+        return cls.of_opened(opened, client, features, keep_columns)
+
+    @classmethod
+    def of_opened(
+        cls,
+        opened: OpenedVersion,
+        client: Client,
+        features: Sequence[str] | None,
+        keep_columns: bool,
+    ) -> _Scorer:
+        classes = opened.classes
+        if isinstance(opened.model, OnnxModel) and classes is None:  # older: from the graph
+            folder = ONNX_FOLDER if opened.variant == ONNX_FOLDER else MODEL_FOLDER
+            classes = _onnx_classes(opened.version, client, folder)
+        return cls(opened.version, opened.model, opened.variant, classes, features, keep_columns)
 
     def check(self, source: BatchInput) -> None:
         """Refuse an input a file of which lacks a column the model takes (naming both), or

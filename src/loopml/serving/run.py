@@ -391,6 +391,7 @@ def _run_uvicorn(
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
         "http": PROTOCOL,
+        "ws": "none",  # no WebSocket routes: uvicorn need not import a WebSocket library
     }
     url = f"http://{_reachable(host)}:{port}"
     if workers <= 1:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from loopml.core.entities import ModelVersion
 from loopml.core.errors import (
     BackendUnavailableError,
     IntegrityError,
@@ -36,10 +35,10 @@ from loopml.models.packaging import BUNDLE_MANIFEST, MODEL_DIR
 from loopml.models.registry import (
     MANIFEST,
     MODEL_FOLDER,
+    NATIVE,
     ONNX_FOLDER,
-    ONNX_TAG,
     load_flavor,
-    open_version,
+    open_preferred,
     resolve,
 )
 from loopml.stores.artifacts.trees import TreeEntry, encode_tree
@@ -47,7 +46,6 @@ from loopml.tracking.client import Client
 
 __all__ = ["BundleSource", "LoadedModel", "ModelSource", "RegistrySource", "is_bundle"]
 
-NATIVE = "native"
 log = logging.getLogger("loopml.serving")
 
 
@@ -136,30 +134,23 @@ class RegistrySource:
 
     def load(self, version: int) -> LoadedModel:
         record = self.client.metadata.get_model_version(self.ref.model, version)
-        onnx = self.prefer_onnx and record.tags.get(ONNX_TAG) == "true"
-        if onnx:
-            try:
-                return self._open(record, ONNX_FOLDER)
-            except BackendUnavailableError as exc:
-                log.warning("%s: serving the native model: %s", record.model, exc.message)
-        return self._open(record, None)
-
-    def check_trusted(self, version: int) -> None:
-        record = self.client.metadata.get_model_version(self.ref.model, version)
-        _check_flavor(record.flavor, f"{record.model}@{record.version}", self.trust_code)
-
-    def _open(self, record: ModelVersion, variant: str | None) -> LoadedModel:
-        opened = open_version(record, self.client, variant=variant, trust_code=self.trust_code)
+        opened = open_preferred(
+            record, self.client, prefer_onnx=self.prefer_onnx, trust_code=self.trust_code
+        )
         return _loaded(
             name=record.model,
             version=record.version,
             flavor=record.flavor,
-            variant=variant or NATIVE,
+            variant=opened.variant,
             digest=record.tree_digest,
             signature=record.signature,
             predictor=opened.model,
             input_example=opened.input_example,
         )
+
+    def check_trusted(self, version: int) -> None:
+        record = self.client.metadata.get_model_version(self.ref.model, version)
+        _check_flavor(record.flavor, f"{record.model}@{record.version}", self.trust_code)
 
     def close(self) -> None:
         self.client.close()

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
 from loopml.core.entities import DatasetInput, DatasetVersion
 from loopml.core.errors import ConflictError, NotFoundError
 from loopml.core.ids import new_id, now_ms
 from loopml.core.suggest import MAX_CANDIDATES, did_you_mean
+from loopml.stores.metadata.sql.dialects import insert_for
 from loopml.stores.metadata.sql.schema import dataset_inputs, dataset_versions, datasets
 
 # versions named in a "not found" message; more are elided
@@ -75,10 +75,9 @@ def add_version(conn: Connection, spec: DatasetVersion) -> tuple[DatasetVersion,
 
 def _create_and_lock(conn: Connection, name: str) -> Row[Any]:
     """The dataset row, created if missing, locked until the transaction ends."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     # a concurrent creator makes this insert wait, then do nothing
     create = (
-        insert(datasets)
+        insert_for(conn.dialect.name, datasets)
         .values(id=new_id(), name=name, created_at=now_ms(), next_version=1)
         .on_conflict_do_nothing(index_elements=["name"])
     )
@@ -196,8 +195,7 @@ def add_inputs(conn: Connection, run_id: str, pairs: Sequence[tuple[str, int]]) 
             raise missing_version(conn, dataset, missing[0])
         rows.extend({"run_id": run_id, "dataset_id": dataset.id, "version": v} for v in wanted)
     if rows:
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        conn.execute(insert(dataset_inputs).on_conflict_do_nothing(), rows)
+        conn.execute(insert_for(conn.dialect.name, dataset_inputs).on_conflict_do_nothing(), rows)
 
 
 def list_inputs(conn: Connection, run_id: str | None, name: str | None) -> list[DatasetInput]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from loopml.core.entities import ArtifactEdge
+from loopml.stores.metadata.sql.dialects import insert_for
 from loopml.stores.metadata.sql.schema import artifact_edges
 
 
@@ -26,8 +26,7 @@ def add_edges(conn: Connection, run_id: str, edges: Sequence[tuple[str, str, str
         {"run_id": run_id, "direction": direction, "digest": digest, "name": name}
         for direction, digest, name in edges
     ]
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    conn.execute(insert(artifact_edges).on_conflict_do_nothing(), rows)
+    conn.execute(insert_for(conn.dialect.name, artifact_edges).on_conflict_do_nothing(), rows)
 
 
 def list_edges(conn: Connection, run_id: str | None, digest: str | None) -> list[ArtifactEdge]:

@@ -16,7 +16,6 @@ from collections import defaultdict
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
 from loopml.core.entities import (
@@ -29,6 +28,7 @@ from loopml.core.entities import (
 from loopml.core.errors import ConflictError, NotFoundError
 from loopml.core.ids import new_id, now_ms
 from loopml.core.suggest import MAX_CANDIDATES, did_you_mean
+from loopml.stores.metadata.sql.dialects import insert_for
 from loopml.stores.metadata.sql.schema import (
     model_alias_history,
     model_aliases,
@@ -87,11 +87,10 @@ def add_version(conn: Connection, spec: ModelVersion) -> ModelVersion:
 
 def _create_and_lock(conn: Connection, name: str) -> Row[Any]:
     """The model row, created if missing, locked until the transaction ends."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     now = now_ms()
     # a concurrent creator makes this insert wait, then do nothing
     create = (
-        insert(registered_models)
+        insert_for(conn.dialect.name, registered_models)
         .values(
             id=new_id(), name=name, description="", created_at=now, updated_at=now, next_version=1
         )

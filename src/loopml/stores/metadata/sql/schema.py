@@ -11,7 +11,8 @@ store it the same way; ±inf are stored as themselves).
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+
+from loopml.stores.metadata.sql.dialects import Payload
 
 metadata = sa.MetaData()
 
@@ -21,7 +22,7 @@ NAME = sa.String(250)
 DIGEST = sa.String(256)
 # a rowid alias on SQLite (INTEGER PRIMARY KEY), a 64-bit identity on PostgreSQL
 SERIAL = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-PAYLOAD = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+PAYLOAD = Payload()  # JSONB on PostgreSQL
 # btree index entries are limited to ~2.7 kB on PostgreSQL; long values are indexed by prefix
 INDEXED_PREFIX = 200
 

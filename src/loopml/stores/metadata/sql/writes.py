@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from loopml.core.entities import ArtifactEntry, DatasetVersion, Metric, Param, Tag
@@ -32,6 +31,7 @@ from loopml.stores.metadata.checks import check_id as check_id
 from loopml.stores.metadata.checks import check_new_run_id as check_new_run_id
 from loopml.stores.metadata.checks import check_tags as check_tags
 from loopml.stores.metadata.checks import check_time as check_time
+from loopml.stores.metadata.sql.dialects import insert_for
 from loopml.stores.metadata.sql.reads import chunks, metric_to_db
 from loopml.stores.metadata.sql.schema import (
     artifacts,
@@ -41,6 +41,9 @@ from loopml.stores.metadata.sql.schema import (
     run_batches,
     run_tags,
 )
+
+if TYPE_CHECKING:
+    from loopml.stores.metadata.sql.dialects import DialectInsert
 
 MAX_DIGEST_LENGTH = 256
 MAX_INT32 = 2**31 - 1
@@ -247,7 +250,9 @@ class Upserts:
 
     def __init__(self, dialect: str) -> None:
         postgres = dialect == "postgresql"
-        insert = postgresql.insert if postgres else sqlite.insert
+
+        def insert(table: sa.Table) -> DialectInsert:
+            return insert_for(dialect, table)
 
         def batched(statement: sa.Insert, column: sa.Column[Any]) -> sa.Insert:
             return statement.returning(column) if postgres else statement
@@ -320,7 +325,7 @@ class Upserts:
                     )
 
 
-def _replace(insert: sqlite.Insert | postgresql.Insert, keys: list[str]) -> sa.Insert:
+def _replace(insert: DialectInsert, keys: list[str]) -> sa.Insert:
     """Insert, or overwrite the other columns of the row with the same ``keys``."""
     updates = {c.name: insert.excluded[c.name] for c in insert.table.c if c.name not in keys}
     return insert.on_conflict_do_update(index_elements=keys, set_=updates)
