@@ -141,7 +141,7 @@ def test_serving_the_onnx_variant_imports_no_scikit_learn_nor_websockets(
     # websockets: uvicorn's WebSocket protocol, for routes the model server does not have;
     # rich: with -q there is nothing to print; yaml: no policy or manifest is read
     unwanted = {"sklearn", "skops", "scipy", "pytest", "onnx", "pandas", "websockets", "rich"}
-    unwanted |= {"yaml", *POSTGRES_OR_MIGRATIONS - {"sqlalchemy.dialects.postgresql"}}
+    unwanted |= {"yaml", *POSTGRES_OR_MIGRATIONS}
     assert not unwanted & imported, sorted(unwanted & imported)
 
 

@@ -9,10 +9,10 @@ decided on, so two contenders for a lease, or a heartbeat racing the reaper, are
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from loopml.core.entities import Page
@@ -36,6 +36,7 @@ from loopml.core.loop_records import (
 from loopml.stores.loop.base import DEFAULT_MAX_RESULTS
 from loopml.stores.loop.sql_decisions import SqlDecisionRecords
 from loopml.stores.metadata.sql import paging
+from loopml.stores.metadata.sql.dialects import insert_for
 from loopml.stores.metadata.sql.schema import deployments, leases
 
 _LIVE, _ENDED, _GONE = (state.value for state in DeploymentState)
@@ -48,9 +49,7 @@ class SqlLoopStore(SqlDecisionRecords):
 
     def __init__(self, uri: str) -> None:
         super().__init__(uri)  # the engine, the migration, the read and write transactions
-        self._insert = (
-            postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
-        )
+        self._insert = functools.partial(insert_for, self._engine.dialect.name)
 
     def __repr__(self) -> str:
         return f"SqlLoopStore({self._masked_uri!r})"
