@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,8 +18,6 @@ from loopml.stores.artifacts.trees import materialize_tree
 from loopml.tracking.client import Client
 
 if TYPE_CHECKING:
-    from rich.progress import TaskID
-
     from loopml.data.schema import Schema
     from loopml.data.validation import ValidationReport
 
@@ -80,7 +77,7 @@ def add_command(
                 _print_reports(reports, as_json=as_json)
                 output.print_error(f"Not added: {path} failed validation.")
                 raise typer.Exit(1)
-        with _AddProgress(hidden=quiet or as_json) as progress:
+        with output.CountProgress("Storing files", minimum=50, hidden=quiet or as_json) as progress:
             result = data.add(name, path, message=message, client=client, progress=progress)
     version = result.version
     if as_json:
@@ -456,34 +453,6 @@ def _print_reports(reports: list[ValidationReport], *, as_json: bool) -> None:
     for report in reports:
         style = "green" if report.ok else "red"
         out.print(report.render_text(), style=style, markup=False, soft_wrap=True)
-
-
-class _AddProgress:
-    """A Rich progress bar fed by ``data.add`` (shown from 50 files on, on stderr)."""
-
-    MIN_FILES = 50
-
-    def __init__(self, *, hidden: bool) -> None:
-        from rich.progress import Progress
-
-        self.bar = Progress(console=output.console(stderr=True, quiet=hidden), transient=True)
-        self.task: TaskID | None = None
-
-    def __enter__(self) -> Callable[[int, int], None]:
-        return self.update
-
-    def update(self, done: int, total: int) -> None:
-        if total < self.MIN_FILES:
-            return
-        if self.task is None:
-            self.bar.start()
-            self.task = self.bar.add_task("Storing files", total=total)
-        if done == total or done % max(1, total // 100) == 0:  # a redraw per 1 %, not per file
-            self.bar.update(self.task, completed=done)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.task is not None:
-            self.bar.stop()
 
 
 def _version_to_dict(version: DatasetVersion) -> dict[str, object]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +12,7 @@ from loopml.cli import output
 from loopml.cli.monitor_drift import drift_command
 from loopml.cli.monitor_report import report_command
 from loopml.cli.resolve import open_client
+from loopml.core.durations import parse_duration_ms
 from loopml.core.errors import InvalidInputError
 from loopml.core.ids import format_ms, now_ms
 
@@ -23,8 +23,6 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-_AGO = re.compile(r"^(?P<count>\d+(\.\d+)?)(?P<unit>[smhd])$")
-_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
 @app.command("predictions")
@@ -100,9 +98,9 @@ def _iso(moment: datetime | None) -> str | None:
 
 def moment_ms(text: str, *, flag: str = "--since") -> int:
     """A moment as a user writes it: this long ago (30m, 2h, 7d) or a UTC time."""
-    match = _AGO.match(text.strip())
-    if match:
-        return now_ms() - int(float(match["count"]) * _UNIT_MS[match["unit"]])
+    ago = parse_duration_ms(text)
+    if ago is not None:
+        return now_ms() - ago
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:

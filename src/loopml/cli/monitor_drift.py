@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -169,12 +168,7 @@ def _write_html(report: DriftReport, path: Path) -> None:
     target = path.resolve()
     if not target.parent.is_dir():
         raise InvalidInputError(f"--html {path}: the folder {target.parent} does not exist.")
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(render(report), encoding="utf-8")
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
+    output.write_text_atomically(target, render(report))
 
 
 def _print(report: DriftReport, html: Path | None) -> None:

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from loopml.cli import output
+from loopml.core.durations import format_duration_ms, parse_duration_ms
 from loopml.core.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from rich.progress import TaskID
-
     from loopml.monitoring.windows import WindowsReport
 
-_DURATION = re.compile(r"^(?P<count>\d+)(?P<unit>[mhd])$")
-_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_MINUTE_MS = 60_000
 
 
 def report_command(
@@ -74,7 +69,12 @@ def report_command(
         raise InvalidInputError(
             f"--html {html}: the folder {html.resolve().parent} does not exist."
         )
-    with open_client() as client, _Progress(hidden=quiet or as_json) as progress:
+    with (
+        open_client() as client,
+        output.CountProgress(
+            "Summarising log parts", minimum=20, hidden=quiet or as_json
+        ) as progress,
+    ):
         report = monitor_windows(
             client, model, window_ms=window_ms, since_ms=since_at, until_ms=until_at,
             progress=progress,
@@ -88,25 +88,19 @@ def report_command(
 
 
 def _window(text: str) -> int:
-    match = _DURATION.match(text.strip())
-    if match is None or int(match["count"]) == 0:
+    ms = parse_duration_ms(text)
+    if ms is None or ms == 0 or ms % _MINUTE_MS:
         raise InvalidInputError(
             f"--window {text!r}: expected a whole number of minutes, hours or days, such as "
             "15m, 1h or 1d."
         )
-    return int(match["count"]) * _UNIT_MS[match["unit"]]
+    return ms
 
 
 def _write_html(report: WindowsReport, path: Path) -> None:
     from loopml.monitoring.window_html import render
 
-    target = path.resolve()
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(render(report), encoding="utf-8")
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
+    output.write_text_atomically(path, render(report))
 
 
 def _print(report: WindowsReport, html: Path | None) -> None:
@@ -117,8 +111,9 @@ def _print(report: WindowsReport, html: Path | None) -> None:
     console = output.console()
     data = report.to_dict()
     console.print(
-        f"{report.selection.ref}: windows of {_length(report.window_ms)} from {data['since']} "
-        f"to {data['until']} ({report.parts} log parts, {report.parts_read} read now).",
+        f"{report.selection.ref}: windows of {format_duration_ms(report.window_ms)} "
+        f"from {data['since']} to {data['until']} "
+        f"({report.parts} log parts, {report.parts_read} read now).",
         markup=False,
     )
     for note in report.notes:
@@ -149,39 +144,5 @@ def _print(report: WindowsReport, html: Path | None) -> None:
         console.print(f"Report with plots over time: {html}", markup=False)
 
 
-def _length(ms: int) -> str:
-    for unit in ("d", "h", "m"):
-        if ms % _UNIT_MS[unit] == 0:
-            return f"{ms // _UNIT_MS[unit]}{unit}"
-    return f"{ms / 1000:g}s"  # pragma: no cover - windows are whole minutes
-
-
 def _number(value: float | None) -> str:
     return "" if value is None else f"{value:.3g}"
-
-
-class _Progress:
-    """A Rich progress bar over the log parts summarised (on stderr, from 20 parts on)."""
-
-    MIN_PARTS = 20
-
-    def __init__(self, *, hidden: bool) -> None:
-        from rich.progress import Progress
-
-        self.bar = Progress(console=output.console(stderr=True, quiet=hidden), transient=True)
-        self.task: TaskID | None = None
-
-    def __enter__(self) -> Callable[[int, int], None]:
-        return self.update
-
-    def update(self, done: int, total: int) -> None:
-        if total < self.MIN_PARTS:
-            return
-        if self.task is None:
-            self.bar.start()
-            self.task = self.bar.add_task("Summarising log parts", total=total)
-        self.bar.update(self.task, completed=done)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.task is not None:
-            self.bar.stop()

@@ -10,9 +10,10 @@ import json
 import math
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import typer
@@ -23,6 +24,7 @@ from loopml.core.redaction import redact_uri as core_redact_uri
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.progress import TaskID
 
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 SYSTEM_TAG_PREFIX = "loopml."
@@ -230,3 +232,47 @@ def split_tags(tags: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]
     user = {k: v for k, v in tags.items() if not k.startswith(SYSTEM_TAG_PREFIX)}
     system = {k: v for k, v in tags.items() if k.startswith(SYSTEM_TAG_PREFIX)}
     return user, system
+
+
+# long work and files ------------------------------------------------------------------------
+
+
+class CountProgress:
+    """A Rich progress bar on stderr over a count of things (files stored, log parts read),
+    shown only from ``minimum`` of them on, redrawn once per 1 %, gone when done. Enter it to
+    get its ``update(done, total)``, the callback the capabilities take."""
+
+    def __init__(self, description: str, *, minimum: int, hidden: bool) -> None:
+        from rich.progress import Progress
+
+        self.description = description
+        self.minimum = minimum
+        self.bar = Progress(console=console(stderr=True, quiet=hidden), transient=True)
+        self.task: TaskID | None = None
+
+    def __enter__(self) -> Callable[[int, int], None]:
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        if total < self.minimum:
+            return
+        if self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task(self.description, total=total)
+        if done == total or done % max(1, total // 100) == 0:
+            self.bar.update(self.task, completed=done)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.task is not None:
+            self.bar.stop()
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """``text`` into ``path`` whole or not at all (a temporary file beside it, then renamed)."""
+    target = path.resolve()
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
