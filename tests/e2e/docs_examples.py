@@ -44,6 +44,10 @@ _PORT = re.compile(r"(?<![\w.])(808\d)(?![\w.])")  # 8080–8089, not inside a l
 MAIN_MODULE = "test_docs_examples"
 OWN_MODULES = {
     "README.md": "test_docs_readme_examples",
+    "docs/batch-scoring.md": "test_docs_batch_scoring_examples",
+    "docs/maintenance.md": "test_docs_maintenance_examples",
+    "docs/models.md": "test_docs_models_examples",
+    "docs/pipelines.md": "test_docs_pipelines_examples",
     "docs/serving.md": "test_docs_serving_examples",
 }
 

@@ -1,8 +1,8 @@
 """Every example in README.md and docs/*.md runs as written (see tests/e2e/docs_examples.py
 for the convention): each file in its own fresh folder, blocks in order; a skipped block is
 listed with its reason, and a fenced block without a language is refused. The longest files
-run in modules of their own (test_docs_readme_examples.py, test_docs_serving_examples.py),
-the others here."""
+run in modules of their own (``OWN_MODULES``: test_docs_readme_examples.py, ...), the others
+here."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The examples of README.md run as written (tests/e2e/docs_examples.py): a module of its own,
-so that xdist's ``--dist loadfile`` can run it beside the other docs."""
+"""The examples of README.md run as written (tests/e2e/docs_examples.py), in a module of
+their own so that xdist's ``--dist loadfile`` runs them beside the other docs."""
 
 from __future__ import annotations
 
