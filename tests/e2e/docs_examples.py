@@ -17,9 +17,10 @@ The convention (written down in docs/architecture.md, "Docs examples"):
   a project where ``loopml quickstart`` ran (say so in the text, too); without it a file
   starts in an empty folder.
 - A fenced block with no language is refused: tag it (``bash`` to run it, ``text`` not to).
-- Servers in the examples listen on ports 8080–8089, as a reader's would; the test runs each
-  file with those numbers replaced by free ports (the same free port for the same number
-  throughout the file), so that files can run side by side.
+- Servers in the examples listen on ports 8080–8089, given with ``--port`` (a default port
+  cannot be replaced), as a reader's would; the test runs each file with those numbers
+  replaced by free ports (the same free port for the same number throughout the file), so
+  that files can run side by side.
 
 The longest files run in test modules of their own (:data:`OWN_MODULES`), so that xdist's
 ``--dist loadfile`` spreads them over its workers; every other file runs in
