@@ -28,3 +28,26 @@ def _private_user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
         del os.environ["XDG_CACHE_HOME"]
     else:
         os.environ["XDG_CACHE_HOME"] = before
+
+
+# The modules that take longest, longest first (measured with --durations; docs/benchmarks.md,
+# "Test suite"). `make test` (--dist loadfile --no-loadscope-reorder) hands modules to the two
+# xdist workers in collection order, so these start first and the short ones fill the gaps at
+# the end. The quickstart module comes first: its first test makes the quickstart project the
+# docs tests copy (tests/e2e/conftest.py), while the other worker runs docs that need none.
+SLOWEST_MODULES = [
+    "tests/e2e/test_quickstart.py",
+    "tests/e2e/test_docs_readme_examples.py",
+    "tests/e2e/test_docs_batch_scoring_examples.py",
+    "tests/e2e/test_docs_maintenance_examples.py",
+    "tests/e2e/test_docs_pipelines_examples.py",
+    "tests/e2e/test_docs_models_examples.py",
+    "tests/e2e/test_docs_serving_examples.py",
+    "tests/e2e/test_docs_examples.py",
+]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slowest modules first, each module's tests together and in their order."""
+    rank = {module: place for place, module in enumerate(SLOWEST_MODULES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))

@@ -17,21 +17,40 @@ The convention (written down in docs/architecture.md, "Docs examples"):
   a project where ``loopml quickstart`` ran (say so in the text, too); without it a file
   starts in an empty folder.
 - A fenced block with no language is refused: tag it (``bash`` to run it, ``text`` not to).
+- Servers in the examples listen on ports 8080–8089, given with ``--port`` (a default port
+  cannot be replaced), as a reader's would; the test runs each file with those numbers
+  replaced by free ports (the same free port for the same number throughout the file), so
+  that files can run side by side.
+
+The longest files run in test modules of their own (:data:`OWN_MODULES`), so that xdist's
+``--dist loadfile`` spreads them over its workers; every other file runs in
+``test_docs_examples.py``.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+import socket
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-__all__ = ["ROOT", "Block", "DocFile", "doc_files", "read_doc"]
+__all__ = ["OWN_MODULES", "ROOT", "Block", "DocFile", "doc_files", "docs_for", "read_doc"]
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_LANGUAGES = {"python", "bash", "sh", "shell", "console"}
 _FENCE = re.compile(r"^(\s*)(```+|~~~+)\s*([\w+-]*)")
 _MARK = re.compile(r"<!--\s*docs-test:\s*([\w-]+)\s*(.*?)\s*-->")
+_PORT = re.compile(r"(?<![\w.])(808\d)(?![\w.])")  # 8080–8089, not inside a longer token
+MAIN_MODULE = "test_docs_examples"
+OWN_MODULES = {
+    "README.md": "test_docs_readme_examples",
+    "docs/batch-scoring.md": "test_docs_batch_scoring_examples",
+    "docs/maintenance.md": "test_docs_maintenance_examples",
+    "docs/models.md": "test_docs_models_examples",
+    "docs/pipelines.md": "test_docs_pipelines_examples",
+    "docs/serving.md": "test_docs_serving_examples",
+}
 
 
 @dataclass(frozen=True)
@@ -66,12 +85,35 @@ class DocFile:
         return _name(self.path)
 
     def to_json(self) -> str:
-        return json.dumps([asdict(block) for block in self.blocks if block.runs])
+        """The blocks that run, their ports 8080–8089 replaced by free ones."""
+        ports: dict[str, str] = {}
+
+        def free(found: re.Match[str]) -> str:
+            if found.group(1) not in ports:
+                ports[found.group(1)] = str(_free_port())
+            return ports[found.group(1)]
+
+        runs = [replace(block, text=_PORT.sub(free, block.text)) for block in self.blocks]
+        return json.dumps([asdict(block) for block in runs if block.runs])
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def doc_files() -> list[Path]:
     """README.md and every docs/*.md, as they are now (new files are picked up)."""
     return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def docs_for(module: str) -> list[DocFile]:
+    """The doc files that the test module ``module`` runs (see :data:`OWN_MODULES`)."""
+    docs = [read_doc(path) for path in doc_files()]
+    if module == MAIN_MODULE:
+        return [doc for doc in docs if doc.name not in OWN_MODULES]
+    return [doc for doc in docs if OWN_MODULES.get(doc.name) == module]
 
 
 def _name(path: Path) -> str:

@@ -1,96 +1,47 @@
 """Every example in README.md and docs/*.md runs as written (see tests/e2e/docs_examples.py
 for the convention): each file in its own fresh folder, blocks in order; a skipped block is
-listed with its reason, and a fenced block without a language is refused."""
+listed with its reason, and a fenced block without a language is refused. The longest files
+run in modules of their own (``OWN_MODULES``: test_docs_readme_examples.py, ...), the others
+here."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.docs_examples import doc_files, read_doc
-from tests.fixtures.backends import backend_unavailable
+from tests.e2e.docs_examples import MAIN_MODULE, OWN_MODULES, doc_files, docs_for, read_doc
+from tests.e2e.docs_runner import DRIVER, TEST_TIMEOUT, run_doc
 
-DRIVER = Path(__file__).with_name("docs_driver.py")
-FILES = [read_doc(path) for path in doc_files()]
-SKIPPED = [block for doc in FILES for block in doc.blocks if block.skip is not None]
-FILE_TIMEOUT = 900  # the README's tour trains and serves models with the quickstart
-
-
-def _env() -> dict[str, str]:
-    bin_dir = str(Path(sys.executable).parent)
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
-    return {**clean, "PATH": f"{bin_dir}{os.pathsep}{clean.get('PATH', '')}", "COLUMNS": "120"}
-
-
-@pytest.fixture(scope="module")
-def quickstart_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project where ``loopml quickstart`` ran once: what the docs that say so start from."""
-    folder = tmp_path_factory.mktemp("docs-quickstart") / "project"
-    done = subprocess.run(
-        [str(Path(sys.executable).with_name("loopml")), "quickstart", str(folder), "--quiet"],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=FILE_TIMEOUT,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return folder
+FILES = docs_for(MAIN_MODULE)
+SKIPPED = [
+    block for doc in map(read_doc, doc_files()) for block in doc.blocks if block.skip is not None
+]
 
 
 @pytest.mark.parametrize("doc", FILES, ids=[doc.name for doc in FILES])
-@pytest.mark.timeout(FILE_TIMEOUT * 2)
+@pytest.mark.timeout(TEST_TIMEOUT)
 def test_the_examples_of_a_doc_run_as_written(
     doc: object, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     from tests.e2e.docs_examples import DocFile
 
     assert isinstance(doc, DocFile)
-    assert not doc.untagged, (
-        f"{doc.name}: fenced blocks without a language at lines {doc.untagged}; tag each one "
-        "(bash or python to run it, text or yaml not to)"
-    )
-    if not any(block.runs for block in doc.blocks):
-        return
-    if any(block.runs and "jq " in block.text for block in doc.blocks) and not shutil.which("jq"):
-        backend_unavailable(f"{doc.name}'s shell examples use jq, which is not installed")
-    folder = tmp_path / "project"
-    if doc.project == "quickstart":
-        shutil.copytree(request.getfixturevalue("quickstart_project"), folder)
-    elif doc.project is None:
-        folder.mkdir()
-    else:
-        pytest.fail(f"{doc.name}: unknown docs-test project {doc.project!r}; known: quickstart")
-    blocks_file = tmp_path / "blocks.json"
-    blocks_file.write_text(doc.to_json(), encoding="utf-8")
-    driver = subprocess.Popen(
-        [sys.executable, str(DRIVER), str(blocks_file)],
-        cwd=folder,
-        env=_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # so that a timeout stops the servers and workers it started
-    )
-    try:
-        out, err = driver.communicate(timeout=FILE_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(driver.pid, signal.SIGKILL)
-        out, err = driver.communicate()
-        pytest.fail(f"{doc.name}: over {FILE_TIMEOUT} s\n{out[-6000:]}\n{err[-6000:]}")
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(driver.pid, signal.SIGKILL)  # e.g. a `loopml serve &` left running
-    assert driver.returncode == 0, f"{doc.name}:\n{out[-6000:]}\n{err[-6000:]}"
+    run_doc(doc, tmp_path, request)
+
+
+def test_every_doc_runs_in_one_docs_test_module() -> None:
+    """README.md and docs/*.md are split over the docs test modules (OWN_MODULES): each file
+    runs in exactly one, and every module named there exists."""
+    here = Path(__file__).parent
+    runs = [doc.name for module in {MAIN_MODULE, *OWN_MODULES.values()} for doc in docs_for(module)]
+    assert sorted(runs) == sorted(read_doc(path).name for path in doc_files())
+    assert set(OWN_MODULES) <= set(runs)
+    for module in OWN_MODULES.values():
+        assert (here / f"{module}.py").is_file(), f"{module}.py is named in OWN_MODULES"
 
 
 @pytest.mark.parametrize("block", SKIPPED, ids=[block.where for block in SKIPPED])
@@ -140,6 +91,24 @@ def test_the_convention_reads_blocks_markers_and_expected_exit_codes(tmp_path: P
         ("loopml x", 0),
         ("loopml y", 0),
     ]
+
+
+def test_ports_8080_to_8089_become_free_ports_the_same_throughout_a_file(tmp_path: Path) -> None:
+    """So that doc files can run side by side: 8080 is one free port wherever the file runs
+    it, 8081 another; text blocks and longer numbers are left alone."""
+    doc = tmp_path / "ports.md"
+    doc.write_text(
+        "```bash\nloopml serve m@champion --port 8080 &\ncurl localhost:8081/health\n```\n"
+        "```text\nhttp://127.0.0.1:8080\n```\n"
+        "```python\nhttpx.get('http://localhost:8080/ping')  # not 18080, 80800 or 1.8080\n```\n",
+        encoding="utf-8",
+    )
+    first, second = json.loads(read_doc(doc).to_json())
+    (serve, health), ping = first["text"].splitlines(), second["text"]
+    main = serve.split("--port ")[1].split()[0]
+    other = health.split("localhost:")[1].split("/")[0]
+    assert main.isdigit() and other.isdigit() and len({main, other, "8080", "8081"}) == 4
+    assert f"localhost:{main}/ping" in ping and "18080, 80800 or 1.8080" in ping
 
 
 def test_shell_blocks_share_one_bash_and_a_broken_block_fails(tmp_path: Path) -> None:

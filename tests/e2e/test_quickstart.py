@@ -6,13 +6,13 @@ import json
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 import loopml
 from loopml.core.config import load_config
+from tests.e2e.conftest import QUICKSTART_TIMEOUT, QuickstartProject
 from tests.e2e.runner import cli as run_loopml
 
 
@@ -27,34 +27,24 @@ def expect_ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout
 
 
-@dataclass(frozen=True)
-class FirstQuickstart:
-    """A project made by ``loopml quickstart DEMO --quiet``, and what the command said."""
-
-    demo: Path
-    done: subprocess.CompletedProcess[str]
+# the quickstart project (tests/e2e/conftest.py) is made by the first test that asks for it
+QUICKSTART_TEST_TIMEOUT = 2 * QUICKSTART_TIMEOUT
 
 
-@pytest.fixture(scope="module")
-def first_quickstart(tmp_path_factory: pytest.TempPathFactory) -> FirstQuickstart:
-    """The first quickstart, run once for the tests that read its project (or a copy of it):
-    it trains, registers and serves real models, so it is the module's slow part."""
-    folder = tmp_path_factory.mktemp("quickstart")
-    demo = folder / "demo"
-    return FirstQuickstart(demo, cli("quickstart", str(demo), "--quiet", cwd=folder))
-
-
+@pytest.mark.timeout(QUICKSTART_TEST_TIMEOUT)
 def test_quickstart_versions_data_and_trains_with_a_cached_pipeline(
-    first_quickstart: FirstQuickstart, tmp_path: Path
+    quickstart_project: QuickstartProject, tmp_path: Path
 ) -> None:
-    demo, done = first_quickstart.demo, first_quickstart.done
+    made, done = quickstart_project.demo, quickstart_project.done
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # --quiet: no progress bar, no warnings
     assert "Training data: breast_cancer@1, added from data/breast_cancer.csv" in done.stdout
     assert "breast_cancer.csv: 455 rows × 31 columns" in done.stdout  # its profile
     assert "Tuned models, evaluated on the held-out split" in done.stdout
     assert "loopml pipeline run training" in done.stdout
-    assert str((demo / ".loopml").resolve()) in done.stdout
+    assert str((made / ".loopml").resolve()) in done.stdout
+    demo = tmp_path / "demo"  # a copy: the project is shared (tests/e2e/conftest.py)
+    shutil.copytree(made, demo, symlinks=True)
     assert (demo / "quickstart_pipeline.py").is_file()
 
     config = load_config(demo, env={})
@@ -115,17 +105,18 @@ def test_quickstart_versions_data_and_trains_with_a_cached_pipeline(
     assert json.loads(shown.stdout)["source"] == "data/breast_cancer.csv"
 
 
+@pytest.mark.timeout(QUICKSTART_TEST_TIMEOUT)
 def test_quickstart_gates_promotes_then_a_bad_batch_fails_its_gate_and_is_rolled_back(
-    first_quickstart: FirstQuickstart, tmp_path: Path
+    quickstart_project: QuickstartProject, tmp_path: Path
 ) -> None:
-    said = expect_ok(first_quickstart.done)  # the first run gated @2 against @1, promoted it
+    said = expect_ok(quickstart_project.done)  # the first run gated @2 against @1, promoted it
     assert "Registered breast-cancer@1 (the runner-up) as the first champion." in said
     assert (
         "Registered breast-cancer@2 (" in said
         and "breast-cancer@champion is now version 2." in said
     )
     demo = tmp_path / "demo"  # a copy: the second run changes the project
-    shutil.copytree(first_quickstart.demo, demo, symlinks=True)
+    shutil.copytree(quickstart_project.demo, demo, symlinks=True)
     assert (demo / "gates.yaml").is_file()
     (gate,) = json.loads(expect_ok(cli("models", "gates", "breast-cancer@2", "--json", cwd=demo)))
     assert gate["passed"] and gate["dataset"] == "breast_cancer_holdout@1" and gate["against"] == 1
