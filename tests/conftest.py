@@ -42,6 +42,7 @@ SLOWEST_MODULES = [
     "tests/e2e/test_docs_maintenance_examples.py",
     "tests/e2e/test_docs_pipelines_examples.py",
     "tests/e2e/test_docs_models_examples.py",
+    "tests/e2e/test_docs_monitoring_examples.py",
     "tests/e2e/test_docs_serving_examples.py",
     "tests/e2e/test_docs_examples.py",
 ]

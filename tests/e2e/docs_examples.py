@@ -48,6 +48,7 @@ OWN_MODULES = {
     "docs/batch-scoring.md": "test_docs_batch_scoring_examples",
     "docs/maintenance.md": "test_docs_maintenance_examples",
     "docs/models.md": "test_docs_models_examples",
+    "docs/monitoring.md": "test_docs_monitoring_examples",
     "docs/pipelines.md": "test_docs_pipelines_examples",
     "docs/serving.md": "test_docs_serving_examples",
 }
