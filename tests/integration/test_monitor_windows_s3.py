@@ -5,6 +5,7 @@ downloaded whole, and summarised once."""
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,13 @@ from loopml.tracking.client import Client
 HOUR = 3_600_000
 
 
+def _wait_until_persisted(log: PredictionLog, rows: int, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while log.persisted_rows < rows:
+        assert time.monotonic() < deadline, f"{log.persisted_rows} of {rows} rows stored"
+        time.sleep(0.02)
+
+
 def test_windows_read_parts_in_place_from_s3(s3_artifact_uri: str, tmp_path: Path) -> None:
     client = Client(f"sqlite:///{tmp_path / 'store.db'}", s3_artifact_uri)
     start_ms = (now_ms() // HOUR - 2) * HOUR
@@ -34,6 +42,8 @@ def test_windows_read_parts_in_place_from_s3(s3_artifact_uri: str, tmp_path: Pat
                         roll_seconds=0.1, roll_rows=150)  # fmt: skip
     log.start()
     for index in range(200):
+        if index == 100:  # the first half stored before the second is logged: two parts at least
+            _wait_until_persisted(log, 300)
         rows = Rows(pa.table({"x": rng.normal(0, 1, 3)}))
         log.add(
             PredictionEntry(

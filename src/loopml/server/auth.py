@@ -37,6 +37,7 @@ Permission = Literal[
     "leases:write",
     "decisions:read",
     "decisions:write",
+    "metrics:read",
 ]
 
 _bearer = HTTPBearer(

@@ -18,8 +18,10 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from loopml.server.auth import require
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -188,7 +190,12 @@ class ServerRequestMetrics:
                 self.metrics.observe_error(route, scope.get(ERROR_CODE_SCOPE, "internal_error"))
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    dependencies=[Depends(require("metrics:read"))],
+)
 async def metrics(request: Request) -> Response:
     """Requests, latency and failures by route, and the process's resources, in
     Prometheus's text format."""
