@@ -39,6 +39,15 @@ def _wait_for(found: Callable[[], bool], what: str, process: subprocess.Popen[by
         time.sleep(0.01)
 
 
+# Ctrl-C reaches a command in a terminal; a process started with SIGINT ignored (a background
+# job of a script, or a test worker that some library left ignoring it) passes that on to its
+# children, and Python then never raises KeyboardInterrupt. The command runs as in a terminal.
+_WITH_CTRL_C = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
 def _interrupt(process: subprocess.Popen[bytes]) -> int:
     """Ctrl-C, pressed again every few seconds until the process ends, as a user would: CPython
     drops a KeyboardInterrupt that lands while a finalizer (``__del__``) runs, so one signal
@@ -157,7 +166,7 @@ def test_an_interrupted_quickstart_removes_its_temporary_project(tmp_path: Path)
     clean = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
     errors = (tmp_path / "stderr.txt").open("wb")
     quickstart = subprocess.Popen(
-        [str(LOOPML), "quickstart", "--quiet"],
+        [sys.executable, "-c", _WITH_CTRL_C, str(LOOPML), "quickstart", "--quiet"],
         cwd=tmp_path,
         env={**clean, **_env(tmp)},
         stdout=subprocess.DEVNULL,
