@@ -35,7 +35,7 @@ layers: $(STAMP)
 TEST_WORKERS ?= 2
 
 test: lint typecheck layers
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25 --durations-min=20
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
