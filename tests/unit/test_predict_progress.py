@@ -5,6 +5,7 @@ short ``predict -q`` under py-spy); shown, it does."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -20,4 +21,7 @@ def test_only_a_shown_progress_bar_refreshes_in_a_thread(hidden: bool) -> None:
     with _RowProgress(hidden=hidden) as progress:
         progress.update(10, 100)
         assert refreshing() is not hidden
+    deadline = time.monotonic() + 10  # Live.stop() tells its thread to end, without a join
+    while refreshing() and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert not refreshing()
