@@ -1,4 +1,4 @@
-"""The ``metadata_store`` fixture shared by the metadata contract suites.
+"""The store fixtures shared by the contract suites: ``metadata_store`` and ``loop_backend``.
 
 Adding a backend is one more entry in ``METADATA_BACKENDS`` and one more branch in
 :func:`metadata_store` that turns a fixture into a store URI — as the ``remote`` branch does:
@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from loopml.stores.metadata.base import MetadataStore
-from loopml.stores.registry import open_metadata_store
+from loopml.stores.registry import open_loop_store, open_metadata_store
 from loopml.stores.remote.artifacts import HttpArtifactStore
+from tests.contract.loop_checks import LoopBackend
 
 METADATA_BACKENDS = [
     "sqlite",
@@ -29,22 +30,37 @@ METADATA_BACKENDS = [
 
 @pytest.fixture(params=METADATA_BACKENDS)
 def metadata_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    if request.param == "sqlite":
-        uri = f"sqlite:///{tmp_path / 'loopml.db'}"
-    elif request.param == "postgres":
-        uri = request.getfixturevalue("postgres_uri")
-    elif request.param == "remote":
-        # a live `python -m loopml.server` over SQLite, shared by the test module's checks;
-        # it holds the blobs that the checks' artifact entries point at
-        uri = request.getfixturevalue("shared_platform_server_url")
+    uri = backend_uri(request, tmp_path)
+    if request.param == "remote":  # it holds the blobs that the checks' artifacts point at
         _upload_test_blobs(uri)
-    else:  # pragma: no cover - a new backend needs its branch above
-        raise AssertionError(f"no fixture branch for backend {request.param!r}")
     store = open_metadata_store(uri)
     try:
         yield store
     finally:
         store.close()
+
+
+@pytest.fixture(params=METADATA_BACKENDS)
+def loop_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LoopBackend]:
+    """A loop store of each backend, and a way to open a second one on the same database."""
+    uri = backend_uri(request, tmp_path)
+    store = open_loop_store(uri)
+    try:
+        yield LoopBackend(store, lambda: open_loop_store(uri))
+    finally:
+        store.close()
+
+
+def backend_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The store URI of the backend ``request.param`` names; ``remote`` is a live ``loopml
+    server`` over SQLite, shared by the test module's checks."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'loopml.db'}"
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_uri"))
+    if request.param == "remote":
+        return str(request.getfixturevalue("shared_platform_server_url"))
+    raise AssertionError(f"no fixture branch for backend {request.param!r}")  # pragma: no cover
 
 
 def _upload_test_blobs(server_url: str) -> None:
