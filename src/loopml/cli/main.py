@@ -29,6 +29,7 @@ from loopml.cli import (
     server,
     tune,
 )
+from loopml.cli.agent import agent_command
 from loopml.cli.feedback import feedback_command
 from loopml.cli.gate import gate_command
 from loopml.cli.gc import gc_command
@@ -71,6 +72,7 @@ app.add_typer(monitor.app, name="monitor")
 app.add_typer(deployments.app, name="deployments")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(loop.app, name="loop")
+app.command("agent")(agent_command)
 app.command("quickstart")(quickstart.quickstart_command)
 app.command("gc")(gc_command)
 

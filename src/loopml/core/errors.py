@@ -92,6 +92,12 @@ class LeaseLostError(ConflictError):
     code = "lease_lost"
 
 
+class LeaseHeldError(ConflictError):
+    """A lease another holder has: ``loopml agent --once`` while another agent acts (exit 3)."""
+
+    code, exit_code = "lease_held", 3
+
+
 class StaleDecisionError(ConflictError):
     """A loop decision moved from a state it is no longer in: another writer (a second agent,
     or this one before a restart) advanced it first. Read it again and carry on from there."""
