@@ -13,7 +13,7 @@ from loopml.loop.agent_training import DECISION_TAG
 from loopml.tracking.client import Client
 from tests.fixtures.agent_project import PROJECT, seed_champion, write_agent_project
 
-BROKEN = '''\
+BROKEN = """\
 import loopml
 
 
@@ -25,7 +25,7 @@ def train(data: str) -> int:
 @loopml.pipeline
 def training(data: str = "points@latest") -> int:
     return train(data)
-'''
+"""
 
 
 def test_a_failing_pipeline_fails_its_decision_with_the_step_error(tmp_path: Path) -> None:
@@ -35,6 +35,7 @@ def test_a_failing_pipeline_fails_its_decision_with_the_step_error(tmp_path: Pat
     with Client(config=init_project(project), create=False) as client:
         seed_champion(client, project)
         lease = client.loop.acquire_lease("agent:test", "tester", 60_000)
+        assert lease is not None
         report = tick_once(client, project, lease=lease)
 
         decided = report.models[0].decided

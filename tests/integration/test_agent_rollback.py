@@ -83,6 +83,7 @@ def test_a_worse_champion_is_rolled_back_by_the_next_tick(tmp_path: Path) -> Non
         _log(client, tmp_path / "spool", [*before, *after, feedback])
 
         lease = client.loop.acquire_lease("agent:test", "tester", 60_000)
+        assert lease is not None
         now = promoted + 10 * MINUTE  # within the guard's watch of an hour
         report = tick_once(client, project, lease=lease, now_ms=now)
 
