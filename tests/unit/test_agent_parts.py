@@ -1,16 +1,24 @@
 """The agent's pure parts: which version an alias was moved to and when (rollbacks undo a
-move), a monitoring window as the loop's signals, and windows merged over a span."""
+move), a monitoring window as the loop's signals, windows merged over a span, and the name of
+the agent's lease."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from loopml.core.entities import AliasChange
+from loopml.core.loop_records import check_lease_name
+from loopml.loop.agent import agent_lease_name
 from loopml.loop.agent_guard import forward_moves
 from loopml.loop.agent_signals import merge_windows, signals_of
 from loopml.loop.decide import Window
 from loopml.monitoring.window_checks import WindowChecks
 from loopml.monitoring.windows import Window as LogWindow
+from loopml.tracking.client import ClientSpec
 
 
 def _change(to: int | None, at: int) -> AliasChange:
@@ -50,3 +58,16 @@ def test_merged_windows_weight_each_signal_by_its_samples() -> None:
     assert merged.signals["accuracy"] == pytest.approx((1.0 * 10 + 0.5 * 30) / 40)
     assert merged.signals["drift_share"] == pytest.approx((0.2 * 100 + 0.6 * 300) / 400)
     assert merge_windows([]) is None
+
+
+def test_the_agent_lease_names_the_store_never_its_password(tmp_path: Path) -> None:
+    def name(**spec: str | None) -> str:
+        client: Any = SimpleNamespace(spec=ClientSpec(**spec))
+        return agent_lease_name(client, tmp_path)
+
+    assert name(server_url="http://10.0.0.5:5000") == "agent:10.0.0.5:5000"
+    assert name(store_uri="sqlite:////srv/p/.loopml/loopml.db") == "agent:srv-p-.loopml-loopml.db"
+    secret = name(store_uri="postgresql+psycopg://u:hunter2@db/loopml")
+    assert secret.startswith("agent:store-") and "hunter2" not in secret
+    assert secret == name(store_uri="postgresql+psycopg://u:hunter2@db/loopml")
+    check_lease_name(name(store_uri="sqlite:///" + "/x" * 200))  # long paths are cut to fit

@@ -56,8 +56,9 @@ def agent_command(
     One agent acts per project: it holds a lease in the store. A second one waits and takes
     over when the first's lease lapses (--lease-ttl after it died). SIGTERM or Ctrl-C: the
     agent finishes the write in progress, releases the lease and exits 0; a training in
-    progress goes on and the next agent picks it up. With --once it runs one tick and exits
-    (3 when another agent holds the lease).
+    progress goes on and the next agent picks it up. With --once it runs one tick and exits:
+    0, 1 when a model's tick failed (the error is in the report), 3 when another agent holds
+    the lease.
 
     Examples:
 

@@ -13,6 +13,7 @@ its writes carry the lease's fencing token and are refused anyway.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable
@@ -30,16 +31,20 @@ _log = logging.getLogger("loopml.agent")
 
 
 def agent_lease_name(client: Client, project: Path) -> str:
-    """``agent:<project>``: one per project. A remote project is the server (every agent of
-    it shares the server's store); an embedded one is its store's folder."""
-    if client.spec.server_url is not None:
-        where = client.spec.server_url.split("://", 1)[-1]
-    elif client.project_root is not None:
-        where = str(client.project_root.resolve())
-    else:
+    """``agent:<project>``: one per store. A remote project is named by its server, an
+    embedded one by its database (a file's path; a digest of a database URL, which may hold
+    a password)."""
+    spec = client.spec
+    if spec.server_url is not None:
+        where = spec.server_url.split("://", 1)[-1]
+    elif spec.store_uri is not None and spec.store_uri.startswith("sqlite:"):
+        where = spec.store_uri.split(":///", 1)[-1]
+    elif spec.store_uri is not None:
+        where = "store-" + hashlib.sha256(spec.store_uri.encode()).hexdigest()[:16]
+    else:  # pragma: no cover - a client has a server or a store
         where = str(project.resolve())
     cleaned = "".join(c if c.isalnum() or c in "_.:@-" else "-" for c in where).strip("-")
-    return f"agent:{cleaned}"[:200]
+    return "agent:" + cleaned[-190:]  # a lease name is at most 200 characters
 
 
 class LeaseKeeper:
