@@ -103,8 +103,7 @@ def agent_command(
                 )
             try:
                 report = tick_once(
-                    client, project, lease=lease, progress=say, stop=stop, holder=name,
-                    training_ttl_ms=ttl_ms,
+                    client, project, lease=lease, progress=say, stop=stop, holder=name
                 )  # fmt: skip
             finally:
                 keeper.release()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from loopml.core.errors import LeaseLostError, LoopMLError
 from loopml.core.loop_records import Lease
-from loopml.loop.agent_actions import AgentContext
+from loopml.loop.agent_actions import TRAINING_TTL_MS, AgentContext
 from loopml.loop.agent_tick import AlertMemory, TickReport, tick_once
 from loopml.tracking.client import Client
 
@@ -152,7 +152,7 @@ def _hold(
         project=project,
         lease=lease,
         holder=keeper.holder,
-        training_ttl_ms=keeper.ttl_ms,
+        training_ttl_ms=max(keeper.ttl_ms, TRAINING_TTL_MS),
         stop=acting,
         say=say,
     )

@@ -42,10 +42,13 @@ from loopml.models.gates import gate
 from loopml.models.promotion import promote
 from loopml.tracking.client import Client
 
-__all__ = ["AgentContext", "Stopped", "carry_forward", "find_candidate"]
+__all__ = ["TRAINING_TTL_MS", "AgentContext", "Stopped", "carry_forward", "find_candidate"]
 
 S = DecisionState
 MAX_TEXT = 1900
+# the training process's lease: long enough that a process busy importing (or a loaded
+# machine) renews it in time; a training whose process died is failed this long after
+TRAINING_TTL_MS = 60_000
 _RUN_DEPTH = 4  # a version registered by a step's nested run (a trial) still counts
 
 
@@ -62,7 +65,7 @@ class AgentContext:
     project: Path
     lease: Lease | None
     holder: str
-    training_ttl_ms: int = 30_000
+    training_ttl_ms: int = TRAINING_TTL_MS
     poll_s: float = 0.5
     stop: threading.Event = field(default_factory=threading.Event)
     say: Callable[[str], None] = lambda line: None

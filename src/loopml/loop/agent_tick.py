@@ -34,7 +34,7 @@ from loopml.core.loop_records import (
     Lease,
     TriggerKind,
 )
-from loopml.loop.agent_actions import AgentContext, carry_forward
+from loopml.loop.agent_actions import TRAINING_TTL_MS, AgentContext, carry_forward
 from loopml.loop.agent_guard import GuardResult, guard_champion, resume_rollback
 from loopml.loop.agent_signals import WindowReader
 from loopml.loop.alert_actions import fire
@@ -118,7 +118,7 @@ def tick_once(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     holder: str | None = None,
-    training_ttl_ms: int = 30_000,
+    training_ttl_ms: int = TRAINING_TTL_MS,
     alerts: AlertMemory | None = None,
     context: AgentContext | None = None,
 ) -> TickReport:
