@@ -115,9 +115,15 @@ def run_agent(
     alerts = AlertMemory()
     waiting_said = False
     while not stop.is_set():
-        if keeper.acquire() is None:
+        try:
+            acquired = keeper.acquire()
+            current = None if acquired is not None else client.loop.get_lease(keeper.name)
+        except LoopMLError as exc:  # the store is away: try again in a moment
+            say(f"cannot reach the store: {exc.message}")
+            stop.wait(lease_ttl_ms / 3000)
+            continue
+        if acquired is None:
             if not waiting_said:
-                current = client.loop.get_lease(keeper.name)
                 other = current.holder if current is not None else "another agent"
                 say(f"waiting: {other} holds {keeper.name}")
                 waiting_said = True
@@ -163,8 +169,10 @@ def _hold(
             except LeaseLostError as exc:
                 say(f"lease lost: {exc.message}")
                 return
-            except LoopMLError as exc:  # the store is away: try again at the next tick
-                say(f"tick failed: {exc.message}")
+            except Exception as exc:  # the store is away, or a bug: try again at the next tick
+                text = exc.message if isinstance(exc, LoopMLError) else repr(exc)
+                _log.exception("tick failed")
+                say(f"tick failed: {text}")
             else:
                 if on_tick is not None:
                     on_tick(report)

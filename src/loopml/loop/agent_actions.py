@@ -22,6 +22,7 @@ from pathlib import Path
 
 from loopml.core.entities import ModelVersion, Run, RunStatus
 from loopml.core.errors import (
+    BackendUnavailableError,
     LeaseLostError,
     LoopMLError,
     NotFoundError,
@@ -121,10 +122,12 @@ def _step(ctx: AgentContext, policy: RetrainingPolicy, decision: Decision) -> De
         if decision.state is S.GATED:
             return _after_gate(ctx, policy, decision)
         return _held(ctx, policy, decision)
-    except (LeaseLostError, Stopped):
-        raise
+    except (LeaseLostError, Stopped, BackendUnavailableError):
+        raise  # not the decision's fault: it stays where it is, for the next tick
     except LoopMLError as exc:
         return _fail(ctx, decision, exc.message)
+    except Exception as exc:  # a gate's scoring, a library's bug: the decision's failure
+        return _fail(ctx, decision, f"{type(exc).__name__}: {exc}")
 
 
 def _fail(ctx: AgentContext, decision: Decision, error: str) -> Decision:

@@ -145,9 +145,11 @@ def tick_once(
             _tick_model(ctx, policy, reader, now, tick)
         except LeaseLostError:
             raise
-        except LoopMLError as exc:
-            tick.error = exc.message
-            ctx.say(f"{policy.ref}: error: {exc.message}")
+        except Exception as exc:  # reported; the other models go on
+            tick.error = (
+                exc.message if isinstance(exc, LoopMLError) else f"{type(exc).__name__}: {exc}"
+            )
+            ctx.say(f"{policy.ref}: error: {tick.error}")
     report.stopped = ctx.stop.is_set()
     if not report.stopped:
         _alerts(ctx, reader, now, alerts or AlertMemory(), report)
@@ -269,9 +271,11 @@ def _alerts(
             )
     except LeaseLostError:
         raise
-    except LoopMLError as exc:
-        report.alert_error = exc.message
-        ctx.say(f"alerts: error: {exc.message}")
+    except Exception as exc:  # reported; the models' work stands
+        report.alert_error = (
+            exc.message if isinstance(exc, LoopMLError) else f"{type(exc).__name__}: {exc}"
+        )
+        ctx.say(f"alerts: error: {report.alert_error}")
 
 
 def _alert_ref(model: str) -> str:
