@@ -414,3 +414,36 @@ def apply_decision_update(stored: Decision, update: DecisionUpdate) -> dict[str,
                 f"already; it cannot become {given[field]!r}."
             )
     return {"state": str(update.state), **given}
+
+
+# loop states ---------------------------------------------------------------------------------
+
+MAX_STATE_BYTES = 256 * 1024
+
+
+def check_state_name(value: object) -> str:
+    """A loop state's name: 1-200 letters, digits or '_-.:@', like a lease's."""
+    if not isinstance(value, str) or not _LEASE_NAME.match(value):
+        raise InvalidInputError(
+            "A loop state's name must be 1-200 letters, digits or '_-.:@' (starting with a "
+            f"letter or digit), got {value!r:.80}."
+        )
+    return value
+
+
+def check_state_document(document: object) -> dict[str, Any]:
+    """A JSON object of at most 256 KiB, finite numbers only."""
+    if not isinstance(document, dict) or not all(isinstance(key, str) for key in document):
+        raise InvalidInputError(f"A loop state must be a JSON object, got {document!r:.80}.")
+    try:
+        text = json.dumps(document, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"A loop state must be JSON with finite numbers (no NaN or infinity): {exc}."
+        ) from exc
+    if len(text.encode()) > MAX_STATE_BYTES:
+        raise InvalidInputError(
+            f"A loop state is {len(text.encode())} bytes as JSON; at most {MAX_STATE_BYTES} "
+            "are kept."
+        )
+    return document

@@ -22,7 +22,7 @@ from pathlib import Path
 from loopml.core.errors import LeaseLostError, LoopMLError
 from loopml.core.loop_records import Lease
 from loopml.loop.agent_actions import TRAINING_TTL_MS, AgentContext
-from loopml.loop.agent_tick import AlertMemory, TickReport, tick_once
+from loopml.loop.agent_tick import TickReport, tick_once
 from loopml.tracking.client import Client
 
 __all__ = ["LeaseKeeper", "agent_lease_name", "run_agent"]
@@ -112,7 +112,6 @@ def run_agent(
     training in progress goes on in its own process; the next agent picks it up)."""
     say = progress or (lambda line: None)
     keeper = LeaseKeeper(client, agent_lease_name(client, project), holder, lease_ttl_ms)
-    alerts = AlertMemory()
     waiting_said = False
     while not stop.is_set():
         try:
@@ -132,7 +131,7 @@ def run_agent(
         waiting_said = False
         say(f"holding {keeper.name} as {holder}")
         try:
-            _hold(client, project, keeper, tick_ms, stop, alerts, on_tick, say)
+            _hold(client, project, keeper, tick_ms, stop, on_tick, say)
         finally:
             keeper.release()
     say("stopped")
@@ -144,7 +143,6 @@ def _hold(
     keeper: LeaseKeeper,
     tick_ms: int,
     stop: threading.Event,
-    alerts: AlertMemory,
     on_tick: Callable[[TickReport], None] | None,
     say: Callable[[str], None],
 ) -> None:
@@ -165,7 +163,7 @@ def _hold(
     try:
         while not acting.is_set():
             try:
-                report = tick_once(client, project, lease=lease, alerts=alerts, context=ctx)
+                report = tick_once(client, project, lease=lease, context=ctx)
             except LeaseLostError as exc:
                 say(f"lease lost: {exc.message}")
                 return

@@ -44,10 +44,11 @@ from loopml.loop.decide import Situation, decide_retraining
 from loopml.loop.policy import RetrainingPolicy, load_loop_policy
 from loopml.tracking.client import Client
 
-__all__ = ["AlertMemory", "ModelTick", "TickReport", "default_holder", "tick_once"]
+__all__ = ["ALERT_STATE", "ModelTick", "TickReport", "default_holder", "tick_once"]
 
 Progress = Callable[[str], None]
 RECENT_DECISIONS = 100
+ALERT_STATE = "agent:alert-state"  # the alert rules' cooldowns, a loop state in the store
 
 
 def default_holder() -> str:
@@ -102,13 +103,6 @@ class TickReport:
         }
 
 
-@dataclass
-class AlertMemory:
-    """The alert rules' cooldown state between ticks (one agent process keeps it)."""
-
-    state: AlertState = field(default_factory=AlertState)
-
-
 def tick_once(
     client: Client,
     project: Path,
@@ -119,7 +113,6 @@ def tick_once(
     stop: threading.Event | None = None,
     holder: str | None = None,
     training_ttl_ms: int = TRAINING_TTL_MS,
-    alerts: AlertMemory | None = None,
     context: AgentContext | None = None,
 ) -> TickReport:
     """One pass over the project's retraining policy and alert rules (see the module)."""
@@ -152,7 +145,7 @@ def tick_once(
             ctx.say(f"{policy.ref}: error: {tick.error}")
     report.stopped = ctx.stop.is_set()
     if not report.stopped:
-        _alerts(ctx, reader, now, alerts or AlertMemory(), report)
+        _alerts(ctx, reader, now, report)
     return report
 
 
@@ -248,20 +241,21 @@ def _situation(
     )
 
 
-def _alerts(
-    ctx: AgentContext, reader: WindowReader, now: int, memory: AlertMemory, report: TickReport
-) -> None:
+def _alerts(ctx: AgentContext, reader: WindowReader, now: int, report: TickReport) -> None:
+    """Judge the rules, fire, then store the cooldowns: a crash in between fires a rule again
+    at the next tick (with the same delivery id, for the same window), never loses one."""
     try:
         rules = read_alert_rules(ctx.project)
         if not rules:
             return
+        stored = ctx.client.loop.get_loop_state(ALERT_STATE)
+        state = AlertState.from_dict(stored or {})
         windows = []
         for ref, length in sorted({(_alert_ref(r.model), r.window_ms) for r in rules}):
             window = reader.newest_complete(ref, length, None)
             if window is not None:
                 windows.append(SignalWindow(ref, window.start_ms, window.end_ms, window.signals))
-        evaluation = evaluate(rules, windows, memory.state, now_ms=now)
-        memory.state = evaluation.state
+        evaluation = evaluate(rules, windows, state, now_ms=now)
         for firing in evaluation.firings:
             ctx.check_lease()
             outcomes = fire(firing, project=ctx.project, client=ctx.client)
@@ -269,6 +263,8 @@ def _alerts(
             report.alerts.append(
                 {**firing.to_dict(), "actions": [outcome.to_dict() for outcome in outcomes]}
             )
+        if evaluation.firings:
+            ctx.client.loop.put_loop_state(ALERT_STATE, evaluation.state.to_dict(), lease=ctx.lease)
     except LeaseLostError:
         raise
     except Exception as exc:  # reported; the models' work stands

@@ -29,6 +29,7 @@ from loopml.server.routes import (
     health,
     lineage,
     loop,
+    loop_states,
     models,
     runs,
 )
@@ -51,6 +52,7 @@ ROUTERS = (
     events,
     loop,
     decisions,
+    loop_states,
 )
 
 

@@ -1,5 +1,5 @@
-"""The :class:`LoopStore` protocol: deployments, leases and decisions, as the fewest
-primitives.
+"""The :class:`LoopStore` protocol: deployments, leases, decisions and states (small JSON
+documents the loop keeps between ticks), as the fewest primitives.
 
 Every time (``started_at``, ``heartbeat_at``, ``expires_at``, a lease's expiry) is the store's
 clock, never the caller's, so servers with skewed clocks agree on who is gone and who holds a
@@ -9,7 +9,7 @@ lease. Backends: :class:`~loopml.stores.loop.sql.SqlLoopStore` (SQLite, PostgreS
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from loopml.core.entities import Page
 from loopml.core.loop_records import (
@@ -124,4 +124,16 @@ class LoopStore(Protocol):
     ) -> Page[Decision]:
         """Decisions, newest first, of ``model``, in one of ``states`` (empty: any), created at
         or after ``since`` (ms, store clock)."""
+        ...
+
+    # states ------------------------------------------------------------------------------
+    def get_loop_state(self, name: str) -> dict[str, Any] | None:
+        """The JSON document stored under ``name``, None if none is."""
+        ...
+
+    def put_loop_state(
+        self, name: str, document: dict[str, Any], *, lease: Lease | None = None
+    ) -> None:
+        """Store ``document`` under ``name`` (replacing what was there). With ``lease``, the
+        write happens only while it is held (LeaseLostError otherwise): a fenced write."""
         ...

@@ -1,6 +1,6 @@
 """The loop store on SQLite or PostgreSQL, on the metadata store's database and migration
 chain (tables ``deployments`` and ``leases``, revision 0008; ``loop_decisions``, revision 0009,
-in :mod:`.sql_decisions`).
+in :mod:`.sql_decisions`; ``loop_states``, revision 0010, in :mod:`.sql_states`).
 
 Each mutation is one write transaction: on SQLite writers queue on the store's file lock and
 ``BEGIN IMMEDIATE``; on PostgreSQL the row is locked (``SELECT … FOR UPDATE``) before it is
@@ -35,6 +35,7 @@ from loopml.core.loop_records import (
 )
 from loopml.stores.loop.base import DEFAULT_MAX_RESULTS
 from loopml.stores.loop.sql_decisions import SqlDecisionRecords
+from loopml.stores.loop.sql_states import SqlStateRecords
 from loopml.stores.metadata.sql import paging
 from loopml.stores.metadata.sql.dialects import insert_for
 from loopml.stores.metadata.sql.schema import deployments, leases
@@ -43,7 +44,7 @@ _LIVE, _ENDED, _GONE = (state.value for state in DeploymentState)
 LAPSED_REASON = "heartbeat lapsed"
 
 
-class SqlLoopStore(SqlDecisionRecords):
+class SqlLoopStore(SqlDecisionRecords, SqlStateRecords):
     """:class:`~loopml.stores.loop.base.LoopStore` on ``sqlite:///…`` or
     ``postgresql+psycopg://…``; opening it migrates the database like the metadata store."""
 

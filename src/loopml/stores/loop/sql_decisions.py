@@ -51,7 +51,7 @@ class SqlDecisionRecords(SqlStoreBase):
         with self._write() as conn:
             now = now_ms()
             if lease is not None:
-                _hold(conn, lease, now)
+                hold_lease(conn, lease, now)
             conn.execute(
                 self._insert(loop_decisions)
                 .values(
@@ -85,7 +85,7 @@ class SqlDecisionRecords(SqlStoreBase):
         with self._write() as conn:
             now = now_ms()
             if lease is not None:
-                _hold(conn, lease, now)
+                hold_lease(conn, lease, now)
             row = conn.execute(
                 sa.select(loop_decisions).where(_COLUMNS.id == decision_id).with_for_update()
             ).first()
@@ -169,7 +169,7 @@ def check_states(states: object) -> Iterator[DecisionState]:
             ) from None
 
 
-def _hold(conn: Connection, lease: Lease, now: int) -> None:
+def hold_lease(conn: Connection, lease: Lease, now: int) -> None:
     """LeaseLostError unless ``lease`` is held, by its holder and token, at ``now``; the lease
     row stays locked until the write commits, so it cannot be taken over meanwhile."""
     row = conn.execute(

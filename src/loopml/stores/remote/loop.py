@@ -23,12 +23,13 @@ from loopml.stores.loop.base import DEFAULT_MAX_RESULTS
 from loopml.stores.remote import wire
 from loopml.stores.remote.http import ApiClient
 from loopml.stores.remote.loop_decisions import HttpDecisionRecords
+from loopml.stores.remote.loop_states import HttpStateRecords
 from loopml.stores.remote.wire import JsonObject, WireFormatError
 
 _OPTIONAL = ("alias", "version", "run_id", "ended_at", "end_reason")
 
 
-class HttpLoopStore(HttpDecisionRecords):
+class HttpLoopStore(HttpDecisionRecords, HttpStateRecords):
     """:class:`~loopml.stores.loop.base.LoopStore` on ``http(s)://host:port``."""
 
     def __init__(self, uri: str, *, token: str | None = None) -> None:

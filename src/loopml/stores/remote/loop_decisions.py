@@ -59,7 +59,7 @@ class HttpDecisionRecords:
             "trigger": str(new.trigger),
             "evidence": new.evidence,
             "champion_version": new.champion_version,
-            "lease": _fence(lease),
+            "lease": fence(lease),
         }
         data = self._api.request_json("POST", "/decisions", json_body=body, idempotent=True)
         return decision_from_json(data)
@@ -76,7 +76,7 @@ class HttpDecisionRecords:
             "gate_result_id": checked.gate_result_id,
             "action": checked.action,
             "error": checked.error,
-            "lease": _fence(lease),
+            "lease": fence(lease),
         }
         path = f"/decisions/{_id_segment(decision_id)}/advance"
         data = self._api.request_json("POST", path, json_body=body, idempotent=True)
@@ -120,7 +120,7 @@ class HttpDecisionRecords:
         return Page(items, wire.page_token(data))
 
 
-def _fence(lease: Lease | None) -> dict[str, object] | None:
+def fence(lease: Lease | None) -> dict[str, object] | None:
     if lease is None:
         return None
     return {"name": lease.name, "holder": lease.holder, "token": lease.token}

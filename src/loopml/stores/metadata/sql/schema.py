@@ -378,3 +378,13 @@ loop_decisions = sa.Table(
     sa.Index("ix_loop_decisions_model_created", "model", "created_at"),
     sa.Index("ix_loop_decisions_created", "created_at"),
 )
+
+# small JSON documents the loop keeps between ticks, by name (stores/loop/sql_states.py)
+loop_states = sa.Table(
+    "loop_states",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("document", DOCUMENT, nullable=False),
+    sa.Column("updated_at", sa.BigInteger(), nullable=False),
+    sa.Column("lease_token", sa.BigInteger(), nullable=True),  # of its last writer's lease
+)
