@@ -77,8 +77,9 @@ def _join(
                 1, "label", table["label"].cast(pa.string())
             ).rename_columns(["prediction_id", "label", "label_time"])
         given = labels[each.digest]
-        given = given.filter(pc.is_in(given["prediction_id"], value_set=ids))
-        rows = pc.index_in(given["prediction_id"], value_set=ids)
+        rows = pc.index_in(given["prediction_id"], value_set=ids)  # one hash of the ids
+        judged = rows.is_valid()
+        given, rows = given.filter(judged), rows.filter(judged)
         pairs = predicted.take(rows)
         pairs = pairs.append_column("label", given["label"]).append_column(
             "label_time", given["label_time"]

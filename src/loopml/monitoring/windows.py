@@ -37,6 +37,7 @@ from loopml.tracking.client import Client
 __all__ = ["LogSelection", "Window", "WindowsReport", "monitor_windows", "select_log"]
 
 Progress = Callable[[int, int], None]  # (done, total) parts
+SUMMARY_THREADS = 4  # parts summarised at once when a report reads parts it has not seen
 
 
 @dataclass(frozen=True)
@@ -192,14 +193,35 @@ def monitor_windows(
 def _summarise(
     client: Client, parts: list[LogPart], cache: SummaryCache, progress: Progress | None
 ) -> tuple[dict[LogPart, PartSummary], int]:
+    """Every part's summary: cached ones loaded, the others read and summarised side by side
+    (reading Parquet, sorting and writing the samples release the GIL), each digest once."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
     summaries: dict[LogPart, PartSummary] = {}
-    read = 0
-    for done, part in enumerate(parts, start=1):
+    missing: dict[str, list[LogPart]] = {}
+    for part in parts:
         cached = cache.load(part)
-        summaries[part] = cached if cached is not None else summarise_part(client, part, cache)
-        read += cached is None
-        if progress is not None:
-            progress(done, len(parts))
+        if cached is None:
+            missing.setdefault(part.digest, []).append(part)
+        else:
+            summaries[part] = cached
+    done = len(summaries)
+    if progress is not None and done:
+        progress(done, len(parts))
+    if missing:
+        workers = min(len(missing), SUMMARY_THREADS)
+        with ThreadPoolExecutor(workers, thread_name_prefix="loopml-summary") as pool:
+            futures = {
+                pool.submit(summarise_part, client, same[0], cache): same
+                for same in missing.values()
+            }
+            for future in as_completed(futures):
+                for part in futures[future]:
+                    summaries[part] = future.result()
+                done += len(futures[future])
+                if progress is not None:
+                    progress(done, len(parts))
+    read = sum(len(same) for same in missing.values())
     return summaries, read
 
 
