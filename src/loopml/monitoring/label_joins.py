@@ -11,6 +11,7 @@ text: classes compare by :func:`label_scores.class_name`, numbers parse back) an
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ from loopml.monitoring.log_parts import LogPart, read_part
 from loopml.monitoring.part_summaries import SCORE, PartSummary, SummaryCache
 from loopml.tracking.client import Client
 
-__all__ = ["labelled_pairs"]
+__all__ = ["JoinsOnRead", "labelled_pairs"]
 
 _PREDICTED = ("prediction_id", "time", "model_version", "traffic", "prediction", SCORE)
 
@@ -40,12 +41,11 @@ def labelled_pairs(
     for part, summary in predictions:
         if summary.min_ms is None:
             continue
-        judged = [
-            (f, s) for f, s in feedback if s.max_ms is not None and s.max_ms >= summary.min_ms
-        ]
+        judged = [(f, s) for f, s in feedback if _judges(s, summary)]
         missing = [f for f, _ in judged if not cache.join_path(part.digest, f.digest).is_file()]
         if missing:
-            _join(client, part, missing, labels, cache)
+            _load_labels(client, missing, labels)
+            _join(read_part(client, part, _PREDICTED), part, missing, labels, cache)
         for f, _ in judged:
             found = _read(cache.join_path(part.digest, f.digest))
             if found.num_rows:
@@ -57,25 +57,75 @@ def labelled_pairs(
     return _newest(pa.concat_tables(tables, promote_options="permissive"))
 
 
-def _join(
-    client: Client,
-    part: LogPart,
-    feedback: Sequence[LogPart],
-    labels: dict[str, Any],
-    cache: SummaryCache,
-) -> None:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
+class JoinsOnRead:
+    """A ``part_summaries.PartRead``: joins each prediction part read for its summary to the
+    feedback parts that judge it while its table is in memory (a cold report reads every part
+    once, not again for its labels), if it has rows in ``[since_ms, until_ms)``. Safe to call
+    from several threads: each feedback part's labels are read once, under a lock."""
 
-    predicted = read_part(client, part, _PREDICTED)
-    ids = predicted["prediction_id"]
+    def __init__(
+        self,
+        client: Client,
+        feedback: Sequence[tuple[LogPart, PartSummary]],
+        cache: SummaryCache,
+        span: tuple[int, int],
+    ) -> None:
+        self.client = client
+        self.feedback = feedback
+        self.cache = cache
+        self.span = span
+        self.labels: dict[str, Any] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, part: LogPart, table: Any, summary: PartSummary) -> None:
+        since_ms, until_ms = self.span
+        if not any(since_ms <= group.bucket_ms < until_ms for group in summary.groups):
+            return
+        judged = [f for f, s in self.feedback if _judges(s, summary)]
+        missing = [f for f in judged if not self.cache.join_path(part.digest, f.digest).is_file()]
+        if not missing:
+            return
+        with self.lock:
+            _load_labels(self.client, missing, self.labels)
+        predicted = table.select([name for name in _PREDICTED if name in table.column_names])
+        _join(predicted, part, missing, self.labels, self.cache)
+
+
+def _judges(feedback: PartSummary, predictions: PartSummary) -> bool:
+    """Whether a feedback part can hold labels of a prediction part: it is not older."""
+    return (
+        predictions.min_ms is not None
+        and feedback.max_ms is not None
+        and feedback.max_ms >= predictions.min_ms
+    )
+
+
+def _load_labels(client: Client, feedback: Sequence[LogPart], labels: dict[str, Any]) -> None:
+    """Each feedback part's labels (as text), read into ``labels`` if not there yet."""
+    import pyarrow as pa
+
     for each in feedback:
         if each.digest not in labels:
             table = read_part(client, each, ["prediction_id", "label", "time"])
             labels[each.digest] = table.set_column(
                 1, "label", table["label"].cast(pa.string())
             ).rename_columns(["prediction_id", "label", "label_time"])
+
+
+def _join(
+    predicted: Any,
+    part: LogPart,
+    feedback: Sequence[LogPart],
+    labels: dict[str, Any],
+    cache: SummaryCache,
+) -> None:
+    """The pairs of ``part`` (its ``_PREDICTED`` columns: ``predicted``) and each feedback
+    part, kept in the cache."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    ids = predicted["prediction_id"]
+    for each in feedback:
         given = labels[each.digest]
         rows = pc.index_in(given["prediction_id"], value_set=ids)  # one hash of the ids
         judged = rows.is_valid()

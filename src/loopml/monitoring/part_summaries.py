@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ __all__ = [
     "SAMPLE_KEY",
     "SAMPLE_ROWS",
     "GroupSummary",
+    "PartRead",
     "PartSummary",
     "SummaryCache",
     "summarise_part",
@@ -164,13 +165,20 @@ class _Replacing:
             self.temporary.unlink(missing_ok=True)
 
 
-def summarise_part(client: Client, part: LogPart, cache: SummaryCache) -> PartSummary:
+PartRead = Callable[[LogPart, Any, "PartSummary"], None]
+"""Called with a prediction part's table (``pyarrow.Table``) and summary once it is read,
+so what else needs its rows (the label joins) is made without reading it again."""
+
+
+def summarise_part(
+    client: Client, part: LogPart, cache: SummaryCache, *, on_read: PartRead | None = None
+) -> PartSummary:
     """``part``'s summary: from the cache, else read (once) and kept."""
     found = cache.load(part)
     if found is not None:
         return found
     if part.kind == PREDICTIONS:
-        summary = _predictions(client, part, cache)
+        summary = _predictions(client, part, cache, on_read)
     elif part.kind == ERRORS:
         summary = _errors(client, part)
     elif part.kind == FEEDBACK:
@@ -182,7 +190,9 @@ def summarise_part(client: Client, part: LogPart, cache: SummaryCache) -> PartSu
     return summary
 
 
-def _predictions(client: Client, part: LogPart, cache: SummaryCache) -> PartSummary:
+def _predictions(
+    client: Client, part: LogPart, cache: SummaryCache, on_read: PartRead | None
+) -> PartSummary:
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -213,7 +223,10 @@ def _predictions(client: Client, part: LogPart, cache: SummaryCache) -> PartSumm
     path = cache.path(part.digest, ".sample.parquet")
     with cache.writing(path) as temporary:
         pq.write_table(sample, temporary, row_group_size=SAMPLE_ROW_GROUP)
-    return PartSummary(part.digest, PREDICTIONS, *_range(times), groups, path)
+    summary = PartSummary(part.digest, PREDICTIONS, *_range(times), groups, path)
+    if on_read is not None:
+        on_read(part, table, summary)
+    return summary
 
 
 def _errors(client: Client, part: LogPart) -> PartSummary:
