@@ -110,6 +110,10 @@ def test_labels_joined_to_inputs_become_a_dataset_of_their_own(logged: Logged) -
     assert lineage["rows"] == 5 and lineage["model_versions"] == ["pets@1"]
     assert len(lineage["feedback_parts"]) == 2 and len(lineage["prediction_parts"]) >= 1
     assert handle.version.source == "feedback:pets@1"
+    # appended to itself, an export without a base is replaced, not doubled: the same content
+    again = materialize_feedback(logged.client, "pets@1", dataset="pets-labelled",
+                                 append_to="latest")  # fmt: skip
+    assert (again.version.version, again.created, again.base, again.rows) == (1, False, None, 5)
 
 
 def test_the_same_export_twice_makes_one_version_and_appends_never_stack(logged: Logged) -> None:

@@ -6,8 +6,9 @@ the model was trained on (its reference, found through lineage) or of the datase
 ``target`` names it when neither tells. With ``append_to`` the version holds the base version's
 rows first and the labelled rows after them (in the base's file, format and column types), so
 a retraining trains on both. A version made by an export names its base in
-``labelled-predictions.json``, and an export appended to it starts again from that base: the
-labelled rows replace the earlier export's rather than stack on them, so running the same
+``labelled-predictions.json``, and an export appended to it starts again from that base (or
+from nothing, when it had none): the labelled rows replace the earlier export's rather than
+stack on them, so running the same
 export twice gives the same content — and then no new version (``loopml.data.add`` keeps
 the newest version when the content is the same).
 
@@ -163,11 +164,12 @@ def _base(client: Client, dataset: str, append_to: AppendTo) -> _Base | None:
             "dataset."
         ) from exc
     files = [entry.path for entry in handle.files()]
-    if LINEAGE_FILE in files:
+    if LINEAGE_FILE in files:  # an export: start again from its base (if it had one)
         earlier = json.loads((handle.path() / LINEAGE_FILE).read_text(encoding="utf-8"))
-        if isinstance(earlier.get("base"), str):
-            handle = get(earlier["base"], client=client)
-            files = [entry.path for entry in handle.files()]
+        if not isinstance(earlier.get("base"), str):
+            return None
+        handle = get(earlier["base"], client=client)
+        files = [entry.path for entry in handle.files()]
     tables = handle.tables()
     if len(tables) != 1:
         raise InvalidInputError(
