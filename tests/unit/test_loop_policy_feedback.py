@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from loopml.cli.loop import policy_json
 from loopml.core.errors import InvalidInputError
 from loopml.loop.policy import FeedbackData, load_loop_policy
 
@@ -32,6 +33,8 @@ def test_feedback_reads_as_written_and_defaults_to_appending_everything(tmp_path
     found = _policy(tmp_path, written)
     assert found == FeedbackData(append=False, since_ms=7 * 86_400_000, target="churned")
     assert found.since(10 * 86_400_000) == 3 * 86_400_000
+    (shown,) = policy_json(load_loop_policy(tmp_path))["retraining"]  # loopml loop policy --json
+    assert shown["feedback"] == {"append": False, "since_ms": 604_800_000, "target": "churned"}
     assert _policy(tmp_path, ENTRY + DATASET + "    feedback: {}\n") == FeedbackData()
     assert FeedbackData().since(5) is None
     assert _policy(tmp_path, ENTRY + DATASET) is None
