@@ -21,6 +21,7 @@ from loopml.tracking.client import Client
 
 __all__ = ["JoinsOnRead", "labelled_pairs"]
 
+JOIN_THREADS = 4  # prediction parts joined to new labels at once
 _PREDICTED = ("prediction_id", "time", "model_version", "traffic", "prediction", SCORE)
 
 
@@ -33,20 +34,35 @@ def labelled_pairs(
     step: Callable[[], None] | None = None,
 ) -> Any:
     """The labelled predictions of the ``predictions`` parts (a ``pyarrow.Table``, or None
-    when no label arrived for them), newest label per prediction."""
+    when no label arrived for them), newest label per prediction. The pairs not joined yet
+    are joined side by side (reading Parquet and hashing ids release the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import pyarrow as pa
 
-    labels: dict[str, Any] = {}
-    tables = []
+    plan = []
+    missing: dict[str, tuple[LogPart, list[LogPart]]] = {}
     for part, summary in predictions:
         if summary.min_ms is None:
             continue
-        judged = [(f, s) for f, s in feedback if _judges(s, summary)]
-        missing = [f for f, _ in judged if not cache.join_path(part.digest, f.digest).is_file()]
-        if missing:
-            _load_labels(client, missing, labels)
-            _join(read_part(client, part, _PREDICTED), part, missing, labels, cache)
-        for f, _ in judged:
+        judged = [f for f, s in feedback if _judges(s, summary)]
+        plan.append((part, judged))
+        unjoined = [f for f in judged if not cache.join_path(part.digest, f.digest).is_file()]
+        if unjoined:
+            missing.setdefault(part.digest, (part, unjoined))
+    labels: dict[str, Any] = {}
+    if missing:
+        _load_labels(client, [f for _, each in missing.values() for f in each], labels)
+        with ThreadPoolExecutor(min(len(missing), JOIN_THREADS)) as pool:
+            done = [
+                pool.submit(_read_and_join, client, part, each, labels, cache)
+                for part, each in missing.values()
+            ]
+            for future in done:
+                future.result()
+    tables = []
+    for part, judged in plan:
+        for f in judged:
             found = _read(cache.join_path(part.digest, f.digest))
             if found.num_rows:
                 tables.append(found)
@@ -55,6 +71,16 @@ def labelled_pairs(
     if not tables:
         return None
     return _newest(pa.concat_tables(tables, promote_options="permissive"))
+
+
+def _read_and_join(
+    client: Client,
+    part: LogPart,
+    feedback: Sequence[LogPart],
+    labels: dict[str, Any],
+    cache: SummaryCache,
+) -> None:
+    _join(read_part(client, part, _PREDICTED), part, feedback, labels, cache)
 
 
 class JoinsOnRead:
