@@ -57,7 +57,8 @@ def _feedback(logged: Logged, ids: list[str], labels: list[Any], at_ms: int, nam
 @pytest.fixture
 def logged(tmp_path: Path) -> Iterator[Logged]:
     """pets@1 (a CSV with a missing number and a missing word) and model pets v1 trained on
-    it (inputs a, b; it answers words), with 12 logged predictions in 4 requests; no label."""
+    it (inputs a, b; it answers words), with 12 logged predictions in 4 requests (and a
+    shadow's of the first request again); no label."""
     config = init_project(tmp_path)
     (tmp_path / "pets.csv").write_text(TRAIN, encoding="utf-8")
     start_ms = (now_ms() // HOUR - 2) * HOUR
@@ -83,6 +84,10 @@ def logged(tmp_path: Path) -> Iterator[Logged]:
             ))  # fmt: skip
             ids.extend(f"{prefix}-{row}" for row in range(3))
             inputs.extend(zip(a, b, strict=True))
+        first = entries[0]  # a shadow (v2) scores the first request again, under its ids
+        shadow = np.asarray(["dog"] * 3)
+        entries.append(PredictionEntry(first.id_prefix, "r0", first.time_ms + 1, "pets@2",
+                                       "shadow", 3.0, first.rows, shadow))  # fmt: skip
         _write(client, tmp_path / "spool", entries)
         yield Logged(client, tmp_path, start_ms, ids, inputs)
 

@@ -4,7 +4,8 @@ The prediction log's parts are read in place (only the columns needed, as the wi
 them); every label sent for the model (``POST /feedback``, ``loopml feedback``) is joined by
 prediction id, the newest label of a prediction winning. A row is kept when its prediction is
 selected (``NAME@ALIAS``: the main traffic of the deployments that follow the alias;
-``NAME@N``: version N's; ``NAME``: every prediction of the model), was made in ``[since_ms,
+``NAME@N``: version N's; ``NAME``: every prediction the model's servers answered with, main
+or canary — a shadow's rows are the main's again), was made in ``[since_ms,
 until_ms)`` and has a label.
 
 >>> found = labelled_inputs(client, "penguins@champion", since_ms=week_ago)  # doctest: +SKIP
@@ -58,7 +59,7 @@ class LabelledInputs:
 
 def selection_of(client: Client, ref: str) -> LogSelection:
     """``NAME@ALIAS`` and ``NAME@N`` as the windows select them; ``NAME``: every prediction
-    of the model, whichever server, version or traffic made it."""
+    of the model, whichever server or version made it (shadow rows left out by the reader)."""
     if "@" not in ref and not ref.startswith("models:/"):
         model = parse_model_ref(ref).model
         return LogSelection(ref, model, None, None, None)
@@ -178,6 +179,8 @@ def _selected(
         conditions.append(pc.equal(table["model_version"], selection.version))
     if selection.traffic is not None:
         conditions.append(pc.equal(table["traffic"], selection.traffic))
+    elif selection.version is None:  # a shadow scores the main's rows again, under their ids
+        conditions.append(pc.not_equal(table["traffic"], "shadow"))
     for condition in conditions:
         keep = condition if keep is None else pc.and_(keep, condition)
     return table if keep is None else table.filter(keep)
