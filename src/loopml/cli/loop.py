@@ -128,6 +128,7 @@ def policy_json(policy: LoopPolicy) -> dict[str, Any]:
                 "promotion": str(entry.promotion),
                 "rollback_guard": None if guard is None else dataclasses.asdict(guard),
                 "cooldown_ms": entry.cooldown_ms,
+                "feedback": None if entry.feedback is None else dataclasses.asdict(entry.feedback),
             }
         )
     return {"source": policy.source, "retraining": entries}

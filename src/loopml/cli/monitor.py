@@ -10,6 +10,7 @@ import typer
 
 from loopml.cli import output
 from loopml.cli.monitor_drift import drift_command
+from loopml.cli.monitor_export import export_labelled_command
 from loopml.cli.monitor_report import report_command
 from loopml.cli.resolve import open_client
 from loopml.core.durations import parse_duration_ms
@@ -287,3 +288,4 @@ def _print(model: str, summary: dict[str, Any], newest: Any, note: str | None) -
 
 app.command("drift")(drift_command)
 app.command("report")(report_command)
+app.command("export-labelled")(export_labelled_command)

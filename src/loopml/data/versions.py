@@ -226,12 +226,15 @@ def add(
     message: str = "",
     client: Client | None = None,
     progress: Progress | None = None,
+    origin: str | None = None,
 ) -> AddResult:
     """Snapshot the file or folder ``path`` as the next version of dataset ``name``.
 
     Files whose stat is in the stat cache are not read again, so re-adding an unchanged tree
     only lists it. Every new table file is profiled; a malformed one raises its
-    :class:`~loopml.data.tables.TableFormatError` and no version is recorded.
+    :class:`~loopml.data.tables.TableFormatError` and no version is recorded. ``origin`` is
+    recorded as where the version came from instead of ``path`` (files put together in a
+    temporary folder, like an export of labelled predictions).
     """
     check_dataset_name(name)
     source = Path(path)
@@ -264,7 +267,7 @@ def add(
             size=sum(entry.size for entry in entries),
             file_count=len(entries),
             profiles_digest=profiles_digest,
-            source=_source_text(source, active.project_root),
+            source=origin if origin is not None else _source_text(source, active.project_root),
         )
         version, created = active.metadata.add_dataset_version(new)
     return AddResult(version, created)

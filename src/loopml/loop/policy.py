@@ -15,6 +15,7 @@ the loop looks after. Every error names the file, line, column and field::
         promotion: auto                 # or approval (the default)
         rollback_guard: {metric: accuracy, margin: 0.02, watch: 1h, min_samples: 200}
         cooldown: 6h                    # between two retrainings of this model
+        feedback: {append: true, since: 7d}  # labelled predictions → a new version of dataset
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "LOWER_IS_BETTER",
     "DecayTrigger",
     "DriftTrigger",
+    "FeedbackData",
     "LoopPolicy",
     "NewDataTrigger",
     "PromotionMode",
@@ -69,7 +71,9 @@ _ENTRY = (
     "promotion",
     "rollback_guard",
     "cooldown",
+    "feedback",
 )
+_FEEDBACK = ("append", "since", "target")
 _TRIGGERS = ("drift", "decay", "schedule", "new_data")
 _DRIFT = ("drift_share", "prediction_drift", "window", "min_samples")
 _DECAY = ("metric", "below", "above", "drop", "window", "min_labels")
@@ -133,6 +137,24 @@ class RollbackGuard:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedbackData:
+    """Before a retraining, the champion's labelled predictions (its logged inputs joined to
+    the feedback sent for them) made in the last ``since_ms`` (None: all) become the next
+    version of the entry's ``dataset``, after the rows of its newest version when ``append``;
+    ``target`` names the column the labels fill when the model's training data does not
+    tell. The call: ``monitoring.labelled_data.materialize_feedback(client, policy.ref,
+    dataset=policy.dataset, since_ms=..., target=..., append_to="latest" or None)``."""
+
+    append: bool = True
+    since_ms: int | None = None
+    target: str | None = None
+
+    def since(self, now_ms: int) -> int | None:
+        """The first moment whose predictions are exported, at ``now_ms``."""
+        return None if self.since_ms is None else now_ms - self.since_ms
+
+
+@dataclass(frozen=True, slots=True)
 class RetrainingPolicy:
     """How the loop looks after ``model@alias`` (one entry of ``retraining:``)."""
 
@@ -150,6 +172,7 @@ class RetrainingPolicy:
     promotion: PromotionMode = PromotionMode.APPROVAL
     rollback_guard: RollbackGuard | None = None
     cooldown_ms: int = DEFAULT_COOLDOWN_MS
+    feedback: FeedbackData | None = None  # export labelled predictions to ``dataset`` first
 
     @property
     def ref(self) -> str:
@@ -260,7 +283,26 @@ class _Entry:
             decay=decay,
             schedule=schedule,
             new_data=new_data,
+            feedback=self._feedback(fields.get("feedback"), dataset),
         )
+
+    def _feedback(self, node: object | None, dataset: str | None) -> FeedbackData | None:
+        if node is None:
+            return None
+        reader, where = self.reader, f"{self.where}.feedback"
+        if dataset is None:
+            raise reader.error(
+                node, where, "give 'dataset' (and 'data_param'): the labelled predictions "
+                "become its next version",
+            )  # fmt: skip
+        spec = reader.mapping(node, where, _FEEDBACK)
+        append = True
+        if "append" in spec:
+            value = reader.scalar(spec["append"], f"{where}.append", (bool,), "true or false")
+            append = bool(value)
+        since = self._duration(spec, "since", 0, prefix=where) if "since" in spec else None
+        target = reader.text(spec["target"], f"{where}.target") if "target" in spec else None
+        return FeedbackData(append=append, since_ms=since, target=target)
 
     def _model(self, node: object) -> tuple[str, str]:
         where = f"{self.where}.model"

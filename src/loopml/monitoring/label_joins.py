@@ -11,6 +11,7 @@ text: classes compare by :func:`label_scores.class_name`, numbers parse back) an
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,8 +19,9 @@ from loopml.monitoring.log_parts import LogPart, read_part
 from loopml.monitoring.part_summaries import SCORE, PartSummary, SummaryCache
 from loopml.tracking.client import Client
 
-__all__ = ["labelled_pairs"]
+__all__ = ["JoinsOnRead", "labelled_pairs"]
 
+JOIN_THREADS = 4  # prediction parts joined to new labels at once
 _PREDICTED = ("prediction_id", "time", "model_version", "traffic", "prediction", SCORE)
 
 
@@ -32,21 +34,35 @@ def labelled_pairs(
     step: Callable[[], None] | None = None,
 ) -> Any:
     """The labelled predictions of the ``predictions`` parts (a ``pyarrow.Table``, or None
-    when no label arrived for them), newest label per prediction."""
+    when no label arrived for them), newest label per prediction. The pairs not joined yet
+    are joined side by side (reading Parquet and hashing ids release the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import pyarrow as pa
 
-    labels: dict[str, Any] = {}
-    tables = []
+    plan = []
+    missing: dict[str, tuple[LogPart, list[LogPart]]] = {}
     for part, summary in predictions:
         if summary.min_ms is None:
             continue
-        judged = [
-            (f, s) for f, s in feedback if s.max_ms is not None and s.max_ms >= summary.min_ms
-        ]
-        missing = [f for f, _ in judged if not cache.join_path(part.digest, f.digest).is_file()]
-        if missing:
-            _join(client, part, missing, labels, cache)
-        for f, _ in judged:
+        judged = [f for f, s in feedback if _judges(s, summary)]
+        plan.append((part, judged))
+        unjoined = [f for f in judged if not cache.join_path(part.digest, f.digest).is_file()]
+        if unjoined:
+            missing.setdefault(part.digest, (part, unjoined))
+    labels: dict[str, Any] = {}
+    if missing:
+        _load_labels(client, [f for _, each in missing.values() for f in each], labels)
+        with ThreadPoolExecutor(min(len(missing), JOIN_THREADS)) as pool:
+            done = [
+                pool.submit(_read_and_join, client, part, each, labels, cache)
+                for part, each in missing.values()
+            ]
+            for future in done:
+                future.result()
+    tables = []
+    for part, judged in plan:
+        for f in judged:
             found = _read(cache.join_path(part.digest, f.digest))
             if found.num_rows:
                 tables.append(found)
@@ -57,28 +73,89 @@ def labelled_pairs(
     return _newest(pa.concat_tables(tables, promote_options="permissive"))
 
 
-def _join(
+def _read_and_join(
     client: Client,
     part: LogPart,
     feedback: Sequence[LogPart],
     labels: dict[str, Any],
     cache: SummaryCache,
 ) -> None:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
+    _join(read_part(client, part, _PREDICTED), part, feedback, labels, cache)
 
-    predicted = read_part(client, part, _PREDICTED)
-    ids = predicted["prediction_id"]
+
+class JoinsOnRead:
+    """A ``part_summaries.PartRead``: joins each prediction part read for its summary to the
+    feedback parts that judge it while its table is in memory (a cold report reads every part
+    once, not again for its labels), if it has rows in ``[since_ms, until_ms)``. Safe to call
+    from several threads: each feedback part's labels are read once, under a lock."""
+
+    def __init__(
+        self,
+        client: Client,
+        feedback: Sequence[tuple[LogPart, PartSummary]],
+        cache: SummaryCache,
+        span: tuple[int, int],
+    ) -> None:
+        self.client = client
+        self.feedback = feedback
+        self.cache = cache
+        self.span = span
+        self.labels: dict[str, Any] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, part: LogPart, table: Any, summary: PartSummary) -> None:
+        since_ms, until_ms = self.span
+        if not any(since_ms <= group.bucket_ms < until_ms for group in summary.groups):
+            return
+        judged = [f for f, s in self.feedback if _judges(s, summary)]
+        missing = [f for f in judged if not self.cache.join_path(part.digest, f.digest).is_file()]
+        if not missing:
+            return
+        with self.lock:
+            _load_labels(self.client, missing, self.labels)
+        predicted = table.select([name for name in _PREDICTED if name in table.column_names])
+        _join(predicted, part, missing, self.labels, self.cache)
+
+
+def _judges(feedback: PartSummary, predictions: PartSummary) -> bool:
+    """Whether a feedback part can hold labels of a prediction part: it is not older."""
+    return (
+        predictions.min_ms is not None
+        and feedback.max_ms is not None
+        and feedback.max_ms >= predictions.min_ms
+    )
+
+
+def _load_labels(client: Client, feedback: Sequence[LogPart], labels: dict[str, Any]) -> None:
+    """Each feedback part's labels (as text), read into ``labels`` if not there yet."""
+    import pyarrow as pa
+
     for each in feedback:
         if each.digest not in labels:
             table = read_part(client, each, ["prediction_id", "label", "time"])
             labels[each.digest] = table.set_column(
                 1, "label", table["label"].cast(pa.string())
             ).rename_columns(["prediction_id", "label", "label_time"])
+
+
+def _join(
+    predicted: Any,
+    part: LogPart,
+    feedback: Sequence[LogPart],
+    labels: dict[str, Any],
+    cache: SummaryCache,
+) -> None:
+    """The pairs of ``part`` (its ``_PREDICTED`` columns: ``predicted``) and each feedback
+    part, kept in the cache."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    ids = predicted["prediction_id"]
+    for each in feedback:
         given = labels[each.digest]
-        given = given.filter(pc.is_in(given["prediction_id"], value_set=ids))
-        rows = pc.index_in(given["prediction_id"], value_set=ids)
+        rows = pc.index_in(given["prediction_id"], value_set=ids)  # one hash of the ids
+        judged = rows.is_valid()
+        given, rows = given.filter(judged), rows.filter(judged)
         pairs = predicted.take(rows)
         pairs = pairs.append_column("label", given["label"]).append_column(
             "label_time", given["label_time"]

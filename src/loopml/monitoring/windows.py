@@ -21,12 +21,14 @@ from typing import Any
 from loopml.core.errors import InvalidInputError
 from loopml.core.ids import now_ms
 from loopml.core.refs import parse_model_ref
+from loopml.monitoring.label_joins import JoinsOnRead
 from loopml.monitoring.latency_sketch import LatencySketch
 from loopml.monitoring.log_parts import LogPart, log_parts
 from loopml.monitoring.log_records import ERRORS, FEEDBACK, PREDICTIONS
 from loopml.monitoring.part_summaries import (
     BUCKET_MS,
     GroupSummary,
+    PartRead,
     PartSummary,
     SummaryCache,
     summarise_part,
@@ -37,6 +39,7 @@ from loopml.tracking.client import Client
 __all__ = ["LogSelection", "Window", "WindowsReport", "monitor_windows", "select_log"]
 
 Progress = Callable[[int, int], None]  # (done, total) parts
+SUMMARY_THREADS = 4  # parts summarised at once when a report reads parts it has not seen
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,14 @@ def monitor_windows(
         for kind in (PREDICTIONS, ERRORS, FEEDBACK)
     }
     every = [part for parts in found.values() for part in parts]
-    summaries, read = _summarise(client, every, cache, progress)
+    summaries, read = _summarise(client, found[FEEDBACK], cache, None)
+    feedback = [(part, summaries[part]) for part in found[FEEDBACK]]
+    joins = JoinsOnRead(client, feedback, cache, (since_ms, until_ms)) if feedback else None
+    rest, read_now = _summarise(
+        client, [*found[PREDICTIONS], *found[ERRORS]], cache, progress, joins, len(every)
+    )
+    summaries.update(rest)
+    read += read_now
     windows = _merge(selection, summaries, found, window_ms, since_ms, until_ms)
     notes = check_windows(
         client, selection, windows, [(p, summaries[p]) for p in found[PREDICTIONS]],
@@ -190,16 +200,44 @@ def monitor_windows(
 
 
 def _summarise(
-    client: Client, parts: list[LogPart], cache: SummaryCache, progress: Progress | None
+    client: Client,
+    parts: list[LogPart],
+    cache: SummaryCache,
+    progress: Progress | None,
+    on_read: PartRead | None = None,
+    total: int | None = None,
 ) -> tuple[dict[LogPart, PartSummary], int]:
+    """Every part's summary: cached ones loaded, the others read and summarised side by side
+    (reading Parquet, sorting and writing the samples release the GIL), each digest once;
+    ``progress`` counts up to ``total`` (default: these parts)."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
     summaries: dict[LogPart, PartSummary] = {}
-    read = 0
-    for done, part in enumerate(parts, start=1):
+    missing: dict[str, list[LogPart]] = {}
+    for part in parts:
         cached = cache.load(part)
-        summaries[part] = cached if cached is not None else summarise_part(client, part, cache)
-        read += cached is None
-        if progress is not None:
-            progress(done, len(parts))
+        if cached is None:
+            missing.setdefault(part.digest, []).append(part)
+        else:
+            summaries[part] = cached
+    total = len(parts) if total is None else total
+    done = total - len(parts) + len(summaries)
+    if progress is not None and done:
+        progress(done, total)
+    if missing:
+        workers = min(len(missing), SUMMARY_THREADS)
+        with ThreadPoolExecutor(workers, thread_name_prefix="loopml-summary") as pool:
+            futures = {
+                pool.submit(summarise_part, client, same[0], cache, on_read=on_read): same
+                for same in missing.values()
+            }
+            for future in as_completed(futures):
+                for part in futures[future]:
+                    summaries[part] = future.result()
+                done += len(futures[future])
+                if progress is not None:
+                    progress(done, total)
+    read = sum(len(same) for same in missing.values())
     return summaries, read
 
 
