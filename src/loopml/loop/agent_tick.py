@@ -21,7 +21,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ from loopml.loop.agent_signals import WindowReader
 from loopml.loop.alert_actions import fire
 from loopml.loop.alert_rules import read_alert_rules
 from loopml.loop.alerts import AlertState, SignalWindow, evaluate
-from loopml.loop.decide import Situation, decide_retraining
+from loopml.loop.decide import Situation, Trigger, decide_retraining
 from loopml.loop.policy import RetrainingPolicy, load_loop_policy
 from loopml.tracking.client import Client
 
@@ -172,7 +172,8 @@ def _tick_model(
         champion = _champion_version(ctx, policy)
         ctx.check_lease()
         decision = ctx.client.loop.record_decision(
-            trigger.new_decision(policy, champion), lease=ctx.lease
+            _with_feedback(ctx, policy, trigger, now).new_decision(policy, champion),
+            lease=ctx.lease,
         )
         ctx.say(f"{policy.ref}: {decision.trigger} triggered decision {decision.id[:8]}")
         before = decision.state
@@ -182,6 +183,40 @@ def _tick_model(
     guarded: GuardResult | None = guard_champion(ctx, policy, reader, now)  # 3. guard
     if guarded is not None:
         tick.rollback = guarded.to_dict()
+
+
+def _with_feedback(
+    ctx: AgentContext, policy: RetrainingPolicy, trigger: Trigger, now: int
+) -> Trigger:
+    """``trigger``, training on the champion's labelled predictions too when the policy asks
+    for them (``feedback:``): they become the dataset's next version (the same rows again
+    make none), and the decision's evidence names that version. No labels yet: unchanged."""
+    feedback = policy.feedback
+    if feedback is None or policy.dataset is None:
+        return trigger
+    from loopml.monitoring.labelled_data import materialize_feedback
+
+    try:
+        export = materialize_feedback(
+            ctx.client,
+            policy.ref,
+            dataset=policy.dataset,
+            since_ms=feedback.since(now),
+            target=feedback.target,
+            append_to="latest" if feedback.append else None,
+        )
+    except NotFoundError:  # no logged predictions or no feedback yet
+        return trigger
+    evidence = {
+        **trigger.evidence,
+        "dataset": policy.dataset,
+        "data_version": export.version.version,
+        "feedback_rows": export.rows,
+    }
+    if export.created:
+        made = f"{policy.dataset}@{export.version.version}"
+        ctx.say(f"{policy.ref}: {export.rows} labelled predictions became {made}")
+    return replace(trigger, evidence=evidence)
 
 
 def _moved(decision: Decision, before: DecisionState) -> dict[str, Any]:
