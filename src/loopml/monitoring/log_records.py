@@ -9,7 +9,10 @@ Prediction rows: ``prediction_id``, ``request_id``, ``time`` (UTC, ms), ``model_
 (``cancer@3``), ``traffic`` (``main``, ``canary``, or ``shadow``: scored, never returned),
 ``latency_ms`` (the request's, to its predictions), ``inputs`` (a struct of the signature's
 columns, or a list of the row's values for an array model) and ``prediction`` (a number or
-string, or a list for several outputs per row). Feedback rows: ``prediction_id``, ``label``,
+string, or a list for several outputs per row) and, for a classifier whose probabilities came
+with its predictions, ``score`` (the positive class's probability for a binary classifier, the
+list of per-class probabilities in its ``classes_`` order for a multiclass one; absent from
+older logs and from models without probabilities). Feedback rows: ``prediction_id``, ``label``,
 ``time``. Error rows (a request the chosen version did not answer: its body did not parse or
 fit the signature, or the model raised): ``request_id``, ``time``, ``model_version``,
 ``traffic``, ``latency_ms``, ``status`` (the HTTP status answered) and ``code`` (loopml's
@@ -72,6 +75,7 @@ class PredictionEntry:
     latency_ms: float
     rows: LoggedRows
     predictions: Any  # numpy array, one entry per row
+    scores: Any = None  # class probabilities per row (serving.scoring), None: not scored
 
     kind = PREDICTIONS
 
@@ -160,6 +164,9 @@ def _prediction_table(entries: Sequence[PredictionEntry]) -> Any:
         "inputs": _inputs([entry.rows for entry in entries]),
         "prediction": _values(np.concatenate([np.asarray(e.predictions) for e in entries])),
     }
+    if all(entry.scores is not None for entry in entries):
+        scores = np.concatenate([np.asarray(e.scores, dtype=np.float64) for e in entries])
+        columns["score"] = _values(scores)
     return pa.table(columns)
 
 
