@@ -164,10 +164,34 @@ def _prediction_table(entries: Sequence[PredictionEntry]) -> Any:
         "inputs": _inputs([entry.rows for entry in entries]),
         "prediction": _values(np.concatenate([np.asarray(e.predictions) for e in entries])),
     }
-    if all(entry.scores is not None for entry in entries):
-        scores = np.concatenate([np.asarray(e.scores, dtype=np.float64) for e in entries])
-        columns["score"] = _values(scores)
+    if any(entry.scores is not None for entry in entries):
+        columns["score"] = _scores(entries)
     return pa.table(columns)
+
+
+def _scores(entries: Sequence[PredictionEntry]) -> Any:
+    """The entries' scores as one column: floats, or fixed-size lists of per-class floats;
+    null for the rows of an entry without scores."""
+    import numpy as np
+    import pyarrow as pa
+
+    shape = next(np.asarray(e.scores).shape[1:] for e in entries if e.scores is not None)
+    blocks, missing = [], []
+    for entry in entries:
+        scored = entry.scores is not None
+        blocks.append(
+            np.asarray(entry.scores, dtype=np.float64)
+            if scored
+            else np.full((entry.count, *shape), np.nan)
+        )
+        missing.append(np.full(entry.count, not scored))
+    values, mask = np.concatenate(blocks), np.concatenate(missing)
+    if values.ndim == 1:
+        return pa.array(values, pa.float64(), mask=mask)
+    width = int(np.prod(values.shape[1:]))
+    flat = pa.array(values.reshape(-1), pa.float64())
+    lists = pa.FixedSizeListArray.from_arrays(flat, width)
+    return pa.array(lists.to_pylist(), lists.type, mask=mask) if mask.any() else lists
 
 
 def _inputs(parts: Sequence[LoggedRows]) -> Any:
