@@ -2,8 +2,8 @@
 windows, over a prediction log written by the log's own writer: a real classifier (breast
 cancer, scikit-learn's table) scores a stream of held-out rows, the serving scorer gives the
 scores, labels are fed back a minute after each prediction, and from a known hour on the label
-relation changes (concept drift). The first requests come from an older server that logged
-no scores: the report reads them too."""
+relation changes (concept drift); the last hour's labels have not come. The first requests
+come from an older server that logged no scores: the report reads them too."""
 
 from __future__ import annotations
 
@@ -87,7 +87,8 @@ def stream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stream]:
                     flip = rng.random(ROWS) < 0.15
                     truth[flip] = 1 - truth[flip]
                 ids = [f"{prefix}-{row}" for row in range(ROWS)]
-                entries.append(FeedbackEntry(ids, truth.tolist(), at + 60_000))
+                if window < WINDOWS - 1:  # the last hour's labels have not come yet
+                    entries.append(FeedbackEntry(ids, truth.tolist(), at + 60_000))
         server = start_log_run(client, model="cancer", kind=SERVER, name="serve cancer")
         log = PredictionLog(RunSink(client, server.id), folder / "spool", flush_seconds=0.05,
                             roll_seconds=3600)  # fmt: skip
@@ -130,13 +131,28 @@ def test_estimated_performance_is_near_the_realised_before_the_labels_drift(
         assert signals["estimated_accuracy"] == found["metrics"]["accuracy"]["value"]
         assert signals["estimated_roc_auc"] == found["metrics"]["roc_auc"]["value"]
     # concept drift does not move the scores: the estimate stays, the realised accuracy falls
-    drifted = report.windows[-1].checks.estimated_performance
+    drifted = report.windows[DRIFT_WINDOW].checks.estimated_performance
     assert drifted is not None and drifted["errors"]["accuracy"]["error"] > 0.08
+
+
+def test_a_window_whose_labels_have_not_come_has_an_estimate_and_no_realised_value(
+    stream: Stream,
+) -> None:
+    last = _report(stream).windows[-1]
+    found = last.checks.estimated_performance
+    assert last.checks.performance is None and found is not None
+    assert found["rows"] == REQUESTS * ROWS and found["labelled"] == 0
+    assert found["realised"] is None and found["errors"] is None
+    signals = last.signals()
+    assert signals["accuracy"] is None and signals["concept_drift"] is None
+    assert 0.8 < signals["estimated_accuracy"] < 1.0  # type: ignore[operator]
 
 
 def test_decay_is_detected_after_the_drift_point_and_never_before(stream: Stream) -> None:
     report = _report(stream)
     decays = [window.checks.concept_drift for window in report.windows]
+    assert decays[-1] is None  # no labels yet
+    decays = decays[:-1]
     assert all(d is not None and d["detector"] == "adwin" for d in decays)
     assert [d["decayed"] for d in decays[:DRIFT_WINDOW]] == [False] * DRIFT_WINDOW  # type: ignore[index]
     assert decays[DRIFT_WINDOW]["decayed"]  # type: ignore[index]
@@ -148,7 +164,7 @@ def test_decay_is_detected_after_the_drift_point_and_never_before(stream: Stream
     )
     delay = first - stream.drift_index
     assert 0 <= delay < REQUESTS * ROWS  # in labels after the drift point (docs/monitoring.md)
-    signals = [window.signals()["concept_drift"] for window in report.windows]
+    signals = [window.signals()["concept_drift"] for window in report.windows[:-1]]
     assert signals[:DRIFT_WINDOW] == [0.0] * DRIFT_WINDOW and signals[DRIFT_WINDOW] == 1.0
     for name in ("concept_drift", "estimated_accuracy", "estimated_roc_auc"):
         assert check_signal(name) == ""
@@ -161,9 +177,19 @@ def test_the_calibration_and_the_detector_are_kept_as_json_and_fed_once(stream: 
     (kept_detector,) = (cache / "decay").iterdir()
     assert json.loads(kept_cbpe.read_text())["rows"] == 1_000
     state = json.loads(kept_detector.read_text())
-    assert state["state"]["seen"] == WINDOWS * REQUESTS * ROWS
+    labelled = (WINDOWS - 1) * REQUESTS * ROWS
+    assert state["state"]["seen"] == labelled
     again = _report(stream)
-    assert json.loads(kept_detector.read_text())["state"]["seen"] == WINDOWS * REQUESTS * ROWS
+    assert json.loads(kept_detector.read_text())["state"]["seen"] == labelled  # fed once
     for before, after in zip(first.windows, again.windows, strict=True):
         assert after.checks.concept_drift == before.checks.concept_drift
         assert after.checks.estimated_performance == before.checks.estimated_performance
+
+
+def test_the_html_report_plots_estimated_beside_realised_and_marks_decay(stream: Stream) -> None:
+    from loopml.monitoring.window_html import render
+
+    page = render(_report(stream))
+    assert "accuracy: estimated and realised" in page and "ROC AUC: estimated and realised" in page
+    assert page.count("<title>decay detected</title>") == 2  # one rule per plot: one window
+    assert "DECAY (adwin)" in page and "no decay (adwin)" in page

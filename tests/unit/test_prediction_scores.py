@@ -81,9 +81,14 @@ def test_an_onnx_classifier_gives_labels_and_scores_from_one_session_run(
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(x, y)
     convert_checked(model, x[:50], tmp_path)
     onnx = OnnxModel(tmp_path / FILE)
-    runs = []
-    run = onnx.session.run
-    onnx.session = SimpleNamespace(run=lambda *a: runs.append(1) or run(*a))  # type: ignore[assignment]
+    runs: list[int] = []
+    session = onnx.session
+
+    def run(*args: Any) -> Any:
+        runs.append(1)
+        return session.run(*args)
+
+    onnx.session = SimpleNamespace(run=run)
     labels, scores = Scorer.for_predictor(onnx, "onnx").predict(x)
     assert len(runs) == 1 and labels.tolist() == model.predict(x).tolist()
     probabilities = model.predict_proba(x)

@@ -87,20 +87,29 @@ def estimate_windows(
     calibration. ``pairs``: the labelled predictions (``label_joins``), None if none;
     ``identities``: each version's model digest (names its kept calibration)."""
     for version in sorted({w.model_version for w in windows}):
+        mine = [w for w in windows if w.model_version == version]
+        samples = [rows_of(window) for window in mine]
+        if not any(s is not None and SCORE in s.column_names for s in samples):
+            _once(
+                notes,
+                f"No estimated performance for {version}: its log holds no scores (a "
+                "regressor, a classifier without class probabilities, or a log written "
+                "before scores were logged).",
+            )
+            continue
         labelled = _of_version(pairs, version)
         calibration = _calibration(cache, version, identities.get(version), labelled, notes)
         if calibration is None:
             continue
-        for window in (w for w in windows if w.model_version == version):
-            sample = rows_of(window)
-            mine = None
+        for window, sample in zip(mine, samples, strict=True):
+            inside = None
             if labelled is not None:
                 import pyarrow as pa
 
                 moments = _millis(labelled["time"])
-                inside = (moments >= window.start_ms) & (moments < window.end_ms)
-                mine = labelled.filter(pa.array(inside))
-            found = _estimate(calibration, sample, mine, window)
+                chosen = (moments >= window.start_ms) & (moments < window.end_ms)
+                inside = labelled.filter(pa.array(chosen))
+            found = _estimate(calibration, sample, inside, window)
             window.checks.estimated_performance = found
 
 
@@ -124,15 +133,12 @@ def _calibration(
         scored = _with_scores(labelled)
     if scored is None or scored.num_rows < MIN_CALIBRATION_ROWS:
         have = 0 if scored is None else scored.num_rows
-        if labelled is not None and SCORE not in labelled.column_names:
-            _once(notes, f"No estimated performance for {version}: its log holds no scores.")
-        else:
-            _once(
-                notes,
-                f"No estimated performance for {version} yet: CBPE is calibrated on its first "
-                f"{CALIBRATION_ROWS} labelled predictions (at least {MIN_CALIBRATION_ROWS}); "
-                f"{have} have labels.",
-            )
+        _once(
+            notes,
+            f"No estimated performance for {version} yet: CBPE is calibrated on its first "
+            f"{CALIBRATION_ROWS} labelled, scored predictions (at least "
+            f"{MIN_CALIBRATION_ROWS}); {have} have labels.",
+        )
         return None
     scored = scored.sort_by([("time", "ascending"), ("prediction_id", "ascending")])
     scored = scored.slice(0, CALIBRATION_ROWS)
