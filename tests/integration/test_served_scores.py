@@ -1,9 +1,12 @@
 """A real ``loopml serve`` logs, beside each classifier prediction, its score: the positive
 class's probability for a binary model, the per-class probabilities for a multiclass one,
-from the one model call that gave the label (answers unchanged)."""
+from the one model call that gave the label (answers unchanged); with the CBPE calibration
+``loopml monitor report`` keeps for the version, it publishes the live window's estimated
+performance as Prometheus gauges."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +24,12 @@ from sklearn.preprocessing import StandardScaler  # type: ignore[import-untyped]
 
 import loopml.models
 from loopml.core.config import init_project
+from loopml.monitoring.cbpe import CBPE, fit_cbpe
 from loopml.monitoring.log_reader import read_predictions
+from loopml.monitoring.part_summaries import SummaryCache
+from loopml.monitoring.window_estimates import Calibration, calibration_path
 from loopml.tracking.client import Client
-from tests.fixtures.model_server import start_model_server, wait_until_serving
+from tests.fixtures.model_server import start_model_server, wait_for, wait_until_serving
 
 ROWS = 25
 
@@ -34,6 +40,8 @@ class Logged:
     models: dict[str, object]
     inputs: dict[str, np.ndarray]
     answers: dict[str, list[object]]
+    estimator: CBPE  # the cancer model's kept calibration
+    metrics: str  # the cancer server's /metrics once it estimated
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +57,22 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logged]:
         "iris": RandomForestClassifier(n_estimators=10, random_state=0).fit(iris_x, iris_y),
     }
     inputs = {"cancer": cancer_x[::20][:ROWS], "iris": iris_x[::6][:ROWS]}
-    with Client(config.store_uri, config.artifact_uri) as client:
+    with Client(config=config, create=False) as client:
         for name, model in models.items():
             loopml.models.register(name, model, input_example=inputs[name][:3], client=client)
+        # what `loopml monitor report` keeps once the first labels came (held-out rows here)
+        held_out = cancer_x[1::2]
+        scores = models["cancer"].predict_proba(held_out)[:, 1]  # type: ignore[attr-defined]
+        estimator = fit_cbpe(cancer_y[1::2], scores)
+        digest = client.metadata.get_model_version("cancer", 1).tree_digest
+        path = calibration_path(SummaryCache.for_client(client), "cancer@1", digest)
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(Calibration(estimator, len(scores), 0, 1).to_dict()))
     answers: dict[str, list[object]] = {}
-    servers = {name: start_model_server(folder, name) for name in models}  # start together
+    metrics = ""
+    servers = {
+        name: start_model_server(folder, name, "--drift-interval", "0.2") for name in models
+    }  # started together
     try:
         for name, server in servers.items():
             wait_until_serving(server)
@@ -61,12 +80,15 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logged]:
                 body = {"inputs": inputs[name][start : start + 5].tolist()}
                 answer = httpx.post(f"{server.url}/invocations", json=body).json()
                 answers.setdefault(name, []).extend(answer["predictions"])
+        url = f"{servers['cancer'].url}/metrics"
+        assert wait_for(lambda: "loopml_serving_estimated_accuracy{" in httpx.get(url).text)
+        metrics = httpx.get(url).text
     finally:
         for server in servers.values():  # graceful: the log is stored
             server.process.terminate()
         for server in servers.values():
             server.stop()
-    yield Logged(folder, models, inputs, answers)
+    yield Logged(folder, models, inputs, answers, estimator, metrics)
 
 
 def _log(logged: Logged, name: str) -> Any:
@@ -99,3 +121,20 @@ def test_a_multiclass_classifier_logs_every_class_probability(logged: Logged) ->
     expected = model.predict_proba(rows)
     assert sorted(map(tuple, scores.round(9))) == sorted(map(tuple, expected.round(9)))
     assert (np.argmax(scores, axis=1) == np.asarray(table["prediction"].to_pylist())).all()
+
+
+def test_the_server_publishes_the_live_windows_estimated_performance(logged: Logged) -> None:
+    model: Any = logged.models["cancer"]
+    scores = model.predict_proba(logged.inputs["cancer"])[:, 1]
+    expected = logged.estimator.estimate(scores)
+    published = {
+        line.split("{")[0]: float(line.rsplit(" ", 1)[1])
+        for line in logged.metrics.splitlines()
+        if line.startswith("loopml_serving_estimated_") and 'model_version="cancer@1"' in line
+    }
+    assert published == pytest.approx(
+        {
+            "loopml_serving_estimated_accuracy": expected["accuracy"].value,
+            "loopml_serving_estimated_roc_auc": expected["roc_auc"].value,
+        }
+    )

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopml.core.errors import LoopMLError
@@ -37,8 +38,10 @@ __all__ = [
     "CALIBRATION_ROWS",
     "MIN_CALIBRATION_ROWS",
     "Calibration",
+    "calibration_path",
     "class_names",
     "estimate_windows",
+    "load_calibration",
     "score_matrix",
 ]
 
@@ -73,6 +76,21 @@ class Calibration:
             int(data["from_ms"]),
             int(data["until_ms"]),
         )
+
+
+def calibration_path(cache: SummaryCache, version: str, identity: str) -> Path:
+    """Where the calibration of version ``NAME@N`` (whose files' digest is ``identity``) is
+    kept; the model server reads it there too (its estimated-performance gauges)."""
+    name = f"{version.replace('@', '.')}.{identity.replace(':', '-')[:40]}.json"
+    return cache.folder / "cbpe" / name
+
+
+def load_calibration(path: Path) -> Calibration | None:
+    """The calibration kept at ``path``; None when there is none (or it is unreadable)."""
+    try:
+        return Calibration.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, LoopMLError):
+        return None
 
 
 def estimate_windows(
@@ -122,12 +140,10 @@ def _calibration(
 ) -> Calibration | None:
     path = None
     if identity is not None:
-        name = f"{version.replace('@', '.')}.{identity.replace(':', '-')[:40]}.json"
-        path = cache.folder / "cbpe" / name
-        try:
-            return Calibration.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError, LoopMLError):
-            pass
+        path = calibration_path(cache, version, identity)
+        kept = load_calibration(path)
+        if kept is not None:
+            return kept
     scored = None
     if labelled is not None and SCORE in labelled.column_names:
         scored = _with_scores(labelled)

@@ -107,7 +107,7 @@ class Traffic:
         predictions, scores = scored
         self.metrics.predictions.labels(model.label, traffic).inc(rows.count)
         if self.drift is not None and traffic == MAIN and rows.count:
-            self.drift.observe(model, rows, predictions)
+            self.drift.observe(model, rows, predictions, scores)
         if self.log is not None and rows.count:
             latency_ms = (time.perf_counter() - started) * 1000
             self.log.add(
