@@ -19,7 +19,7 @@ model call:
 >>> scorer = Scorer.for_predictor(LogisticRegression().fit([[0], [1]], [0, 1]), "native")
 >>> labels, scores = scorer.predict([[0.0], [1.0]])
 >>> labels.tolist(), scores.round(2).tolist()
-([0, 1], [0.38, 0.62])
+([0, 1], [0.44, 0.56])
 """
 
 from __future__ import annotations
