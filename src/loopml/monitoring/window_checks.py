@@ -172,9 +172,16 @@ class _Samples:
     ) -> None:
         self.selection = selection
         self.predictions = predictions
+        self._read: dict[tuple[int, str], Any] = {}  # drift and CBPE read each window once
 
     def rows(self, window: Window) -> Any:
         """A uniform sample of ``window``'s rows (a ``pyarrow.Table``), None if none."""
+        key = (window.start_ms, window.model_version)
+        if key not in self._read:
+            self._read[key] = self._rows(window)
+        return self._read[key]
+
+    def _rows(self, window: Window) -> Any:
         target = min(window.rows, SAMPLE_ROWS)
         if target == 0:
             return None
