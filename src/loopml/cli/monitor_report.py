@@ -43,8 +43,10 @@ def report_command(
     as_json: output.JsonFlag = False,
 ) -> None:
     """Traffic, latency (p50/p95/p99 per request), error rate, feature and prediction drift
-    against the version's training data, and performance once labels arrived (accuracy,
-    precision, recall, F1; RMSE, MAE, R²), per window of the prediction log of MODEL.
+    against the version's training data, performance once labels arrived (accuracy,
+    precision, recall, F1; RMSE, MAE, R²), performance estimated before labels from the
+    logged scores (CBPE: accuracy, ROC AUC) and decay seen by labels (ADWIN on the error
+    stream), per window of the prediction log of MODEL.
 
     Each stored log part is summarised once and the summary kept (in .loopml/cache/monitor),
     so a report reads only the parts it has not seen, and labels that arrive late are joined
@@ -106,7 +108,12 @@ def _write_html(report: WindowsReport, path: Path) -> None:
 def _print(report: WindowsReport, html: Path | None) -> None:
     from rich.table import Table
 
-    from loopml.monitoring.window_html import drift_text, performance_text
+    from loopml.monitoring.window_html import (
+        decay_text,
+        drift_text,
+        estimated_text,
+        performance_text,
+    )
 
     console = output.console()
     data = report.to_dict()
@@ -123,7 +130,7 @@ def _print(report: WindowsReport, html: Path | None) -> None:
     else:
         table = Table(
             "window start", "version", "requests", "rows", "errors", "p50 ms", "p95 ms",
-            "p99 ms", "drift", "prediction", "performance",
+            "p99 ms", "drift", "prediction", "performance", "estimated (CBPE)", "decay",
         )  # fmt: skip
         for window in data["windows"]:
             latency = window["latency_ms"]
@@ -138,6 +145,8 @@ def _print(report: WindowsReport, html: Path | None) -> None:
                 output.escape(drift_text(window["drift"])),
                 output.escape(drift_text(window["prediction_drift"])),
                 output.escape(performance_text(window["performance"])),
+                output.escape(estimated_text(window["estimated_performance"])),
+                output.escape(decay_text(window["concept_drift"])),
             )
         console.print(table)
     if html is not None:

@@ -43,7 +43,8 @@ SIGNALS: Mapping[str, str] = {
     # estimated performance, before labels arrive
     "estimated_accuracy": "accuracy estimated from the confidence distribution (CBPE)",
     "estimated_roc_auc": "ROC AUC estimated from the confidence distribution (CBPE)",
-    "concept_drift": "1 when a detector on the error stream fired (ADWIN, Page-Hinkley, DDM)",
+    "concept_drift": "1 in a window where the detector on the labelled error stream (ADWIN) "
+    "saw decay, 0 in a window with labels where it did not",
 }
 
 

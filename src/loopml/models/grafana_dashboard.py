@@ -150,6 +150,14 @@ def _serving_panels() -> list[dict[str, Any]]:
             ],
         ),
         _panel(
+            "Estimated performance before labels (CBPE)",
+            "percentunit",
+            [
+                (f"max(loopml_serving_estimated_accuracy{{{_APP}}})", "estimated accuracy"),
+                (f"max(loopml_serving_estimated_roc_auc{{{_APP}}})", "estimated ROC AUC"),
+            ],
+        ),
+        _panel(
             "Live window",
             "none",
             [

@@ -49,10 +49,19 @@ class OnnxModel:
         array = np.ascontiguousarray(np.asarray(inputs, dtype=np.float32))
         return list(self.session.run(None, {self.input_name: array}))
 
+    @property
+    def has_probabilities(self) -> bool:
+        """Whether the model has a second output, the class probabilities (a classifier)."""
+        return len(self.output_names) >= 2
+
     def predict(self, inputs: Any) -> Any:
         return self._run(inputs)[0]
 
     def predict_proba(self, inputs: Any) -> Any:
+        return self.predict_scored(inputs)[1]
+
+    def predict_scored(self, inputs: Any) -> tuple[Any, Any]:
+        """The labels and the class probabilities, from one run of the session."""
         import numpy as np
 
         outputs = self._run(inputs)
@@ -60,8 +69,8 @@ class OnnxModel:
             raise InvalidInputError("This ONNX model has no probability output.")
         probabilities = outputs[1]
         if isinstance(probabilities, list):  # a list of {class: probability} maps
-            return np.array([[row[k] for k in sorted(row)] for row in probabilities])
-        return probabilities
+            probabilities = np.array([[row[k] for k in sorted(row)] for row in probabilities])
+        return outputs[0], probabilities
 
 
 def convert_checked(model: Any, example: Any, folder: Path) -> dict[str, Any]:

@@ -9,7 +9,10 @@ Prediction rows: ``prediction_id``, ``request_id``, ``time`` (UTC, ms), ``model_
 (``cancer@3``), ``traffic`` (``main``, ``canary``, or ``shadow``: scored, never returned),
 ``latency_ms`` (the request's, to its predictions), ``inputs`` (a struct of the signature's
 columns, or a list of the row's values for an array model) and ``prediction`` (a number or
-string, or a list for several outputs per row). Feedback rows: ``prediction_id``, ``label``,
+string, or a list for several outputs per row) and, for a classifier whose probabilities came
+with its predictions, ``score`` (the positive class's probability for a binary classifier, the
+list of per-class probabilities in its ``classes_`` order for a multiclass one; absent from
+older logs and from models without probabilities). Feedback rows: ``prediction_id``, ``label``,
 ``time``. Error rows (a request the chosen version did not answer: its body did not parse or
 fit the signature, or the model raised): ``request_id``, ``time``, ``model_version``,
 ``traffic``, ``latency_ms``, ``status`` (the HTTP status answered) and ``code`` (loopml's
@@ -72,6 +75,7 @@ class PredictionEntry:
     latency_ms: float
     rows: LoggedRows
     predictions: Any  # numpy array, one entry per row
+    scores: Any = None  # class probabilities per row (serving.scoring), None: not scored
 
     kind = PREDICTIONS
 
@@ -160,7 +164,34 @@ def _prediction_table(entries: Sequence[PredictionEntry]) -> Any:
         "inputs": _inputs([entry.rows for entry in entries]),
         "prediction": _values(np.concatenate([np.asarray(e.predictions) for e in entries])),
     }
+    if any(entry.scores is not None for entry in entries):
+        columns["score"] = _scores(entries)
     return pa.table(columns)
+
+
+def _scores(entries: Sequence[PredictionEntry]) -> Any:
+    """The entries' scores as one column: floats, or fixed-size lists of per-class floats;
+    null for the rows of an entry without scores."""
+    import numpy as np
+    import pyarrow as pa
+
+    shape = next(np.asarray(e.scores).shape[1:] for e in entries if e.scores is not None)
+    blocks, missing = [], []
+    for entry in entries:
+        scored = entry.scores is not None
+        blocks.append(
+            np.asarray(entry.scores, dtype=np.float64)
+            if scored
+            else np.full((entry.count, *shape), np.nan)
+        )
+        missing.append(np.full(entry.count, not scored))
+    values, mask = np.concatenate(blocks), np.concatenate(missing)
+    if values.ndim == 1:
+        return pa.array(values, pa.float64(), mask=mask)
+    width = int(np.prod(values.shape[1:]))
+    flat = pa.array(values.reshape(-1), pa.float64())
+    lists = pa.FixedSizeListArray.from_arrays(flat, width)
+    return pa.array(lists.to_pylist(), lists.type, mask=mask) if mask.any() else lists
 
 
 def _inputs(parts: Sequence[LoggedRows]) -> Any:

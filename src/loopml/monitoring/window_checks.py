@@ -7,9 +7,9 @@ parts' samples in proportion to their rows) with the reference through
 drift``'s. Predictions are compared with the reference's column of the version's output
 (its signature's name) when the reference has it, else with the version's first window.
 
-Room is kept for what comes next: ``estimated_performance`` (performance estimated from the
-scores before labels arrive, CBPE) and ``concept_drift`` (detectors on the error stream) are
-reported as None until they are computed.
+Performance before labels arrive (``estimated_performance``, CBPE on the logged scores) is
+``window_estimates``'; decay seen by labels (``concept_drift``, a River detector over the error
+stream) is ``window_decay``'s; both None where there is nothing to compute them from.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ class WindowChecks:
     drift: dict[str, Any] | None = None
     prediction_drift: dict[str, Any] | None = None
     performance: dict[str, Any] | None = None
-    estimated_performance: dict[str, Any] | None = None  # CBPE, when computed
-    concept_drift: dict[str, Any] | None = None  # River detectors, when computed
+    estimated_performance: dict[str, Any] | None = None  # CBPE (window_estimates)
+    concept_drift: dict[str, Any] | None = None  # a River detector (window_decay)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,8 +112,54 @@ def check_windows(
                 baseline = baseline if baseline is not None else current[PREDICTION]
                 expected = baseline
             window.checks.prediction_drift = _prediction_drift(expected, current, notes)
-    _performance(client, selection, windows, (predictions, feedback), cache, outputs)
+    pairs = _performance(client, selection, windows, (predictions, feedback), cache, outputs)
+    _estimates_and_decay(client, windows, pairs, samples, cache, outputs, notes)
     return notes
+
+
+def _estimates_and_decay(
+    client: Client,
+    windows: Sequence[Window],
+    pairs: Any,
+    samples: _Samples,
+    cache: SummaryCache,
+    outputs: dict[str, tuple[str | None, str | None]],
+    notes: list[str],
+) -> None:
+    import pyarrow.compute as pc
+
+    from loopml.monitoring.window_decay import detect_decay
+    from loopml.monitoring.window_estimates import estimate_windows
+
+    identities = {w.model_version: _identity(client, w.model_version) for w in windows}
+    estimate_windows(windows, pairs, samples.rows, cache, identities, notes)
+    if pairs is None:
+        return
+    for version in sorted(identities):
+        mine = pairs.filter(pc.equal(pairs["model_version"], version))
+        predicted = mine[PREDICTION].slice(0, 1000).to_pylist()
+        task = task_of(outputs[version][0], predicted) if mine.num_rows else None
+        if task is None:
+            continue
+        try:
+            detect_decay(
+                [w for w in windows if w.model_version == version],
+                mine,
+                task,
+                cache=cache,
+                identity=identities[version],
+            )
+        except LoopMLError as exc:  # River not installed, a detector that refused
+            _once(notes, f"No concept drift for {version}: {exc.message}")
+
+
+def _identity(client: Client, label: str) -> str | None:
+    """The digest of version ``NAME@N``'s files: names what is kept for it."""
+    name, _, number = label.rpartition("@")
+    try:
+        return client.metadata.get_model_version(name, int(number)).tree_digest
+    except (LoopMLError, ValueError):
+        return None
 
 
 class _Samples:
@@ -126,9 +172,16 @@ class _Samples:
     ) -> None:
         self.selection = selection
         self.predictions = predictions
+        self._read: dict[tuple[int, str], Any] = {}  # drift and CBPE read each window once
 
     def rows(self, window: Window) -> Any:
         """A uniform sample of ``window``'s rows (a ``pyarrow.Table``), None if none."""
+        key = (window.start_ms, window.model_version)
+        if key not in self._read:
+            self._read[key] = self._rows(window)
+        return self._read[key]
+
+    def _rows(self, window: Window) -> Any:
         target = min(window.rows, SAMPLE_ROWS)
         if target == 0:
             return None
@@ -258,17 +311,18 @@ def _performance(
     parts: tuple[Sequence[tuple[LogPart, PartSummary]], Sequence[tuple[LogPart, PartSummary]]],
     cache: SummaryCache,
     outputs: dict[str, tuple[str | None, str | None]],
-) -> None:
+) -> Any:
+    """Fill each window's realised performance; the labelled pairs (None: no label)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     predictions, feedback = parts
     if not windows or not feedback:
-        return
+        return None
     used = [(p, s) for p, s in predictions if any(_touches(s, w) for w in windows)]
     pairs = labelled_pairs(client, used, feedback, cache)
     if pairs is None:
-        return
+        return None
     if selection.traffic is not None:
         pairs = pairs.filter(pc.equal(pairs["traffic"], selection.traffic))
     moments = pairs["time"].cast(pa.int64())
@@ -285,9 +339,10 @@ def _performance(
         if task is None:
             continue
         scores = None
-        if SCORE in rows.column_names:
+        if SCORE in rows.column_names and pa.types.is_floating(rows[SCORE].type):
             scores = rows[SCORE].cast(pa.float64()).fill_null(float("nan")).to_numpy()
         window.checks.performance = realised_performance(predicted, rows["label"], task, scores)
+    return pairs
 
 
 def _touches(summary: PartSummary, window: Window) -> bool:

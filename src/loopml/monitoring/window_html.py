@@ -1,6 +1,8 @@
 """A live-monitoring report as one self-contained HTML file: per version, a line plot over
-time of each signal (traffic, latency, error rate, drift share, performance) and the table of
-windows (inline SVG; no script, no CDN, works offline)."""
+time of each signal (traffic, latency, error rate, drift share, performance), performance
+estimated before labels (CBPE) beside the realised one, with the windows where the error
+stream's detector saw decay marked, and the table of windows (inline SVG; no script, no CDN,
+works offline)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ __all__ = ["render"]
 
 _WIDTH, _HEIGHT, _PAD = 640, 150, 36
 _LINE = "#4c72b0"
+_ESTIMATED = "#dd8452"
+_DECAY = "#b00020"
 _STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2em auto; max-width: 980px; color: #222; }
 table { border-collapse: collapse; margin: 1em 0; }
@@ -23,6 +27,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 svg text { font: 10px system-ui, sans-serif; fill: #555; }
 """
 Signal = tuple[str, Callable[[Window], float | None]]
+Points = Sequence[tuple[int, float | None]]
 
 
 def _performance(key: str) -> Callable[[Window], float | None]:
@@ -34,6 +39,16 @@ def _performance(key: str) -> Callable[[Window], float | None]:
     return read
 
 
+def _estimated(key: str) -> Callable[[Window], float | None]:
+    def read(window: Window) -> float | None:
+        metrics = (window.checks.estimated_performance or {}).get("metrics") or {}
+        value = (metrics.get(key) or {}).get("value")
+        return float(value) if isinstance(value, int | float) else None
+
+    return read
+
+
+COMPARED = (("accuracy", "accuracy"), ("ROC AUC", "roc_auc"))  # estimated vs realised
 SIGNALS: tuple[Signal, ...] = (
     ("requests", lambda w: float(w.requests)),
     ("latency p95 (ms)", lambda w: w.latency.quantile(0.95)),
@@ -66,17 +81,38 @@ def render(report: WindowsReport) -> str:
         for name, read in SIGNALS:
             points = [(w.start_ms, read(w)) for w in mine]
             if any(value is not None for _, value in points):
-                parts.append(_plot(name, points, report.since_ms, report.until_ms))
+                parts.append(_plot(name, [("", _LINE, points)], report.since_ms, report.until_ms))
+        parts.extend(_compared(mine, report.since_ms, report.until_ms))
         parts.append(_table(mine))
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
 
+def _compared(windows: Sequence[Window], since_ms: int, until_ms: int) -> list[str]:
+    """Estimated (CBPE) beside realised performance over time; decay marked."""
+    decayed = [w.start_ms for w in windows if (w.checks.concept_drift or {}).get("decayed")]
+    plots = []
+    for name, key in COMPARED:
+        estimated = [(w.start_ms, _estimated(key)(w)) for w in windows]
+        if all(value is None for _, value in estimated):
+            continue
+        realised = [(w.start_ms, _performance(key)(w)) for w in windows]
+        series = [("estimated (CBPE)", _ESTIMATED, estimated), ("realised", _LINE, realised)]
+        plots.append(_plot(f"{name}: estimated and realised", series, since_ms, until_ms, decayed))
+    return plots
+
+
 def _plot(
-    name: str, points: Sequence[tuple[int, float | None]], since_ms: int, until_ms: int
+    name: str,
+    series: Sequence[tuple[str, str, Points]],
+    since_ms: int,
+    until_ms: int,
+    marks: Sequence[int] = (),
 ) -> str:
-    known = [(t, v) for t, v in points if v is not None]
-    top = max(v for _, v in known) or 1.0
+    """A line per series (label, colour, points); ``marks``: times drawn as red rules
+    (windows where decay was detected)."""
+    every = [v for _, _, points in series for _, v in points if v is not None]
+    top = max(every) or 1.0
     span = max(1, until_ms - since_ms)
 
     def x(t: int) -> float:
@@ -85,8 +121,26 @@ def _plot(
     def y(v: float) -> float:
         return _HEIGHT - _PAD / 2 - v / top * (_HEIGHT - _PAD)
 
-    line = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in known)
-    dots = "".join(f"<circle cx='{x(t):.1f}' cy='{y(v):.1f}' r='2.5'/>" for t, v in known)
+    lines = []
+    for index, (label, colour, points) in enumerate(series):
+        known = [(t, v) for t, v in points if v is not None]
+        line = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in known)
+        dots = "".join(f"<circle cx='{x(t):.1f}' cy='{y(v):.1f}' r='2.5'/>" for t, v in known)
+        lines.append(
+            f"<polyline fill='none' stroke='{colour}' stroke-width='1.5' points='{line}'/>"
+            f"<g fill='{colour}'>{dots}</g>"
+        )
+        if label:
+            lines.append(
+                f"<text x='{_WIDTH - 140}' y='{12 + 12 * index}' fill='{colour}'>{_e(label)}</text>"
+            )
+    for t in marks:
+        lines.append(
+            f"<line x1='{x(t):.1f}' y1='{_PAD / 2}' x2='{x(t):.1f}' y2='{_HEIGHT - _PAD / 2}' "
+            f"stroke='{_DECAY}' stroke-dasharray='3,2'><title>decay detected</title></line>"
+        )
+    if marks:
+        lines.append(f"<text x='{_PAD}' y='12' fill='{_DECAY}'>decay detected (labels)</text>")
     return (
         f"<h3>{_e(name)}</h3>"
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{_WIDTH}' height='{_HEIGHT}' "
@@ -94,9 +148,7 @@ def _plot(
         f"<line x1='{_PAD}' y1='{_HEIGHT - _PAD / 2}' x2='{_WIDTH - _PAD}' "
         f"y2='{_HEIGHT - _PAD / 2}' stroke='#999'/>"
         f"<text x='2' y='{_PAD / 2 + 4}'>{top:.4g}</text>"
-        f"<text x='2' y='{_HEIGHT - _PAD / 2}'>0</text>"
-        f"<polyline fill='none' stroke='{_LINE}' stroke-width='1.5' points='{line}'/>"
-        f"<g fill='{_LINE}'>{dots}</g></svg>"
+        f"<text x='2' y='{_HEIGHT - _PAD / 2}'>0</text>" + "".join(lines) + "</svg>"
     )
 
 
@@ -104,7 +156,7 @@ def _table(windows: Sequence[Window]) -> str:
     rows = [
         "<table><tr><th>window start</th><th>requests</th><th>rows</th><th>errors</th>"
         "<th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>drift</th><th>prediction</th>"
-        "<th>performance</th></tr>"
+        "<th>performance</th><th>estimated (CBPE)</th><th>decay</th></tr>"
     ]
     for window in windows:
         data = window.to_dict()
@@ -115,7 +167,9 @@ def _table(windows: Sequence[Window]) -> str:
             + "".join(f"<td class='num'>{_number(latency[k])}</td>" for k in ("p50", "p95", "p99"))
             + f"<td>{_e(drift_text(data['drift']))}</td>"
             f"<td>{_e(drift_text(data['prediction_drift']))}</td>"
-            f"<td>{_e(performance_text(data['performance']))}</td></tr>"
+            f"<td>{_e(performance_text(data['performance']))}</td>"
+            f"<td>{_e(estimated_text(data['estimated_performance']))}</td>"
+            f"<td>{_e(decay_text(data['concept_drift']))}</td></tr>"
         )
     rows.append("</table>")
     return "".join(rows)
@@ -152,6 +206,30 @@ def performance_text(found: dict[str, Any] | None) -> str:
         if found.get(key) is not None
     ]
     return f"{', '.join(shown)} ({found['labelled']:,} labels)" if shown else ""
+
+
+def estimated_text(found: dict[str, Any] | None) -> str:
+    """``accuracy 0.95 ± 0.01, ROC AUC 0.98 (error +0.012)`` or empty."""
+    if not found:
+        return ""
+    shown = []
+    errors = found.get("errors") or {}
+    for label, key in COMPARED:
+        metric = (found.get("metrics") or {}).get(key)
+        if metric is None or metric.get("value") is None:
+            continue
+        text = f"{label} {metric['value']:.3g} ± {1.96 * metric['standard_error']:.2g}"
+        if key in errors:
+            text += f" (error {errors[key]['error']:+.3f})"
+        shown.append(text)
+    return ", ".join(shown)
+
+
+def decay_text(found: dict[str, Any] | None) -> str:
+    """``DECAY (adwin)``, ``no decay (adwin)`` or empty."""
+    if not found:
+        return ""
+    return f"{'DECAY' if found.get('decayed') else 'no decay'} ({found.get('detector')})"
 
 
 def _number(value: float | None) -> str:

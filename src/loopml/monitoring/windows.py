@@ -95,7 +95,14 @@ class Window:
             "error_rate": self.error_rate,
             "latency_ms": quantiles,
             **self.checks.to_dict(),
+            "signals": self.signals(),
         }
+
+    def signals(self) -> dict[str, float | None]:
+        """The window as alert rules and the retraining policy see it (``loop.signals``)."""
+        from loopml.monitoring.window_signals import window_signals
+
+        return window_signals(self)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from loopml.serving.errors import ModelNotReadyError, PredictionFailedError
 from loopml.serving.metrics import ServingMetrics
 from loopml.serving.options import ServeOptions
 from loopml.serving.rows import Rows, combine, model_input, split
+from loopml.serving.scoring import Scorer
 from loopml.serving.signatures import InputSpec, input_spec
 from loopml.serving.sources import LoadedModel, ModelSource
 
@@ -46,6 +47,7 @@ class ServedModel:
     ) -> None:
         self.loaded = loaded
         self.spec: InputSpec = input_spec(loaded.signature, allow_missing=loaded.allow_missing)
+        self.scorer = Scorer.for_predictor(loaded.predictor, loaded.variant)
         self.batcher = MicroBatcher(
             self._predict_batch,
             max_batch_rows=options.max_batch_size,
@@ -68,20 +70,26 @@ class ServedModel:
 
     async def predict(self, rows: Rows) -> Any:
         """The predictions for ``rows`` (a numpy array, one entry per row)."""
+        return (await self.predict_scored(rows))[0]
+
+    async def predict_scored(self, rows: Rows) -> tuple[Any, Any]:
+        """The predictions for ``rows`` and, for a classifier that gives them in the same
+        call, their scores (``serving.scoring``; else None)."""
         if rows.count == 0:
             import numpy as np
 
-            return np.empty((0,))
-        return await self.batcher.submit(rows)
+            return np.empty((0,)), None
+        found: tuple[Any, Any] = await self.batcher.submit(rows)
+        return found
 
-    def _predict_batch(self, parts: Sequence[Rows]) -> list[Any]:
+    def _predict_batch(self, parts: Sequence[Rows]) -> list[tuple[Any, Any]]:
         """One model call for several requests; runs in the worker thread."""
         import numpy as np
 
         rows = combine(parts)
         inputs = model_input(rows, self.loaded.signature)
         try:
-            output = self.loaded.predictor.predict(inputs)
+            output, scores = self.scorer.predict(inputs)
         except LoopMLError:
             raise
         except Exception as exc:
@@ -98,7 +106,10 @@ class ServedModel:
                 f"{self.label} returned predictions of shape {list(predictions.shape)} for "
                 f"{rows.count} rows; expected one per row."
             )
-        return split(predictions, [part.count for part in parts])
+        counts = [part.count for part in parts]
+        if scores is None or len(scores) != rows.count:
+            return [(piece, None) for piece in split(predictions, counts)]
+        return list(zip(split(predictions, counts), split(scores, counts), strict=True))
 
     def start(self) -> None:
         self.batcher.start()

@@ -14,6 +14,9 @@ the store may have been away).
 
 With ``--workers N`` each worker keeps its own window over its share of the traffic; the
 gauges show the most recently computed worker's values (the window's rows are summed).
+
+On the same cadence, a classifier's live scores give its estimated performance
+(``serving/live_estimates.py``: ``loopml_serving_estimated_accuracy`` and ``_roc_auc``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from loopml.core.errors import LoopMLError
 from loopml.monitoring.live_drift import LiveReference, LiveWindow
 from loopml.serving.holder import ServedModel
+from loopml.serving.live_estimates import LiveEstimates
 from loopml.serving.metrics import DriftMetrics
 from loopml.serving.rows import Rows, model_input
 from loopml.serving.sources import BundleSource, ModelSource, RegistrySource
@@ -77,9 +81,12 @@ class LiveDrift:
         self._last: tuple[str, float] | None = None  # version, when computed
         self._problem: str | None = None
         self._failed_at = 0.0
+        self.estimates = LiveEstimates(settings.window_rows, self._monitor_folder)
 
-    def observe(self, model: ServedModel, rows: Rows, predictions: Any) -> None:
+    def observe(self, model: ServedModel, rows: Rows, predictions: Any, scores: Any = None) -> None:
         """One request's rows (the request path: an append)."""
+        if scores is not None:
+            self.estimates.observe(model.label, model.loaded.digest, scores)
         if not rows.is_table:
             if model.label not in self._references:
                 self._references[model.label] = (
@@ -121,6 +128,10 @@ class LiveDrift:
     def _loop(self) -> None:
         while not self._stop.wait(self.settings.interval_seconds):
             try:
+                self.compute_estimates()
+            except Exception as exc:  # the drift gauges still count
+                log.warning("estimated performance not computed: %s", exc)
+            try:
                 self.compute()
                 self._problem = None
             except Exception as exc:  # never stop watching: say so, try again next time
@@ -143,6 +154,29 @@ class LiveDrift:
         self.metrics.publish(version, report, rows=inputs.num_rows, at=now)
         self._last = (version, now)
         return report
+
+    def compute_estimates(self) -> bool:
+        """Estimate the live scores' performance with the version's kept calibration and set
+        the gauges; False when there is nothing to estimate with yet."""
+        found = self.estimates.estimate()
+        if found is None:
+            return False
+        version, estimate, rows = found
+        self.metrics.publish_estimates(version, estimate, rows=rows)
+        return True
+
+    def _monitor_folder(self) -> Any:
+        """The project's monitoring cache, where ``loopml monitor report`` keeps calibrations
+        (None: no store to find it from)."""
+        if self._client is None:
+            return None
+        from loopml.monitoring.part_summaries import SummaryCache
+
+        client = self._client()
+        try:
+            return SummaryCache.for_client(client).folder
+        finally:
+            client.close()
 
     def _reference(self, version: str) -> LiveReference | None:
         found = self._references.get(version)

@@ -239,9 +239,19 @@ class DriftMetrics:
             ["model_version"],
             "livemax",
         )
+        self.estimated = {
+            metric: gauge(
+                f"loopml_serving_estimated_{metric}",
+                f"{label} of the live window estimated from the scores before labels arrive "
+                "(CBPE, with the calibration loopml monitor report kept).",
+                ["model_version"],
+                "livemostrecent",
+            )
+            for metric, label in (("accuracy", "Accuracy"), ("roc_auc", "ROC AUC"))
+        }
         self._all = (
             self.feature_score, self.feature_drifted, self.share, self.prediction_score,
-            self.prediction_drifted, self.window_rows, self.computed,
+            self.prediction_drifted, self.window_rows, self.computed, *self.estimated.values(),
         )  # fmt: skip
 
     def publish(self, version: str, report: Any, *, rows: int, at: float) -> None:
@@ -261,6 +271,13 @@ class DriftMetrics:
             self.prediction_drifted.labels(version).set(int(prediction.drifted))
         self.window_rows.labels(version).set(rows)
         self.computed.labels(version).set(at)
+
+    def publish_estimates(self, version: str, estimate: Any, *, rows: int) -> None:
+        """Set the estimated-performance gauges from a ``cbpe.PerformanceEstimate``."""
+        for metric, gauge in self.estimated.items():
+            found = estimate.metrics.get(metric)
+            if found is not None and found.value == found.value:  # NaN: not estimable
+                gauge.labels(version).set(found.value)
 
     def forget(self) -> None:
         """Drop every series (the served version changed)."""

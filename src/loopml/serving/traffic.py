@@ -85,11 +85,11 @@ class Traffic:
         self, model: ServedModel, traffic: str, rows: Rows, request_id: str, started: float
     ) -> tuple[Any, str]:
         """The predictions and the id prefix of their prediction ids (``PREFIX-ROW``)."""
-        predictions = await model.predict(rows)
+        predictions, scores = await model.predict_scored(rows)
         prefix = mint_prefix(
             model.name, rows.count, deployment=self.deployment_id, version=model.version
         )
-        self._record(model, traffic, rows, predictions, prefix, request_id, started)
+        self._record(model, traffic, rows, (predictions, scores), prefix, request_id, started)
         if self.split is not None and self.split.mode == SHADOW and traffic == MAIN:
             self._shadow(model, rows, prefix, request_id)
         return predictions, prefix
@@ -99,14 +99,15 @@ class Traffic:
         model: ServedModel,
         traffic: str,
         rows: Rows,
-        predictions: Any,
+        scored: tuple[Any, Any],
         prefix: str,
         request_id: str,
         started: float,
     ) -> None:
+        predictions, scores = scored
         self.metrics.predictions.labels(model.label, traffic).inc(rows.count)
         if self.drift is not None and traffic == MAIN and rows.count:
-            self.drift.observe(model, rows, predictions)
+            self.drift.observe(model, rows, predictions, scores)
         if self.log is not None and rows.count:
             latency_ms = (time.perf_counter() - started) * 1000
             self.log.add(
@@ -119,6 +120,7 @@ class Traffic:
                     latency_ms,
                     rows,
                     predictions,
+                    scores,
                 )
             )
 
@@ -161,12 +163,12 @@ class Traffic:
         prediction ids (so both are compared row by row); a failure is counted, not raised."""
         started = time.perf_counter()
         try:
-            predictions = await shadow.predict(rows)
+            scored = await shadow.predict_scored(rows)
         except Exception as exc:
             self.metrics.shadow_failures.labels(shadow.label, "error").inc()
             log.debug("shadow %s failed: %s", shadow.label, exc)
             return
-        self._record(shadow, SHADOW, rows, predictions, prefix, request_id, started)
+        self._record(shadow, SHADOW, rows, scored, prefix, request_id, started)
 
     async def start(self) -> None:
         if self.log is not None:
