@@ -38,7 +38,7 @@ def test_signals_of_a_monitoring_window() -> None:
         drift={"share": 0.5, "features": {"age": {"statistic": 0.3, "drifted": True}}},
         prediction_drift={"statistic": 0.12},
         performance={"labelled": 25, "accuracy": 0.8, "roc_auc": None},
-        estimated_performance={"accuracy": 0.75},
+        estimated_performance={"metrics": {"accuracy": {"value": 0.75, "error": 0.02}}},
     )
     signals, labels = signals_of(window)
     assert labels == 25 and signals["traffic"] == 40.0 and signals["error_rate"] == 0.2

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from loopml.loop.decide import Window
-from loopml.loop.policy import LABELLED_METRICS
-from loopml.loop.signals import FEATURE_DRIFT_PREFIX
 from loopml.monitoring.part_summaries import BUCKET_MS
 from loopml.monitoring.windows import Window as LogWindow
 from loopml.monitoring.windows import monitor_windows
@@ -22,42 +19,11 @@ from loopml.tracking.client import Client
 
 __all__ = ["WindowReader", "merge_windows", "signals_of"]
 
-_ESTIMATED = {"accuracy": "estimated_accuracy", "roc_auc": "estimated_roc_auc"}
-
 
 def signals_of(window: LogWindow) -> tuple[dict[str, float | None], int]:
-    """The window's signals and how many of its predictions had labels."""
-    summary = window.to_dict()
-    latency = summary.get("latency_ms") or {}
-    signals: dict[str, float | None] = {
-        "traffic": float(window.rows),
-        "latency_p50_ms": latency.get("p50"),
-        "latency_p95_ms": latency.get("p95"),
-        "latency_p99_ms": latency.get("p99"),
-        "error_rate": window.error_rate,
-    }
-    drift = summary.get("drift") or {}
-    signals["drift_share"] = _number(drift.get("share"))
-    for column, result in (drift.get("features") or {}).items():
-        signals[FEATURE_DRIFT_PREFIX + column] = _number((result or {}).get("statistic"))
-    signals["prediction_drift"] = _number((summary.get("prediction_drift") or {}).get("statistic"))
-    performance = summary.get("performance") or {}
-    for metric in LABELLED_METRICS:
-        signals[metric] = _number(performance.get(metric))
-    estimated = summary.get("estimated_performance") or {}
-    for metric, name in _ESTIMATED.items():
-        signals[name] = _number(estimated.get(metric, estimated.get(name)))
-    concept = summary.get("concept_drift")
-    if isinstance(concept, dict) and "detected" in concept:
-        signals["concept_drift"] = 1.0 if concept["detected"] else 0.0
-    labels = performance.get("labelled")
-    return signals, int(labels) if isinstance(labels, int | float) else 0
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+    """The window's signals (``Window.signals``) and how many of its predictions had labels."""
+    labels = (window.checks.performance or {}).get("labelled")
+    return window.signals(), int(labels) if isinstance(labels, int | float) else 0
 
 
 def merge_windows(windows: Iterable[Window]) -> Window | None:
