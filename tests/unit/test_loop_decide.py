@@ -144,6 +144,14 @@ def test_an_estimated_metric_decays_without_labels() -> None:
     assert decide_retraining(policy, situation) is not None
 
 
+def test_the_error_stream_detector_firing_is_decay() -> None:
+    policy = replace(POLICY, decay=DecayTrigger("concept_drift", HOUR, above=0.5))
+    quiet, fired = _window(concept_drift=0.0), _window(concept_drift=1.0)
+    assert decide_retraining(policy, _situation(windows={HOUR: quiet})) is None
+    trigger = decide_retraining(policy, _situation(windows={HOUR: fired}))
+    assert trigger is not None and trigger.evidence["metric"] == "concept_drift"
+
+
 def test_an_error_metric_decays_above_its_ceiling() -> None:
     policy = replace(POLICY, decay=DecayTrigger("rmse", HOUR, above=2.0))
     assert decide_retraining(policy, _situation(windows={HOUR: _window(rmse=2.0)})) is None

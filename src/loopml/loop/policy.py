@@ -54,10 +54,14 @@ SECTION = "retraining"
 # performance signals of a window that need labels (feedback) to be computed
 LABELLED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "rmse", "mae", "r2")
 ESTIMATED_METRICS = ("estimated_accuracy", "estimated_roc_auc")
-DECAY_METRICS = LABELLED_METRICS + ESTIMATED_METRICS
+# 1 in a window where the labelled error stream's detector (ADWIN) found decay, else 0
+CONCEPT_DRIFT = "concept_drift"
+DECAY_METRICS = (*LABELLED_METRICS, *ESTIMATED_METRICS, CONCEPT_DRIFT)
 GUARD_METRICS = (*DECAY_METRICS, "drift_share", "prediction_drift", "error_rate")
 # signals where a larger value is worse; for every other one a smaller value is worse
-LOWER_IS_BETTER = frozenset({"rmse", "mae", "drift_share", "prediction_drift", "error_rate"})
+LOWER_IS_BETTER = frozenset(
+    {"rmse", "mae", "drift_share", "prediction_drift", "error_rate", CONCEPT_DRIFT}
+)
 DEFAULT_COOLDOWN_MS = 3_600_000
 DEFAULT_MIN_SAMPLES = 100
 
