@@ -26,8 +26,8 @@ def print_loop_story(story: LoopStory, decisions: list[Decision]) -> None:
         title_justify="left",
         box=SIMPLE_HEAD,
     )
-    for name in ("phase", "rows", "served by", "drift share", "accuracy", "labels", "what"):
-        table.add_column(name, overflow="fold", justify="left" if name == "what" else "right")
+    for name in ("phase", "rows", "served by", "drift share", "accuracy", "labels"):
+        table.add_column(name, no_wrap=True, justify="left" if name == "phase" else "right")
     for phase in story.phases:
         seen = phase.window
         table.add_row(
@@ -37,9 +37,10 @@ def print_loop_story(story: LoopStory, decisions: list[Decision]) -> None:
             _number(seen.get("drift_share")),
             _number(seen.get("accuracy")),
             str(seen.get("labelled") or 0),
-            output.escape(phase.description),
         )
     out.print(table)
+    for phase in story.phases:
+        out.print(f"  {phase.name}: {phase.description}", markup=False, soft_wrap=True)
     if story.data_versions:
         listed = ", ".join(f"{role} {ref}" for role, ref in story.data_versions.items())
         out.print(f"New data versions from the fed-back labels: {listed}", markup=False)

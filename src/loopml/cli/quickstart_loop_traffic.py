@@ -23,6 +23,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from loopml.core.errors import InvalidInputError
+
 __all__ = [
     "CONCAVE_POINTS",
     "NEW_PROTOCOL_THRESHOLD",
@@ -89,12 +91,15 @@ def traffic_phases(
     """The four phases over the training ``rows`` (features only, in ``header``'s order) and
     their true ``labels``; samples are drawn with ``seed``, so the same data replays alike."""
     if len(rows) != len(labels):
-        raise ValueError(f"{len(rows)} rows but {len(labels)} labels")
+        raise InvalidInputError(f"{len(rows)} rows but {len(labels)} labels to replay.")
     if not rows:
-        raise ValueError("no rows to replay")
+        raise InvalidInputError("No rows to replay: the training data is empty.")
     missing = [name for name in (*SIZE_FEATURES, CONCAVE_POINTS) if name not in header]
     if missing:
-        raise ValueError(f"the rows have no column {missing[0]!r}")
+        raise InvalidInputError(
+            f"The rows to replay have no column {missing[0]!r}; the loop replays the "
+            "quickstart's breast-cancer data (loopml quickstart --data-only writes it)."
+        )
     pick = random.Random(seed)
 
     def sample() -> list[int]:
