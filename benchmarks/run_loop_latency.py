@@ -13,9 +13,11 @@ Method:
   ``loopml agent --once`` runs as its own process (retrain, gate, promote), then a worse model
   is promoted by hand and rolled back by the agent's rollback guard.
 - The loop's windows are one minute and the agent acts on complete windows, so the drifted
-  traffic is sent in the last 20 s of a window: the time from the first drifted request to
+  traffic is sent in the last 15 s of a window: the time from the first drifted request to
   the window's end is part of the measure, as it would be in production (with traffic spread
   over the window, add up to one window length).
+- Without ``PYTHONDONTWRITEBYTECODE`` (some sandboxes set it): every process of the loop
+  (the server, each agent tick, the training) would compile loopml from source again.
 - Read from the loop's ``--json``: the first drifted request to the decision recorded, to the
   promotion (alias history), and the pipeline run's own duration (the training); the goal is
   on the promotion time minus the training time.
@@ -44,7 +46,13 @@ TIMEOUT_S = 1800
 
 
 def _loopml(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
+    # as a user's install runs: with bytecode (a sandbox's PYTHONDONTWRITEBYTECODE makes
+    # every process compile loopml again, tens of seconds per agent tick on a busy machine)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("LOOPML_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
     return subprocess.run(
         [str(LOOPML), *args],
         cwd=cwd,

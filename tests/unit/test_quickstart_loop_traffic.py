@@ -27,9 +27,11 @@ from loopml.cli.quickstart_loop_traffic import (
 )
 from loopml.core.errors import InvalidInputError
 
+Data = tuple[list[str], list[tuple[float, ...]], list[int]]
+
 
 @pytest.fixture(scope="module")
-def data() -> tuple[list[str], list[tuple[float, ...]], list[int]]:
+def data() -> Data:
     from sklearn.datasets import load_breast_cancer  # type: ignore[import-untyped]
 
     bunch = load_breast_cancer()
@@ -38,7 +40,7 @@ def data() -> tuple[list[str], list[tuple[float, ...]], list[int]]:
     return header, rows, [int(label) for label in bunch.target]
 
 
-def test_the_phases_come_in_order_with_a_label_for_every_row(data) -> None:  # type: ignore[no-untyped-def]
+def test_the_phases_come_in_order_with_a_label_for_every_row(data: Data) -> None:
     header, rows, labels = data
     phases = traffic_phases(header, rows, labels, seed=0, sampled=50)
     assert [p.name for p in phases] == ["normal", "drift", "recovered", "worse"]
@@ -47,14 +49,14 @@ def test_the_phases_come_in_order_with_a_label_for_every_row(data) -> None:  # t
     assert all(len(row) == len(header) for p in phases for row in p.rows)
 
 
-def test_normal_traffic_is_the_data_as_it_was_with_its_true_labels(data) -> None:  # type: ignore[no-untyped-def]
+def test_normal_traffic_is_the_data_as_it_was_with_its_true_labels(data: Data) -> None:
     header, rows, labels = data
     truth = dict(zip(rows, labels, strict=True))
     normal = traffic_phases(header, rows, labels, seed=3, sampled=80)[0]
     assert all(truth[row] == label for row, label in zip(normal.rows, normal.labels, strict=True))
 
 
-def test_the_new_scanner_scales_only_the_size_columns(data) -> None:  # type: ignore[no-untyped-def]
+def test_the_new_scanner_scales_only_the_size_columns(data: Data) -> None:
     header, rows, labels = data
     drift = traffic_phases(header, rows, labels, seed=0)[1]
     sizes = [header.index(name) for name in SIZE_FEATURES]
@@ -64,7 +66,7 @@ def test_the_new_scanner_scales_only_the_size_columns(data) -> None:  # type: ig
             assert new == pytest.approx(old * SCANNER_FACTOR if i in sizes else old)
 
 
-def test_the_new_protocol_labels_by_worst_concave_points_only(data) -> None:  # type: ignore[no-untyped-def]
+def test_the_new_protocol_labels_by_worst_concave_points_only(data: Data) -> None:
     header, rows, labels = data
     drift = traffic_phases(header, rows, labels, seed=0)[1]
     column = header.index(CONCAVE_POINTS)
@@ -75,7 +77,7 @@ def test_the_new_protocol_labels_by_worst_concave_points_only(data) -> None:  # 
     assert 0.1 < changed < 0.4  # the relationship changed, for a real share of the cases
 
 
-def test_the_same_seed_replays_the_same_traffic_and_another_does_not(data) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_seed_replays_the_same_traffic_and_another_does_not(data: Data) -> None:
     header, rows, labels = data
     first = traffic_phases(header, rows, labels, seed=1)
     again = traffic_phases(header, rows, labels, seed=1)
@@ -84,7 +86,7 @@ def test_the_same_seed_replays_the_same_traffic_and_another_does_not(data) -> No
     assert first[0].rows != other[0].rows
 
 
-def test_rows_without_the_quickstart_columns_are_refused(data) -> None:  # type: ignore[no-untyped-def]
+def test_rows_without_the_quickstart_columns_are_refused(data: Data) -> None:
     header, rows, labels = data
     with pytest.raises(InvalidInputError, match="no column 'mean_radius'"):
         traffic_phases(["a", "b"], [(1.0, 2.0)], [1])

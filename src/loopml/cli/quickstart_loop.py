@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["AGENT_TIMEOUT_S", "LoopStory", "agent_tick", "quickstart_loop", "run_loop"]
 
 AGENT_TIMEOUT_S = 900.0  # one tick trains a model: minutes on a busy machine
-DRIFT_BUDGET_MS = 20_000  # the drifted traffic is sent in the last 20 s of a window
+DRIFT_BUDGET_MS = 15_000  # the drifted traffic is sent in the last 15 s of a window
 SERVE_TIMEOUT_S = 300.0
 SWAP_TIMEOUT_S = 60.0
 LOOP_FOLDER = "loop"  # data/loop/: the files of the new data versions
