@@ -34,7 +34,10 @@ def test_the_loop_sees_drift_and_decay_then_retrains_promotes_and_rolls_back(
 
     assert done.returncode == 0, done.stderr
     story = json.loads(done.stdout)
+    # the quickstart's champion (2) takes an array: the loop's first model takes named columns
+    assert story["first_model"] == "breast-cancer@3"
     phases = {p["phase"]: p for p in story["phases"]}
+    assert phases["normal"]["served_by"] == phases["drift"]["served_by"] == "breast-cancer@3"
     normal, drift = phases["normal"]["monitoring"], phases["drift"]["monitoring"]
     assert normal["drift_share"] < DRIFT_SHARE and normal["accuracy"] > 0.9
     assert normal["labelled"] == phases["normal"]["rows"] == 200
@@ -59,7 +62,9 @@ def test_the_loop_sees_drift_and_decay_then_retrains_promotes_and_rolls_back(
     assert story["notes"] == []
     retraining = story["retraining"]
     assert retraining["trigger"] == "decay" and retraining["state"] == "promoted"
-    assert phases["recovered"]["served_by"] == f"breast-cancer@{retraining['candidate_version']}"
+    assert retraining["champion_version"] == 3 and retraining["candidate_version"] == 4
+    assert phases["recovered"]["served_by"] == "breast-cancer@4"
+    assert phases["worse"]["served_by"] == "breast-cancer@5"
     assert phases["recovered"]["monitoring"]["accuracy"] > 0.9
     assert phases["worse"]["monitoring"]["accuracy"] < 0.8
     rollback = story["rollback"]

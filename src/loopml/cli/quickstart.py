@@ -359,7 +359,7 @@ def _register(
     client: Client, result: PipelineRun, outcome: dict[str, Any], family: str
 ) -> ModelVersion:
     """Register ``family``'s refitted model (with the pipeline run's lineage and its test
-    metrics; named columns when pandas is installed, so live drift compares them)."""
+    metrics)."""
     from loopml.cli.quickstart_pipeline import input_example
     from loopml.models.registry import register
 
@@ -370,7 +370,7 @@ def _register(
     return register(
         MODEL,
         result.value(call),
-        input_example=input_example(result.value("features")),
+        input_example=input_example(result.value("features"), named_columns=False),
         run=result.run_id,
         metrics={**report["test"], "cv_auc": report["cv_auc"]},
         description=f"{family} tuned by the quickstart pipeline",

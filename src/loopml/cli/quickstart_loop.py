@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopml.cli.quickstart_data import DATASET, HOLDOUT, TARGET
-from loopml.cli.quickstart_loop_config import WINDOW_MS, write_loop_config
+from loopml.cli.quickstart_loop_config import LOOP_PIPELINE, WINDOW_MS, write_loop_config
 from loopml.cli.quickstart_loop_replay import (
     Replayed,
     fits_in_window,
@@ -61,6 +61,7 @@ class LoopStory:
     """What the loop did: the phases, the decisions the agent took, the timings (seconds)."""
 
     model: str
+    first_model: str | None = None  # trained by the loop, when the champion took an array
     phases: list[Replayed] = field(default_factory=list)
     data_versions: dict[str, str] = field(default_factory=dict)  # role → NAME@N
     preview: dict[str, Any] | None = None  # decide_retraining on the drifted window
@@ -74,6 +75,7 @@ class LoopStory:
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
+            "first_model": self.first_model,
             "phases": [p.to_dict() for p in self.phases],
             "data_versions": self.data_versions,
             "policy_decides": self.preview,
@@ -167,7 +169,7 @@ def run_loop(client: Client, folder: Path, *, model: str, alias: str, say: Any =
     tell("loopml.yaml: a retraining policy and two alert rules, one-minute windows")
     header, rows, labels = _table(folder / "data" / f"{DATASET}.csv")
     phases = {p.name: p for p in traffic_phases(header, rows, labels, seed=0)}
-    champion = f"{model}@{client.metadata.get_model_alias(model, alias)}"
+    champion = _named_champion(client, folder, model, alias, story, tell)
     with (
         LiveServer(folder, f"{model}@{alias}", []) as live,
         httpx.Client(base_url=live.url, timeout=60.0) as http,
@@ -200,6 +202,45 @@ def run_loop(client: Client, folder: Path, *, model: str, alias: str, say: Any =
             wait_until(http, retrained, timeout=SWAP_TIMEOUT_S, why="the rollback")
             tell(f"The rollback guard moved {model}@{alias} back to {retrained}")
     return story
+
+
+def _named_champion(
+    client: Client, folder: Path, model: str, alias: str, story: LoopStory, tell: Any
+) -> str:
+    """The champion, if it takes named columns (then the server logs them by name and live
+    drift compares each with its training data's); else the loop's first model: the
+    ``retraining`` pipeline on the champion's training data (its searches come from the
+    cache) registers the same model fitted on named columns, gated and promoted."""
+    from loopml.core.errors import PromotionBlockedError
+    from loopml.models.gate_policy import read_policy
+    from loopml.models.gates import gate
+    from loopml.models.promotion import promote
+    from loopml.pipelines.loading import plan_named
+    from loopml.pipelines.runner import REF_TAG, run
+
+    current = client.metadata.get_model_version(
+        model, client.metadata.get_model_alias(model, alias)
+    )
+    if (current.signature or {}).get("inputs", {}).get("kind") == "columns":
+        return f"{model}@{current.version}"
+    data = current.datasets[0] if len(current.datasets) == 1 else f"{DATASET}@latest"
+    tell(f"Training the loop's first model on {data}: {model}@{current.version} takes an "
+         "array, live drift compares named columns")  # fmt: skip
+    ref, plan = plan_named(LOOP_PIPELINE, folder, [f"data={data}", "n_trials=10"])
+    result = run(
+        plan, client=client, experiment="quickstart", tags={REF_TAG: ref}, executor="local"
+    )
+    registered = f"{model}@{result.value()['version']}"
+    policy = read_policy(folder / "gates.yaml")
+    gate(registered, policy, client=client)
+    reason = "the loop's first champion: it takes named columns, so live drift compares them"
+    try:
+        promote(registered, policy=policy, reason=reason, client=client)
+    except PromotionBlockedError as blocked:
+        story.notes.append(f"{registered} was promoted by force: {blocked.message}")
+        promote(registered, policy=policy, force=True, reason=reason, client=client)
+    story.first_model = registered
+    return registered
 
 
 def _table(path: Path) -> tuple[list[str], list[tuple[float, ...]], list[int]]:

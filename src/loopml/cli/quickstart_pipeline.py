@@ -13,8 +13,8 @@ best family wins. Every step is cached: run it again and only what changed runs.
 
 ``retraining`` is the same training ending in a step that registers the better model (what
 the loop's agent runs when drift or decay calls for a new model: ``loopml quickstart --loop``).
-With pandas installed the models are fitted on named columns and registered with them, so the
-server logs named inputs and live monitoring compares each with the training data's.
+Its models are fitted on named columns (with pandas installed) and registered with them, so
+the server logs named inputs and live monitoring compares each with the training data's.
 """
 
 from __future__ import annotations
@@ -65,10 +65,12 @@ def matrices(table: pa.Table, split: str) -> tuple[np.ndarray, np.ndarray, list[
     return x, chosen.column(TARGET).to_numpy().astype(np.int64), names
 
 
-def named(x: np.ndarray, names: list[str]) -> Any:
-    """The features as named columns (a pandas DataFrame) when pandas is installed, else the
-    array: a model fitted on named columns takes named columns, and so is served, logged and
-    monitored column by column."""
+def named(x: np.ndarray, names: list[str], named_columns: bool = True) -> Any:
+    """The features as named columns (a pandas DataFrame) if ``named_columns`` and pandas is
+    installed, else the array: a model fitted on named columns takes named columns, and so is
+    served, logged and monitored column by column."""
+    if not named_columns:
+        return x
     try:
         import pandas as pd  # type: ignore[import-untyped]
     except ImportError:
@@ -76,11 +78,11 @@ def named(x: np.ndarray, names: list[str]) -> Any:
     return pd.DataFrame(x, columns=names)
 
 
-def input_example(table: pa.Table) -> Any:
+def input_example(table: pa.Table, *, named_columns: bool) -> Any:
     """Five test rows, as the models take them (what a registered version keeps as its
     example, and its signature is inferred from)."""
     x, _, names = matrices(table, "test")
-    return named(x[:5], names)
+    return named(x[:5], names, named_columns)
 
 
 def make_model(family: str, params: dict[str, Any], seed: int) -> Any:
@@ -123,18 +125,23 @@ def search(table: pa.Table, *, family: str, n_trials: int = 10, seed: int = 42) 
 
 
 @loopml.step
-def train(table: pa.Table, chosen: dict[str, Any], *, seed: int = 42) -> Any:
+def train(
+    table: pa.Table, chosen: dict[str, Any], *, seed: int = 42, named_columns: bool = False
+) -> Any:
     """Refit the chosen family with its best params on the whole training split (a fitted
     scikit-learn estimator, stored with skops: its type is read from the value)."""
     x, y, names = matrices(table, "train")
     step_run = loopml.active_run()
     if step_run is not None:
         step_run.log_params({"model": chosen["family"], **chosen["params"]})
-    return make_model(chosen["family"], chosen["params"], seed).fit(named(x, names), y)
+    model = make_model(chosen["family"], chosen["params"], seed)
+    return model.fit(named(x, names, named_columns), y)
 
 
 @loopml.step
-def evaluate(model: Any, table: pa.Table, chosen: dict[str, Any]) -> dict[str, Any]:
+def evaluate(
+    model: Any, table: pa.Table, chosen: dict[str, Any], *, named_columns: bool = False
+) -> dict[str, Any]:
     """Test-split accuracy, F1 and AUC (metrics of this step's run, with its confusion matrix
     and feature importances as artifacts)."""
     from sklearn.metrics import (  # type: ignore[import-untyped]
@@ -145,7 +152,7 @@ def evaluate(model: Any, table: pa.Table, chosen: dict[str, Any]) -> dict[str, A
     )
 
     x, y, names = matrices(table, "test")
-    x = named(x, names)
+    x = named(x, names, named_columns)
     predicted = model.predict(x)
     metrics = {
         "accuracy": float(accuracy_score(y, predicted)),
@@ -213,7 +220,7 @@ def register_best(
     version = loopml.models.register(
         model,
         (first, second)[index],
-        input_example=input_example(table),
+        input_example=input_example(table, named_columns=True),
         run=step_run.parent_run_id if step_run is not None else None,
         metrics={**report["test"], "cv_auc": report["cv_auc"]},
         description=f"{outcome['best']} retrained by the quickstart's retraining pipeline",
@@ -234,6 +241,6 @@ def retraining(
     models, reports = [], []
     for family in FAMILIES:
         chosen = search(table, family=family, n_trials=n_trials, seed=seed)
-        models.append(train(table, chosen, seed=seed))
-        reports.append(evaluate(models[-1], table, chosen))
+        models.append(train(table, chosen, seed=seed, named_columns=True))
+        reports.append(evaluate(models[-1], table, chosen, named_columns=True))
     return register_best(choose(*reports), table, *models, model=model)
