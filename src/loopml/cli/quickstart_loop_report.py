@@ -26,7 +26,8 @@ def print_loop_story(story: LoopStory, decisions: list[Decision]) -> None:
         title_justify="left",
         box=SIMPLE_HEAD,
     )
-    for name in ("phase", "rows", "served by", "drift share", "accuracy", "labels"):
+    columns = ("phase", "rows", "served by", "drift share", "accuracy", "est. accuracy", "labels")
+    for name in columns:
         table.add_column(name, no_wrap=True, justify="left" if name == "phase" else "right")
     for phase in story.phases:
         seen = phase.window
@@ -36,6 +37,7 @@ def print_loop_story(story: LoopStory, decisions: list[Decision]) -> None:
             phase.version,
             _number(seen.get("drift_share")),
             _number(seen.get("accuracy")),
+            _number(seen.get("estimated_accuracy")),  # CBPE, once servers log scores
             str(seen.get("labelled") or 0),
         )
     out.print(table)
