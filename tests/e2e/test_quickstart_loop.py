@@ -36,6 +36,7 @@ def test_the_loop_sees_drift_and_decay_then_retrains_promotes_and_rolls_back(
     story = json.loads(done.stdout)
     # the quickstart's champion (2) takes an array: the loop's first model takes named columns
     assert story["first_model"] == "breast-cancer@3"
+    assert "schema compatible" in story["first_model_forced"]  # an array before, columns now
     phases = {p["phase"]: p for p in story["phases"]}
     assert phases["normal"]["served_by"] == phases["drift"]["served_by"] == "breast-cancer@3"
     normal, drift = phases["normal"]["monitoring"], phases["drift"]["monitoring"]

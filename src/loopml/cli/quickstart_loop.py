@@ -62,6 +62,7 @@ class LoopStory:
 
     model: str
     first_model: str | None = None  # trained by the loop, when the champion took an array
+    first_model_forced: str | None = None  # why its promotion needed --force (its schema)
     phases: list[Replayed] = field(default_factory=list)
     data_versions: dict[str, str] = field(default_factory=dict)  # role → NAME@N
     preview: dict[str, Any] | None = None  # decide_retraining on the drifted window
@@ -76,6 +77,7 @@ class LoopStory:
         return {
             "model": self.model,
             "first_model": self.first_model,
+            "first_model_forced": self.first_model_forced,
             "phases": [p.to_dict() for p in self.phases],
             "data_versions": self.data_versions,
             "policy_decides": self.preview,
@@ -237,7 +239,9 @@ def _named_champion(
     try:
         promote(registered, policy=policy, reason=reason, client=client)
     except PromotionBlockedError as blocked:
-        story.notes.append(f"{registered} was promoted by force: {blocked.message}")
+        # its schema differs from the champion's by design (named columns, not an array)
+        story.first_model_forced = blocked.message
+        tell(f"{registered} promoted with --force: {blocked.message}")
         promote(registered, policy=policy, force=True, reason=reason, client=client)
     story.first_model = registered
     return registered

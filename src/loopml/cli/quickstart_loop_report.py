@@ -40,6 +40,14 @@ def print_loop_story(story: LoopStory, decisions: list[Decision]) -> None:
             _number(seen.get("estimated_accuracy")),  # CBPE, once servers log scores
             str(seen.get("labelled") or 0),
         )
+    if story.first_model is not None:
+        forced = " (with --force: it takes named columns, its gate's schema check fails)"
+        out.print(
+            f"The loop's first champion: {story.first_model}, the same training fitted on "
+            f"named columns{forced if story.first_model_forced else ''}.",
+            markup=False,
+            soft_wrap=True,
+        )
     out.print(table)
     for phase in story.phases:
         out.print(f"  {phase.name}: {phase.description}", markup=False, soft_wrap=True)
