@@ -37,6 +37,7 @@ def _private_user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
 # docs tests copy (tests/e2e/conftest.py), while the other worker runs docs that need none.
 SLOWEST_MODULES = [
     "tests/e2e/test_quickstart.py",
+    "tests/e2e/test_quickstart_loop.py",
     "tests/e2e/test_docs_readme_examples.py",
     "tests/e2e/test_docs_batch_scoring_examples.py",
     "tests/e2e/test_docs_maintenance_examples.py",

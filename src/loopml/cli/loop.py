@@ -70,7 +70,7 @@ def log_command(
             "The loop has decided nothing yet." if not (model or state) else "No decision matches."
         )
         return
-    out.print(_table(decisions))
+    out.print(decisions_table(decisions))
 
 
 @app.command("policy")
@@ -164,7 +164,8 @@ def summarise_evidence(decision: Decision) -> str:
     return ", ".join(numbers[:3])
 
 
-def _table(decisions: list[Decision]) -> object:
+def decisions_table(decisions: list[Decision]) -> object:
+    """The decisions as `loopml loop log` shows them (a rich table)."""
     from rich.table import Table
 
     table = Table(header_style="bold")

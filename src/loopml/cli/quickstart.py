@@ -90,6 +90,15 @@ def quickstart_command(
             "data/breast_cancer_holdout.csv) into the folder, for the docs' examples.",
         ),
     ] = False,
+    loop: Annotated[
+        bool,
+        typer.Option(
+            "--loop",
+            help="Then show the closed loop: serve the champion, replay drifted traffic with "
+            "labels fed back, let the agent retrain, gate and promote, promote a worse model "
+            "and watch it rolled back; ends with 'loopml loop log' (a few minutes).",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the runs, best first, as JSON.")
@@ -110,6 +119,12 @@ def quickstart_command(
     model fails the gate, promotion is refused, then forced and rolled back — see 'loopml
     models alias history breast-cancer'. 'loopml pipeline run training' reruns from cache.
 
+    With --loop (in a new folder: after the first run) the loop closes on live traffic:
+    the champion is served, traffic drifts (a new scanner) and its labels, fed back, follow
+    a new protocol; monitoring sees drift and decay, 'loopml agent' retrains on the labelled
+    traffic, gates and promotes; a worse model promoted by hand is rolled back by the
+    agent's rollback guard. It needs pandas and the 'serve' extra.
+
     Without DIRECTORY it runs in the project you are in (see 'loopml init'), else in a new
     temporary folder; it prints where.
 
@@ -119,6 +134,7 @@ def quickstart_command(
         loopml init && loopml quickstart      # in this project: 'loopml runs list' shows it
         loopml quickstart --data-only         # just the CSV files, into ./data
         loopml quickstart ./demo --quiet      # the second run: a gate fails, a rollback
+        loopml quickstart ./demo --loop       # drift, decay, the agent retrains, a rollback
         cd ./demo && loopml pipeline run training -p n_trials=25
     """
     try:
@@ -137,6 +153,14 @@ def quickstart_command(
             output.console().print(f"Wrote {path}", markup=False)
         return
     with _removed_on_failure(folder if temporary else None):
+        if loop:
+            from loopml.cli.quickstart_loop import quickstart_loop
+
+            quickstart_loop(
+                folder, quiet=quiet, as_json=as_json, model=MODEL, alias=CHAMPION,
+                first_run=lambda: _quickstart(folder, quiet=quiet, as_json=as_json, show=False),
+            )  # fmt: skip
+            return
         _quickstart(folder, quiet=quiet, as_json=as_json)
 
 
@@ -153,7 +177,7 @@ def _removed_on_failure(folder: Path | None) -> Iterator[None]:
         raise
 
 
-def _quickstart(folder: Path, *, quiet: bool, as_json: bool) -> None:
+def _quickstart(folder: Path, *, quiet: bool, as_json: bool, show: bool = True) -> None:
     config = init_project(folder)
     from loopml.data import versions
 
@@ -171,6 +195,8 @@ def _quickstart(folder: Path, *, quiet: bool, as_json: bool) -> None:
         with _live_server(client, folder, quiet=quiet) as live:
             story = _gate_and_promote(client, folder, registered, live)
         serving = live.story if live is not None else None
+    if not show:
+        return
     if as_json:
         from loopml.cli.gate import gate_result_dict
         from loopml.cli.pipeline import run_document
@@ -334,23 +360,17 @@ def _register(
 ) -> ModelVersion:
     """Register ``family``'s refitted model (with the pipeline run's lineage and its test
     metrics)."""
-    import numpy as np
-    import pyarrow.compute as pc
-
+    from loopml.cli.quickstart_pipeline import input_example
     from loopml.models.registry import register
 
     families = [report["family"] for report in outcome["reports"]]
     index = families.index(family)
     call = "train" if index == 0 else f"train-{index + 1}"
-    table = result.value("features")
-    names = [n for n in table.column_names if n not in (TARGET, "split")]
-    example = table.filter(pc.equal(table.column("split"), "test")).select(names).slice(0, 5)
-    rows = [[float(v) for v in row.values()] for row in example.to_pylist()]
     report = outcome["reports"][index]
     return register(
         MODEL,
         result.value(call),
-        input_example=np.asarray(rows),
+        input_example=input_example(result.value("features"), named_columns=False),
         run=result.run_id,
         metrics={**report["test"], "cv_auc": report["cv_auc"]},
         description=f"{family} tuned by the quickstart pipeline",

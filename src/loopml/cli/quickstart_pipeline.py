@@ -10,6 +10,11 @@ best family wins. Every step is cached: run it again and only what changed runs.
     loopml pipeline run training                      # all from the cache
     loopml pipeline run training -p n_trials=25       # a longer search (features are reused)
     loopml pipeline run training --executor process   # the two families side by side
+
+``retraining`` is the same training ending in a step that registers the better model (what
+the loop's agent runs when drift or decay calls for a new model: ``loopml quickstart --loop``).
+Its models are fitted on named columns (with pandas installed) and registered with them, so
+the server logs named inputs and live monitoring compares each with the training data's.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import pyarrow.compute as pc
 
 import loopml
 import loopml.data
+import loopml.models
 from loopml.core.entities import DatasetVersion
 from loopml.pipelines import cross_validate, dataset_version, integer, loguniform
 
@@ -57,6 +63,26 @@ def matrices(table: pa.Table, split: str) -> tuple[np.ndarray, np.ndarray, list[
     names = [name for name in chosen.column_names if name not in (TARGET, "split")]
     x = np.column_stack([chosen.column(name).to_numpy() for name in names]).astype(np.float64)
     return x, chosen.column(TARGET).to_numpy().astype(np.int64), names
+
+
+def named(x: np.ndarray, names: list[str], named_columns: bool = True) -> Any:
+    """The features as named columns (a pandas DataFrame) if ``named_columns`` and pandas is
+    installed, else the array: a model fitted on named columns takes named columns, and so is
+    served, logged and monitored column by column."""
+    if not named_columns:
+        return x
+    try:
+        import pandas as pd  # type: ignore[import-untyped]
+    except ImportError:
+        return x
+    return pd.DataFrame(x, columns=names)
+
+
+def input_example(table: pa.Table, *, named_columns: bool) -> Any:
+    """Five test rows, as the models take them (what a registered version keeps as its
+    example, and its signature is inferred from)."""
+    x, _, names = matrices(table, "test")
+    return named(x[:5], names, named_columns)
 
 
 def make_model(family: str, params: dict[str, Any], seed: int) -> Any:
@@ -99,18 +125,23 @@ def search(table: pa.Table, *, family: str, n_trials: int = 10, seed: int = 42) 
 
 
 @loopml.step
-def train(table: pa.Table, chosen: dict[str, Any], *, seed: int = 42) -> Any:
+def train(
+    table: pa.Table, chosen: dict[str, Any], *, seed: int = 42, named_columns: bool = False
+) -> Any:
     """Refit the chosen family with its best params on the whole training split (a fitted
     scikit-learn estimator, stored with skops: its type is read from the value)."""
-    x, y, _ = matrices(table, "train")
+    x, y, names = matrices(table, "train")
     step_run = loopml.active_run()
     if step_run is not None:
         step_run.log_params({"model": chosen["family"], **chosen["params"]})
-    return make_model(chosen["family"], chosen["params"], seed).fit(x, y)
+    model = make_model(chosen["family"], chosen["params"], seed)
+    return model.fit(named(x, names, named_columns), y)
 
 
 @loopml.step
-def evaluate(model: Any, table: pa.Table, chosen: dict[str, Any]) -> dict[str, Any]:
+def evaluate(
+    model: Any, table: pa.Table, chosen: dict[str, Any], *, named_columns: bool = False
+) -> dict[str, Any]:
     """Test-split accuracy, F1 and AUC (metrics of this step's run, with its confusion matrix
     and feature importances as artifacts)."""
     from sklearn.metrics import (  # type: ignore[import-untyped]
@@ -121,6 +152,7 @@ def evaluate(model: Any, table: pa.Table, chosen: dict[str, Any]) -> dict[str, A
     )
 
     x, y, names = matrices(table, "test")
+    x = named(x, names, named_columns)
     predicted = model.predict(x)
     metrics = {
         "accuracy": float(accuracy_score(y, predicted)),
@@ -171,3 +203,44 @@ def training(data: str = "breast_cancer@latest", n_trials: int = 10, seed: int =
         chosen = search(table, family=family, n_trials=n_trials, seed=seed)
         reports.append(evaluate(train(table, chosen, seed=seed), table, chosen))
     return choose(*reports)
+
+
+@loopml.step(cache=False)  # every run registers: a cached step would register nothing
+def register_best(
+    outcome: dict[str, Any], table: pa.Table, first: Any, second: Any, *, model: str
+) -> dict[str, Any]:
+    """Register the chosen family's model as the next version of ``model``, linked to this
+    pipeline run (so to the dataset version it read: live drift's reference), with its test
+    metrics and five test rows as its input example."""
+    from importlib.util import find_spec
+
+    index = FAMILIES.index(outcome["best"])
+    report = outcome["reports"][index]
+    step_run = loopml.active_run()
+    version = loopml.models.register(
+        model,
+        (first, second)[index],
+        input_example=input_example(table, named_columns=True),
+        run=step_run.parent_run_id if step_run is not None else None,
+        metrics={**report["test"], "cv_auc": report["cv_auc"]},
+        description=f"{outcome['best']} retrained by the quickstart's retraining pipeline",
+        onnx=all(find_spec(name) is not None for name in ("skl2onnx", "onnxruntime")),
+        client=step_run.client if step_run is not None else None,
+    )
+    return {"model": version.model, "version": version.version, "family": outcome["best"]}
+
+
+@loopml.pipeline
+def retraining(
+    data: str = "breast_cancer@latest",
+    n_trials: int = 5,
+    seed: int = 42,
+    model: str = "breast-cancer",
+) -> Any:
+    table = features(dataset_version(ref=data), seed=seed)
+    models, reports = [], []
+    for family in FAMILIES:
+        chosen = search(table, family=family, n_trials=n_trials, seed=seed)
+        models.append(train(table, chosen, seed=seed, named_columns=True))
+        reports.append(evaluate(models[-1], table, chosen, named_columns=True))
+    return register_best(choose(*reports), table, *models, model=model)

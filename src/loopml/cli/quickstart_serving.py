@@ -46,7 +46,8 @@ class ServingStory:
 
 
 class LiveServer:
-    """``loopml serve REF`` in ``folder`` with a client sending ``rows`` one per request."""
+    """``loopml serve REF`` in ``folder`` with a client sending ``rows`` one per request
+    (none when ``rows`` is empty: ``loopml quickstart --loop`` replays its own)."""
 
     def __init__(self, folder: Path, ref: str, rows: list[list[float]]) -> None:
         self.folder = folder
@@ -74,8 +75,11 @@ class LiveServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        self._client = threading.Thread(target=self._send, name="quickstart-client", daemon=True)
-        self._client.start()
+        if self.rows:  # no rows: the caller sends its own traffic
+            self._client = threading.Thread(
+                target=self._send, name="quickstart-client", daemon=True
+            )
+            self._client.start()
         return self
 
     def wait_for_version(self, version: int, timeout: float = SWAP_TIMEOUT) -> None:

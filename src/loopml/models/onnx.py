@@ -106,7 +106,9 @@ def convert_checked(model: Any, example: Any, folder: Path) -> dict[str, Any]:
     path = folder / FILE
     path.write_bytes(converted.SerializeToString())
     onnx_model = OnnxModel(path)
-    expected = np.asarray(model.predict(rows))
+    # the original is asked as it is asked everywhere else: with the example as given (a
+    # model fitted on named columns warns when it is handed a bare array)
+    expected = np.asarray(model.predict(example))
     got = np.asarray(onnx_model.predict(rows)).reshape(expected.shape)
     if np.issubdtype(expected.dtype, np.floating):
         mismatches = int(np.sum(~np.isclose(got, expected, rtol=1e-4, atol=1e-5)))
@@ -114,7 +116,7 @@ def convert_checked(model: Any, example: Any, folder: Path) -> dict[str, Any]:
         mismatches = int(np.sum(got != expected))
     difference = None
     if hasattr(model, "predict_proba"):
-        original = np.asarray(model.predict_proba(rows))
+        original = np.asarray(model.predict_proba(example))
         difference = float(np.max(np.abs(onnx_model.predict_proba(rows) - original)))
     if mismatches or (difference is not None and difference > PROBABILITY_TOLERANCE):
         raise InvalidInputError(

@@ -160,21 +160,39 @@ def _read(model: str, client: Client, kind: str, since_ms: int | None, until_ms:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    tables = [
+    read = [
         pq.read_table(io.BytesIO(_blob(client, entry)))
         for entry in _parts(model, client, kind, since_ms, until_ms)
     ]
-    if not tables:
+    if not read:
         return None
+    # each part cut to the span first: a day's parts of other versions do not have to fit
+    cut = [_within(table, since_ms, until_ms) for table in read]
+    tables = [table for table in cut if table.num_rows] or cut[:1]
     try:
         return pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         if kind != FEEDBACK:
-            raise
+            # versions that take an array and versions that take named columns: inputs as JSON
+            return pa.concat_tables(
+                [_inputs_as_text(table) for table in tables], promote_options="permissive"
+            )
         # labels sent as numbers once and as text another time: all as text
         return pa.concat_tables(
             [t.set_column(1, "label", t["label"].cast(pa.string())) for t in tables]
         )
+
+
+def _inputs_as_text(table: Any) -> Any:
+    """``table`` with its ``inputs`` (a struct of named columns, or a list of values) as JSON
+    text, so that parts of versions that take different inputs read as one table."""
+    import json
+
+    import pyarrow as pa
+
+    values = table["inputs"].to_pylist()
+    text = pa.array([None if v is None else json.dumps(v) for v in values], pa.string())
+    return table.set_column(table.schema.get_field_index("inputs"), "inputs", text)
 
 
 def _parts(
