@@ -134,12 +134,9 @@ def quickstart_loop(
     print_loop_story(story, decisions)
 
 
-def agent_tick(folder: Path) -> dict[str, Any] | None:
+def agent_tick(folder: Path) -> dict[str, Any]:
     """One tick of ``loopml agent`` in ``folder``, in a process of its own, and what it did
-    (its ``--json``); None when this build has no agent (``loopml.loop.agent_tick``): the loop
-    then stops after detection and says so. The one place the quickstart calls the agent."""
-    if find_spec("loopml.loop.agent_tick") is None:
-        return None
+    (its ``--json``). The one place the quickstart calls the agent."""
     command = [sys.executable, "-m", "loopml", "agent", "--once", "--json", "--quiet"]
     done = subprocess.run(
         command,
@@ -183,12 +180,7 @@ def run_loop(client: Client, folder: Path, *, model: str, alias: str, say: Any =
         _new_data(client, folder, story, header, tell)
         _wait_for_window_end(first_drift, tell)
         story.preview = _preview(client, folder, model, alias, story)
-        tick = _tick(folder, story, tell)
-        if tick is None:
-            story.notes.append(
-                "This build has no 'loopml agent': the loop stopped after detection."
-            )
-            return story
+        _tick(folder, story, tell)
         retrained = _retraining_outcome(client, story, model, first_drift)
         if retrained is None:
             return story
@@ -405,13 +397,12 @@ def _without(situation: Any, signal: str) -> Any:
     return replace(situation, windows=windows)
 
 
-def _tick(folder: Path, story: LoopStory, tell: Any) -> dict[str, Any] | None:
+def _tick(folder: Path, story: LoopStory, tell: Any) -> dict[str, Any]:
     started = time.monotonic()
     tell("loopml agent --once …")
     report = agent_tick(folder)
-    if report is not None:
-        report["seconds"] = round(time.monotonic() - started, 3)
-        story.ticks.append(report)
+    report["seconds"] = round(time.monotonic() - started, 3)
+    story.ticks.append(report)
     return report
 
 
