@@ -52,6 +52,12 @@ class SqlStoreBase:
             self._engine.dispose()
             raise
 
+    @property
+    def writes_queue_on_a_file_lock(self) -> bool:
+        """Whether this is a SQLite file, whose writers take turns on a lock file: a write
+        then either gets the lock at once or can be told not to wait for it (see .locking)."""
+        return self._lock_file is not None
+
     def close(self) -> None:
         self._engine.dispose()
 
