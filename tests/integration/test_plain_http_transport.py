@@ -93,3 +93,14 @@ def test_https_is_refused_rather_than_sent_in_the_clear() -> None:
         pytest.raises(httpx.UnsupportedProtocol),
     ):
         client.get("https://127.0.0.1:9/")
+
+
+def test_an_answer_sent_before_the_whole_body_was_read_is_the_result() -> None:
+    refusal = b"HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\nContent-Length: 3\r\n\r\nbig"
+    with (
+        one_answer_server(refusal) as server,
+        httpx.Client(transport=PlainHttpTransport()) as client,
+    ):
+        # the server never reads the body: writing it breaks once the buffers are full
+        answer = client.put(server.url + "/blobs", content=iter([b"x" * (1 << 20)] * 64))
+    assert (answer.status_code, answer.text) == (413, "big")

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 
 import httpx
 
@@ -32,6 +33,7 @@ __all__ = ["PlainHttpTransport"]
 # bodies up to this size travel in the same write as the head (about two TCP segments)
 _INLINE_BODY_BYTES = 2920
 _DEFAULT_TIMEOUT = 30.0
+_EARLY_ANSWER_WAIT_S = 5.0  # for an answer already sent when a write of the request broke
 SocketOption = tuple[int, int, int]
 
 
@@ -68,10 +70,16 @@ class PlainHttpTransport(httpx.BaseTransport):
         conn = self._connection(address, timeouts.get("connect", _DEFAULT_TIMEOUT))
         try:
             conn.sock.settimeout(timeouts.get("write", _DEFAULT_TIMEOUT))
-            _send(conn.sock, head, body, chunked=_is_chunked(request))
-            with _mapped(httpx.ReadTimeout, httpx.ReadError):
-                conn.sock.settimeout(timeouts.get("read", _DEFAULT_TIMEOUT))
-                answer = read_answer_head(conn.reader, request.method)
+            try:
+                _send(conn.sock, head, body, chunked=_is_chunked(request))
+            except httpx.WriteError as exc:
+                # a server may answer before reading the whole body (413) and close: that
+                # answer, if it arrived, says more than the broken write (as httpcore does)
+                answer = _answer_after(exc, conn, request.method)
+            else:
+                with _mapped(httpx.ReadTimeout, httpx.ReadError):
+                    conn.sock.settimeout(timeouts.get("read", _DEFAULT_TIMEOUT))
+                    answer = read_answer_head(conn.reader, request.method)
         except BaseException:
             conn.close()
             raise
@@ -162,6 +170,17 @@ class _AnswerStream(httpx.SyncByteStream):
             self._transport._release(self._address, conn)
         else:  # not read to the end, or the server closes it: unusable for another request
             conn.close()
+
+
+def _answer_after(error: httpx.WriteError, conn: _Connection, method: str) -> AnswerHead:
+    """The answer a server sent before it stopped reading the request, else ``error``."""
+    try:
+        with _mapped(httpx.ReadTimeout, httpx.ReadError):
+            conn.sock.settimeout(_EARLY_ANSWER_WAIT_S)
+            head = read_answer_head(conn.reader, method)
+    except httpx.TransportError:
+        raise error from None
+    return replace(head, keep_alive=False)  # the rest of the request was never sent
 
 
 def _request_head(request: httpx.Request) -> bytes:
