@@ -34,6 +34,7 @@ class HeartbeatThread:
     _beating: set[tuple[int, str]]
     _tasks: list[_Task]
     _thread: threading.Thread | None
+    _wakes_at: float  # when the waiting thread wakes by itself (-inf: it is not waiting)
 
     def __init__(self) -> None:
         self._forget_parent()
@@ -41,10 +42,13 @@ class HeartbeatThread:
 
     def watch(self, store: MetadataStore, run_id: str, interval_s: float) -> None:
         """Mark ``run_id`` alive on ``store`` every ``interval_s`` until :meth:`unwatch`."""
+        due = time.monotonic() + interval_s
         with self._changed:
-            self._due[(id(store), run_id)] = (store, time.monotonic() + interval_s, interval_s)
+            self._due[(id(store), run_id)] = (store, due, interval_s)
             self._start()
-            self._changed.notify()
+            # woken only if it would sleep past this beat: not a switch of threads per run
+            if due < self._wakes_at:
+                self._changed.notify()
 
     def unwatch(self, store: MetadataStore, run_id: str) -> None:
         """Stop beating ``run_id``; returns once a beat of it under way has ended, so the
@@ -74,7 +78,10 @@ class HeartbeatThread:
         while True:
             with self._changed:
                 while not self._tasks and not self._due_now():
-                    self._changed.wait(self._wait_s())
+                    wait_s = self._wait_s()
+                    self._wakes_at = time.monotonic() + wait_s
+                    self._changed.wait(wait_s)
+                    self._wakes_at = float("-inf")
                 tasks, self._tasks = self._tasks, []
                 now = time.monotonic()
                 due = [(key, entry) for key, entry in self._due.items() if entry[1] <= now]
@@ -110,6 +117,7 @@ class HeartbeatThread:
         self._beating = set()
         self._tasks = []
         self._thread = None
+        self._wakes_at = float("-inf")
 
 
 def _beat(store: MetadataStore, run_id: str) -> None:

@@ -25,6 +25,7 @@ from loopml.server.schemas import (
     RunSearch,
     RunStatusUpdate,
 )
+from loopml.server.store_calls import call_store
 from loopml.stores.metadata.new_runs import resolve_experiment
 
 router = APIRouter(tags=["runs"])
@@ -34,10 +35,11 @@ WRITE = Depends(require("runs:write"))
 
 
 @router.post("/runs", status_code=201)
-def create_run(body: RunCreate, ctx: Context, principal: Writer) -> RunOut:
+async def create_run(body: RunCreate, ctx: Context, principal: Writer) -> RunOut:
     """A RUNNING run. With ``run_id`` preset, a repeated request answers the run it made
     (and records no second event); with ``experiment_name``, the experiment is looked up (or
-    created) in the same call."""
+    created) in the same call. Async, with its store calls in :func:`call_store`: a run's
+    start is the busiest write of the server."""
     new_run = body.to_new_run()
     if new_run.run_id is None:  # the event names the run before it is written
         new_run = replace(new_run, run_id=new_id())
@@ -45,15 +47,19 @@ def create_run(body: RunCreate, ctx: Context, principal: Writer) -> RunOut:
     if known is not None and body.experiment_id is None:
         new_run = replace(new_run, experiment_id=known, experiment_name=None)
     may_create = principal.allows("experiments:write")  # a new name creates the experiment
-    new_run, created = resolve_experiment(ctx.metadata_store, new_run, may_create=may_create)
+    store = ctx.metadata_store
+    new_run, created = await call_store(
+        store, resolve_experiment, store, new_run, may_create=may_create
+    )
     if created is not None:
         named = {"name": created.name}
-        record_event(ctx, principal, "experiment.create", f"experiment:{created.id}", named)
+        target = f"experiment:{created.id}"
+        await call_store(store, record_event, ctx, principal, "experiment.create", target, named)
     payload: dict[str, object] = {"experiment_id": new_run.experiment_id, "name": new_run.name}
     if new_run.parent_run_id:
         payload["parent_run_id"] = new_run.parent_run_id
     created_event = event(principal, "run.create", f"run:{new_run.run_id}", payload)
-    run = ctx.metadata_store.create_run(new_run, event=created_event)
+    run = await call_store(store, store.create_run, new_run, event=created_event)
     if body.experiment_name is not None:
         ctx.experiment_ids.remember(body.experiment_name, run.experiment_id)
     return RunOut.of(run)
@@ -75,7 +81,7 @@ def get_run(run_id: str, ctx: Context) -> RunOut:
     response_model=RunOut,
     responses={204: {"description": "Set; the run is not sent back (Prefer: return=minimal)."}},
 )
-def set_run_status(
+async def set_run_status(
     run_id: str,
     body: RunStatusUpdate,
     ctx: Context,
@@ -83,7 +89,8 @@ def set_run_status(
     prefer: Annotated[str | None, Header()] = None,
 ) -> RunOut | Response:
     """The run with its new status, or 204 when the request says ``Prefer: return=minimal``
-    (RFC 7240): the run is then not read back, which a client ending the run does not need."""
+    (RFC 7240): the run is then not read back, which a client ending the run does not need.
+    Async, like :func:`create_run`."""
     status = body.status
     # an ended run's end time defaults to now; a running (resumed) run has none
     end_time = body.end_time if status.is_terminal else None
@@ -91,10 +98,11 @@ def set_run_status(
         end_time = now_ms()
     payload = {"status": str(status), "end_time": end_time}
     change = event(principal, "run.set_status", f"run:{run_id}", payload)
-    ctx.metadata_store.set_run_status(run_id, status, end_time, event=change)
+    store = ctx.metadata_store
+    await call_store(store, store.set_run_status, run_id, status, end_time, event=change)
     if prefers_minimal(prefer):
         return Response(status_code=204)
-    return RunOut.of(ctx.metadata_store.get_run(run_id))
+    return RunOut.of(await call_store(store, store.get_run, run_id))
 
 
 def prefers_minimal(prefer: str | None) -> bool:

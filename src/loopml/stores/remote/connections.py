@@ -19,6 +19,8 @@ import threading
 
 import httpx
 
+from loopml.stores.remote.plain_http import PlainHttpTransport
+
 __all__ = ["CONNECT_TIMEOUT", "DEFAULT_TIMEOUT", "SharedHttpClients", "shared_clients"]
 
 DEFAULT_TIMEOUT = 30.0
@@ -67,16 +69,20 @@ class SharedHttpClients:
             client.close()
 
     def _open(self, base_url: str, headers: dict[str, str]) -> httpx.Client:
+        limits = httpx.Limits(keepalive_expiry=_KEEPALIVE_EXPIRY)
+        transport: httpx.BaseTransport
         if base_url.startswith("https://"):
             if self._tls is None:  # one CA bundle load per process
                 self._tls = httpx.create_ssl_context()
             verify = self._tls
+            # TCP_NODELAY: the body is a write of its own, which must not wait for the
+            # server's delayed ACK of the head (tens of ms per request)
+            transport = httpx.HTTPTransport(verify=verify, limits=limits, socket_options=_NO_DELAY)
         else:
-            verify = _plain_http_context()
-        limits = httpx.Limits(keepalive_expiry=_KEEPALIVE_EXPIRY)
-        # headers and body go out as separate writes: without TCP_NODELAY the body waits
-        # for the server's delayed ACK of the headers (tens of ms per request)
-        transport = httpx.HTTPTransport(verify=verify, limits=limits, socket_options=_NO_DELAY)
+            verify = _plain_http_context()  # only for a proxy the environment names
+            transport = PlainHttpTransport(
+                keepalive_expiry=_KEEPALIVE_EXPIRY, socket_options=_NO_DELAY
+            )
         return httpx.Client(
             base_url=base_url,
             headers=headers,

@@ -4,6 +4,7 @@ open, and the read and write transactions (writers of one SQLite file queue on a
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -51,6 +52,13 @@ class SqlStoreBase:
         except BaseException:
             self._engine.dispose()
             raise
+
+    @property
+    def writes_queue_on_a_file_lock(self) -> bool:
+        """Whether this is a SQLite file, whose writers take turns on a lock file: a write
+        then either gets the lock at once or can be told not to wait for it (see .locking;
+        not on Windows, which has no ``flock``: there SQLite's own busy handler waits)."""
+        return self._lock_file is not None and sys.platform != "win32"
 
     def close(self) -> None:
         self._engine.dispose()

@@ -40,9 +40,12 @@ from loopml.stores.metadata.sql.writes import (
     validate_batch,
 )
 
-# statements built once: SQLAlchemy caches their compiled form
+# statements built once: SQLAlchemy caches their compiled form, and a run's start and end then
+# cost no statement building (nor cache-key computing) per call
 _INSERT_RUN = sa.insert(runs)
 _INSERT_RUN_TAG = sa.insert(run_tags)
+_RUN_BY_ID = sa.select(runs).where(runs.c.id == sa.bindparam("run_id"))
+_UPDATE_RUN = sa.update(runs).where(runs.c.id == sa.bindparam("run_id"))  # SET: the params
 # a search clause matching fewer rows than this drives the query (see .search)
 SELECTIVE_CAP = 1000
 BATCH_BEAT_MS = 30_000
@@ -143,7 +146,7 @@ class SqlRunStore(SqlStoreBase):
         try:
             with self._write() as conn:
                 if new_run.run_id is not None:
-                    existing = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+                    existing = conn.execute(_RUN_BY_ID, {"run_id": run_id}).first()
                     if existing is not None and existing.experiment_id == experiment_id:
                         return load_runs(conn, [existing])[0]  # a retried create
                     if existing is not None:
@@ -212,7 +215,7 @@ class SqlRunStore(SqlStoreBase):
             values["heartbeat_at"] = now_ms()  # resumed: alive from now on
         event = None if event is None else check_event(event)
         with self._write() as conn:
-            updated = conn.execute(sa.update(runs).where(runs.c.id == run_id).values(values))
+            updated = conn.execute(_UPDATE_RUN, {"run_id": run_id, **values})
             if updated.rowcount == 0:
                 raise NotFoundError(f"No run with id {run_id!r}.")
             if event is not None:
@@ -369,7 +372,7 @@ class SqlRunStore(SqlStoreBase):
         }
 
     def _load_run(self, conn: Connection, run_id: str) -> Run:
-        row = conn.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+        row = conn.execute(_RUN_BY_ID, {"run_id": run_id}).first()
         if row is None:
             raise NotFoundError(f"No run with id {run_id!r}.")
         return load_runs(conn, [row])[0]
