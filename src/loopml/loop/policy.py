@@ -146,8 +146,7 @@ class FeedbackData:
     the feedback sent for them) made in the last ``since_ms`` (None: all) become the next
     version of the entry's ``dataset``, after the rows of its newest version when ``append``;
     ``target`` names the column the labels fill when the model's training data does not
-    tell. The call: ``monitoring.labelled_data.materialize_feedback(client, policy.ref,
-    dataset=policy.dataset, since_ms=..., target=..., append_to="latest" or None)``."""
+    tell. The agent does it when a trigger fires (``loop.agent_tick``)."""
 
     append: bool = True
     since_ms: int | None = None
