@@ -250,6 +250,9 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
         # loop decisions and their events: tests/integration/test_decision_routes.py
         ("POST", "/api/v1/decisions"),
         ("POST", "/api/v1/decisions/{decision_id}/advance"),
+        # the agent's alert cooldowns, replaced each tick, record no event:
+        # tests/contract/state_checks.py
+        ("PUT", "/api/v1/loop-states"),
     }
     assert _mutating_operations(offline_app) == exercised
 

@@ -31,7 +31,10 @@ _NO_WAITING: ContextVar[bool] = ContextVar("loopml_writes_without_waiting", defa
 
 class WriteLockBusyError(BackendUnavailableError):
     """Another writer holds the store's write lock, and this write was told not to wait
-    (:func:`writes_without_waiting`); nothing was written."""
+    (:func:`writes_without_waiting`); nothing was written. Never reaches a client: the
+    server's store calls catch it and wait in the threadpool instead."""
+
+    code = "write_lock_busy"
 
 
 @contextmanager
