@@ -5,18 +5,15 @@ dataset's next version (after the newest version's rows) and the pipeline is run
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import loopml
 from loopml.core.config import init_project
 from loopml.core.ids import now_ms
-from loopml.core.loop_records import NewDeployment, TriggerKind
+from loopml.core.loop_records import TriggerKind
 from loopml.loop.agent_tick import tick_once
 from loopml.monitoring.log_records import FeedbackEntry
-from loopml.monitoring.log_store import SERVER, RunSink, start_log_run
-from loopml.monitoring.prediction_log import PredictionLog
 from loopml.tracking.client import Client
-from tests.fixtures.agent_project import seed_champion, write_agent_project
+from tests.fixtures.agent_project import log_predictions, seed_champion, write_agent_project
 from tests.integration.test_agent_rollback import _requests
 
 HOUR = 3_600_000
@@ -37,21 +34,6 @@ retraining:
 """
 
 
-def _served(client: Client, spool: Path, entries: list[Any]) -> None:
-    """``entries`` logged by a server that follows ``points@champion`` (a deployment)."""
-    server = start_log_run(client, model="points", kind=SERVER, name="serve points")
-    deployment = NewDeployment(
-        id=server.id, model="points", address="http://127.0.0.1:9", heartbeat_ms=MINUTE,
-        alias="champion", version=1, run_id=server.id,
-    )  # fmt: skip
-    client.loop.register_deployment(deployment)
-    log = PredictionLog(RunSink(client, server.id), spool, flush_seconds=0.05, roll_seconds=0.1)
-    log.start()
-    for entry in entries:
-        log.add(entry)
-    log.close()
-
-
 def test_a_decay_retraining_trains_on_the_labelled_predictions(tmp_path: Path) -> None:
     project = tmp_path / "project"
     write_agent_project(project, DECAYING)
@@ -59,9 +41,8 @@ def test_a_decay_retraining_trains_on_the_labelled_predictions(tmp_path: Path) -
         seed_champion(client, project)  # points@1 (trained on), points@2 (newest), v1 champion
         hour = (now_ms() // HOUR - 3) * HOUR
         requests, ids, labels = _requests(1, hour + MINUTE, right=False)  # every one wrong
-        _served(
-            client, tmp_path / "spool", [*requests, FeedbackEntry(ids, labels, hour + 30 * MINUTE)]
-        )
+        feedback = FeedbackEntry(ids, labels, hour + 30 * MINUTE)
+        log_predictions(client, tmp_path / "spool", [*requests, feedback], follows="champion")
         lease = client.loop.acquire_lease("agent:test", "tester", 600_000)
         assert lease is not None
 

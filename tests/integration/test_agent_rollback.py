@@ -16,11 +16,9 @@ from loopml.core.config import init_project
 from loopml.core.loop_records import DecisionState, TriggerKind
 from loopml.loop.agent_tick import tick_once
 from loopml.monitoring.log_records import FeedbackEntry, PredictionEntry
-from loopml.monitoring.log_store import SERVER, RunSink, start_log_run
-from loopml.monitoring.prediction_log import PredictionLog
 from loopml.serving.rows import Rows
 from loopml.tracking.client import Client
-from tests.fixtures.agent_project import seed_champion, write_agent_project
+from tests.fixtures.agent_project import log_predictions, seed_champion, write_agent_project
 
 MINUTE = 60_000
 GUARDED = """\
@@ -56,15 +54,6 @@ def _requests(version: int, start_ms: int, right: bool) -> tuple[list[Any], list
     return entries, ids, labels
 
 
-def _log(client: Client, folder: Path, entries: list[Any]) -> None:
-    server = start_log_run(client, model="points", kind=SERVER, name="serve points")
-    log = PredictionLog(RunSink(client, server.id), folder, flush_seconds=0.05, roll_seconds=0.1)
-    log.start()
-    for entry in entries:
-        log.add(entry)
-    log.close()
-
-
 def test_a_worse_champion_is_rolled_back_by_the_next_tick(tmp_path: Path) -> None:
     project = tmp_path / "project"
     write_agent_project(project, GUARDED)
@@ -80,7 +69,7 @@ def test_a_worse_champion_is_rolled_back_by_the_next_tick(tmp_path: Path) -> Non
         feedback = FeedbackEntry(
             before_ids + after_ids, before_labels + after_labels, promoted + 6 * MINUTE
         )
-        _log(client, tmp_path / "spool", [*before, *after, feedback])
+        log_predictions(client, tmp_path / "spool", [*before, *after, feedback])
 
         lease = client.loop.acquire_lease("agent:test", "tester", 60_000)
         assert lease is not None

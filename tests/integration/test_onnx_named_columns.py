@@ -5,7 +5,6 @@ array it would warn about (pytest turns warnings into errors)."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import loopml.models
 from loopml.tracking.client import Client
@@ -14,7 +13,7 @@ from loopml.tracking.client import Client
 def test_a_model_fitted_on_a_dataframe_is_converted_and_checked_without_a_warning(
     client: Client,
 ) -> None:
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     from sklearn.datasets import load_breast_cancer  # type: ignore[import-untyped]
     from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
     from sklearn.pipeline import make_pipeline  # type: ignore[import-untyped]
