@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from loopml.core.errors import BackendUnavailableError, ConfigError
 from loopml.core.redaction import redact_uri
 from loopml.stores.artifacts.base import ArtifactStore
+from loopml.stores.identity.base import IdentityStore
 from loopml.stores.loop.base import LoopStore
 from loopml.stores.metadata.base import MetadataStore
 
@@ -26,6 +27,13 @@ LOOP_BACKENDS: dict[str, tuple[str, str]] = {
     "postgresql+psycopg": ("loopml.stores.loop.sql:SqlLoopStore", "postgres"),
     "http": ("loopml.stores.remote.loop:HttpLoopStore", ""),
     "https": ("loopml.stores.remote.loop:HttpLoopStore", ""),
+}
+IDENTITY_BACKENDS: dict[str, tuple[str, str]] = {
+    "sqlite": ("loopml.stores.identity.sql:SqlIdentityStore", ""),
+    "postgresql": ("loopml.stores.identity.sql:SqlIdentityStore", "postgres"),
+    "postgresql+psycopg": ("loopml.stores.identity.sql:SqlIdentityStore", "postgres"),
+    "http": ("loopml.stores.remote.identity:HttpIdentityStore", ""),
+    "https": ("loopml.stores.remote.identity:HttpIdentityStore", ""),
 }
 ARTIFACT_BACKENDS: dict[str, tuple[str, str]] = {
     "file": ("loopml.stores.artifacts.local:LocalArtifactStore", ""),
@@ -88,3 +96,12 @@ def open_loop_store(uri: str, *, token: str | None = None) -> LoopStore:
     if scheme_of(uri) in ("http", "https"):
         return cast(LoopStore, cls(uri, token=token))
     return cast(LoopStore, cls(uri))
+
+
+def open_identity_store(uri: str, *, token: str | None = None) -> IdentityStore:
+    """Open the identity store (users, tokens, roles) beside the metadata store at ``uri``:
+    the same database (migrated like it), or the same ``loopml server`` (as an admin)."""
+    cls = _load(IDENTITY_BACKENDS, uri, "identity store")
+    if scheme_of(uri) in ("http", "https"):
+        return cast(IdentityStore, cls(uri, token=token))
+    return cast(IdentityStore, cls(uri))

@@ -388,3 +388,42 @@ loop_states = sa.Table(
     sa.Column("updated_at", sa.BigInteger(), nullable=False),
     sa.Column("lease_token", sa.BigInteger(), nullable=True),  # of its last writer's lease
 )
+
+# identity and access (revision 0011): the token's secret is never stored, only its salted hash
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("created_at", sa.BigInteger(), nullable=False),
+    sa.Column("disabled_at", sa.BigInteger(), nullable=True),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),  # the lookup key, part of the token
+    sa.Column(
+        "user_name", sa.String(100), sa.ForeignKey("users.name", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("label", sa.String(200), nullable=False),
+    sa.Column("salt", sa.String(32), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False),  # HMAC-SHA256(salt, secret)
+    sa.Column("created_at", sa.BigInteger(), nullable=False),
+    sa.Column("expires_at", sa.BigInteger(), nullable=True),
+    sa.Column("revoked_at", sa.BigInteger(), nullable=True),
+    sa.Column("last_used_at", sa.BigInteger(), nullable=True),
+    sa.Index("ix_api_tokens_user", "user_name"),
+)
+
+role_bindings = sa.Table(
+    "role_bindings",
+    metadata,
+    sa.Column(
+        "user_name",
+        sa.String(100),
+        sa.ForeignKey("users.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("project", sa.String(100), primary_key=True),  # "*": every project
+    sa.Column("role", sa.String(20), nullable=False),
+)
