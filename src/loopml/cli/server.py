@@ -70,6 +70,15 @@ def server_command(
             help="Server processes sharing the port (migrations run once, before they start).",
         ),
     ] = 1,
+    auth: Annotated[
+        bool,
+        typer.Option(
+            "--auth",
+            envvar="LOOPML_AUTH",
+            help="Every request needs an API token (loopml tokens create); required to listen "
+            "beyond loopback.",
+        ),
+    ] = False,
 ) -> None:
     """Run the loopml platform server: the tracking API that remote clients talk to.
 
@@ -81,10 +90,10 @@ def server_command(
     Examples:
 
         loopml server
-        loopml server --host 0.0.0.0 --port 8080 \\
+        loopml server --auth --host 0.0.0.0 --port 8080 \\
             --store-uri postgresql+psycopg://loopml@db/loopml \\
             --artifact-uri s3://ml-bucket/loopml
-        loopml server --host 0.0.0.0 --workers 4   # PostgreSQL: more processes
+        loopml server --auth --host 0.0.0.0 --workers 4   # PostgreSQL: more processes
         LOOPML_SERVER_URL=http://127.0.0.1:5000 loopml runs list
     """
     config = load_config()
@@ -96,6 +105,9 @@ def server_command(
             "or pass --store-uri and --artifact-uri (or set LOOPML_STORE_URI and "
             "LOOPML_ARTIFACT_URI)."
         )
+    from loopml.server.run import check_exposure, serve  # what `loopml server` pays for
+
+    check_exposure(host, auth=auth)
     check_port_free(host, port)
     err = output.console(stderr=True)
     err.print(
@@ -105,8 +117,7 @@ def server_command(
         soft_wrap=True,
     )
     if host not in LOOPBACK:
-        err.print(f"Warning: listening on {host}, reachable from other machines.", style="yellow")
-    from loopml.server.run import serve  # imported here: it is what `loopml server` pays for
+        err.print(f"Listening on {host}, reachable from other machines (auth on).", style="yellow")
 
     serve(
         host,
@@ -117,6 +128,7 @@ def server_command(
         max_body_mb=max_body_mb,
         max_blob_mb=max_blob_mb,
         workers=workers,
+        auth=auth,
     )
 
 

@@ -94,9 +94,7 @@ class Identity:
     expires_at: int | None = None
 
     def roles_in(self, project: str) -> frozenset[Role]:
-        return frozenset(
-            b.role for b in self.bindings if b.project in (project, ALL_PROJECTS)
-        )
+        return frozenset(b.role for b in self.bindings if b.project in (project, ALL_PROJECTS))
 
 
 @dataclass(frozen=True, slots=True)

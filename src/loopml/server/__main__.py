@@ -44,6 +44,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=["critical", "error", "warning", "info", "debug"],
         help="server log level (%(default)s)",
     )
+    parser.add_argument(
+        "--auth",
+        action="store_true",
+        default=None,
+        help="every request needs an API token (default: $LOOPML_AUTH, else off)",
+    )
     args = parser.parse_args(argv)
     try:
         serve(
@@ -55,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             spool_dir=args.spool_dir,
             max_body_mb=args.max_body_mb,
             max_blob_mb=args.max_blob_mb,
+            auth=args.auth,
         )
     except LoopMLError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI
 
-from loopml.server.auth import authorize
+from loopml.server.auth import TokenAuthenticator, authorize
 from loopml.server.context import ServerContext
 from loopml.server.errors import install_error_handlers
 from loopml.server.limits import RequestLimits, RequestSizeLimit
@@ -27,6 +27,7 @@ from loopml.server.routes import (
     events,
     experiments,
     health,
+    identity,
     lineage,
     loop,
     loop_states,
@@ -35,6 +36,7 @@ from loopml.server.routes import (
 )
 from loopml.server.schemas import ErrorBody
 from loopml.stores.artifacts.base import ArtifactStore
+from loopml.stores.identity.base import IdentityStore
 from loopml.stores.loop.base import LoopStore
 from loopml.stores.metadata.base import MetadataStore
 
@@ -53,6 +55,7 @@ ROUTERS = (
     loop,
     decisions,
     loop_states,
+    identity,
 )
 
 
@@ -70,13 +73,17 @@ def create_app(
     spool_dir: Path | None = None,
     limits: RequestLimits | None = None,
     loop_store: LoopStore | None = None,
+    identity_store: IdentityStore | None = None,
+    authenticator: TokenAuthenticator | None = None,
 ) -> FastAPI:
     """The API over these stores. The caller owns the stores (and closes them).
 
     Uploads are spooled to a temporary file in ``spool_dir`` (default: the system's temporary
     folder, ``TMPDIR``) before they are stored; point it at a disk, not a RAM-backed /tmp.
     Request bodies and uploads are bounded by ``limits`` (default: :class:`RequestLimits`).
-    ``loop_store`` (deployments, leases) is usually the one beside the metadata store.
+    ``loop_store`` (deployments, leases) and ``identity_store`` (users, tokens, roles) are
+    usually the ones beside the metadata store. With ``authenticator`` every request needs a
+    token it accepts (auth on); without, every caller may do everything (auth off).
     """
     app_version = server_version()
     app = FastAPI(
@@ -93,8 +100,14 @@ def create_app(
         responses={"default": {"model": ErrorBody, "description": "An error."}},
     )
     app.state.context = ServerContext(
-        metadata_store, artifact_store, app_version, spool_dir, loop_store=loop_store
+        metadata_store,
+        artifact_store,
+        app_version,
+        spool_dir,
+        loop_store=loop_store,
+        identity_store=identity_store,
     )
+    app.state.authenticator = authenticator
     install_error_handlers(app)
     app.add_middleware(
         RequestSizeLimit, limits=limits or RequestLimits(), blob_path=f"{API_PREFIX}/blobs"

@@ -1,78 +1,150 @@
 """Who is calling and what they may do: the one authorization seam of the server.
 
 Every route is guarded by :func:`authorize` (a router-level dependency set in ``create_app``),
-and every route declares the permission it needs with ``Depends(require("runs:write"))``.
-Today every caller is the anonymous principal and may do everything; users, tokens and roles
-plug in here, in :func:`authorize` and :meth:`Principal.allows`, without touching any route.
+and every route declares the permission it needs with ``Depends(require("runs:write"))`` (or,
+for liveness only, ``Depends(anyone)``); a test walks the OpenAPI document to hold that.
+
+With auth off (the default, for a server on loopback) every caller is :data:`ANONYMOUS` and
+may do everything. With auth on (``loopml server --auth``, ``LOOPML_AUTH=1``) the
+``Authorization: Bearer`` token is resolved to its user and their roles in the server's
+project (:class:`TokenAuthenticator`); no token, or a refused one, is a 401; a permission the
+user's roles do not grant is a 403. Lookups are cached for a few seconds, so a revoked token
+or a changed role takes effect within ``LOOPML_AUTH_CACHE_SECONDS`` (5 by default).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import hashlib
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from loopml.core.errors import PermissionDeniedError
+from loopml.core.errors import ConfigError, PermissionDeniedError, UnauthenticatedError
+from loopml.core.ids import now_ms
+from loopml.core.roles import DEFAULT_PROJECT, Permission, Role, permissions_of
+from loopml.stores.identity.base import IdentityStore
 
-Permission = Literal[
-    "experiments:read",
-    "experiments:write",
-    "runs:read",
-    "runs:write",
-    "artifacts:read",
-    "artifacts:write",
-    "datasets:read",
-    "datasets:write",
-    "models:read",
-    "models:write",
-    "models:approve",
-    "events:read",
-    "events:write",
-    "deployments:read",
-    "deployments:write",
-    "leases:read",
-    "leases:write",
-    "decisions:read",
-    "decisions:write",
-    "metrics:read",
-]
+__all__ = ["ANONYMOUS", "Permission", "Principal", "TokenAuthenticator", "authorize", "require"]
+
+ENV_AUTH = "LOOPML_AUTH"
+ENV_PROJECT = "LOOPML_PROJECT"
+ENV_AUTH_CACHE_SECONDS = "LOOPML_AUTH_CACHE_SECONDS"
+DEFAULT_CACHE_SECONDS = 5.0
+MAX_CACHED_TOKENS = 10_000
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 _bearer = HTTPBearer(
     auto_error=False,
-    description="An API token (loopml tokens create); optional while the server allows all.",
+    description="An API token (loopml tokens create); needed when the server runs with --auth.",
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The caller of one request, as recorded in the event log (``name`` is the actor)."""
+    """The caller of one request, as recorded in the event log (``name`` is the actor).
+    ``permissions`` None means every permission (a server with auth off)."""
 
     name: str
     authenticated: bool = False
+    roles: tuple[Role, ...] = ()
+    permissions: frozenset[Permission] | None = None
 
     def allows(self, permission: Permission) -> bool:
-        """Whether this principal holds ``permission``: everyone may do everything for now."""
-        return True
+        """Whether this principal holds ``permission``."""
+        return self.permissions is None or permission in self.permissions
 
 
 ANONYMOUS = Principal(name="anonymous")
+# a caller without a token on a server with auth on: only the open routes answer it
+NO_TOKEN = Principal(name="anonymous", permissions=frozenset())
+
+
+def auth_enabled(env: Mapping[str, str]) -> bool:
+    """``LOOPML_AUTH`` read as a switch; ConfigError naming the variable for anything else."""
+    value = env.get(ENV_AUTH, "").strip().lower()
+    if value in _TRUE or value in _FALSE:
+        return value in _TRUE
+    raise ConfigError(f"{ENV_AUTH} must be 1 or 0 (true/false, yes/no, on/off), got {value!r:.20}.")
+
+
+def cache_seconds(env: Mapping[str, str]) -> float:
+    text = env.get(ENV_AUTH_CACHE_SECONDS, "").strip()
+    try:
+        seconds = float(text) if text else DEFAULT_CACHE_SECONDS
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 300:
+        raise ConfigError(f"{ENV_AUTH_CACHE_SECONDS} must be a number of seconds from 0 to 300.")
+    return seconds
+
+
+class TokenAuthenticator:
+    """Resolves API tokens to principals in ``project``, remembering each answer for
+    ``cache_seconds`` (never past the token's expiry), so the store is read once per token
+    every few seconds, not once per request. Refusals are not remembered."""
+
+    def __init__(
+        self,
+        store: IdentityStore,
+        *,
+        project: str = DEFAULT_PROJECT,
+        cache_seconds: float = DEFAULT_CACHE_SECONDS,
+    ) -> None:
+        self.store, self.project, self._ttl = store, project, cache_seconds
+        self._lock = threading.Lock()
+        # sha256 of the token -> (principal, valid until on the monotonic clock)
+        self._cache: dict[bytes, tuple[Principal, float]] = {}
+
+    def cached(self, token: str) -> Principal | None:
+        """The principal remembered for ``token``, None if none is (or it is stale)."""
+        found = self._cache.get(_key(token))
+        if found is None or found[1] <= time.monotonic():
+            return None
+        return found[0]
+
+    def resolve(self, token: str) -> Principal:
+        """Look ``token`` up in the store (blocking); UnauthenticatedError if it is refused."""
+        identity = self.store.authenticate(token)
+        roles = tuple(sorted(identity.roles_in(self.project)))
+        principal = Principal(identity.user, True, roles, permissions_of(roles))
+        ttl = self._ttl
+        if identity.expires_at is not None:
+            ttl = min(ttl, (identity.expires_at - now_ms()) / 1000)
+        if ttl > 0:
+            with self._lock:
+                if len(self._cache) >= MAX_CACHED_TOKENS:
+                    self._cache = {}
+                self._cache[_key(token)] = (principal, time.monotonic() + ttl)
+        return principal
+
+
+def _key(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
 
 
 async def authorize(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The principal behind the request's ``Authorization: Bearer`` token (never logged).
-
-    No token store exists yet, so a presented token is not checked and every caller is
-    :data:`ANONYMOUS`; resolving tokens to users (and 401 for bad ones) belongs here. It runs
-    on the event loop: once it looks tokens up in a store, make it a plain ``def`` so FastAPI
-    runs it in the threadpool instead.
-    """
-    del credentials  # read so that the seam is in place; resolved once tokens exist
-    return ANONYMOUS
+    """The principal behind the request's ``Authorization: Bearer`` token (never logged):
+    :data:`ANONYMOUS` when auth is off; a cached principal, or one looked up in the store
+    (in the threadpool), when it is on. A refused token is a 401 here, on any route."""
+    authenticator: TokenAuthenticator | None = getattr(request.app.state, "authenticator", None)
+    if authenticator is None:
+        return ANONYMOUS
+    if credentials is None:
+        return NO_TOKEN
+    token = credentials.credentials
+    principal = authenticator.cached(token)
+    if principal is None:
+        principal = await run_in_threadpool(authenticator.resolve, token)
+    return principal
 
 
 def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
@@ -80,6 +152,11 @@ def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal
 
     async def dependency(principal: Annotated[Principal, Depends(authorize)]) -> Principal:
         if not principal.allows(permission):
+            if not principal.authenticated:
+                raise UnauthenticatedError(
+                    "This server needs an API token: send 'Authorization: Bearer <token>' "
+                    "(set LOOPML_TOKEN; an admin makes one with 'loopml tokens create')."
+                )
             raise PermissionDeniedError(
                 f"{principal.name} lacks the permission {permission!r} this request needs; "
                 "ask an admin for a role that grants it."
@@ -87,4 +164,10 @@ def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal
         return principal
 
     dependency.__name__ = f"require_{permission.replace(':', '_')}"
+    dependency.permission = permission  # type: ignore[attr-defined]  # read by the route test
     return dependency
+
+
+async def anyone(principal: Annotated[Principal, Depends(authorize)]) -> Principal:
+    """The guard of the few routes open to every caller, token or not (liveness)."""
+    return principal

@@ -9,6 +9,7 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 
 from loopml.stores.artifacts.base import ArtifactStore
+from loopml.stores.identity.base import IdentityStore
 from loopml.stores.loop.base import LoopStore
 from loopml.stores.metadata.base import MetadataStore
 
@@ -43,6 +44,8 @@ class ServerContext:
     experiment_ids: ExperimentIds = field(default_factory=ExperimentIds)
     # deployments and leases, on the metadata store's database; None: those routes answer 400
     loop_store: LoopStore | None = None
+    # users, tokens and roles, on the metadata store's database; None: those routes answer 400
+    identity_store: IdentityStore | None = None
 
 
 async def get_context(request: Request) -> ServerContext:
