@@ -27,7 +27,9 @@ from loopml.cli import (
     quickstart,
     runs,
     server,
+    tokens,
     tune,
+    users,
 )
 from loopml.cli.agent import agent_command
 from loopml.cli.feedback import feedback_command
@@ -75,6 +77,8 @@ app.add_typer(loop.app, name="loop")
 app.command("agent")(agent_command)
 app.command("quickstart")(quickstart.quickstart_command)
 app.command("gc")(gc_command)
+app.add_typer(users.app, name="users")
+app.add_typer(tokens.app, name="tokens")
 
 
 def _show_version(value: bool) -> None:
