@@ -61,8 +61,9 @@ class SqlIdentityStore(SqlStoreBase):
                 self._insert(users)
                 .values(name=name, created_at=now_ms(), disabled_at=None)
                 .on_conflict_do_nothing(index_elements=["name"])
-            )
-            if added.rowcount == 0:
+                .returning(users.c.name)
+            ).first()
+            if added is None:
                 raise ConflictError(f"A user named {name!r} exists already.")
             return _user(_existing_user(conn, name))
 
