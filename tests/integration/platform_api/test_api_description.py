@@ -253,6 +253,15 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
         # the agent's alert cooldowns, replaced each tick, record no event:
         # tests/contract/state_checks.py
         ("PUT", "/api/v1/loop-states"),
+        # users, roles and tokens, and their events: tests/integration/test_access_control.py
+        # (checking a token, POST /tokens/authenticate, changes nothing)
+        ("POST", "/api/v1/users"),
+        ("POST", "/api/v1/users/{name}/disable"),
+        ("PUT", "/api/v1/users/{name}/roles/{project}"),
+        ("DELETE", "/api/v1/users/{name}/roles/{project}"),
+        ("POST", "/api/v1/tokens"),
+        ("POST", "/api/v1/tokens/{token_id}/revoke"),
+        ("POST", "/api/v1/tokens/authenticate"),
     }
     assert _mutating_operations(offline_app) == exercised
 
