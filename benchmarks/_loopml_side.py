@@ -86,7 +86,9 @@ def server_command() -> list[str]:
     raise RuntimeError("Neither the 'loopml' console script nor loopml.server is installed.")
 
 
-def loopml_server(workdir: Path, port: int, log_name: str = "server.log") -> ServerProcess:
+def loopml_server(
+    workdir: Path, port: int, log_name: str = "server.log", env: dict[str, str] | None = None
+) -> ServerProcess:
     cmd = [
         *server_command(),
         "--host",
@@ -99,7 +101,11 @@ def loopml_server(workdir: Path, port: int, log_name: str = "server.log") -> Ser
         str(workdir / "artifacts"),
     ]
     return ServerProcess(
-        cmd, f"http://{LOOPBACK}:{port}/api/v1/health", log_path=workdir / log_name, cwd=workdir
+        cmd,
+        f"http://{LOOPBACK}:{port}/api/v1/health",
+        log_path=workdir / log_name,
+        env=env,
+        cwd=workdir,
     )
 
 
