@@ -187,6 +187,8 @@ def test_refusals_name_what_is_missing_and_revocation_takes_effect(
         viewer.close()
     with pytest.raises(UnauthenticatedError, match="needs an API token"):
         HttpMetadataStore(url).list_experiments()
+    refused = httpx.get(f"{url}/api/v1/experiments", headers={"Authorization": "Basic eDp5"})
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
     # an editor logs a run through the client, as workers do with LOOPML_TOKEN
     with Client(server_url=url, token=tokens["editor"]) as client:
         run = client.create_run("authorized")

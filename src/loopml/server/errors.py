@@ -75,7 +75,11 @@ def _loopml_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(error, FilterSyntaxError):
         details["position"] = error.position
     request.scope[ERROR_CODE_SCOPE] = error.code  # for /metrics' failures by code
-    return error_response(error.http_status, error.code, error.message, details=details)
+    # a 401 says how to authenticate (RFC 6750)
+    headers = {"WWW-Authenticate": "Bearer"} if error.http_status == 401 else None
+    return error_response(
+        error.http_status, error.code, error.message, headers=headers, details=details
+    )
 
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
