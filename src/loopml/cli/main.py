@@ -30,9 +30,12 @@ from loopml.cli import (
     tune,
 )
 from loopml.cli.agent import agent_command
+from loopml.cli.card import card_command
 from loopml.cli.feedback import feedback_command
 from loopml.cli.gate import gate_command
 from loopml.cli.gc import gc_command
+from loopml.cli.lineage import lineage_command
+from loopml.cli.model_describe import describe_command
 from loopml.cli.output import print_error, print_json
 from loopml.cli.package import package_command
 from loopml.cli.predict import predict_command
@@ -60,6 +63,7 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(data.app, name="data")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(models.app, name="models")
+models.app.command("describe")(describe_command)
 app.add_typer(ci.app, name="ci")
 app.command("tune")(tune.tune_command)
 app.command("gate")(gate_command)
@@ -75,6 +79,8 @@ app.add_typer(loop.app, name="loop")
 app.command("agent")(agent_command)
 app.command("quickstart")(quickstart.quickstart_command)
 app.command("gc")(gc_command)
+app.command("lineage")(lineage_command)
+app.command("card")(card_command)
 
 
 def _show_version(value: bool) -> None:
