@@ -83,8 +83,11 @@ def _markdown_block(block: Block) -> list[str]:
 
 
 def _md(text: str) -> str:
-    """Text safe in a Markdown table cell or list item (pipes and newlines)."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """Text safe in a Markdown table cell or list item: pipes and angle brackets escaped (no
+    HTML gets through), newlines as spaces."""
+    for special in ("\\", "|", "<", ">"):
+        text = text.replace(special, "\\" + special)
+    return text.replace("\n", " ")
 
 
 def card_html(card: ModelCard) -> str:
