@@ -113,6 +113,8 @@ def _details(card: ModelCard) -> Section:
     if isinstance(columns, list):
         names = [str(c.get("name")) for c in columns if isinstance(c, dict)]
         facts.append(("Inputs", f"{len(names)} columns: " + ", ".join(names[:MAX_COLUMNS])))
+    elif isinstance(inputs, dict) and "dtype" in inputs:
+        facts.append(("Inputs", f"a {inputs['dtype']} tensor of shape {inputs.get('shape')}"))
     if version.requirements:
         facts.append(("Requirements", " ".join(version.requirements)))
     return Section("Model details", [Facts(facts)])
