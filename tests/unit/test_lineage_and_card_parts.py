@@ -5,6 +5,7 @@ later versions, and the renderers' escaping (HTML names nothing fetchable)."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -141,3 +142,26 @@ def test_renderers_escape_what_people_typed_and_html_names_no_scheme() -> None:
     assert "| run | path | s3://bucket/x\\|y |" in markdown
     assert "- **Description**: line one line \\<two\\>" in markdown
     assert "No gate result yet: loopml gate m@2" in markdown
+
+
+def test_lineage_and_card_commands_refuse_bad_usage_before_opening_a_store(
+    tmp_path: object,
+) -> None:
+    from pathlib import Path
+
+    from loopml.cli.card import card_command
+    from loopml.cli.lineage import lineage_command
+    from loopml.cli.model_describe import describe_command
+
+    with pytest.raises(InvalidInputError, match="Give one reference: 'loopml lineage data NAME@"):
+        lineage_command(["data"])
+    with pytest.raises(InvalidInputError, match="Give one reference"):
+        lineage_command(["m@1", "m@2"])
+    with pytest.raises(InvalidInputError, match="Choose one of --dot and --json"):
+        lineage_command(["m@1"], as_dot=True, as_json=True)
+    with pytest.raises(InvalidInputError, match="Choose one of --html and --md"):
+        card_command("m@1", as_html=True, as_md=True)
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        card_command("m@1", out=tmp_path / "missing" / "card.html")
+    with pytest.raises(InvalidInputError, match="not through an alias"):
+        describe_command("m@champion", owner="ana")
