@@ -145,10 +145,8 @@ def test_renderers_escape_what_people_typed_and_html_names_no_scheme() -> None:
 
 
 def test_lineage_and_card_commands_refuse_bad_usage_before_opening_a_store(
-    tmp_path: object,
+    tmp_path: Path,
 ) -> None:
-    from pathlib import Path
-
     from loopml.cli.card import card_command
     from loopml.cli.lineage import lineage_command
     from loopml.cli.model_describe import describe_command
