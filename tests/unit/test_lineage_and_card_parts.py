@@ -163,3 +163,11 @@ def test_lineage_and_card_commands_refuse_bad_usage_before_opening_a_store(
         card_command("m@1", out=tmp_path / "missing" / "card.html")
     with pytest.raises(InvalidInputError, match="not through an alias"):
         describe_command("m@champion", owner="ana")
+
+
+def test_an_explanation_per_class_counts_every_class_and_a_bad_one_is_named() -> None:
+    from loopml.governance.model_card import _magnitude
+
+    assert _magnitude([0.25, -0.5]) == 0.75 and _magnitude(-2) == 2.0
+    with pytest.raises(TypeError, match="a number or a list of numbers"):
+        _magnitude({"a": 1})

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from loopml.core.entities import AliasChange, ModelVersion, Run
+from loopml.core.errors import NotFoundError
 from loopml.core.ids import format_ms, now_ms
 from loopml.core.loop_records import Deployment, DeploymentState
 from loopml.core.refs import format_dataset_ref, parse_dataset_ref, parse_model_ref
@@ -96,7 +97,13 @@ def _model_upstream(client: Client, graph: LineageGraph, version: ModelVersion) 
         graph.link(_add_dataset(graph, ref), subject, "trained")
     if version.run_id is None:
         return
-    run = client.metadata.get_run(version.run_id)
+    try:
+        run = client.metadata.get_run(version.run_id)
+    except NotFoundError:  # deleted since: say so, the rest of the lineage still holds
+        node = f"run:{version.run_id}"
+        graph.add(node, "run", f"{version.run_id[:8]} (deleted)", {"status": "deleted"})
+        graph.link(node, subject, "registered")
+        return
     run_node = _add_run(graph, run)
     graph.link(run_node, subject, "registered")
     pipeline = run if PIPELINE_TAG in run.tags else None

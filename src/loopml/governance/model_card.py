@@ -195,9 +195,20 @@ def _explanation(client: Client, version: ModelVersion) -> Explanation | None:
     if entry is None:
         return None
     with client.artifacts.open(entry.digest) as reader:
-        data = json.loads(reader.read().decode("utf-8"))
-    names = [str(name) for name in data.get("feature_names", [])]
-    values = [float(value) for value in data.get("mean_abs_shap", [])]
+        text = reader.read().decode("utf-8", errors="replace")
+    try:
+        data = json.loads(text)
+        names = [str(name) for name in data["feature_names"]]
+        values = [_magnitude(value) for value in data["mean_abs_shap"]]
+        rows = int(data.get("rows") or 0)
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+    ) as exc:  # the card still shows the rest
+        problem = f"unreadable {EXPLANATIONS_FILE} ({type(exc).__name__}: {exc})"
+        return Explanation(method=problem, rows=0, features=[], expected_value="unknown")
     ranked = sorted(
         ((name, value) for name, value in zip(names, values, strict=False) if math.isfinite(value)),
         key=lambda pair: -pair[1],
@@ -205,7 +216,17 @@ def _explanation(client: Client, version: ModelVersion) -> Explanation | None:
     expected = data.get("expected_value")
     return Explanation(
         method=str(data.get("method", "unknown")),
-        rows=int(data.get("rows", 0)),
+        rows=rows,
         features=ranked[:MAX_FEATURES],
         expected_value=json.dumps(expected) if expected is not None else "unknown",
     )
+
+
+def _magnitude(value: object) -> float:
+    """A feature's mean |SHAP value|; for a model with one output per class (a list), the sum
+    over the classes."""
+    if isinstance(value, list):
+        return float(sum(abs(float(part)) for part in value))
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        return abs(float(value))
+    raise TypeError(f"a mean |SHAP value| must be a number or a list of numbers, got {value!r}")
