@@ -49,6 +49,9 @@ HELP_COMMANDS = [
     ["models", "register"],
     ["package"],
     ["monitor", "drift"],
+    ["lineage"],
+    ["card"],
+    ["models", "describe"],
 ]
 
 

@@ -36,6 +36,9 @@ COMMANDS = [
     ("feedback", "labels.csv"),
     ("monitor", "predictions", "churn"),
     ("gc",),
+    ("lineage", "data", "iris@1"),
+    ("card", "churn@1", "-o", "card.html"),
+    ("models", "describe", "churn", "--owner", "someone"),
 ]
 
 

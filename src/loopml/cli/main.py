@@ -32,9 +32,12 @@ from loopml.cli import (
     users,
 )
 from loopml.cli.agent import agent_command
+from loopml.cli.card import card_command
 from loopml.cli.feedback import feedback_command
 from loopml.cli.gate import gate_command
 from loopml.cli.gc import gc_command
+from loopml.cli.lineage import lineage_command
+from loopml.cli.model_describe import describe_command
 from loopml.cli.output import print_error, print_json
 from loopml.cli.package import package_command
 from loopml.cli.predict import predict_command
@@ -62,6 +65,7 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(data.app, name="data")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(models.app, name="models")
+models.app.command("describe")(describe_command)
 app.add_typer(ci.app, name="ci")
 app.command("tune")(tune.tune_command)
 app.command("gate")(gate_command)
@@ -79,6 +83,8 @@ app.command("quickstart")(quickstart.quickstart_command)
 app.command("gc")(gc_command)
 app.add_typer(users.app, name="users")
 app.add_typer(tokens.app, name="tokens")
+app.command("lineage")(lineage_command)
+app.command("card")(card_command)
 
 
 def _show_version(value: bool) -> None:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from loopml.cli import output
+from loopml.cli.quickstart_card import print_card, write_card
 from loopml.cli.quickstart_data import DATASET, HOLDOUT, TARGET, write_example_data
 from loopml.cli.quickstart_serving import START_TIMEOUT, LiveServer, ServingStory
 from loopml.core.config import Config, find_root, init_project
@@ -195,6 +196,7 @@ def _quickstart(folder: Path, *, quiet: bool, as_json: bool, show: bool = True) 
         with _live_server(client, folder, quiet=quiet) as live:
             story = _gate_and_promote(client, folder, registered, live)
         serving = live.story if live is not None else None
+        card = write_card(client, registered, folder)
     if not show:
         return
     if as_json:
@@ -220,10 +222,12 @@ def _quickstart(folder: Path, *, quiet: bool, as_json: bool, show: bool = True) 
                 "champion": story.champion,
                 "first_champion": first,
                 "serving": asdict(serving) if serving is not None else None,
+                "model_card": str(card),
             }
         )
         return
     _print_summary(config, folder, result, outcome, handle, registered, story, first, serving)
+    print_card(card, registered)
 
 
 def _project_folder(directory: Path | None, *, data_only: bool) -> tuple[Path, bool]:
