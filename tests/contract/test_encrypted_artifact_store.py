@@ -17,6 +17,7 @@ from loopml.stores.artifacts.encryption_format import HEADER_SIZE, encrypted_siz
 from loopml.stores.artifacts.encryption_keys import KeyRing, parse_key
 from loopml.stores.artifacts.fsspec_store import FsspecArtifactStore
 from loopml.stores.artifacts.local import LocalArtifactStore
+from loopml.stores.artifacts.rotation import PLAINTEXT, count_keys, rotate_keys
 from tests.contract.artifact_checks import (
     ArtifactBackendHandle,
     ArtifactCheck,
@@ -141,3 +142,24 @@ def test_cut_or_extended_blob_is_refused(tmp_path: Path) -> None:
         path.write_bytes(damaged)
         with store.open(digest) as reader, pytest.raises(IntegrityError, match="tags"):
             reader.read()
+
+
+def test_rotate_keys_moves_loose_packed_and_plaintext_blobs_to_the_current_key(
+    tmp_path: Path,
+) -> None:
+    inner = LocalArtifactStore(str(tmp_path / "artifacts"))
+    plain = inner.put(io.BytesIO(b"from before encryption"))
+    old = EncryptedArtifactStore(inner, KeyRing(KEY))
+    with old.batched_writes():  # small blobs go into a pack
+        packed = [old.put(io.BytesIO(b"small %d" % i)) for i in range(3)]
+    loose = old.put(io.BytesIO(SECRET * 40_000))
+    before = count_keys(old)
+    assert dict(before.blobs_by_key) == {KEY.key_id: 4, PLAINTEXT: 1}
+    rotated = EncryptedArtifactStore(inner, KeyRing(OTHER_KEY, (KEY,)))
+    assert rotate_keys(rotated).reencrypted == 5
+    assert rotate_keys(rotated).reencrypted == 0  # a second run finds nothing to do
+    only_new = EncryptedArtifactStore(inner, KeyRing(OTHER_KEY))
+    assert dict(count_keys(only_new).blobs_by_key) == {OTHER_KEY.key_id: 5}
+    for digest in (plain, *packed, loose):
+        with only_new.open(digest) as reader:
+            assert hash_bytes(reader.read()) == digest

@@ -18,6 +18,7 @@ from loopml.cli import (
     ci,
     data,
     deployments,
+    encryption,
     experiments,
     init,
     loop,
@@ -75,6 +76,7 @@ app.add_typer(loop.app, name="loop")
 app.command("agent")(agent_command)
 app.command("quickstart")(quickstart.quickstart_command)
 app.command("gc")(gc_command)
+app.add_typer(encryption.app, name="encryption")
 
 
 def _show_version(value: bool) -> None:
