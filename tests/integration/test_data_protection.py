@@ -3,8 +3,9 @@ its store, whatever the path (``..``, absolute, NUL, encoded separators, backsla
 letters); sensitive input columns reach the stored prediction log dropped or hashed; and
 neither a token nor the password of a store URL ever appears in a server's output.
 
-One platform server (over PostgreSQL, with a password in its store URL) and one model server
-(reading its model from the platform server with a token) serve the whole module.
+One platform server (over PostgreSQL, with a password in its store URL, and S3, encrypted at
+rest with the server's key) and one model server (reading its model from the platform server
+with a token) serve the whole module.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import io
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -26,6 +29,7 @@ from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyp
 import loopml.models
 from loopml.monitoring.sensitive_columns import keyed_hash
 from loopml.serving import read_predictions
+from loopml.stores.artifacts.encryption_keys import new_key_text
 from loopml.tracking.client import Client
 from tests.fixtures.model_server import (
     ModelServer,
@@ -35,7 +39,7 @@ from tests.fixtures.model_server import (
 )
 from tests.fixtures.server import PlatformServer, start_platform_server, wait_until_ready
 
-pytestmark = [pytest.mark.postgres, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.postgres, pytest.mark.s3, pytest.mark.timeout(300)]
 
 PASSWORD = "pw-Zq81xVv0cRk2"
 TOKEN = "tok-1c9f4e7a2b6d8e0f"
@@ -69,6 +73,8 @@ class Servers:
     run_id: str
     digest: str
     rows: pd.DataFrame
+    bucket: str
+    s3: Any
 
 
 def _frame() -> pd.DataFrame:
@@ -83,17 +89,31 @@ def _frame() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def servers(
-    tmp_path_factory: pytest.TempPathFactory, postgres_uri_factory: Callable[[], str]
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_uri_factory: Callable[[], str],
+    s3_server: str,
+    s3_admin_filesystem: Any,
 ) -> Iterator[Servers]:
     folder = tmp_path_factory.mktemp("protection")
     (folder / "secret.txt").write_text(SENTINEL)
     uri = postgres_uri_factory()
     parts = urlsplit(uri)  # the test server trusts local users: any password gets in
     store_uri = uri.replace(f"//{parts.username}@", f"//{parts.username}:{PASSWORD}@")
-    platform = start_platform_server(folder / "platform", store_uri=store_uri)
+    bucket = f"loopml-protect-{uuid.uuid4().hex[:12]}"
+    s3_admin_filesystem.mkdir(bucket)
+    (folder / "server.key").write_text(new_key_text())
+    platform = start_platform_server(
+        folder / "platform",
+        store_uri=store_uri,
+        artifact_uri=f"s3://{bucket}/artifacts",
+        env={
+            "LOOPML_S3_ENDPOINT_URL": s3_server,
+            "LOOPML_ENCRYPTION_KEY_FILE": str(folder / "server.key"),
+        },
+    )
     model_server: ModelServer | None = None
     try:
-        assert wait_until_ready(platform), platform.log()
+        assert wait_until_ready(platform, timeout=180), platform.log()
         rows = _frame()
         with Client(server_url=platform.url, token=TOKEN) as client:
             fitted = LogisticRegression().fit(rows, [0, 1, 0, 1])
@@ -121,11 +141,12 @@ def servers(
                 env=env,
             )
         )
-        yield Servers(platform, model_server, run.id, digest, rows)
+        yield Servers(platform, model_server, run.id, digest, rows, bucket, s3_admin_filesystem)
     finally:
         if model_server is not None:
             model_server.stop()
         platform.stop()
+        s3_admin_filesystem.rm(bucket, recursive=True)
 
 
 def _raw(base: str, method: str, target: bytes) -> tuple[int, bytes]:
@@ -229,3 +250,16 @@ def test_no_token_or_password_in_any_server_output(servers: Servers, tmp_path: P
     for name, text in outputs.items():
         assert PASSWORD not in text, f"the password leaked into the {name}'s output:\n{text}"
         assert TOKEN not in text, f"the token leaked into the {name}'s output:\n{text}"
+
+
+def test_the_server_keeps_blobs_encrypted_on_s3_and_serves_them_decrypted(
+    servers: Servers,
+) -> None:
+    with Client(server_url=servers.platform.url, token=TOKEN) as client:
+        digest = client.artifacts.put(io.BytesIO(b"customer 4711: very private"))
+        with client.artifacts.open(digest) as reader:
+            assert reader.read() == b"customer 4711: very private"
+        assert client.artifacts.size(digest) == len(b"customer 4711: very private")
+    key = f"{servers.bucket}/artifacts/blobs/{digest.hexdigest[:2]}/{digest.hexdigest[2:]}"
+    stored = servers.s3.cat_file(key)
+    assert b"private" not in stored and stored.startswith(b"\x89LMLENC")
