@@ -12,6 +12,7 @@ them). ``cryptography`` is imported only when this store is built (extra ``encry
 
 from __future__ import annotations
 
+import hmac
 import io
 import os
 import tempfile
@@ -50,6 +51,8 @@ from loopml.stores.artifacts.verify import VerifyingReader
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+_KDF_LABEL = b"loopml artifact v1"
+
 
 @runtime_checkable
 class EncodingArtifactStore(ArtifactStore, Protocol):
@@ -87,6 +90,7 @@ class EncryptedArtifactStore:
         self.keys = keys
         self.uri = inner.uri
         self._cipher = _cipher_module()
+        self._extracted: dict[str, bytes] = {}  # key id -> HKDF pseudo-random key
 
     def __repr__(self) -> str:
         return f"EncryptedArtifactStore({self.inner!r}, key_id={self.keys.current.key_id!r})"
@@ -163,10 +167,12 @@ class EncryptedArtifactStore:
     # -- the cipher ---------------------------------------------------------------------------
 
     def _aead(self, key: EncryptionKey, salt: bytes) -> AESGCM:
-        hkdf = self._cipher.HKDF(
-            algorithm=self._cipher.SHA256(), length=32, salt=salt, info=b"loopml artifact v1"
-        )
-        return self._cipher.AESGCM(hkdf.derive(key.material))
+        """AES-GCM under the blob's own key: HKDF-SHA256 (RFC 5869) of the master key, with
+        the extract step done once per master key and the blob's salt in the expand step."""
+        prk = self._extracted.get(key.key_id)
+        if prk is None:
+            prk = self._extracted[key.key_id] = hmac.digest(_KDF_LABEL, key.material, "sha256")
+        return self._cipher.AESGCM(hmac.digest(prk, _KDF_LABEL + salt + b"\x01", "sha256"))
 
     def _encrypt(self, data: BinaryIO, hasher: StreamHasher) -> Iterator[bytes]:
         """The stored form of ``data``, frame by frame (the header rides with the first), while
@@ -276,16 +282,12 @@ def _same_digest(actual: Digest, expected: Digest) -> Digest:
 
 
 class _CipherModule:
-    """The parts of ``cryptography`` this store uses, imported once per store."""
+    """The part of ``cryptography`` this store uses, imported once per store."""
 
     def __init__(self) -> None:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-        from cryptography.hazmat.primitives.hashes import SHA256
-        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
         self.AESGCM = AESGCM
-        self.SHA256 = SHA256
-        self.HKDF = HKDF
 
 
 def _cipher_module() -> _CipherModule:

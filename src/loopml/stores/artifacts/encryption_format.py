@@ -7,7 +7,9 @@ An encrypted blob is a 32-byte header followed by frames::
 
 Every plaintext chunk holds :data:`FRAME_PLAINTEXT` bytes except the last, which may be
 shorter (or empty: an empty blob is one empty frame). Each blob has its own key, derived
-from the master key and the blob's random salt (HKDF-SHA256), so nonces never repeat: the
+from the master key and the blob's random salt (HKDF-SHA256: extract with the label
+``loopml artifact v1`` as salt, expand with the label and the blob's salt as info, 32
+bytes), so nonces never repeat: the
 nonce of frame ``i`` is ``i`` (11 bytes, big-endian) and one byte that is 1 on the last
 frame only, so frames cannot be reordered, dropped or appended. The header is the
 associated data of every frame. The stored size fixes the plaintext size

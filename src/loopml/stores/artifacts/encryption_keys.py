@@ -32,12 +32,12 @@ class EncryptionKey:
     """One AES-256 key; ``repr`` shows its id only."""
 
     material: bytes = field(repr=False)
+    key_id: str = field(init=False, compare=False)
+    """16 hex digits naming the key (a hash of it; says nothing about the key)."""
 
-    @property
-    def key_id(self) -> str:
-        """16 hex digits naming the key (a hash of it; says nothing about the key)."""
+    def __post_init__(self) -> None:
         digest = hashlib.sha256(b"loopml artifact key id\x00" + self.material).digest()
-        return digest[:KEY_ID_SIZE].hex()
+        object.__setattr__(self, "key_id", digest[:KEY_ID_SIZE].hex())
 
     def __repr__(self) -> str:
         return f"EncryptionKey(key_id={self.key_id!r})"
