@@ -61,3 +61,42 @@ def test_keys_parse_from_base64_or_hex_and_errors_never_show_them(tmp_path: Path
 def test_a_digest_with_a_trailing_newline_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="64 lowercase"):
         Digest.parse("blake3:" + "a" * 64 + "\n")
+
+
+def test_a_blob_built_from_the_written_format_with_an_independent_hkdf_reads_back(
+    tmp_path: Path,
+) -> None:
+    """Pins the format: what docs and the module docstring say is what the store reads."""
+    import io
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.hashes import SHA256
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    from loopml.core.hashing import hash_bytes
+    from loopml.stores.artifacts.encrypted import EncryptedArtifactStore
+    from loopml.stores.artifacts.encryption_format import frame_nonce
+    from loopml.stores.artifacts.encryption_keys import KeyRing
+    from loopml.stores.artifacts.local import LocalArtifactStore
+
+    key = parse_key("ab" * 32, "k")
+    salt = bytes(range(16))
+    plaintext = b"x" * (FRAME_PLAINTEXT + 10)
+    label = b"loopml artifact v1"
+    blob_key = HKDF(algorithm=SHA256(), length=32, salt=label, info=label + salt).derive(
+        key.material
+    )
+    header = build_header(key.key_id, salt)
+    aead = AESGCM(blob_key)
+    stored = header + b"".join(
+        aead.encrypt(frame_nonce(index, last=index == 1), chunk, header)
+        for index, chunk in enumerate((plaintext[:FRAME_PLAINTEXT], plaintext[FRAME_PLAINTEXT:]))
+    )
+    digest = hash_bytes(plaintext)
+    inner = LocalArtifactStore(str(tmp_path))
+    inner.put_encoded([stored], lambda: digest)
+    store = EncryptedArtifactStore(inner, KeyRing(key))
+    with store.open(digest) as reader:
+        assert reader.read() == plaintext
+    assert store.size(digest) == len(plaintext)
+    assert store.put(io.BytesIO(plaintext)) == digest
