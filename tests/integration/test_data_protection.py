@@ -136,6 +136,8 @@ def servers(
                 "ssn",
                 "--sensitive",
                 "income:hash",
+                "--sensitive",
+                "incomee",  # misspelt: the server says so
                 "--log-roll-seconds",
                 "0.2",
                 env=env,
@@ -216,6 +218,7 @@ def test_sensitive_columns_reach_the_stored_log_dropped_or_hashed(servers: Serve
         {"income": keyed_hash(str(income), HASH_KEY), "age": age}
         for income, age in zip(rows["income"], rows["age"], strict=True)
     ]
+    assert "takes no input column named 'incomee'" in servers.model.log()
 
 
 def test_no_token_or_password_in_any_server_output(servers: Servers, tmp_path: Path) -> None:
