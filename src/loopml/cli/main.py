@@ -18,6 +18,7 @@ from loopml.cli import (
     ci,
     data,
     deployments,
+    encryption,
     experiments,
     init,
     loop,
@@ -85,6 +86,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(tokens.app, name="tokens")
 app.command("lineage")(lineage_command)
 app.command("card")(card_command)
+app.add_typer(encryption.app, name="encryption")
 
 
 def _show_version(value: bool) -> None:

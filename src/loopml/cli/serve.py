@@ -151,6 +151,17 @@ def serve_command(
     no_drift: Annotated[
         bool, typer.Option("--no-drift", help="Compute no live drift (no drift gauges).")
     ] = False,
+    sensitive: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sensitive",
+            metavar="COL[:drop|hash]",
+            envvar="LOOPML_SERVE_SENSITIVE",
+            help="An input column the prediction log must not hold: left out (drop, the "
+            "default) or replaced by a keyed hash (hash; key from LOOPML_LOG_HASH_KEY_FILE). "
+            "Repeat for more columns.",
+        ),
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only errors (no banner, no swaps).")
     ] = False,
@@ -170,6 +181,7 @@ def serve_command(
         loopml serve cancer@champion
         loopml serve cancer@3 --port 9000 --workers 4
         loopml serve dist/cancer --host 0.0.0.0   # a 'loopml package' bundle
+        loopml serve cancer@champion --sensitive ssn --sensitive email:hash
 
     Then, with J='Content-Type: application/json' and C='Content-Type: text/csv':
 
@@ -214,7 +226,9 @@ def serve_command(
         drift_window_rows=drift_window,
         drift_interval_seconds=drift_interval,
         drift_reference=drift_reference,
+        sensitive=tuple(sensitive or ()),
     )
+    options.input_redaction()  # fails now (exit 2) if a column is to be hashed without a key
     check_port_free(host, port)
 
     def announce(started: Started) -> None:

@@ -115,6 +115,14 @@ class ConfigError(LoopMLError):
     code, http_status = "config_error", 400
 
 
+class EncryptionKeyError(ConfigError):
+    """An encrypted blob cannot be read: no encryption key is configured, or not the key it
+    was written with; or the key setting itself is malformed. Never answered with the
+    blob's encrypted bytes."""
+
+    code, http_status = "encryption_key", 500
+
+
 class BackendUnavailableError(LoopMLError):
     """A backend could not be reached or its optional dependency is not installed."""
 

@@ -31,7 +31,7 @@ class Digest:
         algorithm, sep, hexdigest = text.partition(":")
         if not sep:
             algorithm, hexdigest = ALGORITHM, text
-        if algorithm != ALGORITHM or not _HEX.match(hexdigest):
+        if algorithm != ALGORITHM or not _HEX.fullmatch(hexdigest):
             raise InvalidInputError(
                 f"Invalid digest {text!r}: expected '{ALGORITHM}:' followed by 64 lowercase "
                 "hex characters."

@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from loopml.core.ids import now_ms
-from loopml.monitoring.log_records import KINDS, LogEntry, to_table
+from loopml.monitoring.log_records import KINDS, PREDICTIONS, LogEntry, to_table
+from loopml.monitoring.sensitive_columns import InputRedaction
 
 __all__ = ["LogHealth", "LogMeters", "LogSink", "PredictionLog", "SpoolChunk", "part_folder"]
 
@@ -201,8 +202,10 @@ class PredictionLog:
         max_memory_rows: int = 20_000,
         stuck_seconds: float = STUCK_SECONDS,
         metrics: LogMeters | None = None,
+        redaction: InputRedaction | None = None,
     ) -> None:
         self.sink = sink
+        self.redaction = redaction  # sensitive input columns, dropped or hashed before spooling
         self.spool_root = Path(spool_root)
         self.folder = self.spool_root / f"{sink.run_id}.{os.getpid()}"
         self.flush_seconds = flush_seconds
@@ -363,6 +366,8 @@ class PredictionLog:
         import pyarrow.parquet as pq
 
         table = to_table(entries)
+        if self.redaction is not None and key[0] == PREDICTIONS:
+            table = self.redaction.apply(table)
         group = hashlib.blake2b(
             "\0".join((*key, str(table.schema))).encode(), digest_size=6
         ).hexdigest()

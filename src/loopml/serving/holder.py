@@ -19,6 +19,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 from loopml.core.errors import LoopMLError, UntrustedCodeError
+from loopml.monitoring.sensitive_columns import parse_sensitive
 from loopml.serving.batching import MicroBatcher
 from loopml.serving.errors import ModelNotReadyError, PredictionFailedError
 from loopml.serving.metrics import ServingMetrics
@@ -194,12 +195,27 @@ class ModelHolder:
         self.metrics.loads.labels(served.label).inc()
         was = f" (was {previous.label})" if previous is not None else ""
         log.info("serving %s [%s]%s", served.label, served.loaded.variant, was)
+        self._check_sensitive(served)
         if previous is not None:
             await previous.close()
         elif self.on_ready is not None:
             self.on_ready(served)
         if self.on_serve is not None:
             await self.on_serve(served)
+
+    def _check_sensitive(self, served: ServedModel) -> None:
+        """Warn about sensitive columns the version does not take: a misspelt name would
+        otherwise leave the real column in the log without a word."""
+        names = [column.name for column in parse_sensitive(self.options.sensitive)]
+        unknown = [name for name in names if name not in served.spec.column_names]
+        if unknown:
+            log.warning(
+                "%s takes no input column named %s: nothing of it to keep out of the "
+                "prediction log; check the names given to --sensitive (its columns: %s)",
+                served.label,
+                ", ".join(repr(name) for name in unknown),
+                ", ".join(served.spec.column_names) or "none, it takes an array",
+            )
 
     def _report(self, exc: Exception, what: str) -> None:
         message = exc.message if isinstance(exc, LoopMLError) else f"{type(exc).__name__}: {exc}"

@@ -8,6 +8,11 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from loopml.core.errors import InvalidInputError
+from loopml.monitoring.sensitive_columns import (
+    InputRedaction,
+    hash_key_from_env,
+    parse_sensitive,
+)
 from loopml.serving.split import parse_split
 
 __all__ = ["ServeOptions"]
@@ -36,6 +41,10 @@ class ServeOptions:
     version's reference (its training data, or the table ``drift_reference`` names) every
     ``drift_interval_seconds``, off the request path (see :mod:`loopml.serving.live_drift`).
 
+    ``sensitive`` names input columns the prediction log must not hold as they are:
+    ``"ssn"`` or ``"ssn:drop"`` (left out), ``"email:hash"`` (a keyed hash; the key from
+    ``LOOPML_LOG_HASH_KEY_FILE``), see :mod:`loopml.monitoring.sensitive_columns`.
+
     ``trust_code`` lets the server load versions whose loading runs code they name (pickles,
     ``module:callable`` models, scikit-learn types outside loopml's allowlist) — decided once,
     at start-up: a version the alias moves to later is held to it."""
@@ -61,8 +70,16 @@ class ServeOptions:
     drift_window_rows: int = 5_000
     drift_interval_seconds: float = 30.0
     drift_reference: str | None = None
+    sensitive: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if isinstance(self.sensitive, str) or not isinstance(self.sensitive, list | tuple):
+            raise InvalidInputError(
+                "The 'sensitive' option of the model server must be a list of "
+                f"'COLUMN[:drop|hash]'. Got {self.sensitive!r} instead."
+            )
+        parse_sensitive(self.sensitive)
+        object.__setattr__(self, "sensitive", tuple(self.sensitive))
         for name in (
             "max_batch_size", "max_rows", "max_body_bytes", "log_roll_rows", "drift_window_rows"
         ):  # fmt: skip
@@ -107,6 +124,13 @@ class ServeOptions:
                     f"≥ {low}. Got {value!r} instead."
                 )
         parse_split(canary=self.canary, shadow=self.shadow)
+
+    def input_redaction(self) -> InputRedaction | None:
+        """What the prediction log does to the ``sensitive`` columns (None: nothing to do);
+        :class:`ConfigError` if a column is to be hashed and no hash key is configured."""
+        if not self.sensitive:
+            return None
+        return InputRedaction(parse_sensitive(self.sensitive), hash_key_from_env())
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -148,6 +148,7 @@ def build_app(
             roll_rows=options.log_roll_rows,
             stuck_seconds=options.log_stuck_seconds,
             metrics=metrics.log,
+            redaction=options.input_redaction(),
         )
     on_ready = _announcer(url, announce_once_in) if url else None
     reporter = None
@@ -238,6 +239,7 @@ def serve(
     (SIGINT or SIGTERM: requests in flight are answered and the log is stored first).
     ``on_start`` is told what was found once the target is checked."""
     options = options or ServeOptions()
+    options.input_redaction()  # a column to hash without a key: refuse before starting
     _log_to_stderr(log_level)
     source = open_source(target, prefer_onnx=options.prefer_onnx, trust_code=options.trust_code)
     try:

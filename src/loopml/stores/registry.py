@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from loopml.core.errors import BackendUnavailableError, ConfigError
 from loopml.core.redaction import redact_uri
 from loopml.stores.artifacts.base import ArtifactStore
+from loopml.stores.artifacts.encryption_keys import keyring_from_env
 from loopml.stores.identity.base import IdentityStore
 from loopml.stores.loop.base import LoopStore
 from loopml.stores.metadata.base import MetadataStore
@@ -82,11 +83,19 @@ def open_metadata_store(uri: str, *, token: str | None = None) -> MetadataStore:
 
 def open_artifact_store(uri: str, *, token: str | None = None) -> ArtifactStore:
     """Open the artifact store at ``uri`` (a folder, ``file://``, ``s3://bucket/prefix``,
-    ``http://host:port``)."""
+    ``http://host:port``). With an encryption key configured (``LOOPML_ENCRYPTION_KEY_FILE``
+    or ``LOOPML_ENCRYPTION_KEY``), a folder or object store keeps its blobs encrypted; a
+    server's store is encrypted by the server, with the server's key."""
     cls = _load(ARTIFACT_BACKENDS, uri, "artifact store")
     if scheme_of(uri) in ("http", "https"):
         return cast(ArtifactStore, cls(uri, token=token))
-    return cast(ArtifactStore, cls(uri))
+    store = cls(uri)
+    keys = keyring_from_env()
+    if keys is None:
+        return cast(ArtifactStore, store)
+    from loopml.stores.artifacts.encrypted import EncryptedArtifactStore
+
+    return EncryptedArtifactStore(store, keys)
 
 
 def open_loop_store(uri: str, *, token: str | None = None) -> LoopStore:

@@ -24,7 +24,7 @@ import io
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, BinaryIO, TypeVar
 from urllib.parse import urlsplit
@@ -40,6 +40,7 @@ from loopml.core.hashing import CHUNK_SIZE, Digest, StreamHasher, iter_chunks
 from loopml.core.redaction import redact_uri
 from loopml.core.retry import RetryPolicy
 from loopml.stores.artifacts.base import StoredObject
+from loopml.stores.artifacts.encryption_format import refuse_if_encrypted
 from loopml.stores.artifacts.verify import VerifyingReader
 
 ENV_S3_ENDPOINT_URL = "LOOPML_S3_ENDPOINT_URL"
@@ -93,28 +94,60 @@ class FsspecArtifactStore:
         return f"{self._root}/blobs/{shard}/{rest}" if self._root else f"blobs/{shard}/{rest}"
 
     def put(self, data: BinaryIO) -> Digest:
+        hasher = StreamHasher()
+        self._spool_and_store(iter_chunks(data, CHUNK_SIZE), hasher.digest, hasher)
+        return hasher.digest()
+
+    def put_encoded(
+        self, chunks: Iterable[bytes], name: Callable[[], Digest], *, replace: bool = False
+    ) -> None:
+        """Store ``chunks`` (a blob's encrypted form) as the blob ``name()``; see
+        :class:`~loopml.stores.artifacts.encrypted.EncodingArtifactStore`."""
+        self._spool_and_store(chunks, name, None, replace=replace)
+
+    def _spool_and_store(
+        self,
+        chunks: Iterable[bytes],
+        name: Callable[[], Digest],
+        hasher: StreamHasher | None,
+        *,
+        replace: bool = False,
+    ) -> None:
+        """Spool ``chunks`` to a local temp file (hashed into ``hasher`` when given), then
+        upload them as blob ``name()`` unless it is there (or ``replace``)."""
         # named for this process: loopml gc removes the spool of a killed one
         fd, spool = tempfile.mkstemp(prefix=f"loopml-put-{os.getpid()}-", suffix=".part")
         try:
-            hasher = StreamHasher()
+            size = 0
             with os.fdopen(fd, "wb") as out:
-                for chunk in iter_chunks(data, CHUNK_SIZE):
-                    hasher.update(chunk)
+                for chunk in chunks:
+                    if hasher is not None:
+                        hasher.update(chunk)
+                    size += len(chunk)
                     out.write(chunk)
-            digest = hasher.digest()
+            digest = name()
             key = self.blob_key(digest)
 
             def store() -> None:  # from the spool, so a retry can send it all again
-                if not self._fs.exists(key):
-                    self._upload(spool, key, hasher.size)
+                if replace or not self._fs.exists(key):
+                    self._upload(spool, key, size)
 
             self._driver_call(f"store blob {digest}", store)
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(spool)
-        return digest
 
     def open(self, digest: Digest) -> BinaryIO:
+        raw = self.open_encoded(digest)
+        try:
+            refuse_if_encrypted(raw, digest)
+        except BaseException:
+            raw.close()
+            raise
+        return VerifyingReader(raw, digest)
+
+    def open_encoded(self, digest: Digest) -> BinaryIO:
+        """The stored bytes, seekable and unverified."""
         key = self.blob_key(digest)
 
         def reader() -> BinaryIO:
@@ -123,7 +156,13 @@ class FsspecArtifactStore:
                 return io.BytesIO(self._fs.cat_file(key))
             return self._fs.open(key, "rb", block_size=READ_BLOCK_SIZE)  # type: ignore[no-any-return]
 
-        return VerifyingReader(self._driver_call(f"open blob {digest}", reader, digest), digest)
+        return self._driver_call(f"open blob {digest}", reader, digest)
+
+    def read_encoded_head(self, digest: Digest, size: int) -> bytes:
+        """The first ``size`` stored bytes, in one ranged read."""
+        key = self.blob_key(digest)
+        head = lambda: bytes(self._fs.cat_file(key, start=0, end=size))  # noqa: E731
+        return self._driver_call(f"read the start of blob {digest}", head, digest)
 
     def exists(self, digest: Digest) -> bool:
         key = self.blob_key(digest)

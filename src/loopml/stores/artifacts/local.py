@@ -36,6 +36,7 @@ from loopml.core.errors import (
 )
 from loopml.core.hashing import CHUNK_SIZE, Digest, StreamHasher, hash_bytes, iter_chunks
 from loopml.stores.artifacts.base import StoredObject
+from loopml.stores.artifacts.encryption_format import refuse_if_encrypted
 from loopml.stores.artifacts.local_listing import list_local, remove_local
 from loopml.stores.artifacts.packs import PACKED_BLOB_MAX, PackIndex, PackWriter
 from loopml.stores.artifacts.verify import VerifyingReader
@@ -150,21 +151,56 @@ class LocalArtifactStore:
         second = data.read(CHUNK_SIZE) if first else b""
         if not second:  # all of it is in memory: hash first, write only if new
             digest = hash_bytes(first)
-            if self._has(digest, len(first)) and self._freshen(digest):
-                return digest
-            if self._batching and len(first) <= PACKED_BLOB_MAX:
-                with _wrap_os_errors(f"write a pack in {self.root}"):
-                    writer = self._pack_writer()
-                    writer.add(digest, first)
-                    if writer.full:
-                        self._publish_pack()
-                return digest
-            return self._write([first], pipelined=False)
+            self._put_whole(first, digest)
+            return digest
         return self._write(itertools.chain((first, second), iter_chunks(data, CHUNK_SIZE)))
 
-    def _write(self, chunks: Iterable[bytes], *, pipelined: bool = True) -> Digest:
-        """Hash ``chunks`` into a temp file, then publish it. ``pipelined``: the disk writes
-        run on a thread of their own, overlapping the reading and hashing of what follows."""
+    def put_encoded(
+        self, chunks: Iterable[bytes], name: Callable[[], Digest], *, replace: bool = False
+    ) -> None:
+        """Store ``chunks`` (a blob's encrypted form) as the blob ``name()``; see
+        :class:`~loopml.stores.artifacts.encrypted.EncodingArtifactStore`."""
+        stream = iter(chunks)
+        first = next(stream, b"")
+        second = next(stream, b"") if first else b""
+        if not second:
+            self._put_whole(first, name(), replace=replace)
+            return
+        self._write(itertools.chain((first, second), stream), name=name, replace=replace)
+
+    def open_encoded(self, digest: Digest) -> BinaryIO:
+        return self._open_raw(digest)
+
+    def read_encoded_head(self, digest: Digest, size: int) -> bytes:
+        with self._open_raw(digest) as raw:
+            return raw.read(size)
+
+    def _put_whole(self, data: bytes, digest: Digest, *, replace: bool = False) -> None:
+        """Store ``data`` (held in memory) as blob ``digest`` unless stored already."""
+        if not replace:
+            if self._has(digest, len(data)) and self._freshen(digest):
+                return
+            if self._batching and len(data) <= PACKED_BLOB_MAX:
+                with _wrap_os_errors(f"write a pack in {self.root}"):
+                    writer = self._pack_writer()
+                    writer.add(digest, data)
+                    if writer.full:
+                        self._publish_pack()
+                return
+        self._write([data], pipelined=False, name=lambda: digest, replace=replace)
+
+    def _write(
+        self,
+        chunks: Iterable[bytes],
+        *,
+        pipelined: bool = True,
+        name: Callable[[], Digest] | None = None,
+        replace: bool = False,
+    ) -> Digest:
+        """Hash ``chunks`` into a temp file, then publish it as the blob of their digest (or
+        of ``name()``, called once they are written, for bytes that are not the blob's own).
+        ``pipelined``: the disk writes run on a thread of their own, overlapping the reading
+        and hashing of what follows. ``replace``: publish even over an intact blob."""
         with _wrap_os_errors(f"store a blob in {self.root}"):
             if not self._tmp.is_dir():
                 self._tmp.mkdir(parents=True, exist_ok=True)
@@ -174,12 +210,16 @@ class LocalArtifactStore:
         published = False
         try:
             hasher = StreamHasher()
+            hashing, naming = name is None, name or hasher.digest
+            size = 0
             action = f"write a blob in {self.root}"
             writer = _PipelinedWriter(fd) if pipelined else None
             try:
                 # errors raised by the caller's stream pass through unchanged
                 for chunk in chunks:
-                    hasher.update(chunk)
+                    if hashing:
+                        hasher.update(chunk)
+                    size += len(chunk)
                     with _wrap_os_errors(action):
                         if writer is None:
                             _write_all(fd, chunk)
@@ -193,9 +233,9 @@ class LocalArtifactStore:
             finally:
                 if writer is not None:
                     writer.close()
-            digest = hasher.digest()
+            digest = naming()
             with _wrap_os_errors(f"publish blob {digest} in {self.root}"):
-                published = self._publish(tmp, digest, hasher.size)
+                published = self._publish(tmp, digest, size, replace=replace)
         finally:
             os.close(fd)
             if not published:
@@ -203,11 +243,11 @@ class LocalArtifactStore:
                     tmp.unlink(missing_ok=True)
         return digest
 
-    def _publish(self, tmp: Path, digest: Digest, size: int) -> bool:
+    def _publish(self, tmp: Path, digest: Digest, size: int, *, replace: bool = False) -> bool:
         """Move ``tmp`` to the blob's place unless an intact copy is there (then False)."""
         final = self.blob_path(digest)
         # an existing blob of another size is a truncated leftover: replace it
-        if _size_or_none(final) == size and self._freshen(digest):
+        if not replace and _size_or_none(final) == size and self._freshen(digest):
             return False
         if final.parent.name not in self._shards:
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -222,6 +262,15 @@ class LocalArtifactStore:
         return getattr(self._batch, "depth", 0) > 0
 
     def open(self, digest: Digest) -> BinaryIO:
+        raw = self._open_raw(digest)
+        try:
+            refuse_if_encrypted(raw, digest)
+        except BaseException:
+            raw.close()
+            raise
+        return VerifyingReader(raw, digest)
+
+    def _open_raw(self, digest: Digest) -> BinaryIO:
         path = self.blob_path(digest)
         try:
             raw: BinaryIO = path.open("rb")
@@ -233,7 +282,7 @@ class LocalArtifactStore:
             raw = io.BytesIO(data)
         except OSError as exc:
             raise _translate(exc, f"open blob {digest} in {self.root}") from exc
-        return VerifyingReader(raw, digest)
+        return raw
 
     def exists(self, digest: Digest) -> bool:
         return self._has(digest, None, fresh=True)
