@@ -136,3 +136,16 @@ def test_a_model_that_only_predicts_labels_cannot_be_explained() -> None:
 
     with pytest.raises(InvalidInputError, match="no number to explain"):
         make_explainer(Labels(), NUMBERS.head(3)).explain(NUMBERS.head(2))
+
+
+def test_a_spent_time_budget_stops_after_one_order_and_its_reverse() -> None:
+    rows, background = RNG.normal(size=(2, 3)), RNG.normal(size=(4, 3))
+    values, expected, orders = permutation_values(
+        lambda x: x[:, :1] * x[:, 1:2] + x[:, 2:], rows, background, budget_seconds=0.0
+    )
+    assert orders == 2
+    np.testing.assert_allclose(
+        values.sum(axis=1)[:, 0] + expected[0],
+        rows[:, 0] * rows[:, 1] + rows[:, 2],
+        atol=1e-12,
+    )
