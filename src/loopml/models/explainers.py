@@ -22,8 +22,7 @@ shap is imported here, and only when a model is explained.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -183,27 +182,16 @@ def _sampled_output(model: Any) -> tuple[Any, str]:
 
 
 def _positive_only(found: Contributions) -> Contributions:
-    """A binary classifier's two outputs (one the negative of the other) as the second
-    class's."""
-    names: Sequence[str] | None = found.output_names
-    if names is not None and len(names) == 2 and found.values.shape[2] == 2:
-        return Contributions(
-            found.method,
-            found.feature_names,
-            found.values[:, :, 1:],
-            found.expected_value[1:],
-            found.output,
-            [names[1]],
-            found.orders,
+    """A binary classifier explained for its second class only (its two outputs are one the
+    negative of the other)."""
+    names = found.output_names
+    if names is None or len(names) != 2:
+        return found
+    if found.values.shape[2] == 2:
+        return replace(
+            found,
+            values=found.values[:, :, 1:],
+            expected_value=found.expected_value[1:],
+            output_names=[names[1]],
         )
-    if names is not None and len(names) == 2 and found.values.shape[2] == 1:
-        return Contributions(
-            found.method,
-            found.feature_names,
-            found.values,
-            found.expected_value,
-            found.output,
-            [names[1]],
-            found.orders,
-        )
-    return found
+    return replace(found, output_names=[names[1]])
