@@ -82,6 +82,8 @@ def test_the_bundle_holds_the_model_manifest_requirements_dockerfile_and_manifes
         "k8s/monitoring/servicemonitor.yaml",
         "k8s/secret.yaml.example",
         "k8s/service.yaml",
+        "model/explain/background.json",
+        "model/explain/global_importance.json",
         "model/input_example.json",
         "model/loopml-model.json",
         "model/model/model.skops",

@@ -111,7 +111,7 @@ def test_the_digest_changes_with_the_rules_but_not_with_formatting() -> None:
         ),
         (
             "evaluation: {dataset: d@1, target: y}\nfairness: [{column: sex}]",
-            r"gates.yaml:2:12: fairness: fairness limits are not available",
+            r"gates.yaml:2:13: fairness\[0\]: unknown key 'column'; allowed keys: sensitive,",
         ),
         (
             "evaluation: {dataset: d@1, target: y}\npromotion: {require_gate: yes please}",

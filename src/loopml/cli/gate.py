@@ -44,7 +44,8 @@ def gate_command(
     (files checked against their digests) and scored here, on the same evaluation dataset
     version: nothing is taken from logs. Checks: metric thresholds, must beat the champion
     by a margin, no slice of rows worse than a bound, p95 single-row latency on the input
-    example, inputs compatible with the champion's. A version with an ONNX variant is scored
+    example, inputs compatible with the champion's, fairness limits between groups of rows
+    (Fairlearn's demographic parity and equalized odds). A version with an ONNX variant is scored
     through it, as predict and serve run it (--no-onnx: the native model); the result says
     which. The result is stored with the version; 'loopml models promote' can require it.
 
@@ -55,6 +56,7 @@ def gate_command(
         champion: {alias: champion, must_beat: {accuracy: 0.0}, schema_compatible: true}
         slices: [{column: region, metric: recall, min: 0.8}]
         latency: {p95_ms: 20}
+        fairness: [{sensitive: sex, metric: demographic_parity_difference, max: 0.1}]
         promotion: {require_gate: true, require_approval: false}
 
     Examples:

@@ -34,6 +34,8 @@ from loopml.cli import (
 )
 from loopml.cli.agent import agent_command
 from loopml.cli.card import card_command
+from loopml.cli.explain import explain_command
+from loopml.cli.fairness import fairness_command
 from loopml.cli.feedback import feedback_command
 from loopml.cli.gate import gate_command
 from loopml.cli.gc import gc_command
@@ -70,6 +72,8 @@ models.app.command("describe")(describe_command)
 app.add_typer(ci.app, name="ci")
 app.command("tune")(tune.tune_command)
 app.command("gate")(gate_command)
+app.command("explain")(explain_command)
+app.command("fairness")(fairness_command)
 app.command("package")(package_command)
 app.command("predict")(predict_command)
 app.command("server")(server.server_command)

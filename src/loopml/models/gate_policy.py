@@ -19,6 +19,9 @@ A policy (``gates.yaml`` at the project root is the default)::
       - {column: region, metric: accuracy, min: 0.80}
       - {column: age, bins: 4, metric: recall, min: 0.75, min_rows: 20}
     latency: {p95_ms: 20}           # single-row predict on the input example
+    fairness:                       # Fairlearn's numbers between groups of rows
+      - {sensitive: sex, metric: demographic_parity_difference, max: 0.1}
+      - {sensitive: [sex, race], metric: equalized_odds_difference, max: 0.2, positive: yes}
     promotion:                      # what 'loopml models promote' requires
       require_gate: true
       require_approval: false
@@ -42,6 +45,7 @@ from loopml.core.yaml_nodes import YamlReader
 __all__ = [
     "DEFAULT_POLICY_FILE",
     "METRICS",
+    "FairnessRule",
     "GatePolicy",
     "Metric",
     "policy_from_yaml",
@@ -106,6 +110,17 @@ class SliceRule:
 
 
 @dataclass(frozen=True)
+class FairnessRule:
+    """A bound on one of :data:`loopml.models.fairness.FAIRNESS_METRICS` between the groups
+    of rows of the ``sensitive`` columns (every combination of their values);
+    ``positive``: the class that counts as selected (default: the later of two)."""
+
+    sensitive: tuple[str, ...]
+    bound: Bound
+    positive: str | int | float | bool | None = None
+
+
+@dataclass(frozen=True)
 class GatePolicy:
     """A parsed policy; :attr:`source` is where it came from (for messages)."""
 
@@ -121,6 +136,7 @@ class GatePolicy:
     slices: tuple[SliceRule, ...] = ()
     latency_p95_ms: float | None = None
     latency_repeats: int = 100
+    fairness: tuple[FairnessRule, ...] = ()
     require_gate: bool = False
     require_approval: bool = False
     source: str = "<policy>"
@@ -129,6 +145,8 @@ class GatePolicy:
         """The policy as plain JSON (stored with every gate result)."""
         document = asdict(self)
         document.pop("source")
+        if not self.fairness:  # policies without fairness keep the digests they had
+            document.pop("fairness")
         return document
 
     @property
@@ -151,6 +169,7 @@ _EVALUATION = ("dataset", "target", "task", "table", "features")
 _CHAMPION = ("alias", "must_beat", "schema_compatible")
 _SLICE = ("column", "metric", "min", "max", "bins", "min_rows")
 _LATENCY = ("p95_ms", "repeats")
+_FAIRNESS = ("sensitive", "metric", "min", "max", "positive")
 _PROMOTION = ("require_gate", "require_approval")
 
 
@@ -212,13 +231,13 @@ def policy_from_yaml(text: str, *, source: str = "<policy>") -> GatePolicy:
             values["latency_repeats"] = _count(reader, latency["repeats"], "latency.repeats")
     if "fairness" in top:
         nodes = reader.sequence(top["fairness"], "fairness", "fairness limits")
-        if nodes:
+        if nodes and task != "classification":
             raise reader.error(
-                nodes[0],
-                "fairness",
-                "fairness limits are not available in this loopml yet (they arrive with "
-                "governance); leave the list empty",
+                nodes[0], "fairness", "fairness limits are for classification models"
             )
+        values["fairness"] = tuple(
+            _fairness(reader, node, f"fairness[{i}]") for i, node in enumerate(nodes)
+        )
     if "promotion" in top:
         promotion = reader.mapping(top["promotion"], "promotion", _PROMOTION)
         for key, node in promotion.items():
@@ -295,6 +314,43 @@ def _slice(
         bins=_count(reader, rule["bins"], f"{where}.bins") if "bins" in rule else None,
         min_rows=_count(reader, rule["min_rows"], f"{where}.min_rows") if "min_rows" in rule else 1,
     )
+
+
+def _fairness(reader: YamlReader, node: object, where: str) -> FairnessRule:
+    from loopml.models.fairness import FAIRNESS_METRICS
+
+    rule = reader.mapping(node, where, _FAIRNESS)
+    for key in ("sensitive", "metric"):
+        if key not in rule:
+            raise reader.error(node, where, f"missing key {key!r}")
+    metric = reader.text(rule["metric"], f"{where}.metric")
+    if metric not in FAIRNESS_METRICS:
+        raise reader.error(
+            rule["metric"],
+            f"{where}.metric",
+            f"unknown fairness metric {metric!r}; allowed: {', '.join(FAIRNESS_METRICS)}",
+        )
+    limits = {k: reader.number(rule[k], f"{where}.{k}") for k in ("min", "max") if k in rule}
+    if not limits:
+        smaller = "max" if not FAIRNESS_METRICS[metric] else "min"
+        raise reader.error(node, where, f"give '{smaller}' (or 'min'/'max') for {metric}")
+    sensitive = rule["sensitive"]
+    if reader.kind(sensitive) != "a list":
+        columns: tuple[str, ...] = (reader.text(sensitive, f"{where}.sensitive"),)
+    else:
+        nodes = reader.sequence(sensitive, f"{where}.sensitive", "column names")
+        if not nodes:
+            raise reader.error(sensitive, f"{where}.sensitive", "name at least one column")
+        columns = tuple(
+            reader.text(item, f"{where}.sensitive[{i}]") for i, item in enumerate(nodes)
+        )
+    positive = None
+    if "positive" in rule:
+        found = reader.scalar(
+            rule["positive"], f"{where}.positive", (str, int, float, bool), "a class label"
+        )
+        positive = found if isinstance(found, str | int | float | bool) else str(found)
+    return FairnessRule(columns, Bound(metric, limits.get("min"), limits.get("max")), positive)
 
 
 def _positive(reader: YamlReader, node: object, where: str) -> float:

@@ -23,7 +23,7 @@ from loopml.core.errors import InvalidInputError, NotFoundError
 from loopml.core.ids import new_id, now_ms
 from loopml.models import gate_metrics
 from loopml.models.compare import signature_changes
-from loopml.models.gate_policy import METRICS, GatePolicy, SliceRule
+from loopml.models.gate_policy import METRICS, FairnessRule, GatePolicy, SliceRule
 from loopml.models.inputs import example_input, to_model_input
 from loopml.models.registry import ONNX_FOLDER, OpenedVersion, open_preferred, resolve
 from loopml.tracking.client import Client, client_scope
@@ -71,6 +71,10 @@ def gate(
                 challenger, champion, alias, policy, data, scored, active, trust_code, prefer_onnx
             )
         checks += [_slice_check(rule, scored, data) for rule in policy.slices]
+        checks += [
+            _fairness_check(rule, f"{policy.source}: fairness[{i}]", scored, data)
+            for i, rule in enumerate(policy.fairness)
+        ]
         if policy.latency_p95_ms is not None:
             checks.append(_latency_check(opened, policy))
         result = GateResult(
@@ -342,6 +346,48 @@ def _slice_check(rule: SliceRule, scored: _Scored, data: _Data) -> dict[str, Any
     if small:
         detail += f"; {small} under {rule.min_rows} rows not judged"
     return _check("slice", name, not failing, round(worst[0], 6), rule.bound.describe(), detail)
+
+
+def _fairness_check(rule: FairnessRule, where: str, scored: _Scored, data: _Data) -> dict[str, Any]:
+    """A Fairlearn number between the groups of the sensitive columns, against the bound;
+    the detail gives each group's rate it is made of."""
+    from loopml.models.fairness import fairness_report
+
+    missing = [name for name in rule.sensitive if name not in data.table.column_names]
+    if missing:
+        raise InvalidInputError(
+            f"{where}.sensitive: {data.ref} has no column {missing[0]!r}; its columns: "
+            f"{', '.join(data.table.column_names)}."
+        )
+    try:
+        report = fairness_report(
+            scored.labels,
+            scored.predictions,
+            {name: data.table.column(name).to_pylist() for name in rule.sensitive},
+            positive=rule.positive,
+            classes=scored.classes,
+        )
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{where}: {exc.message}") from exc
+    metric = rule.bound.metric
+    name = f"{metric} by {', '.join(rule.sensitive)}"
+    value = report.differences[metric]
+    if value is None:
+        return _check("fairness", name, False, None, rule.bound.describe(), "undefined here")
+    rates = (
+        ("selection_rate",)
+        if metric.startswith("demographic")
+        else (
+            "true_positive_rate",
+            "false_positive_rate",
+        )
+    )
+    detail = f"positive: {report.positive}; " + "; ".join(
+        f"{rate.replace('_', ' ')}: {report.group_values(rate)}" for rate in rates
+    )
+    return _check(
+        "fairness", name, rule.bound.holds(value), round(value, 6), rule.bound.describe(), detail
+    )
 
 
 def _groups(rule: SliceRule, values: np.ndarray, ref: str) -> list[tuple[str, np.ndarray]]:

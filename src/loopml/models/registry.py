@@ -46,6 +46,7 @@ __all__ = [
     "load_flavor",
     "open_preferred",
     "open_version",
+    "read_background",
     "register",
     "resolve",
     "rollback",
@@ -60,6 +61,8 @@ MODEL_FOLDER = "model"
 ONNX_FOLDER = "onnx"
 ONNX_TAG = "loopml.onnx"  # "true" on versions that carry a checked ONNX conversion
 NATIVE = "native"  # the variant that is the registered model itself
+EXPLAIN_GLOBAL = "explain/global_importance.json"  # loopml.models.explanations writes them
+EXPLAIN_BACKGROUND = "explain/background.json"
 
 log = logging.getLogger("loopml.models")
 
@@ -77,6 +80,8 @@ def register(
     tags: Mapping[str, str] | None = None,
     allow_pickle: bool = False,
     onnx: bool = False,
+    explain: bool = True,
+    explain_data: Any = None,
     client: Client | None = None,
 ) -> ModelVersion:
     """Register ``model`` as the next version of ``name`` and return the
@@ -88,6 +93,8 @@ def register(
     A model no flavor stores is refused unless ``allow_pickle`` (then loading it needs the
     same opt-in). ``onnx`` also stores an ONNX conversion of a scikit-learn model, accepted
     only if it predicts the same on the input example (``load(ref, variant="onnx")``).
+    ``explain`` stores the SHAP global feature importance of ``explain_data`` (rows the model
+    takes; default: the input example) with the version (:mod:`loopml.models.explanations`).
     """
     flavor = flavor_for(model, allow_pickle=allow_pickle)
     if onnx and flavor.name != "sklearn":
@@ -122,6 +129,12 @@ def register(
             if onnx:
                 (folder / ONNX_FOLDER).mkdir()
                 converted = convert_checked(model, input_example, folder / ONNX_FOLDER)
+            explained = None
+            if explain:
+                from loopml.models.explanations import write_explanations
+
+                rows = explain_data if explain_data is not None else input_example
+                explained = write_explanations(model, signature, rows, folder)
             pins = list(requirements) if requirements is not None else flavor.requirements()
             manifest = {
                 "flavor": flavor.name,
@@ -130,6 +143,7 @@ def register(
                 "input_example": EXAMPLE if input_example is not None else None,
                 "requirements": pins,
                 ONNX_FOLDER: converted,
+                "explain": explained,
                 "loopml_version": __version__,
             }
             (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
@@ -211,6 +225,7 @@ class OpenedVersion:
     manifest: Mapping[str, Any]
     input_example: Any
     variant: str = NATIVE  # or ONNX_FOLDER: the checked ONNX conversion
+    background: Any = None  # explain/background.json, the rows explanations compare against
 
     @property
     def classes(self) -> list[Any] | None:
@@ -269,8 +284,20 @@ def open_version(
     else:
         model = load_flavor(manifest, folder / MODEL_FOLDER, trust_code=trust_code, label=label)
     return OpenedVersion(
-        version, model, manifest, example, ONNX_FOLDER if variant == ONNX_FOLDER else NATIVE
+        version,
+        model,
+        manifest,
+        example,
+        ONNX_FOLDER if variant == ONNX_FOLDER else NATIVE,
+        read_background(manifest, folder),
     )
+
+
+def read_background(manifest: Mapping[str, Any], folder: Path) -> Any:
+    """The background rows registration stored for explanations (JSON), or None."""
+    if (manifest.get("explain") or {}).get("background") != EXPLAIN_BACKGROUND:
+        return None
+    return json.loads((folder / EXPLAIN_BACKGROUND).read_text(encoding="utf-8"))
 
 
 def load_flavor(manifest: Mapping[str, Any], folder: Path, *, trust_code: bool, label: str) -> Any:

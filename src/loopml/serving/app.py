@@ -26,6 +26,7 @@ from loopml.monitoring.deployments import DeploymentReporter
 from loopml.monitoring.prediction_log import PredictionLog
 from loopml.serving.direct import DirectPredictions
 from loopml.serving.errors import ERROR_CODE_HEADER, error_answer, error_body
+from loopml.serving.explain import router as explain_router
 from loopml.serving.holder import ModelHolder, ServedModel
 from loopml.serving.live_drift import DriftSettings, LiveDrift
 from loopml.serving.metrics import METRICS_STATE, RequestMetrics, ServingMetrics
@@ -124,6 +125,7 @@ def create_app(
     )
     app.state.serving = state
     app.include_router(router)
+    app.include_router(explain_router)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_exception_handler(LoopMLError, _loopml_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

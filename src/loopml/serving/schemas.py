@@ -15,6 +15,7 @@ __all__ = [
     "INFER_REQUEST_BODY",
     "INVOCATIONS_REQUEST_BODY",
     "ErrorBody",
+    "ExplainResponse",
     "FeedbackResponse",
     "HealthBody",
     "InferResponse",
@@ -78,6 +79,23 @@ class InvocationsResponse(BaseModel):
     predictions: list[Any]
     model_version: str = Field(examples=["cancer@3"])
     prediction_ids: list[str]
+
+
+class ExplainResponse(BaseModel):
+    """Per row, each feature's SHAP value; a row's values add up to the model's output
+    minus ``expected_value`` (per class, for a multiclass model: rows × features × classes)."""
+
+    model_version: str = Field(examples=["cancer@3"])
+    method: str = Field(examples=["tree"], description="tree, linear or sampled")
+    output: str = Field(
+        examples=["predict_proba"],
+        description="what the values add up to: raw, decision_function, predict_proba, predict",
+    )
+    output_names: list[str] | None = Field(examples=[["malignant"]])
+    feature_names: list[str]
+    expected_value: float | list[float]
+    contributions: list[Any]
+    orders: int | None = Field(default=None, description="feature orders sampled (sampled)")
 
 
 class Tensor(BaseModel):

@@ -39,6 +39,7 @@ from loopml.models.registry import (
     ONNX_FOLDER,
     load_flavor,
     open_preferred,
+    read_background,
     resolve,
 )
 from loopml.stores.artifacts.trees import TreeEntry, encode_tree
@@ -62,6 +63,7 @@ class LoadedModel:
     predictor: Any
     allow_missing: bool  # may null / NaN reach it?
     input_example: Mapping[str, Any] | None = None  # as stored: {"columns", "data"} or {"inputs"}
+    background: Mapping[str, Any] | None = None  # explain/background.json, stored alike
 
     @property
     def label(self) -> str:
@@ -146,6 +148,7 @@ class RegistrySource:
             signature=record.signature,
             predictor=opened.model,
             input_example=opened.input_example,
+            background=opened.background,
         )
 
     def check_trusted(self, version: int) -> None:
@@ -242,6 +245,7 @@ class BundleSource:
             signature=manifest.get("signature"),
             predictor=predictor,
             input_example=example,
+            background=read_background(manifest, self.folder / MODEL_DIR),
         )
 
     def close(self) -> None:
