@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from loopml.core.errors import BackendUnavailableError, InvalidInputError, LoopMLError
+from loopml.core.errors import error_body as loopml_error_body
 
 __all__ = [
     "InputMismatchError",
@@ -88,7 +89,7 @@ def error_body(path: str, status: int, code: str, message: str) -> dict[str, Any
     if protocol == MLFLOW:
         fallback = "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR"
         return {"error_code": _MLFLOW_CODES.get(status, fallback), "message": message}
-    return {"error": {"code": code, "message": message}}
+    return loopml_error_body(code, message)
 
 
 def error_answer(
