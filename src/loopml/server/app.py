@@ -19,6 +19,7 @@ from loopml.server.errors import install_error_handlers
 from loopml.server.limits import RequestLimits, RequestSizeLimit
 from loopml.server.metrics import ServerMetrics, ServerRequestMetrics
 from loopml.server.metrics import router as metrics_router
+from loopml.server.promotion_policy import ServerPolicy
 from loopml.server.routes import (
     artifacts,
     blobs,
@@ -70,6 +71,7 @@ def create_app(
     spool_dir: Path | None = None,
     limits: RequestLimits | None = None,
     loop_store: LoopStore | None = None,
+    policy: ServerPolicy | None = None,
 ) -> FastAPI:
     """The API over these stores. The caller owns the stores (and closes them).
 
@@ -77,6 +79,8 @@ def create_app(
     folder, ``TMPDIR``) before they are stored; point it at a disk, not a RAM-backed /tmp.
     Request bodies and uploads are bounded by ``limits`` (default: :class:`RequestLimits`).
     ``loop_store`` (deployments, leases) is usually the one beside the metadata store.
+    Moves of protected aliases are held to ``policy`` (default: none; see
+    :mod:`loopml.server.promotion_policy`).
     """
     app_version = server_version()
     app = FastAPI(
@@ -93,7 +97,12 @@ def create_app(
         responses={"default": {"model": ErrorBody, "description": "An error."}},
     )
     app.state.context = ServerContext(
-        metadata_store, artifact_store, app_version, spool_dir, loop_store=loop_store
+        metadata_store,
+        artifact_store,
+        app_version,
+        spool_dir,
+        loop_store=loop_store,
+        promotion=policy or ServerPolicy(None),
     )
     install_error_handlers(app)
     app.add_middleware(

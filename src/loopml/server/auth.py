@@ -29,6 +29,7 @@ Permission = Literal[
     "models:read",
     "models:write",
     "models:approve",
+    "models:promote",  # move or remove an alias (protected ones: under the promotion policy)
     "events:read",
     "events:write",
     "deployments:read",

@@ -8,6 +8,7 @@ from typing import Annotated, cast
 
 from fastapi import Depends, Request
 
+from loopml.server.promotion_policy import ServerPolicy
 from loopml.stores.artifacts.base import ArtifactStore
 from loopml.stores.loop.base import LoopStore
 from loopml.stores.metadata.base import MetadataStore
@@ -43,6 +44,8 @@ class ServerContext:
     experiment_ids: ExperimentIds = field(default_factory=ExperimentIds)
     # deployments and leases, on the metadata store's database; None: those routes answer 400
     loop_store: LoopStore | None = None
+    # what a move of a protected alias must satisfy (see promotion_policy.py)
+    promotion: ServerPolicy = field(default_factory=lambda: ServerPolicy(None))
 
 
 async def get_context(request: Request) -> ServerContext:

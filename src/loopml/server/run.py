@@ -15,6 +15,7 @@ from loopml.core.errors import ConfigError
 from loopml.server.app import create_app
 from loopml.server.limits import ENV_MAX_BLOB_MB, ENV_MAX_BODY_MB, MiB, RequestLimits
 from loopml.server.metrics import MULTIPROCESS_ENV
+from loopml.server.promotion_policy import ENV_POLICY, ServerPolicy
 from loopml.server.run_reaper import RunReaper
 from loopml.stores.registry import open_artifact_store, open_loop_store, open_metadata_store
 
@@ -37,14 +38,18 @@ def serve(
     max_body_mb: float | None = None,
     max_blob_mb: float | None = None,
     workers: int = 1,
+    policy: str | Path | None = None,
 ) -> None:
     """Serve the API until interrupted (Ctrl-C or SIGTERM). Stores not given are taken from
     the configuration (``LOOPML_STORE_URI[_FILE]``, ``LOOPML_ARTIFACT_URI[_FILE]``,
     ``.loopml/``); uploads are spooled in ``spool_dir`` (default: ``TMPDIR``) on their way to
     the store. Bodies and uploads are bounded (see :class:`RequestLimits`). With ``workers``
     > 1, that many processes share the port (uvicorn's supervisor); the metadata store is
-    migrated once, here, before they start, and lapsed runs are closed by this process."""
+    migrated once, here, before they start, and lapsed runs are closed by this process.
+    Moves of protected aliases are held to the promotion ``policy`` (a gates.yaml; default:
+    ``LOOPML_SERVER_POLICY``, else the project's gates.yaml, if any)."""
     limits = RequestLimits.resolve(max_body_mb, max_blob_mb)
+    promotion = ServerPolicy.resolve(policy)  # a bad policy stops the server here
     if store_uri is None or artifact_uri is None:
         config = load_config()
         store_uri = store_uri or config.store_uri
@@ -68,6 +73,8 @@ def serve(
             os.environ[ENV_MAX_BLOB_MB] = str(limits.max_blob_bytes / MiB)
             if spool_dir is not None:
                 os.environ[ENV_SPOOL_DIR] = str(spool_dir)
+            if promotion.path is not None:
+                os.environ[ENV_POLICY] = str(promotion.path.resolve())
             reaper.start()
             metrics_dir = _metrics_folder()
             try:
@@ -94,6 +101,7 @@ def serve(
             spool_dir=spool_dir,
             limits=limits,
             loop_store=loop_store,
+            policy=promotion,
         )
         reaper.start()
         uvicorn.Server(_config(app, host, port, log_level)).run()
@@ -116,6 +124,7 @@ def app_from_environment() -> FastAPI:
         spool_dir=Path(spool) if spool else None,
         limits=RequestLimits.resolve(),
         loop_store=open_loop_store(config.store_uri),
+        policy=ServerPolicy.resolve(),
     )
 
 
