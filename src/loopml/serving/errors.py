@@ -34,6 +34,8 @@ OIP, MLFLOW, LOOPML = "oip", "mlflow", "loopml"
 _MLFLOW_PATHS = frozenset({"/invocations", "/ping"})
 # MLflow's ErrorCode names (databricks.proto), by HTTP status
 _MLFLOW_CODES = {
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
     404: "ENDPOINT_NOT_FOUND",
     409: "RESOURCE_CONFLICT",
     413: "REQUEST_LIMIT_EXCEEDED",
