@@ -14,6 +14,9 @@ import pytest
 from loopml.core.entities import ModelVersion
 from loopml.core.errors import PromotionBlockedError
 from loopml.core.ids import new_id
+from loopml.core.loop_records import DecisionState, NewDecision, TriggerKind
+from loopml.loop.agent_actions import AgentContext
+from loopml.loop.agent_guard import resume_rollback
 from loopml.models.gate_policy import read_policy
 from loopml.models.promotion import promote
 from loopml.models.registry import rollback, set_alias
@@ -63,6 +66,27 @@ def remote(
     client.close()
 
 
+def _register(client: Client, model: str, count: int) -> None:
+    for _ in range(count):
+        client.metadata.add_model_version(
+            ModelVersion(model, 0, "sklearn", "blake3:" + "ab" * 32, 1)
+        )
+
+
+def _gate_and_approve(http: httpx.Client, model: str, version: int, digest: str) -> None:
+    gate = {
+        "id": new_id(),
+        "passed": True,
+        "checks": [{"check": "metric", "name": "auc", "passed": True}],
+        "policy": {},
+        "policy_digest": digest,
+        "evaluated_at": 1,
+    }
+    url = f"/api/v1/models/{model}/versions/{version}"
+    assert http.post(f"{url}/gate-results", json=gate).is_success
+    assert http.post(f"{url}/approvals", json={}).is_success
+
+
 def _error(answer: httpx.Response, status: int, code: str) -> str:
     assert answer.status_code == status, answer.text
     error = answer.json()["error"]
@@ -80,10 +104,7 @@ def test_a_move_the_policy_does_not_allow_is_refused_and_allowed_ones_go_through
 ) -> None:
     server, policy_file = policy_server
     digest = read_policy(policy_file).digest
-    for _ in range(3):
-        remote.metadata.add_model_version(
-            ModelVersion(MODEL, 0, "sklearn", "blake3:" + "ab" * 32, 1)
-        )
+    _register(remote, MODEL, 3)
     with httpx.Client(base_url=server.url, timeout=30.0) as http:
         # a raw client: no gate, no approval → 409 naming both, nothing moved
         message = _error(http.put(CHAMPION, json={"version": 1}), 409, "promotion_blocked")
@@ -130,3 +151,31 @@ def test_a_move_the_policy_does_not_allow_is_refused_and_allowed_ones_go_through
         )
         assert guard.to_version == 1
         assert _champion(http) == 1
+
+
+def test_the_agent_rollback_guard_moves_champion_back_under_the_policy(
+    policy_server: tuple[PlatformServer, Path], remote: Client, tmp_path: Path
+) -> None:
+    server, policy_file = policy_server
+    model = "churn-guard"
+    _register(remote, model, 2)
+    with httpx.Client(base_url=server.url, timeout=30.0) as http:
+        first = {"version": 1, "force": True, "reason": "first model"}
+        assert http.put(f"/api/v1/models/{model}/aliases/champion", json=first).is_success
+        _gate_and_approve(http, model, 2, read_policy(policy_file).digest)
+    assert promote(f"{model}@2", client=remote).to_version == 2
+    # the guard found version 2 worse than 1: it records the decision, then moves back
+    decision = remote.loop.record_decision(
+        NewDecision(
+            key=f"rollback:{model}@champion:2",
+            model=model,
+            alias="champion",
+            trigger=TriggerKind.ROLLBACK_GUARD,
+            evidence={"version": 2, "previous_version": 1, "reason": "accuracy fell"},
+            champion_version=2,
+        )
+    )
+    agent = AgentContext(client=remote, project=tmp_path, lease=None, holder="test")
+    rolled = resume_rollback(agent, decision)
+    assert rolled.state is DecisionState.ROLLED_BACK, rolled
+    assert remote.metadata.get_model_alias(model, "champion") == 1
