@@ -15,10 +15,13 @@ alias); the library holds whatever alias ``promote`` is asked to move.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from loopml.core.entities import AliasChange, ModelVersion
-from loopml.models.gate_policy import GatePolicy
 from loopml.stores.metadata.base import MetadataStore
+
+if TYPE_CHECKING:  # the platform server imports this module; YAML only once it reads a policy
+    from loopml.models.gate_policy import GatePolicy
 
 __all__ = [
     "APPROVAL_NEEDED",

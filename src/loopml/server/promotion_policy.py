@@ -15,13 +15,16 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loopml.core.config import load_config
 from loopml.core.errors import ConfigError, InvalidInputError, PromotionBlockedError
 from loopml.core.model_validation import FORCED_REASON
-from loopml.models.gate_policy import DEFAULT_POLICY_FILE, GatePolicy, read_policy
 from loopml.models.promotion_rules import move_blockers, protected_aliases
 from loopml.stores.metadata.base import MetadataStore
+
+if TYPE_CHECKING:  # imported when a policy is read: a server without one never loads YAML
+    from loopml.models.gate_policy import GatePolicy
 
 __all__ = ["ENV_POLICY", "ServerPolicy", "checked_alias_reason"]
 
@@ -50,8 +53,12 @@ class ServerPolicy:
             root = load_config().root
         except ConfigError:
             root = None
-        default = root.parent / DEFAULT_POLICY_FILE if root is not None else None
-        return cls(default if default is not None and default.is_file() else None)
+        if root is None:
+            return cls(None)
+        from loopml.models.gate_policy import DEFAULT_POLICY_FILE
+
+        default = root.parent / DEFAULT_POLICY_FILE
+        return cls(default if default.is_file() else None)
 
     def current(self) -> GatePolicy | None:
         """The policy as the file says now."""
@@ -65,6 +72,8 @@ class ServerPolicy:
                 "alias moves are refused until it can."
             ) from exc
         stamp = (stat.st_mtime_ns, stat.st_size)
+        from loopml.models.gate_policy import read_policy
+
         with self._lock:
             if stamp != self._stamp:
                 self._policy, self._stamp = read_policy(self.path), stamp
