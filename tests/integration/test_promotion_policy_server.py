@@ -5,6 +5,7 @@ reason; a rollback to a version that was champion before needs neither gate nor 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,7 +74,9 @@ def _register(client: Client, model: str, count: int) -> None:
         )
 
 
-def _gate_and_approve(http: httpx.Client, model: str, version: int, digest: str) -> None:
+def _gate_and_approve(
+    http: httpx.Client, model: str, version: int, digest: str, *, approve: bool = True
+) -> None:
     gate = {
         "id": new_id(),
         "passed": True,
@@ -84,7 +87,8 @@ def _gate_and_approve(http: httpx.Client, model: str, version: int, digest: str)
     }
     url = f"/api/v1/models/{model}/versions/{version}"
     assert http.post(f"{url}/gate-results", json=gate).is_success
-    assert http.post(f"{url}/approvals", json={}).is_success
+    if approve:
+        assert http.post(f"{url}/approvals", json={}).is_success
 
 
 def _error(answer: httpx.Response, status: int, code: str) -> str:
@@ -179,3 +183,23 @@ def test_the_agent_rollback_guard_moves_champion_back_under_the_policy(
     rolled = resume_rollback(agent, decision)
     assert rolled.state is DecisionState.ROLLED_BACK, rolled
     assert remote.metadata.get_model_alias(model, "champion") == 1
+
+
+def test_promote_with_wait_waits_for_what_the_servers_policy_asks(
+    policy_server: tuple[PlatformServer, Path], remote: Client
+) -> None:
+    server, policy_file = policy_server
+    model = "churn-wait"
+    _register(remote, model, 1)
+    with httpx.Client(base_url=server.url, timeout=30.0) as http:
+        _gate_and_approve(http, model, 1, read_policy(policy_file).digest, approve=False)
+
+        def approve() -> None:  # a reviewer approves while promote waits
+            http.post(f"/api/v1/models/{model}/versions/1/approvals", json={})
+
+        reviewer = threading.Timer(1.0, approve)
+        reviewer.start()
+        try:
+            assert promote(f"{model}@1", wait=120, client=remote).to_version == 1
+        finally:
+            reviewer.join()

@@ -64,13 +64,19 @@ def promote(
                 + "."
             )
         note = reason or f"promote {ref}"
-        return active.metadata.set_model_alias(
-            version.model,
-            alias,
-            version.version,
-            actor=local_user(),
-            reason=f"{FORCED_REASON}{note}" if force else note,
-        )
+        while True:
+            try:
+                return active.metadata.set_model_alias(
+                    version.model,
+                    alias,
+                    version.version,
+                    actor=local_user(),
+                    reason=f"{FORCED_REASON}{note}" if force else note,
+                )
+            except PromotionBlockedError:  # a platform server's own policy: wait for it too
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(POLL_SECONDS)
 
 
 def approve(ref: str, *, comment: str = "", client: Client | None = None) -> ModelApproval:
