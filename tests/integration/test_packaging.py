@@ -223,7 +223,8 @@ def test_the_kubernetes_manifests_load_into_the_client_models(
     assert startup.period_seconds * startup.failure_threshold >= 300
     # the platform server's URL and token from a Secret; the spool on a volume
     env = {item.name: item for item in container.env}
-    for name, key in (("LOOPML_SERVER_URL", "server-url"), ("LOOPML_TOKEN", "token")):
+    secrets = [("LOOPML_SERVER_URL", "server-url"), ("LOOPML_TOKEN", "token")]
+    for name, key in [*secrets, ("LOOPML_SERVE_TOKEN", "serve-token")]:
         ref = env[name].value_from.secret_key_ref
         assert (ref.name, ref.key, ref.optional) == ("iris-clf-loopml", key, True)
     spool = env["LOOPML_SPOOL_DIR"].value
@@ -233,7 +234,7 @@ def test_the_kubernetes_manifests_load_into_the_client_models(
     assert volume.empty_dir is not None
     secret = deserialize(read_yaml(bundle / "k8s" / "secret.yaml.example"), "V1Secret")
     assert secret.metadata.name == "iris-clf-loopml"
-    assert set(secret.string_data) == {"server-url", "token"}
+    assert set(secret.string_data) == {"server-url", "token", "serve-token"}
 
     assert service.spec.type == "ClusterIP" and service.spec.selector == {"app": "iris-clf"}
     (port,) = service.spec.ports

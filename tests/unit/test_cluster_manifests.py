@@ -113,7 +113,7 @@ def test_the_agent_is_one_replica_replaced_not_rolled_with_the_serving_secret_an
     assert container.image == SPEC.image
     secrets = {e.name: e.value_from for e in model.env if e.value_from is not None}
     assert {e.name: e.value_from for e in container.env} == secrets
-    assert set(secrets) == {"LOOPML_SERVER_URL", "LOOPML_TOKEN"}
+    assert set(secrets) == {"LOOPML_SERVER_URL", "LOOPML_TOKEN", "LOOPML_SERVE_TOKEN"}
     # the Pod Security "restricted" level, as the model's pods
     assert pod.security_context == served.security_context
     assert container.security_context == model.security_context

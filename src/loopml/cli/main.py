@@ -45,7 +45,7 @@ from loopml.cli.output import print_error, print_json
 from loopml.cli.package import package_command
 from loopml.cli.predict import predict_command
 from loopml.cli.serve import serve_command
-from loopml.core.errors import LoopMLError
+from loopml.core.errors import LoopMLError, error_body
 
 app = typer.Typer(
     name="loopml",
@@ -151,6 +151,6 @@ def _hide_flag_types(command: Any) -> None:
 
 def _fail(code: str, message: str, exit_code: int, *, as_json: bool) -> NoReturn:
     if as_json:
-        print_json({"error": {"code": code, "message": message}})
+        print_json(error_body(code, message))
     print_error(message)
     sys.exit(exit_code)

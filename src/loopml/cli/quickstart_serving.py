@@ -10,6 +10,7 @@ the server swaps versions live, and what it answered is read back from its predi
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -67,10 +68,15 @@ class LiveServer:
     def __enter__(self) -> LiveServer:
         command = [sys.executable, "-m", "loopml", "serve", self.ref, "--port", str(self.port)]
         command += ["--poll-seconds", POLL_SECONDS, "--log-roll-seconds", "1", "--quiet"]
+        from loopml.serving.token_auth import ENV_TOKEN, ENV_TOKEN_FILE
+
+        # its own server on loopback, answering its own client: no token of the user's
+        env = {k: v for k, v in os.environ.items() if k not in (ENV_TOKEN, ENV_TOKEN_FILE)}
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 command,
                 cwd=self.folder,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -162,6 +163,22 @@ def serve_command(
             "Repeat for more columns.",
         ),
     ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token-file",
+            help="File holding the token requests must send as 'Authorization: Bearer …' "
+            "(all but /health, /ping, /v2/health/*, /metrics) [default: "
+            "LOOPML_SERVE_TOKEN_FILE, LOOPML_SERVE_TOKEN; none: no check].",
+        ),
+    ] = None,
+    allow_anonymous: Annotated[
+        bool,
+        typer.Option(
+            "--allow-anonymous",
+            help="Serve beyond loopback without a token (something in front checks callers).",
+        ),
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only errors (no banner, no swaps).")
     ] = False,
@@ -195,11 +212,14 @@ def serve_command(
         curl localhost:8080/v2/models/cancer   # its inputs and outputs
         curl localhost:8080/health             # 200 once loaded, else 503
         curl localhost:8080/metrics            # Prometheus
+        loopml serve cancer@champion --host 0.0.0.0 --token-file /run/secrets/serve-token
+        curl -H "Authorization: Bearer $(cat token)" localhost:8080/invocations ...
     """
     try:
         from loopml.serving import ServeOptions, serve
         from loopml.serving.run import Started
         from loopml.serving.split import parse_split
+        from loopml.serving.token_auth import check_exposure, read_token
     except ImportError as exc:  # the 'serve' extra brings orjson (and uvicorn's own extras)
         raise BackendUnavailableError(
             f"'loopml serve' needs {exc.name}: pip install 'loopml[serve]'."
@@ -229,6 +249,9 @@ def serve_command(
         sensitive=tuple(sensitive or ()),
     )
     options.input_redaction()  # fails now (exit 2) if a column is to be hashed without a key
+    # before anything binds (the port probe included): beyond loopback, a token or consent
+    token = read_token(token_file)
+    check_exposure(host, token, allow_anonymous=allow_anonymous)
     check_port_free(host, port)
 
     def announce(started: Started) -> None:
@@ -264,9 +287,18 @@ def serve_command(
         for note in (started.note, started.log_note):
             if note:
                 err.print(note, style="yellow", markup=False, soft_wrap=True)
-        if host not in LOOPBACK:
+        if token is not None:
             err.print(
-                f"Warning: listening on {host}, reachable from other machines.", style="yellow"
+                "Requests need the token as 'Authorization: Bearer …' (all but /health, /ping, "
+                "/v2/health/*, /metrics).",
+                markup=False,
+                soft_wrap=True,
+            )
+        if host not in LOOPBACK:
+            anonymous = "" if token is not None else ", and answers anyone (--allow-anonymous)"
+            err.print(
+                f"Warning: listening on {host}, reachable from other machines{anonymous}.",
+                style="yellow",
             )
 
     serve(
@@ -277,4 +309,6 @@ def serve_command(
         workers=workers,
         log_level="error" if quiet else "warning",
         on_start=announce,
+        token_file=token_file,
+        allow_anonymous=allow_anonymous,
     )

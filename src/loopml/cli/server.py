@@ -10,6 +10,7 @@ URI never shows up in ``ps``.
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
@@ -79,6 +80,15 @@ def server_command(
             "beyond loopback.",
         ),
     ] = False,
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy",
+            envvar="LOOPML_SERVER_POLICY",
+            help="Gate policy (gates.yaml) that a move of champion through the API must "
+            "satisfy (passed gate, approval); default: the project's gates.yaml, if any.",
+        ),
+    ] = None,
 ) -> None:
     """Run the loopml platform server: the tracking API that remote clients talk to.
 
@@ -129,6 +139,7 @@ def server_command(
         max_blob_mb=max_blob_mb,
         workers=workers,
         auth=auth,
+        policy=policy,
     )
 
 

@@ -1,10 +1,24 @@
 """One error hierarchy. Each subclass has a stable ``code`` and an HTTP status.
 
-Codes round-trip: the server renders ``{"error": {"code", "message"}}`` and the remote client
-raises the same class again with :func:`error_from_code`.
+Codes round-trip: the server renders ``{"error": {"code", "message"}}`` (built by
+:func:`error_body`, the one place that shape is made: both servers and the CLI's ``--json``
+use it) and the remote client raises the same class again with :func:`error_from_code`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+def error_body(
+    code: str, message: str, details: Mapping[str, int | str] | None = None
+) -> dict[str, dict[str, object]]:
+    """``{"error": {"code", "message"[, "details"]}}``: how an error leaves the platform API,
+    the model server's own endpoints and the CLI under ``--json``."""
+    error: dict[str, object] = {"code": code, "message": message}
+    if details:
+        error["details"] = dict(details)
+    return {"error": error}
 
 
 class LoopMLError(Exception):
@@ -18,8 +32,8 @@ class LoopMLError(Exception):
         super().__init__(message)
         self.message = message
 
-    def to_dict(self) -> dict[str, dict[str, str]]:
-        return {"error": {"code": self.code, "message": self.message}}
+    def to_dict(self) -> dict[str, dict[str, object]]:
+        return error_body(self.code, self.message)
 
 
 class InvalidInputError(LoopMLError):

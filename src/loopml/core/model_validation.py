@@ -21,6 +21,9 @@ MAX_REQUIREMENT_LENGTH = 1000
 MAX_DESCRIPTION_LENGTH = 100_000
 MAX_REASON_LENGTH = 10_000
 MAX_SIGNATURE_CHARS = 1_000_000
+# how a forced alias move's reason starts in the alias history; the remote store sends such a
+# move to the platform server as ``force: true`` with the rest of the reason
+FORCED_REASON = "forced: "
 
 
 def check_model_name(name: object) -> str:
@@ -51,6 +54,14 @@ def check_reason(reason: object) -> str:
             f"characters without NUL. Got {reason!r:.80} instead."
         )
     return reason
+
+
+def split_forced(reason: str) -> tuple[bool, str]:
+    """Whether ``reason`` marks a forced move (see :data:`FORCED_REASON`), and the reason
+    without the mark."""
+    if reason.startswith(FORCED_REASON):
+        return True, reason[len(FORCED_REASON) :]
+    return False, reason
 
 
 def check_actor(actor: object) -> str | None:

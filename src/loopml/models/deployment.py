@@ -143,6 +143,8 @@ def dockerfile(*, model: str, version: int, loopml_version: str) -> str:
         f"CMD {json.dumps(['python', '-c', probe])}",
         "# --host 0.0.0.0: inside a container the server must bind all interfaces to be",
         "# reachable through the published port ('loopml serve' itself defaults to 127.0.0.1).",
+        "# So it needs a token for its callers: docker run -e LOOPML_SERVE_TOKEN=... (or a",
+        "# file named by LOOPML_SERVE_TOKEN_FILE); LOOPML_SERVE_ALLOW_ANONYMOUS=1 serves anyone.",
         f"CMD {json.dumps(command)}",
     ]
     return "\n".join(lines) + "\n"
@@ -215,11 +217,14 @@ def model_container(spec: DeploymentSpec) -> dict[str, Any]:
 
 def secret_env(spec: DeploymentSpec) -> list[dict[str, Any]]:
     """``LOOPML_SERVER_URL`` and ``LOOPML_TOKEN`` from the optional Secret of
-    :func:`secret_manifest` (without it a model server serves but logs no predictions)."""
+    :func:`secret_manifest` (without them a model server serves but logs no predictions),
+    and ``LOOPML_SERVE_TOKEN``, the token callers of the model server must send (without it
+    the server, bound to all interfaces in its container, refuses to start)."""
     secret = secret_name(spec)
     return [
         _secret_env("LOOPML_SERVER_URL", secret, "server-url"),
         _secret_env("LOOPML_TOKEN", secret, "token"),
+        _secret_env("LOOPML_SERVE_TOKEN", secret, "serve-token"),
     ]
 
 
@@ -233,6 +238,7 @@ def secret_manifest(spec: DeploymentSpec) -> dict[str, Any]:
         "stringData": {
             "server-url": "https://loopml.example.com",
             "token": "REPLACE-WITH-A-TOKEN",
+            "serve-token": "REPLACE-WITH-32-RANDOM-CHARACTERS",
         },
     }
 

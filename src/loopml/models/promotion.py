@@ -11,16 +11,17 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from loopml.core.entities import AliasChange, ModelApproval, ModelVersion
+from loopml.core.entities import AliasChange, ModelApproval
 from loopml.core.errors import InvalidInputError, PromotionBlockedError
+from loopml.core.model_validation import FORCED_REASON
 from loopml.core.refs import check_alias
 from loopml.models.gate_policy import DEFAULT_POLICY_FILE, GatePolicy, read_policy
-from loopml.models.gates import latest_gate
-from loopml.models.registry import CHAMPION, resolve
+from loopml.models.promotion_rules import APPROVAL_NEEDED, CHAMPION, move_blockers
+from loopml.models.registry import resolve
 from loopml.tracking.client import Client, client_scope
 from loopml.tracking.system_info import local_user
 
-__all__ = ["approve", "blockers", "project_policy", "promote"]
+__all__ = ["approve", "project_policy", "promote"]
 
 POLL_SECONDS = 1.0
 
@@ -41,18 +42,21 @@ def promote(
     ``policy`` (default: the project's ``gates.yaml``, if there is one) may require a passed
     gate under that policy and/or an approval; what is missing raises
     :class:`PromotionBlockedError` (exit code 1), after waiting up to ``wait`` seconds for an
-    approval. ``force`` moves the alias anyway; it needs a ``reason``, kept in the history."""
+    approval; a move back to a version the alias named before is a rollback and needs neither
+    (see :mod:`loopml.models.promotion_rules`). ``force`` moves the alias anyway; it needs a
+    ``reason``, kept in the history. Through a platform server, the server also holds the move
+    to its own policy (409 :class:`PromotionBlockedError` naming what is missing)."""
     check_alias(alias)
     if force and not reason.strip():
         raise InvalidInputError("A forced promotion needs a reason (--reason), kept in history.")
     with client_scope(client, create=False) as active:
-        version = resolve(ref, active)
+        version, store = resolve(ref, active), active.metadata
         rules = _policy(policy, active)
         deadline = time.monotonic() + max(wait, 0.0)
-        missing = [] if force or rules is None else blockers(version, rules, active)
-        while missing and time.monotonic() < deadline and _only_approval(missing):
+        missing = [] if force or rules is None else move_blockers(version, alias, rules, store)
+        while missing and rules and time.monotonic() < deadline and _only_approval(missing):
             time.sleep(POLL_SECONDS)
-            missing = blockers(version, rules, active) if rules is not None else []
+            missing = move_blockers(version, alias, rules, store)
         if missing:
             raise PromotionBlockedError(
                 f"{version.model}@{version.version} cannot become {alias}: "
@@ -60,13 +64,19 @@ def promote(
                 + "."
             )
         note = reason or f"promote {ref}"
-        return active.metadata.set_model_alias(
-            version.model,
-            alias,
-            version.version,
-            actor=local_user(),
-            reason=f"forced: {note}" if force else note,
-        )
+        while True:
+            try:
+                return active.metadata.set_model_alias(
+                    version.model,
+                    alias,
+                    version.version,
+                    actor=local_user(),
+                    reason=f"{FORCED_REASON}{note}" if force else note,
+                )
+            except PromotionBlockedError:  # a platform server's own policy: wait for it too
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(POLL_SECONDS)
 
 
 def approve(ref: str, *, comment: str = "", client: Client | None = None) -> ModelApproval:
@@ -76,27 +86,6 @@ def approve(ref: str, *, comment: str = "", client: Client | None = None) -> Mod
         return active.metadata.add_model_approval(
             version.model, version.version, actor=local_user(), comment=comment
         )
-
-
-def blockers(version: ModelVersion, policy: GatePolicy, client: Client) -> list[str]:
-    """What ``policy`` still requires before ``version`` may be promoted (empty: nothing)."""
-    missing = []
-    ref = f"{version.model}@{version.version}"
-    if policy.require_gate:
-        result = latest_gate(version, policy, client)
-        if result is None:
-            missing.append(f"no gate under {policy.source} yet (loopml gate {ref} --policy …)")
-        elif not result.passed:
-            failed = [str(check["name"]) for check in result.checks if not check["passed"]]
-            missing.append(f"its last gate under {policy.source} failed: {', '.join(failed)}")
-    if policy.require_approval and not client.metadata.list_model_approvals(
-        version.model, version.version
-    ):
-        missing.append(f"{APPROVAL_NEEDED} (loopml models approve {ref})")
-    return missing
-
-
-APPROVAL_NEEDED = "it needs an approval"
 
 
 def _only_approval(missing: list[str]) -> bool:

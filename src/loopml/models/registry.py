@@ -32,6 +32,7 @@ from loopml.core.version import __version__
 from loopml.models.flavors import flavor_for, flavor_named
 from loopml.models.missing_values import mark_missing
 from loopml.models.onnx import OnnxModel, convert_checked
+from loopml.models.promotion_rules import CHAMPION, previous_versions
 from loopml.models.signature import check_example, example_to_json, infer_signature
 from loopml.stores.artifacts.base import batched_writes
 from loopml.stores.artifacts.trees import materialize_tree, put_directory
@@ -52,8 +53,6 @@ __all__ = [
     "rollback",
     "set_alias",
 ]
-
-CHAMPION = "champion"
 
 MANIFEST = "loopml-model.json"
 EXAMPLE = "input_example.json"
@@ -348,17 +347,3 @@ def rollback(
             actor=local_user(),
             reason=reason or f"rollback from version {stack[-1]}",
         )
-
-
-def previous_versions(history: Sequence[AliasChange]) -> list[int]:
-    """The versions an alias went through, the current one last, with moves undone by a
-    rollback (a move back to the version before) taken out."""
-    stack: list[int] = []
-    for change in history:
-        if change.to_version is None:
-            stack = []
-        elif len(stack) >= 2 and stack[-2] == change.to_version:
-            stack.pop()
-        else:
-            stack.append(change.to_version)
-    return stack

@@ -39,6 +39,12 @@ def main(argv: list[str] | None = None) -> int:
         help=f"largest blob upload in MiB (default: ${ENV_MAX_BLOB_MB} or {DEFAULT_MAX_BLOB_MB})",
     )
     parser.add_argument(
+        "--policy",
+        type=Path,
+        help="gate policy (gates.yaml) that moves of protected aliases must satisfy (default: "
+        "$LOOPML_SERVER_POLICY, else the project's gates.yaml, if any)",
+    )
+    parser.add_argument(
         "--log-level",
         default="warning",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -62,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             max_body_mb=args.max_body_mb,
             max_blob_mb=args.max_blob_mb,
             auth=args.auth,
+            policy=args.policy,
         )
     except LoopMLError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

@@ -19,6 +19,7 @@ from loopml.server.errors import install_error_handlers
 from loopml.server.limits import RequestLimits, RequestSizeLimit
 from loopml.server.metrics import ServerMetrics, ServerRequestMetrics
 from loopml.server.metrics import router as metrics_router
+from loopml.server.promotion_policy import ServerPolicy
 from loopml.server.routes import (
     artifacts,
     blobs,
@@ -75,6 +76,7 @@ def create_app(
     loop_store: LoopStore | None = None,
     identity_store: IdentityStore | None = None,
     authenticator: TokenAuthenticator | None = None,
+    policy: ServerPolicy | None = None,
 ) -> FastAPI:
     """The API over these stores. The caller owns the stores (and closes them).
 
@@ -84,6 +86,8 @@ def create_app(
     ``loop_store`` (deployments, leases) and ``identity_store`` (users, tokens, roles) are
     usually the ones beside the metadata store. With ``authenticator`` every request needs a
     token it accepts (auth on); without, every caller may do everything (auth off).
+    Moves of protected aliases are held to ``policy`` (default: none; see
+    :mod:`loopml.server.promotion_policy`).
     """
     app_version = server_version()
     app = FastAPI(
@@ -106,6 +110,7 @@ def create_app(
         spool_dir,
         loop_store=loop_store,
         identity_store=identity_store,
+        promotion=policy or ServerPolicy(None),
     )
     app.state.authenticator = authenticator
     install_error_handlers(app)

@@ -8,6 +8,7 @@ from typing import Annotated, cast
 
 from fastapi import Depends, Request
 
+from loopml.server.promotion_policy import ServerPolicy
 from loopml.stores.artifacts.base import ArtifactStore
 from loopml.stores.identity.base import IdentityStore
 from loopml.stores.loop.base import LoopStore
@@ -46,6 +47,8 @@ class ServerContext:
     loop_store: LoopStore | None = None
     # users, tokens and roles, on the metadata store's database; None: those routes answer 400
     identity_store: IdentityStore | None = None
+    # what a move of a protected alias must satisfy (see promotion_policy.py)
+    promotion: ServerPolicy = field(default_factory=lambda: ServerPolicy(None))
 
 
 async def get_context(request: Request) -> ServerContext:

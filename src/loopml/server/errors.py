@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from loopml.core.errors import FilterSyntaxError, InvalidInputError, LoopMLError
+from loopml.core.errors import FilterSyntaxError, InvalidInputError, LoopMLError, error_body
 from loopml.server.metrics import ERROR_CODE_SCOPE
 
 MAX_LISTED_PROBLEMS = 5
@@ -40,10 +40,7 @@ def error_response(
     headers: dict[str, str] | None = None,
     details: dict[str, int | str] | None = None,
 ) -> JSONResponse:
-    error: dict[str, object] = {"code": code, "message": message}
-    if details:
-        error["details"] = details
-    return JSONResponse({"error": error}, status_code=status, headers=headers)
+    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
 
 
 def _field(loc: Sequence[int | str]) -> str:

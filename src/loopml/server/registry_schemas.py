@@ -119,6 +119,11 @@ class RegisteredModelList(_Response):
 class AliasSet(_Request):
     version: int
     reason: str = ""
+    force: bool = Field(
+        default=False,
+        description="Move a protected alias although the server's promotion policy does not "
+        "allow it yet; needs a reason, recorded as 'forced: <reason>'.",
+    )
 
 
 class AliasOut(_Response):

@@ -23,6 +23,7 @@ from loopml.server.auth import (
 )
 from loopml.server.limits import ENV_MAX_BLOB_MB, ENV_MAX_BODY_MB, MiB, RequestLimits
 from loopml.server.metrics import MULTIPROCESS_ENV
+from loopml.server.promotion_policy import ENV_POLICY, ServerPolicy
 from loopml.server.run_reaper import RunReaper
 from loopml.stores.identity.base import IdentityStore
 from loopml.stores.registry import (
@@ -53,6 +54,7 @@ def serve(
     max_blob_mb: float | None = None,
     workers: int = 1,
     auth: bool | None = None,
+    policy: str | Path | None = None,
 ) -> None:
     """Serve the API until interrupted (Ctrl-C or SIGTERM). Stores not given are taken from
     the configuration (``LOOPML_STORE_URI[_FILE]``, ``LOOPML_ARTIFACT_URI[_FILE]``,
@@ -61,10 +63,13 @@ def serve(
     > 1, that many processes share the port (uvicorn's supervisor); the metadata store is
     migrated once, here, before they start, and lapsed runs are closed by this process.
     With ``auth`` (None: ``LOOPML_AUTH``) every request needs an API token; a non-loopback
-    ``host`` without it is refused (a ConfigError, before anything is opened)."""
+    ``host`` without it is refused (a ConfigError, before anything is opened). Moves of
+    protected aliases are held to the promotion ``policy`` (a gates.yaml; default:
+    ``LOOPML_SERVER_POLICY``, else the project's gates.yaml, if any)."""
     auth = auth_enabled(os.environ) if auth is None else auth
     check_exposure(host, auth=auth)
     limits = RequestLimits.resolve(max_body_mb, max_blob_mb)
+    promotion = ServerPolicy.resolve(policy)  # a bad policy stops the server here
     if store_uri is None or artifact_uri is None:
         config = load_config()
         store_uri = store_uri or config.store_uri
@@ -90,6 +95,8 @@ def serve(
             if spool_dir is not None:
                 os.environ[ENV_SPOOL_DIR] = str(spool_dir)
             os.environ[ENV_AUTH] = "1" if auth else "0"
+            if promotion.path is not None:
+                os.environ[ENV_POLICY] = str(promotion.path.resolve())
             reaper.start()
             metrics_dir = _metrics_folder()
             try:
@@ -118,6 +125,7 @@ def serve(
             loop_store=loop_store,
             identity_store=identity_store,
             authenticator=authenticator_for(identity_store) if auth else None,
+            policy=promotion,
         )
         reaper.start()
         uvicorn.Server(_config(app, host, port, log_level)).run()
@@ -144,6 +152,7 @@ def app_from_environment() -> FastAPI:
         loop_store=open_loop_store(config.store_uri),
         identity_store=identity_store,
         authenticator=authenticator_for(identity_store) if auth_enabled(os.environ) else None,
+        policy=ServerPolicy.resolve(),
     )
 
 

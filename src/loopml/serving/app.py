@@ -34,6 +34,7 @@ from loopml.serving.options import ServeOptions
 from loopml.serving.routes import REQUEST_ID_HEADER, ServingState, json_response, router
 from loopml.serving.sources import ModelSource
 from loopml.serving.split import parse_split
+from loopml.serving.token_auth import BearerCheck
 from loopml.serving.traffic import Traffic
 
 __all__ = ["create_app"]
@@ -50,6 +51,7 @@ def create_app(
     metrics: ServingMetrics | None = None,
     on_ready: Callable[[ServedModel], None] | None = None,
     deployment: DeploymentReporter | None = None,
+    token: str | None = None,
 ) -> FastAPI:
     """The model server for ``source`` (a registry reference or a bundle), with ``second``
     (another alias of the same model) as the canary or shadow that ``options`` names, and
@@ -58,7 +60,8 @@ def create_app(
     ``deployment`` (registered once the main model is loaded, its version updated at every
     swap, beating meanwhile). The app owns the sources, the log and the reporter from now on:
     at shutdown, after the last request, it stores the whole log and closes them (the goodbye
-    is the caller's, who knows why the server stopped)."""
+    is the caller's, who knows why the server stopped). With ``token``, every request but
+    the probes and metrics must carry it as a bearer token (see ``token_auth.py``)."""
     options = options or ServeOptions()
     metrics = metrics or ServingMetrics()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loopml-predict")
@@ -111,6 +114,7 @@ def create_app(
     state = ServingState(traffic=traffic, metrics=metrics, options=options)
     app = _ModelServer(
         DirectPredictions(state),
+        BearerCheck(token) if token is not None else None,
         title=f"loopml model server: {source.name}",
         version=__version__,
         summary=(
@@ -156,13 +160,20 @@ def _reporting(deployment: DeploymentReporter) -> Callable[[ServedModel], Awaita
 
 class _ModelServer(FastAPI):
     """The FastAPI app, with the prediction endpoints answered by ``direct`` before any
-    routing or middleware (see ``direct.py``)."""
+    routing or middleware (see ``direct.py``), and every request but the open ones refused
+    first without the token, when ``bearer`` holds one."""
 
-    def __init__(self, direct: DirectPredictions, **settings: Any) -> None:
+    def __init__(
+        self, direct: DirectPredictions, bearer: BearerCheck | None, **settings: Any
+    ) -> None:
         super().__init__(**settings)
         self.direct = direct
+        self.bearer = bearer
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.bearer is not None and not self.bearer.allows(scope):
+            await self.bearer.refuse(scope, send)
+            return
         route = self.direct.route(scope)
         if route is None:
             await super().__call__(scope, receive, send)

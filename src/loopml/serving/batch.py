@@ -511,7 +511,7 @@ def _score_part(
             writer.close()
         return {"rows": rows, "header": writer.csv_header()}
     except LoopMLError as exc:
-        return {"error": {"code": exc.code, "message": exc.message}}
+        return exc.to_dict()
 
 
 def _partitions(units: list[Unit], count: int) -> list[list[Unit]]:

@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from loopml.core.errors import BackendUnavailableError, InvalidInputError, LoopMLError
+from loopml.core.errors import error_body as loopml_error_body
 
 __all__ = [
     "InputMismatchError",
@@ -33,6 +34,8 @@ OIP, MLFLOW, LOOPML = "oip", "mlflow", "loopml"
 _MLFLOW_PATHS = frozenset({"/invocations", "/ping"})
 # MLflow's ErrorCode names (databricks.proto), by HTTP status
 _MLFLOW_CODES = {
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
     404: "ENDPOINT_NOT_FOUND",
     409: "RESOURCE_CONFLICT",
     413: "REQUEST_LIMIT_EXCEEDED",
@@ -88,7 +91,7 @@ def error_body(path: str, status: int, code: str, message: str) -> dict[str, Any
     if protocol == MLFLOW:
         fallback = "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR"
         return {"error_code": _MLFLOW_CODES.get(status, fallback), "message": message}
-    return {"error": {"code": code, "message": message}}
+    return loopml_error_body(code, message)
 
 
 def error_answer(

@@ -18,6 +18,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -39,6 +40,7 @@ from loopml.serving.options import ServeOptions
 from loopml.serving.request_examples import example_requests
 from loopml.serving.sources import BundleSource, ModelSource, RegistrySource, is_bundle
 from loopml.serving.split import parse_split
+from loopml.serving.token_auth import ENV_TOKEN_FILE, check_exposure, read_token
 from loopml.stores.loop.base import LoopStore
 from loopml.stores.registry import open_loop_store
 from loopml.tracking.client import Client
@@ -129,11 +131,13 @@ def build_app(
     *,
     url: str | None = None,
     announce_once_in: str | None = None,
+    token: str | None = None,
 ) -> FastAPI:
     """The app of one server process: its sources, its log into run ``run_id``, and the
     record of ``deployment`` (shared by every worker of one ``loopml serve``). With ``url``,
     it prints requests that fit the model once it is loaded (one worker of several: the first
-    to create the marker in the folder ``announce_once_in``)."""
+    to create the marker in the folder ``announce_once_in``). With ``token``, requests but the
+    probes and metrics must carry it."""
     source = open_source(target, prefer_onnx=options.prefer_onnx, trust_code=options.trust_code)
     second = second_source(source, options)
     metrics = ServingMetrics()
@@ -171,6 +175,7 @@ def build_app(
         metrics=metrics,
         on_ready=on_ready,
         deployment=reporter,
+        token=token,
     )
 
 
@@ -210,6 +215,7 @@ def app_from_environment() -> FastAPI:
         deployment,
         url=os.environ.get(ENV_URL) or None,
         announce_once_in=os.environ.get(MULTIPROCESS_ENV) or None,
+        token=read_token(),
     )
 
 
@@ -234,12 +240,20 @@ def serve(
     workers: int = 1,
     log_level: str = "warning",
     on_start: Callable[[Started], None] | None = None,
+    token_file: str | Path | None = None,
+    allow_anonymous: bool = False,
 ) -> None:
     """Serve ``target`` (``NAME@ALIAS``, ``NAME@3`` or a bundle folder) until interrupted
     (SIGINT or SIGTERM: requests in flight are answered and the log is stored first).
-    ``on_start`` is told what was found once the target is checked."""
+    ``on_start`` is told what was found once the target is checked. Requests must carry the
+    token in ``token_file`` (default: ``LOOPML_SERVE_TOKEN_FILE``, ``LOOPML_SERVE_TOKEN``)
+    when there is one; without one, a ``host`` beyond loopback needs ``allow_anonymous``."""
     options = options or ServeOptions()
     options.input_redaction()  # a column to hash without a key: refuse before starting
+    token = read_token(token_file)
+    check_exposure(host, token, allow_anonymous=allow_anonymous)
+    if token_file is not None:  # for the workers (the token itself stays out of the env)
+        os.environ[ENV_TOKEN_FILE] = str(Path(token_file).resolve())
     _log_to_stderr(log_level)
     source = open_source(target, prefer_onnx=options.prefer_onnx, trust_code=options.trust_code)
     try:
@@ -258,7 +272,8 @@ def serve(
     status = RunStatus.KILLED
     try:
         with _stopped_by_signals():
-            _run_uvicorn(target, options, run_id, deployment, (host, port, workers), log_level)
+            where = (host, port, workers)
+            _run_uvicorn(target, options, run_id, deployment, where, log_level, token)
         status = RunStatus.FINISHED
     finally:
         if deployment is not None:
@@ -375,6 +390,7 @@ def _run_uvicorn(
     deployment: NewDeployment | None,
     where: tuple[str, int, int],
     log_level: str,
+    token: str | None,
 ) -> None:
     import uvicorn
 
@@ -397,7 +413,8 @@ def _run_uvicorn(
     }
     url = f"http://{_reachable(host)}:{port}"
     if workers <= 1:
-        config = uvicorn.Config(build_app(target, options, run_id, deployment, url=url), **common)
+        app = build_app(target, options, run_id, deployment, url=url, token=token)
+        config = uvicorn.Config(app, **common)
         limits.attach(config)
         uvicorn.Server(config).run()
         return

@@ -1,6 +1,9 @@
 """The model registry: versions, aliases (with their history), version tags, and the gate
 results and approvals promotion checks.
 
+Moving or removing an alias needs ``models:promote``; a move of a protected alias is held to
+the server's promotion policy (see ``promotion_policy.py``): 409 names what is missing.
+
 The files are tree objects in the artifact store (uploaded through ``/blobs`` first); these
 routes number the versions and move the aliases. ``latest`` is not an alias: it names the
 newest version in ``GET /models/{name}/versions/latest``.
@@ -15,6 +18,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from loopml.server.audit import record_event
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
+from loopml.server.promotion_policy import checked_alias_reason
 from loopml.server.registry_schemas import (
     AliasChangeOut,
     AliasHistory,
@@ -38,6 +42,7 @@ from loopml.server.registry_schemas import (
 router = APIRouter(tags=["models"])
 Writer = Annotated[Principal, Depends(require("models:write"))]
 Approver = Annotated[Principal, Depends(require("models:approve"))]
+Promoter = Annotated[Principal, Depends(require("models:promote"))]
 READ = [Depends(require("models:read"))]
 
 
@@ -105,13 +110,17 @@ def set_model_version_tag(
 
 @router.put("/models/{name}/aliases/{alias}")
 def set_model_alias(
-    name: str, alias: str, body: AliasSet, ctx: Context, principal: Writer
+    name: str, alias: str, body: AliasSet, ctx: Context, principal: Promoter
 ) -> AliasChangeOut:
     """Point ``alias`` at a version, recorded in its history with the caller as the actor.
-    Setting the version it already has changes and records nothing (``from == to``)."""
-    change = ctx.metadata_store.set_model_alias(
-        name, alias, body.version, actor=principal.name, reason=body.reason
-    )
+    Setting the version it already has changes and records nothing (``from == to``). A
+    protected alias (``champion``) moves only as the server's promotion policy allows (409
+    names what is missing), back to a version it named before (a rollback), or with
+    ``force`` and a reason."""
+    store = ctx.metadata_store
+    move = (name, alias, body.version)
+    reason = checked_alias_reason(ctx.promotion, store, move, body.reason, force=body.force)
+    change = store.set_model_alias(name, alias, body.version, actor=principal.name, reason=reason)
     if change.from_version != change.to_version:
         payload = {
             "alias": alias,
@@ -128,7 +137,7 @@ def remove_model_alias(
     name: str,
     alias: str,
     ctx: Context,
-    principal: Writer,
+    principal: Promoter,
     reason: Annotated[str, Query()] = "",
 ) -> AliasChangeOut:
     """Remove ``alias`` (404 if it is not set), recorded in its history."""

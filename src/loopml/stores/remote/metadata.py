@@ -37,6 +37,7 @@ from loopml.core.model_validation import (
     check_model_name,
     check_model_version,
     check_reason,
+    split_forced,
     validate_model_version,
 )
 from loopml.core.redaction import redact_uri
@@ -388,7 +389,11 @@ class HttpMetadataStore:
                 "DELETE", path, params={"reason": reason}, idempotent=False
             )
         else:
-            body = {"version": check_model_version(model, version), "reason": reason}
+            # a forced move (the library's promote --force) is named as such: the server
+            # checks the move against its promotion policy unless it is forced
+            forced, note = split_forced(reason)
+            body: dict[str, object] = {"version": check_model_version(model, version)}
+            body |= {"reason": note, "force": True} if forced else {"reason": reason}
             data = self._api.request_json("PUT", path, json_body=body)
         return wire.alias_change_from_json(data)
 
