@@ -57,12 +57,20 @@ class NewRun:
 class NewEvent:
     """An event to append to the log in the same transaction as the change it records (the
     store numbers and times it): a crash cannot keep the change and lose its event, and a
-    write that changes nothing (a retried create, a batch stored before) appends none."""
+    write that changes nothing (a retried create, a batch stored before) appends none.
+
+    ``actor`` is the server's principal, never a name a client sent; ``request_id`` the
+    server request that made the change. ``before``/``after`` are states of the target
+    around the change (JSON values), recorded as digests; the store fills those it knows.
+    A store write given no event appends its own, with the actor ``local:<os user>``."""
 
     actor: str
     action: str
     target: str
     payload: Mapping[str, object] = field(default_factory=dict)
+    request_id: str = ""
+    before: object = None
+    after: object = None
 
 
 EventOf = Callable[[Run], NewEvent]
