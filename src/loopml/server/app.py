@@ -19,6 +19,7 @@ from loopml.server.errors import install_error_handlers
 from loopml.server.limits import RequestLimits, RequestSizeLimit
 from loopml.server.metrics import ServerMetrics, ServerRequestMetrics
 from loopml.server.metrics import router as metrics_router
+from loopml.server.request_ids import RequestIds
 from loopml.server.routes import (
     artifacts,
     blobs,
@@ -106,4 +107,5 @@ def create_app(
     app.state.metrics = ServerMetrics()
     app.include_router(metrics_router, dependencies=[Depends(authorize)])
     app.add_middleware(ServerRequestMetrics, metrics=app.state.metrics, prefix=API_PREFIX)
+    app.add_middleware(RequestIds)  # outermost: every answer carries its request id
     return app

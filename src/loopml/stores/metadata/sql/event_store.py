@@ -73,7 +73,9 @@ class SqlEventStore(SqlStoreBase):
     ) -> Page[Event]:
         limit = paging.check_max_results(max_results)
         after = paging.decode_token(page_token, "events")
-        query = sa.select(events).where(events.c.seq > after).order_by(events.c.seq).limit(limit + 1)
+        query = (
+            sa.select(events).where(events.c.seq > after).order_by(events.c.seq).limit(limit + 1)
+        )
         with self._read() as conn:
             rows = conn.execute(query).all()
         items = [event_of_row(r) for r in rows[:limit]]
@@ -140,18 +142,23 @@ def audited(
     before: object = None,
     after: object = None,
 ) -> NewEvent:
-    """The event a store write appends: the caller's (a server names its principal and
-    request) or, embedded, this one with the actor :func:`local_actor`; the states
-    ``before``/``after`` the change, known to the store, fill what the caller left out."""
-    event = given or NewEvent(local_actor(), action, target, payload)
+    """The event a store write appends, described by the store (``action``, ``target``,
+    ``payload``, the states ``before``/``after`` the change) and attributed by the caller:
+    ``given``'s actor and request id (a server's principal), or ``local:<os user>`` when
+    none is given (embedded use). A ``given`` event with an action describes the change
+    itself (its target and payload replace the store's)."""
+    if given is None:
+        return NewEvent(local_actor(), action, target, payload, before=before, after=after)
+    if given.action:
+        action, target, payload = given.action, given.target, given.payload
     return NewEvent(
-        event.actor,
-        event.action,
-        event.target,
-        event.payload,
-        request_id=event.request_id,
-        before=event.before if event.before is not None else before,
-        after=event.after if event.after is not None else after,
+        given.actor,
+        action,
+        target,
+        payload,
+        request_id=given.request_id,
+        before=given.before if given.before is not None else before,
+        after=given.after if given.after is not None else after,
     )
 
 

@@ -86,10 +86,18 @@ def _chain_existing_events(conn: sa.Connection) -> None:
     )
     prev, seq, last_id = _GENESIS, 0, None
     while True:
-        query = sa.select(
-            table.c.id, table.c.timestamp, table.c.actor, table.c.action, table.c.target,
-            table.c.payload,
-        ).order_by(table.c.id).limit(_BATCH)
+        query = (
+            sa.select(
+                table.c.id,
+                table.c.timestamp,
+                table.c.actor,
+                table.c.action,
+                table.c.target,
+                table.c.payload,
+            )
+            .order_by(table.c.id)
+            .limit(_BATCH)
+        )
         if last_id is not None:
             query = query.where(table.c.id > last_id)
         rows = conn.execute(query).all()
