@@ -15,6 +15,7 @@ import typer
 from loopml import __version__
 from loopml.cli import (
     alerts,
+    audit,
     ci,
     data,
     deployments,
@@ -75,6 +76,7 @@ app.add_typer(loop.app, name="loop")
 app.command("agent")(agent_command)
 app.command("quickstart")(quickstart.quickstart_command)
 app.command("gc")(gc_command)
+app.add_typer(audit.app, name="audit")
 
 
 def _show_version(value: bool) -> None:

@@ -81,10 +81,11 @@ class SqlLoopStore(SqlDecisionRecords, SqlStateRecords):
                     state=_LIVE,
                 )
                 .on_conflict_do_nothing(index_elements=["id"])
-            )
+                .returning(deployments.c.id)
+            ).first()
             row = _locked(conn, new.id)
             stored = _deployment(row, now)
-            if inserted.rowcount == 1:  # a retry of a registration is not recorded again
+            if inserted is not None:  # a retry of a registration is not recorded again
                 payload = {"model": stored.model, "address": stored.address}
                 target = f"deployment:{stored.id}"
                 insert_event(conn, audited(event, "deployment.register", target, payload))

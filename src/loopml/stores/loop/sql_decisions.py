@@ -72,10 +72,11 @@ class SqlDecisionRecords(SqlStoreBase):
                     lease_token=None if lease is None else lease.token,
                 )
                 .on_conflict_do_nothing(index_elements=["key"])
-            )
+                .returning(_COLUMNS.id)
+            ).first()
             row = conn.execute(sa.select(loop_decisions).where(_COLUMNS.key == new.key)).one()
             stored = _decision(row)
-            if inserted.rowcount == 1:  # a retried record is not recorded again
+            if inserted is not None:  # a retried record is not recorded again
                 payload = {"key": stored.key, "trigger": str(stored.trigger), "model": stored.model}
                 target = f"decision:{stored.id}"
                 insert_event(conn, audited(event, "decision.record", target, payload))
