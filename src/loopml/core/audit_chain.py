@@ -122,40 +122,46 @@ class ChainReport:
 
 
 def verify_chain(entries: Iterable[ChainEntry], anchors: Iterable[Anchor] = ()) -> ChainReport:
-    """Check every link of ``entries`` (in stored position order) and every anchor."""
+    """Check every link of ``entries`` (in stored position order) and every anchor.
+
+    The loop runs once per entry of the log (a million in ~3 s is the goal): entry_text and
+    chain_hash are inlined, and a good entry costs two comparisons, one f-string and one hash.
+    """
     wanted = {a.seq: a.digest for a in anchors}
     prev = GENESIS
     expected = 1
-    count = 0
     for seq, ts, actor, action, target, rid, before, after, payload, prev_hash, hash_ in entries:
-        problem = ""
-        if seq != expected:
-            problem = (
-                f"position {seq} follows position {expected - 1}: an entry was deleted, "
-                "inserted or moved"
-            )
-        elif prev_hash != prev:
-            problem = "its link to the previous entry is broken (deleted, inserted or moved)"
-        else:
-            # entry_text and chain_hash inlined: this loop runs once per entry of the log
-            text = (
-                f"{prev}\n{seq}|{ts}|{len(actor)}:{actor}|{len(action)}:{action}"
-                f"|{len(target)}:{target}|{len(rid)}:{rid}|{before}|{after}|{payload}"
-            )
-            if blake3(text.encode()).hexdigest() != hash_:
-                problem = "its content does not match its hash (edited)"
-            elif seq in wanted and wanted.pop(seq) != hash_:
-                problem = "it is not the entry the anchor recorded (the log was rewritten)"
-        if problem:
+        text = (
+            f"{prev}\n{seq}|{ts}|{len(actor)}:{actor}|{len(action)}:{action}"
+            f"|{len(target)}:{target}|{len(rid)}:{rid}|{before}|{after}|{payload}"
+        )
+        if seq != expected or prev_hash != prev or blake3(text.encode()).hexdigest() != hash_:
+            count = expected - 1
+            problem = _problem(seq, expected, prev_hash, prev)
+            return ChainReport(count, _head(prev, count), expected, f"Entry {expected}: {problem}.")
+        if wanted and seq in wanted and wanted.pop(seq) != hash_:
+            count = expected - 1
+            problem = "it is not the entry the anchor recorded (the log was rewritten)"
             return ChainReport(count, _head(prev, count), expected, f"Entry {expected}: {problem}.")
         prev = hash_
         expected += 1
-        count += 1
+    count = expected - 1
     if wanted:
         seq = min(wanted)
         problem = f"the anchor at position {seq} is past the end of the log (truncated)"
         return ChainReport(count, _head(prev, count), seq, f"Entry {seq}: {problem}.")
     return ChainReport(count, _head(prev, count))
+
+
+def _problem(seq: int, expected: int, prev_hash: str, prev: str) -> str:
+    if seq != expected:
+        return (
+            f"position {seq} follows position {expected - 1}: an entry was deleted, inserted "
+            "or moved"
+        )
+    if prev_hash != prev:
+        return "its link to the previous entry is broken (deleted, inserted or moved)"
+    return "its content does not match its hash (edited)"
 
 
 def _head(prev: str, count: int) -> Anchor | None:

@@ -23,6 +23,7 @@ from loopml.core.errors import InvalidInputError, NotFoundError
 from loopml.core.hashing import CHUNK_SIZE, Digest
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
+from loopml.server.request_ids import current_request_id
 from loopml.server.schemas import BlobOut
 
 router = APIRouter(tags=["blobs"])
@@ -88,6 +89,7 @@ async def put_blob(
         action="blob.put",
         target=f"blob:{digest}",
         payload={"size": size},
+        request_id=current_request_id(),
     )
     await anyio.to_thread.run_sync(event)
     return BlobOut(digest=str(digest), size=size)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
+from loopml.server.request_ids import current_request_id
 from loopml.server.schemas import EventIn, EventOut, EventPage
 from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS
 
@@ -35,6 +36,10 @@ def append_event(
     if body.actor != principal.name:
         payload["claimed_actor"] = body.actor
     event = ctx.metadata_store.append_event(
-        actor=principal.name, action=body.action, target=body.target, payload=payload
+        actor=principal.name,
+        action=body.action,
+        target=body.target,
+        payload=payload,
+        request_id=current_request_id(),
     )
     return EventOut.of(event)

@@ -357,9 +357,16 @@ class MetadataStore(Protocol):
 
     # the audit log: a hash chain (see loopml.core.audit_chain)
     def append_event(
-        self, *, actor: str, action: str, target: str, payload: Mapping[str, object]
+        self,
+        *,
+        actor: str,
+        action: str,
+        target: str,
+        payload: Mapping[str, object],
+        request_id: str = "",
     ) -> Event:
-        """Append an event that records no change of this store (a client's note)."""
+        """Append an event that records no change of this store (a client's note, a blob
+        stored beside it) in a transaction of its own."""
         ...
 
     def list_events(

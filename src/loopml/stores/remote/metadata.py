@@ -497,8 +497,17 @@ class HttpMetadataStore:
 
     # event log
     def append_event(
-        self, *, actor: str, action: str, target: str, payload: Mapping[str, object]
+        self,
+        *,
+        actor: str,
+        action: str,
+        target: str,
+        payload: Mapping[str, object],
+        request_id: str = "",
     ) -> Event:
+        """As the embedded store; the server records its authenticated caller as the actor
+        (``actor`` is kept as a claim) and names the request itself (``request_id`` unused)."""
+        del request_id
         body = {"actor": actor, "action": action, "target": target, "payload": dict(payload)}
         return wire.event_from_json(self._api.request_json("POST", "/events", json_body=body))
 

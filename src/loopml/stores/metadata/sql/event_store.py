@@ -15,13 +15,14 @@ import getpass
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from loopml.core import audit_chain
-from loopml.core.audit_chain import ChainEntry
+from loopml.core.audit_chain import Anchor, ChainEntry, ChainReport
 from loopml.core.entities import Event, Page
 from loopml.core.errors import InvalidInputError
 from loopml.core.ids import now_ms
@@ -62,9 +63,15 @@ class SqlEventStore(SqlStoreBase):
     """Events appended by every capability, read back in order, a page at a time."""
 
     def append_event(
-        self, *, actor: str, action: str, target: str, payload: Mapping[str, object]
+        self,
+        *,
+        actor: str,
+        action: str,
+        target: str,
+        payload: Mapping[str, object],
+        request_id: str = "",
     ) -> Event:
-        event = check_event(NewEvent(actor, action, target, payload))
+        event = check_event(NewEvent(actor, action, target, payload, request_id))
         with self._write() as conn:
             return insert_event(conn, event)
 
@@ -83,13 +90,40 @@ class SqlEventStore(SqlStoreBase):
         return Page(items, paging.encode_token("events", items[-1].seq) if more else None)
 
     def iter_chain(self, batch_size: int = 20_000) -> Iterator[ChainEntry]:
-        """Every entry in position order as the chain hashes it, read in one transaction
-        (a consistent snapshot) a batch at a time: what ``loopml audit verify`` walks."""
+        """Every entry in position order as stored, read in one transaction (a consistent
+        snapshot) a batch at a time."""
         query = sa.select(*_CHAIN_COLUMNS).order_by(events.c.seq)
         with self._read() as conn:
             result = conn.execution_options(yield_per=batch_size).execute(query)
             for partition in result.partitions():
-                yield from partition  # type: ignore[misc]  # rows are tuples in column order
+                yield from (ChainEntry(*row) for row in partition)
+
+    def verify_chain(self, anchors: Iterable[Anchor] = ()) -> ChainReport:
+        """:func:`~loopml.core.audit_chain.verify_chain` of the whole log, fast: rows come
+        straight from the driver's cursor, without SQLAlchemy's row processing (a third of
+        the time on a million events). One read transaction: a consistent snapshot."""
+        postgres = self._engine.dialect.name == "postgresql"
+        with self._read() as conn:
+            dbapi = conn.connection.dbapi_connection
+            assert dbapi is not None
+            # PostgreSQL: a server-side cursor, so a big log is never held in memory whole
+            cursor = dbapi.cursor(name="loopml_audit_chain") if postgres else dbapi.cursor()
+            try:
+                cursor.execute(_CHAIN_QUERY)
+                return audit_chain.verify_chain(_batches(cursor), anchors)
+            finally:
+                cursor.close()
+
+
+def _batches(cursor: Any, size: int = 20_000) -> Iterator[ChainEntry]:
+    while rows := cursor.fetchmany(size):
+        yield from rows
+
+
+_CHAIN_QUERY = (
+    'SELECT seq, "timestamp", actor, action, target, request_id, before_digest, after_digest, '
+    "payload, prev_hash, hash FROM events ORDER BY seq"
+)
 
 
 def event_of_row(row: sa.Row[object]) -> Event:
