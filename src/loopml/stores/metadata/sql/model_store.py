@@ -86,12 +86,10 @@ class SqlModelStore(SqlStoreBase):
             change = model_rows.set_alias(conn, name, alias, number, actor=who, reason=why)
             if change.from_version != change.to_version:
                 action = "model.set_alias" if number is not None else "model.remove_alias"
-                payload = {
-                    "alias": alias,
-                    "from_version": change.from_version,
-                    "to_version": change.to_version,
-                    "reason": change.reason,
-                }
+                payload: dict[str, object] = {"alias": alias, "from_version": change.from_version}
+                if number is not None:
+                    payload["to_version"] = change.to_version
+                payload["reason"] = change.reason
                 before = {"alias": alias, "version": change.from_version}
                 after = {"alias": alias, "version": change.to_version}
                 new = audited(event, action, f"model:{name}", payload, before=before, after=after)
