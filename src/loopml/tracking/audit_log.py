@@ -101,16 +101,6 @@ def event_record(event: Event) -> dict[str, object]:
     }
 
 
-def chain_entries(store: MetadataStore) -> Iterable[ChainEntry]:
-    """The chain as stored: straight from the database for a SQL store (its stored payload
-    text, in one consistent read), else rebuilt from the listed events."""
-    direct = getattr(store, "iter_chain", None)
-    if callable(direct):
-        entries: Iterable[ChainEntry] = direct()
-        return entries
-    return (_entry_of(event) for event in iter_events(store))
-
-
 def verify_log(store: MetadataStore, anchors: Iterable[Anchor] = ()) -> ChainReport:
     """Walk the whole chain (see :func:`loopml.core.audit_chain.verify_chain`): in the
     database's own query for a SQL store, else over the listed events."""
@@ -118,7 +108,7 @@ def verify_log(store: MetadataStore, anchors: Iterable[Anchor] = ()) -> ChainRep
     if callable(direct):
         report: ChainReport = direct(anchors)
         return report
-    return verify_chain(chain_entries(store), anchors)
+    return verify_chain((_entry_of(event) for event in iter_events(store)), anchors)
 
 
 def _entry_of(event: Event) -> ChainEntry:

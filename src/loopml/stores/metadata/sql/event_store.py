@@ -35,19 +35,6 @@ from loopml.stores.metadata.sql.writes import validate_payload
 # any fixed 64-bit number (the migration lock is ...0001)
 _PG_CHAIN_LOCK_KEY = 0x6C6F_6F70_6D6C_0002
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{0,64}")
-_CHAIN_COLUMNS = (
-    events.c.seq,
-    events.c.timestamp,
-    events.c.actor,
-    events.c.action,
-    events.c.target,
-    events.c.request_id,
-    events.c.before_digest,
-    events.c.after_digest,
-    events.c.payload,
-    events.c.prev_hash,
-    events.c.hash,
-)
 
 
 def local_actor() -> str:
@@ -88,15 +75,6 @@ class SqlEventStore(SqlStoreBase):
         items = [event_of_row(r) for r in rows[:limit]]
         more = len(rows) > limit
         return Page(items, paging.encode_token("events", items[-1].seq) if more else None)
-
-    def iter_chain(self, batch_size: int = 20_000) -> Iterator[ChainEntry]:
-        """Every entry in position order as stored, read in one transaction (a consistent
-        snapshot) a batch at a time."""
-        query = sa.select(*_CHAIN_COLUMNS).order_by(events.c.seq)
-        with self._read() as conn:
-            result = conn.execution_options(yield_per=batch_size).execute(query)
-            for partition in result.partitions():
-                yield from (ChainEntry(*row) for row in partition)
 
     def verify_chain(self, anchors: Iterable[Anchor] = ()) -> ChainReport:
         """:func:`~loopml.core.audit_chain.verify_chain` of the whole log, fast: rows come
