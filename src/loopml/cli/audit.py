@@ -38,7 +38,9 @@ def log_command(
     ] = None,
     target: Annotated[
         str | None,
-        typer.Option(help="Only events to this target (model:churn); 'model:' or 'run:*' for all "),
+        typer.Option(
+            help="Only events to this target (model:churn); 'model:' or 'run:*': every one."
+        ),
     ] = None,
     as_json: output.JsonFlag = False,
 ) -> None:
