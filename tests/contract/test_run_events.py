@@ -158,7 +158,8 @@ def test_closing_lapsed_runs_appends_each_closure_in_the_same_write(store: Metad
         0, event_of=lambda r: NewEvent("gc", "run.set_status", f"run:{r.id}", {"n": 1})
     )
     assert run.id in {r.id for r in closed}
-    assert _events_of(store, f"run:{run.id}") == [("gc", "run.set_status", {"n": 1})]
+    # the run's start, embedded, is recorded as the OS user's; its closure as given
+    assert _events_of(store, f"run:{run.id}")[1:] == [("gc", "run.set_status", {"n": 1})]
 
 
 def test_the_remote_client_refuses_an_event(shared_platform_server_url: str) -> None:

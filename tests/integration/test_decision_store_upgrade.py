@@ -87,6 +87,6 @@ def test_a_store_at_revision_0008_gains_decisions_and_keeps_deployments_and_leas
     engine = sa.create_engine(parse_uri(uri))
     try:
         with engine.connect() as conn:
-            assert current_revision(conn) == HEAD_REVISION == "0011"  # 0011: users and tokens
+            assert current_revision(conn) == HEAD_REVISION == "0012"  # 0012: audit chain
     finally:
         engine.dispose()

@@ -15,6 +15,7 @@ import typer
 from loopml import __version__
 from loopml.cli import (
     alerts,
+    audit,
     ci,
     data,
     deployments,
@@ -91,6 +92,7 @@ app.add_typer(tokens.app, name="tokens")
 app.command("lineage")(lineage_command)
 app.command("card")(card_command)
 app.add_typer(encryption.app, name="encryption")
+app.add_typer(audit.app, name="audit")
 
 
 def _show_version(value: bool) -> None:

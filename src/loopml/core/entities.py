@@ -103,7 +103,10 @@ class ArtifactListing:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One recorded mutation: who did what to which object (the audit trail's raw material)."""
+    """One recorded mutation: who did what to which object, an entry of the hash-chained
+    audit log (see :mod:`loopml.core.audit_chain`): ``seq`` is its position (1, 2, …),
+    ``before_digest``/``after_digest`` digest the target's state around the change ("" when
+    not known), ``request_id`` names the server request that made it ("" when embedded)."""
 
     id: int
     timestamp: int
@@ -111,6 +114,12 @@ class Event:
     action: str
     target: str
     payload: dict[str, object] = field(default_factory=dict)
+    seq: int = 0
+    request_id: str = ""
+    before_digest: str = ""
+    after_digest: str = ""
+    prev_hash: str = ""
+    hash: str = ""
 
 
 @dataclass(frozen=True, slots=True)

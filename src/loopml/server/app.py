@@ -20,6 +20,7 @@ from loopml.server.limits import RequestLimits, RequestSizeLimit
 from loopml.server.metrics import ServerMetrics, ServerRequestMetrics
 from loopml.server.metrics import router as metrics_router
 from loopml.server.promotion_policy import ServerPolicy
+from loopml.server.request_ids import RequestIds
 from loopml.server.routes import (
     artifacts,
     blobs,
@@ -124,4 +125,5 @@ def create_app(
     app.state.metrics = ServerMetrics()
     app.include_router(metrics_router, dependencies=[Depends(authorize)])
     app.add_middleware(ServerRequestMetrics, metrics=app.state.metrics, prefix=API_PREFIX)
+    app.add_middleware(RequestIds)  # outermost: every answer carries its request id
     return app

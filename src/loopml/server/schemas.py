@@ -233,6 +233,13 @@ class EventOut(_Response):
     action: str
     target: str
     payload: dict[str, JsonValue]
+    # the hash chain (see loopml.core.audit_chain): position, request, digests, links
+    seq: int = 0
+    request_id: str = ""
+    before_digest: str = ""
+    after_digest: str = ""
+    prev_hash: str = ""
+    hash: str = ""
 
     @classmethod
     def of(cls, event: Event) -> EventOut:
@@ -244,6 +251,12 @@ class EventOut(_Response):
                 "action": event.action,
                 "target": event.target,
                 "payload": event.payload,
+                "seq": event.seq,
+                "request_id": event.request_id,
+                "before_digest": event.before_digest,
+                "after_digest": event.after_digest,
+                "prev_hash": event.prev_hash,
+                "hash": event.hash,
             }
         )
 

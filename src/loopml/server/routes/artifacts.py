@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from loopml.server.audit import record_event
+from loopml.server.audit import attributed
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
 from loopml.server.schemas import ArtifactEntries, ArtifactEntriesIn, ArtifactEntryModel
@@ -26,9 +26,7 @@ def add_artifacts(
     entry must point at a blob already uploaded (``PUT /blobs``), with its size."""
     entries = [entry.to_entity() for entry in body.entries]
     check_entries_point_at_stored_blobs(ctx.artifact_store, entries)
-    ctx.metadata_store.add_artifacts(run_id, entries)
-    payload = {"paths": sorted({entry.path for entry in body.entries})}
-    record_event(ctx, principal, "run.add_artifacts", f"run:{run_id}", payload)
+    ctx.metadata_store.add_artifacts(run_id, entries, event=attributed(principal))
     return Response(status_code=204)
 
 

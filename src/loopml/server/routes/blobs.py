@@ -8,6 +8,7 @@ store's reader has verified the digest: a corrupt blob is cut short, never deliv
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,9 +21,9 @@ from starlette.requests import ClientDisconnect
 
 from loopml.core.errors import InvalidInputError, NotFoundError
 from loopml.core.hashing import CHUNK_SIZE, Digest
-from loopml.server.audit import record_event
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
+from loopml.server.request_ids import current_request_id
 from loopml.server.schemas import BlobOut
 
 router = APIRouter(tags=["blobs"])
@@ -80,10 +81,17 @@ async def put_blob(
         digest = await anyio.to_thread.run_sync(ctx.artifact_store.put, cast(BinaryIO, spool))
     finally:
         await anyio.to_thread.run_sync(spool.close)
-    payload = {"size": size}
-    await anyio.to_thread.run_sync(
-        record_event, ctx, principal, "blob.put", f"blob:{digest}", payload
+    # the artifact store has no transaction to share: the event follows the stored blob (a
+    # crash between them leaves a content-addressed blob nothing references, which gc drops)
+    event = functools.partial(
+        ctx.metadata_store.append_event,
+        actor=principal.name,
+        action="blob.put",
+        target=f"blob:{digest}",
+        payload={"size": size},
+        request_id=current_request_id(),
     )
+    await anyio.to_thread.run_sync(event)
     return BlobOut(digest=str(digest), size=size)
 
 

@@ -11,8 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from loopml.core.entities import DatasetInput, DatasetVersion
-from loopml.core.refs import format_dataset_ref
-from loopml.server.audit import record_event
+from loopml.server.audit import attributed
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
 from loopml.server.dataset_schemas import (
@@ -37,11 +36,8 @@ def add_dataset_version(
     """The next version of ``name`` (201), or its newest version if that already has this
     tree (200, ``added`` false, nothing written). The dataset is created on first use."""
     new = DatasetVersion(dataset=name, version=0, **body.model_dump())
-    version, added = ctx.metadata_store.add_dataset_version(new)
-    if added:
-        payload = {"version": version.version, "tree_digest": version.tree_digest}
-        record_event(ctx, principal, "dataset.add_version", f"dataset:{name}", payload)
-    else:
+    version, added = ctx.metadata_store.add_dataset_version(new, event=attributed(principal))
+    if not added:
         response.status_code = 200
     return DatasetVersionAdded(version=dataset_version_out(version), added=added)
 
@@ -72,16 +68,14 @@ def get_dataset_version(name: str, version: int, ctx: Context) -> DatasetVersion
 @router.delete("/datasets/{name}/versions/{version}", status_code=204)
 def delete_dataset_version(name: str, version: int, ctx: Context, principal: Writer) -> Response:
     """Delete one version; its number is never handed out again."""
-    ctx.metadata_store.delete_dataset_version(name, version)
-    record_event(ctx, principal, "dataset.delete_version", f"dataset:{name}", {"version": version})
+    ctx.metadata_store.delete_dataset_version(name, version, event=attributed(principal))
     return Response(status_code=204)
 
 
 @router.delete("/datasets/{name}", status_code=204)
 def delete_dataset(name: str, ctx: Context, principal: Writer) -> Response:
     """Delete every version of ``name`` and their lineage edges."""
-    ctx.metadata_store.delete_dataset_version(name, None)
-    record_event(ctx, principal, "dataset.delete", f"dataset:{name}", {})
+    ctx.metadata_store.delete_dataset_version(name, None, event=attributed(principal))
     return Response(status_code=204)
 
 
@@ -91,10 +85,8 @@ def add_dataset_inputs(
 ) -> Response:
     """Record that the run used these versions (idempotent; all or nothing)."""
     edges = [DatasetInput(run_id=run_id, **ref.model_dump()) for ref in body.inputs]
-    ctx.metadata_store.add_dataset_inputs(run_id, [(e.dataset, e.version) for e in edges])
-    if edges:
-        used = sorted({format_dataset_ref(e.dataset, e.version) for e in edges})
-        record_event(ctx, principal, "run.use_datasets", f"run:{run_id}", {"inputs": used})
+    pairs = [(e.dataset, e.version) for e in edges]
+    ctx.metadata_store.add_dataset_inputs(run_id, pairs, event=attributed(principal))
     return Response(status_code=204)
 
 

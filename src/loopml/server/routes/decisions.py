@@ -8,8 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from loopml.core.errors import NotFoundError
-from loopml.server.audit import record_event
+from loopml.server.audit import attributed
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
 from loopml.server.decision_schemas import (
@@ -30,13 +29,8 @@ READ = [Depends(require("decisions:read"))]
 @router.post("/decisions")
 def record_decision(body: DecisionCreate, ctx: Context, principal: Writer) -> DecisionOut:
     """Store a triggered decision, or return the one stored under its key."""
-    loop = _loop(ctx)
-    known = loop.find_decision(body.key) is not None
     lease = None if body.lease is None else body.lease.to_lease()
-    decision = loop.record_decision(body.to_new(), lease=lease)
-    if not known:
-        payload = {"key": decision.key, "trigger": str(decision.trigger), "model": decision.model}
-        record_event(ctx, principal, "decision.record", f"decision:{decision.id}", payload)
+    decision = _loop(ctx).record_decision(body.to_new(), lease=lease, event=attributed(principal))
     return DecisionOut.of(decision)
 
 
@@ -77,14 +71,8 @@ def advance_decision(
 ) -> DecisionOut:
     """Move the decision from ``expected`` to ``state``; 409 (stale_decision) if it is no
     longer in ``expected``."""
-    loop = _loop(ctx)
-    try:
-        before = loop.get_decision(decision_id).state
-    except NotFoundError:
-        before = None
     lease = None if body.lease is None else body.lease.to_lease()
-    decision = loop.advance_decision(decision_id, body.to_update(), lease=lease)
-    if before is not None and before != decision.state:
-        payload = {"from": str(before), "to": str(decision.state), "action": decision.action}
-        record_event(ctx, principal, "decision.advance", f"decision:{decision.id}", payload)
+    decision = _loop(ctx).advance_decision(
+        decision_id, body.to_update(), lease=lease, event=attributed(principal)
+    )
     return DecisionOut.of(decision)

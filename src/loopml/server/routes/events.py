@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends
 
-from loopml.server.auth import require
+from loopml.server.auth import Principal, require
 from loopml.server.context import Context
+from loopml.server.request_ids import current_request_id
 from loopml.server.schemas import EventIn, EventOut, EventPage
 from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS
 
@@ -20,10 +23,23 @@ def list_events(
     return EventPage.of(page)
 
 
-@router.post("/events", status_code=201, dependencies=[Depends(require("events:write"))])
-def append_event(body: EventIn, ctx: Context) -> EventOut:
-    """Append an event a client recorded itself (this request is its own audit record)."""
+@router.post("/events", status_code=201)
+def append_event(
+    body: EventIn,
+    ctx: Context,
+    principal: Annotated[Principal, Depends(require("events:write"))],
+) -> EventOut:
+    """Append an event a client recorded itself (this request is its own audit record). The
+    actor is the caller the server authenticated; a different ``actor`` the client names is
+    kept in the payload as ``claimed_actor``, never as the actor."""
+    payload = dict(body.payload)
+    if body.actor != principal.name:
+        payload["claimed_actor"] = body.actor
     event = ctx.metadata_store.append_event(
-        actor=body.actor, action=body.action, target=body.target, payload=body.payload
+        actor=principal.name,
+        action=body.action,
+        target=body.target,
+        payload=payload,
+        request_id=current_request_id(),
     )
     return EventOut.of(event)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from loopml.core.errors import NotFoundError
-from loopml.server.audit import record_event
+from loopml.server.audit import attributed
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
 from loopml.server.schemas import ExperimentCreate, ExperimentOut, ExperimentPage
@@ -22,9 +22,8 @@ def create_experiment(
     ctx: Context,
     principal: Annotated[Principal, Depends(require("experiments:write"))],
 ) -> ExperimentOut:
-    experiment = ctx.metadata_store.create_experiment(body.name, body.tags)
-    record_event(
-        ctx, principal, "experiment.create", f"experiment:{experiment.id}", {"name": body.name}
+    experiment = ctx.metadata_store.create_experiment(
+        body.name, body.tags, event=attributed(principal)
     )
     return ExperimentOut.of(experiment)
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Response
 
 from loopml.core.errors import ConfigError
 from loopml.core.identity_records import check_role
-from loopml.server.audit import record_event
+from loopml.server.audit import attributed
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context, ServerContext
 from loopml.server.identity_schemas import (
@@ -49,8 +49,7 @@ def list_users(ctx: Context) -> UserList:
 
 @router.post("/users", status_code=201)
 def add_user(body: UserCreate, ctx: Context, principal: Admin) -> UserOut:
-    user = _identity(ctx).add_user(body.name)
-    record_event(ctx, principal, "user.add", f"user:{user.name}", {})
+    user = _identity(ctx).add_user(body.name, event=attributed(principal))
     return UserOut.of(user)
 
 
@@ -61,8 +60,7 @@ def get_user(name: str, ctx: Context) -> UserOut:
 
 @router.post("/users/{name}/disable")
 def disable_user(name: str, ctx: Context, principal: Admin) -> UserOut:
-    user = _identity(ctx).disable_user(name)
-    record_event(ctx, principal, "user.disable", f"user:{user.name}", {})
+    user = _identity(ctx).disable_user(name, event=attributed(principal))
     return UserOut.of(user)
 
 
@@ -76,26 +74,25 @@ def list_roles(ctx: Context, user: str | None = None) -> RoleList:
 def grant_role(
     name: str, project: str, body: RoleGrant, ctx: Context, principal: Admin
 ) -> RoleBindingOut:
-    binding = _identity(ctx).grant_role(name, project, check_role(body.role))
-    payload = {"project": binding.project, "role": binding.role.value}
-    record_event(ctx, principal, "user.grant", f"user:{binding.user}", payload)
+    role = check_role(body.role)
+    binding = _identity(ctx).grant_role(name, project, role, event=attributed(principal))
     return RoleBindingOut.of(binding)
 
 
 @router.delete("/users/{name}/roles/{project}", status_code=204)
 def revoke_role(name: str, project: str, ctx: Context, principal: Admin) -> Response:
-    _identity(ctx).revoke_role(name, project)
-    record_event(ctx, principal, "user.revoke", f"user:{name}", {"project": project})
+    _identity(ctx).revoke_role(name, project, event=attributed(principal))
     return Response(status_code=204)
 
 
 @router.post("/tokens", status_code=201)
 def create_token(body: TokenCreate, ctx: Context, principal: Admin) -> IssuedTokenOut:
     issued = _identity(ctx).create_token(
-        body.user, label=body.label, expires_in_ms=body.expires_in_ms
+        body.user,
+        label=body.label,
+        expires_in_ms=body.expires_in_ms,
+        event=attributed(principal),
     )
-    payload = {"user": issued.info.user, "expires_at": issued.info.expires_at}
-    record_event(ctx, principal, "token.create", f"token:{issued.info.id}", payload)
     return IssuedTokenOut(token=TokenOut.of(issued.info), secret=issued.secret)
 
 
@@ -106,8 +103,7 @@ def list_tokens(ctx: Context, user: str | None = None) -> TokenList:
 
 @router.post("/tokens/{token_id}/revoke")
 def revoke_token(token_id: str, ctx: Context, principal: Admin) -> TokenOut:
-    info = _identity(ctx).revoke_token(token_id)
-    record_event(ctx, principal, "token.revoke", f"token:{info.id}", {"user": info.user})
+    info = _identity(ctx).revoke_token(token_id, event=attributed(principal))
     return TokenOut.of(info)
 
 

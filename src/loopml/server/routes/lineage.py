@@ -11,8 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from loopml.core.entities import ArtifactEdge
-from loopml.core.validation import validate_artifact_edges
-from loopml.server.audit import record_event
+from loopml.server.audit import attributed
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
 from loopml.server.dataset_schemas import ArtifactEdgeList, ArtifactEdgesIn
@@ -29,16 +28,7 @@ def add_artifact_edges(
     """Record that the run read or wrote these trees (idempotent; all or nothing)."""
     edges = [ArtifactEdge(run_id=run_id, **ref.model_dump()) for ref in body.edges]
     triples = [(e.direction, e.digest, e.name) for e in edges]
-    ctx.metadata_store.add_artifact_edges(run_id, triples)
-    if triples:
-        # as stored: distinct, sorted, digests normalised (they passed the store's checks)
-        payload = {
-            "edges": [
-                {"direction": direction, "digest": digest, "name": name}
-                for direction, digest, name in validate_artifact_edges(triples)
-            ]
-        }
-        record_event(ctx, principal, "run.add_artifact_edges", f"run:{run_id}", payload)
+    ctx.metadata_store.add_artifact_edges(run_id, triples, event=attributed(principal))
     return Response(status_code=204)
 
 

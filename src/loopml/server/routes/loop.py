@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from loopml.core.errors import ConfigError, NotFoundError
 from loopml.core.loop_records import Deployment, DeploymentState, Lease
-from loopml.server.audit import record_event
+from loopml.server.audit import attributed
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context, ServerContext
 from loopml.server.loop_schemas import (
@@ -57,12 +57,7 @@ def _lookup(loop: LoopStore, deployment_id: str) -> list[Deployment]:
 def register_deployment(body: DeploymentCreate, ctx: Context, principal: Writer) -> DeploymentOut:
     """Idempotent by the caller's id: a retry returns the stored record (and is not audited
     again)."""
-    loop = _loop(ctx)
-    known = bool(_lookup(loop, body.id))
-    deployment = loop.register_deployment(body.to_new())
-    if not known:
-        payload = {"model": deployment.model, "address": deployment.address}
-        record_event(ctx, principal, "deployment.register", f"deployment:{deployment.id}", payload)
+    deployment = _loop(ctx).register_deployment(body.to_new(), event=attributed(principal))
     return DeploymentOut.of(deployment)
 
 
@@ -84,10 +79,7 @@ def list_deployments(
 @router.post("/deployments/mark-gone")
 def mark_gone_deployments(ctx: Context, principal: Writer) -> DeploymentList:
     """Mark gone the live deployments whose heartbeat lapsed; returns them."""
-    gone = _loop(ctx).mark_gone_deployments()
-    for deployment in gone:
-        payload = {"heartbeat_at": deployment.heartbeat_at, "reason": deployment.end_reason}
-        record_event(ctx, principal, "deployment.gone", f"deployment:{deployment.id}", payload)
+    gone = _loop(ctx).mark_gone_deployments(event=attributed(principal))
     return DeploymentList(items=[DeploymentOut.of(d) for d in gone])
 
 
@@ -107,12 +99,7 @@ def heartbeat_deployment(
 def end_deployment(
     deployment_id: str, body: DeploymentEnd, ctx: Context, principal: Writer
 ) -> DeploymentOut:
-    loop = _loop(ctx)
-    ended_before = [d for d in _lookup(loop, deployment_id) if d.state is DeploymentState.ENDED]
-    deployment = loop.end_deployment(deployment_id, body.reason)
-    if not ended_before:
-        payload = {"reason": deployment.end_reason, "ended_at": deployment.ended_at}
-        record_event(ctx, principal, "deployment.end", f"deployment:{deployment.id}", payload)
+    deployment = _loop(ctx).end_deployment(deployment_id, body.reason, event=attributed(principal))
     return DeploymentOut.of(deployment)
 
 
@@ -120,10 +107,7 @@ def end_deployment(
 def acquire_lease(
     name: str, body: LeaseAcquire, ctx: Context, principal: LeaseWriter
 ) -> LeaseAnswer:
-    lease = _loop(ctx).acquire_lease(name, body.holder, body.ttl_ms)
-    if lease is not None:
-        payload = {"holder": lease.holder, "token": lease.token}
-        record_event(ctx, principal, "lease.acquire", f"lease:{name}", payload)
+    lease = _loop(ctx).acquire_lease(name, body.holder, body.ttl_ms, event=attributed(principal))
     return LeaseAnswer.of(lease)
 
 
@@ -135,12 +119,8 @@ def renew_lease(name: str, body: LeaseRenew, ctx: Context) -> LeaseOut:
 
 @router.post("/leases/{name}/release", status_code=204)
 def release_lease(name: str, body: LeaseHeld, ctx: Context, principal: LeaseWriter) -> Response:
-    loop = _loop(ctx)
-    held = loop.get_lease(name)
-    loop.release_lease(Lease(name, body.holder, body.token, 0, 0))
-    if held is not None and (held.holder, held.token) == (body.holder, body.token):
-        payload = {"holder": body.holder, "token": body.token}
-        record_event(ctx, principal, "lease.release", f"lease:{name}", payload)
+    lease = Lease(name, body.holder, body.token, 0, 0)
+    _loop(ctx).release_lease(lease, event=attributed(principal))
     return Response(status_code=204)
 
 

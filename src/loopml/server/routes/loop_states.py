@@ -4,12 +4,13 @@ audited: the agent writes them as often as it ticks."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from loopml.server.auth import require
+from loopml.server.audit import attributed
+from loopml.server.auth import Principal, require
 from loopml.server.context import Context
 from loopml.server.decision_schemas import LeaseFence
 from loopml.server.routes.loop import _loop
@@ -39,9 +40,14 @@ def get_loop_state(name: str, ctx: Context) -> LoopStateOut:
     return LoopStateOut(name=name, document=found)
 
 
-@router.put("/loop-states", dependencies=[Depends(require("decisions:write"))])
-def put_loop_state(body: LoopStatePut, ctx: Context) -> LoopStateOut:
+@router.put("/loop-states")
+def put_loop_state(
+    body: LoopStatePut,
+    ctx: Context,
+    principal: Annotated[Principal, Depends(require("decisions:write"))],
+) -> LoopStateOut:
     """Replace the document stored under ``name``; 409 (lease_lost) for a deposed holder."""
     lease = None if body.lease is None else body.lease.to_lease()
-    _loop(ctx).put_loop_state(body.name, dict(body.document), lease=lease)
+    document = dict(body.document)
+    _loop(ctx).put_loop_state(body.name, document, lease=lease, event=attributed(principal))
     return LoopStateOut(name=body.name, document=body.document)

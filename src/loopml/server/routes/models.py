@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from loopml.server.audit import record_event
+from loopml.server.audit import attributed
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
 from loopml.server.promotion_policy import checked_alias_reason
@@ -62,13 +62,9 @@ def add_model_version(
     name: str, body: ModelVersionIn, ctx: Context, principal: Writer
 ) -> ModelVersionOut:
     """The next version of ``name``; the model is created on first use."""
-    version = ctx.metadata_store.add_model_version(body.to_entity(name))
-    payload = {
-        "version": version.version,
-        "flavor": version.flavor,
-        "tree_digest": version.tree_digest,
-    }
-    record_event(ctx, principal, "model.add_version", f"model:{name}", payload)
+    version = ctx.metadata_store.add_model_version(
+        body.to_entity(name), event=attributed(principal)
+    )
     return ModelVersionOut.of(version)
 
 
@@ -92,8 +88,7 @@ def get_model_version(name: str, version: int, ctx: Context) -> ModelVersionOut:
 @router.delete("/models/{name}/versions/{version}", status_code=204)
 def delete_model_version(name: str, version: int, ctx: Context, principal: Writer) -> Response:
     """Delete one version (409 while an alias points at it); its number is never reused."""
-    ctx.metadata_store.delete_model_version(name, version)
-    record_event(ctx, principal, "model.delete_version", f"model:{name}", {"version": version})
+    ctx.metadata_store.delete_model_version(name, version, event=attributed(principal))
     return Response(status_code=204)
 
 
@@ -102,9 +97,9 @@ def set_model_version_tag(
     name: str, version: int, key: str, body: TagValue, ctx: Context, principal: Writer
 ) -> Response:
     """Set (or overwrite) one tag of a version; the key may contain ``/``."""
-    ctx.metadata_store.set_model_version_tag(name, version, key, body.value)
-    payload = {"version": version, "key": key}
-    record_event(ctx, principal, "model.set_version_tag", f"model:{name}", payload)
+    ctx.metadata_store.set_model_version_tag(
+        name, version, key, body.value, event=attributed(principal)
+    )
     return Response(status_code=204)
 
 
@@ -120,15 +115,9 @@ def set_model_alias(
     store = ctx.metadata_store
     move = (name, alias, body.version)
     reason = checked_alias_reason(ctx.promotion, store, move, body.reason, force=body.force)
-    change = store.set_model_alias(name, alias, body.version, actor=principal.name, reason=reason)
-    if change.from_version != change.to_version:
-        payload = {
-            "alias": alias,
-            "from_version": change.from_version,
-            "to_version": change.to_version,
-            "reason": change.reason,
-        }
-        record_event(ctx, principal, "model.set_alias", f"model:{name}", payload)
+    change = store.set_model_alias(
+        name, alias, body.version, actor=principal.name, reason=reason, event=attributed(principal)
+    )
     return AliasChangeOut.of(change)
 
 
@@ -142,10 +131,8 @@ def remove_model_alias(
 ) -> AliasChangeOut:
     """Remove ``alias`` (404 if it is not set), recorded in its history."""
     change = ctx.metadata_store.set_model_alias(
-        name, alias, None, actor=principal.name, reason=reason
+        name, alias, None, actor=principal.name, reason=reason, event=attributed(principal)
     )
-    payload = {"alias": alias, "from_version": change.from_version, "reason": change.reason}
-    record_event(ctx, principal, "model.remove_alias", f"model:{name}", payload)
     return AliasChangeOut.of(change)
 
 
@@ -168,14 +155,9 @@ def add_gate_result(
     name: str, version: int, body: GateResultIn, ctx: Context, principal: Writer
 ) -> GateResultOut:
     """Store a gate evaluation of the version with the caller as its actor (409: id taken)."""
-    result = ctx.metadata_store.add_gate_result(body.to_entity(name, version, principal.name))
-    payload = {
-        "version": version,
-        "id": result.id,
-        "passed": result.passed,
-        "policy_digest": result.policy_digest,
-    }
-    record_event(ctx, principal, "model.add_gate_result", f"model:{name}", payload)
+    result = ctx.metadata_store.add_gate_result(
+        body.to_entity(name, version, principal.name), event=attributed(principal)
+    )
     return GateResultOut.of(result)
 
 
@@ -197,10 +179,8 @@ def add_model_approval(
 ) -> ModelApprovalOut:
     """Approve the version for promotion, with the caller as the approver."""
     approval = ctx.metadata_store.add_model_approval(
-        name, version, actor=principal.name, comment=body.comment
+        name, version, actor=principal.name, comment=body.comment, event=attributed(principal)
     )
-    payload = {"version": version, "comment": approval.comment}
-    record_event(ctx, principal, "model.approve", f"model:{name}", payload)
     return model_approval_out(approval)
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 
 from loopml.core.entities import Param, Tag
 from loopml.core.ids import new_id, now_ms
-from loopml.server.audit import event, lapsed_run, record_event
+from loopml.server.audit import attributed, event, lapsed_run
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
 from loopml.server.schemas import (
@@ -48,13 +48,14 @@ async def create_run(body: RunCreate, ctx: Context, principal: Writer) -> RunOut
         new_run = replace(new_run, experiment_id=known, experiment_name=None)
     may_create = principal.allows("experiments:write")  # a new name creates the experiment
     store = ctx.metadata_store
-    new_run, created = await call_store(
-        store, resolve_experiment, store, new_run, may_create=may_create
+    new_run, _ = await call_store(
+        store,
+        resolve_experiment,
+        store,
+        new_run,
+        may_create=may_create,
+        event=attributed(principal),
     )
-    if created is not None:
-        named = {"name": created.name}
-        target = f"experiment:{created.id}"
-        await call_store(store, record_event, ctx, principal, "experiment.create", target, named)
     payload: dict[str, object] = {"experiment_id": new_run.experiment_id, "name": new_run.name}
     if new_run.parent_run_id:
         payload["parent_run_id"] = new_run.parent_run_id

@@ -4,6 +4,10 @@ primitives. Every time is the store's clock (a token's expiry, its last use).
 Backends: :class:`~loopml.stores.identity.sql.SqlIdentityStore` (SQLite, PostgreSQL) and
 :class:`~loopml.stores.remote.identity.HttpIdentityStore` (``loopml server``; every call
 needs the ``users:admin`` permission when the server has auth on).
+
+Every change appends its audit event (``event``: the caller's actor and request id; None:
+``local:<os user>``) in the change's own transaction, as the metadata store's writes do; a
+call that changes nothing (disabling a disabled user) records nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Protocol, runtime_checkable
 
 from loopml.core.identity_records import Identity, IssuedToken, RoleBinding, TokenInfo, User
 from loopml.core.roles import Role
+from loopml.stores.metadata.base import NewEvent
 
 
 @runtime_checkable
@@ -19,7 +24,7 @@ class IdentityStore(Protocol):
     def close(self) -> None: ...
 
     # users -------------------------------------------------------------------------------
-    def add_user(self, name: str) -> User:
+    def add_user(self, name: str, *, event: NewEvent | None = None) -> User:
         """A new user; ConflictError if ``name`` is taken (by a disabled user too)."""
         ...
 
@@ -31,17 +36,19 @@ class IdentityStore(Protocol):
         """Every user, by name."""
         ...
 
-    def disable_user(self, name: str) -> User:
+    def disable_user(self, name: str, *, event: NewEvent | None = None) -> User:
         """The user's tokens stop working; disabling a disabled user returns it unchanged."""
         ...
 
     # roles -------------------------------------------------------------------------------
-    def grant_role(self, user: str, project: str, role: Role) -> RoleBinding:
+    def grant_role(
+        self, user: str, project: str, role: Role, *, event: NewEvent | None = None
+    ) -> RoleBinding:
         """``user`` holds ``role`` in ``project`` (``*``: every project), replacing the role
         they held there."""
         ...
 
-    def revoke_role(self, user: str, project: str) -> None:
+    def revoke_role(self, user: str, project: str, *, event: NewEvent | None = None) -> None:
         """``user`` holds no role in ``project`` any more (a no-op if they held none)."""
         ...
 
@@ -51,7 +58,12 @@ class IdentityStore(Protocol):
 
     # tokens ------------------------------------------------------------------------------
     def create_token(
-        self, user: str, *, label: str = "", expires_in_ms: int | None = None
+        self,
+        user: str,
+        *,
+        label: str = "",
+        expires_in_ms: int | None = None,
+        event: NewEvent | None = None,
     ) -> IssuedToken:
         """A new token for ``user`` (an enabled one), expiring ``expires_in_ms`` from now
         (None: never). Its secret is in the answer only: the store keeps a salted hash."""
@@ -61,7 +73,7 @@ class IdentityStore(Protocol):
         """The tokens of ``user`` (None: everyone's), newest first, revoked ones included."""
         ...
 
-    def revoke_token(self, token_id: str) -> TokenInfo:
+    def revoke_token(self, token_id: str, *, event: NewEvent | None = None) -> TokenInfo:
         """The token stops working; revoking a revoked token returns it unchanged."""
         ...
 

@@ -36,8 +36,10 @@ from loopml.core.identity_records import (
 )
 from loopml.core.ids import now_ms
 from loopml.core.roles import Role
+from loopml.stores.metadata.base import NewEvent
 from loopml.stores.metadata.sql.connections import SqlStoreBase
 from loopml.stores.metadata.sql.dialects import insert_for
+from loopml.stores.metadata.sql.event_store import audited, insert_event
 from loopml.stores.metadata.sql.schema import api_tokens, role_bindings, users
 
 
@@ -54,7 +56,7 @@ class SqlIdentityStore(SqlStoreBase):
 
     # users -------------------------------------------------------------------------------
 
-    def add_user(self, name: str) -> User:
+    def add_user(self, name: str, *, event: NewEvent | None = None) -> User:
         name = check_user_name(name)
         with self._write() as conn:
             added = conn.execute(
@@ -65,7 +67,9 @@ class SqlIdentityStore(SqlStoreBase):
             ).first()
             if added is None:
                 raise ConflictError(f"A user named {name!r} exists already.")
-            return _user(_existing_user(conn, name))
+            user = _user(_existing_user(conn, name))
+            insert_event(conn, audited(event, "user.add", f"user:{name}", {}))
+            return user
 
     def get_user(self, name: str) -> User:
         name = check_user_name(name)
@@ -77,7 +81,7 @@ class SqlIdentityStore(SqlStoreBase):
             rows = conn.execute(sa.select(users).order_by(users.c.name)).all()
         return [_user(row) for row in rows]
 
-    def disable_user(self, name: str) -> User:
+    def disable_user(self, name: str, *, event: NewEvent | None = None) -> User:
         name = check_user_name(name)
         with self._write() as conn:
             row = _existing_user(conn, name)
@@ -86,11 +90,14 @@ class SqlIdentityStore(SqlStoreBase):
                     sa.update(users).where(users.c.name == name).values(disabled_at=now_ms())
                 )
                 row = _existing_user(conn, name)
+                insert_event(conn, audited(event, "user.disable", f"user:{name}", {}))
             return _user(row)
 
     # roles -------------------------------------------------------------------------------
 
-    def grant_role(self, user: str, project: str, role: Role) -> RoleBinding:
+    def grant_role(
+        self, user: str, project: str, role: Role, *, event: NewEvent | None = None
+    ) -> RoleBinding:
         user, project, role = check_user_name(user), check_project(project), check_role(role)
         with self._write() as conn:
             _existing_user(conn, user)
@@ -101,17 +108,22 @@ class SqlIdentityStore(SqlStoreBase):
                     index_elements=["user_name", "project"], set_={"role": role.value}
                 )
             )
+            payload = {"project": project, "role": role.value}
+            insert_event(conn, audited(event, "user.grant", f"user:{user}", payload))
         return RoleBinding(user, project, role)
 
-    def revoke_role(self, user: str, project: str) -> None:
+    def revoke_role(self, user: str, project: str, *, event: NewEvent | None = None) -> None:
         user, project = check_user_name(user), check_project(project)
         with self._write() as conn:
             _existing_user(conn, user)
-            conn.execute(
-                sa.delete(role_bindings).where(
-                    role_bindings.c.user_name == user, role_bindings.c.project == project
-                )
-            )
+            removed = conn.execute(
+                sa.delete(role_bindings)
+                .where(role_bindings.c.user_name == user, role_bindings.c.project == project)
+                .returning(role_bindings.c.role)
+            ).first()
+            if removed is not None:
+                payload = {"project": project}
+                insert_event(conn, audited(event, "user.revoke", f"user:{user}", payload))
 
     def list_roles(self, user: str | None = None) -> list[RoleBinding]:
         query = sa.select(role_bindings).order_by(
@@ -126,7 +138,12 @@ class SqlIdentityStore(SqlStoreBase):
     # tokens ------------------------------------------------------------------------------
 
     def create_token(
-        self, user: str, *, label: str = "", expires_in_ms: int | None = None
+        self,
+        user: str,
+        *,
+        label: str = "",
+        expires_in_ms: int | None = None,
+        event: NewEvent | None = None,
     ) -> IssuedToken:
         user, label = check_user_name(user), check_label(label)
         expires_in_ms = check_expires_in_ms(expires_in_ms)
@@ -149,6 +166,8 @@ class SqlIdentityStore(SqlStoreBase):
                 )
             )
             row = _existing_token(conn, parts.token_id)
+            payload = {"user": user, "label": label, "expires_at": row.expires_at}
+            insert_event(conn, audited(event, "token.create", f"token:{parts.token_id}", payload))
         return IssuedToken(_token(row), text)
 
     def list_tokens(self, user: str | None = None) -> list[TokenInfo]:
@@ -159,7 +178,7 @@ class SqlIdentityStore(SqlStoreBase):
             rows = conn.execute(query).all()
         return [_token(row) for row in rows]
 
-    def revoke_token(self, token_id: str) -> TokenInfo:
+    def revoke_token(self, token_id: str, *, event: NewEvent | None = None) -> TokenInfo:
         token_id = check_token_id(token_id)
         with self._write() as conn:
             row = _existing_token(conn, token_id)
@@ -170,6 +189,8 @@ class SqlIdentityStore(SqlStoreBase):
                     .values(revoked_at=now_ms())
                 )
                 row = _existing_token(conn, token_id)
+                payload = {"user": row.user_name}
+                insert_event(conn, audited(event, "token.revoke", f"token:{token_id}", payload))
             return _token(row)
 
     def authenticate(self, token: str) -> Identity:

@@ -22,16 +22,23 @@ from loopml.core.loop_records import (
     NewDecision,
     NewDeployment,
 )
+from loopml.stores.metadata.base import NewEvent
 
 DEFAULT_MAX_RESULTS = 100
 
 
 @runtime_checkable
 class LoopStore(Protocol):
+    """Every mutation but a heartbeat or a lease renewal appends its event to the audit log
+    in its own transaction, as the metadata store's do: ``event`` if given (a server's), else
+    the store's own with the actor ``local:<os user>``; the remote store refuses ``event``."""
+
     def close(self) -> None: ...
 
     # deployments -------------------------------------------------------------------------
-    def register_deployment(self, deployment: NewDeployment) -> Deployment:
+    def register_deployment(
+        self, deployment: NewDeployment, *, event: NewEvent | None = None
+    ) -> Deployment:
         """Record a model server as live, beating from now. The id is the caller's: the same
         registration sent again returns the stored deployment unchanged; the id registered
         with another model or address is a ConflictError."""
@@ -42,7 +49,9 @@ class LoopStore(Protocol):
         beats again (it was cut off, not dead) and is live; an ended one is a ConflictError."""
         ...
 
-    def end_deployment(self, deployment_id: str, reason: str) -> Deployment:
+    def end_deployment(
+        self, deployment_id: str, reason: str, *, event: NewEvent | None = None
+    ) -> Deployment:
         """The server said goodbye (``reason``: "stopped", "failed: …"). Ending an ended
         deployment returns it unchanged."""
         ...
@@ -62,13 +71,15 @@ class LoopStore(Protocol):
         """Deployments, newest first, of ``model`` and in ``state`` (None: any)."""
         ...
 
-    def mark_gone_deployments(self) -> list[Deployment]:
+    def mark_gone_deployments(self, *, event: NewEvent | None = None) -> list[Deployment]:
         """Mark gone every live deployment whose heartbeat lapsed (``expires_at`` passed) and
         return them, once each: the caller closes what they left open (their runs)."""
         ...
 
     # leases ------------------------------------------------------------------------------
-    def acquire_lease(self, name: str, holder: str, ttl_ms: int) -> Lease | None:
+    def acquire_lease(
+        self, name: str, holder: str, ttl_ms: int, *, event: NewEvent | None = None
+    ) -> Lease | None:
         """Hold ``name`` for ``ttl_ms`` if nobody else holds it; None if another holder
         does. A new acquisition gets a larger token than any before it; the holder acquiring
         the lease it holds extends it and keeps its token."""
@@ -79,7 +90,7 @@ class LoopStore(Protocol):
         by someone else (or with another token) by now."""
         ...
 
-    def release_lease(self, lease: Lease) -> None:
+    def release_lease(self, lease: Lease, *, event: NewEvent | None = None) -> None:
         """Let go of ``lease`` so another holder can take it at once; a no-op when it is no
         longer held by this holder and token."""
         ...
@@ -89,7 +100,9 @@ class LoopStore(Protocol):
         ...
 
     # decisions ---------------------------------------------------------------------------
-    def record_decision(self, decision: NewDecision, *, lease: Lease | None = None) -> Decision:
+    def record_decision(
+        self, decision: NewDecision, *, lease: Lease | None = None, event: NewEvent | None = None
+    ) -> Decision:
         """Store ``decision`` as ``triggered``, or return the one stored under its key (the key
         is unique in the project, so a restarted or second agent gets the first one back). The
         key recorded for another model, alias or trigger is a ConflictError. With ``lease``,
@@ -97,7 +110,12 @@ class LoopStore(Protocol):
         ...
 
     def advance_decision(
-        self, decision_id: str, update: DecisionUpdate, *, lease: Lease | None = None
+        self,
+        decision_id: str,
+        update: DecisionUpdate,
+        *,
+        lease: Lease | None = None,
+        event: NewEvent | None = None,
     ) -> Decision:
         """Move the decision from ``update.expected`` to ``update.state`` in one
         compare-and-set: StaleDecisionError (a ConflictError) if another writer moved it
@@ -132,7 +150,12 @@ class LoopStore(Protocol):
         ...
 
     def put_loop_state(
-        self, name: str, document: dict[str, Any], *, lease: Lease | None = None
+        self,
+        name: str,
+        document: dict[str, Any],
+        *,
+        lease: Lease | None = None,
+        event: NewEvent | None = None,
     ) -> None:
         """Store ``document`` under ``name`` (replacing what was there). With ``lease``, the
         write happens only while it is held (LeaseLostError otherwise): a fenced write."""

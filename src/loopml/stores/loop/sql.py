@@ -36,8 +36,10 @@ from loopml.core.loop_records import (
 from loopml.stores.loop.base import DEFAULT_MAX_RESULTS
 from loopml.stores.loop.sql_decisions import SqlDecisionRecords
 from loopml.stores.loop.sql_states import SqlStateRecords
+from loopml.stores.metadata.base import NewEvent
 from loopml.stores.metadata.sql import paging
 from loopml.stores.metadata.sql.dialects import insert_for
+from loopml.stores.metadata.sql.event_store import audited, insert_event
 from loopml.stores.metadata.sql.schema import deployments, leases
 
 _LIVE, _ENDED, _GONE = (state.value for state in DeploymentState)
@@ -57,11 +59,13 @@ class SqlLoopStore(SqlDecisionRecords, SqlStateRecords):
 
     # deployments -------------------------------------------------------------------------
 
-    def register_deployment(self, deployment: NewDeployment) -> Deployment:
+    def register_deployment(
+        self, deployment: NewDeployment, *, event: NewEvent | None = None
+    ) -> Deployment:
         new = check_new_deployment(deployment)
         with self._write() as conn:
             now = now_ms()
-            conn.execute(
+            inserted = conn.execute(
                 self._insert(deployments)
                 .values(
                     id=new.id,
@@ -77,9 +81,14 @@ class SqlLoopStore(SqlDecisionRecords, SqlStateRecords):
                     state=_LIVE,
                 )
                 .on_conflict_do_nothing(index_elements=["id"])
-            )
+                .returning(deployments.c.id)
+            ).first()
             row = _locked(conn, new.id)
             stored = _deployment(row, now)
+            if inserted is not None:  # a retry of a registration is not recorded again
+                payload = {"model": stored.model, "address": stored.address}
+                target = f"deployment:{stored.id}"
+                insert_event(conn, audited(event, "deployment.register", target, payload))
         if (stored.model, stored.address, stored.run_id) != (new.model, new.address, new.run_id):
             raise ConflictError(
                 f"Deployment {new.id!r} is registered already, for {stored.model} at "
@@ -110,18 +119,25 @@ class SqlLoopStore(SqlDecisionRecords, SqlStateRecords):
             conn.execute(sa.update(deployments).where(deployments.c.id == row.id).values(values))
             return _deployment(_locked(conn, row.id), now)
 
-    def end_deployment(self, deployment_id: str, reason: str) -> Deployment:
+    def end_deployment(
+        self, deployment_id: str, reason: str, *, event: NewEvent | None = None
+    ) -> Deployment:
         reason = check_reason(reason)
         with self._write() as conn:
             now = now_ms()
             row = _existing(conn, deployment_id)
             if row.state != _ENDED:
+                before = {"state": row.state}
                 conn.execute(
                     sa.update(deployments)
                     .where(deployments.c.id == row.id)
                     .values(state=_ENDED, ended_at=now, end_reason=reason)
                 )
                 row = _locked(conn, row.id)
+                payload = {"reason": row.end_reason, "ended_at": row.ended_at}
+                target = f"deployment:{row.id}"
+                new = audited(event, "deployment.end", target, payload, before=before)
+                insert_event(conn, new)
             return _deployment(row, now)
 
     def get_deployment(self, deployment_id: str) -> Deployment:
@@ -161,7 +177,7 @@ class SqlLoopStore(SqlDecisionRecords, SqlStateRecords):
         token = paging.encode_token("deployments", offset + limit, query) if more else None
         return Page(items, token)
 
-    def mark_gone_deployments(self) -> list[Deployment]:
+    def mark_gone_deployments(self, *, event: NewEvent | None = None) -> list[Deployment]:
         with self._write() as conn:
             now = now_ms()
             lapsed = sa.and_(deployments.c.state == _LIVE, deployments.c.expires_at < now)
@@ -179,11 +195,17 @@ class SqlLoopStore(SqlDecisionRecords, SqlStateRecords):
             found = conn.execute(
                 sa.select(deployments).where(deployments.c.id.in_(ids)).order_by(deployments.c.id)
             ).all()
+            for row in found:
+                payload = {"heartbeat_at": row.heartbeat_at, "reason": row.end_reason}
+                target = f"deployment:{row.id}"
+                insert_event(conn, audited(event, "deployment.gone", target, payload))
         return [_deployment(row, now) for row in found]
 
     # leases ------------------------------------------------------------------------------
 
-    def acquire_lease(self, name: str, holder: str, ttl_ms: int) -> Lease | None:
+    def acquire_lease(
+        self, name: str, holder: str, ttl_ms: int, *, event: NewEvent | None = None
+    ) -> Lease | None:
         name, holder = check_lease_name(name), check_holder(holder)
         ttl_ms = check_duration_ms("ttl_ms", ttl_ms)
         with self._write() as conn:
@@ -210,7 +232,10 @@ class SqlLoopStore(SqlDecisionRecords, SqlStateRecords):
                     "expires_at": now + ttl_ms,
                 }
             conn.execute(sa.update(leases).where(leases.c.name == name).values(values))
-            return _lease(conn.execute(sa.select(leases).where(leases.c.name == name)).one())
+            lease = _lease(conn.execute(sa.select(leases).where(leases.c.name == name)).one())
+            payload = {"holder": lease.holder, "token": lease.token}
+            insert_event(conn, audited(event, "lease.acquire", f"lease:{name}", payload))
+            return lease
 
     def renew_lease(self, lease: Lease, ttl_ms: int) -> Lease:
         ttl_ms = check_duration_ms("ttl_ms", ttl_ms)
@@ -234,17 +259,22 @@ class SqlLoopStore(SqlDecisionRecords, SqlStateRecords):
             )
             return _lease(conn.execute(sa.select(leases).where(leases.c.name == lease.name)).one())
 
-    def release_lease(self, lease: Lease) -> None:
+    def release_lease(self, lease: Lease, *, event: NewEvent | None = None) -> None:
         with self._write() as conn:
-            conn.execute(
+            released = conn.execute(
                 sa.update(leases)
                 .where(
                     leases.c.name == lease.name,
                     leases.c.holder == lease.holder,
                     leases.c.token == lease.token,
+                    leases.c.expires_at >= now_ms(),
                 )
                 .values(holder=None, expires_at=0)
             )
+            if released.rowcount:
+                payload = {"holder": lease.holder, "token": lease.token}
+                target = f"lease:{lease.name}"
+                insert_event(conn, audited(event, "lease.release", target, payload))
 
     def get_lease(self, name: str) -> Lease | None:
         with self._read() as conn:

@@ -33,8 +33,10 @@ from loopml.core.loop_records import (
     decision_not_found,
 )
 from loopml.stores.loop.base import DEFAULT_MAX_RESULTS
+from loopml.stores.metadata.base import NewEvent
 from loopml.stores.metadata.sql import paging
 from loopml.stores.metadata.sql.connections import SqlStoreBase
+from loopml.stores.metadata.sql.event_store import audited, insert_event
 from loopml.stores.metadata.sql.schema import leases, loop_decisions
 
 _COLUMNS = loop_decisions.c
@@ -46,13 +48,15 @@ class SqlDecisionRecords(SqlStoreBase):
 
     _insert: Callable[..., Any]
 
-    def record_decision(self, decision: NewDecision, *, lease: Lease | None = None) -> Decision:
+    def record_decision(
+        self, decision: NewDecision, *, lease: Lease | None = None, event: NewEvent | None = None
+    ) -> Decision:
         new = check_new_decision(decision)
         with self._write() as conn:
             now = now_ms()
             if lease is not None:
                 hold_lease(conn, lease, now)
-            conn.execute(
+            inserted = conn.execute(
                 self._insert(loop_decisions)
                 .values(
                     id=new_id(),
@@ -68,9 +72,14 @@ class SqlDecisionRecords(SqlStoreBase):
                     lease_token=None if lease is None else lease.token,
                 )
                 .on_conflict_do_nothing(index_elements=["key"])
-            )
+                .returning(_COLUMNS.id)
+            ).first()
             row = conn.execute(sa.select(loop_decisions).where(_COLUMNS.key == new.key)).one()
-        stored = _decision(row)
+            stored = _decision(row)
+            if inserted is not None:  # a retried record is not recorded again
+                payload = {"key": stored.key, "trigger": str(stored.trigger), "model": stored.model}
+                target = f"decision:{stored.id}"
+                insert_event(conn, audited(event, "decision.record", target, payload))
         if (stored.model, stored.alias, stored.trigger) != (new.model, new.alias, new.trigger):
             raise ConflictError(
                 f"The decision key {new.key!r} is recorded already, for a {stored.trigger} "
@@ -79,7 +88,12 @@ class SqlDecisionRecords(SqlStoreBase):
         return stored
 
     def advance_decision(
-        self, decision_id: str, update: DecisionUpdate, *, lease: Lease | None = None
+        self,
+        decision_id: str,
+        update: DecisionUpdate,
+        *,
+        lease: Lease | None = None,
+        event: NewEvent | None = None,
     ) -> Decision:
         update = check_decision_update(update)
         with self._write() as conn:
@@ -105,7 +119,15 @@ class SqlDecisionRecords(SqlStoreBase):
             if moved.rowcount != 1:  # the row lock makes this unreachable; the CAS stays honest
                 raise StaleDecisionError(f"Loop decision {decision_id} moved under this write.")
             row = conn.execute(sa.select(loop_decisions).where(_COLUMNS.id == decision_id)).one()
-        return _decision(row)
+            moved_to = _decision(row)
+            payload = {
+                "from": str(stored.state),
+                "to": str(moved_to.state),
+                "action": moved_to.action,
+            }
+            target = f"decision:{decision_id}"
+            insert_event(conn, audited(event, "decision.advance", target, payload))
+        return moved_to
 
     def get_decision(self, decision_id: str) -> Decision:
         with self._read() as conn:

@@ -14,7 +14,9 @@ import sqlalchemy as sa
 from loopml.core.ids import now_ms
 from loopml.core.loop_records import Lease, check_state_document, check_state_name
 from loopml.stores.loop.sql_decisions import hold_lease
+from loopml.stores.metadata.base import NewEvent
 from loopml.stores.metadata.sql.connections import SqlStoreBase
+from loopml.stores.metadata.sql.event_store import audited, insert_event
 from loopml.stores.metadata.sql.schema import loop_states
 
 
@@ -32,7 +34,12 @@ class SqlStateRecords(SqlStoreBase):
         return None if row is None else dict(row.document)
 
     def put_loop_state(
-        self, name: str, document: dict[str, Any], *, lease: Lease | None = None
+        self,
+        name: str,
+        document: dict[str, Any],
+        *,
+        lease: Lease | None = None,
+        event: NewEvent | None = None,
     ) -> None:
         check_state_name(name)
         check_state_document(document)
@@ -51,3 +58,6 @@ class SqlStateRecords(SqlStoreBase):
                 .on_conflict_do_nothing(index_elements=["name"])
             )
             conn.execute(sa.update(loop_states).where(loop_states.c.name == name).values(values))
+            payload = {"lease_token": values["lease_token"]}
+            new = audited(event, "loop_state.put", f"loop_state:{name}", payload, after=document)
+            insert_event(conn, new)

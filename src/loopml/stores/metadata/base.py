@@ -57,12 +57,20 @@ class NewRun:
 class NewEvent:
     """An event to append to the log in the same transaction as the change it records (the
     store numbers and times it): a crash cannot keep the change and lose its event, and a
-    write that changes nothing (a retried create, a batch stored before) appends none."""
+    write that changes nothing (a retried create, a batch stored before) appends none.
+
+    ``actor`` is the server's principal, never a name a client sent; ``request_id`` the
+    server request that made the change. ``before``/``after`` are states of the target
+    around the change (JSON values), recorded as digests; the store fills those it knows.
+    A store write given no event appends its own, with the actor ``local:<os user>``."""
 
     actor: str
     action: str
     target: str
     payload: Mapping[str, object] = field(default_factory=dict)
+    request_id: str = ""
+    before: object = None
+    after: object = None
 
 
 EventOf = Callable[[Run], NewEvent]
@@ -87,7 +95,13 @@ class MetadataStore(Protocol):
     uri: str
 
     # experiments
-    def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> Experiment:
+    def create_experiment(
+        self,
+        name: str,
+        tags: Mapping[str, str] | None = None,
+        *,
+        event: NewEvent | None = None,
+    ) -> Experiment:
         """Create an experiment; :class:`AlreadyExistsError` if the name is taken."""
         ...
 
@@ -103,9 +117,10 @@ class MetadataStore(Protocol):
         """Experiments ordered by creation time, oldest first."""
         ...
 
-    # runs: ``event`` (``event_of``), if given, is appended with the change, in its
-    # transaction (see :class:`NewEvent`); the remote client refuses it, since the server
-    # records its own
+    # every mutation but a heartbeat appends its event to the audit log in its own
+    # transaction: ``event`` (``event_of``) if given (see :class:`NewEvent`), else the
+    # store's with the actor ``local:<os user>``; the remote client refuses ``event``,
+    # since the server records its own
     def create_run(self, new_run: NewRun, *, event: NewEvent | None = None) -> Run:
         """Insert a RUNNING run. Unknown experiment or parent → :class:`NotFoundError`. A
         preset ``run_id`` the store has in the same experiment returns that run (a retried
@@ -173,7 +188,9 @@ class MetadataStore(Protocol):
         ...
 
     # artifacts index (the bytes live in an ArtifactStore)
-    def add_artifacts(self, run_id: str, entries: Sequence[ArtifactEntry]) -> None:
+    def add_artifacts(
+        self, run_id: str, entries: Sequence[ArtifactEntry], *, event: NewEvent | None = None
+    ) -> None:
         """Record files logged to a run; a path logged again points at the new content."""
         ...
 
@@ -182,7 +199,9 @@ class MetadataStore(Protocol):
         ...
 
     # datasets (the bytes are tree objects in an ArtifactStore)
-    def add_dataset_version(self, new: DatasetVersion) -> tuple[DatasetVersion, bool]:
+    def add_dataset_version(
+        self, new: DatasetVersion, *, event: NewEvent | None = None
+    ) -> tuple[DatasetVersion, bool]:
         """Record the next version of dataset ``new.dataset`` (created on first use; the
         ``version`` field of ``new`` is ignored and assigned here, 1, 2, …). If the newest
         version already has ``new.tree_digest``, nothing is written and that version is
@@ -200,12 +219,16 @@ class MetadataStore(Protocol):
         (by name) when ``dataset`` is None."""
         ...
 
-    def delete_dataset_version(self, dataset: str, version: int | None = None) -> None:
+    def delete_dataset_version(
+        self, dataset: str, version: int | None = None, *, event: NewEvent | None = None
+    ) -> None:
         """Delete one version, or the whole dataset when ``version`` is None (blobs stay in
         the artifact store until garbage collection). Numbers are never reused."""
         ...
 
-    def add_dataset_inputs(self, run_id: str, inputs: Sequence[tuple[str, int]]) -> None:
+    def add_dataset_inputs(
+        self, run_id: str, inputs: Sequence[tuple[str, int]], *, event: NewEvent | None = None
+    ) -> None:
         """Record that the run used these ``(dataset, version)`` pairs (idempotent)."""
         ...
 
@@ -216,7 +239,9 @@ class MetadataStore(Protocol):
         ...
 
     # artifact lineage (the trees live in an ArtifactStore)
-    def add_artifact_edges(self, run_id: str, edges: Sequence[tuple[str, str, str]]) -> None:
+    def add_artifact_edges(
+        self, run_id: str, edges: Sequence[tuple[str, str, str]], *, event: NewEvent | None = None
+    ) -> None:
         """Record that the run read (``"input"``) or wrote (``"output"``) these trees, as
         ``(direction, digest, name)`` triples (idempotent; all or nothing). An unknown run →
         :class:`NotFoundError`; a bad direction, digest or name (1–255 characters) →
@@ -231,7 +256,9 @@ class MetadataStore(Protocol):
         ...
 
     # model registry (the files are tree objects in an ArtifactStore)
-    def add_model_version(self, new: ModelVersion) -> ModelVersion:
+    def add_model_version(
+        self, new: ModelVersion, *, event: NewEvent | None = None
+    ) -> ModelVersion:
         """Record the next version of model ``new.model`` (created on first use; the
         ``version`` field of ``new`` is ignored and assigned here, 1, 2, …; numbers are never
         reused, and concurrent adders never get the same one). Bad input →
@@ -262,6 +289,7 @@ class MetadataStore(Protocol):
         *,
         actor: str | None = None,
         reason: str = "",
+        event: NewEvent | None = None,
     ) -> AliasChange:
         """Point ``alias`` at ``version`` (None: remove it) and record the move in the alias
         history, in one transaction. The same version again records nothing and returns the
@@ -278,18 +306,22 @@ class MetadataStore(Protocol):
         """Every move of ``alias`` (or of every alias of ``model``), oldest first."""
         ...
 
-    def set_model_version_tag(self, model: str, version: int, key: str, value: str) -> None:
+    def set_model_version_tag(
+        self, model: str, version: int, key: str, value: str, *, event: NewEvent | None = None
+    ) -> None:
         """Set (or overwrite) one tag of a version."""
         ...
 
-    def delete_model_version(self, model: str, version: int) -> None:
+    def delete_model_version(
+        self, model: str, version: int, *, event: NewEvent | None = None
+    ) -> None:
         """Delete one version with its gate results and approvals, in one transaction (its
         number is never handed out again); refused with :class:`ConflictError`, naming the
         aliases, while an alias points at it."""
         ...
 
     # gate results and approvals of model versions (what promotion checks)
-    def add_gate_result(self, result: GateResult) -> GateResult:
+    def add_gate_result(self, result: GateResult, *, event: NewEvent | None = None) -> GateResult:
         """Store ``result`` with its version and return it as stored (``actor`` as given).
         ``result.id`` is the caller's: 32 lowercase hex characters (``new_id()``); an id
         already stored → :class:`ConflictError`. An unknown model or version →
@@ -305,7 +337,13 @@ class MetadataStore(Protocol):
         ...
 
     def add_model_approval(
-        self, model: str, version: int, *, actor: str | None = None, comment: str = ""
+        self,
+        model: str,
+        version: int,
+        *,
+        actor: str | None = None,
+        comment: str = "",
+        event: NewEvent | None = None,
     ) -> ModelApproval:
         """Record an approval of ``version`` for promotion, timed by the store. An unknown
         model or version → :class:`NotFoundError`; a comment over 2000 characters →
@@ -317,15 +355,24 @@ class MetadataStore(Protocol):
         An unknown model or version → :class:`NotFoundError`."""
         ...
 
-    # event log (audit trail raw material)
+    # the audit log: a hash chain (see loopml.core.audit_chain)
     def append_event(
-        self, *, actor: str, action: str, target: str, payload: Mapping[str, object]
-    ) -> Event: ...
+        self,
+        *,
+        actor: str,
+        action: str,
+        target: str,
+        payload: Mapping[str, object],
+        request_id: str = "",
+    ) -> Event:
+        """Append an event that records no change of this store (a client's note, a blob
+        stored beside it) in a transaction of its own."""
+        ...
 
     def list_events(
         self, *, max_results: int = DEFAULT_MAX_RESULTS, page_token: str | None = None
     ) -> Page[Event]:
-        """Events in the order they were appended."""
+        """Events in the order they were appended (by position, ``Event.seq``)."""
         ...
 
     def close(self) -> None: ...

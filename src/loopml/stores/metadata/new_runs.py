@@ -13,7 +13,7 @@ from typing import Protocol
 from loopml.core.entities import Experiment
 from loopml.core.errors import AlreadyExistsError, InvalidInputError, PermissionDeniedError
 from loopml.core.validation import validate_name
-from loopml.stores.metadata.base import NewRun
+from loopml.stores.metadata.base import NewEvent, NewRun
 from loopml.stores.metadata.checks import check_id, check_new_run_id, check_tags, check_time
 
 
@@ -23,7 +23,13 @@ class ExperimentsByName(Protocol):
 
     def get_experiment_by_name(self, name: str) -> Experiment | None: ...
 
-    def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> Experiment: ...
+    def create_experiment(
+        self,
+        name: str,
+        tags: Mapping[str, str] | None = None,
+        *,
+        event: NewEvent | None = None,
+    ) -> Experiment: ...
 
 
 def checked_new_run(new_run: NewRun) -> NewRun:
@@ -54,14 +60,17 @@ def checked_new_run(new_run: NewRun) -> NewRun:
     )
 
 
-def get_or_create_experiment(store: ExperimentsByName, name: str) -> tuple[Experiment, bool]:
-    """The experiment called ``name`` and whether this call created it."""
+def get_or_create_experiment(
+    store: ExperimentsByName, name: str, *, event: NewEvent | None = None
+) -> tuple[Experiment, bool]:
+    """The experiment called ``name`` and whether this call created it (recording ``event``,
+    see :class:`NewEvent`)."""
     name = validate_name("experiment", name)
     found = store.get_experiment_by_name(name)
     if found is not None:
         return found, False
     try:
-        return store.create_experiment(name), True
+        return store.create_experiment(name, event=event), True
     except AlreadyExistsError:  # another process created it first
         found = store.get_experiment_by_name(name)
         if found is None:
@@ -70,7 +79,11 @@ def get_or_create_experiment(store: ExperimentsByName, name: str) -> tuple[Exper
 
 
 def resolve_experiment(
-    store: ExperimentsByName, new_run: NewRun, *, may_create: bool = True
+    store: ExperimentsByName,
+    new_run: NewRun,
+    *,
+    may_create: bool = True,
+    event: NewEvent | None = None,
 ) -> tuple[NewRun, Experiment | None]:
     """``new_run`` checked and naming its experiment by id, and the experiment if finding it
     by name created it (only if ``may_create``, else :class:`PermissionDeniedError`). Bad
@@ -86,6 +99,6 @@ def resolve_experiment(
                 "needs the permission 'experiments:write'; ask an admin, or name an existing one."
             )
         return replace(checked, experiment_id=found.id, experiment_name=None), None
-    experiment, created = get_or_create_experiment(store, checked.experiment_name)
+    experiment, created = get_or_create_experiment(store, checked.experiment_name, event=event)
     by_id = replace(checked, experiment_id=experiment.id, experiment_name=None)
     return by_id, experiment if created else None

@@ -24,6 +24,7 @@ from loopml.core.identity_records import (
     parse_token,
 )
 from loopml.core.roles import Role
+from loopml.stores.metadata.base import NewEvent
 from loopml.stores.remote import wire
 from loopml.stores.remote.http import ApiClient
 from loopml.stores.remote.wire import EntityDecoder, JsonObject
@@ -46,7 +47,8 @@ class HttpIdentityStore:
 
     # users -------------------------------------------------------------------------------
 
-    def add_user(self, name: str) -> User:
+    def add_user(self, name: str, *, event: NewEvent | None = None) -> User:
+        wire.refuse_event(event)
         body = {"name": check_user_name(name)}
         return _user(self._api.request_json("POST", "/users", json_body=body, idempotent=False))
 
@@ -57,18 +59,23 @@ class HttpIdentityStore:
         data = self._api.request_json("GET", "/users")
         return [_user(item) for item in wire.objects(data, "users")]
 
-    def disable_user(self, name: str) -> User:
+    def disable_user(self, name: str, *, event: NewEvent | None = None) -> User:
+        wire.refuse_event(event)
         path = f"/users/{_segment(check_user_name(name))}/disable"
         return _user(self._api.request_json("POST", path, idempotent=True))
 
     # roles -------------------------------------------------------------------------------
 
-    def grant_role(self, user: str, project: str, role: Role) -> RoleBinding:
+    def grant_role(
+        self, user: str, project: str, role: Role, *, event: NewEvent | None = None
+    ) -> RoleBinding:
+        wire.refuse_event(event)
         path = _role_path(user, project)
         data = self._api.request_json("PUT", path, json_body={"role": check_role(role).value})
         return _binding(data)
 
-    def revoke_role(self, user: str, project: str) -> None:
+    def revoke_role(self, user: str, project: str, *, event: NewEvent | None = None) -> None:
+        wire.refuse_event(event)
         self._api.request("DELETE", _role_path(user, project))
 
     def list_roles(self, user: str | None = None) -> list[RoleBinding]:
@@ -79,8 +86,14 @@ class HttpIdentityStore:
     # tokens ------------------------------------------------------------------------------
 
     def create_token(
-        self, user: str, *, label: str = "", expires_in_ms: int | None = None
+        self,
+        user: str,
+        *,
+        label: str = "",
+        expires_in_ms: int | None = None,
+        event: NewEvent | None = None,
     ) -> IssuedToken:
+        wire.refuse_event(event)
         body = {
             "user": check_user_name(user),
             "label": check_label(label),
@@ -94,7 +107,8 @@ class HttpIdentityStore:
         data = self._api.request_json("GET", "/tokens", params=params)
         return [_token(item) for item in wire.objects(data, "tokens")]
 
-    def revoke_token(self, token_id: str) -> TokenInfo:
+    def revoke_token(self, token_id: str, *, event: NewEvent | None = None) -> TokenInfo:
+        wire.refuse_event(event)
         path = f"/tokens/{check_token_id(token_id)}/revoke"
         return _token(self._api.request_json("POST", path, idempotent=True))
 

@@ -20,6 +20,7 @@ from loopml.core.loop_records import (
     is_record_id,
 )
 from loopml.stores.loop.base import DEFAULT_MAX_RESULTS
+from loopml.stores.metadata.base import NewEvent
 from loopml.stores.remote import wire
 from loopml.stores.remote.http import ApiClient
 from loopml.stores.remote.loop_decisions import HttpDecisionRecords
@@ -43,7 +44,10 @@ class HttpLoopStore(HttpDecisionRecords, HttpStateRecords):
 
     # deployments -------------------------------------------------------------------------
 
-    def register_deployment(self, deployment: NewDeployment) -> Deployment:
+    def register_deployment(
+        self, deployment: NewDeployment, *, event: NewEvent | None = None
+    ) -> Deployment:
+        wire.refuse_event(event)
         body = wire.entity_json(deployment)
         data = self._api.request_json("POST", "/deployments", json_body=body, idempotent=True)
         return deployment_from_json(data)
@@ -53,7 +57,10 @@ class HttpLoopStore(HttpDecisionRecords, HttpStateRecords):
         data = self._api.request_json("PUT", path, json_body={"version": version})
         return deployment_from_json(data)
 
-    def end_deployment(self, deployment_id: str, reason: str) -> Deployment:
+    def end_deployment(
+        self, deployment_id: str, reason: str, *, event: NewEvent | None = None
+    ) -> Deployment:
+        wire.refuse_event(event)
         path = f"/deployments/{_id_segment(deployment_id)}/end"
         data = self._api.request_json("POST", path, json_body={"reason": reason}, idempotent=True)
         return deployment_from_json(data)
@@ -81,13 +88,17 @@ class HttpLoopStore(HttpDecisionRecords, HttpStateRecords):
         items = [deployment_from_json(item) for item in wire.objects(data, "items")]
         return Page(items, wire.page_token(data))
 
-    def mark_gone_deployments(self) -> list[Deployment]:
+    def mark_gone_deployments(self, *, event: NewEvent | None = None) -> list[Deployment]:
+        wire.refuse_event(event)
         data = self._api.request_json("POST", "/deployments/mark-gone")
         return [deployment_from_json(item) for item in wire.objects(data, "items")]
 
     # leases ------------------------------------------------------------------------------
 
-    def acquire_lease(self, name: str, holder: str, ttl_ms: int) -> Lease | None:
+    def acquire_lease(
+        self, name: str, holder: str, ttl_ms: int, *, event: NewEvent | None = None
+    ) -> Lease | None:
+        wire.refuse_event(event)
         body = {"holder": holder, "ttl_ms": ttl_ms}
         data = self._api.request_json("POST", f"{_lease_path(name)}/acquire", json_body=body)
         return _optional_lease(data)
@@ -99,7 +110,8 @@ class HttpLoopStore(HttpDecisionRecords, HttpStateRecords):
         )
         return lease_from_json(data)
 
-    def release_lease(self, lease: Lease) -> None:
+    def release_lease(self, lease: Lease, *, event: NewEvent | None = None) -> None:
+        wire.refuse_event(event)
         body = {"holder": lease.holder, "token": lease.token}
         self._api.request(
             "POST", f"{_lease_path(lease.name)}/release", json_body=body, idempotent=True

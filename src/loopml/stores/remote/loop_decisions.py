@@ -27,6 +27,7 @@ from loopml.core.loop_records import (
     is_record_id,
 )
 from loopml.stores.loop.base import DEFAULT_MAX_RESULTS
+from loopml.stores.metadata.base import NewEvent
 from loopml.stores.remote import wire
 from loopml.stores.remote.http import ApiClient
 from loopml.stores.remote.wire import JsonObject, WireFormatError
@@ -50,7 +51,10 @@ class HttpDecisionRecords:
 
     _api: ApiClient
 
-    def record_decision(self, decision: NewDecision, *, lease: Lease | None = None) -> Decision:
+    def record_decision(
+        self, decision: NewDecision, *, lease: Lease | None = None, event: NewEvent | None = None
+    ) -> Decision:
+        wire.refuse_event(event)
         new = check_new_decision(decision)
         body: dict[str, Any] = {
             "key": new.key,
@@ -65,8 +69,14 @@ class HttpDecisionRecords:
         return decision_from_json(data)
 
     def advance_decision(
-        self, decision_id: str, update: DecisionUpdate, *, lease: Lease | None = None
+        self,
+        decision_id: str,
+        update: DecisionUpdate,
+        *,
+        lease: Lease | None = None,
+        event: NewEvent | None = None,
     ) -> Decision:
+        wire.refuse_event(event)
         checked = check_decision_update(update)
         body: dict[str, Any] = {
             "expected": str(checked.expected),

@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from loopml.core.loop_records import Lease, check_state_document, check_state_name
+from loopml.stores.metadata.base import NewEvent
 from loopml.stores.remote.http import ApiClient
 from loopml.stores.remote.loop_decisions import fence
-from loopml.stores.remote.wire import WireFormatError
+from loopml.stores.remote.wire import WireFormatError, refuse_event
 
 
 class HttpStateRecords:
@@ -28,8 +29,14 @@ class HttpStateRecords:
         return found
 
     def put_loop_state(
-        self, name: str, document: dict[str, Any], *, lease: Lease | None = None
+        self,
+        name: str,
+        document: dict[str, Any],
+        *,
+        lease: Lease | None = None,
+        event: NewEvent | None = None,
     ) -> None:
+        refuse_event(event)
         body = {
             "name": check_state_name(name),
             "document": check_state_document(document),

@@ -130,7 +130,10 @@ class HttpMetadataStore:
         return f"HttpMetadataStore({redact_uri(self.uri)!r})"
 
     # experiments
-    def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> Experiment:
+    def create_experiment(
+        self, name: str, tags: Mapping[str, str] | None = None, *, event: NewEvent | None = None
+    ) -> Experiment:
+        _refuse_event(event)
         body = {"name": name, "tags": None if tags is None else dict(tags)}
         return wire.experiment_from_json(
             self._api.request_json("POST", "/experiments", json_body=body)
@@ -254,7 +257,10 @@ class HttpMetadataStore:
         return Page(items, wire.page_token(data))
 
     # artifacts index
-    def add_artifacts(self, run_id: str, entries: Sequence[ArtifactEntry]) -> None:
+    def add_artifacts(
+        self, run_id: str, entries: Sequence[ArtifactEntry], *, event: NewEvent | None = None
+    ) -> None:
+        _refuse_event(event)
         body = {"entries": [{"path": e.path, "digest": e.digest, "size": e.size} for e in entries]}
         # recording the same entries twice leaves the same index
         self._api.request(
@@ -268,7 +274,10 @@ class HttpMetadataStore:
         return [wire.artifact_entry_from_json(item) for item in wire.objects(data, "items")]
 
     # datasets
-    def add_dataset_version(self, new: DatasetVersion) -> tuple[DatasetVersion, bool]:
+    def add_dataset_version(
+        self, new: DatasetVersion, *, event: NewEvent | None = None
+    ) -> tuple[DatasetVersion, bool]:
+        _refuse_event(event)
         if not isinstance(new, DatasetVersion):
             raise InvalidInputError(f"Expected a DatasetVersion, got {new!r:.80}.")
         body = wire.entity_json(new)
@@ -289,14 +298,20 @@ class HttpMetadataStore:
         data = self._api.request_json("GET", path)
         return [wire.dataset_version_from_json(item) for item in wire.objects(data, "items")]
 
-    def delete_dataset_version(self, dataset: str, version: int | None = None) -> None:
+    def delete_dataset_version(
+        self, dataset: str, version: int | None = None, *, event: NewEvent | None = None
+    ) -> None:
+        _refuse_event(event)
         path = f"/datasets/{_dataset_segment(dataset)}"
         if version is not None:
             path += f"/versions/{_version_segment(dataset, version)}"
         # not idempotent: deleting again is "not found", which a retry must not report
         self._api.request("DELETE", path, idempotent=False)
 
-    def add_dataset_inputs(self, run_id: str, inputs: Sequence[tuple[str, int]]) -> None:
+    def add_dataset_inputs(
+        self, run_id: str, inputs: Sequence[tuple[str, int]], *, event: NewEvent | None = None
+    ) -> None:
+        _refuse_event(event)
         if not isinstance(run_id, str) or not run_id:
             raise InvalidInputError(f"The run id must be a non-empty string, got {run_id!r}.")
         if isinstance(inputs, str | bytes) or not isinstance(inputs, Sequence):
@@ -321,7 +336,10 @@ class HttpMetadataStore:
         return [wire.dataset_input_from_json(item) for item in wire.objects(data, "items")]
 
     # artifact lineage
-    def add_artifact_edges(self, run_id: str, edges: Sequence[tuple[str, str, str]]) -> None:
+    def add_artifact_edges(
+        self, run_id: str, edges: Sequence[tuple[str, str, str]], *, event: NewEvent | None = None
+    ) -> None:
+        _refuse_event(event)
         if not isinstance(run_id, str) or not run_id:
             raise InvalidInputError(f"The run id must be a non-empty string, got {run_id!r}.")
         # checked here too, with the stores' messages: what JSON cannot carry never leaves
@@ -344,7 +362,10 @@ class HttpMetadataStore:
         return [wire.artifact_edge_from_json(item) for item in wire.objects(data, "items")]
 
     # model registry
-    def add_model_version(self, new: ModelVersion) -> ModelVersion:
+    def add_model_version(
+        self, new: ModelVersion, *, event: NewEvent | None = None
+    ) -> ModelVersion:
+        _refuse_event(event)
         # checked here too: what JSON cannot carry (NaN metrics) fails with the store's message
         spec = validate_model_version(new)
         body = wire.model_version_json(spec)
@@ -377,9 +398,11 @@ class HttpMetadataStore:
         *,
         actor: str | None = None,
         reason: str = "",
+        event: NewEvent | None = None,
     ) -> AliasChange:
         """As the embedded store; the server records its authenticated caller as the actor,
         so ``actor`` is not sent."""
+        _refuse_event(event)
         del actor  # the server knows who is calling
         path = self._alias_path(model, alias)
         reason = check_reason(reason)
@@ -408,23 +431,30 @@ class HttpMetadataStore:
         )
         return [wire.alias_change_from_json(item) for item in wire.objects(data, "items")]
 
-    def set_model_version_tag(self, model: str, version: int, key: str, value: str) -> None:
+    def set_model_version_tag(
+        self, model: str, version: int, key: str, value: str, *, event: NewEvent | None = None
+    ) -> None:
+        _refuse_event(event)
         # checked here: a key with a line break cannot be a path segment the server routes
         key = validate_key("tag", key)
         number = check_model_version(model, version)
         path = f"{self._model_path(model)}/versions/{number}/tags/{_dotless_segment(key)}"
         self._api.request("PUT", path, json_body={"value": value})
 
-    def delete_model_version(self, model: str, version: int) -> None:
+    def delete_model_version(
+        self, model: str, version: int, *, event: NewEvent | None = None
+    ) -> None:
+        _refuse_event(event)
         number = check_model_version(model, version)
         # not idempotent: deleting again is "not found", which a retry must not report
         self._api.request(
             "DELETE", f"{self._model_path(model)}/versions/{number}", idempotent=False
         )
 
-    def add_gate_result(self, result: GateResult) -> GateResult:
+    def add_gate_result(self, result: GateResult, *, event: NewEvent | None = None) -> GateResult:
         """As the embedded store; the server records its authenticated caller as the actor,
         so ``result.actor`` is not sent."""
+        _refuse_event(event)
         spec = validate_gate_result(result)  # checked here too: JSON carries no NaN
         body = wire.gate_result_json(spec)
         for decided_there in ("model", "version", "actor"):
@@ -439,10 +469,17 @@ class HttpMetadataStore:
         return [wire.gate_result_from_json(item) for item in wire.objects(data, "items")]
 
     def add_model_approval(
-        self, model: str, version: int, *, actor: str | None = None, comment: str = ""
+        self,
+        model: str,
+        version: int,
+        *,
+        actor: str | None = None,
+        comment: str = "",
+        event: NewEvent | None = None,
     ) -> ModelApproval:
         """As the embedded store; the server records its authenticated caller as the approver,
         so ``actor`` is ignored (not sent)."""
+        _refuse_event(event)
         del actor  # the server knows who is calling
         path = f"{self._version_path(model, version)}/approvals"
         data = self._api.request_json("POST", path, json_body={"comment": check_comment(comment)})
@@ -465,8 +502,17 @@ class HttpMetadataStore:
 
     # event log
     def append_event(
-        self, *, actor: str, action: str, target: str, payload: Mapping[str, object]
+        self,
+        *,
+        actor: str,
+        action: str,
+        target: str,
+        payload: Mapping[str, object],
+        request_id: str = "",
     ) -> Event:
+        """As the embedded store; the server records its authenticated caller as the actor
+        (``actor`` is kept as a claim) and names the request itself (``request_id`` unused)."""
+        del request_id
         body = {"actor": actor, "action": action, "target": target, "payload": dict(payload)}
         return wire.event_from_json(self._api.request_json("POST", "/events", json_body=body))
 
@@ -484,9 +530,4 @@ class HttpMetadataStore:
 
 
 def _refuse_event(event: object) -> None:
-    """The server records the events of the changes made through it, as the caller it
-    authenticated: a client cannot add its own to a change."""
-    if event is not None:
-        raise InvalidInputError(
-            "A remote store does not take an event with a change: the server records it."
-        )
+    wire.refuse_event(event)

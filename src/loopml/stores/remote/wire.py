@@ -37,7 +37,7 @@ from loopml.core.entities import (
     Run,
     RunStatus,
 )
-from loopml.core.errors import LoopMLError
+from loopml.core.errors import InvalidInputError, LoopMLError
 
 NON_FINITE: dict[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
@@ -195,7 +195,21 @@ def event_from_json(data: JsonObject) -> Event:
         action=_str(data, "action"),
         target=_str(data, "target"),
         payload=dict(payload),
+        seq=_int(data, "seq") if "seq" in data else 0,
+        **{k: _str(data, k) for k in _CHAIN_FIELDS if k in data},
     )
+
+
+_CHAIN_FIELDS = ("request_id", "before_digest", "after_digest", "prev_hash", "hash")
+
+
+def refuse_event(event: object) -> None:
+    """The server records the events of the changes made through it, as the caller it
+    authenticated: a client cannot add its own to a change."""
+    if event is not None:
+        raise InvalidInputError(
+            "A remote store does not take an event with a change: the server records it."
+        )
 
 
 def integer(data: JsonObject, key: str) -> int:

@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from loopml.core.entities import ArtifactEdge, DatasetInput, DatasetVersion
+from loopml.core.refs import format_dataset_ref
 from loopml.core.validation import validate_artifact_edges, validate_edge_digest
-from loopml.stores.metadata.base import ReferencedDigests
+from loopml.stores.metadata.base import NewEvent, ReferencedDigests
 from loopml.stores.metadata.sql import datasets as dataset_rows
 from loopml.stores.metadata.sql import lineage, references
 from loopml.stores.metadata.sql.connections import SqlStoreBase
+from loopml.stores.metadata.sql.event_store import audited, insert_event
 from loopml.stores.metadata.sql.writes import (
     check_dataset_name,
     check_dataset_version,
@@ -27,12 +29,19 @@ class SqlDatasetStore(SqlStoreBase):
 
     # datasets (see .datasets for how versions are numbered)
 
-    def add_dataset_version(self, new: DatasetVersion) -> tuple[DatasetVersion, bool]:
+    def add_dataset_version(
+        self, new: DatasetVersion, *, event: NewEvent | None = None
+    ) -> tuple[DatasetVersion, bool]:
         spec = validate_dataset_version(new)
         with self._write() as conn:
             if spec.run_id is not None:
                 self._require_run(conn, spec.run_id, lock=True)
-            return dataset_rows.add_version(conn, spec)
+            version, added = dataset_rows.add_version(conn, spec)
+            if added:
+                payload = {"version": version.version, "tree_digest": version.tree_digest}
+                target = f"dataset:{version.dataset}"
+                insert_event(conn, audited(event, "dataset.add_version", target, payload))
+            return version, added
 
     def get_dataset_version(self, dataset: str, version: int | None = None) -> DatasetVersion:
         name = check_dataset_name(dataset)
@@ -45,18 +54,29 @@ class SqlDatasetStore(SqlStoreBase):
         with self._read() as conn:
             return dataset_rows.list_versions(conn, name)
 
-    def delete_dataset_version(self, dataset: str, version: int | None = None) -> None:
+    def delete_dataset_version(
+        self, dataset: str, version: int | None = None, *, event: NewEvent | None = None
+    ) -> None:
         name = check_dataset_name(dataset)
         number = None if version is None else check_dataset_version(name, version)
         with self._write() as conn:
             dataset_rows.delete(conn, name, number)
+            action = "dataset.delete" if number is None else "dataset.delete_version"
+            payload = {} if number is None else {"version": number}
+            insert_event(conn, audited(event, action, f"dataset:{name}", payload))
 
-    def add_dataset_inputs(self, run_id: str, inputs: Sequence[tuple[str, int]]) -> None:
+    def add_dataset_inputs(
+        self, run_id: str, inputs: Sequence[tuple[str, int]], *, event: NewEvent | None = None
+    ) -> None:
         check_id("run", run_id)
         pairs = validate_dataset_inputs(inputs)
         with self._write() as conn:
             self._require_run(conn, run_id, lock=True)
             dataset_rows.add_inputs(conn, run_id, pairs)
+            if pairs:
+                used = sorted({format_dataset_ref(name, number) for name, number in pairs})
+                payload = {"inputs": used}
+                insert_event(conn, audited(event, "run.use_datasets", f"run:{run_id}", payload))
 
     def list_dataset_inputs(
         self, *, run_id: str | None = None, dataset: str | None = None
@@ -68,12 +88,24 @@ class SqlDatasetStore(SqlStoreBase):
 
     # artifact lineage (see .lineage)
 
-    def add_artifact_edges(self, run_id: str, edges: Sequence[tuple[str, str, str]]) -> None:
+    def add_artifact_edges(
+        self, run_id: str, edges: Sequence[tuple[str, str, str]], *, event: NewEvent | None = None
+    ) -> None:
         check_id("run", run_id)
         triples = validate_artifact_edges(edges)
         with self._write() as conn:
             self._require_run(conn, run_id, lock=True)
             lineage.add_edges(conn, run_id, triples)
+            if triples:
+                # as stored: distinct, sorted, digests normalised
+                payload = {
+                    "edges": [
+                        {"direction": direction, "digest": digest, "name": name}
+                        for direction, digest, name in triples
+                    ]
+                }
+                target = f"run:{run_id}"
+                insert_event(conn, audited(event, "run.add_artifact_edges", target, payload))
 
     def list_artifact_edges(
         self, *, run_id: str | None = None, digest: str | None = None

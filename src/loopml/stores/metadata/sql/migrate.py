@@ -23,7 +23,7 @@ from loopml.core.errors import ConfigError
 from loopml.stores.metadata.sql.engine import write_engine
 from loopml.stores.metadata.sql.locking import exclusive_file_lock
 
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0012"
 VERSION_TABLE = "loopml_schema_version"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # any fixed 64-bit number, shared by every loopml process talking to the same server

@@ -21,8 +21,10 @@ from loopml.core.model_validation import (
     validate_model_tag,
     validate_model_version,
 )
+from loopml.stores.metadata.base import NewEvent
 from loopml.stores.metadata.sql import models as model_rows
 from loopml.stores.metadata.sql.connections import SqlStoreBase
+from loopml.stores.metadata.sql.event_store import audited, insert_event
 
 
 class SqlModelStore(SqlStoreBase):
@@ -30,12 +32,21 @@ class SqlModelStore(SqlStoreBase):
 
     # model registry (see .models for how versions are numbered and aliases moved)
 
-    def add_model_version(self, new: ModelVersion) -> ModelVersion:
+    def add_model_version(
+        self, new: ModelVersion, *, event: NewEvent | None = None
+    ) -> ModelVersion:
         spec = validate_model_version(new)
         with self._write() as conn:
             if spec.run_id is not None:
                 self._require_run(conn, spec.run_id, lock=True)
-            return model_rows.add_version(conn, spec)
+            added = model_rows.add_version(conn, spec)
+            payload = {
+                "version": added.version,
+                "flavor": added.flavor,
+                "tree_digest": added.tree_digest,
+            }
+            insert_event(conn, audited(event, "model.add_version", f"model:{spec.model}", payload))
+            return added
 
     def get_model_version(self, model: str, version: int | None = None) -> ModelVersion:
         name = check_model_name(model)
@@ -65,13 +76,25 @@ class SqlModelStore(SqlStoreBase):
         *,
         actor: str | None = None,
         reason: str = "",
+        event: NewEvent | None = None,
     ) -> AliasChange:
         name = check_model_name(model)
         alias = check_alias_name(alias)
         number = None if version is None else check_model_version(name, version)
         who, why = check_actor(actor), check_reason(reason)
         with self._write() as conn:
-            return model_rows.set_alias(conn, name, alias, number, actor=who, reason=why)
+            change = model_rows.set_alias(conn, name, alias, number, actor=who, reason=why)
+            if change.from_version != change.to_version:
+                action = "model.set_alias" if number is not None else "model.remove_alias"
+                payload: dict[str, object] = {"alias": alias, "from_version": change.from_version}
+                if number is not None:
+                    payload["to_version"] = change.to_version
+                payload["reason"] = change.reason
+                before = {"alias": alias, "version": change.from_version}
+                after = {"alias": alias, "version": change.to_version}
+                new = audited(event, action, f"model:{name}", payload, before=before, after=after)
+                insert_event(conn, new)
+            return change
 
     def get_model_alias(self, model: str, alias: str) -> int:
         name, alias = check_model_name(model), check_alias_name(alias)
@@ -84,23 +107,45 @@ class SqlModelStore(SqlStoreBase):
         with self._read() as conn:
             return model_rows.alias_history(conn, name, alias)
 
-    def set_model_version_tag(self, model: str, version: int, key: str, value: str) -> None:
+    def set_model_version_tag(
+        self, model: str, version: int, key: str, value: str, *, event: NewEvent | None = None
+    ) -> None:
         name = check_model_name(model)
         number = check_model_version(name, version)
         key, value = validate_model_tag(name, key, value)
         with self._write() as conn:
             model_rows.set_tag(conn, name, number, key, value)
+            payload = {"version": number, "key": key}
+            after = {"version": number, "key": key, "value": value}
+            new = audited(event, "model.set_version_tag", f"model:{name}", payload, after=after)
+            insert_event(conn, new)
 
-    def delete_model_version(self, model: str, version: int) -> None:
+    def delete_model_version(
+        self, model: str, version: int, *, event: NewEvent | None = None
+    ) -> None:
         name = check_model_name(model)
         number = check_model_version(name, version)
         with self._write() as conn:
+            before = model_rows.get_version(conn, name, number)
             model_rows.delete_version(conn, name, number)
+            payload = {"version": number}
+            state = {"version": number, "tree_digest": before.tree_digest}
+            new = audited(event, "model.delete_version", f"model:{name}", payload, before=state)
+            insert_event(conn, new)
 
-    def add_gate_result(self, result: GateResult) -> GateResult:
+    def add_gate_result(self, result: GateResult, *, event: NewEvent | None = None) -> GateResult:
         spec = validate_gate_result(result)
         with self._write() as conn:
-            return model_rows.add_gate_result(conn, spec)
+            added = model_rows.add_gate_result(conn, spec)
+            payload = {
+                "version": added.version,
+                "id": added.id,
+                "passed": added.passed,
+                "policy_digest": added.policy_digest,
+            }
+            target = f"model:{added.model}"
+            insert_event(conn, audited(event, "model.add_gate_result", target, payload))
+            return added
 
     def list_gate_results(self, model: str, version: int | None = None) -> list[GateResult]:
         name = check_model_name(model)
@@ -109,13 +154,22 @@ class SqlModelStore(SqlStoreBase):
             return model_rows.list_gate_results(conn, name, number)
 
     def add_model_approval(
-        self, model: str, version: int, *, actor: str | None = None, comment: str = ""
+        self,
+        model: str,
+        version: int,
+        *,
+        actor: str | None = None,
+        comment: str = "",
+        event: NewEvent | None = None,
     ) -> ModelApproval:
         name = check_model_name(model)
         number = check_model_version(name, version)
         who, text = check_actor(actor), check_comment(comment)
         with self._write() as conn:
-            return model_rows.add_approval(conn, name, number, actor=who, comment=text)
+            approval = model_rows.add_approval(conn, name, number, actor=who, comment=text)
+            payload = {"version": number, "comment": approval.comment}
+            insert_event(conn, audited(event, "model.approve", f"model:{name}", payload))
+            return approval
 
     def list_model_approvals(self, model: str, version: int | None = None) -> list[ModelApproval]:
         name = check_model_name(model)

@@ -16,6 +16,7 @@ from loopml.stores.metadata.sql.schema import (
     artifact_edges,
     artifacts,
     dataset_versions,
+    events,
     experiment_tags,
     model_gate_results,
     model_versions,
@@ -39,6 +40,8 @@ VALUE_COLUMNS: tuple[sa.Column[str], ...] = (
 )
 NOT_BLOBS: tuple[sa.Column[str], ...] = (
     model_gate_results.c.policy_digest,  # sha256 of the policy as evaluated; no blob
+    events.c.before_digest,  # the audit log's digests of states, not of stored bytes
+    events.c.after_digest,
 )
 """Digest columns that name no blob (kept here so the schema test sees them decided)."""
 DIGEST_PREFIX = "blake3:"

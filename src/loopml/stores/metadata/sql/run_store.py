@@ -19,7 +19,7 @@ from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, EventOf, NewEvent, 
 from loopml.stores.metadata.new_runs import resolve_experiment
 from loopml.stores.metadata.sql import paging
 from loopml.stores.metadata.sql.connections import SqlStoreBase
-from loopml.stores.metadata.sql.event_store import check_event, insert_event
+from loopml.stores.metadata.sql.event_store import audited, check_event, insert_event
 from loopml.stores.metadata.sql.reads import chunks, load_experiments, load_runs, metric_from_db
 from loopml.stores.metadata.sql.schema import (
     artifacts,
@@ -60,7 +60,13 @@ class SqlRunStore(SqlStoreBase):
 
     # experiments
 
-    def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> Experiment:
+    def create_experiment(
+        self,
+        name: str,
+        tags: Mapping[str, str] | None = None,
+        *,
+        event: NewEvent | None = None,
+    ) -> Experiment:
         name = validate_name("experiment", name)
         tag_values = check_tags(tags or {})
         experiment = Experiment(new_id(), name, now_ms(), tag_values)
@@ -87,6 +93,8 @@ class SqlRunStore(SqlStoreBase):
                         for k, v in tag_values.items()
                     ],
                 )
+            target = f"experiment:{experiment.id}"
+            insert_event(conn, audited(event, "experiment.create", target, {"name": name}))
         return experiment
 
     def get_experiment(self, experiment_id: str) -> Experiment:
@@ -160,8 +168,10 @@ class SqlRunStore(SqlStoreBase):
                         _INSERT_RUN_TAG,
                         [{"run_id": run_id, "key": k, "value": v} for k, v in tag_values.items()],
                     )
-                if event is not None:
-                    insert_event(conn, event)
+                payload: dict[str, object] = {"experiment_id": experiment_id, "name": name}
+                if parent:
+                    payload["parent_run_id"] = parent
+                insert_event(conn, audited(event, "run.create", f"run:{run_id}", payload))
         except ConflictError:  # a foreign key found no such experiment or parent
             with self._read() as conn:
                 if not conn.execute(
@@ -218,8 +228,9 @@ class SqlRunStore(SqlStoreBase):
             updated = conn.execute(_UPDATE_RUN, {"run_id": run_id, **values})
             if updated.rowcount == 0:
                 raise NotFoundError(f"No run with id {run_id!r}.")
-            if event is not None:
-                insert_event(conn, event)
+            payload = {"status": new_status.value, "end_time": end_time}
+            new = audited(event, "run.set_status", f"run:{run_id}", payload)
+            insert_event(conn, new)
 
     def delete_run(self, run_id: str, *, event: NewEvent | None = None) -> None:
         check_id("run", run_id)
@@ -229,8 +240,7 @@ class SqlRunStore(SqlStoreBase):
             deleted = conn.execute(sa.delete(runs).where(runs.c.id == run_id))
             if deleted.rowcount == 0:
                 raise NotFoundError(f"No run with id {run_id!r}.")
-            if event is not None:
-                insert_event(conn, event)
+            insert_event(conn, audited(event, "run.delete", f"run:{run_id}", {}))
 
     def log_batch(
         self,
@@ -253,8 +263,8 @@ class SqlRunStore(SqlStoreBase):
                 return  # stored before: this is a retry whose first answer was lost
             self._upserts.write_batch(conn, run_id, batch)
             conn.execute(_beat(run_id, now, unless_within_ms=BATCH_BEAT_MS))
-            if event is not None:
-                insert_event(conn, event)
+            payload = _batch_summary(batch_id, metrics, params, tags)
+            insert_event(conn, audited(event, "run.log_batch", f"run:{run_id}", payload))
 
     def heartbeat_run(self, run_id: str) -> None:
         check_id("run", run_id)
@@ -288,9 +298,10 @@ class SqlRunStore(SqlStoreBase):
             for chunk in chunks(ids):
                 rows += conn.execute(sa.select(runs).where(runs.c.id.in_(chunk))).all()
             closed_runs = load_runs(conn, sorted(rows, key=lambda row: str(row.id)))
-            if event_of is not None:
-                for run in closed_runs:
-                    insert_event(conn, check_event(event_of(run)))
+            for run in closed_runs:
+                given = None if event_of is None else event_of(run)
+                payload = {"status": str(run.status), "end_time": run.end_time, "reason": "lapsed"}
+                insert_event(conn, audited(given, "run.set_status", f"run:{run.id}", payload))
             return closed_runs
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
@@ -335,13 +346,19 @@ class SqlRunStore(SqlStoreBase):
 
     # artifacts index
 
-    def add_artifacts(self, run_id: str, entries: Sequence[ArtifactEntry]) -> None:
+    def add_artifacts(
+        self, run_id: str, entries: Sequence[ArtifactEntry], *, event: NewEvent | None = None
+    ) -> None:
         check_id("run", run_id)
         by_path = validate_artifacts(entries)
         with self._write() as conn:
             self._require_run(conn, run_id, lock=True)
             if by_path:
                 self._upserts.write_artifacts(conn, run_id, by_path)
+                payload = {"paths": sorted(by_path)}
+                after = {path: entry.digest for path, entry in sorted(by_path.items())}
+                new = audited(event, "run.add_artifacts", f"run:{run_id}", payload, after=after)
+                insert_event(conn, new)
 
     def list_artifact_entries(self, run_id: str, prefix: str = "") -> list[ArtifactEntry]:
         check_id("run", run_id)
@@ -396,3 +413,17 @@ def _strings(what: str, values: object) -> list[str]:
     if not isinstance(values, Sequence) or not all(isinstance(v, str) for v in values):
         raise InvalidInputError(f"{what} must be a list of strings, got {values!r:.80}.")
     return list(values)
+
+
+def _batch_summary(
+    batch_id: str | None, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[Tag]
+) -> dict[str, object]:
+    """What an event of a batch records: how many metrics, which param and tag keys."""
+    payload: dict[str, object] = {
+        "metrics": len(metrics),
+        "params": sorted({p.key for p in params}),
+        "tags": sorted({t.key for t in tags}),
+    }
+    if batch_id is not None:
+        payload["batch_id"] = batch_id
+    return payload

@@ -154,7 +154,16 @@ events = sa.Table(
     sa.Column("actor", NAME, nullable=False),
     sa.Column("action", NAME, nullable=False),
     sa.Column("target", sa.String(1000), nullable=False),
-    sa.Column("payload", PAYLOAD, nullable=False),
+    # canonical JSON text (loopml.core.audit_chain): the exact text the chain hashes
+    sa.Column("payload", sa.Text(), nullable=False),
+    # the hash chain (revision 0012): position, request, state digests, links
+    sa.Column("seq", sa.BigInteger(), nullable=False),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("before_digest", sa.String(64), nullable=False),
+    sa.Column("after_digest", sa.String(64), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.UniqueConstraint("seq", name="uq_events_seq"),
 )
 
 datasets = sa.Table(
