@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from loopml.cli import output
-from loopml.cli.quickstart_card import print_card, write_card
+from loopml.cli.quickstart_card import print_audit, print_card, verify_audit, write_card
 from loopml.cli.quickstart_data import DATASET, HOLDOUT, TARGET, write_example_data
 from loopml.cli.quickstart_serving import START_TIMEOUT, LiveServer, ServingStory
 from loopml.core.config import Config, find_root, init_project
@@ -197,6 +197,7 @@ def _quickstart(folder: Path, *, quiet: bool, as_json: bool, show: bool = True) 
             story = _gate_and_promote(client, folder, registered, live)
         serving = live.story if live is not None else None
         card = write_card(client, registered, folder)
+        audit = verify_audit(client)
     if not show:
         return
     if as_json:
@@ -223,11 +224,13 @@ def _quickstart(folder: Path, *, quiet: bool, as_json: bool, show: bool = True) 
                 "first_champion": first,
                 "serving": asdict(serving) if serving is not None else None,
                 "model_card": str(card),
+                "audit": {"entries": audit.entries, "head": str(audit.head), "verified": True},
             }
         )
         return
     _print_summary(config, folder, result, outcome, handle, registered, story, first, serving)
     print_card(card, registered)
+    print_audit(audit)
 
 
 def _project_folder(directory: Path | None, *, data_only: bool) -> tuple[Path, bool]:
