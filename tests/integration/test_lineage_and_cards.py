@@ -250,13 +250,14 @@ def test_the_card_shows_what_the_store_knows_in_markdown_and_one_offline_html_fi
 
 
 def test_a_stored_global_explanation_is_on_the_card(story: Story, tmp_path: Path) -> None:
-    """The explain helper's file in a version's files (``explain/global_importance.json``)."""
+    """``explain/global_importance.json`` in a version's files is what the card shows:
+    registration wrote one; a copy of the version with known numbers in it shows those."""
     client = story.client
     version = client.metadata.get_model_version(MODEL, 2)
     folder = tmp_path / "files"
     materialize_tree(client.artifacts, Digest.parse(version.tree_digest), folder)
     explained = folder / EXPLANATIONS_FILE
-    explained.parent.mkdir()
+    assert explained.is_file()  # registration explained the model
     explained.write_text(
         json.dumps(
             {
