@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from loopml.core.entities import AliasChange, ModelVersion
-from loopml.stores.metadata.base import MetadataStore
+from loopml.stores.metadata.model_store import ModelStore
 
 if TYPE_CHECKING:  # the platform server imports this module; YAML only once it reads a policy
     from loopml.models.gate_policy import GatePolicy
@@ -45,7 +45,7 @@ def protected_aliases(policy: GatePolicy | None) -> frozenset[str]:
     return frozenset(names)
 
 
-def blockers(version: ModelVersion, policy: GatePolicy, metadata: MetadataStore) -> list[str]:
+def blockers(version: ModelVersion, policy: GatePolicy, metadata: ModelStore) -> list[str]:
     """What ``policy`` still requires before ``version`` may be promoted (empty: nothing)."""
     missing = []
     ref = f"{version.model}@{version.version}"
@@ -69,7 +69,7 @@ def blockers(version: ModelVersion, policy: GatePolicy, metadata: MetadataStore)
 
 
 def move_blockers(
-    version: ModelVersion, alias: str, policy: GatePolicy, metadata: MetadataStore
+    version: ModelVersion, alias: str, policy: GatePolicy, metadata: ModelStore
 ) -> list[str]:
     """What ``policy`` still requires before ``alias`` may point at ``version``: nothing for
     the version it names now or a version it named before (a rollback), else

@@ -21,7 +21,7 @@ from loopml.core.loop_records import Deployment, NewDeployment
 from loopml.core.suggest import did_you_mean
 from loopml.monitoring.prediction_ids import is_issued, origin_of
 from loopml.stores.loop.base import LoopStore
-from loopml.stores.metadata.base import MetadataStore
+from loopml.stores.metadata.run_store import RunStore
 
 __all__ = [
     "DeploymentReporter",
@@ -122,7 +122,7 @@ def end_deployment(loop: LoopStore, deployment_id: str, reason: str = STOPPED) -
         log.warning("deployment %s: could not record its end: %s", deployment_id, exc.message)
 
 
-def close_gone_deployments(loop: LoopStore, metadata: MetadataStore) -> list[Deployment]:
+def close_gone_deployments(loop: LoopStore, metadata: RunStore) -> list[Deployment]:
     """Mark gone the deployments whose heartbeat lapsed, and end each one's serving run
     KILLED at its last heartbeat (a run already ended, or deleted, is left as it is)."""
     gone = loop.mark_gone_deployments()

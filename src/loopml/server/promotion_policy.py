@@ -21,7 +21,7 @@ from loopml.core.config import load_config
 from loopml.core.errors import ConfigError, InvalidInputError, PromotionBlockedError
 from loopml.core.model_validation import FORCED_REASON
 from loopml.models.promotion_rules import move_blockers, protected_aliases
-from loopml.stores.metadata.base import MetadataStore
+from loopml.stores.metadata.model_store import ModelStore
 
 if TYPE_CHECKING:  # imported when a policy is read: a server without one never loads YAML
     from loopml.models.gate_policy import GatePolicy
@@ -82,7 +82,7 @@ class ServerPolicy:
 
 def checked_alias_reason(
     policy: ServerPolicy,
-    metadata: MetadataStore,
+    metadata: ModelStore,
     move: tuple[str, str, int],
     reason: str,
     *,

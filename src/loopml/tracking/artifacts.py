@@ -12,11 +12,11 @@ from loopml.core.errors import InvalidInputError, NotFoundError
 from loopml.core.hashing import Digest, iter_chunks
 from loopml.core.validation import normalize_artifact_path
 from loopml.stores.artifacts.base import ArtifactStore
-from loopml.stores.metadata.base import MetadataStore
+from loopml.stores.metadata.artifact_index_store import ArtifactIndexStore
 
 
 def upload(
-    metadata: MetadataStore,
+    metadata: ArtifactIndexStore,
     artifacts: ArtifactStore,
     run_id: str,
     local_path: str | os.PathLike[str],
@@ -71,7 +71,7 @@ def list_children(entries: list[ArtifactEntry], path: str) -> list[ArtifactListi
 
 
 def download(
-    metadata: MetadataStore,
+    metadata: ArtifactIndexStore,
     artifacts: ArtifactStore,
     run_id: str,
     path: str,

@@ -22,7 +22,8 @@ from loopml.core.audit_chain import (
 )
 from loopml.core.entities import Event
 from loopml.core.errors import InvalidInputError
-from loopml.stores.metadata.base import MAX_RESULTS_LIMIT, MetadataStore
+from loopml.stores.metadata.event_store import EventStore
+from loopml.stores.metadata.pages import MAX_RESULTS_LIMIT
 
 _DURATION = re.compile(r"(\d+)([smhd])")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -69,7 +70,7 @@ def parse_since(text: str, *, now_ms: int | None = None) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def iter_events(store: MetadataStore) -> Iterator[Event]:
+def iter_events(store: EventStore) -> Iterator[Event]:
     """Every event in position order, a page at a time."""
     token: str | None = None
     while True:
@@ -80,7 +81,7 @@ def iter_events(store: MetadataStore) -> Iterator[Event]:
             return
 
 
-def select_events(store: MetadataStore, wanted: EventFilter) -> Iterator[Event]:
+def select_events(store: EventStore, wanted: EventFilter) -> Iterator[Event]:
     return (event for event in iter_events(store) if wanted.matches(event))
 
 
@@ -101,7 +102,7 @@ def event_record(event: Event) -> dict[str, object]:
     }
 
 
-def verify_log(store: MetadataStore, anchors: Iterable[Anchor] = ()) -> ChainReport:
+def verify_log(store: EventStore, anchors: Iterable[Anchor] = ()) -> ChainReport:
     """Walk the whole chain (see :func:`loopml.core.audit_chain.verify_chain`): in the
     database's own query for a SQL store, else over the listed events."""
     direct = getattr(store, "verify_chain", None)

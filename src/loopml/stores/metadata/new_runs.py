@@ -6,30 +6,15 @@ Experiments are never renamed or deleted, so a name once resolved stays valid.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
-from typing import Protocol
 
 from loopml.core.entities import Experiment
 from loopml.core.errors import AlreadyExistsError, InvalidInputError, PermissionDeniedError
 from loopml.core.validation import validate_name
-from loopml.stores.metadata.base import NewEvent, NewRun
 from loopml.stores.metadata.checks import check_id, check_new_run_id, check_tags, check_time
-
-
-class ExperimentsByName(Protocol):
-    """What finding or creating an experiment by name needs of a store (every metadata
-    store, and the SQL store's runs slice)."""
-
-    def get_experiment_by_name(self, name: str) -> Experiment | None: ...
-
-    def create_experiment(
-        self,
-        name: str,
-        tags: Mapping[str, str] | None = None,
-        *,
-        event: NewEvent | None = None,
-    ) -> Experiment: ...
+from loopml.stores.metadata.event_store import NewEvent
+from loopml.stores.metadata.experiment_store import ExperimentStore
+from loopml.stores.metadata.run_store import NewRun
 
 
 def checked_new_run(new_run: NewRun) -> NewRun:
@@ -61,7 +46,7 @@ def checked_new_run(new_run: NewRun) -> NewRun:
 
 
 def get_or_create_experiment(
-    store: ExperimentsByName, name: str, *, event: NewEvent | None = None
+    store: ExperimentStore, name: str, *, event: NewEvent | None = None
 ) -> tuple[Experiment, bool]:
     """The experiment called ``name`` and whether this call created it (recording ``event``,
     see :class:`NewEvent`)."""
@@ -79,7 +64,7 @@ def get_or_create_experiment(
 
 
 def resolve_experiment(
-    store: ExperimentsByName,
+    store: ExperimentStore,
     new_run: NewRun,
     *,
     may_create: bool = True,

@@ -4,21 +4,23 @@ JSON has no NaN or infinity, but metrics may hold them: a float travels as a JSO
 finite and as one of the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` otherwise, in both
 directions. Entities are decoded here so that every remote store builds them the same way.
 
-Dataset and lineage entities travel as an object of their dataclass fields (:func:`entity_json`,
-:func:`dataset_version_from_json`), so a field added to the dataclass crosses the wire without
-more code; a field the other side does not send keeps its default (an older server).
-Model registry entities hold collections, so they are written out field by field
-(:func:`model_version_json`, :func:`model_version_from_json`, :func:`gate_result_json`…);
-an approval is flat (:func:`entity_json`, :func:`model_approval_from_json`).
+Entities are read back by :class:`EntityDecoder`, derived from their dataclass's fields and
+type hints (scalars, string enums, objects, lists), so a field added to the dataclass crosses
+the wire without more code; a field the other side does not send keeps its default (an older
+server), and a value of the wrong kind is a :class:`WireFormatError` naming the field. Flat
+entities are written as an object of their fields (:func:`entity_json`); model registry
+entities hold collections, so they are written out field by field (:func:`model_version_json`,
+:func:`gate_result_json`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 from loopml.core.entities import (
@@ -35,7 +37,6 @@ from loopml.core.entities import (
     ModelVersion,
     RegisteredModel,
     Run,
-    RunStatus,
 )
 from loopml.core.errors import InvalidInputError, LoopMLError
 
@@ -94,24 +95,6 @@ def _opt_str(data: JsonObject, key: str) -> str | None:
     return None if data.get(key) is None else _str(data, key)
 
 
-def _opt_int(data: JsonObject, key: str) -> int | None:
-    return None if data.get(key) is None else _int(data, key)
-
-
-def _str_map(data: JsonObject, key: str) -> dict[str, str]:
-    value = data.get(key) or {}
-    if not isinstance(value, Mapping):
-        raise WireFormatError(f"The server sent a non-object {key!r} field.")
-    return {str(k): str(v) for k, v in value.items()}
-
-
-def _float(value: object) -> float:
-    decoded = decode_float(value)
-    if isinstance(decoded, bool) or not isinstance(decoded, int | float):
-        raise WireFormatError(f"The server sent {value!r} where a number was expected.")
-    return float(decoded)
-
-
 def page_token(data: JsonObject) -> str | None:
     """A page's ``next_page_token`` (None on the last page)."""
     return _opt_str(data, "next_page_token")
@@ -131,76 +114,6 @@ def objects(data: JsonObject, key: str) -> list[JsonObject]:
     if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
         raise _mismatch(key, value)
     return value
-
-
-def experiment_from_json(data: JsonObject) -> Experiment:
-    return Experiment(
-        id=_str(data, "id"),
-        name=_str(data, "name"),
-        created_at=_int(data, "created_at"),
-        tags=_str_map(data, "tags"),
-    )
-
-
-def _status(data: JsonObject) -> RunStatus:
-    text = _str(data, "status")
-    try:
-        return RunStatus(text)
-    except ValueError:
-        raise _mismatch("status", text) from None
-
-
-def run_from_json(data: JsonObject) -> Run:
-    metrics = data.get("metrics") or {}
-    if not isinstance(metrics, Mapping):
-        raise WireFormatError("The server sent a non-object 'metrics' field.")
-    return Run(
-        id=_str(data, "id"),
-        experiment_id=_str(data, "experiment_id"),
-        name=_str(data, "name"),
-        status=_status(data),
-        start_time=_int(data, "start_time"),
-        end_time=_opt_int(data, "end_time"),
-        parent_run_id=_opt_str(data, "parent_run_id"),
-        params=_str_map(data, "params"),
-        metrics={str(k): _float(v) for k, v in metrics.items()},
-        tags=_str_map(data, "tags"),
-        heartbeat_at=_opt_int(data, "heartbeat_at"),
-    )
-
-
-def metric_from_json(data: JsonObject) -> Metric:
-    return Metric(
-        key=_str(data, "key"),
-        value=_float(data.get("value")),
-        step=_int(data, "step"),
-        timestamp=_int(data, "timestamp"),
-    )
-
-
-def artifact_entry_from_json(data: JsonObject) -> ArtifactEntry:
-    return ArtifactEntry(
-        path=_str(data, "path"), digest=_str(data, "digest"), size=_int(data, "size")
-    )
-
-
-def event_from_json(data: JsonObject) -> Event:
-    payload = data.get("payload") or {}
-    if not isinstance(payload, Mapping):
-        raise WireFormatError("The server sent a non-object 'payload' field.")
-    return Event(
-        id=_int(data, "id"),
-        timestamp=_int(data, "timestamp"),
-        actor=_str(data, "actor"),
-        action=_str(data, "action"),
-        target=_str(data, "target"),
-        payload=dict(payload),
-        seq=_int(data, "seq") if "seq" in data else 0,
-        **{k: _str(data, k) for k in _CHAIN_FIELDS if k in data},
-    )
-
-
-_CHAIN_FIELDS = ("request_id", "before_digest", "after_digest", "prev_hash", "hash")
 
 
 def refuse_event(event: object) -> None:
@@ -262,47 +175,6 @@ def entity_fields(cls: type) -> list[EntityField]:
     return found
 
 
-class EntityDecoder(Generic[E]):
-    """Builds the entity ``cls`` from :func:`entity_json`'s objects. Unknown keys are ignored
-    (a newer server); a missing key takes the field's default (an older server)."""
-
-    def __init__(self, cls: type[E]) -> None:
-        self._cls = cls
-        self._fields = entity_fields(cls)
-
-    def __call__(self, data: JsonObject) -> E:
-        values: dict[str, Any] = {}
-        for field in self._fields:
-            if field.name in data:
-                values[field.name] = _field_value(data, field)
-            elif field.required:
-                raise WireFormatError(
-                    f"The server sent a {self._cls.__name__} without its {field.name!r} field; "
-                    "the client and the server are probably different loopml versions."
-                )
-        return self._cls(**values)
-
-
-def _field_value(data: JsonObject, field: EntityField) -> object:
-    value = data[field.name]
-    if value is None and field.optional:
-        return None
-    if field.kind is float:
-        return _float(value)
-    # bool is an int in Python, but never on the wire
-    if isinstance(value, field.kind) and (field.kind is bool or not isinstance(value, bool)):
-        return value
-    raise _mismatch(field.name, value)
-
-
-dataset_version_from_json = EntityDecoder(DatasetVersion)
-dataset_input_from_json = EntityDecoder(DatasetInput)
-artifact_edge_from_json = EntityDecoder(ArtifactEdge)
-
-
-# the model registry: entities with collections, so written out field by field
-
-
 def model_version_json(version: ModelVersion) -> dict[str, object]:
     """A model version as a JSON object (its metrics are finite, so plain numbers)."""
     return {
@@ -322,63 +194,6 @@ def model_version_json(version: ModelVersion) -> dict[str, object]:
     }
 
 
-def _strings(data: JsonObject, key: str) -> tuple[str, ...]:
-    value = data.get(key) or []
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise _mismatch(key, value)
-    return tuple(value)
-
-
-def _object(data: JsonObject, key: str) -> dict[str, Any] | None:
-    value = data.get(key)
-    if value is not None and not isinstance(value, Mapping):
-        raise _mismatch(key, value)
-    return None if value is None else dict(value)
-
-
-def model_version_from_json(data: JsonObject) -> ModelVersion:
-    metrics = _object(data, "metrics") or {}
-    return ModelVersion(
-        model=_str(data, "model"),
-        version=_int(data, "version"),
-        flavor=_str(data, "flavor"),
-        tree_digest=_str(data, "tree_digest"),
-        created_at=_int(data, "created_at"),
-        run_id=_opt_str(data, "run_id"),
-        signature=_object(data, "signature"),
-        metrics={str(k): _float(v) for k, v in metrics.items()},
-        datasets=_strings(data, "datasets"),
-        requirements=_strings(data, "requirements"),
-        description=_str(data, "description"),
-        tags=_str_map(data, "tags"),
-        created_by=_opt_str(data, "created_by"),
-    )
-
-
-def registered_model_from_json(data: JsonObject) -> RegisteredModel:
-    aliases = _object(data, "aliases") or {}
-    return RegisteredModel(
-        name=_str(data, "name"),
-        created_at=_int(data, "created_at"),
-        updated_at=_int(data, "updated_at"),
-        description=_str(data, "description"),
-        latest_version=_opt_int(data, "latest_version"),
-        aliases={str(alias): _int(aliases, alias) for alias in aliases},
-    )
-
-
-def alias_change_from_json(data: JsonObject) -> AliasChange:
-    return AliasChange(
-        model=_str(data, "model"),
-        alias=_str(data, "alias"),
-        from_version=_opt_int(data, "from_version"),
-        to_version=_opt_int(data, "to_version"),
-        at=_int(data, "at"),
-        actor=_opt_str(data, "actor"),
-        reason=_str(data, "reason"),
-    )
-
-
 def gate_result_json(result: GateResult) -> dict[str, object]:
     """A gate result as a JSON object (its checks and policy are JSON already)."""
     return {
@@ -396,20 +211,141 @@ def gate_result_json(result: GateResult) -> dict[str, object]:
     }
 
 
-def gate_result_from_json(data: JsonObject) -> GateResult:
-    return GateResult(
-        id=_str(data, "id"),
-        model=_str(data, "model"),
-        version=_int(data, "version"),
-        passed=boolean(data, "passed"),
-        checks=tuple(dict(check) for check in objects(data, "checks")),
-        policy=dict(member(data, "policy")),
-        policy_digest=_str(data, "policy_digest"),
-        evaluated_at=_int(data, "evaluated_at"),
-        against=_opt_int(data, "against"),
-        dataset=_opt_str(data, "dataset"),
-        actor=_opt_str(data, "actor"),
-    )
+# how one field travels, derived from its type hint: a JSON scalar (maybe null), a string
+# enum, an object of scalars or of JSON values, a list of strings or of JSON objects
+FieldDecoder = Callable[[str, object], object]
 
 
+def _scalar(kind: type) -> FieldDecoder:
+    def decode(name: str, value: object) -> object:
+        if kind is float:
+            decoded = decode_float(value)
+            if isinstance(decoded, bool) or not isinstance(decoded, int | float):
+                raise _mismatch(name, value)
+            return float(decoded)
+        # bool is an int in Python, but never on the wire
+        if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
+            return value
+        raise _mismatch(name, value)
+
+    return decode
+
+
+def _enum(kind: type[enum.Enum]) -> FieldDecoder:
+    def decode(name: str, value: object) -> object:
+        try:
+            return kind(value)
+        except ValueError:
+            raise _mismatch(name, value) from None
+
+    return decode
+
+
+def _json_value(name: str, value: object) -> object:
+    return value  # any JSON value (Any, object): the server's own
+
+
+def _mapping(values: FieldDecoder) -> FieldDecoder:
+    def decode(name: str, value: object) -> object:
+        if value is None:  # an empty collection may travel as null
+            return {}
+        if not isinstance(value, Mapping):
+            raise _mismatch(name, value)
+        return {str(key): values(name, item) for key, item in value.items()}
+
+    return decode
+
+
+def _sequence(items: FieldDecoder) -> FieldDecoder:
+    def decode(name: str, value: object) -> object:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise _mismatch(name, value)
+        return tuple(items(name, item) for item in value)
+
+    return decode
+
+
+def _object_of(name: str, value: object) -> object:
+    if not isinstance(value, Mapping):
+        raise _mismatch(name, value)
+    return dict(value)
+
+
+def _nullable(inner: FieldDecoder) -> FieldDecoder:
+    def decode(name: str, value: object) -> object:
+        return None if value is None else inner(name, value)
+
+    return decode
+
+
+def field_decoder(owner: str, name: str, hint: object) -> FieldDecoder:
+    """How the field ``name`` of ``owner`` with the type ``hint`` is read from JSON."""
+    args = typing.get_args(hint)
+    if isinstance(hint, types.UnionType) and type(None) in args:
+        (inner,) = [arg for arg in args if arg is not type(None)]
+        return _nullable(field_decoder(owner, name, inner))
+    if hint in (Any, object):
+        return _json_value
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return _enum(hint)
+    if hint in _SCALARS:
+        return _scalar(hint)
+    origin = typing.get_origin(hint)
+    if origin in (dict, Mapping) and args and args[0] is str:
+        values = field_decoder(owner, name, args[1])
+        return _mapping(values)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        item = args[0]
+        if typing.get_origin(item) in (dict, Mapping):
+            return _sequence(_object_of)  # JSON objects, as the server sent them
+        return _sequence(field_decoder(owner, name, item))
+    raise TypeError(f"{owner}.{name}: {hint} has no JSON form on the wire.")
+
+
+class EntityDecoder(Generic[E]):
+    """Builds the entity ``cls`` from the server's JSON object of its fields, each read as its
+    type hint says (see :func:`field_decoder`). Unknown keys are ignored (a newer server); a
+    missing key takes the field's default (an older server); a value of the wrong kind is a
+    :class:`WireFormatError` naming the field."""
+
+    def __init__(self, cls: type[E]) -> None:
+        self._cls = cls
+        hints = typing.get_type_hints(cls)
+        self._fields = [
+            (
+                f.name,
+                field_decoder(cls.__name__, f.name, hints[f.name]),
+                f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+            )
+            for f in dataclasses.fields(typing.cast(Any, cls))
+        ]
+
+    def __call__(self, data: JsonObject) -> E:
+        values: dict[str, Any] = {}
+        for name, decode, required in self._fields:
+            if name in data:
+                values[name] = decode(name, data[name])
+            elif required:
+                raise WireFormatError(
+                    f"The server sent a {self._cls.__name__} without its {name!r} field; "
+                    "the client and the server are probably different loopml versions."
+                )
+        return self._cls(**values)
+
+
+# the entities the metadata store's slices read back, derived from their dataclasses
+experiment_from_json = EntityDecoder(Experiment)
+run_from_json = EntityDecoder(Run)
+metric_from_json = EntityDecoder(Metric)
+artifact_entry_from_json = EntityDecoder(ArtifactEntry)
+artifact_edge_from_json = EntityDecoder(ArtifactEdge)
+dataset_version_from_json = EntityDecoder(DatasetVersion)
+dataset_input_from_json = EntityDecoder(DatasetInput)
+model_version_from_json = EntityDecoder(ModelVersion)
+registered_model_from_json = EntityDecoder(RegisteredModel)
+alias_change_from_json = EntityDecoder(AliasChange)
+gate_result_from_json = EntityDecoder(GateResult)
 model_approval_from_json = EntityDecoder(ModelApproval)
+event_from_json = EntityDecoder(Event)

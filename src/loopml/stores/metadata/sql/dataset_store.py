@@ -1,18 +1,16 @@
-"""Dataset versions, the datasets a run read, artifact lineage and the digests garbage
-collection must keep: the data slice of
-:class:`~loopml.stores.metadata.sql.store.SqlMetadataStore`.
+"""Dataset versions, the datasets a run read and the digests garbage collection must keep:
+the datasets slice of :class:`~loopml.stores.metadata.sql.store.SqlMetadataStore`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from loopml.core.entities import ArtifactEdge, DatasetInput, DatasetVersion
+from loopml.core.entities import DatasetInput, DatasetVersion
 from loopml.core.refs import format_dataset_ref
-from loopml.core.validation import validate_artifact_edges, validate_edge_digest
 from loopml.stores.metadata.base import NewEvent, ReferencedDigests
 from loopml.stores.metadata.sql import datasets as dataset_rows
-from loopml.stores.metadata.sql import lineage, references
+from loopml.stores.metadata.sql import references
 from loopml.stores.metadata.sql.connections import SqlStoreBase
 from loopml.stores.metadata.sql.event_store import audited, insert_event
 from loopml.stores.metadata.sql.writes import (
@@ -25,7 +23,7 @@ from loopml.stores.metadata.sql.writes import (
 
 
 class SqlDatasetStore(SqlStoreBase):
-    """Dataset versions, dataset inputs and artifact lineage on SQLite or PostgreSQL."""
+    """Dataset versions and dataset inputs on SQLite or PostgreSQL."""
 
     # datasets (see .datasets for how versions are numbered)
 
@@ -85,35 +83,6 @@ class SqlDatasetStore(SqlStoreBase):
         name = None if dataset is None else check_dataset_name(dataset)
         with self._read() as conn:
             return dataset_rows.list_inputs(conn, run, name)
-
-    # artifact lineage (see .lineage)
-
-    def add_artifact_edges(
-        self, run_id: str, edges: Sequence[tuple[str, str, str]], *, event: NewEvent | None = None
-    ) -> None:
-        check_id("run", run_id)
-        triples = validate_artifact_edges(edges)
-        with self._write() as conn:
-            self._require_run(conn, run_id, lock=True)
-            lineage.add_edges(conn, run_id, triples)
-            if triples:
-                # as stored: distinct, sorted, digests normalised
-                payload = {
-                    "edges": [
-                        {"direction": direction, "digest": digest, "name": name}
-                        for direction, digest, name in triples
-                    ]
-                }
-                target = f"run:{run_id}"
-                insert_event(conn, audited(event, "run.add_artifact_edges", target, payload))
-
-    def list_artifact_edges(
-        self, *, run_id: str | None = None, digest: str | None = None
-    ) -> list[ArtifactEdge]:
-        run = None if run_id is None else check_id("run", run_id)
-        tree = None if digest is None else validate_edge_digest(digest)
-        with self._read() as conn:
-            return lineage.list_edges(conn, run, tree)
 
     # garbage collection
     def list_referenced_digests(self) -> ReferencedDigests:

@@ -1,29 +1,25 @@
-"""Experiments, runs (params, metrics, tags, heartbeats, search) and the run's artifact index:
-the runs slice of :class:`~loopml.stores.metadata.sql.store.SqlMetadataStore`.
-"""
+"""Runs (params, metrics, tags, batches, heartbeats, search): the runs slice of
+:class:`~loopml.stores.metadata.sql.store.SqlMetadataStore`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from loopml.core.entities import ArtifactEntry, Experiment, Metric, Page, Param, Run, RunStatus, Tag
+from loopml.core.entities import Metric, Page, Param, Run, RunStatus, Tag
 from loopml.core.errors import AlreadyExistsError, ConflictError, InvalidInputError, NotFoundError
 from loopml.core.filters import Comparison, parse_filter, parse_order_by
 from loopml.core.ids import new_id, now_ms
-from loopml.core.validation import normalize_artifact_path, validate_name
-from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, EventOf, NewEvent, NewRun, RunQuery
+from loopml.stores.metadata.base import EventOf, NewEvent, NewRun, RunQuery
 from loopml.stores.metadata.new_runs import resolve_experiment
 from loopml.stores.metadata.sql import paging
-from loopml.stores.metadata.sql.connections import SqlStoreBase
 from loopml.stores.metadata.sql.event_store import audited, check_event, insert_event
-from loopml.stores.metadata.sql.reads import chunks, load_experiments, load_runs, metric_from_db
+from loopml.stores.metadata.sql.experiment_store import SqlExperimentStore
+from loopml.stores.metadata.sql.reads import chunks, load_runs, metric_from_db
 from loopml.stores.metadata.sql.schema import (
-    artifacts,
-    experiment_tags,
     experiments,
     metrics,
     run_tags,
@@ -34,9 +30,7 @@ from loopml.stores.metadata.sql.writes import (
     check_batch_id,
     check_id,
     check_lapse,
-    check_tags,
     check_time,
-    validate_artifacts,
     validate_batch,
 )
 
@@ -55,81 +49,9 @@ PostgreSQL, serialisation conflicts). Clients beat their runs explicitly on thei
 (``heartbeat_run``), so a run that logs stays alive however its batches fall."""
 
 
-class SqlRunStore(SqlStoreBase):
-    """Experiments, runs and their artifact index on SQLite or PostgreSQL."""
-
-    # experiments
-
-    def create_experiment(
-        self,
-        name: str,
-        tags: Mapping[str, str] | None = None,
-        *,
-        event: NewEvent | None = None,
-    ) -> Experiment:
-        name = validate_name("experiment", name)
-        tag_values = check_tags(tags or {})
-        experiment = Experiment(new_id(), name, now_ms(), tag_values)
-        taken = AlreadyExistsError(
-            f"An experiment named {name!r} already exists; pick another name, or look it up "
-            "with get_experiment_by_name."
-        )
-        with self._write() as conn:
-            if conn.execute(sa.select(experiments.c.id).where(experiments.c.name == name)).first():
-                raise taken
-            try:
-                conn.execute(
-                    sa.insert(experiments).values(
-                        id=experiment.id, name=name, created_at=experiment.created_at
-                    )
-                )
-            except sa.exc.IntegrityError as exc:  # created concurrently (PostgreSQL)
-                raise taken from exc
-            if tag_values:
-                conn.execute(
-                    sa.insert(experiment_tags),
-                    [
-                        {"experiment_id": experiment.id, "key": k, "value": v}
-                        for k, v in tag_values.items()
-                    ],
-                )
-            target = f"experiment:{experiment.id}"
-            insert_event(conn, audited(event, "experiment.create", target, {"name": name}))
-        return experiment
-
-    def get_experiment(self, experiment_id: str) -> Experiment:
-        check_id("experiment", experiment_id)
-        with self._read() as conn:
-            row = conn.execute(
-                sa.select(experiments).where(experiments.c.id == experiment_id)
-            ).first()
-            if row is None:
-                raise NotFoundError(f"No experiment with id {experiment_id!r}.")
-            return load_experiments(conn, [row])[0]
-
-    def get_experiment_by_name(self, name: str) -> Experiment | None:
-        if not isinstance(name, str):
-            raise InvalidInputError(f"The experiment name must be a string, got {name!r}.")
-        with self._read() as conn:
-            row = conn.execute(sa.select(experiments).where(experiments.c.name == name)).first()
-            return None if row is None else load_experiments(conn, [row])[0]
-
-    def list_experiments(
-        self, *, max_results: int = DEFAULT_MAX_RESULTS, page_token: str | None = None
-    ) -> Page[Experiment]:
-        limit = paging.check_max_results(max_results)
-        offset = paging.decode_token(page_token, "experiments")
-        query = (
-            sa.select(experiments)
-            .order_by(experiments.c.created_at, experiments.c.name)
-            .limit(limit + 1)
-            .offset(offset)
-        )
-        with self._read() as conn:
-            rows = conn.execute(query).all()
-            items = load_experiments(conn, rows[:limit])
-        more = len(rows) > limit
-        return Page(items, paging.encode_token("experiments", offset + limit) if more else None)
+class SqlRunStore(SqlExperimentStore):
+    """Runs on SQLite or PostgreSQL (on the experiments slice: a run may name its experiment,
+    created if need be)."""
 
     # runs
 
@@ -343,35 +265,6 @@ class SqlRunStore(SqlStoreBase):
         more = len(rows) > limit
         token = paging.encode_token("runs", offset + limit, fingerprint) if more else None
         return Page(items, token)
-
-    # artifacts index
-
-    def add_artifacts(
-        self, run_id: str, entries: Sequence[ArtifactEntry], *, event: NewEvent | None = None
-    ) -> None:
-        check_id("run", run_id)
-        by_path = validate_artifacts(entries)
-        with self._write() as conn:
-            self._require_run(conn, run_id, lock=True)
-            if by_path:
-                self._upserts.write_artifacts(conn, run_id, by_path)
-                payload = {"paths": sorted(by_path)}
-                after = {path: entry.digest for path, entry in sorted(by_path.items())}
-                new = audited(event, "run.add_artifacts", f"run:{run_id}", payload, after=after)
-                insert_event(conn, new)
-
-    def list_artifact_entries(self, run_id: str, prefix: str = "") -> list[ArtifactEntry]:
-        check_id("run", run_id)
-        prefix = normalize_artifact_path(prefix)
-        query = sa.select(artifacts).where(artifacts.c.run_id == run_id).order_by(artifacts.c.path)
-        if prefix:
-            # substr, not LIKE: LIKE ignores case on SQLite and treats % and _ as wildcards
-            under = sa.func.substr(artifacts.c.path, 1, len(prefix) + 1) == prefix + "/"
-            query = query.where(sa.or_(artifacts.c.path == prefix, under))
-        with self._read() as conn:
-            self._require_run(conn, run_id)
-            rows = conn.execute(query).all()
-        return [ArtifactEntry(r.path, r.digest, r.size) for r in rows]
 
     def _selective_clauses(
         self, conn: Connection, comparisons: list[Comparison], *, cap: int
