@@ -168,6 +168,7 @@ def test_public_names_are_exactly_all() -> None:
         "serving",
         "monitoring",
         "loop",
+        "governance",
     }
     assert public == set(loopml.__all__) - {"__version__"}
 
