@@ -9,7 +9,6 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 
 import loopml
 from loopml.core.config import find_root, init_project, load_config
-from tests.e2e.runner import LOOPML, cli
+from tests.e2e.runner import LOOPML, cli, cli_each
 from tests.fixtures.backends import free_port
 
 SERVER_READY_TIMEOUT = 30.0
@@ -120,8 +119,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
 
 # help and errors -----------------------------------------------------------------------------
 def test_help_on_every_command_exits_zero_and_teaches_with_an_example(tmp_path: Path) -> None:
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda c: cli(*c, "--help", cwd=tmp_path), HELP_COMMANDS))
+    # the console script's main() for each command, in one process (tests/e2e/runner.py)
+    results = cli_each([[*c, "--help"] for c in HELP_COMMANDS], cwd=tmp_path)
+    assert cli("--help", cwd=tmp_path).stdout == results[0].stdout  # as a real `loopml --help`
     for command, result in zip(HELP_COMMANDS, results, strict=True):
         name = " ".join(["loopml", *command])
         assert result.returncode == 0, f"{name} --help: {result.stderr}"
