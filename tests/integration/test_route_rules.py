@@ -10,6 +10,9 @@ import httpx
 import pytest
 
 from loopml.core.ids import new_id
+from loopml.core.roles import Role
+from loopml.stores.identity.sql import SqlIdentityStore
+from tests.fixtures.server import PlatformServer, start_platform_server, wait_until_ready
 
 MODEL = "churn"
 VERSION = f"/api/v1/models/{MODEL}/versions/1"
@@ -63,3 +66,40 @@ def test_every_check_of_a_gate_result_names_itself_and_its_outcome(
 ) -> None:
     _refused(http.post(f"{VERSION}/gate-results", json=_gate(False, check)), "checks[0]")
     assert http.get(f"{VERSION}/gate-results").json()["items"] == []
+
+
+@pytest.fixture(scope="module")
+def editor_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A server with auth on and one editor, ``ed``: its URL and ed's token."""
+    folder = tmp_path_factory.mktemp("route-rules-auth")
+    identity = SqlIdentityStore(f"sqlite:///{folder / 'loopml.db'}")
+    try:
+        identity.add_user("ed")
+        identity.grant_role("ed", "default", Role.EDITOR)
+        token = identity.create_token("ed").secret
+    finally:
+        identity.close()
+    server: PlatformServer = start_platform_server(folder, env={"LOOPML_AUTH": "1"})
+    try:
+        assert wait_until_ready(server), server.log()
+        yield server.url, token
+    finally:
+        server.stop()
+
+
+def test_the_registrant_of_a_version_is_the_caller_the_server_authenticated(
+    editor_server: tuple[str, str],
+) -> None:
+    url, token = editor_server
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=30.0) as http:
+        claimed = {
+            "flavor": "sklearn",
+            "tree_digest": "blake3:" + "ab" * 32,
+            "created_at": 1,
+            "created_by": "the-cfo",
+        }
+        added = http.post(f"/api/v1/models/{MODEL}/versions", json=claimed)
+        assert added.status_code == 201, added.text
+        assert added.json()["created_by"] == "ed"
+        assert http.get(f"{VERSION}").json()["created_by"] == "ed"
