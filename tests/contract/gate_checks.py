@@ -170,6 +170,8 @@ def check_bad_gate_results_are_refused_and_nothing_written(store: MetadataStore)
         ("evaluated_at", {"evaluated_at": -1}),
         ("evaluated_at", {"evaluated_at": 1.5}),
         ("passed", {"passed": "yes"}),
+        ("passed", {"passed": False}),  # no check failed: the verdict is its checks'
+        ("checks", {"checks": ({"check": "metric", "passed": False},)}),  # no name
         ("against", {"against": 0}),
         ("against", {"against": "1"}),
         ("actor", {"actor": ""}),
@@ -190,9 +192,12 @@ def check_a_gate_result_id_cannot_be_stored_twice(store: MetadataStore) -> None:
     name = _model(store, versions=2)
     other = _model(store)
     first = store.add_gate_result(_result(name, 1))
+    failed = {"check": "metric", "name": "auc", "passed": False}
     for again in (
         _result(name, 1, id=first.id),
-        _result(name, 2, id=first.id, passed=False, evaluated_at=EVALUATED_AT + 1),
+        _result(
+            name, 2, id=first.id, passed=False, checks=(failed,), evaluated_at=EVALUATED_AT + 1
+        ),
         _result(other, 1, id=first.id),
     ):
         with pytest.raises(ConflictError, match=first.id):

@@ -15,9 +15,7 @@ from typing import Any
 
 import pytest
 
-from loopml.core.hashing import Digest
-from loopml.stores.artifacts.fsspec_store import FsspecArtifactStore
-from loopml.stores.artifacts.local import LocalArtifactStore
+from tests.contract.artifact_backends import fsspec_backend, local_backend
 from tests.contract.artifact_checks import (
     ArtifactBackendHandle,
     ArtifactCheck,
@@ -48,18 +46,7 @@ def _flipped(data: bytes) -> bytes:
 
 @pytest.fixture
 def local_artifact_backend(tmp_path: Path) -> ArtifactBackendHandle:
-    store = LocalArtifactStore(str(tmp_path / "artifacts"))
-
-    def corrupt(digest: Digest) -> None:
-        path = store.blob_path(digest)
-        path.chmod(0o644)
-        path.write_bytes(_flipped(path.read_bytes()))
-
-    def count_blobs() -> int:
-        blobs = store.root / "blobs"
-        return sum(1 for p in blobs.rglob("*") if p.is_file()) if blobs.exists() else 0
-
-    return ArtifactBackendHandle("local", store, corrupt, count_blobs)
+    return local_backend("local", tmp_path / "artifacts", _flipped)
 
 
 @pytest.fixture
@@ -68,35 +55,16 @@ def memory_artifact_backend() -> Iterator[ArtifactBackendHandle]:
 
     # fsspec's memory filesystem is shared by the whole process: a fresh prefix per test
     prefix = f"loopml-test-{uuid.uuid4().hex}"
-    store = FsspecArtifactStore(f"memory://{prefix}")
     fs = fsspec.filesystem("memory")
-
-    def corrupt(digest: Digest) -> None:
-        key = store.blob_key(digest)
-        fs.pipe_file(key, _flipped(fs.cat_file(key)))
-
-    def count_blobs() -> int:
-        return len(fs.find(f"/{prefix}/blobs"))
-
-    yield ArtifactBackendHandle("memory", store, corrupt, count_blobs)
+    yield fsspec_backend("memory", f"memory://{prefix}", fs, f"/{prefix}/blobs", _flipped)
     if fs.exists(f"/{prefix}"):
         fs.rm(f"/{prefix}", recursive=True)
 
 
 @pytest.fixture
 def s3_artifact_backend(s3_admin_filesystem: Any, s3_artifact_uri: str) -> ArtifactBackendHandle:
-    store = FsspecArtifactStore(s3_artifact_uri)
-    fs = s3_admin_filesystem
-    prefix = s3_artifact_uri.removeprefix("s3://")
-
-    def corrupt(digest: Digest) -> None:
-        key = store.blob_key(digest)
-        fs.pipe_file(key, _flipped(fs.cat_file(key)))
-
-    def count_blobs() -> int:
-        return len(fs.find(f"{prefix}/blobs"))
-
-    return ArtifactBackendHandle("s3", store, corrupt, count_blobs)
+    blobs = f"{s3_artifact_uri.removeprefix('s3://')}/blobs"
+    return fsspec_backend("s3", s3_artifact_uri, s3_admin_filesystem, blobs, _flipped)
 
 
 @pytest.mark.parametrize(("backend", "check"), CASES)

@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 
 from loopml.core.errors import EncryptionKeyError, IntegrityError
-from loopml.core.hashing import Digest, hash_bytes
-from loopml.stores.artifacts.encrypted import EncryptedArtifactStore
+from loopml.core.hashing import hash_bytes
+from loopml.stores.artifacts.encrypted import EncodingArtifactStore, EncryptedArtifactStore
 from loopml.stores.artifacts.encryption_format import HEADER_SIZE, encrypted_size
 from loopml.stores.artifacts.encryption_keys import KeyRing, parse_key
 from loopml.stores.artifacts.fsspec_store import FsspecArtifactStore
 from loopml.stores.artifacts.local import LocalArtifactStore
 from loopml.stores.artifacts.rotation import PLAINTEXT, count_keys, rotate_keys
+from tests.contract.artifact_backends import fsspec_backend, local_backend
 from tests.contract.artifact_checks import (
     ArtifactBackendHandle,
     ArtifactCheck,
@@ -40,40 +41,23 @@ def _damaged(data: bytes) -> bytes:
     return data[:position] + bytes([data[position] ^ 0x01]) + data[position + 1 :]
 
 
+def _encrypted(inner: EncodingArtifactStore) -> EncryptedArtifactStore:
+    return EncryptedArtifactStore(inner, KeyRing(KEY))
+
+
 @pytest.fixture
 def encrypted_local_artifact_backend(tmp_path: Path) -> ArtifactBackendHandle:
-    inner = LocalArtifactStore(str(tmp_path / "artifacts"))
-    store = EncryptedArtifactStore(inner, KeyRing(KEY))
-
-    def corrupt(digest: Digest) -> None:
-        path = inner.blob_path(digest)
-        path.chmod(0o644)
-        path.write_bytes(_damaged(path.read_bytes()))
-
-    def count_blobs() -> int:
-        blobs = inner.root / "blobs"
-        return sum(1 for p in blobs.rglob("*") if p.is_file()) if blobs.exists() else 0
-
-    return ArtifactBackendHandle("encrypted_local", store, corrupt, count_blobs)
+    return local_backend("encrypted_local", tmp_path / "artifacts", _damaged, _encrypted)
 
 
 @pytest.fixture
 def encrypted_s3_artifact_backend(
     s3_admin_filesystem: Any, s3_artifact_uri: str
 ) -> ArtifactBackendHandle:
-    inner = FsspecArtifactStore(s3_artifact_uri)
-    store = EncryptedArtifactStore(inner, KeyRing(KEY))
-    fs = s3_admin_filesystem
-    prefix = s3_artifact_uri.removeprefix("s3://")
-
-    def corrupt(digest: Digest) -> None:
-        key = inner.blob_key(digest)
-        fs.pipe_file(key, _damaged(fs.cat_file(key)))
-
-    def count_blobs() -> int:
-        return len(fs.find(f"{prefix}/blobs"))
-
-    return ArtifactBackendHandle("encrypted_s3", store, corrupt, count_blobs)
+    blobs = f"{s3_artifact_uri.removeprefix('s3://')}/blobs"
+    return fsspec_backend(
+        "encrypted_s3", s3_artifact_uri, s3_admin_filesystem, blobs, _damaged, _encrypted
+    )
 
 
 @pytest.mark.parametrize(("backend", "check"), CASES)

@@ -60,12 +60,18 @@ def validate_gate_result(result: object) -> GateResult:
         raise InvalidInputError(
             f"The checks {where} must be a list of JSON objects. Got {result.checks!r:.80} instead."
         )
+    checks = tuple(_check(f"checks[{i}] {where}", c) for i, c in enumerate(result.checks))
+    if result.passed is not gate_verdict(checks):
+        raise InvalidInputError(
+            f"The passed flag {where} must be what its checks say: passed when every check "
+            f"passed ({gate_verdict(checks)} here). Got {result.passed!r} instead."
+        )
     return GateResult(
         id=result.id,
         model=name,
         version=check_model_version(name, result.version),
         passed=result.passed,
-        checks=tuple(_json_object(f"checks[{i}] {where}", c) for i, c in enumerate(result.checks)),
+        checks=checks,
         policy=_json_object(f"policy {where}", result.policy),
         policy_digest=result.policy_digest,
         evaluated_at=evaluated_at,
@@ -73,6 +79,25 @@ def validate_gate_result(result: object) -> GateResult:
         dataset=_dataset(where, result.dataset),
         actor=check_actor(result.actor),
     )
+
+
+def gate_verdict(checks: Sequence[Mapping[str, Any]]) -> bool:
+    """A gate passes when every one of its checks passed (none: nothing failed). The one rule
+    :func:`loopml.models.gates.gate` computes a result by and every store holds a stored one
+    to, so a client cannot store a passed gate over a failed check."""
+    return all(check["passed"] for check in checks)
+
+
+def _check(what: str, value: object) -> dict[str, Any]:
+    """One check of a gate: a JSON object with at least a ``name`` (text) and whether it
+    ``passed`` (a bool), which promotion reads."""
+    check = _json_object(what, value)
+    if not isinstance(check.get("name"), str) or not isinstance(check.get("passed"), bool):
+        raise InvalidInputError(
+            f"The {what} must name the check ('name': text) and say whether it passed "
+            f"('passed': true or false). Got {value!r:.80} instead."
+        )
+    return check
 
 
 def check_comment(comment: object) -> str:

@@ -19,6 +19,7 @@ import secrets
 from dataclasses import dataclass
 
 from loopml.core.errors import InvalidInputError, UnauthenticatedError
+from loopml.core.record_checks import matching_name, one_of
 from loopml.core.roles import ALL_PROJECTS, Role
 
 TOKEN_PREFIX = "lml"
@@ -107,29 +108,17 @@ LAST_USED_PRECISION_MS = 60_000
 
 
 def check_user_name(name: object) -> str:
-    if not isinstance(name, str) or not _USER.match(name):
-        raise InvalidInputError(
-            f"A user name is 1–100 letters, digits and _ . @ - (starting with a letter or "
-            f"digit), got {name!r:.60}."
-        )
-    return name
+    rule = "A user name is 1–100 letters, digits and _ . @ - (starting with a letter or digit)"
+    return matching_name(name, _USER, rule, shown=60)
 
 
 def check_project(project: object) -> str:
-    if not isinstance(project, str) or not _PROJECT.match(project):
-        raise InvalidInputError(
-            f"A project is '*' (every project) or 1–100 letters, digits and _ . -, got "
-            f"{project!r:.60}."
-        )
-    return project
+    rule = "A project is '*' (every project) or 1–100 letters, digits and _ . -"
+    return matching_name(project, _PROJECT, rule, shown=60)
 
 
 def check_role(role: object) -> Role:
-    try:
-        return Role(str(role))
-    except ValueError:
-        allowed = ", ".join(r.value for r in Role)
-        raise InvalidInputError(f"role must be one of {allowed}, got {role!r:.40}.") from None
+    return one_of(Role, "role", role)
 
 
 def check_label(label: object) -> str:
@@ -141,12 +130,8 @@ def check_label(label: object) -> str:
 
 
 def check_token_id(token_id: object) -> str:
-    if not isinstance(token_id, str) or not _TOKEN_ID.match(token_id):
-        raise InvalidInputError(
-            f"A token id is 16 hex characters (as 'loopml tokens list' shows), got "
-            f"{token_id!r:.40}."
-        )
-    return token_id
+    rule = "A token id is 16 hex characters (as 'loopml tokens list' shows)"
+    return matching_name(token_id, _TOKEN_ID, rule, shown=40)
 
 
 def check_expires_in_ms(expires_in_ms: object) -> int | None:

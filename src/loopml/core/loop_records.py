@@ -9,13 +9,13 @@ every backend refuses the same input with the same message.
 from __future__ import annotations
 
 import enum
-import json
 import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from loopml.core.errors import ConflictError, InvalidInputError, NotFoundError, StaleDecisionError
 from loopml.core.model_validation import check_model_name
+from loopml.core.record_checks import bounded_json_object, matching_name, one_of
 from loopml.core.refs import check_alias
 
 # a deployment is gone once its heartbeat has been silent for this many declared intervals
@@ -89,12 +89,10 @@ class Lease:
 
 
 def check_record_id(kind: str, value: object) -> str:
-    if not isinstance(value, str) or not _ID.match(value):
-        raise InvalidInputError(
-            f"The {kind} id must be 1-64 letters, digits, '_' or '-' (starting with a letter "
-            f"or digit), got {value!r:.80}."
-        )
-    return value
+    rule = (
+        f"The {kind} id must be 1-64 letters, digits, '_' or '-' (starting with a letter or digit)"
+    )
+    return matching_name(value, _ID, rule)
 
 
 def is_record_id(value: object) -> bool:
@@ -152,12 +150,8 @@ def check_reason(value: object) -> str:
 
 
 def check_lease_name(value: object) -> str:
-    if not isinstance(value, str) or not _LEASE_NAME.match(value):
-        raise InvalidInputError(
-            "A lease name must be 1-200 letters, digits or '_-.:@' (starting with a letter or "
-            f"digit), got {value!r:.80}."
-        )
-    return value
+    rule = "A lease name must be 1-200 letters, digits or '_-.:@' (starting with a letter or digit)"
+    return matching_name(value, _LEASE_NAME, rule)
 
 
 def check_holder(value: object) -> str:
@@ -307,20 +301,11 @@ def decision_not_found(decision_id: object) -> NotFoundError:
 
 
 def check_decision_key(value: object) -> str:
-    if not isinstance(value, str) or not _DECISION_KEY.match(value):
-        raise InvalidInputError(
-            f"A decision key must be 1-{MAX_DECISION_KEY_LENGTH} letters, digits or '_-.:@' "
-            f"(starting with a letter or digit), got {value!r:.80}."
-        )
-    return value
-
-
-def _enum(kind: type[enum.StrEnum], field: str, value: object) -> Any:
-    try:
-        return kind(str(value))
-    except ValueError:
-        allowed = ", ".join(str(member) for member in kind)
-        raise InvalidInputError(f"{field} must be one of {allowed}, got {value!r:.40}.") from None
+    rule = (
+        f"A decision key must be 1-{MAX_DECISION_KEY_LENGTH} letters, digits or '_-.:@' "
+        "(starting with a letter or digit)"
+    )
+    return matching_name(value, _DECISION_KEY, rule)
 
 
 def check_new_decision(decision: NewDecision) -> NewDecision:
@@ -329,7 +314,7 @@ def check_new_decision(decision: NewDecision) -> NewDecision:
     check_decision_key(decision.key)
     check_model_name(decision.model)
     check_alias(decision.alias)
-    trigger = _enum(TriggerKind, "trigger", decision.trigger)
+    trigger = one_of(TriggerKind, "trigger", decision.trigger)
     if decision.champion_version is not None:
         check_served_version(decision.champion_version)
     check_evidence(decision.evidence)
@@ -338,27 +323,15 @@ def check_new_decision(decision: NewDecision) -> NewDecision:
 
 def check_evidence(evidence: object) -> dict[str, Any]:
     """A JSON object of at most 64 KiB, finite numbers only (NaN has no JSON)."""
-    if not isinstance(evidence, dict) or not all(isinstance(key, str) for key in evidence):
-        raise InvalidInputError(f"evidence must be a JSON object, got {evidence!r:.80}.")
-    try:
-        text = json.dumps(evidence, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(
-            f"evidence must be JSON with finite numbers (no NaN or infinity): {exc}."
-        ) from exc
-    if len(text.encode()) > MAX_EVIDENCE_BYTES:
-        raise InvalidInputError(
-            f"evidence is {len(text.encode())} bytes as JSON; at most {MAX_EVIDENCE_BYTES} are "
-            "kept. Record the numbers, not the data."
-        )
-    return evidence
+    hint = " Record the numbers, not the data."
+    return bounded_json_object(evidence, "evidence", MAX_EVIDENCE_BYTES, hint=hint)
 
 
 def check_decision_update(update: DecisionUpdate) -> DecisionUpdate:
     """``update`` with its states as :class:`DecisionState` when the state machine has the
     move and every field is allowed; InvalidInputError otherwise."""
-    expected = _enum(DecisionState, "expected", update.expected)
-    state = _enum(DecisionState, "state", update.state)
+    expected = one_of(DecisionState, "expected", update.expected)
+    state = one_of(DecisionState, "state", update.state)
     if state not in DECISION_TRANSITIONS[expected]:
         allowed = ", ".join(sorted(DECISION_TRANSITIONS[expected])) or "none (it is settled)"
         raise InvalidInputError(
@@ -423,27 +396,13 @@ MAX_STATE_BYTES = 256 * 1024
 
 def check_state_name(value: object) -> str:
     """A loop state's name: 1-200 letters, digits or '_-.:@', like a lease's."""
-    if not isinstance(value, str) or not _LEASE_NAME.match(value):
-        raise InvalidInputError(
-            "A loop state's name must be 1-200 letters, digits or '_-.:@' (starting with a "
-            f"letter or digit), got {value!r:.80}."
-        )
-    return value
+    rule = (
+        "A loop state's name must be 1-200 letters, digits or '_-.:@' (starting with a "
+        "letter or digit)"
+    )
+    return matching_name(value, _LEASE_NAME, rule)
 
 
 def check_state_document(document: object) -> dict[str, Any]:
     """A JSON object of at most 256 KiB, finite numbers only."""
-    if not isinstance(document, dict) or not all(isinstance(key, str) for key in document):
-        raise InvalidInputError(f"A loop state must be a JSON object, got {document!r:.80}.")
-    try:
-        text = json.dumps(document, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(
-            f"A loop state must be JSON with finite numbers (no NaN or infinity): {exc}."
-        ) from exc
-    if len(text.encode()) > MAX_STATE_BYTES:
-        raise InvalidInputError(
-            f"A loop state is {len(text.encode())} bytes as JSON; at most {MAX_STATE_BYTES} "
-            "are kept."
-        )
-    return document
+    return bounded_json_object(document, "A loop state", MAX_STATE_BYTES)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from loopml.core.entities import GATE_VARIANT_CHECK, GateResult, ModelVersion
 from loopml.core.errors import InvalidInputError, NotFoundError
+from loopml.core.gate_validation import gate_verdict
 from loopml.core.ids import new_id, now_ms
 from loopml.models import gate_metrics
 from loopml.models.compare import signature_changes
@@ -81,7 +82,7 @@ def gate(
             id=new_id(),
             model=challenger.model,
             version=challenger.version,
-            passed=all(check["passed"] for check in checks),
+            passed=gate_verdict(checks),
             checks=tuple(checks),
             policy=policy.to_json(),
             policy_digest=policy.digest,

@@ -11,6 +11,7 @@ newest version in ``GET /models/{name}/versions/latest``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -61,10 +62,12 @@ def get_registered_model(name: str, ctx: Context) -> RegisteredModelOut:
 def add_model_version(
     name: str, body: ModelVersionIn, ctx: Context, principal: Writer
 ) -> ModelVersionOut:
-    """The next version of ``name``; the model is created on first use."""
-    version = ctx.metadata_store.add_model_version(
-        body.to_entity(name), event=attributed(principal)
-    )
+    """The next version of ``name``; the model is created on first use. With auth on, its
+    ``created_by`` is the caller the server authenticated (a client cannot name another)."""
+    new = body.to_entity(name)
+    if principal.authenticated:
+        new = replace(new, created_by=principal.name)
+    version = ctx.metadata_store.add_model_version(new, event=attributed(principal))
     return ModelVersionOut.of(version)
 
 

@@ -13,7 +13,6 @@ them). ``cryptography`` is imported only when this store is built (extra ``encry
 from __future__ import annotations
 
 import hmac
-import io
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
 from loopml.core.errors import BackendUnavailableError, IntegrityError
-from loopml.core.hashing import CHUNK_SIZE, Digest, StreamHasher
+from loopml.core.hashing import Digest, StreamHasher
 from loopml.stores.artifacts.base import (
     ArtifactStore,
     StoredObject,
@@ -30,6 +29,7 @@ from loopml.stores.artifacts.base import (
     claim,
     scratch_folder,
 )
+from loopml.stores.artifacts.chunked_reader import ChunkedReader
 from loopml.stores.artifacts.encryption_format import (
     FRAME_PLAINTEXT,
     FRAME_SIZE,
@@ -197,7 +197,7 @@ class EncryptedArtifactStore:
             prefix, current, index = b"", following, index + 1
 
 
-class DecryptingReader(io.RawIOBase, BinaryIO):
+class DecryptingReader(ChunkedReader):
     """The plaintext of an encrypted blob, decrypted frame by frame as it is read.
 
     A frame that fails authentication (changed, reordered, cut or extended) raises
@@ -212,33 +212,13 @@ class DecryptingReader(io.RawIOBase, BinaryIO):
         self._digest = digest
         self._pending: bytes | None = None  # the next frame, read ahead to spot the last one
         self._index = 0
-        self._buffer = memoryview(b"")
         self._done = False
 
-    def readable(self) -> bool:
-        return True
+    def _next_chunk(self) -> bytes | None:
+        return None if self._done else self._next_plaintext()
 
-    def read(self, size: int | None = -1) -> bytes:
-        if size is None or size < 0:
-            return b"".join(iter(lambda: self.read(CHUNK_SIZE), b""))
-        while not self._buffer and not self._done:
-            self._buffer = memoryview(self._next_plaintext())
-        taken = bytes(self._buffer[:size])
-        self._buffer = self._buffer[size:]
-        return taken
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            try:
-                self._raw.close()
-            finally:
-                super().close()
+    def _release(self) -> None:
+        self._raw.close()
 
     def _next_plaintext(self) -> bytes:
         frame = self._pending if self._pending is not None else read_exact(self._raw, FRAME_SIZE)

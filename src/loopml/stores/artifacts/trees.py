@@ -31,6 +31,7 @@ from loopml.core.errors import (
 )
 from loopml.core.hashing import CHUNK_SIZE, Digest
 from loopml.stores.artifacts.base import ArtifactStore
+from loopml.stores.artifacts.chunked_reader import RawReader
 
 TREE_TYPE = "tree"
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -267,7 +268,7 @@ def _write_verified(store: ArtifactStore, entry: TreeEntry, target: Path) -> Non
         tmp.unlink(missing_ok=True)
 
 
-class _CountingReader(io.RawIOBase, BinaryIO):
+class _CountingReader(RawReader):
     """Pass-through reader that counts the bytes handed out (so put_file needs no stat)."""
 
     def __init__(self, raw: BinaryIO) -> None:
@@ -275,19 +276,10 @@ class _CountingReader(io.RawIOBase, BinaryIO):
         self._raw = raw
         self.count = 0
 
-    def readable(self) -> bool:
-        return True
-
     def read(self, size: int | None = -1) -> bytes:
         data = self._raw.read(-1 if size is None else size)
         self.count += len(data)
         return data
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
 
 
 def _local_error(exc: OSError, action: str) -> LoopMLError:

@@ -7,15 +7,15 @@ A caller that stops before the end gets no verdict, so read to the end to be sur
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from typing import BinaryIO
 
 from loopml.core.errors import IntegrityError
 from loopml.core.hashing import CHUNK_SIZE, Digest, StreamHasher
+from loopml.stores.artifacts.chunked_reader import RawReader
 
 
-class VerifyingReader(io.RawIOBase, BinaryIO):
+class VerifyingReader(RawReader):
     """Read-only, forward-only view of ``raw`` that verifies it hashes to ``expected``.
 
     Supports ``read(n)``, ``read()``, ``readinto``, ``readline`` and iteration, which yields
@@ -42,9 +42,6 @@ class VerifyingReader(io.RawIOBase, BinaryIO):
     def bytes_read(self) -> int:
         return self._hasher.size
 
-    def readable(self) -> bool:
-        return True
-
     def seekable(self) -> bool:
         return False
 
@@ -63,12 +60,6 @@ class VerifyingReader(io.RawIOBase, BinaryIO):
 
     def readall(self) -> bytes:
         return b"".join(iter(lambda: self.read(CHUNK_SIZE), b""))
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
 
     def __iter__(self) -> Iterator[bytes]:
         return self

@@ -6,7 +6,6 @@ streaming response, wrapped in a :class:`VerifyingReader` so the client checks t
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -15,6 +14,7 @@ import httpx
 from loopml.core.errors import IntegrityError, NotFoundError
 from loopml.core.hashing import CHUNK_SIZE, Digest, iter_chunks
 from loopml.core.redaction import redact_uri
+from loopml.stores.artifacts.chunked_reader import ChunkedReader
 from loopml.stores.artifacts.verify import VerifyingReader
 from loopml.stores.remote.http import ApiClient
 from loopml.stores.remote.wire import WireFormatError
@@ -27,7 +27,7 @@ def _missing(digest: Digest, uri: str) -> NotFoundError:
     )
 
 
-class _ResponseReader(io.RawIOBase, BinaryIO):
+class _ResponseReader(ChunkedReader):
     """Forward-only reader over a streaming response's body; closing it closes the response."""
 
     def __init__(self, response: httpx.Response, api: ApiClient, digest: Digest) -> None:
@@ -36,35 +36,13 @@ class _ResponseReader(io.RawIOBase, BinaryIO):
         self._api = api
         self._digest = digest
         self._chunks = response.iter_raw(CHUNK_SIZE)
-        self._pending = b""
 
-    def readable(self) -> bool:
-        return True
+    def _release(self) -> None:
+        self._response.close()
 
-    def read(self, size: int | None = -1) -> bytes:
-        if size is None or size < 0:
-            return b"".join(iter(lambda: self.read(CHUNK_SIZE), b""))
-        if not self._pending:
-            self._pending = self._next_chunk()
-        data, self._pending = self._pending[:size], self._pending[size:]
-        return data
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            try:
-                self._response.close()
-            finally:
-                super().close()
-
-    def _next_chunk(self) -> bytes:
+    def _next_chunk(self) -> bytes | None:
         try:
-            return next(self._chunks, b"")
+            return next(self._chunks, None)
         except httpx.RemoteProtocolError as exc:
             # the server stops short of Content-Length when the stored bytes fail verification
             raise IntegrityError(

@@ -25,9 +25,7 @@ from loopml.stores.remote import wire
 from loopml.stores.remote.http import ApiClient
 from loopml.stores.remote.loop_decisions import HttpDecisionRecords
 from loopml.stores.remote.loop_states import HttpStateRecords
-from loopml.stores.remote.wire import JsonObject, WireFormatError
-
-_OPTIONAL = ("alias", "version", "run_id", "ended_at", "end_reason")
+from loopml.stores.remote.wire import JsonObject
 
 
 class HttpLoopStore(HttpDecisionRecords, HttpStateRecords):
@@ -127,45 +125,14 @@ def _id_segment(deployment_id: str) -> str:
     return quote(deployment_id, safe="")
 
 
+def _optional_lease(data: JsonObject) -> Lease | None:
+    found = wire.optional_member(data, "lease")
+    return None if found is None else lease_from_json(found)
+
+
 def _lease_path(name: str) -> str:
     return f"/leases/{quote(check_lease_name(name), safe='')}"
 
 
 lease_from_json = wire.EntityDecoder(Lease)
-
-
-def _optional_lease(data: JsonObject) -> Lease | None:
-    lease = data.get("lease")
-    if lease is None:
-        return None
-    if not isinstance(lease, dict):
-        raise WireFormatError(f"The server sent a lease that is not an object: {lease!r:.80}.")
-    return lease_from_json(lease)
-
-
-def deployment_from_json(data: JsonObject) -> Deployment:
-    try:
-        state = DeploymentState(str(data.get("state")))
-    except ValueError:
-        raise WireFormatError(
-            f"The server sent a deployment state {data.get('state')!r:.40}; the client and the "
-            "server are probably different loopml versions."
-        ) from None
-    values: dict[str, object] = {"state": state}
-    for key in ("id", "model", "address"):
-        values[key] = _text(data, key)
-    for key in ("heartbeat_ms", "started_at", "heartbeat_at", "expires_at"):
-        values[key] = wire.integer(data, key)
-    for key in _OPTIONAL:
-        value = data.get(key)
-        if (value is not None and not isinstance(value, str | int)) or isinstance(value, bool):
-            raise WireFormatError(f"The server sent {key}={value!r:.40} for a deployment.")
-        values[key] = value
-    return Deployment(**values)  # type: ignore[arg-type]
-
-
-def _text(data: JsonObject, key: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str):
-        raise WireFormatError(f"The server sent {key}={value!r:.40} for a deployment.")
-    return value
+deployment_from_json = wire.EntityDecoder(Deployment)

@@ -19,7 +19,6 @@ from loopml.core.loop_records import (
     DecisionUpdate,
     Lease,
     NewDecision,
-    TriggerKind,
     check_decision_key,
     check_decision_update,
     check_new_decision,
@@ -30,19 +29,6 @@ from loopml.stores.loop.base import DEFAULT_MAX_RESULTS
 from loopml.stores.metadata.base import NewEvent
 from loopml.stores.remote import wire
 from loopml.stores.remote.http import ApiClient
-from loopml.stores.remote.wire import JsonObject, WireFormatError
-
-_TEXT = ("id", "key", "model", "alias")
-_TIMES = ("created_at", "updated_at")
-_OPTIONAL = (
-    "champion_version",
-    "pipeline_run_id",
-    "candidate_version",
-    "gate_result_id",
-    "action",
-    "error",
-    "lease_token",
-)
 
 
 class HttpDecisionRecords:
@@ -98,14 +84,9 @@ class HttpDecisionRecords:
 
     def find_decision(self, key: str) -> Decision | None:
         params = {"key": check_decision_key(key)}
-        found = self._api.request_json("GET", "/decisions/by-key", params=params).get("decision")
-        if found is None:
-            return None
-        if not isinstance(found, dict):
-            raise WireFormatError(
-                f"The server sent a decision that is not an object: {found!r:.80}."
-            )
-        return decision_from_json(found)
+        data = self._api.request_json("GET", "/decisions/by-key", params=params)
+        found = wire.optional_member(data, "decision")
+        return None if found is None else decision_from_json(found)
 
     def list_decisions(
         self,
@@ -142,30 +123,4 @@ def _id_segment(decision_id: str) -> str:
     return quote(decision_id, safe="")
 
 
-def decision_from_json(data: JsonObject) -> Decision:
-    try:
-        trigger = TriggerKind(str(data.get("trigger")))
-        state = DecisionState(str(data.get("state")))
-    except ValueError:
-        raise WireFormatError(
-            f"The server sent a decision with trigger {data.get('trigger')!r:.40} and state "
-            f"{data.get('state')!r:.40}; the client and the server are probably different "
-            "loopml versions."
-        ) from None
-    evidence = data.get("evidence")
-    if not isinstance(evidence, dict):
-        raise WireFormatError(f"The server sent evidence that is not an object: {evidence!r:.80}.")
-    values: dict[str, object] = {"trigger": trigger, "state": state, "evidence": evidence}
-    for key in _TEXT:
-        value = data.get(key)
-        if not isinstance(value, str):
-            raise WireFormatError(f"The server sent {key}={value!r:.40} for a decision.")
-        values[key] = value
-    for key in _TIMES:
-        values[key] = wire.integer(data, key)
-    for key in _OPTIONAL:
-        value = data.get(key)
-        if (value is not None and not isinstance(value, str | int)) or isinstance(value, bool):
-            raise WireFormatError(f"The server sent {key}={value!r:.40} for a decision.")
-        values[key] = value
-    return Decision(**values)  # type: ignore[arg-type]
+decision_from_json = wire.EntityDecoder(Decision)

@@ -5,12 +5,12 @@ finite and as one of the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` othe
 directions. Entities are decoded here so that every remote store builds them the same way.
 
 Entities are read back by :class:`EntityDecoder`, derived from their dataclass's fields and
-type hints (scalars, string enums, objects, lists), so a field added to the dataclass crosses
-the wire without more code; a field the other side does not send keeps its default (an older
-server), and a value of the wrong kind is a :class:`WireFormatError` naming the field. Flat
-entities are written as an object of their fields (:func:`entity_json`); model registry
-entities hold collections, so they are written out field by field (:func:`model_version_json`,
-:func:`gate_result_json`).
+type hints (scalars, string enums, objects, lists, each maybe null), so a field added to the
+dataclass crosses the wire without more code; a field the other side does not send keeps its
+default (an older server), and a value of the wrong kind is a :class:`WireFormatError` naming
+the field. Flat entities are written as an object of their fields (:func:`entity_json`);
+model registry entities hold collections, so they are written out field by field
+(:func:`model_version_json`, :func:`gate_result_json`).
 """
 
 from __future__ import annotations
@@ -106,6 +106,11 @@ def member(data: JsonObject, key: str) -> JsonObject:
     if not isinstance(value, Mapping):
         raise _mismatch(key, value)
     return value
+
+
+def optional_member(data: JsonObject, key: str) -> JsonObject | None:
+    """The JSON object under ``key``, or None when the server sent null (nothing found)."""
+    return None if data.get(key) is None else member(data, key)
 
 
 def objects(data: JsonObject, key: str) -> list[JsonObject]:
@@ -349,3 +354,5 @@ alias_change_from_json = EntityDecoder(AliasChange)
 gate_result_from_json = EntityDecoder(GateResult)
 model_approval_from_json = EntityDecoder(ModelApproval)
 event_from_json = EntityDecoder(Event)
+# the loop store's (its deployments, leases and decisions) are derived beside it, in
+# stores/remote/loop.py and loop_decisions.py, from core.loop_records
