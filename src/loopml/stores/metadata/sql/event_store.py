@@ -15,19 +15,19 @@ import getpass
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from loopml.core import audit_chain
-from loopml.core.audit_chain import Anchor, ChainEntry, ChainReport
+from loopml.core.audit_chain import Anchor, ChainReport
 from loopml.core.entities import Event, Page
 from loopml.core.errors import InvalidInputError
 from loopml.core.ids import now_ms
 from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, NewEvent
 from loopml.stores.metadata.sql import paging
+from loopml.stores.metadata.sql.chain_reads import verify_stored_chain
 from loopml.stores.metadata.sql.connections import SqlStoreBase
 from loopml.stores.metadata.sql.schema import events
 from loopml.stores.metadata.sql.writes import validate_payload
@@ -77,31 +77,9 @@ class SqlEventStore(SqlStoreBase):
         return Page(items, paging.encode_token("events", items[-1].seq) if more else None)
 
     def verify_chain(self, anchors: Iterable[Anchor] = ()) -> ChainReport:
-        """:func:`~loopml.core.audit_chain.verify_chain` of the whole log, fast: rows come
-        straight from the driver's cursor, without SQLAlchemy's row processing (a third of
-        the time on a million events). One read transaction: a consistent snapshot."""
-        postgres = self._engine.dialect.name == "postgresql"
-        with self._read() as conn:
-            dbapi = conn.connection.dbapi_connection
-            assert dbapi is not None
-            # PostgreSQL: a server-side cursor, so a big log is never held in memory whole
-            cursor = dbapi.cursor(name="loopml_audit_chain") if postgres else dbapi.cursor()
-            try:
-                cursor.execute(_CHAIN_QUERY)
-                return audit_chain.verify_chain(_batches(cursor), anchors)
-            finally:
-                cursor.close()
-
-
-def _batches(cursor: Any, size: int = 20_000) -> Iterator[ChainEntry]:
-    while rows := cursor.fetchmany(size):
-        yield from rows
-
-
-_CHAIN_QUERY = (
-    'SELECT seq, "timestamp", actor, action, target, request_id, before_digest, after_digest, '
-    "payload, prev_hash, hash FROM events ORDER BY seq"
-)
+        """:func:`~loopml.core.audit_chain.verify_chain` of the whole log, fast (see
+        :mod:`~loopml.stores.metadata.sql.chain_reads`)."""
+        return verify_stored_chain(self, anchors)
 
 
 def event_of_row(row: sa.Row[object]) -> Event:
