@@ -26,6 +26,7 @@ from loopml.core.entities import Event, Page
 from loopml.core.errors import InvalidInputError
 from loopml.core.ids import now_ms
 from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, NewEvent
+from loopml.stores.metadata.event_store import check_event_filters, target_prefix
 from loopml.stores.metadata.sql import paging
 from loopml.stores.metadata.sql.chain_reads import verify_stored_chain
 from loopml.stores.metadata.sql.connections import SqlStoreBase
@@ -63,13 +64,19 @@ class SqlEventStore(SqlStoreBase):
             return insert_event(conn, event)
 
     def list_events(
-        self, *, max_results: int = DEFAULT_MAX_RESULTS, page_token: str | None = None
+        self,
+        *,
+        max_results: int = DEFAULT_MAX_RESULTS,
+        page_token: str | None = None,
+        since: int | None = None,
+        actor: str | None = None,
+        target: str | None = None,
     ) -> Page[Event]:
         limit = paging.check_max_results(max_results)
         after = paging.decode_token(page_token, "events")
-        query = (
-            sa.select(events).where(events.c.seq > after).order_by(events.c.seq).limit(limit + 1)
-        )
+        check_event_filters(since, actor, target)
+        query = sa.select(events).where(events.c.seq > after, *_filters(since, actor, target))
+        query = query.order_by(events.c.seq).limit(limit + 1)
         with self._read() as conn:
             rows = conn.execute(query).all()
         items = [event_of_row(r) for r in rows[:limit]]
@@ -80,6 +87,25 @@ class SqlEventStore(SqlStoreBase):
         """:func:`~loopml.core.audit_chain.verify_chain` of the whole log, fast (see
         :mod:`~loopml.stores.metadata.sql.chain_reads`)."""
         return verify_stored_chain(self, anchors)
+
+
+def _filters(
+    since: int | None, actor: str | None, target: str | None
+) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clauses of the filters given (no index serves them: a filtered listing
+    still scans the log, but in the database, sending only the events that match)."""
+    where: list[sa.ColumnElement[bool]] = []
+    if since is not None:
+        where.append(events.c.timestamp >= since)
+    if actor is not None:
+        where.append(events.c.actor == actor)
+    if target is not None:
+        prefix = target_prefix(target)
+        if prefix is None:
+            where.append(events.c.target == target)
+        elif prefix:  # substr, not LIKE: SQLite's LIKE ignores case, and '%' and '_' are wild
+            where.append(sa.func.substr(events.c.target, 1, len(prefix)) == prefix)
+    return where
 
 
 def event_of_row(row: sa.Row[object]) -> Event:
