@@ -78,7 +78,12 @@ def _walk_in_two(
     store: SqlStoreBase, conn: Connection, split: int, wanted: dict[int, str]
 ) -> ChainWalk:
     reader, writer = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # no process to spare: one walk
+        os.close(reader)
+        os.close(writer)
+        return _walk(conn, "", wanted)
     if pid == 0:  # the child: walks the tail, sends its result, never returns
         os.close(reader)
         _walk_tail_and_exit(store, split, wanted, writer)
