@@ -22,7 +22,7 @@ from loopml.core.audit_chain import (
 )
 from loopml.core.entities import Event
 from loopml.core.errors import InvalidInputError
-from loopml.stores.metadata.event_store import EventStore
+from loopml.stores.metadata.event_store import EventStore, target_prefix
 from loopml.stores.metadata.pages import MAX_RESULTS_LIMIT
 
 _DURATION = re.compile(r"(\d+)([smhd])")
@@ -32,7 +32,9 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 @dataclass(frozen=True)
 class EventFilter:
     """Which events a listing shows: appended at or after ``since`` (ms), by ``actor``, to
-    ``target`` (exact, or every target under a prefix ending in ``:`` or ``*``)."""
+    ``target`` (exact, or every target under a prefix ending in ``:`` or ``*``). The store
+    filters (:meth:`~loopml.stores.metadata.event_store.EventStore.list_events`);
+    :meth:`matches` says the same of one event."""
 
     since: int | None = None
     actor: str | None = None
@@ -44,8 +46,8 @@ class EventFilter:
         if self.actor is not None and event.actor != self.actor:
             return False
         if self.target is not None:
-            prefix = self.target.rstrip("*")
-            if self.target.endswith(("*", ":")):
+            prefix = target_prefix(self.target)
+            if prefix is not None:
                 return event.target.startswith(prefix)
             return event.target == self.target
         return True
@@ -70,11 +72,19 @@ def parse_since(text: str, *, now_ms: int | None = None) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def iter_events(store: EventStore) -> Iterator[Event]:
-    """Every event in position order, a page at a time."""
+def iter_events(store: EventStore, wanted: EventFilter | None = None) -> Iterator[Event]:
+    """Every event (or every one ``wanted`` selects: the store filters) in position order, a
+    page at a time."""
+    where = wanted or EventFilter()
     token: str | None = None
     while True:
-        page = store.list_events(max_results=MAX_RESULTS_LIMIT, page_token=token)
+        page = store.list_events(
+            max_results=MAX_RESULTS_LIMIT,
+            page_token=token,
+            since=where.since,
+            actor=where.actor,
+            target=where.target,
+        )
         yield from page.items
         token = page.next_page_token
         if token is None:
@@ -82,7 +92,9 @@ def iter_events(store: EventStore) -> Iterator[Event]:
 
 
 def select_events(store: EventStore, wanted: EventFilter) -> Iterator[Event]:
-    return (event for event in iter_events(store) if wanted.matches(event))
+    """The events ``wanted`` selects, filtered by the store (in its database query; over a
+    server, in the server's), in position order."""
+    return iter_events(store, wanted)
 
 
 def event_record(event: Event) -> dict[str, object]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
@@ -17,9 +17,18 @@ router = APIRouter(tags=["events"])
 
 @router.get("/events", dependencies=[Depends(require("events:read"))])
 def list_events(
-    ctx: Context, max_results: int = DEFAULT_MAX_RESULTS, page_token: str | None = None
+    ctx: Context,
+    max_results: int = DEFAULT_MAX_RESULTS,
+    page_token: str | None = None,
+    since: int | None = None,
+    actor: Annotated[str | None, Query(max_length=250)] = None,
+    target: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> EventPage:
-    page = ctx.metadata_store.list_events(max_results=max_results, page_token=page_token)
+    """Events in append order; only those at or after ``since`` (ms), by ``actor``, to
+    ``target`` (``model:`` or ``model:*``: every target under that prefix) when given."""
+    page = ctx.metadata_store.list_events(
+        max_results=max_results, page_token=page_token, since=since, actor=actor, target=target
+    )
     return EventPage.of(page)
 
 

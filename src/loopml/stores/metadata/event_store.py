@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from loopml.core.entities import Event, Page
+from loopml.core.errors import InvalidInputError
 from loopml.stores.metadata.pages import DEFAULT_MAX_RESULTS
+
+_INT64 = range(-(2**63), 2**63)
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,41 @@ class EventStore(Protocol):
         ...
 
     def list_events(
-        self, *, max_results: int = DEFAULT_MAX_RESULTS, page_token: str | None = None
+        self,
+        *,
+        max_results: int = DEFAULT_MAX_RESULTS,
+        page_token: str | None = None,
+        since: int | None = None,
+        actor: str | None = None,
+        target: str | None = None,
     ) -> Page[Event]:
-        """Events in the order they were appended (by position, ``Event.seq``)."""
+        """Events in the order they were appended (by position, ``Event.seq``); only those
+        appended at or after ``since`` (ms), by ``actor``, to ``target`` (exact, or every
+        target under a prefix ending in ``:`` or ``*``, see :func:`target_prefix`) when given.
+        Bad filters raise :class:`~loopml.core.errors.InvalidInputError`
+        (:func:`check_event_filters`)."""
         ...
+
+
+def target_prefix(target: str) -> str | None:
+    """The prefix every target a ``target`` filter selects starts with (``model:`` and
+    ``model:*`` select ``model:churn``), or None when it selects that one target only."""
+    return target.rstrip("*") if target.endswith(("*", ":")) else None
+
+
+def check_event_filters(since: object, actor: object, target: object) -> None:
+    """The filters of :meth:`EventStore.list_events`, checked: a time in ms (a 64-bit
+    integer), an actor of at most 250 characters, a target of at most 1000."""
+    if since is not None and (
+        not isinstance(since, int) or isinstance(since, bool) or since not in _INT64
+    ):
+        raise InvalidInputError(
+            f"The events filter 'since' must be a time in milliseconds (a 64-bit integer), "
+            f"got {since!r:.80}."
+        )
+    for what, value, limit in (("actor", actor, 250), ("target", target, 1000)):
+        if value is not None and (not isinstance(value, str) or len(value) > limit):
+            raise InvalidInputError(
+                f"The events filter {what!r} must be a string of at most {limit} characters, "
+                f"got {value!r:.80}."
+            )

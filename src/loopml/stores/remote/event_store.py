@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from loopml.core.entities import Event, Page
+from loopml.stores.metadata.event_store import check_event_filters
 from loopml.stores.metadata.pages import DEFAULT_MAX_RESULTS
 from loopml.stores.remote import wire
 from loopml.stores.remote.http_slice import HttpSlice, page_params
@@ -29,8 +30,19 @@ class HttpEventStore(HttpSlice):
         return wire.event_from_json(self._api.request_json("POST", "/events", json_body=body))
 
     def list_events(
-        self, *, max_results: int = DEFAULT_MAX_RESULTS, page_token: str | None = None
+        self,
+        *,
+        max_results: int = DEFAULT_MAX_RESULTS,
+        page_token: str | None = None,
+        since: int | None = None,
+        actor: str | None = None,
+        target: str | None = None,
     ) -> Page[Event]:
-        data = self._api.request_json("GET", "/events", params=page_params(max_results, page_token))
+        """As the embedded store: the server filters (the filters are checked here first)."""
+        check_event_filters(since, actor, target)
+        filters = {"since": since, "actor": actor, "target": target}
+        params = {**page_params(max_results, page_token)}
+        params.update({name: value for name, value in filters.items() if value is not None})
+        data = self._api.request_json("GET", "/events", params=params)
         items = [wire.event_from_json(item) for item in wire.objects(data, "items")]
         return Page(items, wire.page_token(data))

@@ -15,19 +15,20 @@ import getpass
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from loopml.core import audit_chain
-from loopml.core.audit_chain import Anchor, ChainEntry, ChainReport
+from loopml.core.audit_chain import Anchor, ChainReport
 from loopml.core.entities import Event, Page
 from loopml.core.errors import InvalidInputError
 from loopml.core.ids import now_ms
 from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, NewEvent
+from loopml.stores.metadata.event_store import check_event_filters, target_prefix
 from loopml.stores.metadata.sql import paging
+from loopml.stores.metadata.sql.chain_reads import verify_stored_chain
 from loopml.stores.metadata.sql.connections import SqlStoreBase
 from loopml.stores.metadata.sql.schema import events
 from loopml.stores.metadata.sql.writes import validate_payload
@@ -63,13 +64,19 @@ class SqlEventStore(SqlStoreBase):
             return insert_event(conn, event)
 
     def list_events(
-        self, *, max_results: int = DEFAULT_MAX_RESULTS, page_token: str | None = None
+        self,
+        *,
+        max_results: int = DEFAULT_MAX_RESULTS,
+        page_token: str | None = None,
+        since: int | None = None,
+        actor: str | None = None,
+        target: str | None = None,
     ) -> Page[Event]:
         limit = paging.check_max_results(max_results)
         after = paging.decode_token(page_token, "events")
-        query = (
-            sa.select(events).where(events.c.seq > after).order_by(events.c.seq).limit(limit + 1)
-        )
+        check_event_filters(since, actor, target)
+        query = sa.select(events).where(events.c.seq > after, *_filters(since, actor, target))
+        query = query.order_by(events.c.seq).limit(limit + 1)
         with self._read() as conn:
             rows = conn.execute(query).all()
         items = [event_of_row(r) for r in rows[:limit]]
@@ -77,31 +84,28 @@ class SqlEventStore(SqlStoreBase):
         return Page(items, paging.encode_token("events", items[-1].seq) if more else None)
 
     def verify_chain(self, anchors: Iterable[Anchor] = ()) -> ChainReport:
-        """:func:`~loopml.core.audit_chain.verify_chain` of the whole log, fast: rows come
-        straight from the driver's cursor, without SQLAlchemy's row processing (a third of
-        the time on a million events). One read transaction: a consistent snapshot."""
-        postgres = self._engine.dialect.name == "postgresql"
-        with self._read() as conn:
-            dbapi = conn.connection.dbapi_connection
-            assert dbapi is not None
-            # PostgreSQL: a server-side cursor, so a big log is never held in memory whole
-            cursor = dbapi.cursor(name="loopml_audit_chain") if postgres else dbapi.cursor()
-            try:
-                cursor.execute(_CHAIN_QUERY)
-                return audit_chain.verify_chain(_batches(cursor), anchors)
-            finally:
-                cursor.close()
+        """:func:`~loopml.core.audit_chain.verify_chain` of the whole log, fast (see
+        :mod:`~loopml.stores.metadata.sql.chain_reads`)."""
+        return verify_stored_chain(self, anchors)
 
 
-def _batches(cursor: Any, size: int = 20_000) -> Iterator[ChainEntry]:
-    while rows := cursor.fetchmany(size):
-        yield from rows
-
-
-_CHAIN_QUERY = (
-    'SELECT seq, "timestamp", actor, action, target, request_id, before_digest, after_digest, '
-    "payload, prev_hash, hash FROM events ORDER BY seq"
-)
+def _filters(
+    since: int | None, actor: str | None, target: str | None
+) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clauses of the filters given (no index serves them: a filtered listing
+    still scans the log, but in the database, sending only the events that match)."""
+    where: list[sa.ColumnElement[bool]] = []
+    if since is not None:
+        where.append(events.c.timestamp >= since)
+    if actor is not None:
+        where.append(events.c.actor == actor)
+    if target is not None:
+        prefix = target_prefix(target)
+        if prefix is None:
+            where.append(events.c.target == target)
+        elif prefix:  # substr, not LIKE: SQLite's LIKE ignores case, and '%' and '_' are wild
+            where.append(sa.func.substr(events.c.target, 1, len(prefix)) == prefix)
+    return where
 
 
 def event_of_row(row: sa.Row[object]) -> Event:
