@@ -90,9 +90,11 @@ class Team:
             "TMPDIR": str(self.scratch),
         }
 
-    def run(self, user: str, *args: str, code: int = 0, timeout: float = 180) -> str:
-        """``loopml ARGS`` as ``user``; asserts its exit code, returns its stdout."""
-        return expect(cli(*args, cwd=self.project, env=self.env(user), timeout=timeout), code)
+    def run(self, user: str, *args: str, code: int = 0, cwd: Path | None = None) -> str:
+        """``loopml ARGS`` as ``user`` (in the project folder, or ``cwd``); asserts its exit
+        code, returns its stdout (and its stderr when it fails)."""
+        done = cli(*args, cwd=cwd or self.project, env=self.env(user), timeout=180)
+        return expect(done, code)
 
 
 def expect(result: subprocess.CompletedProcess[str], code: int) -> str:
@@ -215,6 +217,13 @@ def test_admin_manages_users_and_tokens_through_the_server(team: Team) -> None:
     assert "users:admin" in refused
     assert not any(secret in team.server.log() for secret in team.tokens.values())
 
+    # a revoked token stops working at once (the server's token cache is off here)
+    spare = json.loads(team.run("ada", "tokens", "create", "val", "--label", "spare", "--json"))
+    team.tokens["spare"] = spare["token"]
+    assert MODEL in team.run("spare", "models", "list")
+    team.run("ada", "tokens", "revoke", spare["id"])
+    assert "revoked" in team.run("spare", "models", "list", code=2)
+
 
 def test_viewer_reads_but_every_write_is_refused(team: Team) -> None:
     assert MODEL in team.run("val", "models", "list")
@@ -233,7 +242,10 @@ def test_viewer_reads_but_every_write_is_refused(team: Team) -> None:
 def test_the_server_holds_promotion_to_its_policy(team: Team) -> None:
     refused = team.run("eve", "models", "promote", f"{MODEL}@challenger", code=2)
     assert "models:promote" in refused
-    blocked = team.run("abe", "models", "promote", f"{MODEL}@challenger", code=1)
+    # from a folder without gates.yaml the CLI checks nothing itself: the server refuses
+    elsewhere = team.project / "elsewhere"
+    elsewhere.mkdir()
+    blocked = team.run("abe", "models", "promote", f"{MODEL}@challenger", code=1, cwd=elsewhere)
     assert "gate" in blocked and "approv" in blocked
     gate = json.loads(
         team.run("eve", "gate", f"{MODEL}@challenger", "--policy", "gates.yaml", "--json")
