@@ -27,7 +27,7 @@ from loopml.stores.identity.sql import SqlIdentityStore
 from loopml.stores.metadata.sql import SqlMetadataStore
 from tests.e2e.runner import cli
 
-ROUNDS = 4
+ROUNDS = 3
 USERS_PER_ROUND = 40
 
 # runs the CLI's main() in this one process, command after command, and prints one JSON line
