@@ -22,11 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from loopml.serving import read_predictions
+from loopml.tracking.client import Client
 from tests.e2e.runner import LOOPML, cli
-from tests.e2e.test_real_table import FEATURES, penguins_rows, write_csv
+from tests.e2e.test_real_table import FEATURES, penguins_rows, value, write_csv
 from tests.fixtures.backends import free_port
+from tests.fixtures.model_server import start_model_server, wait_for, wait_until_serving
 from tests.fixtures.server import PlatformServer, wait_until_ready
 
 pytestmark = [pytest.mark.postgres, pytest.mark.s3]
@@ -331,3 +335,36 @@ def test_the_audit_log_names_each_user_verifies_and_catches_an_edit(team: Team) 
         finally:
             database.execute("UPDATE events SET actor = %s WHERE seq = 3", (actor,))
     assert "OK:" in team.run("val", "audit", "verify", "--anchor", anchor)
+
+
+def test_a_model_server_with_an_editor_token_logs_without_the_sensitive_column(
+    team: Team,
+) -> None:
+    """``loopml serve`` with the editor's token (the role docs/access.md gives a model
+    server) registers its deployment and stores its prediction log through the server,
+    with the column marked sensitive left out; the deployment shows in the lineage."""
+    header, rows = penguins_rows()
+    columns = [header.index(name) for name in FEATURES]
+    data = [[value(r[i], name) for i, name in zip(columns, FEATURES, strict=True)]
+            for r in rows[:8]]  # fmt: skip
+    env = {**team.env("eve"), "LOOPML_SERVE_SENSITIVE": "sex"}
+    server = wait_until_serving(
+        start_model_server(
+            team.project, f"{MODEL}@challenger", "--log-roll-seconds", "0.2", env=env
+        )
+    )
+    try:
+        answer = httpx.post(
+            f"{server.url}/invocations",
+            json={"dataframe_split": {"columns": FEATURES, "data": data}},
+            timeout=60,
+        )
+        assert answer.status_code == 200, answer.text
+        with Client(server_url=team.server.url, token=team.tokens["val"]) as client:
+            assert wait_for(lambda: read_predictions(MODEL, client).num_rows == len(data), 60)
+            logged = read_predictions(MODEL, client).column("inputs").to_pylist()
+    finally:
+        server.stop()
+    assert [set(row) for row in logged] == [set(FEATURES) - {"sex"}] * len(data), server.log()
+    graph = json.loads(team.run("val", "lineage", f"{MODEL}@1", "--json"))
+    assert "deployment" in {node["kind"] for node in graph["nodes"]}
