@@ -146,6 +146,9 @@ def test_rotation_killed_anywhere_loses_nothing_and_leaves_nothing(
     with project.client(old_only, monkeypatch) as client:
         loopml.data.add("secrets", project.root / "secrets", client=client)
     rotating = project.keys(project.new_key, project.old_key)
+    packs = project.root / "artifacts" / "packs"
+    if project.bucket is None:  # a local store packs small blobs together
+        assert list(packs.glob("*.pack")), "the local store packed nothing: a check is moot"
 
     moved = 0
     for n, after in enumerate(KILL_AFTER):
@@ -172,6 +175,9 @@ def test_rotation_killed_anywhere_loses_nothing_and_leaves_nothing(
     again = _cli_json("gc", "--grace", "0", env=rotating, cwd=project.root)
     assert again["removable"] == [], (again, where)
     assert not [p for p in project.scratch.iterdir() if p.name.startswith("loopml-")], where
+    # no copy under the old key is left in a pack either (rotation stored each packed blob
+    # again on its own, then removed the packs)
+    assert not packs.exists() or not list(packs.glob("*.pack")), (list(packs.iterdir()), where)
     tmp = project.root / "artifacts" / "tmp"
     assert not tmp.exists() or not any(tmp.iterdir()), (list(tmp.iterdir()), where)
 
