@@ -57,6 +57,19 @@ def check_one_role_per_user_and_project_replaced_and_revoked(store: IdentityStor
         store.grant_role(_name(), "default", Role.ADMIN)
 
 
+def check_a_user_added_with_a_role_holds_it_and_bad_input_adds_neither(
+    store: IdentityStore,
+) -> None:
+    name = _name()
+    store.add_user(name, role=Role.EDITOR, project="fraud")
+    assert store.list_roles(name) == [RoleBinding(name, "fraud", Role.EDITOR)]
+    refused = _name()
+    with pytest.raises(InvalidInputError, match="project"):
+        store.add_user(refused, role=Role.VIEWER, project="a b")
+    with pytest.raises(NotFoundError):
+        store.get_user(refused)
+
+
 def check_a_token_authenticates_to_its_user_and_roles_and_its_secret_is_kept_nowhere(
     store: IdentityStore,
 ) -> None:
@@ -148,6 +161,7 @@ def check_bad_input_is_refused_and_nothing_is_stored(store: IdentityStore) -> No
 def identity_store_checks() -> list[IdentityCheck]:
     return [
         check_a_user_is_added_once_and_listed,
+        check_a_user_added_with_a_role_holds_it_and_bad_input_adds_neither,
         check_one_role_per_user_and_project_replaced_and_revoked,
         check_a_token_authenticates_to_its_user_and_roles_and_its_secret_is_kept_nowhere,
         check_a_wrong_or_malformed_token_is_refused,

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 
 from loopml.cli import output
-from loopml.cli.resolve import open_client
 from loopml.core.audit_chain import Anchor, ChainReport
+from loopml.core.config import load_config
+from loopml.core.errors import ConfigError
+from loopml.stores.metadata.base import MetadataStore
+from loopml.stores.registry import open_metadata_store
 from loopml.tracking.audit_log import (
     EventFilter,
     event_record,
@@ -25,6 +30,24 @@ app = typer.Typer(
     "hash-chained so that an edited, inserted, deleted or reordered entry is found.",
     no_args_is_help=True,
 )
+
+
+@contextmanager
+def audit_store() -> Iterator[MetadataStore]:
+    """The metadata store holding the log: the nearest project's (or ``LOOPML_STORE_URI``;
+    no artifact store needed), or the server ``LOOPML_SERVER_URL`` names."""
+    config = load_config()
+    uri = config.server_url or config.store_uri
+    if uri is None:
+        raise ConfigError(
+            "No loopml project here: no .loopml folder in this directory or its parents. Run "
+            "'loopml init', or set LOOPML_STORE_URI or LOOPML_SERVER_URL."
+        )
+    store = open_metadata_store(uri, token=config.token)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @app.command("log")
@@ -46,8 +69,8 @@ def log_command(
 ) -> None:
     """List the events, oldest first."""
     wanted = EventFilter(None if since is None else parse_since(since), actor, target)
-    with open_client() as client:
-        events = list(select_events(client.metadata, wanted))
+    with audit_store() as store:
+        events = list(select_events(store, wanted))
     if as_json:
         output.print_json([event_record(e) for e in events])
         return
@@ -68,9 +91,9 @@ def log_command(
 def export_command() -> None:
     """Print every event as JSON lines (one object a line, oldest first), with its hashes:
     what an external archive or SIEM ingests."""
-    with open_client() as client:
+    with audit_store() as store:
         write = sys.stdout.write
-        for event in iter_events(client.metadata):
+        for event in iter_events(store):
             record = event_record(event)
             write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
 
@@ -90,8 +113,8 @@ def verify_command(
     """Check every link of the chain; exit 1 and name the first bad position if an entry was
     edited, inserted, deleted or moved (or an anchor no longer matches)."""
     anchors = [Anchor.parse(text) for text in anchor or []]
-    with open_client() as client:
-        report = verify_log(client.metadata, anchors)
+    with audit_store() as store:
+        report = verify_log(store, anchors)
     _report(report, as_json=as_json)
     if not report.ok:
         raise typer.Exit(1)
@@ -102,8 +125,8 @@ def anchor_command(as_json: output.JsonFlag = False) -> None:
     """Verify the log, then print its head as DIGEST@POSITION: keep it outside the store (a
     ticket, a signed mail, another system) and pass it to 'loopml audit verify --anchor'
     later to prove the log was not rewritten since."""
-    with open_client() as client:
-        report = verify_log(client.metadata)
+    with audit_store() as store:
+        report = verify_log(store)
     if not report.ok:
         _report(report, as_json=as_json)
         raise typer.Exit(1)

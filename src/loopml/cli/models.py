@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,6 +13,9 @@ from loopml.cli.resolve import open_client
 from loopml.cli.trust import STEP_TRUST_CODE_OPTION
 from loopml.core.entities import AliasChange, ModelVersion, RegisteredModel
 from loopml.core.ids import format_ms
+
+if TYPE_CHECKING:
+    from loopml.tracking.client import Client
 
 app = typer.Typer(
     help=(
@@ -143,7 +146,7 @@ def register_command(
         loopml models register churn --run 3f2a9c1e --step train --alias challenger
     """
     from loopml.cli.resolve import resolve_run
-    from loopml.models.registry import register, set_alias
+    from loopml.models.registry import register
     from loopml.pipelines.runner import step_output
 
     example = _read_example(input_example) if input_example is not None else None
@@ -153,12 +156,30 @@ def register_command(
         version = register(name, model, input_example=example, run=run.id, onnx=onnx,
                            description=description, client=client)  # fmt: skip
         if alias is not None:
-            set_alias(name, alias, version.version, reason="registered", client=client)
+            _point_new_version(name, alias, version.version, client=client)
     if as_json:
         output.print_json(_version_dict(version))
         return
     where = f" and {name}@{alias}" if alias else ""
     output.console().print(f"Registered {name}@{version.version}{where}.", markup=False)
+
+
+def _point_new_version(name: str, alias: str, version: int, *, client: Client) -> None:
+    """Move ``alias`` to the version just registered; if that is refused (an editor may
+    register but not move aliases), say that the version IS registered and how to finish."""
+    from loopml.core.errors import LoopMLError
+    from loopml.models.registry import set_alias
+
+    try:
+        set_alias(name, alias, version, reason="registered", client=client)
+    except LoopMLError as exc:
+        exc.message = (
+            f"Registered {name}@{version}, but did not point {name}@{alias} at it: "
+            f"{exc.message} Someone allowed to move aliases (an approver) can finish with: "
+            f"loopml models alias set {name} {alias} {version}"
+        )
+        exc.args = (exc.message,)
+        raise
 
 
 def _read_example(path: Path) -> Any:

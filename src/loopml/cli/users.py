@@ -68,9 +68,7 @@ def add_command(
         loopml users add ci-bot --role editor --project fraud
     """
     with identity_store() as store:
-        user = store.add_user(name)
-        if role is not None:
-            store.grant_role(user.name, project, role)
+        user = store.add_user(name, role=role, project=project)
     granted = f" ({role.value} in {project})" if role is not None else ""
     output.console().print(f"Added user {user.name}{granted}.", markup=False)
 

@@ -4,12 +4,14 @@ unknown fields. A token's secret appears in one answer only: the one that create
 from __future__ import annotations
 
 from loopml.core.identity_records import Identity, RoleBinding, TokenInfo, User
-from loopml.core.roles import Role
+from loopml.core.roles import DEFAULT_PROJECT, Role
 from loopml.server.schema_base import RequestModel, ResponseModel
 
 
 class UserCreate(RequestModel):
     name: str
+    role: str | None = None  # granted in ``project`` in the same transaction
+    project: str = DEFAULT_PROJECT
 
 
 class UserOut(ResponseModel):

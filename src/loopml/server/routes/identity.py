@@ -49,7 +49,10 @@ def list_users(ctx: Context) -> UserList:
 
 @router.post("/users", status_code=201)
 def add_user(body: UserCreate, ctx: Context, principal: Admin) -> UserOut:
-    user = _identity(ctx).add_user(body.name, event=attributed(principal))
+    role = None if body.role is None else check_role(body.role)
+    user = _identity(ctx).add_user(
+        body.name, role=role, project=body.project, event=attributed(principal)
+    )
     return UserOut.of(user)
 
 

@@ -174,18 +174,46 @@ class FsspecArtifactStore:
         return self._driver_call(action, lambda: int(self._fs.size(key)), digest)
 
     def list_stored(self) -> Iterator[StoredObject]:
-        """Every blob (this store has no packs, and its temp files are local spools)."""
+        """Every blob, and on S3 every multipart upload a killed writer left unfinished
+        (kind ``temp``: invisible in listings, its parts kept and billed until aborted). This
+        store has no packs, and its other temp files are local spools."""
         folder = f"{self._root}/blobs" if self._root else "blobs"
         found = self._driver_call("list the blobs", lambda: self._fs.find(folder, detail=True))
         for path, info in found.items():
             shard, _, rest = str(path).rpartition("/")
             name = f"blake3:{shard.rpartition('/')[2]}{rest}"
             yield StoredObject("blob", name, int(info.get("size") or 0), _modified(info))
+        if self._scheme == "s3":
+            yield from self._unfinished_uploads()
+
+    def _unfinished_uploads(self) -> Iterator[StoredObject]:
+        """The multipart uploads begun under ``blobs/`` and never completed nor aborted, named
+        ``upload:<bucket>/<key>#<upload id>``, as of when they began."""
+        bucket, _, prefix = self._root.partition("/")
+        where: dict[str, str] = {
+            "Bucket": bucket,
+            "Prefix": f"{prefix}/blobs/" if prefix else "blobs/",
+        }
+        while True:
+            page = self._driver_call(
+                "list unfinished uploads",
+                lambda: self._fs.call_s3("list_multipart_uploads", **where),
+            )
+            for upload in page.get("Uploads") or ():
+                name = f"upload:{bucket}/{upload['Key']}#{upload['UploadId']}"
+                yield StoredObject(
+                    "temp", name, 0, _modified({"LastModified": upload["Initiated"]})
+                )
+            if not page.get("IsTruncated"):
+                return
+            where.update(KeyMarker=page["NextKeyMarker"], UploadIdMarker=page["NextUploadIdMarker"])
 
     def remove_stored(self, item: StoredObject, *, cutoff: float) -> bool:
         """Object stores cannot remove "unless touched": the blob's time is checked just
         before the delete (a put that reuses a blob does not touch it here, so the grace
         period is what protects a blob that a writer is about to record)."""
+        if item.kind == "temp" and self._scheme == "s3" and item.name.startswith("upload:"):
+            return self._abort_upload(item.name)
         if item.kind != "blob":
             raise ValueError(f"{self!r} holds blobs only, not {item.kind!r}")
         key = self.blob_key(Digest.parse(item.name))
@@ -200,6 +228,21 @@ class FsspecArtifactStore:
             return True
 
         return self._driver_call(f"remove blob {item.name}", remove)
+
+    def _abort_upload(self, name: str) -> bool:
+        """Abort an unfinished multipart upload listed by :meth:`_unfinished_uploads` (one
+        that has ended meanwhile is gone already: fine)."""
+        path, _, upload_id = name.removeprefix("upload:").rpartition("#")
+        bucket, _, key = path.partition("/")
+
+        def abort() -> bool:
+            with contextlib.suppress(FileNotFoundError):  # s3fs's word for NoSuchUpload
+                self._fs.call_s3(
+                    "abort_multipart_upload", Bucket=bucket, Key=key, UploadId=upload_id
+                )
+            return True
+
+        return self._driver_call(f"abort the unfinished upload of {key}", abort)
 
     def _upload(self, spool: str, key: str, size: int) -> None:
         if self._scheme == "memory":

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from loopml.core.identity_records import Identity, IssuedToken, RoleBinding, TokenInfo, User
-from loopml.core.roles import Role
+from loopml.core.roles import DEFAULT_PROJECT, Role
 from loopml.stores.metadata.base import NewEvent
 
 
@@ -24,8 +24,16 @@ class IdentityStore(Protocol):
     def close(self) -> None: ...
 
     # users -------------------------------------------------------------------------------
-    def add_user(self, name: str, *, event: NewEvent | None = None) -> User:
-        """A new user; ConflictError if ``name`` is taken (by a disabled user too)."""
+    def add_user(
+        self,
+        name: str,
+        *,
+        role: Role | None = None,
+        project: str = DEFAULT_PROJECT,
+        event: NewEvent | None = None,
+    ) -> User:
+        """A new user (holding ``role`` in ``project``, in the same transaction);
+        ConflictError if ``name`` is taken (by a disabled user too)."""
         ...
 
     def get_user(self, name: str) -> User:

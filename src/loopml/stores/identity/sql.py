@@ -35,7 +35,7 @@ from loopml.core.identity_records import (
     token_refused,
 )
 from loopml.core.ids import now_ms
-from loopml.core.roles import Role
+from loopml.core.roles import DEFAULT_PROJECT, Role
 from loopml.stores.metadata.base import NewEvent
 from loopml.stores.metadata.sql.connections import SqlStoreBase
 from loopml.stores.metadata.sql.dialects import insert_for
@@ -56,8 +56,16 @@ class SqlIdentityStore(SqlStoreBase):
 
     # users -------------------------------------------------------------------------------
 
-    def add_user(self, name: str, *, event: NewEvent | None = None) -> User:
-        name = check_user_name(name)
+    def add_user(
+        self,
+        name: str,
+        *,
+        role: Role | None = None,
+        project: str = DEFAULT_PROJECT,
+        event: NewEvent | None = None,
+    ) -> User:
+        name, project = check_user_name(name), check_project(project)
+        role = None if role is None else check_role(role)
         with self._write() as conn:
             added = conn.execute(
                 self._insert(users)
@@ -69,6 +77,8 @@ class SqlIdentityStore(SqlStoreBase):
                 raise ConflictError(f"A user named {name!r} exists already.")
             user = _user(_existing_user(conn, name))
             insert_event(conn, audited(event, "user.add", f"user:{name}", {}))
+            if role is not None:
+                self._bind(conn, name, project, role, event)
             return user
 
     def get_user(self, name: str) -> User:
@@ -101,16 +111,22 @@ class SqlIdentityStore(SqlStoreBase):
         user, project, role = check_user_name(user), check_project(project), check_role(role)
         with self._write() as conn:
             _existing_user(conn, user)
-            conn.execute(
-                self._insert(role_bindings)
-                .values(user_name=user, project=project, role=role.value)
-                .on_conflict_do_update(
-                    index_elements=["user_name", "project"], set_={"role": role.value}
-                )
-            )
-            payload = {"project": project, "role": role.value}
-            insert_event(conn, audited(event, "user.grant", f"user:{user}", payload))
+            self._bind(conn, user, project, role, event)
         return RoleBinding(user, project, role)
+
+    def _bind(
+        self, conn: Connection, user: str, project: str, role: Role, event: NewEvent | None
+    ) -> None:
+        """Give ``user`` ``role`` in ``project`` (replacing the one held), with its event."""
+        conn.execute(
+            self._insert(role_bindings)
+            .values(user_name=user, project=project, role=role.value)
+            .on_conflict_do_update(
+                index_elements=["user_name", "project"], set_={"role": role.value}
+            )
+        )
+        payload = {"project": project, "role": role.value}
+        insert_event(conn, audited(event, "user.grant", f"user:{user}", payload))
 
     def revoke_role(self, user: str, project: str, *, event: NewEvent | None = None) -> None:
         user, project = check_user_name(user), check_project(project)

@@ -23,7 +23,7 @@ from loopml.core.identity_records import (
     check_user_name,
     parse_token,
 )
-from loopml.core.roles import Role
+from loopml.core.roles import DEFAULT_PROJECT, Role
 from loopml.stores.metadata.base import NewEvent
 from loopml.stores.remote import wire
 from loopml.stores.remote.http import ApiClient
@@ -47,9 +47,18 @@ class HttpIdentityStore:
 
     # users -------------------------------------------------------------------------------
 
-    def add_user(self, name: str, *, event: NewEvent | None = None) -> User:
+    def add_user(
+        self,
+        name: str,
+        *,
+        role: Role | None = None,
+        project: str = DEFAULT_PROJECT,
+        event: NewEvent | None = None,
+    ) -> User:
         wire.refuse_event(event)
-        body = {"name": check_user_name(name)}
+        body: dict[str, str] = {"name": check_user_name(name)}
+        if role is not None:
+            body.update(role=check_role(role).value, project=check_project(project))
         return _user(self._api.request_json("POST", "/users", json_body=body, idempotent=False))
 
     def get_user(self, name: str) -> User:
