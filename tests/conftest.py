@@ -7,6 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
+# One BLAS / OpenMP thread per process, set before anything imports numpy, for the workers and
+# every process they start (they inherit it). The suite runs three workers and their servers
+# and CLI processes on two cores: OpenBLAS's threads then fight for them, and on the small
+# matrices of the tests they cost far more than they save (an unscaled breast-cancer
+# LogisticRegression fit: ~6-12 s of CPU with the default threads, 0.8 s with one).
+for _threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")
+
 pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.ray",

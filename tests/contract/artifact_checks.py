@@ -3,6 +3,8 @@
 Like scikit-learn's common estimator checks, each check is a plain function named for the
 behaviour it pins down. It takes an :class:`ArtifactBackendHandle`: the store, plus the two
 things a check cannot do through the store's interface (damage a stored blob, count blobs).
+Each check stores content that no other check stores: the remote backend's checks share one
+server, except those that count blobs (``COUNTS_BLOBS`` in ``test_artifact_store.py``).
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Client]:
             artifact_uri=str(tmp_path / "artifacts"),
         )
     else:
-        made = Client(server_url=request.getfixturevalue("platform_server_url"))
+        # the module's server: every check makes runs of its own, "search" counts its own
+        made = Client(server_url=request.getfixturevalue("shared_platform_server_url"))
     with made:
         yield made
 

@@ -295,8 +295,9 @@ TREE_A = "blake3:" + "a" * 64
 TREE_B = "blake3:" + "b" * 64
 
 
-def test_adding_answers_201_then_200_when_nothing_changed(platform_server_url: str) -> None:
-    with httpx.Client(base_url=f"{platform_server_url}/api/v1", timeout=30.0) as http:
+# the route checks below share the module's server: each uses dataset names of its own
+def test_adding_answers_201_then_200_when_nothing_changed(shared_platform_server_url: str) -> None:
+    with httpx.Client(base_url=f"{shared_platform_server_url}/api/v1", timeout=30.0) as http:
         created = http.post("/datasets/shape/versions", json=_version_body(TREE_A, size=3))
         assert created.status_code == 201, created.text
         assert created.json()["added"] is True
@@ -308,8 +309,8 @@ def test_adding_answers_201_then_200_when_nothing_changed(platform_server_url: s
         assert latest["size"] == 3 and latest["message"] == ""
 
 
-def test_bad_dataset_requests_are_400s_naming_the_field(platform_server_url: str) -> None:
-    with httpx.Client(base_url=f"{platform_server_url}/api/v1", timeout=30.0) as http:
+def test_bad_dataset_requests_are_400s_naming_the_field(shared_platform_server_url: str) -> None:
+    with httpx.Client(base_url=f"{shared_platform_server_url}/api/v1", timeout=30.0) as http:
         wrong_type = http.post("/datasets/d/versions", json=_version_body(TREE_A, size="3"))
         assert "body.size" in _error(wrong_type, 400, "invalid_input")
         unknown = http.post("/datasets/d/versions", json=_version_body(TREE_A, colour="red"))
@@ -327,8 +328,8 @@ def test_bad_dataset_requests_are_400s_naming_the_field(platform_server_url: str
         assert "d" in _error(http.get("/datasets/d/versions"), 404, "not_found")
 
 
-def test_names_made_of_dots_survive_the_url(platform_server_url: str) -> None:
-    store = HttpMetadataStore(platform_server_url)
+def test_names_made_of_dots_survive_the_url(shared_platform_server_url: str) -> None:
+    store = HttpMetadataStore(shared_platform_server_url)
     try:
         for name in (".", "..", "...", "a.b"):
             added, _ = store.add_dataset_version(DatasetVersion(name, 0, TREE_B, 1_700_000_000_000))

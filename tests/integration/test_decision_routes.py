@@ -1,6 +1,7 @@
 """The loop-decision routes on a real ``loopml server``: recording and each move are audited
 once (a retried record or move changes nothing and records nothing), a stale move is a 409
-with its own code, and a bad request gets the API's error body naming the field."""
+with its own code, and a bad request gets the API's error body naming the field. The tests share
+the module's server: each reads only the events recorded after it began."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from tests.fixtures.server import PlatformServer
 S = DecisionState
 
 
-def test_decisions_are_audited_once_per_change(platform_server: PlatformServer) -> None:
-    loop = HttpLoopStore(platform_server.url)
-    metadata = HttpMetadataStore(platform_server.url)
+def test_decisions_are_audited_once_per_change(shared_platform_server: PlatformServer) -> None:
+    loop = HttpLoopStore(shared_platform_server.url)
+    metadata = HttpMetadataStore(shared_platform_server.url)
     try:
         before = len(metadata.list_events(max_results=50_000).items)
         new = NewDecision(
@@ -42,15 +43,15 @@ def test_decisions_are_audited_once_per_change(platform_server: PlatformServer) 
     assert events[1].payload == {"from": "triggered", "to": "training", "action": None}
 
 
-def test_bad_and_stale_decision_requests_answer_4xx(platform_server: PlatformServer) -> None:
-    loop = HttpLoopStore(platform_server.url)
+def test_bad_and_stale_decision_requests_answer_4xx(shared_platform_server: PlatformServer) -> None:
+    loop = HttpLoopStore(shared_platform_server.url)
     try:
         decision = loop.record_decision(
             NewDecision(f"manual:churn:{new_id()}", "churn", "champion", TriggerKind.MANUAL, {})
         )
     finally:
         loop.close()
-    with httpx.Client(base_url=f"{platform_server.url}/api/v1") as http:
+    with httpx.Client(base_url=f"{shared_platform_server.url}/api/v1") as http:
         typo = http.post(
             "/decisions",
             json={

@@ -1,6 +1,7 @@
 """The loop store's routes on a real ``loopml server``: every change is audited once (a retried
 registration or goodbye, a heartbeat, a renewal are not changes), and bad requests get the
-API's error body naming the field."""
+API's error body naming the field. The tests share the module's server: each reads only the
+events recorded after it began."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from loopml.stores.remote.metadata import HttpMetadataStore
 from tests.fixtures.server import PlatformServer
 
 
-def test_loop_changes_are_audited_once_and_liveness_is_not(platform_server: PlatformServer) -> None:
-    loop = HttpLoopStore(platform_server.url)
-    metadata = HttpMetadataStore(platform_server.url)
+def test_loop_changes_are_audited_once_and_liveness_is_not(
+    shared_platform_server: PlatformServer,
+) -> None:
+    loop = HttpLoopStore(shared_platform_server.url)
+    metadata = HttpMetadataStore(shared_platform_server.url)
     try:
         before = len(metadata.list_events(max_results=50_000).items)
         new = NewDeployment(new_id(), "cancer", "http://10.0.0.5:8080", 30_000)
@@ -50,8 +53,10 @@ def test_loop_changes_are_audited_once_and_liveness_is_not(platform_server: Plat
     assert events[1].payload["reason"] == "stopped"
 
 
-def test_bad_loop_requests_answer_4xx_in_the_error_shape(platform_server: PlatformServer) -> None:
-    with httpx.Client(base_url=f"{platform_server.url}/api/v1") as http:
+def test_bad_loop_requests_answer_4xx_in_the_error_shape(
+    shared_platform_server: PlatformServer,
+) -> None:
+    with httpx.Client(base_url=f"{shared_platform_server.url}/api/v1") as http:
         typo = http.post(
             "/deployments",
             json={"id": new_id(), "model": "m", "address": "x", "heartbeat_ms": 1, "colour": 1},

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer  # type: ignore[import-untyped]
 from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+from sklearn.pipeline import make_pipeline  # type: ignore[import-untyped]
+from sklearn.preprocessing import StandardScaler  # type: ignore[import-untyped]
 
 import loopml.models
 from loopml.core.config import init_project
@@ -30,7 +32,8 @@ def flipping(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Cl
     x, y = load_breast_cancer(return_X_y=True)
     with Client(config.store_uri, config.artifact_uri) as client:
         for labels in (y, 1 - y):
-            model = LogisticRegression(max_iter=5000).fit(x, labels)
+            # scaled first: unscaled, lbfgs needs ~2,300 iterations (~10 s of CPU) per fit
+            model = make_pipeline(StandardScaler(), LogisticRegression()).fit(x, labels)
             loopml.models.register("flip", model, input_example=x[:5], client=client)
         loopml.models.set_alias("flip", "champion", 1, client=client)
         server = start_model_server(

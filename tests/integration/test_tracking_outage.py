@@ -89,6 +89,8 @@ def test_a_run_that_lost_points_to_a_long_outage_ends_failed_and_says_how_many(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("LOOPML_LOG_RETRY_SECONDS", "1")
+    # and each send's own retries (30 s by default) as short: the outage outlasts both
+    monkeypatch.setenv("LOOPML_RETRY_BUDGET_S", "1")
     client = Client(server_url=platform_server.url)
     try:
         run = client.create_run("long-outage")
