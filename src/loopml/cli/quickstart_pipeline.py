@@ -106,7 +106,7 @@ def space(family: str) -> dict[str, Any]:
     """What the search of ``family`` tunes, and over which range."""
     if family == "logistic_regression":
         return {"C": loguniform(1e-3, 1e2)}
-    return {"n_estimators": integer(10, 120), "max_depth": integer(2, 12)}
+    return {"n_estimators": integer(10, 60), "max_depth": integer(2, 12)}
 
 
 @loopml.step

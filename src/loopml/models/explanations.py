@@ -7,8 +7,15 @@ files::
 
     explain/global_importance.json   {"method": "tree"|"linear"|"sampled",
                                       "feature_names": [...], "mean_abs_shap": [...],
-                                      "expected_value": float|list, "rows": int, ...}
+                                      "expected_value": float|list, "rows": int,
+                                      "sampling": {...}, ...}
     explain/background.json          the background rows, as the input example is stored
+
+``sampling`` says what the numbers rest on: how many rows were given and explained (at most
+:data:`MAX_ROWS`), and for the sampled explainer the background rows, the feature orders
+sampled, the time budget (:func:`registration_budget`: 0.5 s unless
+``LOOPML_EXPLAIN_BUDGET_SECONDS`` or ``register(explain_budget_seconds=...)`` says otherwise)
+and whether the budget cut the orders short of :data:`MAX_ORDERS`.
 
 ``mean_abs_shap`` is the mean over the rows (and the outputs) of each feature's absolute
 contribution. The background rows are what per-row explanations (``loopml explain``,
@@ -27,6 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loopml.core.env_numbers import env_number
 from loopml.core.errors import InvalidInputError
 from loopml.core.hashing import Digest
 from loopml.models.explainers import (
@@ -37,6 +45,7 @@ from loopml.models.explainers import (
     shap_installed,
 )
 from loopml.models.inputs import example_input, to_model_input
+from loopml.models.permutation_shap import MAX_ORDERS
 from loopml.models.registry import EXPLAIN_BACKGROUND, EXPLAIN_GLOBAL
 from loopml.models.signature import example_table, example_to_json
 from loopml.stores.artifacts.trees import get_tree
@@ -53,6 +62,7 @@ __all__ = [
     "contributions_json",
     "explain_rows",
     "global_importance",
+    "registration_budget",
     "version_explainer",
     "write_explanations",
 ]
@@ -62,7 +72,9 @@ GLOBAL_FILE = EXPLAIN_GLOBAL
 BACKGROUND_FILE = EXPLAIN_BACKGROUND
 MAX_ROWS = {"tree": 1000, "linear": 1000, "sampled": 100}  # rows explained at registration
 MAX_BACKGROUND_ROWS = 50
-REGISTRATION_BUDGET_SECONDS = 5.0
+REGISTRATION_BUDGET_SECONDS = 0.5  # of the sampled explainer (a pipeline, ONNX), per register
+ENV_REGISTRATION_BUDGET = "LOOPML_EXPLAIN_BUDGET_SECONDS"
+EXPLAIN_BUDGET_SECONDS = 5.0  # of the sampled explainer, per ``loopml explain``
 
 log = logging.getLogger("loopml.models")
 
@@ -77,13 +89,14 @@ def write_explanations(
 ) -> dict[str, Any]:
     """Explain rows of ``data`` (what the model takes) and write the files under ``folder``
     (the version's folder); returns the manifest's ``explain`` entry: the files and the
-    method, or ``{"skipped": why}``."""
+    method, or ``{"skipped": why}``. The sampled explainer stops after ``budget_seconds``
+    (one feature order and its reverse at least)."""
     if data is None:
         return {"skipped": "no input example (or explain_data) to explain"}
     if signature is None:
         return {"skipped": "no signature: register with an input example to explain"}
     try:
-        stored = _sampled_json(data, seed=0)
+        stored, given = _sampled_json(data, seed=0)
         count = _count(stored)
         rows = example_input(signature, stored, rows=count)
         background_json = _head(stored, MAX_BACKGROUND_ROWS)
@@ -91,6 +104,7 @@ def write_explanations(
         explainer = make_explainer(model, background, budget_seconds=budget_seconds)
         found = explainer.explain(_head_rows(rows, MAX_ROWS[explainer.method]))
         document = importance_json(found)
+        document["sampling"] = _sampling(found, given, _count(background_json), budget_seconds)
         if not shap_installed():
             document["note"] = (
                 f"shap is not installed, so every model is sampled; {SHAP_HINT} for exact "
@@ -127,6 +141,41 @@ def importance_json(found: Contributions) -> dict[str, Any]:
     }
 
 
+def registration_budget(seconds: float | None = None) -> float:
+    """The sampled explainer's time budget at registration: ``seconds`` if given, else
+    ``LOOPML_EXPLAIN_BUDGET_SECONDS``, else 0.5 s (a bad value raises ``ConfigError``)."""
+    if seconds is not None:
+        if not seconds >= 0:  # NaN too
+            raise InvalidInputError(
+                f"explain_budget_seconds must be a number of seconds >= 0, got {seconds!r}."
+            )
+        return float(seconds)
+    return env_number(
+        ENV_REGISTRATION_BUDGET, REGISTRATION_BUDGET_SECONDS, high=3600, unit="seconds"
+    )
+
+
+def _sampling(
+    found: Contributions, given: int, background_rows: int, budget_seconds: float
+) -> dict[str, Any]:
+    """What the global importance rests on: the rows given and explained, and for the
+    sampled explainer its background rows, feature orders and whether the budget cut them."""
+    sampling: dict[str, Any] = {
+        "rows_given": given,
+        "rows_explained": int(found.values.shape[0]),
+        "max_rows": MAX_ROWS[found.method],
+    }
+    if found.orders is not None:
+        sampling |= {
+            "background_rows": background_rows,
+            "orders": found.orders,
+            "max_orders": MAX_ORDERS,
+            "budget_seconds": budget_seconds,
+            "cut_by_budget": found.orders < MAX_ORDERS,
+        }
+    return sampling
+
+
 def global_importance(version: ModelVersion, client: Client) -> dict[str, Any] | None:
     """The version's ``explain/global_importance.json`` (checked against its digest), or
     None when it has none."""
@@ -150,7 +199,7 @@ def version_explainer(
     input_example: Mapping[str, Any] | None,
     *,
     label: str,
-    budget_seconds: float = REGISTRATION_BUDGET_SECONDS,
+    budget_seconds: float = EXPLAIN_BUDGET_SECONDS,
 ) -> Explainer:
     """The explainer of a loaded version: its stored background rows (else its input
     example) are what its rows are compared against."""
@@ -191,10 +240,10 @@ def contributions_json(found: Contributions) -> dict[str, Any]:
     return document
 
 
-def _sampled_json(data: Any, *, seed: int) -> dict[str, Any]:
+def _sampled_json(data: Any, *, seed: int) -> tuple[dict[str, Any], int]:
     """At most the largest row count of :data:`MAX_ROWS` rows of ``data``, picked at random
     (the same ones every time, in random order: the first ones are a sample too), as an
-    input example is stored."""
+    input example is stored; and how many rows ``data`` has."""
     import numpy as np
 
     limit = max(MAX_ROWS.values())
@@ -204,9 +253,9 @@ def _sampled_json(data: Any, *, seed: int) -> dict[str, Any]:
     if total > limit:
         picked = np.random.default_rng(seed).choice(total, limit, replace=False)
     if table is not None:
-        return example_to_json(table.take(picked) if picked is not None else table)
+        return example_to_json(table.take(picked) if picked is not None else table), total
     array = np.asarray(data)
-    return example_to_json(array[picked] if picked is not None else array)
+    return example_to_json(array[picked] if picked is not None else array), total
 
 
 def _count(stored: Mapping[str, Any]) -> int:

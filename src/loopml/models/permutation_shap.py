@@ -26,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["permutation_values"]
+__all__ = ["MAX_ORDERS", "permutation_values"]
 
 MAX_CALL_ROWS = 100_000  # rows per model call (a row chunk of explained rows × steps × background)
+MAX_ORDERS = 32  # feature orders sampled when the time budget allows
 
 Outputs = Callable[[Any], np.ndarray]  # model input → (rows, outputs) floats
 
@@ -39,7 +40,7 @@ def permutation_values(
     background: Any,
     *,
     budget_seconds: float = 5.0,
-    max_orders: int = 32,
+    max_orders: int = MAX_ORDERS,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """The contributions (rows × features × outputs) of each feature of ``rows`` to

@@ -81,6 +81,7 @@ def register(
     onnx: bool = False,
     explain: bool = True,
     explain_data: Any = None,
+    explain_budget_seconds: float | None = None,
     client: Client | None = None,
 ) -> ModelVersion:
     """Register ``model`` as the next version of ``name`` and return the
@@ -93,7 +94,9 @@ def register(
     same opt-in). ``onnx`` also stores an ONNX conversion of a scikit-learn model, accepted
     only if it predicts the same on the input example (``load(ref, variant="onnx")``).
     ``explain`` stores the SHAP global feature importance of ``explain_data`` (rows the model
-    takes; default: the input example) with the version (:mod:`loopml.models.explanations`).
+    takes; default: the input example) with the version (:mod:`loopml.models.explanations`);
+    a model shap cannot explain exactly is sampled for ``explain_budget_seconds`` (default
+    ``LOOPML_EXPLAIN_BUDGET_SECONDS``, else 0.5 s).
     """
     flavor = flavor_for(model, allow_pickle=allow_pickle)
     if onnx and flavor.name != "sklearn":
@@ -102,6 +105,10 @@ def register(
         )
     if signature is not None and input_example is not None:
         check_example(signature, input_example)
+    if explain:
+        from loopml.models.explanations import registration_budget, write_explanations
+
+        budget = registration_budget(explain_budget_seconds)
     with client_scope(client) as active:
         run_id = run.id if isinstance(run, ActiveRun) else run
         datasets: tuple[str, ...] = ()
@@ -130,10 +137,10 @@ def register(
                 converted = convert_checked(model, input_example, folder / ONNX_FOLDER)
             explained = None
             if explain:
-                from loopml.models.explanations import write_explanations
-
                 rows = explain_data if explain_data is not None else input_example
-                explained = write_explanations(model, signature, rows, folder)
+                explained = write_explanations(
+                    model, signature, rows, folder, budget_seconds=budget
+                )
             pins = list(requirements) if requirements is not None else flavor.requirements()
             manifest = {
                 "flavor": flavor.name,
