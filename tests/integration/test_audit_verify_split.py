@@ -4,7 +4,9 @@ single walk gives, the FIRST bad position, with tampering at the seam or on both
 
 from __future__ import annotations
 
-import threading
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,21 +116,38 @@ def test_the_tail_is_walked_by_the_forked_process(
     assert walked_here == ["WHERE seq <= 4"]
 
 
-def test_a_long_log_is_split_when_this_process_may_fork(
-    store: SqlMetadataStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if threading.active_count() > 1:
-        pytest.skip("another thread runs in this test process: verify never forks then")
-    walked_here: list[str] = []
-    walk = chain_reads._walk
+_SPLIT_PROBE = """
+import json, sys
+from loopml.stores.metadata.sql import SqlMetadataStore, chain_reads
+from loopml.stores.metadata.sql.chain_reads import verify_stored_chain
 
-    def recorded(conn: sa.Connection, where: str, *args: object) -> ChainWalk:
-        walked_here.append(where)
-        return walk(conn, where, *args)  # type: ignore[arg-type]
+walked_here, walk = [], chain_reads._walk
 
-    monkeypatch.setattr(chain_reads, "_walk", recorded)
-    assert verify_stored_chain(store).ok and walked_here == [""]  # short: one walk
-    monkeypatch.setattr(chain_reads, "SPLIT_FROM", ENTRIES)
+def recorded(conn, where, *args):
+    walked_here.append(where)
+    return walk(conn, where, *args)
+
+chain_reads._walk = recorded
+with SqlMetadataStore(sys.argv[1]) as store:
+    short = verify_stored_chain(store)
+    walks = [list(walked_here)]
+    chain_reads.SPLIT_FROM = int(sys.argv[2])
     walked_here.clear()
-    assert verify_stored_chain(store).entries == ENTRIES
-    assert walked_here == [f"WHERE seq <= {ENTRIES // 2}"]
+    split = verify_stored_chain(store)
+    walks.append(list(walked_here))
+print(json.dumps({"ok": [short.ok, split.ok], "entries": split.entries, "walks": walks}))
+"""
+
+
+def test_a_long_log_is_split_when_this_process_may_fork(store: SqlMetadataStore) -> None:
+    # a process of one thread, as the CLI is (a pytest worker runs threads of its own)
+    probe = subprocess.run(
+        [sys.executable, "-c", _SPLIT_PROBE, store.uri, str(ENTRIES)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    seen = json.loads(probe.stdout)
+    assert seen["ok"] == [True, True] and seen["entries"] == ENTRIES
+    assert seen["walks"] == [[""], [f"WHERE seq <= {ENTRIES // 2}"]]  # short: one walk
