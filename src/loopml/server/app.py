@@ -13,6 +13,7 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI
 
+from loopml.dashboard.assets import install_offline_docs
 from loopml.server.auth import TokenAuthenticator, authorize
 from loopml.server.context import ServerContext
 from loopml.server.errors import install_error_handlers
@@ -43,6 +44,7 @@ from loopml.stores.loop.base import LoopStore
 from loopml.stores.metadata.base import MetadataStore
 
 API_PREFIX = "/api/v1"
+STATIC_PATH = "/ui/static"  # the dashboard's files, and those of /docs
 # matched in this order, so the busiest first: every run's start, end, batches and heartbeats
 ROUTERS = (
     runs,
@@ -99,7 +101,7 @@ def create_app(
             "registry and events."
         ),
         openapi_url="/openapi.json",
-        docs_url=None,  # the Swagger page would load its scripts from a CDN
+        docs_url=None,  # served below from the package's own files, not a CDN
         redoc_url=None,
         redirect_slashes=False,
         responses={"default": {"model": ErrorBody, "description": "An error."}},
@@ -125,5 +127,7 @@ def create_app(
     app.state.metrics = ServerMetrics()
     app.include_router(metrics_router, dependencies=[Depends(authorize)])
     app.add_middleware(ServerRequestMetrics, metrics=app.state.metrics, prefix=API_PREFIX)
+    # like /openapi.json, open without a token: the API's description, no data
+    install_offline_docs(app, static_path=STATIC_PATH)
     app.add_middleware(RequestIds)  # outermost: every answer carries its request id
     return app

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from loopml.core.errors import LoopMLError
 from loopml.core.version import __version__
+from loopml.dashboard.assets import install_offline_docs
 from loopml.monitoring.deployments import DeploymentReporter
 from loopml.monitoring.prediction_log import PredictionLog
 from loopml.serving.direct import DirectPredictions
@@ -123,11 +124,13 @@ def create_app(
         ),
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served below from the package's own files, not a CDN
         redoc_url=None,
         redirect_slashes=False,
     )
     app.state.serving = state
+    # behind the token like /openapi.json when one is configured (token_auth.OPEN_PATHS)
+    install_offline_docs(app, static_path="/static")
     app.include_router(router)
     app.include_router(explain_router)
     app.add_middleware(RequestMetrics, metrics=metrics)
