@@ -47,6 +47,7 @@ from loopml.cli.output import print_error, print_json
 from loopml.cli.package import package_command
 from loopml.cli.predict import predict_command
 from loopml.cli.serve import serve_command
+from loopml.cli.ui import ui_command
 from loopml.core.errors import LoopMLError, error_body
 
 app = typer.Typer(
@@ -79,6 +80,7 @@ app.command("fairness")(fairness_command)
 app.command("package")(package_command)
 app.command("predict")(predict_command)
 app.command("server")(server.server_command)
+app.command("ui")(ui_command)
 app.command("serve")(serve_command)
 app.command("feedback")(feedback_command)
 app.add_typer(monitor.app, name="monitor")

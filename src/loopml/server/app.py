@@ -14,7 +14,8 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 
 from loopml.dashboard.assets import install_offline_docs
-from loopml.server.auth import TokenAuthenticator, authorize
+from loopml.dashboard.router import STATIC_PATH, dashboard_router, mount_dashboard
+from loopml.server.auth import TokenAuthenticator, authorize, require
 from loopml.server.context import ServerContext
 from loopml.server.errors import install_error_handlers
 from loopml.server.limits import RequestLimits, RequestSizeLimit
@@ -44,7 +45,6 @@ from loopml.stores.loop.base import LoopStore
 from loopml.stores.metadata.base import MetadataStore
 
 API_PREFIX = "/api/v1"
-STATIC_PATH = "/ui/static"  # the dashboard's files, and those of /docs
 # matched in this order, so the busiest first: every run's start, end, batches and heartbeats
 ROUTERS = (
     runs,
@@ -127,7 +127,11 @@ def create_app(
     app.state.metrics = ServerMetrics()
     app.include_router(metrics_router, dependencies=[Depends(authorize)])
     app.add_middleware(ServerRequestMetrics, metrics=app.state.metrics, prefix=API_PREFIX)
-    # like /openapi.json, open without a token: the API's description, no data
+    # the web pages under /ui, each held to a permission like the API's routes
+    dashboard = dashboard_router(metadata_store, require=require)
+    mount_dashboard(app, dashboard, dependencies=[Depends(authorize)])
+    # like /openapi.json, open without a token: the API's description, no data; the
+    # dashboard's scripts and styles (/ui/static) are open too: the package's files, no data
     install_offline_docs(app, static_path=STATIC_PATH)
     app.add_middleware(RequestIds)  # outermost: every answer carries its request id
     return app

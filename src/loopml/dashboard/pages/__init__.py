@@ -1,0 +1,1 @@
+"""One module per dashboard page: a thin handler over the capability functions."""

@@ -1,0 +1,56 @@
+"""The Jinja2 environment of the dashboard, its navigation, and how a page is rendered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from loopml.core.roles import Permission
+from loopml.core.version import __version__
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+@dataclass(frozen=True)
+class NavItem:
+    slug: str  # the page's path under /ui/ ("" for the runs page)
+    title: str
+    permission: Permission  # what a caller needs to see the page
+
+
+NAV = (
+    NavItem("", "Runs", "runs:read"),
+    NavItem("data", "Data", "datasets:read"),
+    NavItem("pipelines", "Pipelines", "runs:read"),
+    NavItem("models", "Models", "models:read"),
+    NavItem("deployments", "Deployments", "deployments:read"),
+    NavItem("audit", "Audit", "events:read"),
+)
+
+environment = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+    autoescape=True,  # every value is escaped unless a template says otherwise
+    undefined=jinja2.StrictUndefined,  # a misspelt name fails the page, not a blank cell
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def page(request: Request, template: str, current: str, values: dict[str, Any]) -> HTMLResponse:
+    """``template`` rendered with the base layout's values: ``ui`` (the dashboard's path),
+    ``static``, ``nav`` and ``current`` (the slug of the page shown)."""
+    ui = f"{request.scope.get('root_path', '')}/ui"
+    html = environment.get_template(template).render(
+        ui=ui,
+        static=f"{ui}/static",
+        nav=NAV,
+        current=current,
+        version=__version__,
+        **values,
+    )
+    return HTMLResponse(html)
