@@ -29,8 +29,8 @@ demo: $(DEMO_STAMP)  # a new project each time, never this checkout even if it i
 	$(BIN)/loopml quickstart "$$(mktemp -d -t loopml-demo-XXXXXX)"
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

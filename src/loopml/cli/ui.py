@@ -7,6 +7,7 @@ command is for the embedded store (SQLite or a database URI in ``.loopml``). Ctr
 from __future__ import annotations
 
 import socket
+import sys
 from typing import Annotated
 
 import typer
@@ -53,6 +54,7 @@ def ui_command(
     try:
         url = f"http://{HOST}:{listener.getsockname()[1]}/ui/"
         output.console().print(f"loopml dashboard: {url}  (Ctrl-C stops it)", markup=False)
+        sys.stdout.flush()  # shown now, also when stdout is a pipe
         settings = uvicorn.Config(
             local_app(metadata), log_level="warning", access_log=False, server_header=False
         )
