@@ -84,3 +84,17 @@ def test_the_vendored_files_are_the_ones_the_manifest_lists() -> None:
     present = {str(p.relative_to(vendor)) for p in vendor.rglob("*") if p.is_file()}
     assert listed == present - {"VERSIONS"}
     assert {"htmx.org/htmx.min.js", "uplot/uPlot.iife.min.js", "uplot/LICENSE"} <= listed
+
+
+def test_with_a_token_the_model_servers_docs_and_their_files_need_it() -> None:
+    token = "t" * 32
+    app = model_server_app(_UnloadedSource(), token=token)  # type: ignore[arg-type]
+    paths = ("/docs", "/static/vendor/swagger-ui-dist/swagger-ui-bundle.js", "/openapi.json")
+
+    async def statuses(headers: dict[str, str]) -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return [(await client.get(path, headers=headers)).status_code for path in paths]
+
+    assert asyncio.run(statuses({})) == [401, 401, 401]
+    assert asyncio.run(statuses({"Authorization": f"Bearer {token}"})) == [200, 200, 200]

@@ -39,7 +39,8 @@ def handler(metadata: MetadataStore) -> Callable[..., HTMLResponse]:
     def dashboard_runs(
         request: Request,
         experiment: Annotated[
-            str | None, Query(max_length=200, description="An experiment id; all when absent.")
+            str | None,
+            Query(max_length=200, description="An experiment's name or id; all when absent."),
         ] = None,
         page_token: Annotated[
             str | None, Query(max_length=2000, description="The page's token (from 'Next').")
@@ -48,7 +49,7 @@ def handler(metadata: MetadataStore) -> Callable[..., HTMLResponse]:
     ) -> HTMLResponse:
         experiments = metadata.list_experiments(max_results=EXPERIMENTS_SHOWN)
         names = {each.id: each.name for each in experiments}
-        selected = metadata.get_experiment(experiment) if experiment else None
+        selected = _experiment(metadata, experiment) if experiment else None
         if selected is not None:
             names[selected.id] = selected.name
         shown = [selected.id] if selected else _all_but_serving(experiments)
@@ -74,6 +75,11 @@ def handler(metadata: MetadataStore) -> Callable[..., HTMLResponse]:
         )
 
     return dashboard_runs
+
+
+def _experiment(metadata: MetadataStore, name_or_id: str) -> Experiment:
+    """The experiment by name or id, as ``loopml runs list --experiment`` takes it."""
+    return metadata.get_experiment_by_name(name_or_id) or metadata.get_experiment(name_or_id)
 
 
 def _all_but_serving(experiments: Page[Experiment]) -> list[str] | None:
