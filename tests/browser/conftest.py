@@ -61,8 +61,10 @@ def chromium_path() -> str | None:
     return next((p for p in map(shutil.which, CHROMIUM_NAMES) if p is not None), None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # per module, not per session: Playwright's sync API keeps an event loop running in the
+    # main thread while it is started, and later modules on the same worker call asyncio.run
     executable = chromium_path()
     if executable is None:
         backend_unavailable("no chromium on PATH (apt-get install chromium)")
