@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from loopml.cli import output
+from loopml.cli.model_views import (
+    cell_text,
+    change_dict,
+    model_dict,
+    print_change,
+    version_dict,
+    version_lines,
+    version_text,
+)
 from loopml.cli.resolve import open_client
 from loopml.cli.trust import STEP_TRUST_CODE_OPTION
-from loopml.core.entities import AliasChange, ModelVersion, RegisteredModel
 from loopml.core.ids import format_ms
 
 if TYPE_CHECKING:
@@ -31,76 +38,6 @@ app.add_typer(alias_app, name="alias")
 
 ReasonOption = Annotated[str, typer.Option("--reason", "-r", help="Why (kept in the history).")]
 AliasOption = Annotated[str, typer.Option("--alias", "-a", help="The alias to move.")]
-
-
-def _model_dict(model: RegisteredModel) -> dict[str, Any]:
-    return {
-        "name": model.name,
-        "latest_version": model.latest_version,
-        "aliases": dict(model.aliases),
-        "description": model.description,
-        "created_at": format_ms(model.created_at),
-        "updated_at": format_ms(model.updated_at),
-    }
-
-
-def _version_dict(version: ModelVersion) -> dict[str, Any]:
-    return {
-        "model": version.model,
-        "version": version.version,
-        "flavor": version.flavor,
-        "tree_digest": version.tree_digest,
-        "run_id": version.run_id,
-        "datasets": list(version.datasets),
-        "metrics": dict(version.metrics),
-        "signature": version.signature,
-        "requirements": list(version.requirements),
-        "description": version.description,
-        "tags": dict(version.tags),
-        "created_at": format_ms(version.created_at),
-    }
-
-
-def _version_lines(version: ModelVersion) -> list[tuple[str, str]]:
-    """``models show`` for people: one plain line per field, no Python reprs."""
-    metrics = ", ".join(f"{k} {output.format_number(v)}" for k, v in version.metrics.items())
-    signature = version.signature or {}
-    lines = [
-        ("created", format_ms(version.created_at)),
-        ("files", version.tree_digest),
-        ("run", version.run_id or "none"),
-        ("trained on", ", ".join(version.datasets) or "unknown"),
-        ("metrics", metrics or "none"),
-        ("inputs", _spec_text(signature.get("inputs"))),
-        ("outputs", _spec_text(signature.get("outputs"))),
-    ]
-    if version.description:
-        lines.append(("description", version.description))
-    lines += [(f"tag {k}", v) for k, v in version.tags.items()]
-    lines.append(("requirements", " ".join(version.requirements) or "none"))
-    return lines
-
-
-def _spec_text(spec: object) -> str:
-    """A signature half as one line: ``age: long, city: string`` or ``float64 [-1, 4]``."""
-    if not isinstance(spec, dict):
-        return "not recorded"
-    if spec.get("kind") == "columns":
-        columns = spec.get("columns") or []
-        return ", ".join(f"{c.get('name')}: {c.get('type')}" for c in columns) or "no columns"
-    return f"{spec.get('dtype', '?')} {json.dumps(spec.get('shape', []))}"
-
-
-def _change_dict(change: AliasChange) -> dict[str, Any]:
-    return {
-        "model": change.model,
-        "alias": change.alias,
-        "from_version": change.from_version,
-        "to_version": change.to_version,
-        "at": format_ms(change.at),
-        "actor": change.actor,
-        "reason": change.reason,
-    }
 
 
 @app.command("register")
@@ -158,7 +95,7 @@ def register_command(
         if alias is not None:
             _point_new_version(name, alias, version.version, client=client)
     if as_json:
-        output.print_json(_version_dict(version))
+        output.print_json(version_dict(version))
         return
     where = f" and {name}@{alias}" if alias else ""
     output.console().print(f"Registered {name}@{version.version}{where}.", markup=False)
@@ -221,7 +158,7 @@ def list_command(as_json: output.JsonFlag = False) -> None:
     with open_client() as client:
         models = client.metadata.list_registered_models()
     if as_json:
-        output.print_json([_model_dict(m) for m in models])
+        output.print_json([model_dict(m) for m in models])
         return
     from rich.table import Table
 
@@ -253,7 +190,7 @@ def versions_command(
         versions = client.metadata.list_model_versions(name)
         aliases = client.metadata.get_registered_model(name).aliases
     if as_json:
-        output.print_json([_version_dict(v) for v in versions])
+        output.print_json([version_dict(v) for v in versions])
         return
     from rich.table import Table
 
@@ -294,7 +231,7 @@ def show_command(
     with open_client() as client:
         version = get(ref, client=client)
         gates = client.metadata.list_gate_results(version.model, version.version)
-    document = _version_dict(version)
+    document = version_dict(version)
     last = gates[-1] if gates else None
     document["last_gate"] = (
         None
@@ -311,7 +248,7 @@ def show_command(
         return
     out = output.console()
     out.print(f"[bold]{output.escape(version.model)}@{version.version}[/] ({version.flavor})")
-    for label, text in _version_lines(version):
+    for label, text in version_lines(version):
         out.print(f"  {label + ':':<14}{text}", markup=False)
     if last is None:
         out.print("  last gate: none (loopml gate)", markup=False)
@@ -345,7 +282,7 @@ def alias_set_command(
 
     with open_client() as client:
         change = set_alias(name, alias, version, reason=reason, client=client)
-    _print_change(change, as_json=as_json)
+    print_change(change, as_json=as_json)
 
 
 @alias_app.command("unset")
@@ -368,7 +305,7 @@ def alias_unset_command(
 
     with open_client() as client:
         change = set_alias(name, alias, None, reason=reason, client=client)
-    _print_change(change, as_json=as_json)
+    print_change(change, as_json=as_json)
 
 
 @alias_app.command("history")
@@ -389,7 +326,7 @@ def alias_history_command(
     with open_client() as client:
         history = client.metadata.list_alias_history(name, alias)
     if as_json:
-        output.print_json([_change_dict(c) for c in history])
+        output.print_json([change_dict(c) for c in history])
         return
     from rich.table import Table
 
@@ -400,8 +337,8 @@ def alias_history_command(
         table.add_row(
             output.format_time(change.at),
             output.escape(change.alias),
-            _number(change.from_version),
-            _number(change.to_version),
+            version_text(change.from_version),
+            version_text(change.to_version),
             output.escape(change.actor or ""),
             output.escape(change.reason),
         )
@@ -448,7 +385,7 @@ def promote_command(
         change = promote(
             ref, alias=alias, reason=reason, policy=policy, force=force, wait=wait, client=client
         )
-    _print_change(change, as_json=as_json)
+    print_change(change, as_json=as_json)
 
 
 @app.command("approve")
@@ -541,7 +478,7 @@ def rollback_command(
 
     with open_client() as client:
         change = rollback(name, alias=alias, reason=reason, client=client)
-    _print_change(change, as_json=as_json)
+    print_change(change, as_json=as_json)
 
 
 @app.command("diff")
@@ -575,7 +512,7 @@ def diff_command(
         table.add_column(output.escape(header), justify="left" if not header else "right")
     for kind in ("metrics", "params"):
         for key, row in document[kind].items():
-            values = [_cell(row["a"]), _cell(row["b"])]
+            values = [cell_text(row["a"]), cell_text(row["b"])]
             delta = row.get("delta")
             changed = row["a"] != row["b"]
             label = f"{kind[:-1]} {key}"
@@ -593,25 +530,3 @@ def diff_command(
         out.print(f"signature: {change}", markup=False)
     if document["flavor"]["a"] != document["flavor"]["b"]:
         out.print(f"flavor: {document['flavor']['a']} → {document['flavor']['b']}", markup=False)
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return "—"
-    return output.format_number(value) if isinstance(value, float) else str(value)
-
-
-def _number(version: int | None) -> str:
-    return "—" if version is None else str(version)
-
-
-def _print_change(change: AliasChange, *, as_json: bool) -> None:
-    if as_json:
-        output.print_json(_change_dict(change))
-        return
-    where = f"{change.model}@{change.alias}"
-    if change.from_version == change.to_version:
-        text = f"{where} already names version {_number(change.to_version)}."
-    else:
-        text = f"{where}: {_number(change.from_version)} → {_number(change.to_version)}."
-    output.console().print(text, markup=False)
