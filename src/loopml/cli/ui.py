@@ -47,20 +47,25 @@ def ui_command(
     import uvicorn  # the web stack is imported by this command only, not by every loopml run
 
     from loopml.dashboard.local_app import local_app
-    from loopml.stores.registry import open_metadata_store
+    from loopml.dashboard.sources import DashboardSources
+    from loopml.stores.registry import open_artifact_store, open_loop_store, open_metadata_store
 
     listener = _listen(port)
     metadata = open_metadata_store(config.store_uri)
+    artifacts = open_artifact_store(config.artifact_uri) if config.artifact_uri else None
+    loop = open_loop_store(config.store_uri)
+    sources = DashboardSources(metadata, artifacts, loop)
     try:
         url = f"http://{HOST}:{listener.getsockname()[1]}/ui/"
         output.console().print(f"loopml dashboard: {url}  (Ctrl-C stops it)", markup=False)
         sys.stdout.flush()  # shown now, also when stdout is a pipe
         settings = uvicorn.Config(
-            local_app(metadata), log_level="warning", access_log=False, server_header=False
+            local_app(sources), log_level="warning", access_log=False, server_header=False
         )
         uvicorn.Server(settings).run(sockets=[listener])
     finally:
         listener.close()
+        loop.close()
         metadata.close()
 
 

@@ -8,12 +8,12 @@ from fastapi.responses import HTMLResponse
 
 from loopml.core.errors import LoopMLError
 from loopml.dashboard.router import dashboard_router, mount_dashboard
+from loopml.dashboard.sources import DashboardSources
 from loopml.dashboard.templating import environment
-from loopml.stores.metadata.base import MetadataStore
 
 
-def local_app(metadata_store: MetadataStore) -> FastAPI:
-    """The dashboard over ``metadata_store`` (the caller owns it and closes it)."""
+def local_app(sources: DashboardSources) -> FastAPI:
+    """The dashboard over ``sources`` (the caller owns the stores and closes them)."""
     app = FastAPI(
         title="loopml dashboard",
         openapi_url=None,  # no API here: the pages only
@@ -21,7 +21,7 @@ def local_app(metadata_store: MetadataStore) -> FastAPI:
         redoc_url=None,
         redirect_slashes=False,
     )
-    mount_dashboard(app, dashboard_router(metadata_store))
+    mount_dashboard(app, dashboard_router(sources))
     app.add_exception_handler(LoopMLError, _error_page)
     return app
 

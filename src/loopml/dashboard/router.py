@@ -16,33 +16,41 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from loopml.core.roles import Permission
 from loopml.dashboard.assets import mount_static
 from loopml.dashboard.pages import runs
+from loopml.dashboard.sources import DashboardSources, Guarded
 from loopml.dashboard.templating import NAV, page
-from loopml.stores.metadata.base import MetadataStore
 
-__all__ = ["STATIC_PATH", "UI_PREFIX", "Guard", "dashboard_router", "mount_dashboard"]
+__all__ = [
+    "STATIC_PATH",
+    "UI_PREFIX",
+    "DashboardSources",
+    "Guard",
+    "Guarded",
+    "dashboard_router",
+    "mount_dashboard",
+]
 
 UI_PREFIX = "/ui"
 STATIC_PATH = f"{UI_PREFIX}/static"
 Guard = Callable[[Permission], Callable[..., Any]]  # permission -> a FastAPI dependency
+# the page modules, each serving its navigation slugs (see pages/__init__.py)
+PAGES = (runs,)
 
 
-def dashboard_router(metadata_store: MetadataStore, *, require: Guard | None = None) -> APIRouter:
-    """The pages over ``metadata_store`` (the caller owns it), each guarded by
+def dashboard_router(sources: DashboardSources, *, require: Guard | None = None) -> APIRouter:
+    """The pages over ``sources`` (the caller owns the stores), each guarded by
     ``require(permission)`` when given. Include it with ``prefix=UI_PREFIX``."""
 
     def guarded(permission: Permission) -> list[Any]:
         return [] if require is None else [Depends(require(permission))]
 
     router = APIRouter(tags=["dashboard"], default_response_class=HTMLResponse)
-    router.add_api_route(
-        "/",
-        runs.handler(metadata_store),
-        methods=["GET"],
-        dependencies=guarded("runs:read"),
-        summary="The dashboard: experiments and their runs, a page at a time (HTML).",
-        response_class=HTMLResponse,
-    )
-    for item in NAV[1:]:  # the pages still to come say so
+    served: set[str] = set()
+    for module in PAGES:
+        module.add_routes(router, sources, guarded)
+        served.update(module.SLUGS)
+    for item in NAV:  # the pages still to come say so
+        if item.slug in served:
+            continue
         router.add_api_route(
             f"/{item.slug}",
             _pending(item.slug, item.title),

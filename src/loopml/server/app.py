@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI
 
 from loopml.dashboard.assets import install_offline_docs
 from loopml.dashboard.router import STATIC_PATH, dashboard_router, mount_dashboard
+from loopml.dashboard.sources import DashboardSources
 from loopml.server.auth import TokenAuthenticator, authorize, require
 from loopml.server.context import ServerContext
 from loopml.server.errors import install_error_handlers
@@ -128,7 +129,8 @@ def create_app(
     app.include_router(metrics_router, dependencies=[Depends(authorize)])
     app.add_middleware(ServerRequestMetrics, metrics=app.state.metrics, prefix=API_PREFIX)
     # the web pages under /ui, each held to a permission like the API's routes
-    dashboard = dashboard_router(metadata_store, require=require)
+    sources = DashboardSources(metadata_store, artifact_store, loop_store, identity_store)
+    dashboard = dashboard_router(sources, require=require)
     mount_dashboard(app, dashboard, dependencies=[Depends(authorize)])
     # like /openapi.json, open without a token: the API's description, no data; the
     # dashboard's scripts and styles (/ui/static) are open too: the package's files, no data

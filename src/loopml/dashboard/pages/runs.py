@@ -8,16 +8,18 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from loopml.core.entities import Experiment, Page, Run
 from loopml.dashboard.formatting import duration, timestamp
+from loopml.dashboard.sources import DashboardSources, Guarded
 from loopml.dashboard.templating import page
 from loopml.monitoring.log_store import EXPERIMENT as SERVING_EXPERIMENT
 from loopml.stores.metadata.base import MetadataStore
 from loopml.stores.metadata.run_store import RunQuery
 
+SLUGS = ("",)
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 200
 EXPERIMENTS_SHOWN = 200  # the side list; more are reached by their id in the address
@@ -33,6 +35,17 @@ class RunRow:
     duration: str
     experiment: str
     metrics: str
+
+
+def add_routes(router: APIRouter, sources: DashboardSources, guarded: Guarded) -> None:
+    router.add_api_route(
+        "/",
+        handler(sources.metadata),
+        methods=["GET"],
+        dependencies=guarded("runs:read"),
+        summary="The dashboard: experiments and their runs, a page at a time (HTML).",
+        response_class=HTMLResponse,
+    )
 
 
 def handler(metadata: MetadataStore) -> Callable[..., HTMLResponse]:
