@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from loopml.core.errors import LoopMLError
 from loopml.dashboard.router import dashboard_router, mount_dashboard
 from loopml.dashboard.sources import DashboardSources
-from loopml.dashboard.templating import environment
+from loopml.dashboard.templating import PAGE_HEADERS, environment
 
 
 def local_app(sources: DashboardSources) -> FastAPI:
@@ -33,4 +33,4 @@ async def _error_page(request: Request, exc: Exception) -> HTMLResponse:
     html = environment.get_template("error.html").render(
         ui="/ui", static="/ui/static", message=str(exc), status=status
     )
-    return HTMLResponse(html, status_code=status)
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)

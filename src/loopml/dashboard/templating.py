@@ -14,6 +14,18 @@ from loopml.core.roles import Permission
 from loopml.core.version import __version__
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+# every page: only the package's own files run or style it (no inline script, no style=""
+# attribute, nothing from another origin); a violation is a console error the browser tests see
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
 @dataclass(frozen=True)
@@ -53,4 +65,4 @@ def page(request: Request, template: str, current: str, values: dict[str, Any]) 
         version=__version__,
         **values,
     )
-    return HTMLResponse(html)
+    return HTMLResponse(html, headers=PAGE_HEADERS)
