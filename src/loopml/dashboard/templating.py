@@ -55,14 +55,25 @@ environment = jinja2.Environment(
 
 def page(request: Request, template: str, current: str, values: dict[str, Any]) -> HTMLResponse:
     """``template`` rendered with the base layout's values: ``ui`` (the dashboard's path),
-    ``static``, ``nav`` and ``current`` (the slug of the page shown)."""
+    ``static``, ``nav``, ``current`` (the slug of the page shown), ``can(permission)`` and
+    ``user`` (the signed-in user's name, None without auth)."""
     ui = f"{request.scope.get('root_path', '')}/ui"
+    # the caller as the server's authorization saw it; none under `loopml ui` (no auth)
+    principal: Any = getattr(request.state, "principal", None)
+
+    def can(permission: Permission) -> bool:
+        """Whether the caller may do what ``permission`` allows (to show a button or not:
+        the route that acts checks it again)."""
+        return principal is None or bool(principal.allows(permission))
+
     html = environment.get_template(template).render(
         ui=ui,
         static=f"{ui}/static",
         nav=NAV,
         current=current,
         version=__version__,
+        can=can,
+        user=principal.name if principal is not None and principal.authenticated else None,
         **values,
     )
     return HTMLResponse(html, headers=PAGE_HEADERS)

@@ -135,6 +135,14 @@ async def authorize(
     """The principal behind the request's ``Authorization: Bearer`` token (never logged):
     :data:`ANONYMOUS` when auth is off; a cached principal, or one looked up in the store
     (in the threadpool), when it is on. A refused token is a 401 here, on any route."""
+    principal = await _principal(request, credentials)
+    request.state.principal = principal  # the dashboard's pages show what it may do
+    return principal
+
+
+async def _principal(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
     authenticator: TokenAuthenticator | None = getattr(request.app.state, "authenticator", None)
     if authenticator is None:
         return ANONYMOUS
