@@ -74,8 +74,8 @@ def test_the_trials_of_a_tuning_study_are_drawn_as_parallel_coordinates(
     assert plot.is_visible()
     assert plot.locator("polyline").count() == TRIALS
     assert plot.locator("polyline.picked").count() == 3
-    labels = plot.locator("text.pc-label").all_inner_texts()
-    assert labels == ["C", "intercept", "objective"]
+    labels = plot.locator("text.pc-label").all_text_contents()
+    assert labels == ["C (log)", "intercept", "objective"]
     page.locator("#compare-curves canvas").first.wait_for()  # objective and fold_accuracy
     page.screenshot(path=tmp_path / "compare-trials.png", full_page=True)
     assert watched_page.console_errors == []

@@ -172,4 +172,4 @@ def test_trials_of_one_study_get_a_parallel_coordinates_plot(
     assert answer.text.count("<polyline") == len(data.trial_ids)
     assert answer.text.count('class="pc-line picked"') == 3
     labels = re.findall(r'class="pc-label">([^<]+)</text>', answer.text)
-    assert labels == ["C", "intercept", "objective"]
+    assert labels == ["C (log)", "intercept", "objective"]

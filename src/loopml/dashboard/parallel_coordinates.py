@@ -14,6 +14,7 @@ WIDTH, HEIGHT = 880, 360
 LEFT, RIGHT, TOP, BOTTOM = 70, 70, 40, 320
 MAX_AXES = 12  # params; the objective is one more
 MAX_CATEGORIES = 20  # a param with more distinct text values is left out
+LOG_SPAN = 100.0  # a positive axis whose largest value is this many times its smallest: log
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,9 @@ def parallel_coordinates(
         return None
     every = [*scales, objective_scale]
     step = (WIDTH - LEFT - RIGHT) / (len(every) - 1)
-    axes = [Axis(scale.label, LEFT + i * step, scale.ticks()) for i, scale in enumerate(every)]
+    axes = [
+        Axis(_axis_label(scale), LEFT + i * step, scale.ticks()) for i, scale in enumerate(every)
+    ]
     lines: list[Line] = []
     left_out = 0
     for run in scored:
@@ -104,11 +107,19 @@ def parallel_coordinates(
 
 
 class _NumericScale:
+    """A linear axis; a log one for positive values spanning two decades or more (a
+    learning rate or a regularisation strength drawn log-uniformly)."""
+
     def __init__(self, label: str, low: float, high: float) -> None:
         self.label, self.low, self.high = label, low, high
+        self.log = low > 0 and high / low >= LOG_SPAN
 
     def share(self, value: float) -> float:
-        return 0.5 if self.high == self.low else (value - self.low) / (self.high - self.low)
+        if self.high == self.low:
+            return 0.5
+        if self.log:
+            return math.log(value / self.low) / math.log(self.high / self.low)
+        return (value - self.low) / (self.high - self.low)
 
     def y(self, value: object) -> float | None:
         number = _number(value)
@@ -134,6 +145,10 @@ class _CategoryScale:
 
     def ticks(self) -> list[Tick]:
         return [Tick(y, c) for c in self.categories if (y := self.y(c)) is not None]
+
+
+def _axis_label(scale: _NumericScale | _CategoryScale) -> str:
+    return f"{scale.label} (log)" if isinstance(scale, _NumericScale) and scale.log else scale.label
 
 
 def _scale(label: str, values: list[str | None]) -> _NumericScale | _CategoryScale | None:
