@@ -25,6 +25,12 @@
     return answer.json();
   }
 
+  // the axes in the page's own text colour, so they read in dark mode too
+  const ink = getComputedStyle(document.body).color;
+  function axis(label) {
+    return { label: label, stroke: ink, grid: { stroke: "rgba(128,128,128,0.2)" } };
+  }
+
   function width() {
     return Math.max(320, Math.min(holder.clientWidth || 800, 900));
   }
@@ -83,7 +89,7 @@
       height: 260,
       series: series,
       scales: { x: { time: false } },
-      axes: [{ label: "step" }, { label: key }],
+      axes: [axis("step"), axis(key)],
     };
     const plot = new uPlot(options, joined, figure);
     charts.get(key).plot = plot;
