@@ -143,13 +143,15 @@ def test_the_pipeline_pages_draw_the_dag_with_every_step_and_show_the_logs(
     assert step_run.get_attribute("href") == f"/ui/runs/{served.measure_run}"
     page.screenshot(path=tmp_path / "pipeline-run.png", full_page=True)
 
-    # the node is a link to its log, which opens with the keyboard
+    # a box is a link to its step's log, which it opens (with the keyboard too)
     report = page.locator("a.node[data-step=report]")
     report.focus()
     page.keyboard.press("Enter")
     log = page.locator("details.step-log", has_text="report").first
-    log.locator("summary").click()
+    assert page.url.endswith(f"#{log.get_attribute('id')}")
+    assert log.evaluate("element => element.open") is True
     assert "mean body mass" in log.locator("pre.log").inner_text()
+    assert any(url.endswith("/ui/static/pipelines.js") for url in watched_page.requests)
 
     # the first run's measure step ran: its log shows, its markup as text
     watched_page.goto(f"{served.server.url}/ui/pipelines/{served.first_run}")

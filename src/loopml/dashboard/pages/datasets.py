@@ -180,7 +180,7 @@ def _version(sources: DashboardSources) -> Callable[..., HTMLResponse]:
             values.update(
                 profile=profile,
                 columns=[_column_view(column) for column in shown],
-                schema=_schema_rows(handle, chosen, {c.name for c in shown}),
+                schema=_schema_rows(profile, {c.name for c in shown}),
                 window=window,
                 here=urlencode({"table": chosen}),
             )
@@ -365,9 +365,12 @@ def _column_view(column: ColumnProfile) -> ColumnView:
     )
 
 
-def _schema_rows(handle: VersionHandle, table: str, shown: set[str]) -> list[dict[str, str]]:
-    """The schema ``loopml data schema`` infers, for the columns shown."""
-    schema = handle.schema(table)
+def _schema_rows(profile: TableProfile, shown: set[str]) -> list[dict[str, str]]:
+    """The schema ``loopml data schema`` infers (``VersionHandle.schema``: ``infer_schema``
+    of the table's profile), for the columns shown."""
+    from loopml.data.schema import infer_schema
+
+    schema = infer_schema(profile)
     rows = []
     for column in schema.columns:
         if column.name not in shown:

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
-from loopml.core.entities import Run
+from loopml.core.entities import ArtifactEntry, Run
 from loopml.core.errors import InvalidInputError, NotFoundError
 from loopml.core.hashing import Digest
 from loopml.core.roles import Permission
@@ -176,7 +176,8 @@ def _log(sources: DashboardSources) -> Callable[..., HTMLResponse]:
         step = metadata.get_run(step_id)
         if step.parent_run_id != run.id:
             raise NotFoundError(f"Run {step_id} is not a step of pipeline run {run_id}.")
-        tail = _log_tail(sources.artifacts, metadata, step.id, FULL_TAIL_BYTES, FULL_TAIL_LINES)
+        logs = _log_entries(metadata, step.id)
+        tail = _log_tail(sources.artifacts, logs, FULL_TAIL_BYTES, FULL_TAIL_LINES)
         return page(
             request,
             "pipelines_log.html",
@@ -231,7 +232,7 @@ def _edges(metadata: MetadataStore, steps: Sequence[Run]) -> list[tuple[str, str
 def _step_view(
     artifacts: ArtifactStore | None, metadata: MetadataStore, step: Run, inputs: list[str]
 ) -> StepView:
-    entries = metadata.list_artifact_entries(step.id, LOG_NAME)
+    logs = _log_entries(metadata, step.id)
     attempts = step.metrics.get("attempts")
     return StepView(
         id=step.id,
@@ -242,28 +243,26 @@ def _step_view(
         duration=duration(step.start_time, step.end_time),
         attempts=f"{attempts:g}" if attempts is not None else "",
         inputs=tuple(inputs),
-        log=_log_tail(artifacts, metadata, step.id, TAIL_BYTES, TAIL_LINES) if entries else None,
-        has_log=bool(entries),
+        log=_log_tail(artifacts, logs, TAIL_BYTES, TAIL_LINES),
+        has_log=bool(logs),
     )
 
 
+def _log_entries(metadata: MetadataStore, run_id: str) -> list[ArtifactEntry]:
+    """The run's ``step.log`` (an empty list when it has none)."""
+    return [e for e in metadata.list_artifact_entries(run_id, LOG_NAME) if e.path == LOG_NAME]
+
+
 def _log_tail(
-    artifacts: ArtifactStore | None,
-    metadata: MetadataStore,
-    run_id: str,
-    max_bytes: int,
-    max_lines: int,
+    artifacts: ArtifactStore | None, logs: list[ArtifactEntry], max_bytes: int, max_lines: int
 ) -> LogTail | None:
-    """The last ``max_lines`` lines in the last ``max_bytes`` of the run's ``step.log``
-    (streamed: memory stays bounded whatever the log's size); None without a log."""
-    if artifacts is None:
-        return None
-    entries = [e for e in metadata.list_artifact_entries(run_id, LOG_NAME) if e.path == LOG_NAME]
-    if not entries:
+    """The last ``max_lines`` lines in the last ``max_bytes`` of the log (streamed: memory
+    stays bounded whatever its size); None without a log or an artifact store to read it."""
+    if artifacts is None or not logs:
         return None
     kept: deque[bytes] = deque()
     held = 0
-    with artifacts.open(Digest.parse(entries[0].digest)) as reader:
+    with artifacts.open(Digest.parse(logs[0].digest)) as reader:
         while chunk := reader.read(_CHUNK):
             kept.append(chunk)
             held += len(chunk)
@@ -276,7 +275,7 @@ def _log_tail(
     if cut and lines:
         lines = lines[1:]  # the first line was cut somewhere in its middle
     truncated = cut or len(lines) > max_lines
-    return LogTail("\n".join(lines[-max_lines:]), truncated, entries[0].size)
+    return LogTail("\n".join(lines[-max_lines:]), truncated, logs[0].size)
 
 
 # what the templates show ---------------------------------------------------------------------
