@@ -31,6 +31,8 @@ def measure(version: DatasetVersion) -> dict[str, Any]:
 
 @loopml.step
 def report(stats: dict[str, Any], *, digits: int = 1) -> str:
+    if digits < 0:
+        raise ValueError(f"digits must be 0 or more, not {digits}")
     print("mean body mass", round(stats["mean_mass"], digits))
     return f"{stats['rows']} rows"
 

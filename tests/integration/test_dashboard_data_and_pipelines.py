@@ -6,15 +6,21 @@ is not a pipeline's)."""
 from __future__ import annotations
 
 import asyncio
+import io
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 import loopml
+from loopml.core.entities import ArtifactEntry
+from loopml.core.errors import StepFailedError
+from loopml.dashboard.pages.datasets import COLUMNS_PER_PAGE, MAX_PER_PAGE
+from loopml.dashboard.pages.pipelines import _log_tail
 from loopml.pipelines import run
 from loopml.server import create_app
 from loopml.stores.artifacts.local import LocalArtifactStore
@@ -23,6 +29,21 @@ from loopml.tracking import Client
 from tests.browser.data_and_pipelines_data import DATASET, STEPS, pipeline_module, write_versions
 
 SVG = "{http://www.w3.org/2000/svg}"
+WIDE_COLUMNS = COLUMNS_PER_PAGE * 2 + 5
+
+
+def _wide_csv(columns: int, rows: int, shift: int = 0) -> str:
+    header = ",".join(f"c{index:03d}" for index in range(columns))
+    lines = [",".join(str(row * index + shift) for index in range(columns)) for row in range(rows)]
+    return "\n".join([header, *lines]) + "\n"
+
+
+def _shifted(first: Path, folder: Path) -> Path:
+    """The same file name with every value moved (a diff of the same table)."""
+    folder.mkdir()
+    second = folder / first.name
+    second.write_text(_wide_csv(WIDE_COLUMNS, rows=30, shift=1000), encoding="utf-8")
+    return second
 
 
 @dataclass(frozen=True)
@@ -30,6 +51,7 @@ class Story:
     app: FastAPI
     first_run: str
     second_run: str
+    failed_run: str
     plain_run: str
 
 
@@ -44,6 +66,13 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         loopml.data.add(DATASET, everything, message="2009 added", client=client)
         first = run(flows.penguin_summary, client=client)
         second = run(flows.penguin_summary, params={"digits": 2}, client=client)
+        with pytest.raises(StepFailedError):
+            run(flows.penguin_summary, params={"digits": -1}, client=client)
+        (failed,) = client.search_runs(filter="tags.`loopml.pipeline_params` like '%-1%'")
+        wide = folder / "wide.csv"
+        wide.write_text(_wide_csv(WIDE_COLUMNS, rows=30), encoding="utf-8")
+        loopml.data.add("wide", wide, client=client)
+        loopml.data.add("wide", _shifted(wide, folder / "wide2"), client=client)
         plain = client.create_run("churn", name="not-a-pipeline")
     metadata = open_metadata_store(uri)
     try:
@@ -51,6 +80,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
             create_app(metadata, LocalArtifactStore(artifacts)),
             first.run_id,
             second.run_id,
+            failed.id,
             plain.id,
         )
     finally:
@@ -156,3 +186,43 @@ def test_a_run_that_is_not_a_pipeline_or_unknown_is_not_found(story: Story) -> N
     )
     assert plain.status_code == 404 and "not a pipeline run" in plain.text
     assert unknown.status_code == 404
+
+
+def test_a_wide_table_is_profiled_and_compared_a_page_of_columns_at_a_time(story: Story) -> None:
+    first, last, diff, too_many = _get(
+        story.app,
+        "/ui/data/wide/1",
+        f"/ui/data/wide/1?table=wide.csv&start={COLUMNS_PER_PAGE * 2}",
+        "/ui/data/wide/diff?a=1&b=2",
+        f"/ui/data?per_page={MAX_PER_PAGE + 1}",
+    )
+    assert first.text.count('<tr data-column="') == COLUMNS_PER_PAGE
+    assert 'data-column="c000"' in first.text and f"start={COLUMNS_PER_PAGE}" in first.text
+    assert last.text.count('<tr data-column="') == WIDE_COLUMNS - 2 * COLUMNS_PER_PAGE
+    assert "Next columns" not in last.text and "Previous columns" in last.text
+    assert diff.text.count('<tr data-column="') == COLUMNS_PER_PAGE
+    assert diff.text.count('class="drift drift-') == COLUMNS_PER_PAGE
+    assert too_many.status_code == 400
+
+
+def test_a_failed_step_is_drawn_failed_with_its_traceback_open(story: Story) -> None:
+    (answer,) = _get(story.app, f"/ui/pipelines/{story.failed_run}")
+    assert answer.status_code == 200
+    assert 'class="node node-failed" data-step="report"' in answer.text
+    start = answer.text.index('<details class="step-log"', answer.text.index("Logs"))
+    logs = answer.text[start:]
+    assert "open>" in logs and "ValueError: digits must be 0 or more, not -1" in logs
+
+
+def test_a_long_log_is_read_back_as_its_last_lines_only(tmp_path: Path) -> None:
+    store = LocalArtifactStore(str(tmp_path / "artifacts"))
+    text = "".join(f"line {number}\n" for number in range(200_000))
+    digest = store.put(io.BytesIO(text.encode()))
+    entry = ArtifactEntry("step.log", str(digest), len(text))
+    tail = _log_tail(store, [entry], max_bytes=4096, max_lines=50)
+    assert tail is not None and tail.truncated and tail.size == len(text)
+    lines = tail.text.splitlines()
+    assert lines == [f"line {number}" for number in range(199_950, 200_000)]
+    short = _log_tail(store, [entry], max_bytes=40, max_lines=50)
+    assert short is not None and short.text.splitlines()[-1] == "line 199999"
+    assert all(line.startswith("line ") for line in short.text.splitlines())
