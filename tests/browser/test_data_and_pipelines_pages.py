@@ -75,10 +75,12 @@ def test_the_data_pages_show_the_profile_and_the_diff_with_drift_scores(
 ) -> None:
     page = watched_page.page
     watched_page.goto(f"{served.server.url}/ui/data")
+    page.screenshot(path=tmp_path / "data-list.png", full_page=True)
     page.get_by_role("link", name=DATASET, exact=True).click()
     page.wait_for_load_state("load")
     assert page.locator("h1").inner_text() == DATASET
     assert page.locator("table.data tbody tr").count() == 2
+    page.screenshot(path=tmp_path / "data-versions.png", full_page=True)
 
     # the newest version's profile: types, missing values, histograms, top categories
     page.get_by_role("link", name=f"{DATASET}@2").click()
@@ -126,6 +128,7 @@ def test_the_pipeline_pages_draw_the_dag_with_every_step_and_show_the_logs(
     rows = page.locator("table.pipelines tbody tr")
     assert rows.count() == 2
     assert rows.first.get_attribute("data-run-id") == served.second_run  # newest first
+    page.screenshot(path=tmp_path / "pipelines.png", full_page=True)
     rows.first.get_by_role("link").first.click()
     page.wait_for_load_state("load")
 

@@ -226,3 +226,10 @@ def test_a_long_log_is_read_back_as_its_last_lines_only(tmp_path: Path) -> None:
     short = _log_tail(store, [entry], max_bytes=40, max_lines=50)
     assert short is not None and short.text.splitlines()[-1] == "line 199999"
     assert all(line.startswith("line ") for line in short.text.splitlines())
+
+
+def test_a_version_outside_the_ranges_of_another_fails_its_validation(story: Story) -> None:
+    (answer,) = _get(story.app, "/ui/data/wide/1/validation?against=2")
+    assert answer.status_code == 200
+    assert 'class="verdict verdict-failed"' in answer.text
+    assert "<td>min</td>" in answer.text  # values below the range the shifted version gives
