@@ -144,11 +144,13 @@ def test_a_refused_token_gets_the_form_again_with_a_401_and_is_not_echoed(
 
 
 def test_a_sign_in_posted_from_another_site_is_refused(auth_app: AuthApp) -> None:
-    answer = _login(
-        auth_app.app, auth_app.tokens["viewer"], headers={"Origin": "https://evil.example"}
-    )
-    assert answer.status_code == 403 and "set-cookie" not in answer.headers
-    assert answer.headers["content-type"].startswith("text/html")
+    for origin in ("https://evil.example", "http://test.evil.example", "null"):
+        answer = _login(auth_app.app, auth_app.tokens["viewer"], headers={"Origin": origin})
+        assert answer.status_code == 403 and "set-cookie" not in answer.headers
+        assert answer.headers["content-type"].startswith("text/html")
+        assert "posted from another site" in answer.text
+    same = _login(auth_app.app, auth_app.tokens["viewer"], headers={"Origin": "http://test"})
+    assert same.status_code == 303
 
 
 def test_a_signed_in_page_names_the_user_and_carries_the_csrf_value_not_the_token(

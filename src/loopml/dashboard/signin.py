@@ -129,12 +129,12 @@ def _form(
 
 def _same_origin(request: Request) -> None:
     """A sign-in posted from another site's form is refused (it would sign the browser in
-    as someone else): the ``Origin`` a browser sends must be this server."""
+    as someone else): the host of the ``Origin`` a browser sends must be the one it asked
+    (the scheme is not compared: behind a TLS proxy the server may see plain http)."""
     origin = request.headers.get("origin")
     if origin is None:  # not a browser's cross-origin post (curl, an old browser)
         return
-    parts = urlsplit(origin)
-    if (parts.scheme, parts.netloc) != (request.url.scheme, request.url.netloc):
+    if urlsplit(origin).netloc.lower() != request.url.netloc.lower():
         raise PermissionDeniedError("Sign-in refused: the form was posted from another site.")
 
 
