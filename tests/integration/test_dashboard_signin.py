@@ -243,6 +243,16 @@ def test_a_revoked_token_in_the_cookie_is_signed_out(auth_app: AuthApp) -> None:
     )
     for refused in (script, bearer):
         assert refused.status_code == 401 and "Sign in as someone else" in refused.text
+    # a page's htmx request after its session ended: htmx is told to load the form
+    stale = _call(
+        auth_app.app,
+        "POST",
+        "/ui/audit/verify",
+        cookie=auth_app.tokens["revoked"],
+        headers={"HX-Request": "true", "HX-Current-URL": "http://test/ui/audit?actor=bo"},
+    )
+    assert stale.status_code == 401
+    assert stale.headers["HX-Redirect"] == "/ui/login?next=%2Fui%2Faudit%3Factor%3Dbo"
 
 
 def test_errors_under_ui_are_pages_and_under_api_json(auth_app: AuthApp) -> None:

@@ -7,7 +7,7 @@ The servers call :func:`page_error` from their exception handlers for requests u
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -41,7 +41,13 @@ def page_error(request: Request, exc: Exception) -> Response:
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         query = urlencode({"next": here})
         return RedirectResponse(f"{ui_path(request)}/login?{query}", status_code=303)
-    return error_page(request, status, message)
+    answer = error_page(request, status, message)
+    if status == 401 and request.headers.get("HX-Request") == "true":
+        # a page's htmx request after the session ended: htmx loads the sign-in form instead
+        shown = urlsplit(request.headers.get("HX-Current-URL", ""))
+        here = shown.path + (f"?{shown.query}" if shown.query else "")
+        answer.headers["HX-Redirect"] = f"{ui_path(request)}/login?{urlencode({'next': here})}"
+    return answer
 
 
 def _browser_navigation(request: Request) -> bool:
