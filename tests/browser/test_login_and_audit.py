@@ -104,6 +104,7 @@ def test_a_viewer_signs_in_reads_the_pages_and_signs_out(
     watched_page.goto(f"{url}/ui/")
     assert page.url.startswith(f"{url}/ui/login?next=")
     page.screenshot(path=tmp_path / "signed-out.png", full_page=True)
+    assert auth_server.viewer not in auth_server.server.log()  # never logged
     assert watched_page.console_errors == []
     assert watched_page.off_loopback() == []
 
