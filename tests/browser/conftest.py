@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -55,6 +55,16 @@ class WatchedPage:
             if urlsplit(url).scheme not in ("data", "blob")
             and urlsplit(url).hostname not in LOOPBACK_HOSTS
         ]
+
+
+def sign_in(watched: WatchedPage, server_url: str, token: str, path: str = "/ui/") -> None:
+    """Sign ``watched`` in to a ``loopml server --auth`` through the dashboard's form, as a
+    person does (the token goes into the session cookie), ending on ``path``."""
+    watched.goto(f"{server_url}/ui/login?next={quote(path, safe='/')}")
+    watched.page.get_by_label("API token").fill(token)
+    with watched.page.expect_navigation(wait_until="load"):
+        watched.page.get_by_role("button", name="Sign in").click()
+    assert urlsplit(watched.page.url).path == urlsplit(path).path, watched.page.url
 
 
 def chromium_path() -> str | None:

@@ -94,3 +94,28 @@ def test_the_server_answers_400_to_a_bad_filter(
     response = httpx.get(f"{shared_platform_server_url}/api/v1/events?{query}", timeout=30)
     assert response.status_code == 400, response.text
     assert query.split("=")[0] in response.text
+
+
+def test_newest_first_lists_the_same_events_in_reverse_page_by_page(
+    metadata_store: MetadataStore,
+) -> None:
+    target = f"{unique_name('model')}:"
+    for n in range(5):
+        metadata_store.append_event(actor="ana", action="note", target=f"{target}{n}", payload={})
+    oldest_first = [e.seq for e in iter_events(metadata_store, EventFilter(target=target))]
+    newest_first: list[int] = []
+    token: str | None = None
+    while True:
+        page = metadata_store.list_events(
+            max_results=2, page_token=token, target=target, newest_first=True
+        )
+        assert len(page.items) <= 2
+        newest_first += [e.seq for e in page.items]
+        token = page.next_page_token
+        if token is None:
+            break
+    assert len(oldest_first) == 5 and newest_first == oldest_first[::-1]
+    # a token of one order is refused by the other: it would skip or repeat events
+    first = metadata_store.list_events(max_results=2, target=target, newest_first=True)
+    with pytest.raises(InvalidInputError):
+        metadata_store.list_events(max_results=2, page_token=first.next_page_token, target=target)

@@ -3,13 +3,14 @@ for its user on this machine (bound to 127.0.0.1, so no token is asked for)."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 
 from loopml.core.errors import LoopMLError
+from loopml.dashboard.errors import page_error
 from loopml.dashboard.router import dashboard_router, mount_dashboard
 from loopml.dashboard.sources import DashboardSources
-from loopml.dashboard.templating import PAGE_HEADERS, environment
 
 
 def local_app(sources: DashboardSources) -> FastAPI:
@@ -22,15 +23,8 @@ def local_app(sources: DashboardSources) -> FastAPI:
         redirect_slashes=False,
     )
     mount_dashboard(app, dashboard_router(sources))
-    app.add_exception_handler(LoopMLError, _error_page)
+    # a refused request (an unknown experiment, a stale page token, a bad query value, an
+    # unknown page) as a page that says why, with the error's HTTP status
+    for error in (LoopMLError, RequestValidationError, HTTPException):
+        app.add_exception_handler(error, page_error)
     return app
-
-
-async def _error_page(request: Request, exc: Exception) -> HTMLResponse:
-    """A refused request (an unknown experiment, a stale page token) as a page that says
-    why, with the error's HTTP status."""
-    status = exc.http_status if isinstance(exc, LoopMLError) else 500
-    html = environment.get_template("error.html").render(
-        ui="/ui", static="/ui/static", message=str(exc), status=status
-    )
-    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)

@@ -15,7 +15,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from loopml.core.roles import Permission
 from loopml.dashboard.assets import mount_static
-from loopml.dashboard.pages import datasets, pipelines, run, runs
+from loopml.dashboard.pages import audit, datasets, pipelines, run, runs
+from loopml.dashboard.signin import SignIn, add_signin_routes
 from loopml.dashboard.sources import DashboardSources, Guarded
 from loopml.dashboard.templating import NAV, page
 
@@ -25,6 +26,7 @@ __all__ = [
     "DashboardSources",
     "Guard",
     "Guarded",
+    "SignIn",
     "dashboard_router",
     "mount_dashboard",
 ]
@@ -33,17 +35,23 @@ UI_PREFIX = "/ui"
 STATIC_PATH = f"{UI_PREFIX}/static"
 Guard = Callable[[Permission], Callable[..., Any]]  # permission -> a FastAPI dependency
 # the page modules, each serving its navigation slugs (see pages/__init__.py)
-PAGES = (runs, run, datasets, pipelines)
+PAGES = (runs, run, datasets, pipelines, audit)
 
 
-def dashboard_router(sources: DashboardSources, *, require: Guard | None = None) -> APIRouter:
+def dashboard_router(
+    sources: DashboardSources, *, require: Guard | None = None, signin: SignIn | None = None
+) -> APIRouter:
     """The pages over ``sources`` (the caller owns the stores), each guarded by
-    ``require(permission)`` when given. Include it with ``prefix=UI_PREFIX``."""
+    ``require(permission)`` when given, with ``/login`` and ``/logout`` when ``signin``
+    (the server's check of an API token, :class:`SignIn`) is given. Include it with
+    ``prefix=UI_PREFIX``."""
 
     def guarded(permission: Permission) -> list[Any]:
         return [] if require is None else [Depends(require(permission))]
 
     router = APIRouter(tags=["dashboard"], default_response_class=HTMLResponse)
+    if signin is not None:
+        add_signin_routes(router, signin)
     served: set[str] = set()
     for module in PAGES:
         module.add_routes(router, sources, guarded)

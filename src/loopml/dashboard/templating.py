@@ -53,11 +53,17 @@ environment = jinja2.Environment(
 )
 
 
+def ui_path(request: Request) -> str:
+    """The dashboard's path on this server (``/ui``, behind the app's ``root_path``)."""
+    return f"{request.scope.get('root_path', '')}/ui"
+
+
 def page(request: Request, template: str, current: str, values: dict[str, Any]) -> HTMLResponse:
     """``template`` rendered with the base layout's values: ``ui`` (the dashboard's path),
-    ``static``, ``nav``, ``current`` (the slug of the page shown), ``can(permission)`` and
-    ``user`` (the signed-in user's name, None without auth)."""
-    ui = f"{request.scope.get('root_path', '')}/ui"
+    ``static``, ``nav``, ``current`` (the slug of the page shown), ``can(permission)``,
+    ``user`` (the signed-in user's name, None without auth) and ``csrf`` (the session's CSRF
+    value when signed in by the cookie, for forms to post back; else None)."""
+    ui = ui_path(request)
     # the caller as the server's authorization saw it; none under `loopml ui` (no auth)
     principal: Any = getattr(request.state, "principal", None)
 
@@ -74,6 +80,18 @@ def page(request: Request, template: str, current: str, values: dict[str, Any]) 
         version=__version__,
         can=can,
         user=principal.name if principal is not None and principal.authenticated else None,
+        csrf=getattr(request.state, "csrf", None),
         **values,
     )
     return HTMLResponse(html, headers=PAGE_HEADERS)
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    """The page of a refused or failed request: what went wrong, with its HTTP status (and,
+    for 401 and 403, a way to sign in as someone else)."""
+    ui = ui_path(request)
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    html = environment.get_template("error.html").render(
+        ui=ui, static=f"{ui}/static", message=message, status=status, here=here
+    )
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)

@@ -14,9 +14,9 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 
 from loopml.dashboard.assets import install_offline_docs
-from loopml.dashboard.router import STATIC_PATH, dashboard_router, mount_dashboard
+from loopml.dashboard.router import STATIC_PATH, SignIn, dashboard_router, mount_dashboard
 from loopml.dashboard.sources import DashboardSources
-from loopml.server.auth import TokenAuthenticator, authorize, require
+from loopml.server.auth import TokenAuthenticator, anyone, authorize, require, token_check
 from loopml.server.context import ServerContext
 from loopml.server.errors import install_error_handlers
 from loopml.server.limits import RequestLimits, RequestSizeLimit
@@ -130,7 +130,9 @@ def create_app(
     app.add_middleware(ServerRequestMetrics, metrics=app.state.metrics, prefix=API_PREFIX)
     # the web pages under /ui, each held to a permission like the API's routes
     sources = DashboardSources(metadata_store, artifact_store, loop_store, identity_store)
-    dashboard = dashboard_router(sources, require=require)
+    # with auth on, a browser signs in with a token at /ui/login (a cookie; see auth.py)
+    signin = None if authenticator is None else SignIn(token_check(authenticator), anyone)
+    dashboard = dashboard_router(sources, require=require, signin=signin)
     mount_dashboard(app, dashboard, dependencies=[Depends(authorize)])
     # like /openapi.json, open without a token: the API's description, no data; the
     # dashboard's scripts and styles (/ui/static) are open too: the package's files, no data

@@ -8,8 +8,12 @@ With auth off (the default, for a server on loopback) every caller is :data:`ANO
 may do everything. With auth on (``loopml server --auth``, ``LOOPML_AUTH=1``) the
 ``Authorization: Bearer`` token is resolved to its user and their roles in the server's
 project (:class:`TokenAuthenticator`); no token, or a refused one, is a 401; a permission the
-user's roles do not grant is a 403. Lookups are cached for a few seconds, so a revoked token
-or a changed role takes effect within ``LOOPML_AUTH_CACHE_SECONDS`` (5 by default).
+user's roles do not grant is a 403. A browser signed in at ``/ui/login`` sends the token in
+the dashboard's session cookie instead (read only when no Bearer header is sent); such a
+request with an unsafe method must carry the session's CSRF value (``X-LoopML-CSRF``, or a
+``csrf`` form field), or it is a 403 (see :mod:`loopml.dashboard.session`). Lookups are
+cached for a few seconds, so a revoked token or a changed role takes effect within
+``LOOPML_AUTH_CACHE_SECONDS`` (5 by default).
 """
 
 from __future__ import annotations
@@ -28,6 +32,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from loopml.core.errors import ConfigError, PermissionDeniedError, UnauthenticatedError
 from loopml.core.ids import now_ms
 from loopml.core.roles import DEFAULT_PROJECT, Permission, Role, permissions_of
+from loopml.dashboard.session import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SAFE_METHODS,
+    SESSION_COOKIE,
+    csrf_matches,
+    csrf_value,
+    form_field,
+)
 from loopml.stores.identity.base import IdentityStore
 
 __all__ = ["ANONYMOUS", "Permission", "Principal", "TokenAuthenticator", "authorize", "require"]
@@ -38,6 +51,7 @@ ENV_AUTH_CACHE_SECONDS = "LOOPML_AUTH_CACHE_SECONDS"
 DEFAULT_CACHE_SECONDS = 5.0
 MAX_CACHED_TOKENS = 10_000
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+MAX_CSRF_FORM_BYTES = 64 * 1024  # a form that carries the CSRF field is a small one
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -132,9 +146,12 @@ async def authorize(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The principal behind the request's ``Authorization: Bearer`` token (never logged):
-    :data:`ANONYMOUS` when auth is off; a cached principal, or one looked up in the store
-    (in the threadpool), when it is on. A refused token is a 401 here, on any route."""
+    """The principal behind the request's ``Authorization: Bearer`` token, or else its
+    dashboard session cookie (never logged): :data:`ANONYMOUS` when auth is off; a cached
+    principal, or one looked up in the store (in the threadpool), when it is on. A refused
+    Bearer token is a 401 here, on any route; a refused cookie is no credential (the pages
+    send the browser to sign in again); a cookie without its CSRF value on an unsafe
+    method is a 403."""
     principal = await _principal(request, credentials)
     request.state.principal = principal  # the dashboard's pages show what it may do
     return principal
@@ -146,13 +163,45 @@ async def _principal(
     authenticator: TokenAuthenticator | None = getattr(request.app.state, "authenticator", None)
     if authenticator is None:
         return ANONYMOUS
-    if credentials is None:
+    if credentials is not None:
+        return await _resolved(authenticator, credentials.credentials)
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
         return NO_TOKEN
-    token = credentials.credentials
+    try:
+        principal = await _resolved(authenticator, token)
+    except UnauthenticatedError:
+        return NO_TOKEN  # a revoked or expired token: signed out
+    if request.method not in SAFE_METHODS and not csrf_matches(token, await _csrf_sent(request)):
+        raise PermissionDeniedError(
+            f"This {request.method} request is signed in by the dashboard's cookie but lacks "
+            f"its CSRF value (the {CSRF_HEADER} header, or the {CSRF_FIELD!r} form field, "
+            "that the dashboard's pages send): reload the page and try again."
+        )
+    request.state.csrf = csrf_value(token)  # for the page to send back
+    return principal
+
+
+async def _resolved(authenticator: TokenAuthenticator, token: str) -> Principal:
     principal = authenticator.cached(token)
     if principal is None:
         principal = await run_in_threadpool(authenticator.resolve, token)
     return principal
+
+
+async def _csrf_sent(request: Request) -> str | None:
+    """The CSRF value the request carries: its header, else a plain form's field (the body
+    is kept by the request for the route to read again)."""
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is not None:
+        return sent
+    content_type = request.headers.get("content-type", "")
+    length = request.headers.get("content-length", "")
+    if not content_type.startswith("application/x-www-form-urlencoded"):
+        return None
+    if not length.isdigit() or int(length) > MAX_CSRF_FORM_BYTES:
+        return None
+    return form_field(await request.body(), CSRF_FIELD)
 
 
 def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
@@ -174,6 +223,17 @@ def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal
     dependency.__name__ = f"require_{permission.replace(':', '_')}"
     dependency.permission = permission  # type: ignore[attr-defined]  # read by the route test
     return dependency
+
+
+def token_check(authenticator: TokenAuthenticator) -> Callable[[str], Awaitable[str]]:
+    """The dashboard's sign-in check: the name of the user ``token`` belongs to (looked up
+    in the threadpool); UnauthenticatedError if the token is refused."""
+
+    async def check(token: str) -> str:
+        principal = await run_in_threadpool(authenticator.resolve, token)
+        return principal.name
+
+    return check
 
 
 async def anyone(principal: Annotated[Principal, Depends(authorize)]) -> Principal:

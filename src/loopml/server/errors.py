@@ -6,6 +6,9 @@
   ``invalid_input`` naming the field, never a 500;
 * an unknown route or method → 404 / 405 in the same shape;
 * anything unexpected → 500 ``internal_error`` without internals (the server log has them).
+
+Under ``/ui`` (the dashboard's pages) every error is an HTML page instead, and a browser that
+is not signed in is sent to ``/ui/login`` (:func:`loopml.dashboard.errors.page_error`).
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from loopml.core.errors import FilterSyntaxError, InvalidInputError, LoopMLError, error_body
+from loopml.dashboard.errors import is_dashboard_request, page_error
 from loopml.server.metrics import ERROR_CODE_SCOPE
 
 MAX_LISTED_PROBLEMS = 5
@@ -66,12 +70,14 @@ def _describe_validation_errors(errors: Sequence[Any]) -> str:
     return "Invalid request: " + "; ".join(problems) + suffix + "."
 
 
-def _loopml_error(request: Request, exc: Exception) -> JSONResponse:
+def _loopml_error(request: Request, exc: Exception) -> Response:
     error = exc if isinstance(exc, LoopMLError) else LoopMLError(str(exc))
     details: dict[str, int | str] = {}
     if isinstance(error, FilterSyntaxError):
         details["position"] = error.position
     request.scope[ERROR_CODE_SCOPE] = error.code  # for /metrics' failures by code
+    if is_dashboard_request(request):
+        return page_error(request, error)
     # a 401 says how to authenticate (RFC 6750)
     headers = {"WWW-Authenticate": "Bearer"} if error.http_status == 401 else None
     return error_response(
@@ -79,7 +85,9 @@ def _loopml_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+def _validation_error(request: Request, exc: Exception) -> Response:
+    if is_dashboard_request(request):
+        return page_error(request, exc)
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
     message = _describe_validation_errors(errors)
     content_type = request.headers.get("content-type", "")
@@ -92,9 +100,11 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(InvalidInputError.http_status, InvalidInputError.code, message)
 
 
-def _http_error(request: Request, exc: Exception) -> JSONResponse:
+def _http_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, StarletteHTTPException):
         return _unexpected_error(request, exc)
+    if is_dashboard_request(request):
+        return page_error(request, exc)
     status = exc.status_code
     where = f"{request.method} {request.url.path}"
     if status == 404:
@@ -107,8 +117,10 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(status, code, message, headers=dict(exc.headers or {}))
 
 
-def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+def _unexpected_error(request: Request, exc: Exception) -> Response:
     # Starlette re-raises after sending this, so the server logs the traceback
+    if is_dashboard_request(request):
+        return page_error(request, exc)
     return error_response(
         500,
         LoopMLError.code,

@@ -23,11 +23,18 @@ def list_events(
     since: int | None = None,
     actor: Annotated[str | None, Query(max_length=250)] = None,
     target: Annotated[str | None, Query(max_length=1000)] = None,
+    newest_first: bool = False,
 ) -> EventPage:
-    """Events in append order; only those at or after ``since`` (ms), by ``actor``, to
-    ``target`` (``model:`` or ``model:*``: every target under that prefix) when given."""
+    """Events in append order (the newest first with ``newest_first``); only those at or
+    after ``since`` (ms), by ``actor``, to ``target`` (``model:`` or ``model:*``: every
+    target under that prefix) when given."""
     page = ctx.metadata_store.list_events(
-        max_results=max_results, page_token=page_token, since=since, actor=actor, target=target
+        max_results=max_results,
+        page_token=page_token,
+        since=since,
+        actor=actor,
+        target=target,
+        newest_first=newest_first,
     )
     return EventPage.of(page)
 

@@ -60,8 +60,10 @@ class EventStore(Protocol):
         since: int | None = None,
         actor: str | None = None,
         target: str | None = None,
+        newest_first: bool = False,
     ) -> Page[Event]:
-        """Events in the order they were appended (by position, ``Event.seq``); only those
+        """Events in the order they were appended (by position, ``Event.seq``), or the
+        newest first with ``newest_first`` (the dashboard's audit page); only those
         appended at or after ``since`` (ms), by ``actor``, to ``target`` (exact, or every
         target under a prefix ending in ``:`` or ``*``, see :func:`target_prefix`) when given.
         Bad filters raise :class:`~loopml.core.errors.InvalidInputError`

@@ -37,10 +37,13 @@ class HttpEventStore(HttpSlice):
         since: int | None = None,
         actor: str | None = None,
         target: str | None = None,
+        newest_first: bool = False,
     ) -> Page[Event]:
         """As the embedded store: the server filters (the filters are checked here first)."""
         check_event_filters(since, actor, target)
         filters = {"since": since, "actor": actor, "target": target}
+        if newest_first:
+            filters["newest_first"] = "true"
         params = {**page_params(max_results, page_token)}
         params.update({name: value for name, value in filters.items() if value is not None})
         data = self._api.request_json("GET", "/events", params=params)

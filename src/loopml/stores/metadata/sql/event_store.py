@@ -71,17 +71,24 @@ class SqlEventStore(SqlStoreBase):
         since: int | None = None,
         actor: str | None = None,
         target: str | None = None,
+        newest_first: bool = False,
     ) -> Page[Event]:
         limit = paging.check_max_results(max_results)
-        after = paging.decode_token(page_token, "events")
+        kind = "events-newest" if newest_first else "events"
+        bound = paging.decode_token(page_token, kind)  # the last position listed, 0 for none
         check_event_filters(since, actor, target)
-        query = sa.select(events).where(events.c.seq > after, *_filters(since, actor, target))
-        query = query.order_by(events.c.seq).limit(limit + 1)
+        where = _filters(since, actor, target)
+        if newest_first:
+            if bound:
+                where.append(events.c.seq < bound)
+            query = sa.select(events).where(*where).order_by(events.c.seq.desc())
+        else:
+            query = sa.select(events).where(events.c.seq > bound, *where).order_by(events.c.seq)
         with self._read() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(query.limit(limit + 1)).all()
         items = [event_of_row(r) for r in rows[:limit]]
         more = len(rows) > limit
-        return Page(items, paging.encode_token("events", items[-1].seq) if more else None)
+        return Page(items, paging.encode_token(kind, items[-1].seq) if more else None)
 
     def verify_chain(self, anchors: Iterable[Anchor] = ()) -> ChainReport:
         """:func:`~loopml.core.audit_chain.verify_chain` of the whole log, fast (see
