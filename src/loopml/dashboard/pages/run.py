@@ -125,6 +125,7 @@ def _page(sources: DashboardSources) -> Callable[..., HTMLResponse]:
         )
         folder, file, shown = _artifacts(metadata, sources.artifacts, run.id, path, offset)
         user_tags = {k: v for k, v in run.tags.items() if not k.startswith(TAG_PREFIX)}
+        metrics = sorted(run.metrics.items())[:KEYS_SHOWN]
         here = f"{request.scope.get('root_path', '')}/ui/runs/{quote(run.id, safe='')}"
         return page(
             request,
@@ -139,10 +140,7 @@ def _page(sources: DashboardSources) -> Callable[..., HTMLResponse]:
                 "ended": timestamp(run.end_time),
                 "took": duration(run.start_time, run.end_time),
                 "params": sorted(run.params.items())[:KEYS_SHOWN],
-                "metrics": [(key, _number(value)) for key, value in sorted(run.metrics.items())][
-                    :KEYS_SHOWN
-                ],
-                "metric_keys": json.dumps(sorted(run.metrics)[:KEYS_SHOWN]),
+                "metrics": [(key, _number(value)) for key, value in metrics],
                 "tags": sorted(user_tags.items())[:KEYS_SHOWN],
                 "system": _system_info(run),
                 "keys_shown": KEYS_SHOWN,
