@@ -80,3 +80,14 @@ def check_series_bounds_and_unknown_run_are_refused(store: MetadataStore) -> Non
             store.get_metric_series(run.id, "loss", max_points=bad)
     with pytest.raises(NotFoundError):
         store.get_metric_series("0" * 32, "loss", max_points=10)
+
+
+def check_steps_spanning_the_64_bit_range_are_thinned_too(store: MetadataStore) -> None:
+    run = new_run(store, new_experiment(store))
+    steps = [-(2**63), -(2**40), -5, 0, 7, 2**40, 2**62, 2**63 - 1]
+    store.log_batch(run.id, metrics=[Metric("m", float(i), s, i) for i, s in enumerate(steps)])
+    for asked in (2, 4, 6):
+        series = store.get_metric_series(run.id, "m", max_points=asked)
+        got = [m.step for m in series.points]
+        assert series.downsampled and len(got) <= asked
+        assert got[0] == steps[0] and got[-1] == steps[-1] and got == sorted(got)

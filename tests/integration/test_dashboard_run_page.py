@@ -15,6 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from loopml.core.hashing import Digest
 from loopml.core.roles import Role
 from loopml.dashboard.artifact_previews import HEAD_BYTES, TABLE_ROWS
 from loopml.server import create_app
@@ -22,6 +23,7 @@ from loopml.server.auth import TokenAuthenticator
 from loopml.stores.artifacts.local import LocalArtifactStore
 from loopml.stores.identity.sql import SqlIdentityStore
 from loopml.stores.registry import open_metadata_store
+from loopml.tracking import Client
 from tests.browser.run_page_data import SPIKE_STEP, STEPS, RunPageData, build
 
 INLINE_HANDLER = re.compile(r"<[^>]*\son[a-z]+\s*=", re.IGNORECASE)
@@ -215,3 +217,20 @@ def test_with_auth_on_the_series_is_guarded_like_the_page(
     finally:
         metadata.close()
         identity.close()
+
+
+def test_a_missing_blob_is_said_in_the_preview_not_a_failed_page(
+    project: tuple[Path, RunPageData], app: FastAPI, tmp_path: Path
+) -> None:
+    folder, _ = project
+    lost = tmp_path / "lost.txt"
+    lost.write_text("gone soon\n")
+    with Client(f"sqlite:///{folder / 'loopml.db'}", str(folder / "artifacts")) as client:
+        run = client.create_run("iris", name="lost-blob")
+        (entry,) = client.log_artifact(run.id, lost)
+    LocalArtifactStore(str(folder / "artifacts")).blob_path(Digest.parse(entry.digest)).unlink()
+    page, download = _get(
+        app, f"/ui/runs/{run.id}?path=lost.txt", f"/ui/runs/{run.id}/artifact?path=lost.txt"
+    )
+    assert page.status_code == 200 and "No preview" in page.text and entry.digest in page.text
+    assert download.status_code == 404

@@ -22,7 +22,7 @@ from loopml.core.hashing import Digest
 from loopml.core.ids import new_id, now_ms
 from loopml.core.loop_records import NewDeployment
 from loopml.governance.card_render import card_html, card_markdown
-from loopml.governance.lineage import data_lineage, model_lineage
+from loopml.governance.lineage import data_lineage, model_lineage, run_lineage
 from loopml.governance.lineage_graph import to_dot
 from loopml.governance.model_card import EXPLANATIONS_FILE, build_card
 from loopml.governance.model_description import describe
@@ -205,6 +205,29 @@ def test_a_data_versions_downstream_reaches_every_model_and_deployment(story: St
             f"deployment:{story.deployment_id}", f"batch:{story.batch_run_id}"} <= ids  # fmt: skip
     # the pipeline's step that read it stands behind its pipeline run
     assert not any(node.kind == "step" for node in reached)
+
+
+def test_a_runs_lineage_shows_its_pipeline_the_step_it_read_from_and_the_data(
+    story: Story,
+) -> None:
+    pipeline = run_lineage(story.client, story.pipeline_run_id)
+    steps = {
+        node.label.split(" ")[0]: node.id
+        for node in pipeline.upstream_of(pipeline.subject)  # a step flows into its pipeline
+        if node.kind == "step"
+    }
+    assert set(steps) == {"dataset_version", "fit"}
+    fit_id = steps["fit"].removeprefix("run:")
+    graph = run_lineage(story.client, fit_id)
+    assert graph.subject == f"run:{fit_id}"
+    up = [(relation, node.id) for _, relation, node in graph.walk(downstream=False)]
+    assert ("output as version", steps["dataset_version"]) in up
+    down = [(relation, node.id) for _, relation, node in graph.walk(downstream=True)]
+    assert down == [("step of", f"run:{story.pipeline_run_id}")]
+    read = run_lineage(story.client, steps["dataset_version"].removeprefix("run:"))
+    reached = [(relation, node.id) for _, relation, node in read.walk(downstream=True)]
+    assert ("output as version", steps["fit"]) in reached
+    assert f"dataset:{DATASET}@1" in {node.id for node in read.upstream_of(read.subject)}
 
 
 def test_the_card_shows_what_the_store_knows_in_markdown_and_one_offline_html_file(

@@ -100,8 +100,8 @@ def data_lineage(
 
 def run_lineage(client: MetadataSource, run_id: str) -> LineageGraph:
     """The lineage graph around one run: upstream, the datasets it read, its code commit,
-    the pipeline it is a step of and the runs whose stored outputs it read; downstream, a
-    pipeline's steps and the runs that read its stored outputs (up to
+    the runs whose stored outputs it read and, for a pipeline, its steps; downstream, the
+    pipeline it is a step of and the runs that read its stored outputs (up to
     :data:`RUNS_PER_OUTPUT` of them per output: a shared tree may be read by thousands)."""
     run = client.metadata.get_run(run_id)
     graph = LineageGraph(f"run:{run.id}")

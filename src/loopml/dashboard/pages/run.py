@@ -14,14 +14,14 @@ import json
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, BinaryIO
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from loopml.core.entities import ArtifactEntry, ArtifactListing, Run
-from loopml.core.errors import InvalidInputError, NotFoundError
+from loopml.core.errors import InvalidInputError, LoopMLError, NotFoundError
 from loopml.core.hashing import CHUNK_SIZE, Digest
 from loopml.core.validation import normalize_artifact_path
 from loopml.dashboard.artifact_previews import IMAGE_MAX_BYTES, Preview, image_type, preview
@@ -125,6 +125,7 @@ def _page(sources: DashboardSources) -> Callable[..., HTMLResponse]:
         )
         folder, file, shown = _artifacts(metadata, sources.artifacts, run.id, path, offset)
         user_tags = {k: v for k, v in run.tags.items() if not k.startswith(TAG_PREFIX)}
+        metrics = sorted(run.metrics.items())[:KEYS_SHOWN]
         here = f"{request.scope.get('root_path', '')}/ui/runs/{quote(run.id, safe='')}"
         return page(
             request,
@@ -139,10 +140,7 @@ def _page(sources: DashboardSources) -> Callable[..., HTMLResponse]:
                 "ended": timestamp(run.end_time),
                 "took": duration(run.start_time, run.end_time),
                 "params": sorted(run.params.items())[:KEYS_SHOWN],
-                "metrics": [(key, _number(value)) for key, value in sorted(run.metrics.items())][
-                    :KEYS_SHOWN
-                ],
-                "metric_keys": json.dumps(sorted(run.metrics)[:KEYS_SHOWN]),
+                "metrics": [(key, _number(value)) for key, value in metrics],
                 "tags": sorted(user_tags.items())[:KEYS_SHOWN],
                 "system": _system_info(run),
                 "keys_shown": KEYS_SHOWN,
@@ -209,14 +207,15 @@ def _artifact(sources: DashboardSources) -> Callable[..., Response]:
             "Cache-Control": "private, no-cache",
         }
         media = kind if shown and kind is not None else "application/octet-stream"
-        return StreamingResponse(_chunks(store, entry.digest), media_type=media, headers=headers)
+        stream = store.open(Digest.parse(entry.digest))  # a missing blob: 404 before any byte
+        return StreamingResponse(_chunks(stream), media_type=media, headers=headers)
 
     return dashboard_run_artifact
 
 
-def _chunks(store: ArtifactStore, digest: str) -> Iterator[bytes]:
+def _chunks(stream: BinaryIO) -> Iterator[bytes]:
     """The blob's bytes, verified as they stream (a changed blob fails at its end)."""
-    with store.open(Digest.parse(digest)) as stream:
+    with stream:
         yield from iter(lambda: stream.read(CHUNK_SIZE), b"")
 
 
@@ -248,7 +247,10 @@ def _artifacts(
         listing = list_children(metadata.list_artifact_entries(run_id, path), path)
     shown = None
     if file is not None and artifacts is not None and file.digest is not None:
-        shown = preview(artifacts, file.path, file.digest, file.size)
+        try:
+            shown = preview(artifacts, file.path, file.digest, file.size)
+        except LoopMLError as exc:  # a blob missing or changed: the rest of the page holds
+            shown = Preview("none", note=str(exc))
     parents = [("artifacts", "")]
     parts = path.split("/") if path else []
     parents += [(part, "/".join(parts[: i + 1])) for i, part in enumerate(parts)]

@@ -2,10 +2,10 @@
 :meth:`~loopml.stores.metadata.run_store.RunStore.get_metric_series`).
 
 The steps are cut into equal buckets; each bucket keeps its lowest and its highest value (a
-spike survives, unlike with averaging), and the first and last points are always kept. Two
-window functions pick them, so only the chosen rows leave the database however long the
-history is. NaN (stored NULL) ranks after every number, so a bucket shows a NaN only when it
-holds nothing else.
+spike survives, unlike with averaging), and the first and last points are always kept. The
+database picks them (SQLite with grouped ``min()``/``max()``, PostgreSQL with window
+functions), so only the chosen rows leave it however long the history is. NaN (stored NULL)
+counts after every number, so a bucket shows a NaN only when it holds nothing else.
 """
 
 from __future__ import annotations
@@ -39,13 +39,17 @@ def downsampled_points(
     of_key = _of(run_id, key)
     first = sa.select(*_COLUMNS).where(*of_key).order_by(*_ORDER).limit(1)
     last = sa.select(*_COLUMNS).where(*of_key).order_by(*(c.desc() for c in _ORDER)).limit(1)
-    rows: dict[int, Any] = {}  # id -> row
-    for query in (first, last):
-        for row in conn.execute(query):
-            rows[row.id] = row
+    queries: list[sa.Select[Any]] = [first, last]
     buckets = (max_points - 2) // 2
     if buckets:
-        for row in conn.execute(_extremes(of_key, buckets, steps)):
+        width = _width(buckets, steps)
+        if conn.dialect.name == "sqlite":
+            queries += _sqlite_extremes(of_key, width)
+        else:
+            queries.append(_windowed_extremes(of_key, width))
+    rows: dict[int, Any] = {}  # id -> row
+    for query in queries:
+        for row in conn.execute(query):
             rows[row.id] = row
     chosen = sorted(rows.values(), key=lambda row: (row.step, row.timestamp, row.id))
     if len(chosen) > max_points:  # only for steps spanning most of the 64-bit range
@@ -55,8 +59,8 @@ def downsampled_points(
     return tuple(_metric(row) for row in chosen)
 
 
-def _extremes(of_key: tuple[Any, ...], buckets: int, steps: tuple[int, int]) -> sa.Select[Any]:
-    """The lowest and highest value of each of (at most) ``buckets`` equal step ranges.
+def _width(buckets: int, steps: tuple[int, int]) -> int:
+    """The steps of one bucket, so that the span meets at most ``buckets`` of them.
 
     A bucket is ``step / width`` in integer arithmetic (no subtraction that could overflow;
     truncated toward zero on both backends, so steps either side of 0 share a bucket, which
@@ -64,8 +68,36 @@ def _extremes(of_key: tuple[Any, ...], buckets: int, steps: tuple[int, int]) -> 
     ``span / width``: hence ``buckets - 1`` widths."""
     lowest, highest = steps
     span = highest - lowest + 1
-    width = min(max(math.ceil(span / max(buckets - 1, 1)), 1), INT64_MAX)
-    bucket = sa.cast(metrics.c.step, sa.BigInteger) // sa.literal(width, sa.BigInteger)
+    return min(max(math.ceil(span / max(buckets - 1, 1)), 1), INT64_MAX)
+
+
+def _bucket(width: int) -> Any:
+    return sa.cast(metrics.c.step, sa.BigInteger) // sa.literal(width, sa.BigInteger)
+
+
+def _sqlite_extremes(of_key: tuple[Any, ...], width: int) -> list[sa.Select[Any]]:
+    """Each bucket's row of lowest value, then of highest: SQLite takes a grouped query's
+    other columns from the row that holds its one ``min()`` or ``max()`` (documented, and a
+    single pass, where window functions sort the history twice). NULL (NaN) is ignored by
+    both, so a bucket shows a NaN only when it holds nothing else."""
+    bucket = _bucket(width)
+    return [
+        sa.select(
+            metrics.c.id,
+            metrics.c.key,
+            extreme(metrics.c.value).label("value"),
+            metrics.c.step,
+            metrics.c.timestamp,
+        )
+        .where(*of_key)
+        .group_by(bucket)
+        for extreme in (sa.func.min, sa.func.max)
+    ]
+
+
+def _windowed_extremes(of_key: tuple[Any, ...], width: int) -> sa.Select[Any]:
+    """Each bucket's rows of lowest and highest value, by two window functions (PostgreSQL)."""
+    bucket = _bucket(width)
     nan_last = sa.case((metrics.c.value.is_(None), 1), else_=0)
     low = sa.func.row_number().over(
         partition_by=bucket, order_by=(nan_last, metrics.c.value.asc(), *_ORDER)
