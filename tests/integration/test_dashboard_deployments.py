@@ -1,0 +1,156 @@
+"""The deployments page as the platform server answers it (the app in process, over real
+SQLite stores): without a loop store it says so; deployments listed a page at a time and
+filtered by state; one deployment by its id or a prefix of it, an unknown one a 404 page; the
+bounds on every parameter a 400. The page with a real prediction log is
+tests/browser/test_deployments_page.py's."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from loopml.core.loop_records import NewDeployment
+from loopml.dashboard.pages.deployments import MAX_DECISIONS, MAX_PER_PAGE, MAX_WINDOWS
+from loopml.server import create_app
+from loopml.stores.artifacts.local import LocalArtifactStore
+from loopml.stores.registry import open_loop_store, open_metadata_store
+from loopml.tracking import Client
+
+SERVERS = ("aaaa0001", "aaaa0002", "bbbb0003")  # registered in this order: newest last
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    folder = tmp_path_factory.mktemp("deployments-page")
+    uri = f"sqlite:///{folder / 'loopml.db'}"
+    loop = open_loop_store(uri)
+    try:
+        for number, deployment_id in enumerate(SERVERS, start=1):
+            loop.register_deployment(
+                NewDeployment(
+                    deployment_id,
+                    "churn",
+                    f"http://127.0.0.1:{9000 + number}",
+                    60_000,
+                    alias="champion",
+                    version=number,
+                )
+            )
+        loop.end_deployment(SERVERS[0], "stopped")
+    finally:
+        loop.close()
+    yield uri, folder / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def app(stores: tuple[str, Path]) -> Iterator[FastAPI]:
+    uri, artifacts = stores
+    metadata, loop = open_metadata_store(uri), open_loop_store(uri)
+    yield create_app(metadata, LocalArtifactStore(str(artifacts)), loop_store=loop)
+    loop.close()
+    metadata.close()
+
+
+def _get(app: FastAPI, *paths: str) -> list[httpx.Response]:
+    async def fetch() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return [await client.get(path) for path in paths]
+
+    return asyncio.run(fetch())
+
+
+def test_without_a_loop_store_the_page_says_there_is_nothing_to_show(
+    stores: tuple[str, Path],
+) -> None:
+    uri, artifacts = stores
+    metadata = open_metadata_store(uri)
+    try:
+        bare = create_app(metadata, LocalArtifactStore(str(artifacts)))
+        listing, one = _get(bare, "/ui/deployments", f"/ui/deployments/{SERVERS[1]}")
+    finally:
+        metadata.close()
+    for answer in (listing, one):
+        assert answer.status_code == 200
+        assert "No loop store here" in answer.text
+        assert SERVERS[1] not in answer.text
+
+
+def test_the_list_pages_through_the_servers_newest_first_and_filters_by_state(
+    app: FastAPI,
+) -> None:
+    (first,) = _get(app, "/ui/deployments?per_page=2")
+    assert first.status_code == 200
+    assert first.text.index(SERVERS[2]) < first.text.index(SERVERS[1])
+    assert SERVERS[0] not in first.text
+    token = first.text.split("page_token=")[1].split('"')[0].replace("&amp;", "&")
+    second, ended, none = _get(
+        app,
+        f"/ui/deployments?per_page=2&page_token={token}",
+        "/ui/deployments?state=ended",
+        "/ui/deployments?model=no-such-model",
+    )
+    assert SERVERS[0] in second.text and SERVERS[2] not in second.text
+    assert "First page" in second.text
+    assert SERVERS[0] in ended.text and SERVERS[1] not in ended.text
+    assert "ended (stopped)" in ended.text
+    assert none.status_code == 200 and "No model server matches." in none.text
+
+
+def test_a_deployment_is_shown_by_its_id_or_a_unique_prefix(app: FastAPI) -> None:
+    full, prefix = _get(app, f"/ui/deployments/{SERVERS[2]}", "/ui/deployments/bbbb")
+    for answer in (full, prefix):
+        assert answer.status_code == 200
+        assert "churn@champion" in answer.text and "http://127.0.0.1:9003" in answer.text
+        assert "Monitoring of churn@champion" in answer.text
+        assert "No logged predictions in these windows." in answer.text
+        assert "The loop has decided nothing about churn yet." in answer.text
+
+
+def test_an_unknown_or_ambiguous_deployment_is_a_404_page(app: FastAPI) -> None:
+    unknown, ambiguous = _get(app, "/ui/deployments/no-such-server", "/ui/deployments/aaaa")
+    assert unknown.status_code == 404 and "No deployment 'no-such-server'" in unknown.text
+    assert ambiguous.status_code == 404 and "It is the start of 2 ids" in ambiguous.text
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        (f"/ui/deployments?per_page={MAX_PER_PAGE + 1}", "per_page"),
+        ("/ui/deployments?state=sleeping", "state"),
+        ("/ui/deployments?model=" + "m" * 201, "model"),
+        (f"/ui/deployments/{SERVERS[1]}?windows={MAX_WINDOWS + 1}", "windows"),
+        (f"/ui/deployments/{SERVERS[1]}?windows=0", "windows"),
+        (f"/ui/deployments/{SERVERS[1]}?window=7m", "window"),
+        (f"/ui/deployments/{SERVERS[1]}?decisions={MAX_DECISIONS + 1}", "decisions"),
+        (f"/ui/deployments/{SERVERS[1]}?until=-1", "until"),
+        ("/ui/deployments/" + "x" * 65, "deployment_id"),
+    ],
+)
+def test_a_parameter_out_of_bounds_is_refused(app: FastAPI, query: str, named: str) -> None:
+    (answer,) = _get(app, query)
+    assert answer.status_code == 400
+    assert named in answer.text
+
+
+def test_a_client_over_the_pages_stores_runs_on_them_and_leaves_them_open(
+    stores: tuple[str, Path],
+) -> None:
+    """What the page runs ``monitor_windows`` with: the server's own stores, never closed."""
+    uri, artifacts = stores
+    metadata, loop = open_metadata_store(uri), open_loop_store(uri)
+    try:
+        with Client.over_stores(metadata, LocalArtifactStore(str(artifacts)), loop=loop) as client:
+            assert client.loop is loop
+            assert client.loop.get_deployment(SERVERS[1]).model == "churn"
+        # closed, the client left both stores open: the server goes on using them
+        assert loop.get_deployment(SERVERS[2]).version == 3
+        assert metadata.list_experiments().items is not None
+    finally:
+        loop.close()
+        metadata.close()
