@@ -84,19 +84,22 @@ def test_without_a_loop_store_the_page_says_there_is_nothing_to_show(
 def test_the_list_pages_through_the_servers_newest_first_and_filters_by_state(
     app: FastAPI,
 ) -> None:
-    (first,) = _get(app, "/ui/deployments?per_page=2")
+    (first,) = _get(app, "/ui/deployments?per_page=2&all=true")
     assert first.status_code == 200
     assert first.text.index(SERVERS[2]) < first.text.index(SERVERS[1])
     assert SERVERS[0] not in first.text
     token = first.text.split("page_token=")[1].split('"')[0].replace("&amp;", "&")
-    second, ended, none = _get(
+    second, default, ended, none = _get(
         app,
-        f"/ui/deployments?per_page=2&page_token={token}",
+        f"/ui/deployments?per_page=2&all=true&page_token={token}",
+        "/ui/deployments",
         "/ui/deployments?state=ended",
         "/ui/deployments?model=no-such-model",
     )
     assert SERVERS[0] in second.text and SERVERS[2] not in second.text
     assert "First page" in second.text
+    # as loopml deployments list: the ended server only with --all (all=true) or --state
+    assert SERVERS[1] in default.text and SERVERS[0] not in default.text
     assert SERVERS[0] in ended.text and SERVERS[1] not in ended.text
     assert "ended (stopped)" in ended.text
     assert none.status_code == 200 and "No model server matches." in none.text
@@ -123,6 +126,7 @@ def test_an_unknown_or_ambiguous_deployment_is_a_404_page(app: FastAPI) -> None:
     [
         (f"/ui/deployments?per_page={MAX_PER_PAGE + 1}", "per_page"),
         ("/ui/deployments?state=sleeping", "state"),
+        ("/ui/deployments?all=maybe", "all"),
         ("/ui/deployments?model=" + "m" * 201, "model"),
         (f"/ui/deployments/{SERVERS[1]}?windows={MAX_WINDOWS + 1}", "windows"),
         (f"/ui/deployments/{SERVERS[1]}?windows=0", "windows"),

@@ -94,6 +94,9 @@ def list_handler(sources: DashboardSources) -> Callable[..., HTMLResponse]:
         state: Annotated[
             DeploymentState | None, Query(description="Only live, ended or gone servers.")
         ] = None,
+        show_all: Annotated[
+            bool, Query(alias="all", description="Also the servers that ended.")
+        ] = False,
         page_token: Annotated[
             str | None, Query(max_length=2000, description="The page's token (from 'Next').")
         ] = None,
@@ -104,15 +107,25 @@ def list_handler(sources: DashboardSources) -> Callable[..., HTMLResponse]:
         found: Page[Deployment] = sources.loop.list_deployments(
             model=model or None, state=state, max_results=per_page, page_token=page_token
         )
+        # as 'loopml deployments list': the servers that ended only with --all or --state
+        shown = [
+            d for d in found if show_all or state is not None or d.state != DeploymentState.ENDED
+        ]
         now = now_ms()
-        here = {"model": model or None, "state": state and str(state), "per_page": per_page}
+        here = {
+            "model": model or None,
+            "state": state and str(state),
+            "all": "true" if show_all else None,
+            "per_page": per_page,
+        }
         return page(
             request,
             "deployments.html",
             "deployments",
             {
                 "loop_store": True,
-                "rows": [_row(d, now) for d in found],
+                "rows": [_row(d, now) for d in shown],
+                "show_all": show_all,
                 "model": model or "",
                 "state": "" if state is None else str(state),
                 "states": [str(s) for s in DeploymentState],
