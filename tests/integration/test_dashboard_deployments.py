@@ -7,20 +7,31 @@ tests/browser/test_deployments_page.py's."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
+import pyarrow as pa
 import pytest
 from fastapi import FastAPI
+from sklearn.dummy import DummyClassifier  # type: ignore[import-untyped]
 
+import loopml
+from loopml.core.ids import now_ms
 from loopml.core.loop_records import NewDeployment
 from loopml.dashboard.pages.deployments import MAX_DECISIONS, MAX_PER_PAGE, MAX_WINDOWS
+from loopml.monitoring.log_records import PredictionEntry
+from loopml.monitoring.log_store import SERVER, RunSink, start_log_run
+from loopml.monitoring.prediction_log import PredictionLog
 from loopml.server import create_app
+from loopml.serving.rows import Rows
 from loopml.stores.artifacts.local import LocalArtifactStore
 from loopml.stores.registry import open_loop_store, open_metadata_store
 from loopml.tracking import Client
 
+HOUR = 3_600_000
 SERVERS = ("aaaa0001", "aaaa0002", "bbbb0003")  # registered in this order: newest last
 
 
@@ -158,3 +169,70 @@ def test_a_client_over_the_pages_stores_runs_on_them_and_leaves_them_open(
     finally:
         loop.close()
         metadata.close()
+
+
+def test_windows_that_hold_two_versions_add_their_traffic_and_show_each_version(
+    tmp_path: Path,
+) -> None:
+    """The alias moved from m@1 to m@2 inside the second window: its bar counts both
+    versions' requests; the error rate, drift and the drift grid's columns name each."""
+    uri, artifacts = f"sqlite:///{tmp_path / 'loopml.db'}", str(tmp_path / "artifacts")
+    rng = np.random.default_rng(5)
+    train = tmp_path / "train.csv"
+    rows = rng.normal(0, 1, (300, 2))
+    train.write_text("a,b\n" + "".join(f"{a},{b}\n" for a, b in rows), encoding="utf-8")
+    start = (now_ms() // HOUR - 3) * HOUR
+    with Client(uri, artifacts) as client:
+        loopml.data.add("train", train, client=client)
+        for _ in range(2):
+            with loopml.start_run("train", client=client) as run:
+                run.use_dataset("train@1")
+                model = DummyClassifier().fit([[0.0, 0.0], [1.0, 1.0]], [0, 1])
+                loopml.models.register(
+                    "m", model, input_example=[[0.0, 0.0]], run=run, client=client
+                )
+        server = start_log_run(client, model="m", kind=SERVER, name="serve m")
+        client.loop.register_deployment(
+            NewDeployment(
+                server.id,
+                "m",
+                "http://127.0.0.1:9",
+                60_000,
+                alias="champion",
+                version=2,
+                run_id=server.id,
+            )
+        )
+        entries = [
+            PredictionEntry(
+                f"{i:04d}{'0' * 28}",
+                f"r{i}",
+                start + i * 90_000,
+                version,
+                "main",
+                2.0,
+                Rows(pa.table({"a": rng.normal(0, 1, 3), "b": rng.normal(0, 1, 3)})),
+                np.zeros(3),
+            )
+            for i, version in enumerate(["m@1"] * 40 + ["m@1"] * 10 + ["m@2"] * 30)
+        ]
+        log = PredictionLog(
+            RunSink(client, server.id), tmp_path / "spool", flush_seconds=0.05, roll_seconds=3600
+        )
+        log.start()
+        for entry in entries:
+            log.add(entry)
+        log.close()
+    metadata, loop = open_metadata_store(uri), open_loop_store(uri)
+    try:
+        app = create_app(metadata, LocalArtifactStore(artifacts), loop_store=loop)
+        (answer,) = _get(app, f"/ui/deployments/{server.id}?window=1h&windows=4")
+    finally:
+        loop.close()
+        metadata.close()
+    assert answer.status_code == 200
+    bars = re.findall(r'<rect class="bar"[^>]*><title>([^<]*)</title>', answer.text)
+    assert bars == ["40 requests", "40 requests"]  # 40 in the first hour; 10 + 30 after
+    errors = answer.text.split('id="chart-errors"')[1].split("</figure>")[0]
+    assert '<li class="series-0">m@1</li>' in errors and '<li class="series-1">m@2</li>' in errors
+    assert "m@1</th>" in answer.text and "m@2</th>" in answer.text  # the grid's columns

@@ -308,11 +308,12 @@ def _shown(report: WindowsReport) -> Monitoring:
             for i, v in enumerate(versions)
         ]
 
+    served = _combined(windows)  # every version of a window together (an alias moved)
     charts = [
         bar_chart(
             "traffic",
             "Requests per window",
-            [(w.start_ms, float(w.requests)) for w in windows],
+            [(w.start_ms, float(w.requests)) for w in served],
             span,
             labels,
             what="requests",
@@ -321,7 +322,7 @@ def _shown(report: WindowsReport) -> Monitoring:
             "latency",
             "Latency per request (p50, p95, p99)",
             [
-                (f"p{q}", f"series-{i}", [(w.start_ms, _latency(w, q)) for w in windows])
+                (f"p{q}", f"series-{i}", [(w.start_ms, _latency(w, q)) for w in served])
                 for i, q in enumerate((50, 95, 99))
             ],
             span,
@@ -337,7 +338,7 @@ def _shown(report: WindowsReport) -> Monitoring:
             labels,
             top=1.0,
         ),
-        _performance_chart(windows, span, labels),
+        _performance_chart(windows, versions, span, labels),
     ]
     grid = drift_grid([w.checks.drift for w in windows], MAX_FEATURES)
     headers = tuple(
@@ -347,12 +348,26 @@ def _shown(report: WindowsReport) -> Monitoring:
         since_ms=report.since_ms,
         since=labels[0],
         until=labels[1],
-        charts=tuple(c for c in charts if c is not None),
+        charts=tuple(charts),
         drift=grid if grid.rows else None,
         drift_headers=headers,
         rows=tuple(_window_row(w) for w in reversed(windows)),
         notes=tuple(notes),
     )
+
+
+def _combined(windows: list[Window]) -> list[Window]:
+    """One window per start: the requests of every version in it, their latencies merged."""
+    from loopml.monitoring.windows import Window
+
+    merged: dict[int, Window] = {}
+    for window in windows:
+        into = merged.setdefault(
+            window.start_ms, Window(window.start_ms, window.end_ms, window.model_version)
+        )
+        into.requests += window.requests
+        into.latency.merge(window.latency)
+    return [merged[start] for start in sorted(merged)]
 
 
 def _latency(window: Window, q: int) -> float | None:
@@ -375,33 +390,34 @@ def _estimated(window: Window, key: str) -> float | None:
 
 
 def _performance_chart(
-    windows: list[Window], span: tuple[int, int, int], labels: tuple[str, str]
-) -> Chart | None:
+    windows: list[Window],
+    versions: list[str],
+    span: tuple[int, int, int],
+    labels: tuple[str, str],
+) -> Chart:
     """Accuracy once labels arrived, beside accuracy estimated before them (CBPE); for a
-    regressor, its RMSE and MAE."""
-    performances = [w.checks.performance for w in windows]
-    if any(_metric(p, "rmse") is not None for p in performances):
-        series = [
-            (
-                name.upper(),
-                f"series-{i}",
-                [(w.start_ms, _metric(w.checks.performance, name)) for w in windows],
-            )
-            for i, name in enumerate(("rmse", "mae"))
+    regressor, its RMSE and MAE. A line per version when the windows hold several."""
+    regression = any(_metric(w.checks.performance, "rmse") is not None for w in windows)
+    lines: list[tuple[str, Callable[[Window], float | None]]]
+    if regression:
+        lines = [
+            ("RMSE", lambda w: _metric(w.checks.performance, "rmse")),
+            ("MAE", lambda w: _metric(w.checks.performance, "mae")),
         ]
+    else:
+        lines = [
+            ("accuracy (labels)", lambda w: _metric(w.checks.performance, "accuracy")),
+            ("accuracy estimated (CBPE)", lambda w: _estimated(w, "accuracy")),
+        ]
+    series = []
+    for v_index, version in enumerate(versions):
+        mine = [w for w in windows if w.model_version == version]
+        for l_index, (name, read) in enumerate(lines):
+            label = f"{name} {version}" if len(versions) > 1 else name
+            points = [(w.start_ms, read(w)) for w in mine]
+            series.append((label, f"series-{(2 * v_index + l_index) % 4}", points))
+    if regression:
         return line_chart("performance", "Error once labels arrived", series, span, labels)
-    series = [
-        (
-            "accuracy (labels)",
-            "series-0",
-            [(w.start_ms, _metric(w.checks.performance, "accuracy")) for w in windows],
-        ),
-        (
-            "accuracy estimated (CBPE)",
-            "series-1",
-            [(w.start_ms, _estimated(w, "accuracy")) for w in windows],
-        ),
-    ]
     return line_chart("performance", "Performance: accuracy", series, span, labels, top=1.0)
 
 
