@@ -12,6 +12,7 @@ import typer
 from loopml.cli import output
 from loopml.cli.resolve import open_client
 from loopml.core.loop_records import Decision, DecisionState
+from loopml.loop.evidence import summarise_evidence
 
 if TYPE_CHECKING:
     from loopml.loop.policy import LoopPolicy
@@ -140,28 +141,6 @@ def _text(value: object) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
-
-
-def summarise_evidence(decision: Decision) -> str:
-    """The numbers that mattered, short: ``drift_share 0.42 >= 0.3 (1000 samples)``."""
-    evidence = decision.evidence
-    name = evidence.get("signal") or evidence.get("metric")
-    value = evidence.get("value")
-    if isinstance(name, str) and isinstance(value, int | float):
-        text = f"{name} {value:g}"
-        for key, sign in (("threshold", ">="), ("below", "<"), ("above", ">"), ("drop", "dropped")):
-            bound = evidence.get(key)
-            if isinstance(bound, int | float):
-                text += f" {sign} {bound:g}"
-        if isinstance(evidence.get("previous_value"), int | float):
-            text += f" vs {evidence['previous_value']:g} before"
-        if isinstance(evidence.get("samples"), int):
-            text += f" ({evidence['samples']} samples)"
-        return text
-    if "newest_version" in evidence:
-        return f"{evidence.get('dataset')}@{evidence['newest_version']} is new"
-    numbers = [f"{k}={v:g}" for k, v in evidence.items() if isinstance(v, int | float)]
-    return ", ".join(numbers[:3])
 
 
 def decisions_table(decisions: list[Decision]) -> object:

@@ -138,6 +138,27 @@ class Client:
         self._experiments_by_name: dict[str, Experiment] = {}
         self._experiment_ids: dict[str, str] = {}
         self._loop: LoopStore | None = None
+        self._owns_stores = True
+
+    @classmethod
+    def over_stores(
+        cls,
+        metadata: MetadataStore,
+        artifacts: ArtifactStore,
+        *,
+        loop: LoopStore | None = None,
+        project_root: Path | None = None,
+    ) -> Client:
+        """A client over stores the caller opened and closes (a server's, the dashboard's), so
+        capability functions that take a client run on them; closing it leaves them open."""
+        client = cls.__new__(cls)
+        client.metadata, client.artifacts = metadata, artifacts
+        client.spec = ClientSpec()
+        client.project_root, client.executor = project_root, None
+        client.batcher = Batcher(metadata, limits=BatcherLimits.from_env())
+        client._experiments_by_name, client._experiment_ids = {}, {}
+        client._loop, client._owns_stores = loop, False
+        return client
 
     def __repr__(self) -> str:  # the stores, credentials masked (ClientSpec's repr)
         return f"Client({self.spec!r})"
@@ -148,7 +169,7 @@ class Client:
         use)."""
         if self._loop is None:
             uri = self.spec.server_url or self.spec.store_uri
-            if uri is None:  # pragma: no cover - __init__ sets one of them
+            if uri is None:  # a client over_stores given no loop store
                 raise ConfigError("This client has no store to open the loop store on.")
             self._loop = open_loop_store(uri, token=self.spec.token)
         return self._loop
@@ -159,9 +180,10 @@ class Client:
         try:
             self.batcher.close()
         finally:
-            if self._loop is not None:
-                self._loop.close()
-            self.metadata.close()
+            if self._owns_stores:
+                if self._loop is not None:
+                    self._loop.close()
+                self.metadata.close()
 
     def __enter__(self) -> Client:
         return self
