@@ -26,8 +26,8 @@ from loopml.core.ids import format_ms, now_ms
 from loopml.core.loop_records import Deployment, DeploymentState
 from loopml.core.refs import format_dataset_ref, parse_dataset_ref, parse_model_ref
 from loopml.governance.lineage_graph import LineageGraph
+from loopml.governance.store_reader import StoreReader
 from loopml.stores.metadata.base import RunQuery
-from loopml.tracking.client import Client
 
 __all__ = ["data_lineage", "model_lineage", "resolve_version"]
 
@@ -39,7 +39,7 @@ MODEL_EDGE = "model"  # the artifact edge name a batch-scoring run reads its mod
 PAGE = 1000
 
 
-def resolve_version(client: Client, ref: str) -> ModelVersion:
+def resolve_version(client: StoreReader, ref: str) -> ModelVersion:
     """The version ``ref`` names (``churn``, ``churn@3``, ``churn@champion``)."""
     parsed = parse_model_ref(ref)
     version = parsed.version
@@ -53,7 +53,7 @@ def model_id(model: str, version: int) -> str:
 
 
 def model_lineage(
-    client: Client, ref: str, *, upstream: bool = True, downstream: bool = True
+    client: StoreReader, ref: str, *, upstream: bool = True, downstream: bool = True
 ) -> LineageGraph:
     """The lineage graph around the model version ``ref`` names."""
     version = resolve_version(client, ref)
@@ -68,7 +68,7 @@ def model_lineage(
 
 
 def data_lineage(
-    client: Client, ref: str, *, upstream: bool = True, downstream: bool = True
+    client: StoreReader, ref: str, *, upstream: bool = True, downstream: bool = True
 ) -> LineageGraph:
     """The lineage graph around the dataset version ``ref`` names (``iris@2``; ``iris`` or
     ``iris@latest`` for the newest): the run that produced it, and every run, model version,
@@ -91,7 +91,7 @@ def data_lineage(
 # -- upstream ----------------------------------------------------------------------------------
 
 
-def _model_upstream(client: Client, graph: LineageGraph, version: ModelVersion) -> None:
+def _model_upstream(client: StoreReader, graph: LineageGraph, version: ModelVersion) -> None:
     subject = graph.subject
     for ref in version.datasets:
         graph.link(_add_dataset(graph, ref), subject, "trained")
@@ -119,7 +119,7 @@ def _model_upstream(client: Client, graph: LineageGraph, version: ModelVersion) 
         _add_steps(client, graph, pipeline)
 
 
-def _add_steps(client: Client, graph: LineageGraph, pipeline: Run) -> None:
+def _add_steps(client: StoreReader, graph: LineageGraph, pipeline: Run) -> None:
     """The pipeline's steps, the datasets each read, and which step's output fed which."""
     pipeline_node = f"run:{pipeline.id}"
     steps = list(_child_runs(client, pipeline.id))
@@ -139,7 +139,7 @@ def _add_steps(client: Client, graph: LineageGraph, pipeline: Run) -> None:
             graph.link(producers[digest], node, f"output as {name}")
 
 
-def _add_datasets_read(client: Client, graph: LineageGraph, run: Run) -> None:
+def _add_datasets_read(client: StoreReader, graph: LineageGraph, run: Run) -> None:
     for edge in client.metadata.list_dataset_inputs(run_id=run.id):
         graph.link(
             _add_dataset(graph, format_dataset_ref(edge.dataset, edge.version)),
@@ -166,7 +166,7 @@ def _add_commit(graph: LineageGraph, run: Run) -> None:
 # -- downstream --------------------------------------------------------------------------------
 
 
-def _model_downstream(client: Client, graph: LineageGraph, version: ModelVersion) -> None:
+def _model_downstream(client: StoreReader, graph: LineageGraph, version: ModelVersion) -> None:
     node = model_id(version.model, version.version)
     history = client.metadata.list_alias_history(version.model)
     spans = _alias_spans(history, version.version)
@@ -207,7 +207,7 @@ def _model_downstream(client: Client, graph: LineageGraph, version: ModelVersion
         graph.link(node, _add_batch(graph, run), "scored")
 
 
-def _data_downstream(client: Client, graph: LineageGraph, dataset: str, version: int) -> None:
+def _data_downstream(client: StoreReader, graph: LineageGraph, dataset: str, version: int) -> None:
     subject = graph.subject
     ref = format_dataset_ref(dataset, version)
     readers = [
@@ -344,7 +344,7 @@ def _add_batch(graph: LineageGraph, run: Run) -> str:
 # -- paging ------------------------------------------------------------------------------------
 
 
-def _child_runs(client: Client, parent_id: str) -> Iterator[Run]:
+def _child_runs(client: StoreReader, parent_id: str) -> Iterator[Run]:
     token: str | None = None
     while True:
         page = client.metadata.search_runs(
@@ -361,7 +361,7 @@ def _child_runs(client: Client, parent_id: str) -> Iterator[Run]:
             return
 
 
-def _deployments(client: Client, model: str) -> Iterator[Deployment]:
+def _deployments(client: StoreReader, model: str) -> Iterator[Deployment]:
     token: str | None = None
     while True:
         page = client.loop.list_deployments(model=model, max_results=100, page_token=token)
