@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from loopml.core.entities import AliasChange, ModelApproval
+from loopml.core.errors import UnauthenticatedError
 from loopml.server.audit import attributed
-from loopml.server.auth import ANONYMOUS, Principal
+from loopml.server.auth import Principal
 from loopml.server.context import ServerContext
 from loopml.server.promotion_policy import checked_alias_reason
 
@@ -63,5 +64,9 @@ class ServerRegistryActions:
 
 
 def _principal(request: Request) -> Principal:
+    """The caller ``authorize`` resolved for this request (every dashboard route runs it
+    first); none is a request that never passed authorization: refused, never anonymous."""
     found = getattr(request.state, "principal", None)
-    return found if isinstance(found, Principal) else ANONYMOUS
+    if not isinstance(found, Principal):
+        raise UnauthenticatedError("This request was not authorized; sign in and try again.")
+    return found
