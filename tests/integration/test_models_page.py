@@ -100,12 +100,15 @@ def _text(page: str) -> str:
 def test_the_model_page_shows_versions_gates_side_by_side_card_and_lineage(
     served: Served,
 ) -> None:
-    listing, model = _call(
+    listing, model, card = _call(
         served.app,
         served.tokens["viewer"],
         ("GET", "/ui/models", None),
         ("GET", f"/ui/models/{MODEL}", None),
+        ("GET", f"/ui/models/{MODEL}/versions/1/card.md", None),
     )
+    assert card.status_code == 200 and card.text.startswith(f"# Model card: {MODEL}@1")
+    assert card.headers["content-disposition"].startswith("attachment;")
     assert listing.status_code == 200 and f'href="/ui/models/{MODEL}"' in listing.text
     assert "@champion → 1" in listing.text
     assert model.status_code == 200, model.text
@@ -167,6 +170,7 @@ def test_an_approver_is_held_to_the_servers_promotion_policy(served: Served) -> 
     assert blocked.status_code == 409, blocked.text
     refusal = _text(blocked.text)
     assert "needs an approval" in refusal and "server's promotion policy" in refusal
+    assert f'href="/ui/models/{MODEL}/promote?version=2&amp;alias=champion"' in blocked.text
     approved, promoted, after = _call(
         served.app,
         approver,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -27,6 +27,7 @@ from loopml.core.errors import InvalidInputError, LoopMLError
 from loopml.core.refs import check_alias
 from loopml.core.roles import Permission
 from loopml.dashboard.formatting import timestamp
+from loopml.dashboard.forms import form_number, form_text, read_form
 from loopml.dashboard.model_views import card_blocks, gate_matrix, lineage_layout, rollback_targets
 from loopml.dashboard.sources import DashboardSources, Guarded, RegistryActions
 from loopml.dashboard.templating import page
@@ -43,10 +44,8 @@ MODELS_PER_PAGE, MAX_MODELS_PER_PAGE = 50, 200
 VERSIONS_PER_PAGE, MAX_VERSIONS_PER_PAGE = 10, 50
 HISTORY_PER_PAGE = 50
 MAX_OFFSET = 1_000_000
-MAX_FORM_BYTES = 16_384
 MAX_REASON = 500
 MAX_COMMENT = 2000
-FORM_TYPE = "application/x-www-form-urlencoded"
 # what the model page says after an action redirected to it (fixed texts, never echoed)
 NOTICES = {
     "promoted": "The alias was moved; the move is at the top of its history.",
@@ -282,7 +281,11 @@ def _card_file(sources: DashboardSources) -> Callable[..., Response]:
         )
         filename = f"{card.version.model}-{card.version.version}-card.{fmt}"
         disposition = f"attachment; filename*=UTF-8''{quote(filename)}"
-        headers = {"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"}
+        headers = {
+            "Content-Disposition": disposition,
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",  # a file to keep, never a page of this site
+        }
         return Response(text, media_type=f"{media}; charset=utf-8", headers=headers)
 
     return model_card_file
@@ -352,18 +355,22 @@ def _confirm_page(request: Request, sources: DashboardSources, values: dict[str,
 def _promote(sources: DashboardSources) -> Callable[..., Any]:
     async def promote_version(request: Request, name: Name) -> Response:
         try:
-            form = await _form(request)
-            version = _number(form, "version")
+            form = await read_form(request)
+            version = form_number(form, "version")
             alias = check_alias(form.get("alias") or CHAMPION)
-            reason = _text(form, "reason", MAX_REASON)
+            reason = form_text(form, "reason", MAX_REASON)
             force = form.get("force") == "on"
             registry = _registry(sources)
             move = (name, alias, version)
+        except LoopMLError as exc:
+            return _refused(request, exc, name)
+        try:
             await run_in_threadpool(
                 lambda: registry.move_alias(request, move, reason=reason, force=force)
             )
-        except LoopMLError as exc:
-            return _refused(request, exc, name)
+        except LoopMLError as exc:  # refused by the policy: back to the confirmation to force it
+            retry = f"promote?{_query(version=version, alias=alias)}"
+            return _refused(request, exc, name, retry=retry)
         return _back(request, name, version, "promoted")
 
     return promote_version
@@ -372,10 +379,10 @@ def _promote(sources: DashboardSources) -> Callable[..., Any]:
 def _rollback(sources: DashboardSources) -> Callable[..., Any]:
     async def rollback_alias(request: Request, name: Name) -> Response:
         try:
-            form = await _form(request)
+            form = await read_form(request)
             alias = check_alias(form.get("alias") or CHAMPION)
-            confirmed = _number(form, "to_version")
-            reason = _text(form, "reason", MAX_REASON)
+            confirmed = form_number(form, "to_version")
+            reason = form_text(form, "reason", MAX_REASON)
             registry = _registry(sources)
 
             def act() -> int:
@@ -400,9 +407,9 @@ def _rollback(sources: DashboardSources) -> Callable[..., Any]:
 def _approve(sources: DashboardSources) -> Callable[..., Any]:
     async def approve_version(request: Request, name: Name) -> Response:
         try:
-            form = await _form(request)
-            version = _number(form, "version")
-            comment = _text(form, "comment", MAX_COMMENT)
+            form = await read_form(request)
+            version = form_number(form, "version")
+            comment = form_text(form, "comment", MAX_COMMENT)
             registry = _registry(sources)
             await run_in_threadpool(
                 lambda: registry.approve(request, name, version, comment=comment)
@@ -435,35 +442,6 @@ def _read_only() -> InvalidInputError:
     )
 
 
-async def _form(request: Request) -> dict[str, str]:
-    """The posted form's fields (the last value of each), bounded."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != FORM_TYPE:
-        raise InvalidInputError(f"Send the form as {FORM_TYPE} (got {kind or 'no body type'!r}).")
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise InvalidInputError(f"The form is larger than {MAX_FORM_BYTES} bytes.")
-    try:
-        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidInputError(f"The form could not be read: {exc}.") from exc
-    return {key: values[-1] for key, values in fields.items()}
-
-
-def _number(form: dict[str, str], key: str) -> int:
-    text = form.get(key, "").strip()
-    if not text.isdigit() or int(text) < 1:
-        raise InvalidInputError(f"The form's {key!r} must be a version number (1, 2, …).")
-    return int(text)
-
-
-def _text(form: dict[str, str], key: str, limit: int) -> str:
-    text = form.get(key, "").strip()
-    if len(text) > limit:
-        raise InvalidInputError(f"The form's {key!r} is longer than {limit} characters.")
-    return text
-
-
 def _back(request: Request, name: str, version: int, notice: str) -> Response:
     """To the model's page (303: the browser GETs it), saying what was done."""
     ui = f"{request.scope.get('root_path', '')}/ui"
@@ -471,10 +449,13 @@ def _back(request: Request, name: str, version: int, notice: str) -> Response:
     return RedirectResponse(f"{ui}/models/{quote(name, safe='')}?{query}#aliases", 303)
 
 
-def _refused(request: Request, exc: LoopMLError, name: str | None) -> Response:
-    """A refused request as a page saying why, with the error's status."""
-    answer = page(request, "models_error.html", "models",
-                  {"message": exc.message, "status": exc.http_status, "name": name})  # fmt: skip
+def _refused(
+    request: Request, exc: LoopMLError, name: str | None, *, retry: str | None = None
+) -> Response:
+    """A refused request as a page saying why, with the error's status (``retry``: the
+    confirmation page to go back to, relative to the model's)."""
+    values = {"message": exc.message, "status": exc.http_status, "name": name, "retry": retry}
+    answer = page(request, "models_error.html", "models", values)
     answer.status_code = exc.http_status
     return answer
 
