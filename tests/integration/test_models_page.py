@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from loopml.core.roles import Role
 from loopml.dashboard.local_app import local_app
 from loopml.dashboard.local_registry import LocalRegistryActions
-from loopml.dashboard.pages.models import MAX_VERSIONS_PER_PAGE
+from loopml.dashboard.pages.models import HISTORY_PER_PAGE, MAX_VERSIONS_PER_PAGE
 from loopml.dashboard.sources import DashboardSources
 from loopml.models.registry import set_alias
 from loopml.server import create_app
@@ -236,3 +236,30 @@ def test_loopml_ui_promotes_with_the_librarys_promote_under_the_projects_policy(
         assert client.metadata.get_model_alias(MODEL, "staging") == 2
         # a forced move needs a reason, here as through the server
         assert refused.status_code == 400 and "reason" in refused.text
+
+
+def test_the_alias_history_is_shown_a_page_at_a_time(served: Served) -> None:
+    with Client(served.uri, served.artifacts) as client:
+        for number in range(HISTORY_PER_PAGE + 5):
+            set_alias(MODEL, "canary", 1 + number % 2, reason=f"move {number}", client=client)
+        total = len(client.metadata.list_alias_history(MODEL))
+    first, second = _call(
+        served.app,
+        served.tokens["viewer"],
+        ("GET", f"/ui/models/{MODEL}", None),
+        ("GET", f"/ui/models/{MODEL}?history_offset={HISTORY_PER_PAGE}", None),
+    )
+    assert f"{total} moves, newest first" in _text(first.text)
+    shown = _history_table(first.text)
+    assert shown.count('<th scope="row">@canary</th>') == HISTORY_PER_PAGE
+    assert "Older moves" in first.text and "Newest moves" not in first.text
+    assert f"move {HISTORY_PER_PAGE + 4}" in shown and "move 0<" not in shown
+    rest = _history_table(second.text)
+    assert rest.count("<tr>") == total - HISTORY_PER_PAGE + 1  # + the header row
+    assert "Newest moves" in second.text and "move 0<" in rest
+
+
+def _history_table(page: str) -> str:
+    found = re.search(r'<table class="runs history".*?</table>', page, re.S)
+    assert found is not None
+    return found.group(0)

@@ -202,6 +202,7 @@ def _model_values(
         )
         if history_offset + HISTORY_PER_PAGE < len(history)
         else None,
+        "history_first": _query(**here, offset=offset) if history_offset else None,
         "selected": selected,
         **_card_values(sources, name, selected),
     }
