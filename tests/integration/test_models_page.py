@@ -199,6 +199,18 @@ def test_an_approver_is_held_to_the_servers_promotion_policy(served: Served) -> 
         ["2", "1", "approver-user"],
         ["1", "2", "approver-user"],
     ], moves
+    # recorded in the audit log as the API records them: the signed-in user, this request
+    store = open_metadata_store(served.uri)
+    try:
+        events = [e for e in store.list_events(max_results=10_000) if e.target == f"model:{MODEL}"]
+    finally:
+        store.close()
+    assert [(e.action, e.actor) for e in events[-3:]] == [
+        ("model.approve", "approver-user"),
+        ("model.set_alias", "approver-user"),
+        ("model.set_alias", "approver-user"),
+    ]
+    assert all(e.request_id for e in events[-3:])
 
 
 def test_a_form_that_is_not_a_form_or_names_no_version_is_refused(served: Served) -> None:

@@ -262,6 +262,11 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
         ("POST", "/api/v1/tokens"),
         ("POST", "/api/v1/tokens/{token_id}/revoke"),
         ("POST", "/api/v1/tokens/authenticate"),
+        # the models page's buttons run the alias and approval routes' code, events included:
+        # tests/integration/test_models_page.py
+        ("POST", "/ui/models/{name}/promote"),
+        ("POST", "/ui/models/{name}/rollback"),
+        ("POST", "/ui/models/{name}/approve"),
     }
     assert _mutating_operations(offline_app) == exercised
 
