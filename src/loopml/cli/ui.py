@@ -47,14 +47,15 @@ def ui_command(
     import uvicorn  # the web stack is imported by this command only, not by every loopml run
 
     from loopml.dashboard.local_app import local_app
+    from loopml.dashboard.local_registry import LocalRegistryActions
     from loopml.dashboard.sources import DashboardSources
-    from loopml.stores.registry import open_artifact_store, open_loop_store, open_metadata_store
+    from loopml.tracking.client import Client
 
     listener = _listen(port)
-    metadata = open_metadata_store(config.store_uri)
-    artifacts = open_artifact_store(config.artifact_uri) if config.artifact_uri else None
-    loop = open_loop_store(config.store_uri)
-    sources = DashboardSources(metadata, artifacts, loop)
+    client = Client(config.store_uri, config.artifact_uri, config=config, create=False)
+    # the buttons promote and approve as 'loopml models promote/approve' do here
+    registry = LocalRegistryActions(client)
+    sources = DashboardSources(client.metadata, client.artifacts, client.loop, registry=registry)
     try:
         url = f"http://{HOST}:{listener.getsockname()[1]}/ui/"
         output.console().print(f"loopml dashboard: {url}  (Ctrl-C stops it)", markup=False)
@@ -65,8 +66,7 @@ def ui_command(
         uvicorn.Server(settings).run(sockets=[listener])
     finally:
         listener.close()
-        loop.close()
-        metadata.close()
+        client.close()
 
 
 def _listen(port: int) -> socket.socket:

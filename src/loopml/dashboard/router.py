@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from loopml.core.roles import Permission
 from loopml.dashboard.assets import mount_static
-from loopml.dashboard.pages import audit, datasets, deployments, pipelines, run, runs
+from loopml.dashboard.pages import audit, datasets, deployments, models, pipelines, run, runs
 from loopml.dashboard.signin import SignIn, add_signin_routes
 from loopml.dashboard.sources import DashboardSources, Guarded
 from loopml.dashboard.templating import NAV, page
@@ -35,7 +35,7 @@ UI_PREFIX = "/ui"
 STATIC_PATH = f"{UI_PREFIX}/static"
 Guard = Callable[[Permission], Callable[..., Any]]  # permission -> a FastAPI dependency
 # the page modules, each serving its navigation slugs (see pages/__init__.py)
-PAGES = (runs, run, datasets, pipelines, deployments, audit)
+PAGES = (runs, run, datasets, pipelines, models, deployments, audit)
 
 
 def dashboard_router(

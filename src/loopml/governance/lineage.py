@@ -27,8 +27,8 @@ from loopml.core.ids import format_ms, now_ms
 from loopml.core.loop_records import Deployment, DeploymentState
 from loopml.core.refs import format_dataset_ref, parse_dataset_ref, parse_model_ref
 from loopml.governance.lineage_graph import LineageGraph
+from loopml.governance.store_reader import StoreReader
 from loopml.stores.metadata.base import MetadataStore, RunQuery
-from loopml.tracking.client import Client
 
 __all__ = ["MetadataSource", "data_lineage", "model_lineage", "resolve_version", "run_lineage"]
 
@@ -49,7 +49,7 @@ class MetadataSource(Protocol):
     def metadata(self) -> MetadataStore: ...
 
 
-def resolve_version(client: Client, ref: str) -> ModelVersion:
+def resolve_version(client: StoreReader, ref: str) -> ModelVersion:
     """The version ``ref`` names (``churn``, ``churn@3``, ``churn@champion``)."""
     parsed = parse_model_ref(ref)
     version = parsed.version
@@ -63,7 +63,7 @@ def model_id(model: str, version: int) -> str:
 
 
 def model_lineage(
-    client: Client, ref: str, *, upstream: bool = True, downstream: bool = True
+    client: StoreReader, ref: str, *, upstream: bool = True, downstream: bool = True
 ) -> LineageGraph:
     """The lineage graph around the model version ``ref`` names."""
     version = resolve_version(client, ref)
@@ -78,7 +78,7 @@ def model_lineage(
 
 
 def data_lineage(
-    client: Client, ref: str, *, upstream: bool = True, downstream: bool = True
+    client: StoreReader, ref: str, *, upstream: bool = True, downstream: bool = True
 ) -> LineageGraph:
     """The lineage graph around the dataset version ``ref`` names (``iris@2``; ``iris`` or
     ``iris@latest`` for the newest): the run that produced it, and every run, model version,
@@ -131,7 +131,7 @@ def run_lineage(client: MetadataSource, run_id: str) -> LineageGraph:
 # -- upstream ----------------------------------------------------------------------------------
 
 
-def _model_upstream(client: Client, graph: LineageGraph, version: ModelVersion) -> None:
+def _model_upstream(client: StoreReader, graph: LineageGraph, version: ModelVersion) -> None:
     subject = graph.subject
     for ref in version.datasets:
         graph.link(_add_dataset(graph, ref), subject, "trained")
@@ -206,7 +206,7 @@ def _add_commit(graph: LineageGraph, run: Run) -> None:
 # -- downstream --------------------------------------------------------------------------------
 
 
-def _model_downstream(client: Client, graph: LineageGraph, version: ModelVersion) -> None:
+def _model_downstream(client: StoreReader, graph: LineageGraph, version: ModelVersion) -> None:
     node = model_id(version.model, version.version)
     history = client.metadata.list_alias_history(version.model)
     spans = _alias_spans(history, version.version)
@@ -247,7 +247,7 @@ def _model_downstream(client: Client, graph: LineageGraph, version: ModelVersion
         graph.link(node, _add_batch(graph, run), "scored")
 
 
-def _data_downstream(client: Client, graph: LineageGraph, dataset: str, version: int) -> None:
+def _data_downstream(client: StoreReader, graph: LineageGraph, dataset: str, version: int) -> None:
     subject = graph.subject
     ref = format_dataset_ref(dataset, version)
     readers = [
@@ -401,7 +401,7 @@ def _child_runs(client: MetadataSource, parent_id: str) -> Iterator[Run]:
             return
 
 
-def _deployments(client: Client, model: str) -> Iterator[Deployment]:
+def _deployments(client: StoreReader, model: str) -> Iterator[Deployment]:
     token: str | None = None
     while True:
         page = client.loop.list_deployments(model=model, max_results=100, page_token=token)

@@ -30,9 +30,9 @@ from loopml.data.profiles import TableProfile
 from loopml.governance.lineage import PIPELINE_TAG, model_lineage, resolve_version
 from loopml.governance.lineage_graph import LineageGraph
 from loopml.governance.model_description import Description, description_of
+from loopml.governance.store_reader import StoreReader
 from loopml.stores.artifacts.trees import get_tree
 from loopml.stores.metadata.base import RunQuery
-from loopml.tracking.client import Client
 
 __all__ = [
     "EXPLANATIONS_FILE",
@@ -120,7 +120,7 @@ class ModelCard:
         ]
 
 
-def build_card(client: Client, ref: str) -> ModelCard:
+def build_card(client: StoreReader, ref: str) -> ModelCard:
     """The card of the version ``ref`` names (``churn@3``, ``churn@champion``)."""
     version = resolve_version(client, ref)
     store = client.metadata
@@ -150,7 +150,7 @@ def build_card(client: Client, ref: str) -> ModelCard:
     )
 
 
-def _training_data(client: Client, ref: str) -> TrainingData:
+def _training_data(client: StoreReader, ref: str) -> TrainingData:
     try:
         name, number = parse_dataset_ref(ref)
         data = client.metadata.get_dataset_version(name, number)
@@ -172,7 +172,7 @@ def _training_data(client: Client, ref: str) -> TrainingData:
     return TrainingData(ref, data.message, data.file_count, data.size, tables)
 
 
-def _params(client: Client, version: ModelVersion) -> list[tuple[str, str, str]]:
+def _params(client: StoreReader, version: ModelVersion) -> list[tuple[str, str, str]]:
     """The params of the run the version came from, then of its pipeline's steps."""
     if version.run_id is None:
         return []
@@ -187,7 +187,7 @@ def _params(client: Client, version: ModelVersion) -> list[tuple[str, str, str]]
     return found[:MAX_PARAMS]
 
 
-def _explanation(client: Client, version: ModelVersion) -> Explanation | None:
+def _explanation(client: StoreReader, version: ModelVersion) -> Explanation | None:
     """The stored global importance, when registration computed one (``loopml.models``'
     explanations, format in docs/explain-and-fairness.md)."""
     entries = get_tree(client.artifacts, Digest.parse(version.tree_digest))

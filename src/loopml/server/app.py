@@ -23,6 +23,7 @@ from loopml.server.limits import RequestLimits, RequestSizeLimit
 from loopml.server.metrics import ServerMetrics, ServerRequestMetrics
 from loopml.server.metrics import router as metrics_router
 from loopml.server.promotion_policy import ServerPolicy
+from loopml.server.registry_moves import ServerRegistryActions
 from loopml.server.request_ids import RequestIds
 from loopml.server.routes import (
     artifacts,
@@ -129,7 +130,13 @@ def create_app(
     app.include_router(metrics_router, dependencies=[Depends(authorize)])
     app.add_middleware(ServerRequestMetrics, metrics=app.state.metrics, prefix=API_PREFIX)
     # the web pages under /ui, each held to a permission like the API's routes
-    sources = DashboardSources(metadata_store, artifact_store, loop_store, identity_store)
+    sources = DashboardSources(
+        metadata_store,
+        artifact_store,
+        loop_store,
+        identity_store,
+        registry=ServerRegistryActions(app.state.context),  # the API's own moves
+    )
     # with auth on, a browser signs in with a token at /ui/login (a cookie; see auth.py)
     signin = None if authenticator is None else SignIn(token_check(authenticator), anyone)
     dashboard = dashboard_router(sources, require=require, signin=signin)

@@ -265,6 +265,11 @@ def test_every_mutation_records_an_event(server: PlatformServer, offline_app: Fa
         # the dashboard's Verify button walks the audit log and changes nothing:
         # tests/integration/test_dashboard_audit.py
         ("POST", "/ui/audit/verify"),
+        # the models page's buttons run the alias and approval routes' code, events included:
+        # tests/integration/test_models_page.py
+        ("POST", "/ui/models/{name}/promote"),
+        ("POST", "/ui/models/{name}/rollback"),
+        ("POST", "/ui/models/{name}/approve"),
     }
     assert _mutating_operations(offline_app) == exercised
 

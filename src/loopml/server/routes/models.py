@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from loopml.server.audit import attributed
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
-from loopml.server.promotion_policy import checked_alias_reason
+from loopml.server.registry_moves import approve_version, move_alias
 from loopml.server.registry_schemas import (
     AliasChangeOut,
     AliasHistory,
@@ -115,12 +115,8 @@ def set_model_alias(
     protected alias (``champion``) moves only as the server's promotion policy allows (409
     names what is missing), back to a version it named before (a rollback), or with
     ``force`` and a reason."""
-    store = ctx.metadata_store
     move = (name, alias, body.version)
-    reason = checked_alias_reason(ctx.promotion, store, move, body.reason, force=body.force)
-    change = store.set_model_alias(
-        name, alias, body.version, actor=principal.name, reason=reason, event=attributed(principal)
-    )
+    change = move_alias(ctx, principal, move, reason=body.reason, force=body.force)
     return AliasChangeOut.of(change)
 
 
@@ -181,9 +177,7 @@ def add_model_approval(
     name: str, version: int, body: ApprovalIn, ctx: Context, principal: Approver
 ) -> ModelApprovalOut:
     """Approve the version for promotion, with the caller as the approver."""
-    approval = ctx.metadata_store.add_model_approval(
-        name, version, actor=principal.name, comment=body.comment, event=attributed(principal)
-    )
+    approval = approve_version(ctx, principal, name, version, comment=body.comment)
     return model_approval_out(approval)
 
 
