@@ -7,6 +7,7 @@ tests/browser/test_deployments_page.py's."""
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,7 +129,9 @@ def test_a_deployment_is_shown_by_its_id_or_a_unique_prefix(app: FastAPI) -> Non
 
 def test_an_unknown_or_ambiguous_deployment_is_a_404_page(app: FastAPI) -> None:
     unknown, ambiguous = _get(app, "/ui/deployments/no-such-server", "/ui/deployments/aaaa")
-    assert unknown.status_code == 404 and "No deployment 'no-such-server'" in unknown.text
+    # the server's error page under /ui (HTML, its message escaped)
+    assert unknown.status_code == 404
+    assert "No deployment 'no-such-server'" in html.unescape(unknown.text)
     assert ambiguous.status_code == 404 and "It is the start of 2 ids" in ambiguous.text
 
 
