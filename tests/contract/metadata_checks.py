@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from tests.contract import event_checks, run_checks, run_data_checks, search_checks
+from tests.contract import (
+    event_checks,
+    run_checks,
+    run_data_checks,
+    search_checks,
+    series_checks,
+)
 from tests.contract.metadata_check_data import STORED_BLOB_SIZES, StoreCheck, blob_content
 from tests.contract.run_checks import check_create_run_starts_running_without_end_time
 
@@ -23,7 +29,13 @@ __all__ = [
     "metadata_store_checks",
 ]
 
-CHECK_MODULES: tuple[ModuleType, ...] = (run_checks, run_data_checks, search_checks, event_checks)
+CHECK_MODULES: tuple[ModuleType, ...] = (
+    run_checks,
+    run_data_checks,
+    search_checks,
+    series_checks,
+    event_checks,
+)
 
 
 def metadata_store_checks() -> list[StoreCheck]:

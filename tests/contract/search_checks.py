@@ -109,6 +109,24 @@ def check_search_orders_by_metric_with_missing_values_last(store: MetadataStore)
     assert names(search(store, experiment_id, order_by=["name DESC"]))[0] == "model-d"
 
 
+def check_search_orders_and_filters_by_duration_with_running_runs_last(
+    store: MetadataStore,
+) -> None:
+    experiment_id = new_experiment(store)
+    for name, took in [("quick", 1_000), ("slow", 9_000), ("running", None), ("mid", 5_000)]:
+        run = new_run(store, experiment_id, name, start_time=1_700_000_000_000)
+        if took is not None:
+            store.set_run_status(run.id, RunStatus.FINISHED, 1_700_000_000_000 + took)
+    assert names(search(store, experiment_id, order_by=["duration"])) == [
+        *("quick", "mid", "slow", "running")
+    ]
+    assert names(search(store, experiment_id, order_by=["duration DESC"])) == [
+        *("slow", "mid", "quick", "running")
+    ]
+    longer = search(store, experiment_id, filter="duration > 2000", order_by=["duration"])
+    assert names(longer) == ["mid", "slow"]
+
+
 def check_search_pages_cover_every_run_exactly_once(store: MetadataStore) -> None:
     experiment_id = new_experiment(store)
     created = {

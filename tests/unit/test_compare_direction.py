@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loopml.cli.compare import lower_is_better
+from loopml.tracking.comparison import lower_is_better
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,19 +12,11 @@ from loopml.cli import output
 from loopml.cli.resolve import ExperimentNames, open_client, resolve_run
 from loopml.core.entities import Metric, Run
 from loopml.core.errors import InvalidInputError
+from loopml.tracking.comparison import best_run as _best_run
+from loopml.tracking.comparison import lower_is_better as lower_is_better
 
 if TYPE_CHECKING:
     from rich.table import Table
-
-# metric key words that mean "lower is better" when marking the best run in a comparison
-LOWER_IS_BETTER = frozenset(
-    (
-        *("loss", "logloss", "error", "err", "mse", "rmse", "mae", "mape", "brier"),
-        *("fpr", "fnr", "wer", "cer", "perplexity", "regret", "cost"),
-        *("latency", "duration", "elapsed", "runtime", "wall", "time"),
-        *("seconds", "secs", "sec", "s", "ms", "us", "ns", "bytes", "memory", "mem", "rss"),
-    )
-)
 
 
 def compare_runs(
@@ -145,20 +136,3 @@ def _same(a: float | None, b: float | None) -> bool:
     if a is None or b is None:
         return a is b
     return a == b or (math.isnan(a) and math.isnan(b))
-
-
-def lower_is_better(key: str) -> bool:
-    """Whether a smaller value of metric ``key`` is better (a loss, an error, a duration…)."""
-    parts = re.split(r"[^a-z0-9]+", key.lower())
-    if "per" in parts:  # a rate (rows_per_s, requests_per_second): more is better
-        return False
-    return any(part in LOWER_IS_BETTER for part in parts)
-
-
-def _best_run(row: dict[str, float | None], key: str) -> str | None:
-    """The id of the run with the best finite value of metric ``key`` (None if none)."""
-    finite = {run_id: v for run_id, v in row.items() if v is not None and math.isfinite(v)}
-    if not finite:
-        return None
-    pick = min if lower_is_better(key) else max
-    return pick(finite, key=lambda run_id: finite[run_id])

@@ -75,8 +75,8 @@ def list_runs(
     with 'loopml deployments list'.
 
     The filter language: metrics.KEY, params.KEY, tags.KEY or an attribute (status, name,
-    start_time, end_time, run_id, parent_run_id), an operator (= != < <= > >= like ilike)
-    and a number or a quoted string, joined with 'and'.
+    start_time, end_time, duration in ms, run_id, parent_run_id), an operator (= != < <= >
+    >= like ilike) and a number or a quoted string, joined with 'and'.
 
     Examples:
 

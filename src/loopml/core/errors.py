@@ -43,15 +43,21 @@ class InvalidInputError(LoopMLError):
 
 
 class FilterSyntaxError(InvalidInputError):
-    """A search filter could not be parsed; the message points at the position."""
+    """A search filter could not be parsed; the message points at the position.
+
+    ``problem`` is the message without the text, ``text`` the filter and ``position`` the
+    0-based offset in it, so a page can draw its own caret under the text.
+    """
 
     code = "invalid_filter"
 
     def __init__(self, message: str, *, text: str = "", position: int = 0) -> None:
+        self.problem = message
+        self.text = text
+        self.position = position
         if text:
             message = f"{message} at position {position}:\n  {text}\n  {' ' * position}^"
         super().__init__(message)
-        self.position = position
 
 
 class TableFormatError(InvalidInputError):

@@ -5,10 +5,12 @@ Grammar (case-insensitive keywords)::
     filter     := clause ("and" clause)*
     clause     := field op value
     field      := ("metrics" | "params" | "tags") "." key | "attributes." attr | attr
-    attr       := "status" | "name" | "start_time" | "end_time" | "run_id" | "parent_run_id"
+    attr       := "status" | "name" | "start_time" | "end_time" | "duration" | "run_id"
+                | "parent_run_id"
     op         := "=" | "!=" | "<" | "<=" | ">" | ">=" | "like" | "ilike"
     value      := number | 'single-quoted' | "double-quoted"
 
+``duration`` is ``end_time - start_time`` in milliseconds (none while a run is running).
 Keys with unusual characters may be back-quoted: ``metrics.`val/loss` < 0.2``.
 A filter holds at most ``MAX_FILTER_CLAUSES`` clauses and an order at most
 ``MAX_ORDER_BY_KEYS`` keys (:mod:`loopml.core.query_limits`).
@@ -24,8 +26,16 @@ from loopml.core.errors import FilterSyntaxError
 from loopml.core.query_limits import check_clause_count, check_order_by_count
 
 Kind = Literal["metric", "param", "tag", "attribute"]
-ATTRIBUTES = ("status", "name", "start_time", "end_time", "run_id", "parent_run_id")
-NUMERIC_ATTRIBUTES = ("start_time", "end_time")
+ATTRIBUTES = (
+    "status",
+    "name",
+    "start_time",
+    "end_time",
+    "duration",
+    "run_id",
+    "parent_run_id",
+)
+NUMERIC_ATTRIBUTES = ("start_time", "end_time", "duration")
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "like", "ilike")
 _PREFIXES: dict[str, Kind] = {
     "metrics": "metric",

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from loopml.core.roles import Permission
 from loopml.dashboard.assets import mount_static
-from loopml.dashboard.pages import runs
+from loopml.dashboard.pages import run, runs
 from loopml.dashboard.sources import DashboardSources, Guarded
 from loopml.dashboard.templating import NAV, page
 
@@ -33,7 +33,7 @@ UI_PREFIX = "/ui"
 STATIC_PATH = f"{UI_PREFIX}/static"
 Guard = Callable[[Permission], Callable[..., Any]]  # permission -> a FastAPI dependency
 # the page modules, each serving its navigation slugs (see pages/__init__.py)
-PAGES = (runs,)
+PAGES = (runs, run)
 
 
 def dashboard_router(sources: DashboardSources, *, require: Guard | None = None) -> APIRouter:

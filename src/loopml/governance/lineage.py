@@ -19,6 +19,7 @@ queries run embedded and through ``loopml server``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Protocol
 
 from loopml.core.entities import AliasChange, ModelVersion, Run
 from loopml.core.errors import NotFoundError
@@ -26,10 +27,10 @@ from loopml.core.ids import format_ms, now_ms
 from loopml.core.loop_records import Deployment, DeploymentState
 from loopml.core.refs import format_dataset_ref, parse_dataset_ref, parse_model_ref
 from loopml.governance.lineage_graph import LineageGraph
-from loopml.stores.metadata.base import RunQuery
+from loopml.stores.metadata.base import MetadataStore, RunQuery
 from loopml.tracking.client import Client
 
-__all__ = ["data_lineage", "model_lineage", "resolve_version"]
+__all__ = ["MetadataSource", "data_lineage", "model_lineage", "resolve_version", "run_lineage"]
 
 PIPELINE_TAG = "loopml.pipeline"  # pipelines.runner's: a pipeline's parent run
 COMMIT_TAG = "loopml.git.commit"
@@ -37,6 +38,15 @@ DIRTY_TAG = "loopml.git.dirty"
 BATCH_MODEL_TAG = "loopml.model_digest"  # serving.batch's: a batch-scoring run
 MODEL_EDGE = "model"  # the artifact edge name a batch-scoring run reads its model by
 PAGE = 1000
+RUNS_PER_OUTPUT = 50
+
+
+class MetadataSource(Protocol):
+    """What the queries that read only the metadata store need: a :class:`Client`, or the
+    stores a server holds (the dashboard's)."""
+
+    @property
+    def metadata(self) -> MetadataStore: ...
 
 
 def resolve_version(client: Client, ref: str) -> ModelVersion:
@@ -88,6 +98,36 @@ def data_lineage(
     return graph
 
 
+def run_lineage(client: MetadataSource, run_id: str) -> LineageGraph:
+    """The lineage graph around one run: upstream, the datasets it read, its code commit,
+    the pipeline it is a step of and the runs whose stored outputs it read; downstream, a
+    pipeline's steps and the runs that read its stored outputs (up to
+    :data:`RUNS_PER_OUTPUT` of them per output: a shared tree may be read by thousands)."""
+    run = client.metadata.get_run(run_id)
+    graph = LineageGraph(f"run:{run.id}")
+    subject = _add_run(graph, run)
+    _add_datasets_read(client, graph, run)
+    _add_commit(graph, run)
+    if run.parent_run_id is not None:
+        parent = client.metadata.get_run(run.parent_run_id)
+        if PIPELINE_TAG in parent.tags:
+            graph.link(subject, _add_run(graph, parent), "step of")
+    if PIPELINE_TAG in run.tags:
+        _add_steps(client, graph, run)
+    for edge in client.metadata.list_artifact_edges(run_id=run.id):
+        read = edge.direction == "input"  # then look for its producers, else its readers
+        others = [
+            other
+            for other in client.metadata.list_artifact_edges(digest=edge.digest)
+            if other.run_id != run.id and (other.direction == "output") == read
+        ]
+        for other in others[:RUNS_PER_OUTPUT]:
+            node = _add_run(graph, client.metadata.get_run(other.run_id))
+            relation = f"output as {edge.name if read else other.name}"
+            graph.link(*((node, subject) if read else (subject, node)), relation)
+    return graph
+
+
 # -- upstream ----------------------------------------------------------------------------------
 
 
@@ -119,7 +159,7 @@ def _model_upstream(client: Client, graph: LineageGraph, version: ModelVersion) 
         _add_steps(client, graph, pipeline)
 
 
-def _add_steps(client: Client, graph: LineageGraph, pipeline: Run) -> None:
+def _add_steps(client: MetadataSource, graph: LineageGraph, pipeline: Run) -> None:
     """The pipeline's steps, the datasets each read, and which step's output fed which."""
     pipeline_node = f"run:{pipeline.id}"
     steps = list(_child_runs(client, pipeline.id))
@@ -139,7 +179,7 @@ def _add_steps(client: Client, graph: LineageGraph, pipeline: Run) -> None:
             graph.link(producers[digest], node, f"output as {name}")
 
 
-def _add_datasets_read(client: Client, graph: LineageGraph, run: Run) -> None:
+def _add_datasets_read(client: MetadataSource, graph: LineageGraph, run: Run) -> None:
     for edge in client.metadata.list_dataset_inputs(run_id=run.id):
         graph.link(
             _add_dataset(graph, format_dataset_ref(edge.dataset, edge.version)),
@@ -344,7 +384,7 @@ def _add_batch(graph: LineageGraph, run: Run) -> str:
 # -- paging ------------------------------------------------------------------------------------
 
 
-def _child_runs(client: Client, parent_id: str) -> Iterator[Run]:
+def _child_runs(client: MetadataSource, parent_id: str) -> Iterator[Run]:
     token: str | None = None
     while True:
         page = client.metadata.search_runs(

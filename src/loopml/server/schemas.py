@@ -20,6 +20,7 @@ from loopml.server.schema_base import JsonFloat, LooseRunStatus
 from loopml.server.schema_base import RequestModel as _Request
 from loopml.server.schema_base import ResponseModel as _Response
 from loopml.stores.metadata.base import DEFAULT_MAX_RESULTS, NewRun, RunQuery
+from loopml.stores.metadata.run_store import MetricSeries
 
 
 # experiments
@@ -168,6 +169,18 @@ class MetricOut(_Response):
 
 class MetricHistory(_Response):
     items: list[MetricOut]
+
+
+class MetricSeriesOut(_Response):
+    key: str
+    total: int  # points in the whole history
+    downsampled: bool
+    items: list[MetricOut]
+
+    @classmethod
+    def of(cls, series: MetricSeries) -> MetricSeriesOut:
+        items = [MetricOut.of(metric) for metric in series.points]
+        return cls(key=series.key, total=series.total, downsampled=series.downsampled, items=items)
 
 
 class RunSearch(_Request):

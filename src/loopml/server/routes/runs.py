@@ -1,5 +1,5 @@
 """Runs: create, get, set status, delete, log a batch, heartbeat, close lapsed runs, metric
-history, search."""
+history and series, search."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from loopml.server.schemas import (
     LogBatch,
     MetricHistory,
     MetricOut,
+    MetricSeriesOut,
     RunCreate,
     RunList,
     RunOut,
@@ -163,3 +164,16 @@ def get_metric_history(run_id: str, key: Annotated[str, Query()], ctx: Context) 
     """Every value logged for ``key``, ordered by step then timestamp."""
     history = ctx.metadata_store.get_metric_history(run_id, key)
     return MetricHistory(items=[MetricOut.of(metric) for metric in history])
+
+
+@router.get("/runs/{run_id}/metric-series", dependencies=READ)
+def get_metric_series(
+    run_id: str,
+    key: Annotated[str, Query()],
+    max_points: Annotated[int, Query(description="2 to 10,000 points.")],
+    ctx: Context,
+) -> MetricSeriesOut:
+    """``key``'s history in at most ``max_points`` points, thinned by the store: the first
+    and last points and each step bucket's lowest and highest value (for charts)."""
+    series = ctx.metadata_store.get_metric_series(run_id, key, max_points=max_points)
+    return MetricSeriesOut.of(series)

@@ -1,6 +1,6 @@
 """The runs slice of the metadata store: runs, their params, metrics and tags (written in
 batches), heartbeats and search; :class:`NewRun` and :class:`RunQuery`, what a new run and a
-search ask for.
+search ask for; :class:`MetricSeries`, a metric's history thinned for a chart.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from loopml.core.entities import Metric, Page, Param, Run, RunStatus, Tag
+from loopml.core.errors import InvalidInputError
 from loopml.stores.metadata.event_store import NewEvent
 from loopml.stores.metadata.pages import DEFAULT_MAX_RESULTS
 
@@ -46,6 +47,37 @@ class RunQuery:
     max_results: int = DEFAULT_MAX_RESULTS
     page_token: str | None = None
     parent_run_id: str | None = None
+
+
+MIN_SERIES_POINTS = 2  # the first and the last point
+MAX_SERIES_POINTS = 10_000
+
+
+@dataclass(frozen=True)
+class MetricSeries:
+    """A metric's history with at most a requested number of points, ordered by step then
+    timestamp: the whole history when it is that short (``downsampled`` False), else its
+    first and last points and, per bucket of steps, the lowest and highest value (so a spike
+    survives the thinning). ``total`` is the number of points in the whole history."""
+
+    key: str
+    total: int
+    downsampled: bool
+    points: tuple[Metric, ...]
+
+
+def check_series_points(max_points: object) -> int:
+    """``max_points`` of :meth:`RunStore.get_metric_series`, checked."""
+    if (
+        isinstance(max_points, bool)
+        or not isinstance(max_points, int)
+        or not MIN_SERIES_POINTS <= max_points <= MAX_SERIES_POINTS
+    ):
+        raise InvalidInputError(
+            f"max_points must be an integer from {MIN_SERIES_POINTS} to {MAX_SERIES_POINTS}, "
+            f"got {max_points!r}."
+        )
+    return max_points
 
 
 class RunStore(Protocol):
@@ -112,6 +144,13 @@ class RunStore(Protocol):
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every value logged for ``key``, ordered by step then timestamp."""
+        ...
+
+    def get_metric_series(self, run_id: str, key: str, *, max_points: int) -> MetricSeries:
+        """``key``'s history in at most ``max_points`` points (2 to
+        :data:`MAX_SERIES_POINTS`), thinned by the store so a long history never travels
+        whole (see :class:`MetricSeries`). Unknown run → :class:`NotFoundError`; an unknown
+        key is an empty series."""
         ...
 
     def search_runs(self, query: RunQuery) -> Page[Run]:

@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from loopml.core.entities import Metric, Page, Param, Run, RunStatus, Tag
 from loopml.core.validation import validate_metric_value
 from loopml.stores.metadata.event_store import NewEvent
-from loopml.stores.metadata.run_store import EventOf, NewRun, RunQuery
+from loopml.stores.metadata.run_store import (
+    EventOf,
+    MetricSeries,
+    NewRun,
+    RunQuery,
+    check_series_points,
+)
 from loopml.stores.remote import wire
 from loopml.stores.remote.http_slice import RETURN_MINIMAL, HttpSlice, segment
 
@@ -107,6 +113,16 @@ class HttpRunStore(HttpSlice):
             "GET", f"/runs/{segment(run_id)}/metric-history", params={"key": key}
         )
         return [wire.metric_from_json(item) for item in wire.objects(data, "items")]
+
+    def get_metric_series(self, run_id: str, key: str, *, max_points: int) -> MetricSeries:
+        params: dict[str, str | int] = {"key": key, "max_points": check_series_points(max_points)}
+        data = self._api.request_json(
+            "GET", f"/runs/{segment(run_id)}/metric-series", params=params
+        )
+        points = tuple(wire.metric_from_json(item) for item in wire.objects(data, "items"))
+        return MetricSeries(
+            key, wire.integer(data, "total"), wire.boolean(data, "downsampled"), points
+        )
 
     def search_runs(self, query: RunQuery) -> Page[Run]:
         body = {

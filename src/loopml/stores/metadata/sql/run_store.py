@@ -15,6 +15,7 @@ from loopml.core.filters import Comparison, parse_filter, parse_order_by
 from loopml.core.ids import new_id, now_ms
 from loopml.stores.metadata.base import EventOf, NewEvent, NewRun, RunQuery
 from loopml.stores.metadata.new_runs import resolve_experiment
+from loopml.stores.metadata.run_store import MetricSeries, check_series_points
 from loopml.stores.metadata.sql import paging
 from loopml.stores.metadata.sql.event_store import audited, check_event, insert_event
 from loopml.stores.metadata.sql.experiment_store import SqlExperimentStore
@@ -26,6 +27,7 @@ from loopml.stores.metadata.sql.schema import (
     runs,
 )
 from loopml.stores.metadata.sql.search import compile_search, count_matches
+from loopml.stores.metadata.sql.series import downsampled_points, history_points
 from loopml.stores.metadata.sql.writes import (
     check_batch_id,
     check_id,
@@ -239,6 +241,24 @@ class SqlRunStore(SqlExperimentStore):
             self._require_run(conn, run_id)
             rows = conn.execute(query).all()
         return [Metric(r.key, metric_from_db(r.value), r.step, r.timestamp) for r in rows]
+
+    def get_metric_series(self, run_id: str, key: str, *, max_points: int) -> MetricSeries:
+        check_id("run", run_id)
+        if not isinstance(key, str):
+            raise InvalidInputError(f"The metric key must be a string, got {key!r}.")
+        limit = check_series_points(max_points)
+        with self._read() as conn:
+            self._require_run(conn, run_id)
+            total, lowest, highest = conn.execute(
+                sa.select(
+                    sa.func.count(), sa.func.min(metrics.c.step), sa.func.max(metrics.c.step)
+                ).where(metrics.c.run_id == run_id, metrics.c.key == key)
+            ).one()
+            if total <= limit:
+                points = history_points(conn, run_id, key)
+                return MetricSeries(key, total, False, points)
+            points = downsampled_points(conn, run_id, key, limit, steps=(lowest, highest))
+        return MetricSeries(key, total, True, points)
 
     def search_runs(self, query: RunQuery) -> Page[Run]:
         limit = paging.check_max_results(query.max_results)

@@ -42,11 +42,12 @@ from loopml.stores.metadata.sql.schema import (
 )
 
 _VALUE_TABLES = {"metric": latest_metrics, "param": params, "tag": run_tags}
-_ATTRIBUTE_COLUMNS: dict[str, sa.Column[Any]] = {
+_ATTRIBUTE_COLUMNS: dict[str, ColumnElement[Any]] = {
     "status": runs.c.status,
     "name": runs.c.name,
     "start_time": runs.c.start_time,
     "end_time": runs.c.end_time,
+    "duration": runs.c.end_time - runs.c.start_time,  # NULL while running
     "run_id": runs.c.id,
     "parent_run_id": runs.c.parent_run_id,
 }
