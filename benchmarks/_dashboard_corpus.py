@@ -2,11 +2,12 @@
 and the clock for HTTP requests. Standard library only: imported in loopml's ``.venv`` and in
 ``benchmarks/.venvs/mlflow``.
 
-The corpus: ``runs`` finished runs in one experiment, each with three params, one tag and two
-metrics. Most runs log ``loss`` at 6 steps and ``auc`` at 3 (9 points); ``long_runs`` of them,
-spread over the list, log ``loss`` at ``long_steps`` steps (the run a chart is drawn for) and
-``auc`` at 9. With the defaults: 100,000 runs and exactly 1,000,000 metric points. Run ids are
-32 hex digits (an MLflow run id, and a valid loopml one), the same on both sides.
+The corpus: ``runs`` finished runs in one experiment (beside an empty second one), each with
+three params, one tag and two metrics. Most runs log ``loss`` at 6 steps and ``auc`` at 3
+(9 points); ``long_runs`` of them, spread over the list, log ``loss`` at ``long_steps`` steps
+(the run a chart is drawn for) and ``auc`` at 9. With the defaults: 100,000 runs and exactly
+1,000,000 metric points. Run ids are 32 hex digits (an MLflow run id, and a valid loopml
+one), the same on both sides.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 EXPERIMENT = "dashboard"
+SECOND_EXPERIMENT = "Default"  # empty; MLflow's store has its own "Default" too
 BASE_MS = 1_750_000_000_000  # the first run's start
 SHORT_STEPS = {"loss": 6, "auc": 3}
 LONG_AUC_STEPS = 9

@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from _dashboard_corpus import (
     EXPERIMENT,
+    SECOND_EXPERIMENT,
     Corpus,
     Request,
     RunData,
@@ -47,6 +48,7 @@ def load(store_uri: str, corpus: Corpus) -> dict[str, Any]:
     start = time.perf_counter()
     with SqlMetadataStore(store_uri) as store:
         experiment_id = store.create_experiment(EXPERIMENT).id
+        store.create_experiment(SECOND_EXPERIMENT)  # "All" then lists two, as in any store
     engine = sa.create_engine(store_uri.replace("postgresql://", "postgresql+psycopg://", 1))
     points = 0
     try:
@@ -135,17 +137,33 @@ def loopml_server(store_uri: str, workdir: Path, port: int) -> ServerProcess:
     )
 
 
-def requests(corpus: Corpus, series_points: int) -> dict[str, list[Request]]:
-    """What each measure asks the server for (one page load each: the HTML or the JSON)."""
+def requests(corpus: Corpus, spec: dict[str, Any]) -> dict[str, list[Request]]:
+    """What each screen asks the server for: the page's HTML, and for the screens with
+    charts, the series its script then reads (one after another here)."""
     chart_run = corpus.long_ids()[0]
-    compare = urlencode([("run", run_id) for run_id in corpus.long_ids()[:10]])
-    series = urlencode({"key": "loss", "points": series_points})
+    ten = corpus.long_ids()[:10]
+    compare = Request("GET", f"/ui/compare?{urlencode([('run', run_id) for run_id in ten])}")
+
+    def series(run_id: str, key: str, points: int) -> Request:
+        return Request(
+            "GET", f"/ui/runs/{run_id}/series?{urlencode({'key': key, 'points': points})}"
+        )
+
+    def runs_page(**query: str) -> list[Request]:
+        return [Request("GET", f"/ui/?{urlencode(query)}" if query else "/ui/")]
+
     return {
-        "runs_page": [Request("GET", "/ui/")],
-        "runs_page_experiment": [Request("GET", f"/ui/?{urlencode({'experiment': EXPERIMENT})}")],
+        "runs_page": runs_page(),
+        "runs_page_experiment": runs_page(experiment=EXPERIMENT),
+        "runs_sorted_metric": runs_page(sort="metrics.auc", dir="desc"),
+        "runs_filtered": runs_page(filter="metrics.auc > 0.9 and params.model = 'rf'"),
         "run_page": [Request("GET", f"/ui/runs/{chart_run}")],
-        "run_series": [Request("GET", f"/ui/runs/{chart_run}/series?{series}")],
-        "compare": [Request("GET", f"/ui/compare?{compare}")],
+        "run_series": [series(chart_run, "loss", spec["series_points"])],
+        "compare": [compare],
+        "compare_screen": [
+            compare,
+            *[series(r, key, spec["compare_points"]) for key in ("auc", "loss") for r in ten],
+        ],
     }
 
 
@@ -158,7 +176,7 @@ def bench_dashboard(workdir: Path, spec: dict[str, Any]) -> dict[str, Any]:
     with loopml_server(store_uri, workdir, port) as server:
         log(f"loopml server ready in {server.ready_seconds:.2f} s")
         server.settle()
-        for name, sequence in requests(corpus, spec["series_points"]).items():
+        for name, sequence in requests(corpus, spec).items():
             if not sequence:
                 continue
             status = status_of(LOOPBACK, port, sequence[0].path)

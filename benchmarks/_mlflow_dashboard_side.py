@@ -178,12 +178,16 @@ def requests(corpus: Corpus, experiment_id: str) -> dict[str, list[Request]]:
         return Request("GET", f"/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval?{query}")
 
     history = urlencode({"run_id": chart_run, "metric_key": "loss"})
+    sorted_by_auc = {**search, "order_by": ["metrics.auc DESC", "attributes.start_time DESC"]}
+    filtered = {**search, "filter": "metrics.auc > 0.9 and params.model = 'rf'"}
     return {
         "runs_page": [Request("POST", "/ajax-api/2.0/mlflow/runs/search", search)],
+        "runs_sorted_metric": [Request("POST", "/ajax-api/2.0/mlflow/runs/search", sorted_by_auc)],
+        "runs_filtered": [Request("POST", "/ajax-api/2.0/mlflow/runs/search", filtered)],
         "run_page": [Request("GET", f"/ajax-api/2.0/mlflow/runs/get?run_id={chart_run}")],
         "run_series": [sampled([chart_run], "loss")],
         "run_history_full": [Request("GET", f"/ajax-api/2.0/mlflow/metrics/get-history?{history}")],
-        "compare": [
+        "compare_screen": [
             *[Request("GET", f"/ajax-api/2.0/mlflow/runs/get?run_id={r}") for r in ten],
             sampled(ten, "loss"),
             sampled(ten, "auc"),

@@ -41,20 +41,35 @@ RESULT_PREFIX = "BENCH_RESULT "
 SIDE_TIMEOUT_S = 3600
 FULL = {"runs": 100_000, "long_runs": 10, "long_steps": 10_000, "reps": 20}
 QUICK = {"runs": 5_000, "long_runs": 10, "long_steps": 1_000, "reps": 5}
-SERIES_POINTS = 500  # what the run page asks /series for (a chart's width in points)
+SERIES_POINTS = 1000  # what the run page asks /series for (pages/run.py, DEFAULT_POINTS)
+COMPARE_POINTS = 500  # and the compare page, per curve (pages/compare.py, SERIES_POINTS)
+FILTER = "metrics.auc > 0.9 and params.model = 'rf'"
 # (measure, what it is for loopml, what it is for MLflow, goal in ms or None)
 ROWS: tuple[tuple[str, str, str, float | None], ...] = (
     ("runs_page", "GET /ui/ (HTML, 50 runs)", "POST runs/search (100 runs)", 200),
     ("runs_page_experiment", "GET /ui/?experiment=… (HTML)", "—", 200),
+    (
+        "runs_sorted_metric",
+        "/ui/?sort=metrics.auc&dir=desc",
+        "runs/search by metrics.auc DESC",
+        None,
+    ),
+    ("runs_filtered", f"/ui/?filter={FILTER}", "runs/search with that filter", None),
     ("run_page", "GET /ui/runs/{id} (HTML)", "GET runs/get", None),
     (
         "run_series",
         f"GET …/series?key=loss&points={SERIES_POINTS}",
-        "get-history-bulk-interval (320)",
+        "bulk-interval (320 points)",
         200,
     ),
     ("run_history_full", "—", "get-history (10,000 points)", None),
-    ("compare", "GET /ui/compare?run=… ×10 (HTML)", "10 × runs/get + 2 × bulk-interval", 300),
+    ("compare", "GET /ui/compare?run=… ×10 (HTML)", "—", 300),
+    (
+        "compare_screen",
+        f"the HTML + 2 keys × 10 runs of series ({COMPARE_POINTS})",
+        "10 × runs/get + 2 keys × bulk-interval",
+        300,
+    ),
 )
 
 
@@ -150,7 +165,11 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
     parser.add_argument("--label", default="", help="suffix of the result file's name")
     args = parser.parse_args()
-    spec: dict[str, Any] = {**(QUICK if args.quick else FULL), "series_points": SERIES_POINTS}
+    spec: dict[str, Any] = {
+        **(QUICK if args.quick else FULL),
+        "series_points": SERIES_POINTS,
+        "compare_points": COMPARE_POINTS,
+    }
     if args.runs:
         spec["runs"] = args.runs
     if args.reps:
