@@ -15,10 +15,12 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import queue
 import random
 import statistics
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,6 +136,49 @@ def time_requests(
         "p95_ms": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
         "requests": len(requests),
         "bytes": sizes,
+    }
+
+
+BROWSER_CONNECTIONS = 6  # what a browser opens to one host over HTTP/1.1
+
+
+def time_phases(
+    host: str, port: int, phases: Sequence[Sequence[Request]], *, reps: int, warmup: int = 2
+) -> dict[str, Any]:
+    """A screen as a browser loads it: the phases one after another (the page, then what
+    its script asks for), each phase's requests at once over up to six keep-alive
+    connections. Each round's wall time in ms, its median, best and 95th percentile."""
+    pool: queue.Queue[http.client.HTTPConnection] = queue.Queue()
+    for _ in range(BROWSER_CONNECTIONS):
+        pool.put(http.client.HTTPConnection(host, port, timeout=120))
+
+    def send(request: Request) -> int:
+        connection = pool.get()
+        try:
+            return _send(connection, request)
+        finally:
+            pool.put(connection)
+
+    rounds: list[float] = []
+    try:
+        with ThreadPoolExecutor(BROWSER_CONNECTIONS) as workers:
+            for rep in range(warmup + reps):
+                start = time.perf_counter()
+                for phase in phases:
+                    list(workers.map(send, phase))
+                if rep >= warmup:
+                    rounds.append((time.perf_counter() - start) * 1000)
+    finally:
+        while not pool.empty():
+            pool.get().close()
+    ordered = sorted(rounds)
+    return {
+        "ms": rounds,
+        "median_ms": statistics.median(rounds),
+        "best_ms": ordered[0],
+        "p95_ms": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
+        "requests": sum(len(phase) for phase in phases),
+        "phases": len(phases),
     }
 
 

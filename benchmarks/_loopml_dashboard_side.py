@@ -30,6 +30,7 @@ from _dashboard_corpus import (
     RunData,
     run_data,
     status_of,
+    time_phases,
     time_requests,
 )
 from _harness import LOOPBACK, ServerProcess, emit, free_port, log, parse_side_args
@@ -137,12 +138,16 @@ def loopml_server(store_uri: str, workdir: Path, port: int) -> ServerProcess:
     )
 
 
-def requests(corpus: Corpus, spec: dict[str, Any]) -> dict[str, list[Request]]:
-    """What each screen asks the server for: the page's HTML, and for the screens with
-    charts, the series its script then reads (one after another here)."""
+def requests(
+    corpus: Corpus, spec: dict[str, Any]
+) -> tuple[dict[str, list[Request]], dict[str, list[list[Request]]]]:
+    """What each screen asks the server for, one request after another (the page's HTML,
+    and for the screens with charts, the series its script then reads); and the screens with
+    charts as a browser loads them (the page, then its series at once)."""
     chart_run = corpus.long_ids()[0]
     ten = corpus.long_ids()[:10]
     compare = Request("GET", f"/ui/compare?{urlencode([('run', run_id) for run_id in ten])}")
+    run_page = Request("GET", f"/ui/runs/{chart_run}")
 
     def series(run_id: str, key: str, points: int) -> Request:
         return Request(
@@ -152,18 +157,21 @@ def requests(corpus: Corpus, spec: dict[str, Any]) -> dict[str, list[Request]]:
     def runs_page(**query: str) -> list[Request]:
         return [Request("GET", f"/ui/?{urlencode(query)}" if query else "/ui/")]
 
+    compare_series = [
+        series(run_id, key, spec["compare_points"]) for key in ("auc", "loss") for run_id in ten
+    ]
     return {
         "runs_page": runs_page(),
         "runs_page_experiment": runs_page(experiment=EXPERIMENT),
         "runs_sorted_metric": runs_page(sort="metrics.auc", dir="desc"),
         "runs_filtered": runs_page(filter="metrics.auc > 0.9 and params.model = 'rf'"),
-        "run_page": [Request("GET", f"/ui/runs/{chart_run}")],
+        "run_page": [run_page],
         "run_series": [series(chart_run, "loss", spec["series_points"])],
         "compare": [compare],
-        "compare_screen": [
-            compare,
-            *[series(r, key, spec["compare_points"]) for key in ("auc", "loss") for r in ten],
-        ],
+        "compare_screen": [compare, *compare_series],
+    }, {
+        "run_screen": [[run_page], [series(chart_run, "loss", spec["series_points"])]],
+        "compare_browser": [[compare], compare_series],
     }
 
 
@@ -176,7 +184,8 @@ def bench_dashboard(workdir: Path, spec: dict[str, Any]) -> dict[str, Any]:
     with loopml_server(store_uri, workdir, port) as server:
         log(f"loopml server ready in {server.ready_seconds:.2f} s")
         server.settle()
-        for name, sequence in requests(corpus, spec).items():
+        sequences, screens = requests(corpus, spec)
+        for name, sequence in sequences.items():
             if not sequence:
                 continue
             status = status_of(LOOPBACK, port, sequence[0].path)
@@ -189,6 +198,11 @@ def bench_dashboard(workdir: Path, spec: dict[str, Any]) -> dict[str, Any]:
             measures[name]["server_cpu_ms"] = (
                 (server.cpu_seconds() - cpu) * 1000 / (spec["reps"] + 2)
             )
+            log(f"{name}: median {measures[name]['median_ms']:.1f} ms")
+        for name, phases in screens.items():
+            if any("missing" in measures.get(n, {}) for n in ("run_page", "compare")):
+                continue
+            measures[name] = time_phases(LOOPBACK, port, phases, reps=spec["reps"])
             log(f"{name}: median {measures[name]['median_ms']:.1f} ms")
     backend = store_uri.split(":", 1)[0]
     return {**loaded, "backend": backend, "measures": measures}

@@ -1,3 +1,5 @@
+# mypy: disable-error-code="no-untyped-call"
+# (MLflow's SqlAlchemyStore has no type hints)
 """The MLflow side of ``run_dashboard.py``; runs inside ``benchmarks/.venvs/mlflow``.
 
 Fills a fresh SQLite tracking store with the corpus, starts ``mlflow server`` on it (its
@@ -33,6 +35,7 @@ from _dashboard_corpus import (
     Request,
     RunData,
     run_data,
+    time_phases,
     time_requests,
 )
 from _harness import LOOPBACK, ServerProcess, emit, free_port, log, parse_side_args
@@ -156,9 +159,12 @@ def mlflow_server(workdir: Path, port: int) -> ServerProcess:
     )
 
 
-def requests(corpus: Corpus, experiment_id: str) -> dict[str, list[Request]]:
+def requests(
+    corpus: Corpus, experiment_id: str
+) -> tuple[dict[str, list[Request]], dict[str, list[list[Request]]]]:
     """The calls MLflow's UI makes for each screen (its JSON; the page itself is a static
-    single-page app already in the browser's cache)."""
+    single-page app already in the browser's cache), one after another; and the screens with
+    charts as the UI sends them (the runs, then their sampled histories at once)."""
     chart_run = corpus.long_ids()[0]
     ten = corpus.long_ids()[:10]
     search = {
@@ -178,6 +184,8 @@ def requests(corpus: Corpus, experiment_id: str) -> dict[str, list[Request]]:
         return Request("GET", f"/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval?{query}")
 
     history = urlencode({"run_id": chart_run, "metric_key": "loss"})
+    get_runs = [Request("GET", f"/ajax-api/2.0/mlflow/runs/get?run_id={r}") for r in ten]
+    curves = [sampled(ten, "loss"), sampled(ten, "auc")]
     sorted_by_auc = {**search, "order_by": ["metrics.auc DESC", "attributes.start_time DESC"]}
     filtered = {**search, "filter": "metrics.auc > 0.9 and params.model = 'rf'"}
     return {
@@ -187,11 +195,10 @@ def requests(corpus: Corpus, experiment_id: str) -> dict[str, list[Request]]:
         "run_page": [Request("GET", f"/ajax-api/2.0/mlflow/runs/get?run_id={chart_run}")],
         "run_series": [sampled([chart_run], "loss")],
         "run_history_full": [Request("GET", f"/ajax-api/2.0/mlflow/metrics/get-history?{history}")],
-        "compare_screen": [
-            *[Request("GET", f"/ajax-api/2.0/mlflow/runs/get?run_id={r}") for r in ten],
-            sampled(ten, "loss"),
-            sampled(ten, "auc"),
-        ],
+        "compare_screen": [*get_runs, *curves],
+    }, {
+        "run_screen": [[get_runs[0]], [sampled([chart_run], "loss")]],
+        "compare_browser": [get_runs, curves],
     }
 
 
@@ -203,12 +210,16 @@ def bench_dashboard(workdir: Path, spec: dict[str, Any]) -> dict[str, Any]:
     with mlflow_server(workdir, port) as server:
         log(f"mlflow server ready in {server.ready_seconds:.2f} s")
         server.settle()
-        for name, sequence in requests(corpus, loaded.pop("id")).items():
+        sequences, screens = requests(corpus, loaded.pop("id"))
+        for name, sequence in sequences.items():
             cpu = server.cpu_seconds()
             measures[name] = time_requests(LOOPBACK, port, sequence, reps=spec["reps"])
             measures[name]["server_cpu_ms"] = (
                 (server.cpu_seconds() - cpu) * 1000 / (spec["reps"] + 2)
             )
+            log(f"{name}: median {measures[name]['median_ms']:.1f} ms")
+        for name, phases in screens.items():
+            measures[name] = time_phases(LOOPBACK, port, phases, reps=spec["reps"])
             log(f"{name}: median {measures[name]['median_ms']:.1f} ms")
     return {**loaded, "backend": "sqlite", "measures": measures}
 

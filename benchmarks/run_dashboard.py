@@ -3,7 +3,7 @@
 
     .venv/bin/python benchmarks/run_dashboard.py                 # SQLite, both tools (~10 min)
     .venv/bin/python benchmarks/run_dashboard.py --quick         # 5,000 runs (~3 min)
-    .venv/bin/python benchmarks/run_dashboard.py --tools loopml --store-uri postgresql://…
+    .venv/bin/python benchmarks/run_dashboard.py --tools loopml --postgres  # a local server
 
 Each tool runs in its own process (``_loopml_dashboard_side.py`` in ``.venv``,
 ``_mlflow_dashboard_side.py`` in ``benchmarks/.venvs/mlflow``, created on first use) on a
@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _postgres import postgres_database
 from _tables import markdown_table
 from _venvs import ensure_installed, venv_python
 
@@ -63,11 +64,18 @@ ROWS: tuple[tuple[str, str, str, float | None], ...] = (
         200,
     ),
     ("run_history_full", "—", "get-history (10,000 points)", None),
+    ("run_screen", "the run's HTML, then its series", "runs/get, then bulk-interval", None),
     ("compare", "GET /ui/compare?run=… ×10 (HTML)", "—", 300),
     (
         "compare_screen",
-        f"the HTML + 2 keys × 10 runs of series ({COMPARE_POINTS})",
-        "10 × runs/get + 2 keys × bulk-interval",
+        f"the HTML + 2 keys × 10 runs of series ({COMPARE_POINTS}), one by one",
+        "10 × runs/get + 2 keys × bulk-interval, one by one",
+        None,
+    ),
+    (
+        "compare_browser",
+        "the same, the series 6 at a time (as a browser)",
+        "the same, 6 at a time",
         300,
     ),
 )
@@ -161,6 +169,11 @@ def main() -> None:
     parser.add_argument(
         "--store-uri", help="loopml's store (an empty PostgreSQL database); default: SQLite"
     )
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="loopml's store on a throwaway local PostgreSQL (Debian's binaries)",
+    )
     parser.add_argument("--mlflow-spec", default=MLFLOW_SPEC)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
     parser.add_argument("--label", default="", help="suffix of the result file's name")
@@ -182,8 +195,13 @@ def main() -> None:
     started = time.time()
     results: dict[str, dict[str, Any]] = {}
     for tool in tools:
-        side_spec = {**spec, "store_uri": args.store_uri} if tool == "loopml" else spec
-        results[tool] = run_side(tool, side_spec, args.keep)
+        if tool != "loopml":
+            results[tool] = run_side(tool, spec, args.keep)
+        elif args.postgres:
+            with postgres_database() as uri:
+                results[tool] = run_side(tool, {**spec, "store_uri": uri}, args.keep)
+        else:
+            results[tool] = run_side(tool, {**spec, "store_uri": args.store_uri}, args.keep)
     after = load_line()
     text, verdicts = table(results)
     machine = (
