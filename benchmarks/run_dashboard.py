@@ -113,42 +113,49 @@ def run_side(tool: str, spec: dict[str, Any], keep: bool) -> dict[str, Any]:
 def table(results: dict[str, dict[str, Any]]) -> tuple[str, dict[str, str]]:
     """The Markdown table, and each goal's verdict."""
 
+    def found(tool: str, name: str) -> dict[str, Any]:
+        measures: dict[str, dict[str, Any]] = results.get(tool, {}).get("measures", {})
+        return measures.get(name, {})
+
     def median(tool: str, name: str) -> float | None:
-        found = results.get(tool, {}).get("measures", {}).get(name, {})
-        value = found.get("median_ms")
+        value = found(tool, name).get("median_ms")
         return None if value is None else float(value)
 
-    lines = [
-        [
-            "screen",
-            "loopml request",
-            "loopml ms",
-            "MLflow request",
-            "MLflow ms",
-            "MLflow ÷ loopml",
-            "goal",
-            "verdict",
-        ]
-    ]
+    def cell(tool: str, name: str) -> str:
+        result = found(tool, name)
+        if "timeout_s" in result:
+            return f"> {result['timeout_s'] * 1000:,.0f} (no answer)"
+        if "median_ms" not in result:
+            return "—"
+        return f"{result['median_ms']:,.1f}" + (" (once)" if result.get("once") else "")
+
+    def ratio(name: str) -> str:
+        mine, other = median("loopml", name), median("mlflow", name)
+        timeout = found("mlflow", name).get("timeout_s")
+        if mine and timeout:
+            return f"> {timeout * 1000 / mine:,.0f}×"
+        return f"{other / mine:,.1f}×" if mine and other else "—"
+
+    header = ["screen", "loopml request", "loopml ms", "MLflow request", "MLflow ms"]
+    lines = [[*header, "MLflow ÷ loopml", "goal", "verdict"]]
     verdicts: dict[str, str] = {}
     for name, ours, theirs, goal in ROWS:
-        mine, other = median("loopml", name), median("mlflow", name)
-        missing = results.get("loopml", {}).get("measures", {}).get(name, {}).get("missing")
+        mine = median("loopml", name)
         verdict = "—"
         if goal is not None:
             if mine is not None:
                 verdict = "PASS" if mine <= goal else "FAIL"
-            elif missing:
+            elif "missing" in found("loopml", name):
                 verdict = "not built"
             verdicts[name] = verdict
         lines.append(
             [
                 name,
                 ours,
-                "—" if mine is None else f"{mine:.1f}",
+                cell("loopml", name),
                 theirs,
-                "—" if other is None else f"{other:.1f}",
-                f"{other / mine:.1f}×" if mine and other else "—",
+                cell("mlflow", name),
+                ratio(name),
                 "—" if goal is None else f"≤ {goal:.0f} ms",
                 verdict,
             ]
@@ -174,6 +181,9 @@ def main() -> None:
         action="store_true",
         help="loopml's store on a throwaway local PostgreSQL (Debian's binaries)",
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="loopml server's processes (default 1, its own)"
+    )
     parser.add_argument("--mlflow-spec", default=MLFLOW_SPEC)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
     parser.add_argument("--label", default="", help="suffix of the result file's name")
@@ -187,6 +197,7 @@ def main() -> None:
         spec["runs"] = args.runs
     if args.reps:
         spec["reps"] = args.reps
+    loopml_spec = {**spec, "workers": args.workers}
     tools = [tool.strip() for tool in args.tools.split(",") if tool.strip()]
     if "mlflow" in tools:
         ensure_installed(MLFLOW_VENV, args.mlflow_spec, "mlflow", option="--mlflow-spec")
@@ -199,9 +210,10 @@ def main() -> None:
             results[tool] = run_side(tool, spec, args.keep)
         elif args.postgres:
             with postgres_database() as uri:
-                results[tool] = run_side(tool, {**spec, "store_uri": uri}, args.keep)
+                results[tool] = run_side(tool, {**loopml_spec, "store_uri": uri}, args.keep)
         else:
-            results[tool] = run_side(tool, {**spec, "store_uri": args.store_uri}, args.keep)
+            side_spec = {**loopml_spec, "store_uri": args.store_uri}
+            results[tool] = run_side(tool, side_spec, args.keep)
     after = load_line()
     text, verdicts = table(results)
     machine = (
@@ -214,7 +226,8 @@ def main() -> None:
             print(f"{tool}: {result['error']}")
         else:
             print(
-                f"{tool} {result['version']} ({result['backend']}): {result['runs']:,} runs, "
+                f"{tool} {result['version']} ({result['backend']}, "
+                f"{result.get('workers', 'default')} server workers): {result['runs']:,} runs, "
                 f"{result['points']:,} metric points, loaded in {result['load_seconds']:.1f} s"
             )
     RESULTS.mkdir(exist_ok=True)
