@@ -202,8 +202,15 @@ def _send(connection: http.client.HTTPConnection, request: Request) -> int:
     if request.body is not None:
         payload = json.dumps(request.body).encode()
         headers["Content-Type"] = "application/json"
-    connection.request(request.method, request.path, body=payload, headers=headers)
-    response = connection.getresponse()
+    try:
+        connection.request(request.method, request.path, body=payload, headers=headers)
+        response = connection.getresponse()
+    except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+        # the server closed an idle keep-alive connection (uvicorn: after 5 s); a browser
+        # opens a new one, and so does http.client on the next request
+        connection.close()
+        connection.request(request.method, request.path, body=payload, headers=headers)
+        response = connection.getresponse()
     body = response.read()
     if response.status != 200:
         raise RuntimeError(
