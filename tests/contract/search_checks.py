@@ -147,6 +147,51 @@ def check_search_pages_cover_every_run_exactly_once(store: MetadataStore) -> Non
         assert sorted(seen) == sorted(created), order_by
 
 
+def check_search_over_several_experiments_pages_through_them_in_one_order(
+    store: MetadataStore,
+) -> None:
+    """Runs of three experiments (one empty), start times interleaved and tied, some without
+    the metric: every order, page by page, is the order of all of them together."""
+    experiments = [new_experiment(store) for _ in range(3)]
+    expected = []  # (name, start_time, auc or None)
+    for i in range(13):
+        name, start, auc = f"r{i:02d}", 1_000 + i // 2, None if i % 4 == 0 else (i * 7) % 5
+        run = new_run(store, experiments[i % 2], name, start_time=start)
+        if auc is not None:
+            store.log_batch(run.id, metrics=[Metric("auc", float(auc), 0, 0)])
+        expected.append((name, start, auc))
+    by_id = {run.name: run.id for e in experiments for run in search(store, e)}
+
+    def newest(row: tuple[str, int, int | None]) -> tuple[int, str]:
+        return (-row[1], by_id[row[0]])  # then by run id, as the store breaks ties
+
+    def best_auc(row: tuple[str, int, int | None]) -> tuple[int, float, int, str]:
+        return (row[2] is None, -(row[2] or 0), *newest(row))
+
+    cases: list[tuple[list[str], str | None, list[str]]] = [
+        ([], None, [row[0] for row in sorted(expected, key=newest)]),
+        (["metrics.auc DESC"], None, [row[0] for row in sorted(expected, key=best_auc)]),
+        (["name ASC"], "metrics.auc >= 2", sorted(r[0] for r in expected if (r[2] or 0) >= 2)),
+    ]
+    for order_by, text, want in cases:
+        seen: list[str] = []
+        token = None
+        while True:
+            query = RunQuery(
+                experiment_ids=experiments,
+                filter=text,
+                order_by=order_by,
+                max_results=4,
+                page_token=token,
+            )
+            page = store.search_runs(query)
+            seen += names(page.items)
+            token = page.next_page_token
+            if token is None:
+                break
+        assert seen == want, (order_by, text)
+
+
 def check_search_rejects_a_bad_filter_with_its_position(store: MetadataStore) -> None:
     experiment_id = new_experiment(store)
     with pytest.raises(FilterSyntaxError) as caught:

@@ -279,6 +279,7 @@ class SqlRunStore(SqlExperimentStore):
                 orders=orders,
                 dialect=dialect,
                 selective=selective,
+                top=offset + limit + 1,
             )
             rows = conn.execute(select.limit(limit + 1).offset(offset)).all()
             items = load_runs(conn, rows[:limit])

@@ -25,7 +25,7 @@ GLOB with the pattern translated.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,6 +41,8 @@ from loopml.stores.metadata.sql.schema import (
     runs,
 )
 
+# a search over more experiments than this is one query with IN (see compile_search)
+MAX_MERGED = 100
 _VALUE_TABLES = {"metric": latest_metrics, "param": params, "tag": run_tags}
 _ATTRIBUTE_COLUMNS: dict[str, ColumnElement[Any]] = {
     "status": runs.c.status,
@@ -61,21 +63,24 @@ def compile_search(
     orders: list[OrderBy],
     dialect: str,
     selective: Collection[int] = (),
+    top: int | None = None,
 ) -> sa.Select[Any]:
     """A SELECT of ``runs`` rows matching the search, in the requested order (no paging).
 
     ``selective`` holds the positions of value clauses known to match few rows (see
-    :func:`count_matches`); they drive the query.
+    :func:`count_matches`); they drive the query. ``top`` is how many rows the caller reads
+    from the top (offset + limit + 1): on SQLite, a search over several experiments then
+    takes each experiment's first ``top`` rows (walking its ``(experiment_id, start_time)``
+    index) and merges them, since SQLite sorts every matching run of an ``IN`` list instead
+    (100,000 runs in two experiments: ~300 ms for the first page, against a few ms).
     """
-    stmt = sa.select(*runs.c)
-    if experiment_ids:
-        stmt = stmt.where(runs.c.experiment_id.in_(experiment_ids))
+    conditions: list[ColumnElement[bool]] = []
     if parent_run_id is not None:
-        stmt = stmt.where(runs.c.parent_run_id == parent_run_id)
+        conditions.append(runs.c.parent_run_id == parent_run_id)
     for position, comparison in enumerate(comparisons):
-        stmt = stmt.where(_condition(comparison, dialect, drive=position in selective))
+        conditions.append(_condition(comparison, dialect, drive=position in selective))
 
-    order_by: list[ColumnElement[Any]] = []
+    keys: list[tuple[ColumnElement[Any], bool]] = []  # (expression, ascending)
     source: sa.FromClause = runs
     for position, order in enumerate(orders):
         if order.kind == "attribute":
@@ -86,11 +91,48 @@ def compile_search(
                 joined, sa.and_(joined.c.run_id == runs.c.id, joined.c.key == order.key)
             )
             column = joined.c.value
-        # missing values last whatever the direction (NULLS LAST is not in older SQLite)
-        order_by.append(sa.case((column.is_(None), 1), else_=0))
-        order_by.append(column.asc() if order.ascending else column.desc())
-    order_by += [runs.c.start_time.desc(), runs.c.id.asc()]
-    return stmt.select_from(source).order_by(*order_by)
+        if _may_be_null(column):
+            # missing values last whatever the direction (NULLS LAST is not in older SQLite)
+            keys.append((sa.case((column.is_(None), 1), else_=0), True))
+        keys.append((column, order.ascending))
+    keys += [(runs.c.start_time, False), (runs.c.id, True)]
+
+    experiments = list(dict.fromkeys(experiment_ids))
+    if top is None or dialect != "sqlite" or not 1 < len(experiments) <= MAX_MERGED:
+        stmt = sa.select(*runs.c).select_from(source).where(*conditions)
+        if experiments:
+            stmt = stmt.where(runs.c.experiment_id.in_(experiments))
+        return stmt.order_by(*_ordered(keys))
+    labels = [expression.label(f"sort_{i}") for i, (expression, _) in enumerate(keys)]
+    members = [
+        sa.select(
+            sa.select(*runs.c, *labels)
+            .select_from(source)
+            .where(*conditions, runs.c.experiment_id == experiment)
+            .order_by(*_ordered(keys))
+            .limit(top)
+            .subquery()
+        )
+        for experiment in experiments
+    ]
+    merged = sa.union_all(*members).subquery("merged")
+    outer_keys = [(merged.c[f"sort_{i}"], ascending) for i, (_, ascending) in enumerate(keys)]
+    return sa.select(*(merged.c[column.name] for column in runs.c)).order_by(*_ordered(outer_keys))
+
+
+def _ordered(keys: Sequence[tuple[ColumnElement[Any], bool]]) -> list[ColumnElement[Any]]:
+    return [key.asc() if ascending else key.desc() for key, ascending in keys]
+
+
+def _may_be_null(column: ColumnElement[Any]) -> bool:
+    """Whether ordering by ``column`` needs a "missing values last" term. Not for a NOT NULL
+    column of ``runs``, where the term would keep the database from walking the column's
+    index in order (SQLite, 100,000 runs by start_time: every run sorted, ~230 ms, instead of
+    the first page's rows read, < 1 ms). A value outer-joined from another table is missing
+    for the runs without one, whatever its column says."""
+    if isinstance(column, sa.Column) and column.table is runs:
+        return bool(column.nullable)
+    return True  # an expression, or a value outer-joined (missing for some runs)
 
 
 def count_matches(comparison: Comparison, dialect: str, cap: int) -> sa.Select[Any]:
