@@ -169,7 +169,7 @@ def get_model_alias(name: str, alias: str, ctx: Context) -> AliasOut:
 def list_alias_history(
     name: str,
     ctx: Context,
-    alias: Annotated[str | None, Query(max_length=64)] = None,
+    alias: Annotated[str | None, Query()] = None,
     max_results: MaxResults = None,
     page_token: PageToken = None,
     newest_first: NewestFirst = False,

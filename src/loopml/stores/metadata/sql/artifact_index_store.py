@@ -112,7 +112,7 @@ def _children(
     with the key to resume after it: ``[path, 0]`` (past a file), ``[folder + "0", 1]`` (at
     the first path past the folder's files, ``"0"`` following ``"/"``), so a sub-folder of a
     million files costs one seek, not a million rows. A file at ``path`` is its only child."""
-    column = paging.code_point_order(artifacts.c.path, conn.dialect.name)
+    column = paging.code_point_order(artifacts.c.path, conn)
     base = sa.select(artifacts.c.path, artifacts.c.digest, artifacts.c.size).where(
         artifacts.c.run_id == run_id
     )

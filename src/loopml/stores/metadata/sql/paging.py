@@ -94,7 +94,22 @@ def decode_key(
     return key
 
 
-def code_point_order(column: sa.ColumnElement[str], dialect: str) -> sa.ColumnElement[str]:
-    """``column`` compared and sorted by code point on every backend (PostgreSQL's default
-    collation may not order by code point; SQLite's BINARY does)."""
-    return column.collate("C") if dialect == "postgresql" else column
+def code_point_order(column: sa.ColumnElement[str], conn: sa.Connection) -> sa.ColumnElement[str]:
+    """``column`` compared and sorted by code point on every backend: SQLite's BINARY does;
+    so does a PostgreSQL database created with the C collation, where the column is used as
+    is (so its index serves the seek). Under another collation it is ``COLLATE "C"``: the
+    same order, but a sort of the rows the other conditions select (an index over
+    ``column COLLATE "C"`` would serve it)."""
+    if conn.dialect.name != "postgresql":
+        return column
+    byte_order = conn.info.get(_BYTE_ORDER)  # kept with the pooled DBAPI connection
+    if byte_order is None:
+        byte_order = bool(conn.execute(_DATABASE_IS_C).scalar())
+        conn.info[_BYTE_ORDER] = byte_order
+    return column if byte_order else column.collate("C")
+
+
+_BYTE_ORDER = "loopml.collation_is_c"
+_DATABASE_IS_C = sa.text(
+    "SELECT datcollate IN ('C', 'POSIX') FROM pg_database WHERE datname = current_database()"
+)

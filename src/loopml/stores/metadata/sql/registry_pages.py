@@ -36,7 +36,7 @@ from loopml.stores.metadata.sql.schema import (
 
 def models_page(conn: Connection, limit: int, token: str | None) -> Page[RegisteredModel]:
     after = paging.decode_key(token, "models", (str,))
-    name = paging.code_point_order(registered_models.c.name, conn.dialect.name)
+    name = paging.code_point_order(registered_models.c.name, conn)
     query = sa.select(registered_models).order_by(name).limit(limit + 1)
     if after is not None:
         query = query.where(name > after[0])
@@ -154,7 +154,7 @@ def dataset_versions_page(
 def _newest_versions_page(conn: Connection, limit: int, token: str | None) -> Page[DatasetVersion]:
     """The newest version of each dataset, by name; datasets without versions left out."""
     after = paging.decode_key(token, "datasets", (str,))
-    name = paging.code_point_order(datasets.c.name, conn.dialect.name)
+    name = paging.code_point_order(datasets.c.name, conn)
     inner = dataset_versions.alias("newer")
     newest = (
         sa.select(sa.func.max(inner.c.version))
