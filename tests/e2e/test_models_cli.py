@@ -12,7 +12,7 @@ from sklearn.datasets import load_iris  # type: ignore[import-untyped]
 from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
 import loopml.models
-from loopml.core.config import init_project
+from loopml.core.config import init_project, load_config
 from loopml.tracking.client import Client
 from tests.e2e.runner import cli
 
@@ -140,3 +140,20 @@ def test_gate_and_approve_from_the_shell(project: Path) -> None:
     assert [c["name"] for c in stored["checks"]] == ["scored variant", "accuracy", "f1"]
     shown = json.loads(expect(cli("models", "show", "iris-clf@2", "--json", cwd=project), 0))
     assert shown["last_gate"]["passed"] is True and shown["last_gate"]["dataset"] == "iris@1"
+
+
+def test_models_are_listed_a_page_at_a_time_from_the_shell(project: Path) -> None:
+    x, y = load_iris(return_X_y=True)
+    with Client(config=load_config(project, env={}), create=False) as client:
+        model = LogisticRegression(max_iter=500).fit(x, y)
+        loopml.models.register("aaa-clf", model, input_example=x[:3], client=client)
+    first = cli("models", "list", "-n", "1", "--json", cwd=project)
+    assert [m["name"] for m in json.loads(expect(first, 0))] == ["aaa-clf"]
+    hint = first.stderr.strip().rsplit("\n", 1)[-1]
+    assert hint.startswith("More models: add --page-token ")
+    token = hint.rsplit(" ", 1)[-1]
+    rest = cli("models", "list", "-n", "1", "--page-token", token, "--json", cwd=project)
+    assert [m["name"] for m in json.loads(expect(rest, 0))] == ["iris-clf"]
+    assert "More models" not in rest.stderr
+    forged = cli("models", "list", "--page-token", "forged", cwd=project)
+    assert forged.returncode == 2 and "page_token" in forged.stderr

@@ -113,7 +113,7 @@ def test_the_model_page_shows_versions_gates_side_by_side_card_and_lineage(
     assert "@champion → 1" in listing.text
     assert model.status_code == 200, model.text
     text = _text(model.text)
-    assert "2 versions, newest first" in text
+    assert "Newest first (the newest is version 2)" in text
     # the gates of both versions side by side: the tree's failing accuracy, the regression's pass
     assert "Version 2" in text and "Version 1" in text
     assert "FAIL 0.66 (limit ≥ 0.8)" in text and "failed" in text and "passed" in text
@@ -255,20 +255,22 @@ def test_the_alias_history_is_shown_a_page_at_a_time(served: Served) -> None:
         for number in range(HISTORY_PER_PAGE + 5):
             set_alias(MODEL, "canary", 1 + number % 2, reason=f"move {number}", client=client)
         total = len(client.metadata.list_alias_history(MODEL))
-    first, second = _call(
-        served.app,
-        served.tokens["viewer"],
-        ("GET", f"/ui/models/{MODEL}", None),
-        ("GET", f"/ui/models/{MODEL}?history_offset={HISTORY_PER_PAGE}", None),
-    )
-    assert f"{total} moves, newest first" in _text(first.text)
+    viewer = served.tokens["viewer"]
+    (first,) = _call(served.app, viewer, ("GET", f"/ui/models/{MODEL}", None))
+    assert "Moves, newest first" in _text(first.text)
     shown = _history_table(first.text)
     assert shown.count('<th scope="row">@canary</th>') == HISTORY_PER_PAGE
     assert "Older moves" in first.text and "Newest moves" not in first.text
     assert f"move {HISTORY_PER_PAGE + 4}" in shown and "move 0<" not in shown
+    # the next page is the store's: its link carries the store's page token
+    older = re.search(r'href="([^"]*history_token=[^"]*)#aliases" rel="next"', first.text)
+    assert older is not None
+    (second,) = _call(served.app, viewer, ("GET", html.unescape(older.group(1)), None))
     rest = _history_table(second.text)
     assert rest.count("<tr>") == total - HISTORY_PER_PAGE + 1  # + the header row
     assert "Newest moves" in second.text and "move 0<" in rest
+    (forged,) = _call(served.app, viewer, ("GET", f"/ui/models/{MODEL}?history_token=forged", None))
+    assert forged.status_code == 400 and "page_token" in forged.text
 
 
 def _history_table(page: str) -> str:

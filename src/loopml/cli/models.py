@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,6 +21,8 @@ from loopml.cli.model_views import (
 from loopml.cli.resolve import open_client
 from loopml.cli.trust import STEP_TRUST_CODE_OPTION
 from loopml.core.ids import format_ms
+from loopml.core.query_limits import MAX_RESULTS_LIMIT
+from loopml.stores.metadata.pages import DEFAULT_MAX_RESULTS
 
 if TYPE_CHECKING:
     from loopml.tracking.client import Client
@@ -145,7 +148,23 @@ def _read_example(path: Path) -> Any:
 
 
 @app.command("list")
-def list_command(as_json: output.JsonFlag = False) -> None:
+def list_command(
+    max_results: Annotated[
+        int | None,
+        typer.Option(
+            "--max-results",
+            "-n",
+            min=1,
+            max=MAX_RESULTS_LIMIT,
+            help="Models per page (by name); without it, every model.",
+        ),
+    ] = None,
+    page_token: Annotated[
+        str | None,
+        typer.Option("--page-token", help="Continue a listing (the token a listing printed)."),
+    ] = None,
+    as_json: output.JsonFlag = False,
+) -> None:
     """Every registered model: its newest version and its aliases.
 
     Models are registered from Python or with 'loopml models register'.
@@ -154,11 +173,22 @@ def list_command(as_json: output.JsonFlag = False) -> None:
 
         loopml models list
         loopml models list --json
+        loopml models list -n 50
     """
+    next_token = None
     with open_client() as client:
-        models = client.metadata.list_registered_models()
+        if max_results is None and page_token is None:
+            models = client.metadata.list_registered_models()
+        else:
+            page = client.metadata.page_registered_models(
+                max_results=max_results or DEFAULT_MAX_RESULTS, page_token=page_token
+            )
+            models, next_token = page.items, page.next_page_token
+    hint = f"More models: add --page-token {next_token}" if next_token else None
     if as_json:
         output.print_json([model_dict(m) for m in models])
+        if hint:
+            sys.stderr.write(hint + "\n")
         return
     from rich.table import Table
 
@@ -171,6 +201,8 @@ def list_command(as_json: output.JsonFlag = False) -> None:
         updated = output.format_time(model.updated_at)
         table.add_row(output.escape(model.name), latest, output.escape(aliases), updated)
     output.console().print(table)
+    if hint:
+        output.console().print(hint, markup=False, soft_wrap=True)
 
 
 @app.command("versions")

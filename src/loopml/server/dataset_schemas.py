@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from loopml.core.entities import ArtifactEdge, DatasetInput, DatasetVersion
+from loopml.core.entities import ArtifactEdge, DatasetInput, DatasetVersion, Page
 from loopml.server.schema_base import RequestModel as _Request
 from loopml.server.schema_base import ResponseModel as _Response
 from loopml.server.schema_base import entity_model
@@ -44,10 +44,12 @@ class DatasetVersionAdded(_Response):
 
 class DatasetVersionList(_Response):
     items: list[DatasetVersionOut]
+    next_page_token: str | None = None
 
     @classmethod
-    def of(cls, versions: list[DatasetVersion]) -> DatasetVersionList:
-        return cls(items=[dataset_version_out(v) for v in versions])
+    def of(cls, versions: list[DatasetVersion] | Page[DatasetVersion]) -> DatasetVersionList:
+        token = versions.next_page_token if isinstance(versions, Page) else None
+        return cls(items=[dataset_version_out(v) for v in versions], next_page_token=token)
 
 
 class DatasetInputsIn(_Request):

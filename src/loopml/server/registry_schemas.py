@@ -13,6 +13,7 @@ from loopml.core.entities import (
     GateResult,
     ModelApproval,
     ModelVersion,
+    Page,
     RegisteredModel,
 )
 from loopml.server.schema_base import RequestModel as _Request
@@ -82,10 +83,12 @@ class ModelVersionOut(_Response):
 
 class ModelVersionList(_Response):
     items: list[ModelVersionOut]
+    next_page_token: str | None = None
 
     @classmethod
-    def of(cls, versions: list[ModelVersion]) -> ModelVersionList:
-        return cls(items=[ModelVersionOut.of(v) for v in versions])
+    def of(cls, versions: list[ModelVersion] | Page[ModelVersion]) -> ModelVersionList:
+        token = versions.next_page_token if isinstance(versions, Page) else None
+        return cls(items=[ModelVersionOut.of(v) for v in versions], next_page_token=token)
 
 
 class RegisteredModelOut(_Response):
@@ -110,10 +113,12 @@ class RegisteredModelOut(_Response):
 
 class RegisteredModelList(_Response):
     items: list[RegisteredModelOut]
+    next_page_token: str | None = None
 
     @classmethod
-    def of(cls, models: list[RegisteredModel]) -> RegisteredModelList:
-        return cls(items=[RegisteredModelOut.of(m) for m in models])
+    def of(cls, models: list[RegisteredModel] | Page[RegisteredModel]) -> RegisteredModelList:
+        token = models.next_page_token if isinstance(models, Page) else None
+        return cls(items=[RegisteredModelOut.of(m) for m in models], next_page_token=token)
 
 
 class AliasSet(_Request):
@@ -156,10 +161,12 @@ class AliasChangeOut(_Response):
 
 class AliasHistory(_Response):
     items: list[AliasChangeOut]
+    next_page_token: str | None = None
 
     @classmethod
-    def of(cls, changes: list[AliasChange]) -> AliasHistory:
-        return cls(items=[AliasChangeOut.of(c) for c in changes])
+    def of(cls, changes: list[AliasChange] | Page[AliasChange]) -> AliasHistory:
+        token = changes.next_page_token if isinstance(changes, Page) else None
+        return cls(items=[AliasChangeOut.of(c) for c in changes], next_page_token=token)
 
 
 class TagValue(_Request):
@@ -214,10 +221,12 @@ class GateResultOut(_Response):
 
 class GateResultList(_Response):
     items: list[GateResultOut]
+    next_page_token: str | None = None
 
     @classmethod
-    def of(cls, results: list[GateResult]) -> GateResultList:
-        return cls(items=[GateResultOut.of(r) for r in results])
+    def of(cls, results: list[GateResult] | Page[GateResult]) -> GateResultList:
+        token = results.next_page_token if isinstance(results, Page) else None
+        return cls(items=[GateResultOut.of(r) for r in results], next_page_token=token)
 
 
 class ApprovalIn(_Request):

@@ -15,7 +15,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from loopml.core.entities import ArtifactEntry, Event, Experiment, Metric, Page, Run, RunStatus
+from loopml.core.entities import (
+    ArtifactEntry,
+    ArtifactListing,
+    Event,
+    Experiment,
+    Metric,
+    Page,
+    Run,
+    RunStatus,
+)
 from loopml.server.schema_base import JsonFloat, LooseRunStatus
 from loopml.server.schema_base import RequestModel as _Request
 from loopml.server.schema_base import ResponseModel as _Response
@@ -224,6 +233,24 @@ class ArtifactEntriesIn(_Request):
 
 class ArtifactEntries(_Response):
     items: list[ArtifactEntryModel]
+
+
+class ArtifactChildOut(_Response):
+    path: str
+    is_dir: bool
+    size: int | None = None
+    digest: str | None = None
+
+
+class ArtifactChildren(_Response):
+    items: list[ArtifactChildOut]
+    next_page_token: str | None = None
+
+    @classmethod
+    def of(cls, page: Page[ArtifactListing]) -> ArtifactChildren:
+        items = [ArtifactChildOut(path=c.path, is_dir=c.is_dir, size=c.size, digest=c.digest)
+                 for c in page.items]  # fmt: skip
+        return cls(items=items, next_page_token=page.next_page_token)
 
 
 class BlobOut(_Response):

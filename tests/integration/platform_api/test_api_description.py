@@ -50,6 +50,7 @@ def test_openapi_describes_every_endpoint(http: httpx.Client) -> None:
         ("POST", "/api/v1/runs/search"),
         ("POST", "/api/v1/runs/{run_id}/artifacts"),
         ("GET", "/api/v1/runs/{run_id}/artifacts"),
+        ("GET", "/api/v1/runs/{run_id}/artifact-children"),
         ("GET", "/api/v1/events"),
         ("POST", "/api/v1/events"),
         ("PUT", "/api/v1/blobs"),

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
-from loopml.core.entities import DatasetVersion
+from loopml.core.entities import DatasetVersion, Page
 from loopml.core.errors import BackendUnavailableError, InvalidInputError, NotFoundError
 from loopml.core.refs import check_dataset_name, format_dataset_ref
 from loopml.core.roles import Permission
@@ -47,6 +47,9 @@ VERSION = Annotated[int, Path(ge=1, le=2**31, description="The version number.")
 TABLE = Annotated[
     str | None,
     Query(max_length=1000, description="A table's path in the version (default: the first)."),
+]
+TOKEN = Annotated[
+    str | None, Query(max_length=4000, description="The store's token of the page to show.")
 ]
 OFFSET = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="The first column shown.")]
 T = TypeVar("T")
@@ -108,18 +111,20 @@ def add_routes(router: APIRouter, sources: DashboardSources, guarded: Guarded) -
 def _datasets(sources: DashboardSources) -> Callable[..., HTMLResponse]:
     def dashboard_datasets(
         request: Request,
-        start: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="The first shown.")] = 0,
+        page_token: TOKEN = None,
         per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = DEFAULT_PER_PAGE,
     ) -> HTMLResponse:
-        newest = sources.metadata.list_dataset_versions(None)  # as 'loopml data list'
-        window = _window(len(newest), start, per_page)
+        # as 'loopml data list', one page read from the store
+        newest = sources.metadata.page_dataset_versions(
+            None, max_results=per_page, page_token=page_token
+        )
         return page(
             request,
             "datasets.html",
             "data",
             {
-                "rows": [_version_row(v) for v in newest[window.start : window.end]],
-                "window": window,
+                "rows": [_version_row(v) for v in newest],
+                "pages": _pages(newest.next_page_token, page_token, per_page),
                 "per_page": per_page,
             },
         )
@@ -131,11 +136,16 @@ def _dataset(sources: DashboardSources) -> Callable[..., HTMLResponse]:
     def dashboard_dataset(
         request: Request,
         name: NAME,
-        start: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="The first shown.")] = 0,
+        page_token: TOKEN = None,
         per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = DEFAULT_PER_PAGE,
     ) -> HTMLResponse:
-        versions = _log(sources.metadata, name)[::-1]  # newest first
-        window = _window(len(versions), start, per_page)
+        versions = _log(sources.metadata, name, per_page, page_token)  # newest first
+        # the compare form offers the newest versions, whatever the page shows
+        newest = (
+            versions
+            if page_token is None and per_page == MAX_PER_PAGE
+            else _log(sources.metadata, name, MAX_PER_PAGE, None)
+        )
         return page(
             request,
             "datasets_dataset.html",
@@ -143,9 +153,9 @@ def _dataset(sources: DashboardSources) -> Callable[..., HTMLResponse]:
             {
                 "name": name,
                 "quoted": quote(name, safe=""),
-                "rows": [_version_row(v) for v in versions[window.start : window.end]],
-                "numbers": [v.version for v in versions[:MAX_PER_PAGE]],
-                "window": window,
+                "rows": [_version_row(v) for v in versions],
+                "numbers": [v.version for v in newest],
+                "pages": _pages(versions.next_page_token, page_token, per_page),
                 "per_page": per_page,
             },
         )
@@ -279,14 +289,24 @@ def _validation(sources: DashboardSources) -> Callable[..., HTMLResponse]:
 
 
 # helpers -------------------------------------------------------------------------------------
-def _log(metadata: MetadataStore, name: str) -> list[DatasetVersion]:
-    """Every version of ``name``, oldest first (as ``loopml data log``); an unknown dataset
-    is the store's NotFoundError."""
+def _log(metadata: MetadataStore, name: str, size: int, token: str | None) -> Page[DatasetVersion]:
+    """A page of the versions of ``name``, newest first (as ``loopml data log``), read from
+    the store; an unknown dataset is the store's NotFoundError."""
     check_dataset_name(name)
-    versions = metadata.list_dataset_versions(name)
-    if not versions:
+    versions = metadata.page_dataset_versions(
+        name, max_results=size, page_token=token, newest_first=True
+    )
+    if not versions.items and token is None:
         metadata.get_dataset_version(name)  # raises NotFoundError naming what exists
     return versions
+
+
+def _pages(next_token: str | None, token: str | None, per_page: int) -> dict[str, str | None]:
+    """The query strings of the next page (the store's token) and of the first one."""
+    return {
+        "next": urlencode({"per_page": per_page, "page_token": next_token}) if next_token else None,
+        "first": urlencode({"per_page": per_page}) if token else None,
+    }
 
 
 def _handle(sources: DashboardSources, name: str, version: int) -> VersionHandle:
@@ -307,8 +327,17 @@ def _artifacts(sources: DashboardSources) -> ArtifactStore:
 def _previous(metadata: MetadataStore, name: str, version: int) -> int | None:
     """The newest version before ``version`` (what 'data add --require-valid' checks a new
     version against), or None."""
-    earlier = [v.version for v in metadata.list_dataset_versions(name) if v.version < version]
-    return max(earlier, default=None)
+    token: str | None = None
+    while True:  # newest first: read only down to the version, a page at a time
+        versions = metadata.page_dataset_versions(
+            name, max_results=MAX_PER_PAGE, page_token=token, newest_first=True
+        )
+        for each in versions:
+            if each.version < version:
+                return each.version
+        token = versions.next_page_token
+        if token is None:
+            return None
 
 
 def _chosen_table(ref: str, profiles: dict[str, TableProfile], table: str | None) -> str | None:

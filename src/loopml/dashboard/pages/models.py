@@ -43,7 +43,6 @@ SLUGS = ("models",)
 MODELS_PER_PAGE, MAX_MODELS_PER_PAGE = 50, 200
 VERSIONS_PER_PAGE, MAX_VERSIONS_PER_PAGE = 10, 50
 HISTORY_PER_PAGE = 50
-MAX_OFFSET = 1_000_000
 MAX_REASON = 500
 MAX_COMMENT = 2000
 # what the model page says after an action redirected to it (fixed texts, never echoed)
@@ -53,6 +52,7 @@ NOTICES = {
     "approved": "The approval was recorded.",
 }
 Name = Annotated[str, Path(max_length=200, description="The registered model's name.")]
+Token = Annotated[str | None, Query(max_length=4000, description="The store's page token.")]
 
 
 @dataclass(frozen=True)
@@ -106,25 +106,21 @@ def add_routes(router: APIRouter, sources: DashboardSources, guarded: Guarded) -
 def _list(sources: DashboardSources) -> Callable[..., Response]:
     def models_list(
         request: Request,
-        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+        page_token: Token = None,
         per_page: Annotated[int, Query(ge=1, le=MAX_MODELS_PER_PAGE)] = MODELS_PER_PAGE,
     ) -> Response:
-        models = sources.metadata.list_registered_models()
-        shown = models[offset : offset + per_page]
+        shown = sources.metadata.page_registered_models(max_results=per_page, page_token=page_token)
+        next_token = shown.next_page_token
         return page(
             request,
             "models.html",
             "models",
             {
                 "models": [_model_row(model) for model in shown],
-                "total": len(models),
-                "first": offset + 1,
-                "next_query": _query(offset=offset + per_page, per_page=per_page)
-                if offset + per_page < len(models)
+                "next_query": _query(page_token=next_token, per_page=per_page)
+                if next_token
                 else None,
-                "previous_query": _query(offset=max(offset - per_page, 0), per_page=per_page)
-                if offset
-                else None,
+                "first_query": _query(per_page=per_page) if page_token else None,
             },
         )
 
@@ -146,13 +142,14 @@ def _model(sources: DashboardSources) -> Callable[..., Response]:
         request: Request,
         name: Name,
         version: Annotated[int | None, Query(ge=1, description="The version to show.")] = None,
-        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+        page_token: Token = None,
         per_page: Annotated[int, Query(ge=1, le=MAX_VERSIONS_PER_PAGE)] = VERSIONS_PER_PAGE,
-        history_offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+        history_token: Token = None,
         notice: Annotated[str | None, Query(max_length=20)] = None,
     ) -> Response:
         try:
-            values = _model_values(sources, name, version, (offset, per_page), history_offset)
+            where = Position(per_page, page_token, history_token)
+            values = _model_values(sources, name, version, where)
         except LoopMLError as exc:
             return _refused(request, exc, None)
         values["notice"] = NOTICES.get(notice or "")
@@ -162,50 +159,65 @@ def _model(sources: DashboardSources) -> Callable[..., Response]:
     return model_page
 
 
+@dataclass(frozen=True)
+class Position:
+    """Which page of a model's versions and of its alias history is shown (store tokens)."""
+
+    per_page: int
+    versions: str | None
+    history: str | None
+
+
 def _model_values(
-    sources: DashboardSources,
-    name: str,
-    selected: int | None,
-    paging: tuple[int, int],
-    history_offset: int,
+    sources: DashboardSources, name: str, selected: int | None, where: Position
 ) -> dict[str, Any]:
+    """What the model page shows, each list one page read from the store."""
     metadata = sources.metadata
     model = metadata.get_registered_model(name)
-    versions = list(reversed(metadata.list_model_versions(name)))  # newest first
-    offset, per_page = paging
-    shown = versions[offset : offset + per_page]
-    history = metadata.list_alias_history(name)  # oldest first
-    newest_first = list(reversed(history))
+    shown = metadata.page_model_versions(
+        name, max_results=where.per_page, page_token=where.versions, newest_first=True
+    )
+    history = metadata.page_alias_history(
+        name, max_results=HISTORY_PER_PAGE, page_token=where.history, newest_first=True
+    )
     if selected is None:
         selected = model.aliases.get(CHAMPION, model.latest_version)
-    approvals = metadata.list_model_approvals(name)
-    approved = {each.version for each in approvals}
-    gates = metadata.list_gate_results(name)
-    here = {"per_page": per_page, "version": selected}
+    numbers = [v.version for v in shown]
+    # per version on the page: whether it is approved, its newest gate
+    approved = {n for n in numbers if metadata.list_model_approvals(name, n)}
+    gates = [
+        gate
+        for n in numbers
+        for gate in metadata.page_gate_results(name, n, max_results=1, newest_first=True)
+    ]
+    here = {"per_page": where.per_page, "version": selected}
     return {
         "model": model,
         "aliases": sorted(model.aliases.items()),
-        "rollbacks": rollback_targets(history),
+        "rollbacks": _rollbacks(metadata, model),
         "versions": [_version_row(v, model, approved) for v in shown],
-        "version_count": len(versions),
-        "versions_next": _query(**here, offset=offset + per_page)
-        if offset + per_page < len(versions)
+        "versions_next": _query(**here, page_token=shown.next_page_token)
+        if shown.next_page_token
         else None,
-        "versions_previous": _query(**here, offset=max(offset - per_page, 0)) if offset else None,
-        "gates": gate_matrix([v.version for v in shown], gates),
-        "history": [
-            _change_row(c) for c in newest_first[history_offset : history_offset + HISTORY_PER_PAGE]
-        ],
-        "history_count": len(history),
+        "versions_first": _query(**here) if where.versions else None,
+        "gates": gate_matrix(numbers, gates),
+        "history": [_change_row(c) for c in history],
         "history_next": _query(
-            **here, offset=offset, history_offset=history_offset + HISTORY_PER_PAGE
+            **here, page_token=where.versions, history_token=history.next_page_token
         )
-        if history_offset + HISTORY_PER_PAGE < len(history)
+        if history.next_page_token
         else None,
-        "history_first": _query(**here, offset=offset) if history_offset else None,
+        "history_first": _query(**here, page_token=where.versions) if where.history else None,
         "selected": selected,
         **_card_values(sources, name, selected),
     }
+
+
+def _rollbacks(metadata: MetadataStore, model: RegisteredModel) -> dict[str, tuple[int, int]]:
+    """Where a rollback moves each alias the model has now (the CLI's rule reads the
+    alias's history)."""
+    history = [c for alias in model.aliases for c in metadata.list_alias_history(model.name, alias)]
+    return rollback_targets(history)
 
 
 def _version_row(

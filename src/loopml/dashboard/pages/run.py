@@ -21,7 +21,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from loopml.core.entities import ArtifactEntry, ArtifactListing, Run
-from loopml.core.errors import InvalidInputError, LoopMLError, NotFoundError
+from loopml.core.errors import LoopMLError, NotFoundError
 from loopml.core.hashing import CHUNK_SIZE, Digest
 from loopml.core.validation import normalize_artifact_path
 from loopml.dashboard.artifact_previews import IMAGE_MAX_BYTES, Preview, image_type, preview
@@ -32,7 +32,6 @@ from loopml.governance.lineage import run_lineage
 from loopml.governance.lineage_graph import LineageNode, describe_node
 from loopml.stores.artifacts.base import ArtifactStore
 from loopml.stores.metadata.base import MetadataStore, RunQuery
-from loopml.tracking.artifacts import list_children
 from loopml.tracking.system_info import TAG_PREFIX
 
 SLUGS = ()  # reached from the runs table, not from the navigation
@@ -52,8 +51,8 @@ class Folder:
     path: str
     parents: list[tuple[str, str]]  # (name, path) from the root to this folder
     children: list[ArtifactListing]
-    offset: int
-    total: int
+    token: str | None  # the store's token of this page of the folder (None: its first)
+    next_token: str | None
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,9 @@ def _page(sources: DashboardSources) -> Callable[..., HTMLResponse]:
         path: Annotated[
             str, Query(max_length=1000, description="An artifact folder or file to show.")
         ] = "",
-        offset: Annotated[int, Query(ge=0, le=10_000_000, description="In the folder.")] = 0,
+        entries: Annotated[
+            str | None, Query(max_length=4000, description="The artifact folder's page token.")
+        ] = None,
         children: Annotated[
             str | None, Query(max_length=2000, description="The nested runs' page token.")
         ] = None,
@@ -123,7 +124,7 @@ def _page(sources: DashboardSources) -> Callable[..., HTMLResponse]:
                 page_token=children,
             )
         )
-        folder, file, shown = _artifacts(metadata, sources.artifacts, run.id, path, offset)
+        folder, file, shown = _artifacts(metadata, sources.artifacts, run.id, path, entries)
         user_tags = {k: v for k, v in run.tags.items() if not k.startswith(TAG_PREFIX)}
         metrics = sorted(run.metrics.items())[:KEYS_SHOWN]
         here = f"{request.scope.get('root_path', '')}/ui/runs/{quote(run.id, safe='')}"
@@ -226,25 +227,34 @@ def _artifact_store(sources: DashboardSources) -> ArtifactStore:
 
 
 def _file(metadata: MetadataStore, run_id: str, path: str) -> ArtifactEntry:
-    for entry in metadata.list_artifact_entries(run_id, path):
-        if entry.path == path:
-            return entry
+    found = metadata.list_artifact_children(run_id, path, max_results=1).items
+    for each in found:  # a file lists itself alone, with its digest and size
+        if not each.is_dir and each.path == path and each.digest is not None:
+            return ArtifactEntry(each.path, each.digest, each.size or 0)
     raise NotFoundError(f"Run {run_id} has no artifact file at {path!r}.")
 
 
 def _artifacts(
-    metadata: MetadataStore, artifacts: ArtifactStore | None, run_id: str, path: str, offset: int
+    metadata: MetadataStore,
+    artifacts: ArtifactStore | None,
+    run_id: str,
+    path: str,
+    token: str | None,
 ) -> tuple[Folder, ArtifactListing | None, Preview | None]:
-    """The folder shown (``path``'s, or its parent's when ``path`` is a file), the file
-    chosen, and its preview (None without the artifact store)."""
-    listing = list_children(metadata.list_artifact_entries(run_id, path), path)
+    """The folder shown (``path``'s, or its parent's when ``path`` is a file), one page of
+    it read from the store (``token``: the store's token of that page), the file chosen, and
+    its preview (None without the artifact store)."""
     file: ArtifactListing | None = None
-    if path and not listing:
-        raise NotFoundError(f"Run {run_id} has no artifact at {path!r}.")
-    if len(listing) == 1 and not listing[0].is_dir and listing[0].path == path:
-        file = listing[0]
-        path = path.rpartition("/")[0]
-        listing = list_children(metadata.list_artifact_entries(run_id, path), path)
+    if path:
+        probe = metadata.list_artifact_children(run_id, path, max_results=1).items
+        if not probe:
+            raise NotFoundError(f"Run {run_id} has no artifact at {path!r}.")
+        if not probe[0].is_dir and probe[0].path == path:
+            file = probe[0]
+            path = path.rpartition("/")[0]
+    listing = metadata.list_artifact_children(
+        run_id, path, max_results=ENTRIES_PER_PAGE, page_token=token
+    )
     shown = None
     if file is not None and artifacts is not None and file.digest is not None:
         try:
@@ -254,18 +264,14 @@ def _artifacts(
     parents = [("artifacts", "")]
     parts = path.split("/") if path else []
     parents += [(part, "/".join(parts[: i + 1])) for i, part in enumerate(parts)]
-    if offset and offset >= len(listing):
-        raise InvalidInputError(
-            f"The folder has {len(listing)} entries; offset {offset} is past them."
-        )
-    children = listing[offset : offset + ENTRIES_PER_PAGE]
-    return Folder(path, parents, children, offset, len(listing)), file, shown
+    folder = Folder(path, parents, listing.items, token, listing.next_page_token)
+    return folder, file, shown
 
 
-def _folder_query(path: str, offset: int = 0) -> str:
-    values: dict[str, str | int] = {"path": path}
-    if offset:
-        values["offset"] = offset
+def _folder_query(path: str, token: str | None = None) -> str:
+    values: dict[str, str] = {"path": path}
+    if token:
+        values["entries"] = token
     return urlencode(values)
 
 

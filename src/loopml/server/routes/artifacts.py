@@ -9,7 +9,13 @@ from fastapi import APIRouter, Depends, Query, Response
 from loopml.server.audit import attributed
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
-from loopml.server.schemas import ArtifactEntries, ArtifactEntriesIn, ArtifactEntryModel
+from loopml.server.paging_params import MaxResults, PageToken, page_size
+from loopml.server.schemas import (
+    ArtifactChildren,
+    ArtifactEntries,
+    ArtifactEntriesIn,
+    ArtifactEntryModel,
+)
 from loopml.stores.artifacts.entries import check_entries_point_at_stored_blobs
 
 router = APIRouter(tags=["artifacts"])
@@ -37,3 +43,19 @@ def list_artifact_entries(
     """Every file of the run whose path is ``prefix`` or lies under it."""
     entries = ctx.metadata_store.list_artifact_entries(run_id, prefix)
     return ArtifactEntries(items=[ArtifactEntryModel.of(entry) for entry in entries])
+
+
+@router.get("/runs/{run_id}/artifact-children", dependencies=[Depends(require("artifacts:read"))])
+def list_artifact_children(
+    run_id: str,
+    ctx: Context,
+    path: Annotated[str, Query(max_length=1000)] = "",
+    max_results: MaxResults = None,
+    page_token: PageToken = None,
+) -> ArtifactChildren:
+    """The direct children of folder ``path`` (files and sub-folders), a page at a time;
+    a file's path lists that file alone."""
+    page = ctx.metadata_store.list_artifact_children(
+        run_id, path, max_results=page_size(max_results), page_token=page_token
+    )
+    return ArtifactChildren.of(page)

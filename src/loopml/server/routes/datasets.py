@@ -23,6 +23,7 @@ from loopml.server.dataset_schemas import (
     DatasetVersionOut,
     dataset_version_out,
 )
+from loopml.server.paging_params import MaxResults, NewestFirst, PageToken, is_paged, page_size
 
 router = APIRouter(tags=["datasets"])
 Writer = Annotated[Principal, Depends(require("datasets:write"))]
@@ -43,15 +44,39 @@ def add_dataset_version(
 
 
 @router.get("/datasets", dependencies=READ)
-def list_datasets(ctx: Context) -> DatasetVersionList:
-    """The newest version of every dataset, by name."""
-    return DatasetVersionList.of(ctx.metadata_store.list_dataset_versions(None))
+def list_datasets(
+    ctx: Context, max_results: MaxResults = None, page_token: PageToken = None
+) -> DatasetVersionList:
+    """The newest version of every dataset, by name; with ``max_results`` or
+    ``page_token``, one page (by code point order of the names)."""
+    return _versions(ctx, None, (max_results, page_token, False))
 
 
 @router.get("/datasets/{name}/versions", dependencies=READ)
-def list_dataset_versions(name: str, ctx: Context) -> DatasetVersionList:
-    """Every version of ``name``, oldest first."""
-    return DatasetVersionList.of(ctx.metadata_store.list_dataset_versions(name))
+def list_dataset_versions(
+    name: str,
+    ctx: Context,
+    max_results: MaxResults = None,
+    page_token: PageToken = None,
+    newest_first: NewestFirst = False,
+) -> DatasetVersionList:
+    """Every version of ``name``, oldest first; with ``max_results``, ``page_token`` or
+    ``newest_first``, one page."""
+    return _versions(ctx, name, (max_results, page_token, newest_first))
+
+
+def _versions(
+    ctx: Context, name: str | None, paging: tuple[int | None, str | None, bool]
+) -> DatasetVersionList:
+    max_results, page_token, newest_first = paging
+    store = ctx.metadata_store
+    if is_paged(max_results, page_token, newest_first):
+        page = store.page_dataset_versions(
+            name, max_results=page_size(max_results), page_token=page_token,
+            newest_first=newest_first,
+        )  # fmt: skip
+        return DatasetVersionList.of(page)
+    return DatasetVersionList.of(store.list_dataset_versions(name))
 
 
 # before /{version}: "latest" is not a number

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from loopml.server.audit import attributed
 from loopml.server.auth import Principal, require
 from loopml.server.context import Context
+from loopml.server.paging_params import MaxResults, NewestFirst, PageToken, is_paged, page_size
 from loopml.server.registry_moves import approve_version, move_alias
 from loopml.server.registry_schemas import (
     AliasChangeOut,
@@ -48,9 +49,18 @@ READ = [Depends(require("models:read"))]
 
 
 @router.get("/models", dependencies=READ)
-def list_registered_models(ctx: Context) -> RegisteredModelList:
-    """Every registered model, by name."""
-    return RegisteredModelList.of(ctx.metadata_store.list_registered_models())
+def list_registered_models(
+    ctx: Context, max_results: MaxResults = None, page_token: PageToken = None
+) -> RegisteredModelList:
+    """Every registered model, by name; with ``max_results`` or ``page_token``, one page (by
+    code point order of the names; pass ``next_page_token`` back as ``page_token``)."""
+    store = ctx.metadata_store
+    if is_paged(max_results, page_token):
+        page = store.page_registered_models(
+            max_results=page_size(max_results), page_token=page_token
+        )
+        return RegisteredModelList.of(page)
+    return RegisteredModelList.of(store.list_registered_models())
 
 
 @router.get("/models/{name}", dependencies=READ)
@@ -72,9 +82,23 @@ def add_model_version(
 
 
 @router.get("/models/{name}/versions", dependencies=READ)
-def list_model_versions(name: str, ctx: Context) -> ModelVersionList:
-    """Every version of ``name``, oldest first."""
-    return ModelVersionList.of(ctx.metadata_store.list_model_versions(name))
+def list_model_versions(
+    name: str,
+    ctx: Context,
+    max_results: MaxResults = None,
+    page_token: PageToken = None,
+    newest_first: NewestFirst = False,
+) -> ModelVersionList:
+    """Every version of ``name``, oldest first; with ``max_results``, ``page_token`` or
+    ``newest_first``, one page."""
+    store = ctx.metadata_store
+    if is_paged(max_results, page_token, newest_first):
+        page = store.page_model_versions(
+            name, max_results=page_size(max_results), page_token=page_token,
+            newest_first=newest_first,
+        )  # fmt: skip
+        return ModelVersionList.of(page)
+    return ModelVersionList.of(store.list_model_versions(name))
 
 
 # before /{version}: "latest" is not a number
@@ -143,10 +167,23 @@ def get_model_alias(name: str, alias: str, ctx: Context) -> AliasOut:
 
 @router.get("/models/{name}/alias-history", dependencies=READ)
 def list_alias_history(
-    name: str, ctx: Context, alias: Annotated[str | None, Query()] = None
+    name: str,
+    ctx: Context,
+    alias: Annotated[str | None, Query()] = None,
+    max_results: MaxResults = None,
+    page_token: PageToken = None,
+    newest_first: NewestFirst = False,
 ) -> AliasHistory:
-    """Every move of ``alias`` (or of every alias of the model), oldest first."""
-    return AliasHistory.of(ctx.metadata_store.list_alias_history(name, alias))
+    """Every move of ``alias`` (or of every alias of the model), oldest first; with
+    ``max_results``, ``page_token`` or ``newest_first``, one page."""
+    store = ctx.metadata_store
+    if is_paged(max_results, page_token, newest_first):
+        page = store.page_alias_history(
+            name, alias, max_results=page_size(max_results), page_token=page_token,
+            newest_first=newest_first,
+        )  # fmt: skip
+        return AliasHistory.of(page)
+    return AliasHistory.of(store.list_alias_history(name, alias))
 
 
 @router.post("/models/{name}/versions/{version}/gate-results", status_code=201)
@@ -161,15 +198,44 @@ def add_gate_result(
 
 
 @router.get("/models/{name}/versions/{version}/gate-results", dependencies=READ)
-def list_version_gate_results(name: str, version: int, ctx: Context) -> GateResultList:
-    """The version's gate results, oldest first."""
-    return GateResultList.of(ctx.metadata_store.list_gate_results(name, version))
+def list_version_gate_results(
+    name: str,
+    version: int,
+    ctx: Context,
+    max_results: MaxResults = None,
+    page_token: PageToken = None,
+    newest_first: NewestFirst = False,
+) -> GateResultList:
+    """The version's gate results, oldest first; with ``max_results``, ``page_token`` or
+    ``newest_first``, one page."""
+    return _gate_results(ctx, name, version, (max_results, page_token, newest_first))
 
 
 @router.get("/models/{name}/gate-results", dependencies=READ)
-def list_gate_results(name: str, ctx: Context) -> GateResultList:
-    """The gate results of every version of ``name``, oldest first."""
-    return GateResultList.of(ctx.metadata_store.list_gate_results(name))
+def list_gate_results(
+    name: str,
+    ctx: Context,
+    max_results: MaxResults = None,
+    page_token: PageToken = None,
+    newest_first: NewestFirst = False,
+) -> GateResultList:
+    """The gate results of every version of ``name``, oldest first; with ``max_results``,
+    ``page_token`` or ``newest_first``, one page."""
+    return _gate_results(ctx, name, None, (max_results, page_token, newest_first))
+
+
+def _gate_results(
+    ctx: Context, name: str, version: int | None, paging: tuple[int | None, str | None, bool]
+) -> GateResultList:
+    max_results, page_token, newest_first = paging
+    store = ctx.metadata_store
+    if is_paged(max_results, page_token, newest_first):
+        page = store.page_gate_results(
+            name, version, max_results=page_size(max_results), page_token=page_token,
+            newest_first=newest_first,
+        )  # fmt: skip
+        return GateResultList.of(page)
+    return GateResultList.of(store.list_gate_results(name, version))
 
 
 @router.post("/models/{name}/versions/{version}/approvals", status_code=201)

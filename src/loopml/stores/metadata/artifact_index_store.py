@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from loopml.core.entities import ArtifactEdge, ArtifactEntry
+from loopml.core.entities import ArtifactEdge, ArtifactEntry, ArtifactListing, Page
 from loopml.stores.metadata.event_store import NewEvent
+from loopml.stores.metadata.pages import DEFAULT_MAX_RESULTS
 
 
 class ArtifactIndexStore(Protocol):
@@ -22,6 +23,20 @@ class ArtifactIndexStore(Protocol):
 
     def list_artifact_entries(self, run_id: str, prefix: str = "") -> list[ArtifactEntry]:
         """Every file recorded for the run whose path is ``prefix`` or lies under it."""
+        ...
+
+    def list_artifact_children(
+        self,
+        run_id: str,
+        path: str = "",
+        *,
+        max_results: int = DEFAULT_MAX_RESULTS,
+        page_token: str | None = None,
+    ) -> Page[ArtifactListing]:
+        """The direct children of folder ``path`` (files, and sub-folders without their
+        contents), in code point order of the paths under them, a page at a time; when
+        ``path`` is a file, that file alone. An unknown run → :class:`NotFoundError`; a bad
+        or foreign token → :class:`InvalidInputError`."""
         ...
 
     # artifact lineage (the trees live in an ArtifactStore)

@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from loopml.core.entities import DatasetInput, DatasetVersion
+from loopml.core.entities import DatasetInput, DatasetVersion, Page
 from loopml.stores.metadata.event_store import NewEvent
+from loopml.stores.metadata.pages import DEFAULT_MAX_RESULTS
 
 
 class DatasetStore(Protocol):
@@ -32,6 +33,19 @@ class DatasetStore(Protocol):
     def list_dataset_versions(self, dataset: str | None = None) -> list[DatasetVersion]:
         """Every version of ``dataset`` oldest first, or the newest version of every dataset
         (by name) when ``dataset`` is None."""
+        ...
+
+    def page_dataset_versions(
+        self,
+        dataset: str | None = None,
+        *,
+        max_results: int = DEFAULT_MAX_RESULTS,
+        page_token: str | None = None,
+        newest_first: bool = False,
+    ) -> Page[DatasetVersion]:
+        """As :meth:`list_dataset_versions`, a page at a time: the versions of ``dataset``
+        oldest (or newest) first, or the newest version of each dataset by name (code point
+        order). A bad or foreign token → :class:`InvalidInputError`."""
         ...
 
     def delete_dataset_version(

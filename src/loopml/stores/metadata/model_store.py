@@ -12,9 +12,11 @@ from loopml.core.entities import (
     GateResult,
     ModelApproval,
     ModelVersion,
+    Page,
     RegisteredModel,
 )
 from loopml.stores.metadata.event_store import NewEvent
+from loopml.stores.metadata.pages import DEFAULT_MAX_RESULTS
 
 
 class ModelStore(Protocol):
@@ -43,6 +45,52 @@ class ModelStore(Protocol):
 
     def list_registered_models(self) -> list[RegisteredModel]:
         """Every registered model, ordered by name."""
+        ...
+
+    # pages: each reads one page from the store, resuming after the last item of the page
+    # before (the token carries its sort key); a bad or foreign token → InvalidInputError
+    def page_registered_models(
+        self, *, max_results: int = DEFAULT_MAX_RESULTS, page_token: str | None = None
+    ) -> Page[RegisteredModel]:
+        """Registered models by name (code point order), a page at a time."""
+        ...
+
+    def page_model_versions(
+        self,
+        model: str,
+        *,
+        max_results: int = DEFAULT_MAX_RESULTS,
+        page_token: str | None = None,
+        newest_first: bool = False,
+    ) -> Page[ModelVersion]:
+        """The versions of ``model``, oldest (or newest) first, a page at a time."""
+        ...
+
+    def page_alias_history(
+        self,
+        model: str,
+        alias: str | None = None,
+        *,
+        max_results: int = DEFAULT_MAX_RESULTS,
+        page_token: str | None = None,
+        newest_first: bool = False,
+    ) -> Page[AliasChange]:
+        """The moves of ``alias`` (or of every alias of ``model``) in the order they were
+        made (or the newest first), a page at a time."""
+        ...
+
+    def page_gate_results(
+        self,
+        model: str,
+        version: int | None = None,
+        *,
+        max_results: int = DEFAULT_MAX_RESULTS,
+        page_token: str | None = None,
+        newest_first: bool = False,
+    ) -> Page[GateResult]:
+        """The gate results of ``version`` (None: of every version), by ``evaluated_at``
+        then id, oldest (or newest) first, a page at a time; ``max_results=1`` with
+        ``newest_first`` is a version's newest gate."""
         ...
 
     def set_model_alias(

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from loopml.core.entities import ArtifactEdge, ArtifactEntry
+from loopml.core.entities import ArtifactEdge, ArtifactEntry, ArtifactListing, Page
 from loopml.core.errors import InvalidInputError
 from loopml.core.validation import validate_artifact_edges
 from loopml.stores.metadata.event_store import NewEvent
+from loopml.stores.metadata.pages import DEFAULT_MAX_RESULTS
 from loopml.stores.remote import wire
-from loopml.stores.remote.http_slice import HttpSlice, segment
+from loopml.stores.remote.http_slice import HttpSlice, page_params, segment
 
 
 class HttpArtifactIndexStore(HttpSlice):
@@ -32,6 +33,21 @@ class HttpArtifactIndexStore(HttpSlice):
             "GET", f"/runs/{segment(run_id)}/artifacts", params={"prefix": prefix}
         )
         return [wire.artifact_entry_from_json(item) for item in wire.objects(data, "items")]
+
+    def list_artifact_children(
+        self,
+        run_id: str,
+        path: str = "",
+        *,
+        max_results: int = DEFAULT_MAX_RESULTS,
+        page_token: str | None = None,
+    ) -> Page[ArtifactListing]:
+        params = {**page_params(max_results, page_token), "path": path}
+        data = self._api.request_json(
+            "GET", f"/runs/{segment(run_id)}/artifact-children", params=params
+        )
+        items = [wire.artifact_listing_from_json(item) for item in wire.objects(data, "items")]
+        return Page(items, wire.page_token(data))
 
     # artifact lineage
     def add_artifact_edges(

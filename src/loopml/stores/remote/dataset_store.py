@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from loopml.core.entities import DatasetInput, DatasetVersion
+from loopml.core.entities import DatasetInput, DatasetVersion, Page
 from loopml.core.errors import InvalidInputError
 from loopml.stores.metadata.event_store import NewEvent
+from loopml.stores.metadata.pages import DEFAULT_MAX_RESULTS
 from loopml.stores.remote import wire
-from loopml.stores.remote.http_slice import HttpSlice, name_segment, segment
+from loopml.stores.remote.http_slice import HttpSlice, name_segment, page_params, segment
 
 
 def _dataset_segment(name: object) -> str:
@@ -57,6 +58,22 @@ class HttpDatasetStore(HttpSlice):
         path = "/datasets" if dataset is None else f"/datasets/{_dataset_segment(dataset)}/versions"
         data = self._api.request_json("GET", path)
         return [wire.dataset_version_from_json(item) for item in wire.objects(data, "items")]
+
+    def page_dataset_versions(
+        self,
+        dataset: str | None = None,
+        *,
+        max_results: int = DEFAULT_MAX_RESULTS,
+        page_token: str | None = None,
+        newest_first: bool = False,
+    ) -> Page[DatasetVersion]:
+        path = "/datasets" if dataset is None else f"/datasets/{_dataset_segment(dataset)}/versions"
+        params = dict(page_params(max_results, page_token))
+        if newest_first and dataset is not None:
+            params["newest_first"] = "true"
+        data = self._api.request_json("GET", path, params=params)
+        items = [wire.dataset_version_from_json(item) for item in wire.objects(data, "items")]
+        return Page(items, wire.page_token(data))
 
     def delete_dataset_version(
         self, dataset: str, version: int | None = None, *, event: NewEvent | None = None

@@ -9,6 +9,7 @@ from loopml.core.entities import (
     GateResult,
     ModelApproval,
     ModelVersion,
+    Page,
     RegisteredModel,
 )
 from loopml.core.gate_validation import check_comment, validate_gate_result
@@ -22,8 +23,15 @@ from loopml.core.model_validation import (
 )
 from loopml.core.validation import validate_key
 from loopml.stores.metadata.event_store import NewEvent
+from loopml.stores.metadata.pages import DEFAULT_MAX_RESULTS
 from loopml.stores.remote import wire
-from loopml.stores.remote.http_slice import HttpSlice, dotless_segment, name_segment, segment
+from loopml.stores.remote.http_slice import (
+    HttpSlice,
+    dotless_segment,
+    name_segment,
+    page_params,
+    segment,
+)
 
 
 class HttpModelStore(HttpSlice):
@@ -56,6 +64,58 @@ class HttpModelStore(HttpSlice):
     def list_registered_models(self) -> list[RegisteredModel]:
         data = self._api.request_json("GET", "/models")
         return [wire.registered_model_from_json(item) for item in wire.objects(data, "items")]
+
+    def page_registered_models(
+        self, *, max_results: int = DEFAULT_MAX_RESULTS, page_token: str | None = None
+    ) -> Page[RegisteredModel]:
+        data = self._api.request_json("GET", "/models", params=page_params(max_results, page_token))
+        items = [wire.registered_model_from_json(item) for item in wire.objects(data, "items")]
+        return Page(items, wire.page_token(data))
+
+    def page_model_versions(
+        self,
+        model: str,
+        *,
+        max_results: int = DEFAULT_MAX_RESULTS,
+        page_token: str | None = None,
+        newest_first: bool = False,
+    ) -> Page[ModelVersion]:
+        params = _paged(max_results, page_token, newest_first)
+        data = self._api.request_json("GET", f"{self._model_path(model)}/versions", params=params)
+        items = [wire.model_version_from_json(item) for item in wire.objects(data, "items")]
+        return Page(items, wire.page_token(data))
+
+    def page_alias_history(
+        self,
+        model: str,
+        alias: str | None = None,
+        *,
+        max_results: int = DEFAULT_MAX_RESULTS,
+        page_token: str | None = None,
+        newest_first: bool = False,
+    ) -> Page[AliasChange]:
+        params = _paged(max_results, page_token, newest_first)
+        if alias is not None:
+            params["alias"] = check_alias_name(alias)
+        path = f"{self._model_path(model)}/alias-history"
+        data = self._api.request_json("GET", path, params=params)
+        items = [wire.alias_change_from_json(item) for item in wire.objects(data, "items")]
+        return Page(items, wire.page_token(data))
+
+    def page_gate_results(
+        self,
+        model: str,
+        version: int | None = None,
+        *,
+        max_results: int = DEFAULT_MAX_RESULTS,
+        page_token: str | None = None,
+        newest_first: bool = False,
+    ) -> Page[GateResult]:
+        path = self._model_path(model) if version is None else self._version_path(model, version)
+        params = _paged(max_results, page_token, newest_first)
+        data = self._api.request_json("GET", f"{path}/gate-results", params=params)
+        items = [wire.gate_result_from_json(item) for item in wire.objects(data, "items")]
+        return Page(items, wire.page_token(data))
 
     def set_model_alias(
         self,
@@ -166,3 +226,10 @@ class HttpModelStore(HttpSlice):
 
     def _alias_path(self, model: object, alias: object) -> str:
         return f"{self._model_path(model)}/aliases/{segment(check_alias_name(alias))}"
+
+
+def _paged(max_results: int, page_token: str | None, newest_first: bool) -> dict[str, str | int]:
+    params = dict(page_params(max_results, page_token))
+    if newest_first:
+        params["newest_first"] = "true"
+    return params

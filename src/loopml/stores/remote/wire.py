@@ -27,6 +27,7 @@ from loopml.core.entities import (
     AliasChange,
     ArtifactEdge,
     ArtifactEntry,
+    ArtifactListing,
     DatasetInput,
     DatasetVersion,
     Event,
@@ -345,6 +346,7 @@ experiment_from_json = EntityDecoder(Experiment)
 run_from_json = EntityDecoder(Run)
 metric_from_json = EntityDecoder(Metric)
 artifact_entry_from_json = EntityDecoder(ArtifactEntry)
+artifact_listing_from_json = EntityDecoder(ArtifactListing)
 artifact_edge_from_json = EntityDecoder(ArtifactEdge)
 dataset_version_from_json = EntityDecoder(DatasetVersion)
 dataset_input_from_json = EntityDecoder(DatasetInput)

@@ -8,14 +8,15 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from loopml.core.entities import ArtifactEdge, ArtifactEntry
+from loopml.core.entities import ArtifactEdge, ArtifactEntry, ArtifactListing, Page
 from loopml.core.validation import (
     normalize_artifact_path,
     validate_artifact_edges,
     validate_edge_digest,
 )
 from loopml.stores.metadata.event_store import NewEvent
-from loopml.stores.metadata.sql import lineage
+from loopml.stores.metadata.pages import DEFAULT_MAX_RESULTS
+from loopml.stores.metadata.sql import lineage, paging
 from loopml.stores.metadata.sql.connections import SqlStoreBase
 from loopml.stores.metadata.sql.event_store import audited, insert_event
 from loopml.stores.metadata.sql.schema import artifacts
@@ -52,6 +53,28 @@ class SqlArtifactIndexStore(SqlStoreBase):
             rows = conn.execute(query).all()
         return [ArtifactEntry(r.path, r.digest, r.size) for r in rows]
 
+    def list_artifact_children(
+        self,
+        run_id: str,
+        path: str = "",
+        *,
+        max_results: int = DEFAULT_MAX_RESULTS,
+        page_token: str | None = None,
+    ) -> Page[ArtifactListing]:
+        check_id("run", run_id)
+        path = normalize_artifact_path(path)
+        limit = paging.check_max_results(max_results)
+        query_id = paging.fingerprint(run_id, path)
+        after = paging.decode_key(page_token, "artifact_children", (str, int), query_id)
+        with self._read() as conn:
+            self._require_run(conn, run_id)
+            found = _children(conn, run_id, path, limit, after)
+        more = len(found) > limit
+        token = (
+            paging.encode_key("artifact_children", found[limit - 1][1], query_id) if more else None
+        )
+        return Page([child for child, _ in found[:limit]], token)
+
     # artifact lineage (see .lineage)
 
     def add_artifact_edges(
@@ -80,3 +103,44 @@ class SqlArtifactIndexStore(SqlStoreBase):
         tree = None if digest is None else validate_edge_digest(digest)
         with self._read() as conn:
             return lineage.list_edges(conn, run, tree)
+
+
+def _children(
+    conn: sa.Connection, run_id: str, path: str, limit: int, after: paging.Key | None
+) -> list[tuple[ArtifactListing, paging.Key]]:
+    """Up to ``limit + 1`` children of folder ``path`` after the seek key ``after``, each
+    with the key to resume after it: ``[path, 0]`` (past a file), ``[folder + "0", 1]`` (at
+    the first path past the folder's files, ``"0"`` following ``"/"``), so a sub-folder of a
+    million files costs one seek, not a million rows. A file at ``path`` is its only child."""
+    column = paging.code_point_order(artifacts.c.path, conn)
+    base = sa.select(artifacts.c.path, artifacts.c.digest, artifacts.c.size).where(
+        artifacts.c.run_id == run_id
+    )
+    prefix = f"{path}/" if path else ""
+    if path:
+        exact = conn.execute(base.where(artifacts.c.path == path)).first()
+        if exact is not None:
+            return [] if after else [(ArtifactListing(path, False, exact.size, exact.digest), [])]
+        base = base.where(sa.func.substr(artifacts.c.path, 1, len(prefix)) == prefix)
+    found: list[tuple[ArtifactListing, paging.Key]] = []
+    seek = after
+    while len(found) <= limit:
+        wanted = limit + 1 - len(found)
+        query = base
+        if seek is not None:
+            query = query.where(column >= seek[0] if seek[1] else column > seek[0])
+        rows = conn.execute(query.order_by(column).limit(wanted)).all()
+        jumped = False
+        for row in rows:
+            head, sep, _ = row.path[len(prefix) :].partition("/")
+            child = prefix + head
+            if sep:
+                seek = [child + "0", 1]
+                found.append((ArtifactListing(child, True), seek))
+                jumped = True
+                break
+            seek = [row.path, 0]
+            found.append((ArtifactListing(child, False, row.size, row.digest), seek))
+        if not jumped and len(rows) < wanted:
+            break
+    return found

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from loopml.core.entities import DatasetInput, DatasetVersion
+from loopml.core.entities import DatasetInput, DatasetVersion, Page
 from loopml.core.refs import format_dataset_ref
 from loopml.stores.metadata.base import NewEvent, ReferencedDigests
+from loopml.stores.metadata.pages import DEFAULT_MAX_RESULTS
 from loopml.stores.metadata.sql import datasets as dataset_rows
-from loopml.stores.metadata.sql import references
+from loopml.stores.metadata.sql import paging, references, registry_pages
 from loopml.stores.metadata.sql.connections import SqlStoreBase
 from loopml.stores.metadata.sql.event_store import audited, insert_event
 from loopml.stores.metadata.sql.writes import (
@@ -51,6 +52,19 @@ class SqlDatasetStore(SqlStoreBase):
         name = None if dataset is None else check_dataset_name(dataset)
         with self._read() as conn:
             return dataset_rows.list_versions(conn, name)
+
+    def page_dataset_versions(
+        self,
+        dataset: str | None = None,
+        *,
+        max_results: int = DEFAULT_MAX_RESULTS,
+        page_token: str | None = None,
+        newest_first: bool = False,
+    ) -> Page[DatasetVersion]:
+        name = None if dataset is None else check_dataset_name(dataset)
+        limit = paging.check_max_results(max_results)
+        with self._read() as conn:
+            return registry_pages.dataset_versions_page(conn, name, limit, page_token, newest_first)
 
     def delete_dataset_version(
         self, dataset: str, version: int | None = None, *, event: NewEvent | None = None

@@ -49,7 +49,7 @@ def add_version(conn: Connection, spec: DatasetVersion) -> tuple[DatasetVersion,
         .limit(1)
     ).first()
     if newest is not None and newest.tree_digest == spec.tree_digest:
-        return _entity(spec.dataset, newest), False
+        return entity_of(spec.dataset, newest), False
     added = dataclasses.replace(spec, version=dataset.next_version)
     conn.execute(
         sa.update(datasets)
@@ -102,7 +102,7 @@ def get_version(conn: Connection, name: str, version: int | None) -> DatasetVers
     row = conn.execute(query).first()
     if row is None:
         raise missing_version(conn, dataset, version)
-    return _entity(name, row)
+    return entity_of(name, row)
 
 
 def missing_version(conn: Connection, dataset: Row[Any], version: int | None) -> NotFoundError:
@@ -131,7 +131,7 @@ def list_versions(conn: Connection, name: str | None) -> list[DatasetVersion]:
             .where(dataset_versions.c.dataset_id == dataset.id)
             .order_by(dataset_versions.c.version)
         ).all()
-        return [_entity(name, row) for row in rows]
+        return [entity_of(name, row) for row in rows]
     newest = (
         sa.select(
             dataset_versions.c.dataset_id, sa.func.max(dataset_versions.c.version).label("newest")
@@ -151,7 +151,7 @@ def list_versions(conn: Connection, name: str | None) -> list[DatasetVersion]:
         )
         .order_by(datasets.c.name)
     )
-    return [_entity(row.name, row) for row in conn.execute(query).all()]
+    return [entity_of(row.name, row) for row in conn.execute(query).all()]
 
 
 def delete(conn: Connection, name: str, version: int | None) -> None:
@@ -211,7 +211,7 @@ def list_inputs(conn: Connection, run_id: str | None, name: str | None) -> list[
     return [DatasetInput(r.run_id, r.name, r.version) for r in conn.execute(query).all()]
 
 
-def _entity(name: str, row: Row[Any]) -> DatasetVersion:
+def entity_of(name: str, row: Row[Any]) -> DatasetVersion:
     return DatasetVersion(
         dataset=name,
         version=row.version,

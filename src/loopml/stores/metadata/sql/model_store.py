@@ -9,6 +9,7 @@ from loopml.core.entities import (
     GateResult,
     ModelApproval,
     ModelVersion,
+    Page,
     RegisteredModel,
 )
 from loopml.core.gate_validation import check_comment, validate_gate_result
@@ -22,7 +23,9 @@ from loopml.core.model_validation import (
     validate_model_version,
 )
 from loopml.stores.metadata.base import NewEvent
+from loopml.stores.metadata.pages import DEFAULT_MAX_RESULTS
 from loopml.stores.metadata.sql import models as model_rows
+from loopml.stores.metadata.sql import paging, registry_pages
 from loopml.stores.metadata.sql.connections import SqlStoreBase
 from loopml.stores.metadata.sql.event_store import audited, insert_event
 
@@ -67,6 +70,60 @@ class SqlModelStore(SqlStoreBase):
     def list_registered_models(self) -> list[RegisteredModel]:
         with self._read() as conn:
             return model_rows.list_models(conn)
+
+    def page_registered_models(
+        self, *, max_results: int = DEFAULT_MAX_RESULTS, page_token: str | None = None
+    ) -> Page[RegisteredModel]:
+        limit = paging.check_max_results(max_results)
+        with self._read() as conn:
+            return registry_pages.models_page(conn, limit, page_token)
+
+    def page_model_versions(
+        self,
+        model: str,
+        *,
+        max_results: int = DEFAULT_MAX_RESULTS,
+        page_token: str | None = None,
+        newest_first: bool = False,
+    ) -> Page[ModelVersion]:
+        name = check_model_name(model)
+        limit = paging.check_max_results(max_results)
+        with self._read() as conn:
+            return registry_pages.versions_page(conn, name, limit, page_token, newest_first)
+
+    def page_alias_history(
+        self,
+        model: str,
+        alias: str | None = None,
+        *,
+        max_results: int = DEFAULT_MAX_RESULTS,
+        page_token: str | None = None,
+        newest_first: bool = False,
+    ) -> Page[AliasChange]:
+        name = check_model_name(model)
+        alias = None if alias is None else check_alias_name(alias)
+        limit = paging.check_max_results(max_results)
+        with self._read() as conn:
+            return registry_pages.alias_history_page(
+                conn, name, alias, limit, page_token, newest_first
+            )
+
+    def page_gate_results(
+        self,
+        model: str,
+        version: int | None = None,
+        *,
+        max_results: int = DEFAULT_MAX_RESULTS,
+        page_token: str | None = None,
+        newest_first: bool = False,
+    ) -> Page[GateResult]:
+        name = check_model_name(model)
+        number = None if version is None else check_model_version(name, version)
+        limit = paging.check_max_results(max_results)
+        with self._read() as conn:
+            return registry_pages.gate_results_page(
+                conn, name, number, limit, page_token, newest_first
+            )
 
     def set_model_alias(
         self,

@@ -110,7 +110,7 @@ def get_version(conn: Connection, name: str, version: int | None) -> ModelVersio
     row = conn.execute(query).first()
     if row is None:
         raise _missing_version(conn, model, version)
-    return _version(name, row)
+    return version_of(name, row)
 
 
 def list_versions(conn: Connection, name: str) -> list[ModelVersion]:
@@ -120,17 +120,17 @@ def list_versions(conn: Connection, name: str) -> list[ModelVersion]:
         .where(model_versions.c.model_id == model.id)
         .order_by(model_versions.c.version)
     ).all()
-    return [_version(name, row) for row in rows]
+    return [version_of(name, row) for row in rows]
 
 
 def get_model(conn: Connection, name: str) -> RegisteredModel:
-    return _models(conn, [find_model(conn, name)])[0]
+    return models_of(conn, [find_model(conn, name)])[0]
 
 
 def list_models(conn: Connection) -> list[RegisteredModel]:
     rows = conn.execute(sa.select(registered_models)).all()
     # sorted here, not by the database: PostgreSQL's collation may not order by code point
-    return _models(conn, sorted(rows, key=lambda row: row.name), every=True)
+    return models_of(conn, sorted(rows, key=lambda row: row.name), every=True)
 
 
 def set_alias(
@@ -197,18 +197,19 @@ def alias_history(conn: Connection, name: str, alias: str | None) -> list[AliasC
     )
     if alias is not None:
         query = query.where(model_alias_history.c.alias == alias)
-    return [
-        AliasChange(
-            model=name,
-            alias=row.alias,
-            from_version=row.from_version,
-            to_version=row.to_version,
-            at=row.at,
-            actor=row.actor,
-            reason=row.reason,
-        )
-        for row in conn.execute(query).all()
-    ]
+    return [alias_change_of(name, row) for row in conn.execute(query).all()]
+
+
+def alias_change_of(name: str, row: Row[Any]) -> AliasChange:
+    return AliasChange(
+        model=name,
+        alias=row.alias,
+        from_version=row.from_version,
+        to_version=row.to_version,
+        at=row.at,
+        actor=row.actor,
+        reason=row.reason,
+    )
 
 
 def set_tag(conn: Connection, name: str, version: int, key: str, value: str) -> None:
@@ -270,22 +271,24 @@ def add_gate_result(conn: Connection, result: GateResult) -> GateResult:
 
 def list_gate_results(conn: Connection, name: str, version: int | None) -> list[GateResult]:
     table = model_gate_results
-    return [
-        GateResult(
-            id=row.id,
-            model=name,
-            version=row.version,
-            passed=row.passed,
-            checks=tuple(row.checks),
-            policy=row.policy,
-            policy_digest=row.policy_digest,
-            evaluated_at=row.evaluated_at,
-            against=row.against,
-            dataset=row.dataset,
-            actor=row.actor,
-        )
-        for row in _version_rows(conn, table, name, version, table.c.evaluated_at, table.c.id)
-    ]
+    rows = _version_rows(conn, table, name, version, table.c.evaluated_at, table.c.id)
+    return [gate_result_of(name, row) for row in rows]
+
+
+def gate_result_of(name: str, row: Row[Any]) -> GateResult:
+    return GateResult(
+        id=row.id,
+        model=name,
+        version=row.version,
+        passed=row.passed,
+        checks=tuple(row.checks),
+        policy=row.policy,
+        policy_digest=row.policy_digest,
+        evaluated_at=row.evaluated_at,
+        against=row.against,
+        dataset=row.dataset,
+        actor=row.actor,
+    )
 
 
 def add_approval(
@@ -324,10 +327,15 @@ def _version_rows(
     model = find_model(conn, name)
     query = sa.select(table).where(table.c.model_id == model.id).order_by(*order)
     if version is not None:
-        if not _has_version(conn, model.id, version):
-            raise _missing_version(conn, model, version)
+        require_version(conn, model, version)
         query = query.where(table.c.version == version)
     return list(conn.execute(query).all())
+
+
+def require_version(conn: Connection, model: Row[Any], version: int) -> None:
+    """:class:`NotFoundError` naming the versions when ``model`` has no ``version``."""
+    if not _has_version(conn, model.id, version):
+        raise _missing_version(conn, model, version)
 
 
 def _has_version(conn: Connection, model_id: str, version: int) -> bool:
@@ -375,7 +383,7 @@ def _aliases(conn: Connection, model_ids: list[str] | None) -> dict[str, dict[st
     return found
 
 
-def _models(
+def models_of(
     conn: Connection, rows: list[Row[Any]], *, every: bool = False
 ) -> list[RegisteredModel]:
     """Entities for ``registered_models`` rows (``every``: the rows are all of them)."""
@@ -401,7 +409,7 @@ def _models(
     ]
 
 
-def _version(name: str, row: Row[Any]) -> ModelVersion:
+def version_of(name: str, row: Row[Any]) -> ModelVersion:
     return ModelVersion(
         model=name,
         version=row.version,
