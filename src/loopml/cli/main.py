@@ -92,7 +92,7 @@ def _every_command() -> typer.Typer:
     return _app_with(list(COMMANDS))
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> typer.Typer:
     """``app``: the Typer app with every command (built on first use; ``main`` builds only the
     command a process runs)."""
     if name == "app":
