@@ -20,6 +20,12 @@ pipeline ``training`` has run), times the commands as a user runs them, each a f
 - the floor: ``python -c "import sklearn.linear_model"`` (scikit-learn alone: no command that
   builds a scikit-learn model can start faster) and ``python -c "import loopml.cli.main"``.
 
+With ``--listing`` it times the listing commands instead (issue 18: ``loopml runs list`` on
+1,000 runs ≤ 0.35 s): ``loopml --help``, ``--version``, ``runs list``, ``models list``, ``data
+list`` and ``experiments list`` in a project of ``--runs`` runs (made with the library), each
+command's CPU (user + system) and the number of modules it imported, medians over
+``--repeat`` rounds (``.venv/bin/python benchmarks/run_startup.py --listing --repeat 10``).
+
 With ``--before-src DIR`` each command also runs on the loopml source in DIR (``PYTHONPATH``,
 e.g. another checkout's ``src``) in the same rounds, so "before" and "after" share the machine's
 load; a source whose ``gate`` has no ``--no-onnx`` gates natively by default.
@@ -174,6 +180,108 @@ def _slowest_imports(
     return [[name, round(us / 1e6, 2)] for us, name in found[:count]]
 
 
+LISTING_GOAL_SECONDS = 0.35
+LISTINGS = (
+    ("--help",),
+    ("--version",),
+    ("runs", "list"),
+    ("models", "list"),
+    ("data", "list"),
+    ("experiments", "list"),
+)
+
+
+def _listing_project(folder: Path, runs: int) -> None:
+    """A project with ``runs`` finished runs (two params, a metric each), made in process."""
+    from loopml.core.config import init_project
+    from loopml.tracking.client import Client
+
+    config = init_project(folder)
+    with Client(config=config, create=False) as client:
+        for i in range(runs):
+            run = client.create_run("bench", name=f"run-{i}", capture_system_info=False)
+            client.log_params(run.id, {"lr": i / runs, "model": "rf"})
+            client.log_metric(run.id, "auc", i / runs, step=1)
+            client.set_terminated(run.id)
+
+
+def _modules_imported(project: Path, args: tuple[str, ...], source: str | None) -> int:
+    env = {**_env(source), "PYTHONPROFILEIMPORTTIME": "1"}
+    done = subprocess.run(
+        [str(LOOPML), *args], cwd=project, env=env, capture_output=True, text=True
+    )
+    return sum(
+        line.startswith("import time:") and "cumulative" not in line
+        for line in done.stderr.splitlines()
+    )
+
+
+def listing_main(args: argparse.Namespace) -> int:
+    """Time the listing commands (``--listing``): CPU seconds and modules imported."""
+    if args.project is not None:
+        return _time_listings(args, args.project)
+    with tempfile.TemporaryDirectory(prefix="loopml-listing-") as scratch:
+        return _time_listings(args, Path(scratch) / "project")
+
+
+def _time_listings(args: argparse.Namespace, project: Path) -> int:
+    if not (project / ".loopml").is_dir():
+        print(f"making {args.runs} runs in {project} …", file=sys.stderr)
+        project.mkdir(parents=True, exist_ok=True)
+        _listing_project(project, args.runs)
+    sources = (
+        {"after": None}
+        if args.before_src is None
+        else {
+            "before": args.before_src,
+            "after": None,
+        }
+    )
+    cpu: dict[str, dict[str, list[float]]] = {tag: {} for tag in sources}
+    load_before = os.getloadavg()[0]
+    for _round in range(args.repeat):  # commands and sources take turns: the same load
+        for command in LISTINGS:
+            for tag, src in sources.items():
+                _wall, used = _run(project, *command, source=src)
+                cpu[tag].setdefault(" ".join(command), []).append(used)
+    load_after = os.getloadavg()[0]
+    modules = {
+        tag: {" ".join(c): _modules_imported(project, c, src) for c in LISTINGS}
+        for tag, src in sources.items()
+    }
+    header = ["command (CPU s, median)"]
+    for tag in sources:
+        header += [f"{tag} CPU s", f"{tag} min", f"{tag} modules"]
+    table = []
+    for command in LISTINGS:
+        name = " ".join(command)
+        row = [f"loopml {name}"]
+        for tag in sources:
+            seconds = cpu[tag][name]
+            row += [
+                f"{statistics.median(seconds):.3f}",
+                f"{min(seconds):.3f}",
+                str(modules[tag][name]),
+            ]
+        table.append(row)
+    print(markdown_table([header, *table], set(range(1, len(header)))))
+    print(f"goal: loopml runs list ≤ {LISTING_GOAL_SECONDS} s on {args.runs} runs")
+    print(f"load average: {load_before:.2f} before, {load_after:.2f} after")
+    result = {
+        "cpu_seconds": cpu,
+        "modules_imported": modules,
+        "runs": args.runs,
+        "load_average": [load_before, load_after],
+        "machine": machine_info(None),
+        "repeat": args.repeat,
+    }
+    stamp = dt.date.today().isoformat() + (f"-{args.label}" if args.label else "")
+    target = HERE / "results" / f"startup-listing-{stamp}.json"
+    target.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    print(f"\nraw numbers: {target}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--project", type=Path, help="a quickstart project to reuse")
@@ -183,7 +291,11 @@ def main() -> int:
     parser.add_argument(
         "--before-src", help="also time the loopml source in this folder (PYTHONPATH)"
     )
+    parser.add_argument("--listing", action="store_true", help="time the listing commands")
+    parser.add_argument("--runs", type=int, default=1000, help="runs in the --listing project")
     args = parser.parse_args()
+    if args.listing:
+        return listing_main(args)
     scratch = Path(tempfile.mkdtemp(prefix="loopml-startup-"))
     project = args.project or scratch / "project"
     if not (project / ".loopml").is_dir():

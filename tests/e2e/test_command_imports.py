@@ -3,7 +3,9 @@ quickstart pipeline imports neither scikit-learn nor skops nor Optuna; ``predict
 on a version's ONNX variant import no scikit-learn, skops, onnx or pandas; scoring or gating
 natively never pulls pytest in (skops' scan of every estimator, skipped by the snapshot); and
 none of them, on a SQLite store already migrated, imports the PostgreSQL side of SQLAlchemy,
-psycopg or Alembic.
+psycopg or Alembic. A listing command (``runs list``, ``models list``, ``data list``,
+``experiments list``) imports its own command module and none of the other ~30 (issue 18: the
+CLI's start-up), nor what only writing a run needs (its system tags: git, platform).
 
 Each command runs as a user runs it with ``PYTHONPROFILEIMPORTTIME=1``; the test reads the
 modules it imported from stderr. No timing is asserted: only what is imported.
@@ -22,6 +24,7 @@ import numpy as np
 import pytest
 
 import loopml.models
+from loopml.cli.main import COMMANDS
 from loopml.cli.quickstart_data import DATASET, HOLDOUT, TARGET, write_example_data
 from loopml.core.config import init_project
 from loopml.data import versions
@@ -153,3 +156,42 @@ def test_native_scoring_and_gating_skip_skops_scan_of_every_estimator(project: P
         assert "skops.io._persist" in imported  # it did load the model with skops
         unwanted = {"pytest", "sklearn.utils._testing", "sklearn.frozen", *POSTGRES_OR_MIGRATIONS}
         assert not unwanted & imported, (command, sorted(unwanted & imported))
+
+
+@pytest.fixture(scope="module")
+def listing_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with one finished run, for the listing commands."""
+    folder = tmp_path_factory.mktemp("listing")
+    config = init_project(folder)
+    with Client(config=config, create=False) as client:
+        run = client.create_run("listed")
+        client.log_param(run.id, "lr", 0.1)
+        client.log_metric(run.id, "auc", 0.9, step=1)
+        client.set_terminated(run.id)
+    return folder
+
+
+@pytest.mark.parametrize("group", ["runs", "models", "data", "experiments"])
+def test_a_listing_command_imports_only_its_own_command_module(
+    listing_project: Path, group: str
+) -> None:
+    env = {"PYTHONPROFILEIMPORTTIME": "1"}
+    done = expect(cli(group, "list", cwd=listing_project, env=env))
+    imported = imported_modules(done.stderr)
+    own = COMMANDS[group].partition(":")[0]
+    assert own in imported
+    assert "loopml.stores.metadata.sql.store" in imported  # it did read the store
+    others = {target.partition(":")[0] for target in COMMANDS.values()} - {own}
+    # system_info: a run's system tags (subprocess, platform, getpass), for writing runs only
+    unwanted = {*others, "loopml.tracking.system_info", "numpy", "pandas", "pyarrow"}
+    unwanted |= {"fastapi", "uvicorn", "httpx", *POSTGRES_OR_MIGRATIONS}
+    assert not unwanted & imported, sorted(unwanted & imported)
+
+
+def test_help_of_a_listing_command_opens_no_store(listing_project: Path) -> None:
+    env = {"PYTHONPROFILEIMPORTTIME": "1"}
+    imported = imported_modules(
+        expect(cli("runs", "list", "--help", cwd=listing_project, env=env)).stderr
+    )
+    assert "loopml.cli.runs" in imported
+    assert not {"sqlalchemy", "loopml.cli.models", "loopml.cli.data"} & imported

@@ -7,95 +7,97 @@ exit 2 through Typer; 1 is reserved for "a check failed".
 
 from __future__ import annotations
 
-import copy
+import functools
 import sys
 from typing import Annotated, Any, NoReturn
 
 import typer
 
 from loopml import __version__
-from loopml.cli import (
-    alerts,
-    audit,
-    ci,
-    data,
-    deployments,
-    encryption,
-    experiments,
-    init,
-    loop,
-    models,
-    monitor,
-    pipeline,
-    quickstart,
-    runs,
-    server,
-    tokens,
-    tune,
-    users,
-)
-from loopml.cli.agent import agent_command
-from loopml.cli.card import card_command
-from loopml.cli.explain import explain_command
-from loopml.cli.fairness import fairness_command
-from loopml.cli.feedback import feedback_command
-from loopml.cli.gate import gate_command
-from loopml.cli.gc import gc_command
-from loopml.cli.lineage import lineage_command
-from loopml.cli.model_describe import describe_command
 from loopml.cli.output import print_error, print_json
-from loopml.cli.package import package_command
-from loopml.cli.predict import predict_command
-from loopml.cli.serve import serve_command
-from loopml.cli.ui import ui_command
 from loopml.core.errors import LoopMLError, error_body
 
-app = typer.Typer(
-    name="loopml",
-    help=(
-        "loopml: track, compare and serve machine-learning runs, with the loop closed.\n\n"
-        "Start with 'loopml quickstart' to train a few real models and compare them, or\n"
-        "'loopml init' to make a project (.loopml/) in this folder.\n\n"
-        "Settings come from the nearest .loopml/ and the environment: LOOPML_STORE_URI,\n"
-        "LOOPML_ARTIFACT_URI, LOOPML_SERVER_URL, LOOPML_TOKEN.\n\n"
-        "Exit codes: 0 ok, 1 a check failed, 2 usage or input error."
-    ),
-    no_args_is_help=True,
-    rich_markup_mode="markdown",  # prose reflows; indented examples stay as written
-    add_completion=False,
-    pretty_exceptions_show_locals=False,  # locals could hold a token
+HELP = (
+    "loopml: track, compare and serve machine-learning runs, with the loop closed.\n\n"
+    "Start with 'loopml quickstart' to train a few real models and compare them, or\n"
+    "'loopml init' to make a project (.loopml/) in this folder.\n\n"
+    "Settings come from the nearest .loopml/ and the environment: LOOPML_STORE_URI,\n"
+    "LOOPML_ARTIFACT_URI, LOOPML_SERVER_URL, LOOPML_TOKEN.\n\n"
+    "Exit codes: 0 ok, 1 a check failed, 2 usage or input error."
 )
-app.command("init")(init.init_command)
-app.add_typer(experiments.app, name="experiments")
-app.add_typer(runs.app, name="runs")
-app.add_typer(data.app, name="data")
-app.add_typer(pipeline.app, name="pipeline")
-app.add_typer(models.app, name="models")
-models.app.command("describe")(describe_command)
-app.add_typer(ci.app, name="ci")
-app.command("tune")(tune.tune_command)
-app.command("gate")(gate_command)
-app.command("explain")(explain_command)
-app.command("fairness")(fairness_command)
-app.command("package")(package_command)
-app.command("predict")(predict_command)
-app.command("server")(server.server_command)
-app.command("ui")(ui_command)
-app.command("serve")(serve_command)
-app.command("feedback")(feedback_command)
-app.add_typer(monitor.app, name="monitor")
-app.add_typer(deployments.app, name="deployments")
-app.add_typer(alerts.app, name="alerts")
-app.add_typer(loop.app, name="loop")
-app.command("agent")(agent_command)
-app.command("quickstart")(quickstart.quickstart_command)
-app.command("gc")(gc_command)
-app.add_typer(users.app, name="users")
-app.add_typer(tokens.app, name="tokens")
-app.command("lineage")(lineage_command)
-app.command("card")(card_command)
-app.add_typer(encryption.app, name="encryption")
-app.add_typer(audit.app, name="audit")
+
+# name -> "module:attribute", a Typer app (a group of subcommands) or a command's function, in
+# the order help lists them; a command's module is imported only when a process runs it (or
+# lists every command), so ``loopml runs list`` imports none of the other ~30 command modules
+COMMANDS: dict[str, str] = {
+    "init": "loopml.cli.init:init_command",
+    "experiments": "loopml.cli.experiments:app",
+    "runs": "loopml.cli.runs:app",
+    "data": "loopml.cli.data:app",
+    "pipeline": "loopml.cli.pipeline:app",
+    "models": "loopml.cli.models:app",
+    "ci": "loopml.cli.ci:app",
+    "tune": "loopml.cli.tune:tune_command",
+    "gate": "loopml.cli.gate:gate_command",
+    "explain": "loopml.cli.explain:explain_command",
+    "fairness": "loopml.cli.fairness:fairness_command",
+    "package": "loopml.cli.package:package_command",
+    "predict": "loopml.cli.predict:predict_command",
+    "server": "loopml.cli.server:server_command",
+    "ui": "loopml.cli.ui:ui_command",
+    "serve": "loopml.cli.serve:serve_command",
+    "feedback": "loopml.cli.feedback:feedback_command",
+    "monitor": "loopml.cli.monitor:app",
+    "deployments": "loopml.cli.deployments:app",
+    "alerts": "loopml.cli.alerts:app",
+    "loop": "loopml.cli.loop:app",
+    "agent": "loopml.cli.agent:agent_command",
+    "quickstart": "loopml.cli.quickstart:quickstart_command",
+    "gc": "loopml.cli.gc:gc_command",
+    "users": "loopml.cli.users:app",
+    "tokens": "loopml.cli.tokens:app",
+    "lineage": "loopml.cli.lineage:lineage_command",
+    "card": "loopml.cli.card:card_command",
+    "encryption": "loopml.cli.encryption:app",
+    "audit": "loopml.cli.audit:app",
+}
+
+
+def _app_with(names: list[str]) -> typer.Typer:
+    """The root app (its help, ``--version``) with the commands ``names``, their modules
+    imported now."""
+    root = typer.Typer(
+        name="loopml",
+        help=HELP,
+        no_args_is_help=True,
+        rich_markup_mode="markdown",  # prose reflows; indented examples stay as written
+        add_completion=False,
+        pretty_exceptions_show_locals=False,  # locals could hold a token
+    )
+    root.callback()(_root)
+    for name in names:
+        module_name, _, attribute = COMMANDS[name].partition(":")
+        # the import statement's machinery (not importlib.import_module): -X importtime and
+        # PYTHONPROFILEIMPORTTIME report only the modules it imports
+        target = getattr(__import__(module_name, fromlist=[attribute]), attribute)
+        if isinstance(target, typer.Typer):
+            root.add_typer(target, name=name)
+        else:
+            root.command(name)(target)
+    return root
+
+
+@functools.cache
+def _every_command() -> typer.Typer:
+    return _app_with(list(COMMANDS))
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``app``: the Typer app with every command (built on first use; ``main`` builds only the
+    command a process runs)."""
+    if name == "app":
+        return _every_command()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _show_version(value: bool) -> None:
@@ -104,7 +106,6 @@ def _show_version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
 def _root(
     version: Annotated[
         bool,
@@ -150,17 +151,12 @@ def _command_for(args: list[str]) -> Any:
 
     Typer builds a command by reading its function's signature and type hints; building all
     ~75 of them cost ~0.2 s of CPU in every ``loopml`` process, a quarter of a listing
-    command's start-up.
+    command's start-up; importing the other command modules another ~0.03–0.05 s.
     """
     name = args[0] if args and not args[0].startswith("-") else None
-    commands = [info for info in app.registered_commands if info.name == name]
-    groups = [info for info in app.registered_groups if info.name == name]
-    if name is None or not (commands or groups):
-        return typer.main.get_command(app)
-    only = copy.copy(app)  # the same root (callback, help), with the one command it runs
-    only.registered_commands = commands
-    only.registered_groups = groups
-    return typer.main.get_command(only)
+    if name is None or name not in COMMANDS:
+        return typer.main.get_command(_every_command())
+    return typer.main.get_command(_app_with([name]))
 
 
 def _hide_flag_types(command: Any) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from loopml.cli import output
+from loopml.cli.model_describe import describe_command
 from loopml.cli.model_views import (
     cell_text,
     change_dict,
@@ -562,3 +563,7 @@ def diff_command(
         out.print(f"signature: {change}", markup=False)
     if document["flavor"]["a"] != document["flavor"]["b"]:
         out.print(f"flavor: {document['flavor']['a']} → {document['flavor']['b']}", markup=False)
+
+
+# 'describe' lives in its own module (this one is long); registered last, as it always was
+app.command("describe")(describe_command)

@@ -15,7 +15,6 @@ from loopml.cli.resolve import ExperimentNames, open_client, resolve_run
 from loopml.core.entities import Metric, Page, Run
 from loopml.core.errors import InvalidInputError
 from loopml.core.ids import now_ms
-from loopml.monitoring.deployments import close_gone_deployments
 from loopml.tracking.client import DROPPED_POINTS_TAG, Client
 from loopml.tracking.heartbeat import format_age, lapse_seconds, lost_for_ms
 
@@ -422,6 +421,7 @@ def gc_runs(
         loopml runs gc --older-than 1h --json
     """
     from loopml.cli.spool import spool_document, spool_lines
+    from loopml.monitoring.deployments import close_gone_deployments
     from loopml.tracking.spool_recovery import recover_spools
 
     lapse = parse_age(older_than) if older_than is not None else lapse_seconds()

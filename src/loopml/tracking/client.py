@@ -45,7 +45,6 @@ from loopml.stores.metadata.new_runs import get_or_create_experiment
 from loopml.stores.registry import open_artifact_store, open_loop_store, open_metadata_store
 from loopml.tracking import artifacts as run_artifacts
 from loopml.tracking.batcher import Batcher, BatcherLimits
-from loopml.tracking.system_info import system_tags
 
 DEFAULT_EXPERIMENT = "Default"
 DROPPED_POINTS_TAG = "loopml.dropped_points"
@@ -244,7 +243,7 @@ class Client:
         experiment = validate_name("experiment", experiment)
         experiment_id = self._experiment_ids.get(experiment)
         start = now_ms()
-        all_tags = {**(system_tags() if capture_system_info else {}), **(tags or {})}
+        all_tags = {**(_system_tags() if capture_system_info else {}), **(tags or {})}
         run_name = validate_name("run", name) if name else _default_run_name(start)
         new_run = NewRun(
             experiment_id,
@@ -408,3 +407,11 @@ def client_scope(client: Client | None, *, create: bool = True) -> Iterator[Clie
         return
     with Client(create=create) as owned:
         yield owned
+
+
+def _system_tags() -> dict[str, str]:
+    """The run's system tags (git, Python, host); their module (subprocess, platform, getpass)
+    is imported by the commands that start runs, not by every command that reads them."""
+    from loopml.tracking.system_info import system_tags
+
+    return system_tags()
