@@ -190,7 +190,7 @@ def test_the_dashboard_lists_the_quickstart_runs_and_a_trial_draws_its_curve(
     with page.expect_navigation(wait_until="load"):
         page.get_by_role("button", name="Apply").click()
     studies = page.locator("table.runs tbody tr")
-    assert studies.count() >= 1  # the quickstart's study, and the loop's retrainings'
+    assert studies.count() >= 1  # newest first: the quickstart's own study is the last
     _follow(page, "tune-logistic_regression", within="table.runs tbody tr >> nth=-1")
     assert page.locator("h1").inner_text().startswith("tune-logistic_regression")
     trials = page.locator("table.nested tbody tr")
@@ -232,10 +232,11 @@ def test_the_data_pages_show_both_datasets_their_versions_and_a_diff(
     watched_page.goto(f"{dashboard}/data")
     for name in ("breast_cancer", "breast_cancer_holdout"):
         assert page.locator("main").get_by_role("link", name=name, exact=True).is_visible()
-    page.screenshot(path=tmp_path / "4-data.png", full_page=True)
+    page.screenshot(path=tmp_path / "4-datasets.png", full_page=True)
     _follow(page, "breast_cancer")
     # the bundled data (1), then the loop's labelled traffic (2) that it retrained on
     assert page.locator("table.data tbody tr").count() == 2
+    page.screenshot(path=tmp_path / "4-dataset.png", full_page=True)
     page.get_by_label("Reference (A)").select_option(label="breast_cancer@1")
     page.get_by_label("Compared (B)").select_option(label="breast_cancer@2")
     with page.expect_navigation(wait_until="load"):
@@ -246,6 +247,7 @@ def test_the_data_pages_show_both_datasets_their_versions_and_a_diff(
     watched_page.goto(f"{dashboard}/data/breast_cancer/1")
     radius = page.locator("table.profile tr[data-column=mean_radius] svg.histogram")
     assert radius.is_visible() and radius.locator("rect.bar").count() > 3
+    page.screenshot(path=tmp_path / "5-data-version.png", full_page=True)
     _clean(watched_page)
 
 
@@ -256,6 +258,7 @@ def test_the_training_pipeline_run_draws_every_step_in_its_dag(
     watched_page.goto(f"{dashboard}/pipelines?pipeline=training")
     rows = page.locator("table.pipelines tbody tr")
     assert rows.count() == 1  # the quickstart's training; the loop ran `retraining`
+    page.screenshot(path=tmp_path / "6-pipelines.png", full_page=True)
     run_id = rows.first.get_attribute("data-run-id")
     with page.expect_navigation(wait_until="load"):
         rows.first.get_by_role("link").first.click()
@@ -270,7 +273,7 @@ def test_the_training_pipeline_run_draws_every_step_in_its_dag(
         assert title is not None and "finished" in title
     assert _out_of_sight(page, "figure.dag", nodes) == []
     assert page.locator("figure.dag path.edge").count() >= len(drawn) - 1
-    page.screenshot(path=tmp_path / "6-pipeline.png", full_page=True)
+    page.screenshot(path=tmp_path / "6-pipeline-run.png", full_page=True)
     _clean(watched_page)
 
 
@@ -281,6 +284,7 @@ def test_the_model_page_shows_versions_gates_alias_history_and_the_card(
     watched_page.goto(f"{dashboard}/models")
     # the rollback guard moved the champion back to the retrained model
     assert page.locator("table.models").get_by_text("@champion → 4").is_visible()
+    page.screenshot(path=tmp_path / "7-models.png", full_page=True)
     _follow(page, "breast-cancer")
     assert page.locator("h1").inner_text() == "breast-cancer"
     versions = page.locator("table.versions tbody tr")
