@@ -334,7 +334,9 @@ def test_the_audit_log_verifies_intact(
 ) -> None:
     page = watched_page.page
     watched_page.goto(f"{dashboard}/audit")
-    assert page.locator("table.events tbody tr").count() == 50  # a full first page
+    events = page.locator("table.events")
+    assert events.locator("tbody tr").count() == 50  # a full first page, newest first
+    assert "model:breast-cancer" in events.inner_text()  # the rollback guard's alias move
     page.get_by_role("button", name="Verify").click()
     verdict = page.locator("#verify-result .verdict")
     verdict.wait_for()
