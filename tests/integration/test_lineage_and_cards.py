@@ -208,7 +208,7 @@ def test_a_data_versions_downstream_reaches_every_model_and_deployment(story: St
 
 
 def test_a_runs_lineage_shows_its_pipeline_the_step_it_read_from_and_the_data(
-    story: Story,
+    story: Story, tmp_path: Path
 ) -> None:
     pipeline = run_lineage(story.client, story.pipeline_run_id)
     steps = {
@@ -228,6 +228,14 @@ def test_a_runs_lineage_shows_its_pipeline_the_step_it_read_from_and_the_data(
     reached = [(relation, node.id) for _, relation, node in read.walk(downstream=True)]
     assert ("output as version", steps["fit"]) in reached
     assert f"dataset:{DATASET}@1" in {node.id for node in read.upstream_of(read.subject)}
+    # and as `loopml lineage run ID` shows it
+    shown = cli("lineage", "run", fit_id, "--json", cwd=tmp_path, env=story.env)
+    assert shown.returncode == 0, shown.stderr
+    found = json.loads(shown.stdout)
+    assert found["subject"] == f"run:{fit_id}"
+    assert f"run:{story.pipeline_run_id}" in {node["id"] for node in found["nodes"]}
+    tree = cli("lineage", "run", fit_id, "--downstream", cwd=tmp_path, env=story.env)
+    assert tree.returncode == 0 and "step of" in tree.stdout and "output as" not in tree.stdout
 
 
 def test_the_card_shows_what_the_store_knows_in_markdown_and_one_offline_html_file(

@@ -1,4 +1,5 @@
-"""``loopml lineage``: where a model version or data version came from and what it reached."""
+"""``loopml lineage``: where a model version, data version or run came from and what it
+reached."""
 
 from __future__ import annotations
 
@@ -15,14 +16,18 @@ if TYPE_CHECKING:
     from loopml.governance.lineage_graph import LineageGraph
 
 DATA = "data"
+RUN = "run"
 
 
 def lineage_command(
     target: Annotated[
         list[str],
         typer.Argument(
-            help="NAME@VERSION (or NAME@ALIAS) of a model, or 'data NAME@VERSION' of a dataset.",
-            metavar="[data] REF",
+            help=(
+                "NAME@VERSION (or NAME@ALIAS) of a model, 'data NAME@VERSION' of a dataset, "
+                "or 'run RUN_ID' of a run."
+            ),
+            metavar="[data|run] REF",
         ),
     ],
     upstream: Annotated[bool, typer.Option("--upstream", help="Only what it came from.")] = False,
@@ -35,35 +40,43 @@ def lineage_command(
     ] = None,
     as_json: output.JsonFlag = False,
 ) -> None:
-    """Show the lineage of a model version (both ways) or of a data version.
+    """Show the lineage of a model version (both ways), of a data version or of a run.
 
     Upstream of a model version: the run it was registered from, its pipeline and steps
     (which step's output fed which), the dataset versions they read, the code commit.
     Downstream: its aliases with their history (promotions, rollbacks), the deployments
     that served it, the batch-scoring runs that read it. For a data version, downstream is
-    every run that read it and every model version, alias and deployment it reached.
+    every run that read it and every model version, alias and deployment it reached. For a
+    run: the datasets it read, its code commit, the runs whose outputs it read (a
+    pipeline's steps); the pipeline it is a step of and the runs that read its outputs.
 
     Examples:
 
         loopml lineage churn@champion
         loopml lineage churn@3 --upstream --json
         loopml lineage data customers@4 --downstream
+        loopml lineage run 3f1c2a9e...
         loopml lineage churn@3 --dot -o lineage.dot && dot -Tsvg lineage.dot > lineage.svg
     """
-    from loopml.governance.lineage import data_lineage, model_lineage
+    from loopml.governance.lineage import data_lineage, model_lineage, run_lineage
     from loopml.governance.lineage_graph import to_dot
 
     if as_dot and as_json:
         raise InvalidInputError("Choose one of --dot and --json.")
-    is_data = target[0] == DATA
-    refs = target[1:] if is_data else target
+    kind = target[0] if target[0] in (DATA, RUN) else None
+    refs = target[1:] if kind is not None else target
     if len(refs) != 1:
-        form = "'loopml lineage data NAME@VERSION'" if is_data else "'loopml lineage NAME@VERSION'"
-        raise InvalidInputError(f"Give one reference: {form}; got {' '.join(target)!r}.")
+        form = {DATA: "data NAME@VERSION", RUN: "run RUN_ID"}.get(kind or "", "NAME@VERSION")
+        raise InvalidInputError(
+            f"Give one reference: 'loopml lineage {form}'; got {' '.join(target)!r}."
+        )
     both = not upstream and not downstream
     with open_client() as client:
-        query = data_lineage if is_data else model_lineage
-        graph = query(client, refs[0], upstream=upstream or both, downstream=downstream or both)
+        if kind == RUN:  # both ways always: the tree shows the way asked for
+            graph = run_lineage(client, refs[0])
+        else:
+            query = data_lineage if kind == DATA else model_lineage
+            graph = query(client, refs[0], upstream=upstream or both, downstream=downstream or both)
     if as_dot:
         _emit(to_dot(graph), out)
     elif as_json:

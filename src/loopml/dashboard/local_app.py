@@ -24,7 +24,8 @@ def local_app(sources: DashboardSources) -> FastAPI:
     )
     mount_dashboard(app, dashboard_router(sources))
     # a refused request (an unknown experiment, a stale page token, a bad query value, an
-    # unknown page) as a page that says why, with the error's HTTP status
-    for error in (LoopMLError, RequestValidationError, HTTPException):
+    # unknown page) as a page that says why, with the error's HTTP status; anything else as
+    # the 500 page (Starlette still re-raises it, so the traceback reaches the log)
+    for error in (LoopMLError, RequestValidationError, HTTPException, Exception):
         app.add_exception_handler(error, page_error)
     return app

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from loopml.core.roles import Permission
 from loopml.core.version import __version__
+from loopml.dashboard.links import Links
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 # every page: only the package's own files run or style it (no inline script, no style=""
@@ -60,7 +61,8 @@ def ui_path(request: Request) -> str:
 
 def page(request: Request, template: str, current: str, values: dict[str, Any]) -> HTMLResponse:
     """``template`` rendered with the base layout's values: ``ui`` (the dashboard's path),
-    ``static``, ``nav``, ``current`` (the slug of the page shown), ``can(permission)``,
+    ``static``, ``links`` (:class:`Links`, every page's address), ``nav``, ``current`` (the
+    slug of the page shown), ``can(permission)``,
     ``user`` (the signed-in user's name, None without auth) and ``csrf`` (the session's CSRF
     value when signed in by the cookie, for forms to post back; else None)."""
     ui = ui_path(request)
@@ -75,6 +77,7 @@ def page(request: Request, template: str, current: str, values: dict[str, Any]) 
     html = environment.get_template(template).render(
         ui=ui,
         static=f"{ui}/static",
+        links=Links(ui),
         nav=NAV,
         current=current,
         version=__version__,

@@ -160,8 +160,9 @@ def _read(model: str, client: Client, kind: str, since_ms: int | None, until_ms:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    # ParquetFile, not read_table: that one imports pyarrow.dataset and pandas
     read = [
-        pq.read_table(io.BytesIO(_blob(client, entry)))
+        pq.ParquetFile(io.BytesIO(_blob(client, entry))).read()
         for entry in _parts(model, client, kind, since_ms, until_ms)
     ]
     if not read:

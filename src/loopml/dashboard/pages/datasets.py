@@ -41,6 +41,7 @@ COLUMNS_PER_PAGE = 40  # a profile or diff shows this many columns, then a "next
 MAX_OFFSET = 1_000_000
 TABLES_LISTED = 200
 FILES_LISTED = 50  # per kind of change in a diff
+READERS_LISTED = 50  # runs that read a version
 VALIDATE_MAX_BYTES = 200 * 1024 * 1024  # bigger versions: 'loopml data validate' instead
 NAME = Annotated[str, Path(min_length=1, max_length=250, description="The dataset's name.")]
 VERSION = Annotated[int, Path(ge=1, le=2**31, description="The version number.")]
@@ -163,6 +164,19 @@ def _dataset(sources: DashboardSources) -> Callable[..., HTMLResponse]:
     return dashboard_dataset
 
 
+def _readers(metadata: MetadataStore, dataset: str, version: int) -> dict[str, Any]:
+    """The runs that read this version (its lineage downstream, as ``loopml lineage`` starts
+    it): the first ``READERS_LISTED`` and how many there are."""
+    edges = [e for e in metadata.list_dataset_inputs(dataset=dataset) if e.version == version]
+    readers: list[tuple[str, str]] = []
+    for edge in edges[:READERS_LISTED]:
+        try:
+            readers.append((edge.run_id, metadata.get_run(edge.run_id).name))
+        except NotFoundError:  # deleted since
+            continue
+    return {"readers": readers, "reader_count": len({e.run_id for e in edges})}
+
+
 def _version(sources: DashboardSources) -> Callable[..., HTMLResponse]:
     def dashboard_dataset_version(
         request: Request, name: NAME, version: VERSION, table: TABLE = None, start: OFFSET = 0
@@ -182,6 +196,7 @@ def _version(sources: DashboardSources) -> Callable[..., HTMLResponse]:
             "schema": [],
             "window": _window(0, 0, COLUMNS_PER_PAGE),
             "previous_version": _previous(sources.metadata, name, version),
+            **_readers(sources.metadata, handle.version.dataset, handle.version.version),
         }
         if chosen is not None:
             profile = profiles[chosen]

@@ -26,10 +26,12 @@ from loopml.core.hashing import CHUNK_SIZE, Digest
 from loopml.core.validation import normalize_artifact_path
 from loopml.dashboard.artifact_previews import IMAGE_MAX_BYTES, Preview, image_type, preview
 from loopml.dashboard.formatting import duration, timestamp
+from loopml.dashboard.links import Links
 from loopml.dashboard.sources import DashboardSources, Guarded
-from loopml.dashboard.templating import page
+from loopml.dashboard.templating import page, ui_path
 from loopml.governance.lineage import run_lineage
 from loopml.governance.lineage_graph import LineageNode, describe_node
+from loopml.pipelines.runner import PIPELINE_TAG
 from loopml.stores.artifacts.base import ArtifactStore
 from loopml.stores.metadata.base import MetadataStore, RunQuery
 from loopml.tracking.system_info import TAG_PREFIX
@@ -60,7 +62,7 @@ class LineageLine:
     depth: int
     relation: str
     text: str
-    run_id: str | None  # a run's node links to its page
+    href: str | None  # the node's page (a run's, a dataset version's...), None for a commit
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,8 @@ def _page(sources: DashboardSources) -> Callable[..., HTMLResponse]:
                 "nested": [(child, duration(child.start_time, child.end_time)) for child in nested],
                 "nested_next": nested.next_page_token,
                 "nested_first": children is not None,
-                "lineage": _lineage(metadata, run),
+                "lineage": _lineage(metadata, run, Links(ui_path(request))),
+                "pipeline_run": _pipeline_of(run, parent),
                 "folder": folder,
                 "file": file,
                 "preview": shown,
@@ -292,17 +295,29 @@ def _system_info(run: Run) -> list[tuple[str, str]]:
     return found[:KEYS_SHOWN]
 
 
-def _lineage(metadata: MetadataStore, run: Run) -> dict[str, list[LineageLine]]:
+def _lineage(metadata: MetadataStore, run: Run, links: Links) -> dict[str, list[LineageLine]]:
     graph = run_lineage(_Metadata(metadata), run.id)
     return {
-        way: [_line(depth, relation, node) for depth, relation, node in graph.walk(downstream=down)]
+        way: [
+            _line(depth, relation, node, links)
+            for depth, relation, node in graph.walk(downstream=down)
+        ]
         for way, down in (("upstream", False), ("downstream", True))
     }
 
 
-def _line(depth: int, relation: str, node: LineageNode) -> LineageLine:
-    run_id = node.id.split(":", 1)[1] if node.kind in ("run", "pipeline", "step") else None
-    return LineageLine(min(depth, 6), relation, describe_node(node), run_id)
+def _line(depth: int, relation: str, node: LineageNode, links: Links) -> LineageLine:
+    href = links.node(node.kind, node.id)
+    return LineageLine(min(depth, 6), relation, describe_node(node), href)
+
+
+def _pipeline_of(run: Run, parent: Run | None) -> str | None:
+    """The id of the pipeline run ``run`` is, or is a step of (its DAG's page), else None."""
+    if PIPELINE_TAG in run.tags:
+        return run.id
+    if parent is not None and PIPELINE_TAG in parent.tags:
+        return parent.id
+    return None
 
 
 def _number(value: float) -> str:
