@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from loopml.core.errors import InvalidInputError
+from loopml.core.errors import BackendUnavailableError, InvalidInputError
 from loopml.monitoring import _cbpe_metrics as metrics
 
 __all__ = [
@@ -217,6 +217,13 @@ def fit_cbpe(
     is a predicted positive. Multiclass: ``scores`` has one column per class of ``classes``
     (the order of the model's ``classes_``; by default the sorted labels).
     """
+    try:
+        from sklearn.isotonic import IsotonicRegression  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            "Fitting CBPE's calibration needs scikit-learn: pip install 'loopml[sklearn]'."
+        ) from exc
+
     truth = np.asarray(y_true).reshape(-1)
     raw = np.asarray(scores)
     width = raw.shape[1] if raw.ndim == 2 else 2
@@ -239,40 +246,10 @@ def fit_cbpe(
             raise InvalidInputError(
                 "The reference needs rows of every class to calibrate on; one class is missing."
             )
-        xs, ys = isotonic_curve(column, target.astype(np.float64))
-        curves.append((tuple(xs.tolist()), tuple(ys.tolist())))
+        model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+        model.fit(column, target.astype(np.float64))
+        curves.append((tuple(model.X_thresholds_.tolist()), tuple(model.y_thresholds_.tolist())))
     return CBPE(tuple(_label_key(n) for n in names), tuple(curves), threshold)
-
-
-def isotonic_curve(
-    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """The non-decreasing fit of ``y`` on ``x`` (pool adjacent violators over the distinct
-    ``x``, each weighted by its rows) as the points of a piecewise-linear curve: the
-    thresholds scikit-learn's ``IsotonicRegression`` keeps, computed without importing it
-    (seconds a dashboard's first page should not pay)."""
-    order = np.argsort(x, kind="mergesort")
-    xs, starts, counts = np.unique(x[order], return_index=True, return_counts=True)
-    sums = np.add.reduceat(y[order], starts)
-    means: list[float] = []
-    weights: list[float] = []
-    sizes: list[int] = []
-    for total, count in zip(sums.tolist(), counts.tolist(), strict=True):
-        mean, weight, size = total / count, float(count), 1
-        while means and means[-1] >= mean:  # a violation (or a tie): pool with the block before
-            weight_before = weights.pop()
-            mean = (means.pop() * weight_before + mean * weight) / (weight_before + weight)
-            weight += weight_before
-            size += sizes.pop()
-        means.append(mean)
-        weights.append(weight)
-        sizes.append(size)
-    ys = np.clip(np.repeat(np.asarray(means), sizes), 0.0, 1.0)
-    # inside a flat stretch only its two ends matter to the curve
-    keep = np.ones(len(ys), dtype=bool)
-    if len(ys) > 2:
-        keep[1:-1] = (ys[1:-1] != ys[:-2]) | (ys[1:-1] != ys[2:])
-    return xs[keep].astype(np.float64), ys[keep]
 
 
 def realised_performance(

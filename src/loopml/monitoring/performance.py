@@ -1,7 +1,6 @@
-"""Realised performance of labelled predictions, with scikit-learn's definitions computed in
-numpy (importing scikit-learn costs seconds a dashboard's first page should not pay):
-accuracy, precision, recall, F1 (zero where undefined) and, given class-1 scores, ROC AUC for
-a classifier; RMSE, MAE and R² for a regressor. Pure computation.
+"""Realised performance of labelled predictions, by scikit-learn's metrics: accuracy,
+precision, recall, F1 and (given class-1 scores) ROC AUC for a classifier; RMSE, MAE and R²
+for a regressor. Pure computation.
 
 >>> realised_performance([1, 0, 1, 1], ["1", "0", "0", "1"], "classification")["accuracy"]
 0.75
@@ -29,7 +28,16 @@ def realised_performance(
     """The metrics of ``predictions`` against ``labels`` (pairs, in order; sequences or
     pyarrow arrays, which are classified once per distinct value): ``task``,
     ``labelled`` (pairs compared) and the task's metrics, None where they cannot be computed
-    (``note`` says why). Classes match however they were sent (``1``, ``1.0``, ``"1"``)."""
+    (``note`` says why). Classes match however they were sent (``1``, ``1.0``, ``"1"``).
+    Needs scikit-learn (``pip install 'loopml[sklearn]'``): without it, the metrics are None."""
+    try:
+        import sklearn.metrics  # type: ignore[import-untyped]  # noqa: F401
+    except ImportError:
+        return {
+            "task": task,
+            "labelled": sum(label is not None for label in _list(labels)),
+            "note": "no metrics: scikit-learn is not installed (pip install 'loopml[sklearn]')",
+        }
     if task == CLASSIFICATION:
         return _classification(predictions, labels, scores)
     return _regression(predictions, labels)
@@ -39,6 +47,7 @@ def _classification(
     predictions: Sequence[Any] | Any, labels: Sequence[Any] | Any, scores: Any
 ) -> dict[str, Any]:
     import numpy as np
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
     vocabulary: dict[str, int] = {}
     y_true = _class_codes(labels, vocabulary)
@@ -61,14 +70,16 @@ def _classification(
     names = {code: name for name, code in vocabulary.items()}
     classes = {names[int(code)] for code in np.unique(np.concatenate([y_true, y_pred]))}
     positive = next((max(pair) for pair in _BINARY if classes <= pair), None)
-    pos_label = vocabulary.get(positive or "", 1)
-    labels = [pos_label] if positive is not None else np.unique(np.concatenate([y_true, y_pred]))
-    scores_by_label = [_precision_recall_f1(y_true, y_pred, label) for label in labels]
-    precision, recall, f1 = (
-        float(np.mean(column)) for column in zip(*scores_by_label, strict=True)
+    average = "binary" if positive is not None else "macro"
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true,
+        y_pred,
+        average=average,
+        pos_label=vocabulary.get(positive or "", 1),
+        zero_division=0,
     )
     found.update(
-        accuracy=float(np.mean(y_true == y_pred)),
+        accuracy=float(accuracy_score(y_true, y_pred)),
         precision=float(precision),
         recall=float(recall),
         f1=float(f1),
@@ -77,34 +88,6 @@ def _classification(
     is_positive = y_true == vocabulary.get(positive or "", -2)
     found["roc_auc"], found["note"] = _roc_auc(is_positive, kept, scores, positive)
     return found
-
-
-def _precision_recall_f1(y_true: Any, y_pred: Any, label: Any) -> tuple[float, float, float]:
-    """One class's precision, recall and F1, 0 where a ratio is undefined (scikit-learn's
-    ``zero_division=0``)."""
-    hits = float(((y_pred == label) & (y_true == label)).sum())
-    predicted, actual = float((y_pred == label).sum()), float((y_true == label).sum())
-    precision = hits / predicted if predicted else 0.0
-    recall = hits / actual if actual else 0.0
-    both = predicted + actual
-    return precision, recall, (2 * hits / both if both else 0.0)
-
-
-def roc_auc(is_positive: Any, values: Any) -> float:
-    """The area under the ROC curve of ``values`` scoring ``is_positive`` (both classes
-    present): the Mann-Whitney statistic with tied scores given their average rank."""
-    import numpy as np
-
-    order = np.argsort(values, kind="mergesort")
-    _, inverse, counts = np.unique(values[order], return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)
-    ranks = np.empty(len(values), dtype=np.float64)
-    ranks[order] = ((ends - counts + 1 + ends) / 2.0)[inverse]
-    positives = int(np.count_nonzero(is_positive))
-    negatives = len(values) - positives
-    return float(
-        (ranks[is_positive].sum() - positives * (positives + 1) / 2.0) / (positives * negatives)
-    )
 
 
 def _class_codes(values: Sequence[Any] | Any, vocabulary: dict[str, int]) -> Any:
@@ -149,11 +132,18 @@ def _roc_auc(
     truth = is_positive[usable]
     if truth.all() or not truth.any():
         return None, "no ROC AUC: the labels hold one class only"
-    return roc_auc(truth.astype(bool), values[usable]), ""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(truth, values[usable])), ""
 
 
 def _regression(predictions: Sequence[Any], labels: Sequence[Any]) -> dict[str, Any]:
     import numpy as np
+    from sklearn.metrics import (
+        mean_absolute_error,
+        mean_squared_error,
+        r2_score,
+    )
 
     pairs = [(number_of(p), number_of(y)) for p, y in zip(predictions, labels, strict=True)]
     kept = [(p, y) for p, y in pairs if p is not None and y is not None]
@@ -170,12 +160,11 @@ def _regression(predictions: Sequence[Any], labels: Sequence[Any]) -> dict[str, 
     guess = np.asarray([p for p, _ in kept])
     truth = np.asarray([y for _, y in kept])
     found.update(
-        rmse=float(math.sqrt(np.mean((truth - guess) ** 2))),
-        mae=float(np.mean(np.abs(truth - guess))),
+        rmse=float(math.sqrt(mean_squared_error(truth, guess))),
+        mae=float(mean_absolute_error(truth, guess)),
     )
     if len(kept) >= 2 and float(np.var(truth)) > 0:
-        residual = float(np.sum((truth - guess) ** 2))
-        found["r2"] = 1.0 - residual / float(np.sum((truth - truth.mean()) ** 2))
+        found["r2"] = float(r2_score(truth, guess))
     else:
         found["note"] = "no R²: fewer than two labels, or labels that are all equal"
     return found

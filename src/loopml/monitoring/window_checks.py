@@ -210,10 +210,7 @@ class _Samples:
             ]
             if not groups or summary.sample is None:
                 continue
-            # ParquetFile, not read_table: that one imports pyarrow.dataset and pandas
-            with pq.ParquetFile(summary.sample) as sample:
-                table = sample.read()
-            table = table.filter(pc.less_equal(table[SAMPLE_KEY], cut))
+            table = pq.read_table(summary.sample, filters=[(SAMPLE_KEY, "<=", cut)])
             inside = pc.and_(
                 pc.and_(
                     pc.greater_equal(table["bucket_ms"], window.start_ms),
@@ -239,8 +236,7 @@ def _reference(client: Client, version: str, notes: list[str]) -> TableSource | 
         if table is None:
             import pyarrow.parquet as pq
 
-            with pq.ParquetFile(found.path) as parquet:  # not read_table: see above
-                table = parquet.read()
+            table = pq.read_table(found.path)
     except LoopMLError as exc:
         notes.append(f"No drift for {version}: {exc.message}")
         return None
