@@ -29,6 +29,9 @@ from loopml.tracking.client import Client
 from tests.fixtures.backends import free_port
 from tests.fixtures.model_server import ModelServer, wait_until_serving
 
+# uv (a dev dependency: pip install -e '.[dev]') beside this interpreter, else on PATH
+UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv") or "uv"
+
 
 @pytest.fixture
 def iris() -> tuple[Any, np.ndarray]:
@@ -40,10 +43,7 @@ def _fresh_venv(folder: Path) -> Path:
     """A virtualenv with nothing installed that can import this environment's third-party
     packages (a .pth line) but not its loopml: the editable install's own .pth is not read
     from a folder that is only on the path."""
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.fail("uv is needed to make a fresh virtualenv quickly (pip install uv)")
-    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(folder)], check=True)
+    subprocess.run([UV, "venv", "-q", "--python", sys.executable, str(folder)], check=True)
     python = folder / "bin" / "python"
     purelib = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -74,7 +74,7 @@ def test_a_bundle_installs_loopml_from_its_own_wheel_and_serves_from_a_fresh_ven
 
     python = _fresh_venv(tmp_path / "venv")
     install = [
-        "uv", "pip", "install", "-q", "--python", str(python), "--no-deps", "--no-index",
+        UV, "pip", "install", "-q", "--python", str(python), "--no-deps", "--no-index",
         "--find-links", str(bundle / "wheels"), str(ours),
     ]  # fmt: skip
     subprocess.run(install, check=True)
