@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -38,38 +40,29 @@ def _private_user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
         os.environ["XDG_CACHE_HOME"] = before
 
 
-# The modules that take longest, longest first (measured with --durations; docs/benchmarks.md,
-# "Test suite"). `make test` (--dist loadfile --no-loadscope-reorder) hands modules to the two
-# xdist workers in collection order, so these start first and the short ones fill the gaps at
-# the end. The quickstart module comes first: its first test makes the quickstart project the
-# docs tests copy (tests/e2e/conftest.py), while the other worker runs docs that need none.
-SLOWEST_MODULES = [
-    "tests/e2e/test_quickstart.py",
-    "tests/e2e/test_quickstart_loop.py",
-    # long, and started last when left in collection order (a per-module census, 2026-12-07:
-    # at 1248 s and 1391 s of a 1733 s run)
-    "tests/integration/test_serving_fuzz.py",
-    "tests/integration/test_pipeline_ray.py",
-    "tests/integration/test_prediction_log.py",
-    "tests/e2e/test_docs_readme_examples.py",
-    "tests/e2e/test_docs_batch_scoring_examples.py",
-    "tests/e2e/test_docs_maintenance_examples.py",
-    "tests/e2e/test_docs_pipelines_examples.py",
-    "tests/e2e/test_docs_models_examples.py",
-    "tests/e2e/test_docs_monitoring_examples.py",
-    "tests/e2e/test_docs_serving_examples.py",
-    "tests/e2e/test_docs_examples.py",
-]
+# The order modules start in: `make test` (--dist loadfile --no-loadscope-reorder) hands them
+# to the xdist workers in collection order, so the longest go first and the short ones fill
+# the gaps at the end (longest processing time first). Each module's seconds come from a real
+# run (tests/module_durations.json, written with LOOPML_MODULE_TIMES below; a new module not
+# in it yet goes last). The quickstart module comes first whatever its time: its first test
+# makes the quickstart project the docs and loop tests copy (tests/e2e/conftest.py).
+FIRST_MODULE = "tests/e2e/test_quickstart.py"
+MODULE_DURATIONS = Path(__file__).with_name("module_durations.json")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slowest modules first, each module's tests together and in their order."""
-    rank = {module: place for place, module in enumerate(SLOWEST_MODULES)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+    """The longest modules first, each module's tests together and in their order."""
+    seconds: dict[str, float] = json.loads(MODULE_DURATIONS.read_text(encoding="utf-8"))
+
+    def rank(item: pytest.Item) -> tuple[bool, float]:
+        module = item.nodeid.split("::")[0]
+        return module != FIRST_MODULE, -seconds.get(module, 0.0)
+
+    items.sort(key=rank)  # stable: a module's tests keep their order, side by side
 
 
 # LOOPML_MODULE_TIMES=FILE: the run writes FILE, the seconds each module took (its tests'
-# setup, call and teardown, as the workers reported them), to rank SLOWEST_MODULES.
+# setup, call and teardown, as the workers reported them): tests/module_durations.json.
 _MODULE_TIMES = os.environ.get("LOOPML_MODULE_TIMES")
 _module_seconds: dict[str, float] = {}
 
@@ -82,8 +75,6 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if _MODULE_TIMES and _module_seconds:
-        import json
-
         ranked = dict(sorted(_module_seconds.items(), key=lambda item: -item[1]))
         with open(_MODULE_TIMES, "w") as out:
             json.dump(ranked, out, indent=1)
