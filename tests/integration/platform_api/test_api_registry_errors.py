@@ -102,7 +102,7 @@ def test_gate_result_and_approval_routes_answer_201_or_4xx_naming_the_problem(
     assert "no version 2" in expect_error(
         http.post(f"/api/v1/models/{model}/versions/2/gate-results", json=gate), 404, "not_found"
     )
-    assert http.get(f"{url}/gate-results").json() == {"items": []}
+    assert http.get(f"{url}/gate-results").json() == {"items": [], "next_page_token": None}
     added = http.post(f"{url}/gate-results", json=gate)
     assert added.status_code == 201, added.text
     assert added.json() == {
