@@ -29,6 +29,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 TIMEOUT_MS = 15_000
+# a wait for something a page script draws (no wait_for_function: its string is eval'd in the
+# page, which the dashboard's policy refuses)
+WAIT_MS = 30_000
 LOOPBACK_HOSTS = ("127.0.0.1",)
 
 if TYPE_CHECKING:

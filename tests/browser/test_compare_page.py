@@ -10,9 +10,10 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from playwright.sync_api import expect
 
 from loopml.tracking import Client
-from tests.browser.conftest import WatchedPage
+from tests.browser.conftest import WAIT_MS, WatchedPage
 from tests.browser.runs_data import EXPERIMENT, TRIALS, RunsData, make_runs
 from tests.fixtures.server import PlatformServer, start_platform_server, wait_until_ready
 
@@ -51,11 +52,11 @@ def test_three_runs_picked_on_the_runs_table_are_compared_with_their_curves(
     # each ticked metric is a uPlot chart with one line per run
     charts = page.locator("#compare-curves figure.curve canvas")
     charts.first.wait_for()
-    page.wait_for_function("document.querySelectorAll('#compare-curves canvas').length === 2")
+    expect(page.locator("#compare-curves canvas")).to_have_count(2, timeout=WAIT_MS)
     legend = page.locator("#compare-curves figure.curve").first.locator(".u-legend .u-series")
     assert legend.count() == 4  # the step axis and three runs
     page.get_by_label("val_loss").uncheck()
-    page.wait_for_function("document.querySelectorAll('#compare-curves canvas').length === 1")
+    expect(page.locator("#compare-curves canvas")).to_have_count(1, timeout=WAIT_MS)
     assert page.locator("#parallel-coordinates").count() == 0  # not trials of one study
     page.screenshot(path=tmp_path / "compare-runs.png", full_page=True)
     assert watched_page.console_errors == []

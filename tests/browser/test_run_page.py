@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.browser.conftest import WatchedPage
+from tests.browser.conftest import WAIT_MS, WatchedPage
 from tests.browser.run_page_data import STEPS, RunPageData, build
 from tests.fixtures.server import PlatformServer, start_platform_server, wait_until_ready
 
@@ -56,7 +57,7 @@ def test_the_chart_renders_and_follows_the_metric_picked(
     page.screenshot(path=tmp_path / "run-page.png", full_page=True)
 
     page.get_by_label("Metric", exact=True).select_option("loss")
-    page.wait_for_function("document.querySelector('.u-legend').innerText.includes('loss')")
+    expect(page.locator(".u-legend").first).to_contain_text("loss", timeout=WAIT_MS)
     assert page.locator("#metric-chart canvas").count() == 1  # redrawn, not stacked
     assert any("/series?key=loss&points=1000" in url for url in watched_page.requests)
     assert status.inner_text() == f"{STEPS} points."
@@ -79,10 +80,10 @@ def test_the_artifact_browser_previews_text_images_and_tables(
     _open(artifacts, "plots/")
     _open(artifacts, "curve.png")
     image = page.get_by_alt_text("The image files/plots/curve.png")
-    page.wait_for_function("document.querySelector('img.artifact-image').complete")
+    expect(page.locator("img.artifact-image")).to_have_js_property("complete", True)
     assert image.evaluate("img => img.naturalWidth") == 8
     _open(artifacts, "shape.svg")
-    page.wait_for_function("document.querySelector('img.artifact-image').complete")
+    expect(page.locator("img.artifact-image")).to_have_js_property("complete", True)
     assert page.locator("img.artifact-image").evaluate("img => img.naturalWidth") == 20
 
     _open(artifacts.get_by_role("navigation", name="Artifact folders"), "files")

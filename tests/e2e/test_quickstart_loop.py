@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import pytest
+from playwright.sync_api import expect
 
 from loopml.cli.quickstart_loop_config import DRIFT_SHARE, MIN_ACCURACY
 from loopml.core.config import load_config
 from loopml.tracking import Client
 from tests.browser import conftest as browser_fixtures
-from tests.browser.conftest import WatchedPage
+from tests.browser.conftest import WAIT_MS, WatchedPage
 from tests.e2e.conftest import QUICKSTART_TIMEOUT, QuickstartProject
 from tests.e2e.runner import LOOPML, _environment, cli
 
@@ -199,7 +200,7 @@ def test_the_dashboard_lists_the_quickstart_runs_and_a_trial_draws_its_curve(
     assert page.locator("h1").inner_text().startswith("trial-0")
     page.locator("#metric-chart canvas").wait_for()
     page.get_by_label("Metric", exact=True).select_option("roc_auc_fold")  # one per fold
-    page.wait_for_function("document.querySelector('.u-legend').innerText.includes('fold')")
+    expect(page.locator(".u-legend").first).to_contain_text("fold", timeout=WAIT_MS)
     assert page.locator("#metric-status").inner_text() == "3 points."
     page.screenshot(path=tmp_path / "2-run.png", full_page=True)
     _clean(watched_page)

@@ -17,6 +17,7 @@ from typing import Any
 
 from loopml.core.entities import ArtifactEntry, RunStatus
 from loopml.core.hashing import Digest
+from loopml.monitoring.log_parts import DAY_MS
 from loopml.monitoring.log_records import FEEDBACK, PREDICTIONS
 from loopml.monitoring.log_store import KIND_TAG, SERVER, serving_runs
 from loopml.tracking.client import Client
@@ -160,9 +161,8 @@ def _read(model: str, client: Client, kind: str, since_ms: int | None, until_ms:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    # ParquetFile, not read_table: that one imports pyarrow.dataset and pandas
     read = [
-        pq.ParquetFile(io.BytesIO(_blob(client, entry))).read()
+        pq.read_table(io.BytesIO(_blob(client, entry)))
         for entry in _parts(model, client, kind, since_ms, until_ms)
     ]
     if not read:
@@ -199,8 +199,11 @@ def _inputs_as_text(table: Any) -> Any:
 def _parts(
     model: str, client: Client, kind: str, since_ms: int | None, until_ms: int | None
 ) -> Iterator[ArtifactEntry]:
-    first = _day(since_ms) if since_ms is not None else ""
-    last = _day(until_ms) if until_ms is not None else "9999"
+    # a part is filed under the UTC day its first row was spooled, which need not be the day
+    # of its rows (a part rolled over midnight, entries stamped before they were written): the
+    # days either side are read too, and _within keeps the rows of the window (as log_parts)
+    first = _day(since_ms - DAY_MS) if since_ms is not None else ""
+    last = _day(until_ms + DAY_MS) if until_ms is not None else "9999"
     for run in serving_runs(client, model):
         for entry in client.metadata.list_artifact_entries(run.id, kind):
             day = entry.path.split("/")[1].removeprefix("date=") if "/" in entry.path else ""
