@@ -151,7 +151,7 @@ def test_the_pipeline_pages_draw_the_dag_with_every_step_and_show_the_logs(
     report.focus()
     page.keyboard.press("Enter")
     log = page.locator("details.step-log", has_text="report").first
-    assert page.url.endswith(f"#{log.get_attribute('id')}")
+    page.wait_for_url(f"**#{log.get_attribute('id')}")  # the address follows the box's link
     assert log.evaluate("element => element.open") is True
     assert "mean body mass" in log.locator("pre.log").inner_text()
     assert any(url.endswith("/ui/static/pipelines.js") for url in watched_page.requests)
